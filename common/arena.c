@@ -1,0 +1,68 @@
+/* arena: bump allocation in chunks; see arena.h. */
+#include "arena.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ARENA_CHUNK (256 * 1024)
+
+struct arena_chunk {
+    arena_chunk_t *next;
+    max_align_t data[];
+};
+
+void arena_init(arena_t *a)
+{
+    memset(a, 0, sizeof(*a));
+}
+
+static void arena_grow(arena_t *a, size_t need)
+{
+    size_t cap = need > ARENA_CHUNK ? need : ARENA_CHUNK;
+    arena_chunk_t *c = malloc(sizeof(*c) + cap);
+
+    if (c == NULL) {
+        fputs("out of memory\n", stderr);
+        abort();
+    }
+    c->next = a->head;
+    a->head = c;
+    a->used = 0;
+    a->cap = cap;
+    a->total += sizeof(*c) + cap;
+}
+
+void *arena_alloc(arena_t *a, size_t size)
+{
+    void *p;
+
+    size = (size + 15) & ~(size_t)15;
+    if (a->head == NULL || a->cap - a->used < size) {
+        arena_grow(a, size);
+    }
+    p = (char *)a->head->data + a->used;
+    a->used += size;
+    memset(p, 0, size);
+    return p;
+}
+
+void *arena_dup(arena_t *a, const void *src, size_t size)
+{
+    void *p = arena_alloc(a, size);
+
+    memcpy(p, src, size);
+    return p;
+}
+
+void arena_free(arena_t *a)
+{
+    arena_chunk_t *c = a->head, *next;
+
+    while (c != NULL) {
+        next = c->next;
+        free(c);
+        c = next;
+    }
+    arena_init(a);
+}
