@@ -1,0 +1,948 @@
+/*
+ * Unit tests for the zone YAML loader (zones/): the example zone, every class
+ * of error with its exact "file:line:col: error:" line, derived serials,
+ * durations, names, record values, and loading sets of files.
+ *
+ * Inline YAML is written to t.yaml in a fresh temporary directory; error
+ * lines are compared with that directory stripped, so they read "t.yaml:...".
+ * Fixtures under tests/unit/data/ are named relative to the repository root,
+ * where `make unit` runs the tests.
+ */
+#include <criterion/criterion.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "zones/zone.h"
+
+#define DATA    "tests/unit/data/"
+#define EXAMPLE "zones/examples/gslb.example.com.yaml"
+
+/* A valid start of a zone file, three lines long: case lines start at 4. The
+ * name server is outside the zone so that it needs no address. */
+#define HEAD                                                                                       \
+    "zone: gslb.example.com\n"                                                                     \
+    "soa: {mname: ns1.example.net, rname: hostmaster.example.net}\n"                               \
+    "ns: [ns1.example.net]\n"
+
+static char tmpdir[64];
+
+static void make_tmpdir(void)
+{
+    strcpy(tmpdir, "/tmp/gslb-test-zone-XXXXXX");
+    cr_assert_not_null(mkdtemp(tmpdir));
+}
+
+static void remove_tmpdir(void)
+{
+    char cmd[128];
+
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(zone, .init = make_tmpdir, .fini = remove_tmpdir);
+
+static void write_file(const char *name, const char *text)
+{
+    char path[256];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+    f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static char *tmp_path(const char *name)
+{
+    static char path[256];
+
+    snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+    return path;
+}
+
+/* Every error line, tmpdir stripped, joined with newlines. Caller frees. */
+static char *join_errors(const zone_errors_t *errs)
+{
+    size_t dlen = strlen(tmpdir), size = 1;
+    char *out;
+
+    for (size_t i = 0; i < errs->n; i++) {
+        size += strlen(errs->lines[i]) + 1;
+    }
+    out = calloc(1, size);
+    cr_assert_not_null(out);
+    for (size_t i = 0; i < errs->n; i++) {
+        const char *line = errs->lines[i];
+
+        if (!strncmp(line, tmpdir, dlen) && line[dlen] == '/') {
+            line += dlen + 1;
+        }
+        strcat(out, line);
+        if (i + 1 < errs->n) {
+            strcat(out, "\n");
+        }
+    }
+    return out;
+}
+
+/* Load `yaml` as t.yaml; returns the zone (NULL on failure) and the errors
+ * in *text (caller frees). */
+static zone_t *load_text(const char *yaml, char **text)
+{
+    zone_errors_t errs = {0};
+    zone_t *zone = NULL;
+    int rc;
+
+    write_file("t.yaml", yaml);
+    rc = zone_load(tmp_path("t.yaml"), 0, &zone, &errs);
+    *text = join_errors(&errs);
+    cr_assert_eq(rc == 0, errs.n == 0, "rc %d with %zu errors: %s", rc, errs.n, *text);
+    zone_errors_clear(&errs);
+    return rc == 0 ? zone : NULL;
+}
+
+/* Load `yaml` expecting it to be valid. */
+static zone_t *load_ok(const char *yaml)
+{
+    char *text;
+    zone_t *zone = load_text(yaml, &text);
+
+    cr_assert_not_null(zone, "unexpected errors:\n%s", text);
+    free(text);
+    return zone;
+}
+
+static void expect_errors(const char *what, const char *yaml, const char *want)
+{
+    char *got;
+    zone_t *zone = load_text(yaml, &got);
+
+    cr_expect_null(zone, "%s: loaded", what);
+    zone_free(zone);
+    cr_expect_str_eq(got, want, "%s:\n got: %s\nwant: %s", what, got, want);
+    free(got);
+}
+
+/* The nth record of zone->rrs in presentation form, without the newline. */
+static char *rr_text(const zone_t *zone, size_t i)
+{
+    char *s = ldns_rr2str(ldns_rr_list_rr(zone->rrs, i));
+
+    s[strcspn(s, "\n")] = '\0';
+    return s;
+}
+
+static void expect_rr(const zone_t *zone, size_t i, const char *want)
+{
+    char *got = rr_text(zone, i);
+
+    cr_expect_str_eq(got, want, "record %zu", i);
+    free(got);
+}
+
+/* ---- the example ---- */
+
+Test(zone, example_loads)
+{
+    zone_errors_t errs = {0};
+    zone_t *z = NULL;
+    char *origin, *soa;
+
+    cr_assert_eq(zone_load(EXAMPLE, 0, &z, &errs), 0);
+    cr_assert_eq(errs.n, 0);
+    origin = ldns_rdf2str(z->origin);
+    cr_expect_str_eq(origin, "gslb.example.com.");
+    cr_expect_str_eq(z->file, EXAMPLE);
+    cr_expect_eq(z->mark.line, 10);
+    cr_expect_eq(z->mark.col, 7);
+    cr_expect_eq(z->ttl, 300);
+    cr_expect_not(z->serial_given);
+    cr_expect_geq(z->serial, (uint32_t)time(NULL) - 5);
+
+    soa = ldns_rr2str(z->soa);
+    soa[strcspn(soa, "\n")] = '\0';
+    cr_expect_eq(ldns_rr_ttl(z->soa), 300);
+    cr_expect_eq(ldns_rdf2native_int32(ldns_rr_rdf(z->soa, 2)), z->serial);
+    cr_expect_not_null(strstr(soa, "\tSOA\tns1.gslb.example.com. hostmaster.example.com. "), "%s",
+                       soa);
+    free(soa);
+    soa = ldns_rr2str(z->soa);
+    cr_expect_not_null(strstr(soa, " 3600 600 604800 60"));
+
+    cr_assert_eq(ldns_rr_list_rr_count(z->rrs), 9);
+    expect_rr(z, 0, "gslb.example.com.\t300\tIN\tNS\tns1.gslb.example.com.");
+    expect_rr(z, 1, "gslb.example.com.\t300\tIN\tNS\tns2.gslb.example.com.");
+    expect_rr(z, 2, "ns1.gslb.example.com.\t300\tIN\tA\t198.51.100.53");
+    expect_rr(z, 3, "ns1.gslb.example.com.\t300\tIN\tAAAA\t2001:db8:53::1");
+    expect_rr(z, 4, "ns2.gslb.example.com.\t300\tIN\tA\t203.0.113.53");
+    expect_rr(z, 5, "gslb.example.com.\t300\tIN\tTXT\t\"gslb demo\"");
+    expect_rr(z, 6, "gslb.example.com.\t300\tIN\tMX\t10 mail.example.com.");
+    expect_rr(z, 7, "docs.gslb.example.com.\t300\tIN\tCNAME\twww.gslb.example.com.");
+    expect_rr(z, 8, "_sip._tcp.gslb.example.com.\t300\tIN\tSRV\t10 5 5060 sip.example.com.");
+
+    cr_assert_eq(z->n_checks, 1);
+    cr_expect_str_eq(z->checks[0].name, "web");
+    cr_expect_eq(z->checks[0].type, CHECK_HTTP);
+    cr_expect_eq(z->checks[0].port, 80);
+    cr_expect_str_eq(z->checks[0].path, "/health");
+    cr_expect_null(z->checks[0].host);
+    cr_expect(z->checks[0].tls_verify);
+    cr_assert_eq(z->checks[0].n_expect, 1);
+    cr_expect_eq(z->checks[0].expect[0], 200);
+    cr_expect_eq(z->checks[0].interval_ms, 2000);
+    cr_expect_eq(z->checks[0].timeout_ms, 1000);
+    cr_expect_eq(z->checks[0].rise, 2);
+    cr_expect_eq(z->checks[0].fall, 2);
+
+    cr_assert_eq(z->n_regions, 3);
+    cr_expect_str_eq(z->regions[0].name, "us-east");
+    cr_expect_float_eq(z->regions[0].lat, 39.04, 1e-9);
+    cr_expect_float_eq(z->regions[0].lon, -77.49, 1e-9);
+    cr_expect_eq(z->regions[0].weight, 100);
+    cr_expect_eq(z->regions[0].check, 0);
+    cr_expect_eq(z->regions[0].min_up, 1);
+    cr_assert_eq(z->regions[0].n_pool, 2);
+    cr_expect_eq(z->regions[0].pool[0].family, AF_INET);
+    cr_expect_eq(memcmp(z->regions[0].pool[0].addr, "\xc0\x00\x02\x0a", 4), 0);
+    cr_expect_str_eq(z->regions[0].pool[0].text, "192.0.2.10");
+    cr_expect_eq(z->regions[0].pool[0].probe_family, AF_INET);
+    cr_expect_eq(memcmp(z->regions[0].pool[0].probe_addr, "\xc0\x00\x02\x0a", 4), 0);
+    cr_expect_eq(z->regions[0].pool[0].probe_port, 0);
+    cr_expect_eq(z->regions[0].pool[1].family, AF_INET6);
+    cr_expect_str_eq(z->regions[0].pool[1].text, "2001:db8:10::10");
+    cr_expect_str_eq(z->regions[1].name, "eu-west");
+    cr_expect_float_eq(z->regions[2].lat, 1.29, 1e-9);
+    cr_expect_float_eq(z->regions[2].lon, 103.85, 1e-9);
+    cr_expect_eq(z->regions[2].n_pool, 1);
+    cr_expect_eq(z->regions[2].mark.line, 53);
+    cr_expect_eq(z->regions[2].mark.col, 3);
+
+    cr_assert_eq(z->n_services, 1);
+    cr_expect_str_eq(z->services[0].name, "www");
+    free(origin);
+    origin = ldns_rdf2str(z->services[0].owner);
+    cr_expect_str_eq(origin, "www.gslb.example.com.");
+    cr_assert_eq(z->services[0].n_regions, 3);
+    cr_expect_eq(z->services[0].regions[0], 0);
+    cr_expect_eq(z->services[0].regions[1], 1);
+    cr_expect_eq(z->services[0].regions[2], 2);
+    cr_expect_eq(z->services[0].policy, POLICY_NEAREST);
+    cr_expect_eq(z->services[0].ttl, 30);
+    free(origin);
+    free(soa);
+    zone_free(z);
+}
+
+/* ---- errors, one class at a time ---- */
+
+typedef struct {
+    const char *what;
+    const char *yaml;
+    const char *errors;
+} error_case_t;
+
+static const error_case_t top_cases[] = {
+    {"unknown top-level key", HEAD "zones: x\n",
+     "t.yaml:4:1: error: unknown key 'zones' at top level (did you mean 'zone'?)"},
+    {"unknown key, nothing close", HEAD "frobnicate: 1\n",
+     "t.yaml:4:1: error: unknown key 'frobnicate' at top level"},
+    {"duplicate top-level key", HEAD "ttl: 5\nttl: 6\n",
+     "t.yaml:5:1: error: duplicate key 'ttl' at top level (first at line 4)"},
+    {"ttl above RFC 2181 section 8's limit", HEAD "ttl: 4294967296\n",
+     "t.yaml:4:6: error: ttl 4294967296 out of range 0..2147483647"},
+    {"negative ttl", HEAD "ttl: -1\n", "t.yaml:4:6: error: ttl -1 out of range 0..2147483647"},
+    {"ttl that is no duration", HEAD "ttl: 5x\n",
+     "t.yaml:4:6: error: 'ttl' must be a number of seconds or a duration like 5m, got '5x'"},
+    {"ttl in milliseconds", HEAD "ttl: 500ms\n",
+     "t.yaml:4:6: error: 'ttl' must be a number of seconds or a duration like 5m, got '500ms'"},
+    {"zone missing", "soa: {mname: ns1.example.net, rname: h.example.net}\nns: [ns1.example.net]\n",
+     "t.yaml:1:1: error: 'zone' is required"},
+    {"zone empty", "zone:\nsoa: {mname: a.b, rname: c.d}\nns: [a.b]\n",
+     "t.yaml:1:1: error: 'zone' must not be empty"},
+    {"zone not a name", "zone: a..b\nsoa: {mname: a.b, rname: c.d}\nns: [a.b]\n",
+     "t.yaml:1:7: error: 'zone': bad domain name 'a..b'"},
+    {"soa and ns missing", "zone: gslb.example.com\n",
+     "t.yaml:1:1: error: 'soa' is required\n"
+     "t.yaml:1:1: error: 'ns' is required"},
+    {"top level is a list", "- zone\n",
+     "t.yaml:1:1: error: the top level must be a mapping with zone, soa and ns"},
+    {"empty file", "", "t.yaml: error: file is empty: expected a mapping with zone, soa and ns"},
+    {"two documents", HEAD "---\nzone: x\n",
+     "t.yaml:5:1: error: only one YAML document is allowed per zone file"},
+    {"wrong type of section", HEAD "regions: [a, b]\n",
+     "t.yaml:4:10: error: 'regions' must be a mapping"},
+    {"ns not a list", "zone: gslb.example.com\nsoa: {mname: a.b, rname: c.d}\nns: a.b\n",
+     "t.yaml:3:5: error: 'ns' must be a list"},
+    {"ns empty", "zone: gslb.example.com\nsoa: {mname: a.b, rname: c.d}\nns: []\n",
+     "t.yaml:3:5: error: 'ns' must not be empty"},
+    {"ns twice", "zone: gslb.example.com\nsoa: {mname: a.b, rname: c.d}\nns: [a.b, A.B.]\n",
+     "t.yaml:3:11: error: 'ns': 'A.B.' is listed twice"},
+    {"in-zone ns without address",
+     "zone: gslb.example.com\nsoa: {mname: a.b, rname: c.d}\n"
+     "ns: [ns1, ns3.gslb.example.com]\nrecords:\n  ns1: {AAAA: '2001:db8::1'}\n",
+     "t.yaml:3:11: error: ns 'ns3.gslb.example.com' is inside the zone but has no A or AAAA "
+     "record"},
+};
+
+static const error_case_t syntax_cases[] = {
+    {"unclosed flow sequence", HEAD "records: {a: [1\nb: 2\n",
+     "t.yaml:5:2: error: YAML syntax: did not find expected ',' or ']' (while parsing a flow "
+     "sequence at line 4, column 14)"},
+    {"bad indentation", HEAD "records:\n  a: 1\n b: 2\n",
+     "t.yaml:6:2: error: YAML syntax: did not find expected key (while parsing a block mapping "
+     "at line 1, column 1)"},
+    {"tab", HEAD "\tttl: 1\n",
+     "t.yaml:4:1: error: YAML syntax: found character that cannot start any token (while "
+     "scanning for the next token)"},
+    {"bad UTF-8", HEAD "ttl: \"\xff\"\n",
+     "t.yaml:4:7: error: YAML syntax: invalid leading UTF-8 octet (byte 0xff)"},
+};
+
+static const error_case_t soa_cases[] = {
+    {"mname missing", "zone: gslb.example.com\nsoa: {rname: c.d}\nns: [a.b]\n",
+     "t.yaml:2:1: error: soa: 'mname' is required"},
+    {"soa unknown key",
+     "zone: gslb.example.com\nsoa: {mname: a.b, rname: c.d, refresch: 1}\nns: [a.b]\n",
+     "t.yaml:2:31: error: unknown key 'refresch' in soa (did you mean 'refresh'?)"},
+    {"serial 0", "zone: gslb.example.com\nsoa: {mname: a.b, rname: c.d, serial: 0}\nns: [a.b]\n",
+     "t.yaml:2:39: error: soa: serial 0 out of range 1..4294967295"},
+    {"serial too big",
+     "zone: gslb.example.com\nsoa: {mname: a.b, rname: c.d, serial: 4294967296}\nns: [a.b]\n",
+     "t.yaml:2:39: error: soa: serial 4294967296 out of range 1..4294967295"},
+    {"refresh not a number",
+     "zone: gslb.example.com\nsoa: {mname: a.b, rname: c.d, refresh: soon}\nns: [a.b]\n",
+     "t.yaml:2:40: error: soa: 'refresh' must be a number of seconds or a duration like 5m, got "
+     "'soon'"},
+    {"bad rname", "zone: gslb.example.com\nsoa: {mname: a.b, rname: a@b@c}\nns: [a.b]\n",
+     "t.yaml:2:26: error: soa: 'rname': bad mail address or domain name 'a@b@c'"},
+    {"soa not a mapping", "zone: gslb.example.com\nsoa: a.b\nns: [a.b]\n",
+     "t.yaml:2:6: error: 'soa' must be a mapping"},
+};
+
+static const error_case_t records_cases[] = {
+    {"bad IPv6", HEAD "records:\n  www: {AAAA: '2001:db8::zz'}\n",
+     "t.yaml:5:15: error: records 'www': 'AAAA': bad IPv6 address '2001:db8::zz'"},
+    {"bad IPv4 in a list", HEAD "records:\n  www: {A: [192.0.2.1, 192.0.2.300]}\n",
+     "t.yaml:5:24: error: records 'www': 'A': bad IPv4 address '192.0.2.300'"},
+    {"bad MX", HEAD "records:\n  '@': {MX: '10'}\n",
+     "t.yaml:5:13: error: records '@': 'MX': bad MX data '10' (syntax error, value expected)"},
+    {"MX preference beyond 16 bits", HEAD "records:\n  '@': {MX: '65536 mail'}\n",
+     "t.yaml:5:13: error: records '@': 'MX': bad MX data '65536 mail' (65536 out of range "
+     "0..65535)"},
+    {"SRV with a field missing", HEAD "records:\n  _sip._tcp: {SRV: '10 5 sip.example.com.'}\n",
+     "t.yaml:5:20: error: records '_sip._tcp': 'SRV': bad SRV data '10 5 sip.example.com.' "
+     "(syntax error, could not parse the RR's rdata)"},
+    {"value is a mapping", HEAD "records:\n  '@': {MX: {pref: 10}}\n",
+     "t.yaml:5:13: error: records '@': 'MX' must be a string or a list of strings"},
+    {"empty value", HEAD "records:\n  www: {A: []}\n",
+     "t.yaml:5:12: error: records 'www': 'A' must not be empty"},
+    {"name is not a mapping", HEAD "records:\n  www: 192.0.2.1\n",
+     "t.yaml:5:8: error: records 'www': must be a mapping of record types to values"},
+    {"CNAME beside other data", HEAD "records:\n  docs: {CNAME: www, TXT: x}\n",
+     "t.yaml:5:10: error: records 'docs': CNAME cannot coexist with other data at the same name"},
+    {"CNAME at the apex", HEAD "records:\n  '@': {CNAME: www}\n",
+     "t.yaml:5:9: error: records '@': CNAME cannot coexist with other data at the same name"},
+    {"two CNAMEs", HEAD "records:\n  docs: {CNAME: [a, b]}\n",
+     "t.yaml:5:10: error: records 'docs': only one CNAME is allowed at a name"},
+    {"CNAME beside a service",
+     HEAD "records:\n  www: {CNAME: web}\nregions:\n  r: {location: [0, 0], pool: [192.0.2.1]}\n"
+          "services:\n  www: {regions: [r]}\n",
+     "t.yaml:5:9: error: records 'www': CNAME cannot coexist with other data at the same name "
+     "(service 'www' at line 9)"},
+    {"name outside the zone", HEAD "records:\n  foo.example.org.: {A: 192.0.2.1}\n",
+     "t.yaml:5:3: error: records 'foo.example.org.': name is outside zone 'gslb.example.com'"},
+    {"wildcard owner", HEAD "records:\n  '*.w': {A: 192.0.2.1}\n",
+     "t.yaml:5:3: error: records '*.w': wildcard names are not supported"},
+    {"bad owner name", HEAD "records:\n  a..b: {A: 192.0.2.1}\n",
+     "t.yaml:5:3: error: records 'a..b': bad domain name"},
+    {"SOA under records", HEAD "records:\n  '@': {SOA: x}\n",
+     "t.yaml:5:9: error: records '@': SOA is not allowed here: use the top-level 'soa' key"},
+    {"unsupported type", HEAD "records:\n  www: {HINFO: 'a b'}\n",
+     "t.yaml:5:9: error: records 'www': record type 'HINFO' is not supported (use A, AAAA, "
+     "CNAME, NS, MX, TXT, SRV, CAA or PTR)"},
+    {"type typo", HEAD "records:\n  www: {AAA: '2001:db8::1'}\n",
+     "t.yaml:5:9: error: unknown key 'AAA' in records 'www' (did you mean 'AAAA'?)"},
+    {"type twice in two cases", HEAD "records:\n  www: {A: 192.0.2.1, a: 192.0.2.2}\n",
+     "t.yaml:5:23: error: duplicate key 'a' in records 'www' (first at line 5)"},
+    {"same name twice", HEAD "records:\n  www: {A: 192.0.2.1}\n  www: {A: 192.0.2.2}\n",
+     "t.yaml:6:3: error: duplicate key 'www' in records (first at line 5)"},
+    {"same name spelled twice",
+     HEAD "records:\n  www: {A: 192.0.2.1}\n  WWW.gslb.example.com.: {A: 192.0.2.2}\n",
+     "t.yaml:6:3: error: duplicate key 'WWW.gslb.example.com.' in records (first at line 5)"},
+    {"duplicate record", HEAD "records:\n  www: {A: [192.0.2.1, 192.0.2.1]}\n",
+     "t.yaml:5:24: error: records 'www': 'A': duplicate value '192.0.2.1'"},
+    {"record ttl out of range", HEAD "records:\n  www: {ttl: 2147483648, A: 192.0.2.1}\n",
+     "t.yaml:5:14: error: records 'www': ttl 2147483648 out of range 0..2147483647"},
+    {"NS at the apex under records", HEAD "records:\n  '@': {NS: ns2.example.net.}\n",
+     "t.yaml:5:9: error: records '@': NS records at the apex come from the top-level 'ns' key"},
+    {"delegation without glue", HEAD "records:\n  sub: {NS: ns.sub}\n",
+     "t.yaml:5:13: error: records 'sub': NS 'ns.sub.gslb.example.com' is inside the zone but "
+     "has no A or AAAA record"},
+    {"control character", HEAD "records:\n  www: {PTR: \"a\\nb\"}\n",
+     "t.yaml:5:14: error: records 'www': 'PTR': bad PTR data 'a\\nb' (control character)"},
+};
+
+/* A region the cases below can refer to. */
+#define REGION "regions:\n  r: {location: [0, 0], pool: [192.0.2.1]}\n"
+
+static const error_case_t gslb_cases[] = {
+    {"region weight out of range",
+     HEAD "regions:\n  eu-west: {location: [53.35, -6.26], weight: -1, pool: [192.0.2.1]}\n",
+     "t.yaml:5:47: error: region 'eu-west': weight -1 out of range 0..1000000"},
+    {"region key typo",
+     HEAD "regions:\n  eu-west: {location: [53.35, -6.26], wieght: 5, pool: [192.0.2.1]}\n",
+     "t.yaml:5:39: error: unknown key 'wieght' in region 'eu-west' (did you mean 'weight'?)"},
+    {"region key twice",
+     HEAD "regions:\n  r: {location: [0, 0], pool: [192.0.2.1], weight: 1, weight: 2}\n",
+     "t.yaml:5:55: error: duplicate key 'weight' in region 'r' (first at line 5)"},
+    {"region twice", HEAD REGION "  r: {location: [1, 1], pool: [192.0.2.2]}\n",
+     "t.yaml:6:3: error: duplicate key 'r' in regions (first at line 5)"},
+    {"pool not a list", HEAD "regions:\n  x: {location: [0, 0], pool: 192.0.2.1}\n",
+     "t.yaml:5:31: error: region 'x': 'pool' must be a list"},
+    {"location missing", HEAD "regions:\n  x: {pool: [192.0.2.1]}\n",
+     "t.yaml:5:3: error: region 'x': 'location' is required"},
+    {"location with one number", HEAD "regions:\n  x: {location: [1], pool: [192.0.2.1]}\n",
+     "t.yaml:5:17: error: region 'x': 'location' must be [latitude, longitude]"},
+    {"latitude out of range", HEAD "regions:\n  x: {location: [90.5, 0], pool: [192.0.2.1]}\n",
+     "t.yaml:5:18: error: region 'x': latitude 90.5 out of range -90..90"},
+    {"longitude not a number", HEAD "regions:\n  x: {location: [0, east], pool: [192.0.2.1]}\n",
+     "t.yaml:5:21: error: region 'x': longitude 'east' is not a number"},
+    {"bad pool address", HEAD "regions:\n  x: {location: [0, 0], pool: [192.0.2.1, 1.2.3]}\n",
+     "t.yaml:5:43: error: region 'x' pool: bad IP address '1.2.3'"},
+    {"pool address twice", HEAD "regions:\n  x: {location: [0, 0], pool: [192.0.2.1, 192.0.2.1]}\n",
+     "t.yaml:5:43: error: region 'x' pool: address 192.0.2.1 is listed twice"},
+    {"bad probe",
+     HEAD "regions:\n  x: {location: [0, 0], pool: [{address: 192.0.2.1, probe: '192.0.2.1:0'}]}\n",
+     "t.yaml:5:60: error: region 'x' pool: 'probe' must be ADDRESS, IPv4:PORT or [IPv6]:PORT, "
+     "got '192.0.2.1:0'"},
+    {"pool member without address",
+     HEAD "regions:\n  x: {location: [0, 0], pool: [{probe: 192.0.2.1}]}\n",
+     "t.yaml:5:32: error: region 'x' pool: 'address' is required"},
+    {"min_up above the pool size",
+     HEAD "regions:\n  x: {location: [0, 0], pool: [192.0.2.1], min_up: 2}\n",
+     "t.yaml:5:52: error: region 'x': min_up 2 is more than the 1 addresses of the pool"},
+    {"undefined check",
+     HEAD "regions:\n  eu-west: {location: [0, 0], pool: [192.0.2.1], check: api}\n",
+     "t.yaml:5:57: error: region 'eu-west': check 'api' is not defined"},
+    {"check type", HEAD "checks:\n  c: {type: udp}\n",
+     "t.yaml:5:13: error: check 'c': 'type' must be one of http, https, tcp, got 'udp'"},
+    {"check type missing", HEAD "checks:\n  c: {port: 80}\n",
+     "t.yaml:5:3: error: check 'c': 'type' is required"},
+    {"tcp check without port", HEAD "checks:\n  c: {type: tcp}\n",
+     "t.yaml:5:3: error: check 'c': 'port' is required for tcp checks"},
+    {"path on a tcp check", HEAD "checks:\n  c: {type: tcp, port: 22, path: /}\n",
+     "t.yaml:5:28: error: check 'c': 'path' is only for http and https checks"},
+    {"sni on an http check", HEAD "checks:\n  c: {type: http, sni: a.example}\n",
+     "t.yaml:5:19: error: check 'c': 'sni' is only for https checks"},
+    {"relative path", HEAD "checks:\n  c: {type: http, path: health}\n",
+     "t.yaml:5:25: error: check 'c': 'path' must start with '/', got 'health'"},
+    {"port 0", HEAD "checks:\n  c: {type: http, port: 0}\n",
+     "t.yaml:5:25: error: check 'c': port 0 out of range 1..65535"},
+    {"expect out of range", HEAD "checks:\n  c: {type: http, expect: [200, 600]}\n",
+     "t.yaml:5:33: error: check 'c': expect 600 out of range 100..599"},
+    {"interval too short", HEAD "checks:\n  c: {type: http, interval: 50ms}\n",
+     "t.yaml:5:29: error: check 'c': interval 50ms out of range 100ms..1h"},
+    {"timeout not below interval", HEAD "checks:\n  c: {type: http, interval: 1s}\n",
+     "t.yaml:5:29: error: check 'c': timeout 1s must be less than interval 1s"},
+    {"tls_verify not a bool", HEAD "checks:\n  c: {type: https, tls_verify: maybe}\n",
+     "t.yaml:5:32: error: check 'c': 'tls_verify' must be true or false, got 'maybe'"},
+    {"rise out of range", HEAD "checks:\n  c: {type: http, rise: 101}\n",
+     "t.yaml:5:25: error: check 'c': rise 101 out of range 1..100"},
+    {"undefined region", HEAD REGION "services:\n  www: {regions: [r, us-west]}\n",
+     "t.yaml:7:22: error: service 'www': region 'us-west' is not defined"},
+    {"region twice in a service", HEAD REGION "services:\n  www: {regions: [r, r]}\n",
+     "t.yaml:7:22: error: service 'www': region 'r' is listed twice"},
+    {"service without regions", HEAD REGION "services:\n  www: {policy: nearest}\n",
+     "t.yaml:7:3: error: service 'www': 'regions' is required"},
+    {"unknown policy", HEAD REGION "services:\n  www: {regions: [r], policy: closest}\n",
+     "t.yaml:7:31: error: service 'www': 'policy' must be one of nearest, weighted, failover, "
+     "got 'closest'"},
+    {"service with static addresses",
+     HEAD "records:\n  www: {A: 192.0.2.1, TXT: ok}\n" REGION "services:\n  www: {regions: [r]}\n",
+     "t.yaml:9:3: error: service 'www': name also has A records under records (line 5)"},
+    {"service outside the zone", HEAD REGION "services:\n  www.example.org.: {regions: [r]}\n",
+     "t.yaml:7:3: error: service 'www.example.org.': name is outside zone 'gslb.example.com'"},
+    {"service in a delegation",
+     HEAD "records:\n  sub: {NS: ns.example.net.}\n" REGION
+          "services:\n  www.sub: {regions: [r]}\n",
+     "t.yaml:9:3: error: service 'www.sub': name is in the delegated zone "
+     "'sub.gslb.example.com' (NS at line 5)"},
+    {"service key twice", HEAD REGION "services:\n  www: {regions: [r]}\n  www: {regions: [r]}\n",
+     "t.yaml:8:3: error: duplicate key 'www' in services (first at line 7)"},
+};
+
+static void run_cases(const error_case_t *cases, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        expect_errors(cases[i].what, cases[i].yaml, cases[i].errors);
+    }
+}
+
+#define RUN(cases) run_cases(cases, sizeof(cases) / sizeof(cases[0]))
+
+Test(zone, top_level_errors)
+{
+    RUN(top_cases);
+}
+
+Test(zone, yaml_syntax_errors)
+{
+    RUN(syntax_cases);
+}
+
+Test(zone, soa_errors)
+{
+    RUN(soa_cases);
+}
+
+Test(zone, records_errors)
+{
+    RUN(records_cases);
+}
+
+Test(zone, region_check_service_errors)
+{
+    RUN(gslb_cases);
+}
+
+Test(zone, every_error_of_a_file_is_reported_in_file_order)
+{
+    zone_errors_t errs = {0};
+    zone_t *z = NULL;
+    char *got;
+
+    cr_assert_eq(zone_load(DATA "zone-errors.yaml", 0, &z, &errs), -1);
+    cr_assert_null(z);
+    got = join_errors(&errs);
+    cr_expect_str_eq(
+        got,
+        "tests/unit/data/zone-errors.yaml:3:6: error: ttl 4294967296 out of range 0..2147483647\n"
+        "tests/unit/data/zone-errors.yaml:9:3: error: service 'www': name also has A records "
+        "under records (line 18)\n"
+        "tests/unit/data/zone-errors.yaml:9:28: error: service 'www': region 'us-west' is not "
+        "defined\n"
+        "tests/unit/data/zone-errors.yaml:13:5: error: unknown key 'wieght' in region 'eu-west' "
+        "(did you mean 'weight'?)\n"
+        "tests/unit/data/zone-errors.yaml:14:5: error: duplicate key 'location' in region "
+        "'eu-west' (first at line 12)\n"
+        "tests/unit/data/zone-errors.yaml:15:12: error: region 'eu-west': check 'api' is not "
+        "defined\n"
+        "tests/unit/data/zone-errors.yaml:19:15: error: records 'api': 'AAAA': bad IPv6 address "
+        "'2001:db8::zz'\n"
+        "tests/unit/data/zone-errors.yaml:20:10: error: records 'docs': CNAME cannot coexist with "
+        "other data at the same name\n"
+        "tests/unit/data/zone-errors.yaml:21:3: error: records 'foo.example.org.': name is "
+        "outside zone 'gslb.example.com'");
+    free(got);
+    zone_errors_clear(&errs);
+}
+
+Test(zone, unreadable_file)
+{
+    zone_errors_t errs = {0};
+    zone_t *z = NULL;
+
+    cr_assert_eq(zone_load(DATA "no-such-file.yaml", 0, &z, &errs), -1);
+    cr_assert_eq(errs.n, 1);
+    cr_expect_str_eq(errs.lines[0],
+                     "tests/unit/data/no-such-file.yaml: error: cannot read: No such file or "
+                     "directory");
+    zone_errors_clear(&errs);
+}
+
+/* ---- values ---- */
+
+Test(zone, serial_given_is_kept)
+{
+    zone_t *z = load_ok("zone: gslb.example.com\n"
+                        "soa: {mname: a.b, rname: c.d, serial: 2024010101, ttl: 1h}\n"
+                        "ns: [a.b]\n");
+
+    cr_expect(z->serial_given);
+    cr_expect_eq(z->serial, 2024010101u);
+    cr_expect_eq(ldns_rdf2native_int32(ldns_rr_rdf(z->soa, 2)), 2024010101u);
+    cr_expect_eq(ldns_rr_ttl(z->soa), 3600);
+    zone_free(z);
+}
+
+Test(zone, derived_serial_grows_past_the_floor)
+{
+    zone_errors_t errs = {0};
+    uint32_t now = (uint32_t)time(NULL);
+    zone_t *a = NULL, *b = NULL, *c = NULL;
+
+    write_file("t.yaml", HEAD);
+    cr_assert_eq(zone_load(tmp_path("t.yaml"), 0, &a, &errs), 0);
+    cr_expect_not(a->serial_given);
+    cr_expect_geq(a->serial, now);
+    cr_expect_leq(a->serial, now + 5);
+    /* A reload in the same second, or with the clock set back, still grows. */
+    cr_assert_eq(zone_load(tmp_path("t.yaml"), a->serial, &b, &errs), 0);
+    cr_expect_eq(b->serial, a->serial + 1);
+    cr_assert_eq(zone_load(tmp_path("t.yaml"), now + 1000000, &c, &errs), 0);
+    cr_expect_eq(c->serial, now + 1000001);
+    cr_expect_eq(ldns_rdf2native_int32(ldns_rr_rdf(c->soa, 2)), now + 1000001);
+    cr_expect_eq(errs.n, 0);
+    zone_free(a);
+    zone_free(b);
+    zone_free(c);
+}
+
+Test(zone, load_path_takes_the_floor_from_the_previous_zone)
+{
+    zone_errors_t errs = {0};
+    zone_t **first, **second;
+    size_t n1, n2;
+
+    write_file("t.yaml", HEAD);
+    cr_assert_eq(zone_load_path(tmp_path("t.yaml"), NULL, 0, &first, &n1, &errs), 0);
+    cr_assert_eq(n1, 1);
+    cr_assert_eq(zone_load_path(tmpdir, first, n1, &second, &n2, &errs), 0);
+    cr_assert_eq(n2, 1);
+    cr_expect_gt(second[0]->serial, first[0]->serial);
+    cr_expect_eq(ldns_rdf2native_int32(ldns_rr_rdf(second[0]->soa, 2)), second[0]->serial);
+    cr_expect_eq(errs.n, 0);
+    zone_set_free(first, n1);
+    zone_set_free(second, n2);
+}
+
+Test(zone, soa_defaults_names_and_mail_address)
+{
+    zone_t *z = load_ok("zone: GSLB.Example.COM.\n"
+                        "ttl: 1h30m\n"
+                        "soa: {mname: ns1, rname: john.doe@Example.COM}\n"
+                        "ns: [ns1.example.net]\n");
+    char *s = ldns_rr2str(z->soa), *o = ldns_rdf2str(z->origin);
+
+    cr_expect_str_eq(o, "gslb.example.com.");
+    cr_expect_eq(z->ttl, 5400);
+    cr_expect_eq(ldns_rr_ttl(z->soa), 5400);
+    cr_expect_not_null(strstr(s, "SOA\tns1.gslb.example.com. john\\.doe.example.com. "), "%s", s);
+    cr_expect_not_null(strstr(s, " 3600 600 604800 60\n"), "%s", s);
+    free(s);
+    free(o);
+    zone_free(z);
+}
+
+Test(zone, plain_rname_and_absolute_mname)
+{
+    zone_t *z = load_ok("zone: gslb.example.com\n"
+                        "soa: {mname: ns1.example.net., rname: hostmaster, refresh: 1d, "
+                        "retry: 10m, expire: 2w, minimum: 30s}\n"
+                        "ns: [ns1.example.net]\n");
+    char *s = ldns_rr2str(z->soa);
+
+    cr_expect_not_null(strstr(s, "ns1.example.net. hostmaster.gslb.example.com. "), "%s", s);
+    cr_expect_not_null(strstr(s, " 86400 600 1209600 30\n"), "%s", s);
+    free(s);
+    zone_free(z);
+}
+
+Test(zone, check_durations_and_options)
+{
+    zone_t *z =
+        load_ok(HEAD "checks:\n"
+                     "  a: {type: https, interval: 500ms, timeout: 200ms, expect: [200, 204],"
+                     " host: www.example.com, sni: sni.example.com, body: ok, tls_verify: no}\n"
+                     "  b: {type: tcp, port: 5432, interval: 1m, timeout: 5}\n"
+                     "  c: {type: http, interval: 3, rise: 1, fall: 100}\n");
+
+    cr_assert_eq(z->n_checks, 3);
+    cr_expect_eq(z->checks[0].type, CHECK_HTTPS);
+    cr_expect_eq(z->checks[0].port, 443);
+    cr_expect_str_eq(z->checks[0].path, "/");
+    cr_expect_eq(z->checks[0].interval_ms, 500);
+    cr_expect_eq(z->checks[0].timeout_ms, 200);
+    cr_assert_eq(z->checks[0].n_expect, 2);
+    cr_expect_eq(z->checks[0].expect[1], 204);
+    cr_expect_str_eq(z->checks[0].host, "www.example.com");
+    cr_expect_str_eq(z->checks[0].sni, "sni.example.com");
+    cr_expect_str_eq(z->checks[0].body, "ok");
+    cr_expect_not(z->checks[0].tls_verify);
+    cr_expect_eq(z->checks[1].type, CHECK_TCP);
+    cr_expect_eq(z->checks[1].port, 5432);
+    cr_expect_eq(z->checks[1].interval_ms, 60000);
+    cr_expect_eq(z->checks[1].timeout_ms, 5000);
+    cr_expect_eq(z->checks[2].interval_ms, 3000, "a bare number is seconds");
+    cr_expect_eq(z->checks[2].rise, 1);
+    cr_expect_eq(z->checks[2].fall, 100);
+    zone_free(z);
+}
+
+Test(zone, txt_is_the_text_itself)
+{
+    char long_text[301], yaml[1024];
+    zone_t *z;
+    ldns_rr *rr;
+
+    memset(long_text, 'x', 300);
+    long_text[300] = '\0';
+    snprintf(yaml, sizeof(yaml),
+             HEAD "records:\n"
+                  "  a: {TXT: 'He said \"hi\"; \\ back'}\n"
+                  "  b: {TXT: %s}\n"
+                  "  c: {TXT: [one, two], ttl: 60}\n"
+                  "  d: {txt: ''}\n",
+             long_text);
+    z = load_ok(yaml);
+    cr_assert_eq(ldns_rr_list_rr_count(z->rrs), 6);
+    rr = ldns_rr_list_rr(z->rrs, 1);
+    cr_assert_eq(ldns_rr_rd_count(rr), 1);
+    cr_expect_eq(ldns_rdf_size(ldns_rr_rdf(rr, 0)), 1 + 20);
+    cr_expect_eq(memcmp(ldns_rdf_data(ldns_rr_rdf(rr, 0)), "\024He said \"hi\"; \\ back", 21), 0);
+    /* RFC 1035 section 3.3: at most 255 bytes per character-string. */
+    rr = ldns_rr_list_rr(z->rrs, 2);
+    cr_assert_eq(ldns_rr_rd_count(rr), 2);
+    cr_expect_eq(ldns_rdf_size(ldns_rr_rdf(rr, 0)), 256);
+    cr_expect_eq(ldns_rdf_size(ldns_rr_rdf(rr, 1)), 46);
+    expect_rr(z, 3, "c.gslb.example.com.\t60\tIN\tTXT\t\"one\"");
+    expect_rr(z, 4, "c.gslb.example.com.\t60\tIN\tTXT\t\"two\"");
+    expect_rr(z, 5, "d.gslb.example.com.\t300\tIN\tTXT\t\"\"");
+    zone_free(z);
+}
+
+Test(zone, record_values_lists_and_names)
+{
+    zone_t *z = load_ok(
+        HEAD "records:\n"
+             "  www: {a: [192.0.2.1, 192.0.2.2], ttl: 5m}\n"
+             "  WWW2.gslb.example.com.: {AAAA: '2001:db8::1'}\n"
+             "  '@': {CAA: '0 issue \"letsencrypt.org\"', MX: ['10 mx1', '20 mx2.example.net.']}\n"
+             "  1.2: {PTR: host.example.net.}\n");
+
+    cr_assert_eq(ldns_rr_list_rr_count(z->rrs), 8);
+    expect_rr(z, 1, "www.gslb.example.com.\t300\tIN\tA\t192.0.2.1");
+    expect_rr(z, 2, "www.gslb.example.com.\t300\tIN\tA\t192.0.2.2");
+    expect_rr(z, 3, "www2.gslb.example.com.\t300\tIN\tAAAA\t2001:db8::1");
+    expect_rr(z, 4, "gslb.example.com.\t300\tIN\tCAA\t0 issue \"letsencrypt.org\"");
+    expect_rr(z, 5, "gslb.example.com.\t300\tIN\tMX\t10 mx1.gslb.example.com.");
+    expect_rr(z, 6, "gslb.example.com.\t300\tIN\tMX\t20 mx2.example.net.");
+    expect_rr(z, 7, "1.2.gslb.example.com.\t300\tIN\tPTR\thost.example.net.");
+    zone_free(z);
+}
+
+Test(zone, per_name_ttl)
+{
+    zone_t *z =
+        load_ok(HEAD "ttl: 120\nrecords:\n  www: {ttl: 5m, A: 192.0.2.1}\n  x: {A: 192.0.2.2}\n");
+
+    expect_rr(z, 0, "gslb.example.com.\t120\tIN\tNS\tns1.example.net.");
+    expect_rr(z, 1, "www.gslb.example.com.\t300\tIN\tA\t192.0.2.1");
+    expect_rr(z, 2, "x.gslb.example.com.\t120\tIN\tA\t192.0.2.2");
+    zone_free(z);
+}
+
+Test(zone, delegation_with_glue)
+{
+    zone_t *z = load_ok(HEAD "records:\n"
+                             "  sub: {NS: [ns.sub, ns.example.net.]}\n"
+                             "  ns.sub: {A: 192.0.2.53}\n");
+
+    cr_assert_eq(ldns_rr_list_rr_count(z->rrs), 4);
+    expect_rr(z, 1, "sub.gslb.example.com.\t300\tIN\tNS\tns.sub.gslb.example.com.");
+    expect_rr(z, 2, "sub.gslb.example.com.\t300\tIN\tNS\tns.example.net.");
+    zone_free(z);
+}
+
+Test(zone, pool_probes_weights_and_policies)
+{
+    zone_t *z = load_ok(HEAD "regions:\n"
+                             "  r1:\n"
+                             "    location: [-33.9, 151.2]\n"
+                             "    weight: 0\n"
+                             "    min_up: 2\n"
+                             "    pool:\n"
+                             "      - {address: 192.0.2.1, probe: '198.51.100.1:8080'}\n"
+                             "      - {address: '2001:db8::1', probe: '[2001:db8::2]:8443'}\n"
+                             "      - {address: 192.0.2.2, probe: '2001:db8::3'}\n"
+                             "  r2: {location: [0, 0], pool: [192.0.2.9]}\n"
+                             "services:\n"
+                             "  app: {regions: [r2, r1], policy: failover, ttl: 1m}\n"
+                             "  '@': {regions: [r1], policy: weighted}\n");
+    const zone_member_t *m;
+    char *owner;
+
+    cr_assert_eq(z->n_regions, 2);
+    cr_expect_float_eq(z->regions[0].lat, -33.9, 1e-9);
+    cr_expect_eq(z->regions[0].weight, 0);
+    cr_expect_eq(z->regions[0].min_up, 2);
+    cr_expect_eq(z->regions[0].check, -1);
+    cr_assert_eq(z->regions[0].n_pool, 3);
+    m = &z->regions[0].pool[0];
+    cr_expect_eq(m->probe_family, AF_INET);
+    cr_expect_eq(memcmp(m->probe_addr, "\xc6\x33\x64\x01", 4), 0);
+    cr_expect_eq(m->probe_port, 8080);
+    cr_expect_eq(m->mark.line, 10);
+    cr_expect_eq(m->mark.col, 9);
+    m = &z->regions[0].pool[1];
+    cr_expect_eq(m->family, AF_INET6);
+    cr_expect_eq(m->probe_family, AF_INET6);
+    cr_expect_eq(m->probe_addr[15], 2);
+    cr_expect_eq(m->probe_port, 8443);
+    m = &z->regions[0].pool[2];
+    cr_expect_eq(m->family, AF_INET);
+    cr_expect_eq(m->probe_family, AF_INET6);
+    cr_expect_eq(m->probe_port, 0);
+    cr_expect_eq(z->regions[1].weight, 100);
+    cr_assert_eq(z->n_services, 2);
+    cr_expect_eq(z->services[0].policy, POLICY_FAILOVER);
+    cr_expect_eq(z->services[0].ttl, 60);
+    cr_expect_eq(z->services[0].regions[0], 1);
+    cr_expect_eq(z->services[0].regions[1], 0);
+    cr_expect_eq(z->services[1].policy, POLICY_WEIGHTED);
+    cr_expect_eq(z->services[1].ttl, 30);
+    owner = ldns_rdf2str(z->services[1].owner);
+    cr_expect_str_eq(owner, "gslb.example.com.");
+    free(owner);
+    zone_free(z);
+}
+
+Test(zone, service_beside_other_types_is_fine)
+{
+    zone_t *z = load_ok(HEAD "records:\n  www: {TXT: hello, MX: '10 mx.example.net.'}\n" REGION
+                             "services:\n  www: {regions: [r]}\n");
+
+    cr_expect_eq(z->n_services, 1);
+    zone_free(z);
+}
+
+Test(zone, empty_sections_are_absent)
+{
+    zone_t *z = load_ok(HEAD "records:\nregions: {}\nchecks: ~\nservices: null\n");
+
+    cr_expect_eq(ldns_rr_list_rr_count(z->rrs), 1);
+    cr_expect_eq(z->n_regions + z->n_checks + z->n_services, 0);
+    zone_free(z);
+}
+
+Test(zone, anchors_and_aliases)
+{
+    zone_t *z = load_ok(HEAD "checks:\n  web: &web {type: http}\n  web2: *web\n"
+                             "regions:\n  a: {location: &here [1, 2], pool: [192.0.2.1]}\n"
+                             "  b: {location: *here, pool: [192.0.2.2]}\n");
+
+    cr_expect_eq(z->n_checks, 2);
+    cr_expect_float_eq(z->regions[1].lon, 2.0, 1e-9);
+    zone_free(z);
+}
+
+/* ---- sets of files ---- */
+
+Test(zone, list_files_of_a_directory_sorted)
+{
+    zone_errors_t errs = {0};
+    char **files;
+    size_t n;
+
+    write_file("c.yaml", HEAD);
+    write_file("a.yaml", HEAD);
+    write_file("b.yml", HEAD);
+    write_file(".hidden.yaml", HEAD);
+    cr_assert_eq(zone_list_files(tmpdir, &files, &n, &errs), 0);
+    cr_assert_eq(n, 2);
+    cr_expect_str_eq(files[0], tmp_path("a.yaml"));
+    cr_expect_str_eq(files[1], tmp_path("c.yaml"));
+    zone_files_free(files, n);
+    cr_assert_eq(zone_list_files(tmp_path("b.yml"), &files, &n, &errs), 0);
+    cr_assert_eq(n, 1, "a file is taken whatever its name");
+    cr_expect_str_eq(files[0], tmp_path("b.yml"));
+    zone_files_free(files, n);
+    cr_expect_eq(errs.n, 0);
+}
+
+Test(zone, list_files_errors)
+{
+    zone_errors_t errs = {0};
+    char **files = NULL;
+    size_t n = 0;
+    char *got;
+
+    mkdir(tmp_path("empty"), 0700);
+    cr_expect_lt(zone_list_files(tmp_path("empty"), &files, &n, &errs), 0);
+    cr_expect_lt(zone_list_files(tmp_path("nope"), &files, &n, &errs), 0);
+    cr_expect_null(files);
+    got = join_errors(&errs);
+    cr_expect_str_eq(got, "empty: error: no *.yaml zone files in directory\n"
+                          "nope: error: cannot read: No such file or directory");
+    free(got);
+    zone_errors_clear(&errs);
+}
+
+Test(zone, same_zone_in_two_files)
+{
+    zone_errors_t errs = {0};
+    zone_t **zones = NULL;
+    size_t n = 0;
+    char *got, want[512];
+
+    write_file("a.yaml", HEAD);
+    write_file("b.yaml", "# the same zone again\n" HEAD);
+    write_file("c.yaml", "zone: other.example.com\nsoa: {mname: a.b, rname: c.d}\nns: [a.b]\n");
+    cr_assert_eq(zone_load_path(tmpdir, NULL, 0, &zones, &n, &errs), -1);
+    cr_expect_null(zones);
+    got = join_errors(&errs);
+    snprintf(want, sizeof(want),
+             "b.yaml:2:7: error: zone 'gslb.example.com' is already served from %s/a.yaml", tmpdir);
+    cr_expect_str_eq(got, want);
+    free(got);
+    zone_errors_clear(&errs);
+}
+
+Test(zone, load_path_reports_every_file)
+{
+    zone_errors_t errs = {0};
+    zone_t **zones = NULL;
+    size_t n = 0;
+    char *got;
+
+    write_file("a.yaml", HEAD "ttl: x\n");
+    write_file("b.yaml", HEAD);
+    write_file("c.yaml", HEAD "bogus: 1\n");
+    cr_assert_eq(zone_load_path(tmpdir, NULL, 0, &zones, &n, &errs), -1);
+    got = join_errors(&errs);
+    cr_expect_str_eq(got,
+                     "a.yaml:4:6: error: 'ttl' must be a number of seconds or a duration like 5m, "
+                     "got 'x'\n"
+                     "c.yaml:4:1: error: unknown key 'bogus' at top level");
+    free(got);
+    zone_errors_clear(&errs);
+}
+
+Test(zone, load_path_of_the_examples)
+{
+    zone_errors_t errs = {0};
+    zone_t **zones = NULL;
+    size_t n = 0;
+
+    cr_assert_eq(zone_load_path("zones/examples", NULL, 0, &zones, &n, &errs), 0);
+    cr_expect_geq(n, 1);
+    cr_expect_eq(errs.n, 0);
+    zone_set_free(zones, n);
+}
+
+Test(zone, error_lines_without_position)
+{
+    zone_errors_t errs = {0};
+    zone_mark_t m = {.file = "f.yaml"};
+
+    zone_errors_add(&errs, &m, "no %s", "position");
+    m.line = 3;
+    m.col = 9;
+    zone_errors_add(&errs, &m, "two\nlines");
+    zone_errors_add(&errs, NULL, "nowhere");
+    cr_assert_eq(errs.n, 3);
+    cr_expect_str_eq(errs.lines[0], "f.yaml: error: no position");
+    cr_expect_str_eq(errs.lines[1], "f.yaml:3:9: error: two\\nlines");
+    cr_expect_str_eq(errs.lines[2], "error: nowhere");
+    zone_errors_clear(&errs);
+    cr_expect_eq(errs.n, 0);
+    zone_free(NULL);
+    zone_set_free(NULL, 0);
+}

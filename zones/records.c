@@ -1,0 +1,606 @@
+/*
+ * records: the static records of a zone file. See records.h. This file turns
+ * YAML values into ldns records and checks them against each other; it does
+ * not know about regions or services.
+ */
+#include "zones/records.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "zones/schema.h"
+#include "zones/zname.h"
+
+/* RFC 1035 section 3.3: a character-string holds at most 255 bytes; the TXT
+ * RDATA of 255 full strings (65280 bytes) is the most that fits in 65535. */
+#define RECORDS_TXT_CHUNK 255
+#define RECORDS_TXT_MAX   (255 * 255)
+
+typedef struct {
+    const char *name;
+    ldns_rr_type type;
+    unsigned bit;
+} records_type_t;
+
+static const records_type_t records_types[] = {
+    {"A", LDNS_RR_TYPE_A, RECORDS_T_A},
+    {"AAAA", LDNS_RR_TYPE_AAAA, RECORDS_T_AAAA},
+    {"CNAME", LDNS_RR_TYPE_CNAME, RECORDS_T_CNAME},
+    {"NS", LDNS_RR_TYPE_NS, RECORDS_T_NS},
+    {"MX", LDNS_RR_TYPE_MX, RECORDS_T_OTHER},
+    {"TXT", LDNS_RR_TYPE_TXT, RECORDS_T_OTHER},
+    {"SRV", LDNS_RR_TYPE_SRV, RECORDS_T_OTHER},
+    {"CAA", LDNS_RR_TYPE_CAA, RECORDS_T_OTHER},
+    {"PTR", LDNS_RR_TYPE_PTR, RECORDS_T_OTHER},
+};
+#define RECORDS_N_TYPES (sizeof(records_types) / sizeof(records_types[0]))
+
+static const schema_item_t records_ttl_item = {"ttl", SCHEMA_TTL, .max = SCHEMA_TTL_MAX};
+
+/* An NS record below the apex, kept until every name is known so that its
+ * target's addresses can be looked up. */
+typedef struct {
+    size_t rr;               /* index in zone->rrs */
+    const yaml_node_t *node; /* the value it came from */
+} records_deleg_t;
+
+/* State of one records_load() call. */
+typedef struct {
+    ynode_doc_t *d;
+    zone_t *zone;
+    records_names_t *names;
+    records_deleg_t *delegs;
+    size_t n_delegs;
+    char ctx[320]; /* "records 'www'" of the name being parsed */
+} records_loader_t;
+
+/* One value being parsed: which name and type, and where it was written. */
+typedef struct {
+    const ldns_rdf *owner;
+    const records_type_t *type;
+    uint32_t ttl;
+    const yaml_node_t *node;
+    const char *text;
+} records_value_t;
+
+void records_ctx(const records_name_t *name, char *buf, size_t size)
+{
+    snprintf(buf, size, "records '%s'", ynode_str(name->key));
+}
+
+static void *records_grow(void *p, size_t n, size_t size)
+{
+    p = realloc(p, (n + 1) * size);
+    if (!p) {
+        abort();
+    }
+    return p;
+}
+
+static void records_push(zone_t *zone, ldns_rr *rr)
+{
+    if (!ldns_rr_list_push_rr(zone->rrs, rr)) {
+        abort();
+    }
+}
+
+static ldns_rr *records_new_rr(const ldns_rdf *owner, ldns_rr_type type, uint32_t ttl)
+{
+    ldns_rr *rr = ldns_rr_new();
+
+    if (!rr) {
+        abort();
+    }
+    ldns_rr_set_owner(rr, ldns_rdf_clone(owner));
+    ldns_rr_set_type(rr, type);
+    ldns_rr_set_class(rr, LDNS_RR_CLASS_IN);
+    ldns_rr_set_ttl(rr, ttl);
+    return rr;
+}
+
+static ldns_rr *records_address(records_loader_t *l, const records_value_t *v)
+{
+    bool v6 = v->type->type == LDNS_RR_TYPE_AAAA;
+    uint8_t buf[16];
+    ldns_rr *rr;
+
+    if (inet_pton(v6 ? AF_INET6 : AF_INET, v->text, buf) != 1) {
+        schema_err(l->d, v->node, l->ctx, "'%s': bad IPv%c address '%s'", v->type->name,
+                   v6 ? '6' : '4', v->text);
+        return NULL;
+    }
+    rr = records_new_rr(v->owner, v->type->type, v->ttl);
+    ldns_rr_push_rdf(
+        rr, ldns_rdf_new_frm_data(v6 ? LDNS_RDF_TYPE_AAAA : LDNS_RDF_TYPE_A, v6 ? 16 : 4, buf));
+    return rr;
+}
+
+/* TXT: the YAML string is the text, cut into character-strings of at most
+ * 255 bytes (RFC 1035 section 3.3.14). Building the RDATA directly spares
+ * quoting the text for a zone-file parser. */
+static ldns_rr *records_txt(records_loader_t *l, const records_value_t *v)
+{
+    size_t len = v->node->data.scalar.length, off = 0;
+    uint8_t chunk[RECORDS_TXT_CHUNK + 1];
+    ldns_rr *rr;
+
+    if (len > RECORDS_TXT_MAX) {
+        schema_err(l->d, v->node, l->ctx, "'TXT': text of %zu bytes is too long (at most %d)", len,
+                   RECORDS_TXT_MAX);
+        return NULL;
+    }
+    rr = records_new_rr(v->owner, LDNS_RR_TYPE_TXT, v->ttl);
+    do {
+        size_t n = len - off < RECORDS_TXT_CHUNK ? len - off : RECORDS_TXT_CHUNK;
+
+        chunk[0] = (uint8_t)n;
+        memcpy(chunk + 1, v->text + off, n);
+        ldns_rr_push_rdf(rr, ldns_rdf_new_frm_data(LDNS_RDF_TYPE_STR, n + 1, chunk));
+        off += n;
+    } while (off < len);
+    return rr;
+}
+
+/* ldns stores an out-of-range MX preference or SRV port modulo 2^16 without
+ * complaint, so compare the leading integer fields with what was written. */
+static bool records_check_ints(records_loader_t *l, const records_value_t *v, const ldns_rr *rr)
+{
+    const char *p = v->text;
+
+    for (size_t i = 0; i < ldns_rr_rd_count(rr); i++) {
+        ldns_rdf_type t = ldns_rdf_get_type(ldns_rr_rdf(rr, i));
+        unsigned long long max = t == LDNS_RDF_TYPE_INT8    ? 255
+                                 : t == LDNS_RDF_TYPE_INT16 ? 65535
+                                 : t == LDNS_RDF_TYPE_INT32 ? 4294967295ULL
+                                                            : 0;
+        size_t len;
+        char *end;
+
+        if (!max) {
+            break;
+        }
+        p += strspn(p, " \t");
+        len = strcspn(p, " \t");
+        if (*p == '-' ||
+            (isdigit((unsigned char)*p) && strtoull(p, &end, 10) > max && end == p + len)) {
+            schema_err(l->d, v->node, l->ctx, "'%s': bad %s data '%s' (%.*s out of range 0..%llu)",
+                       v->type->name, v->type->name, v->text, (int)len, p, max);
+            return false;
+        }
+        p += len;
+    }
+    return true;
+}
+
+static bool records_has_ctrl(const char *s)
+{
+    for (; *s; s++) {
+        if ((unsigned char)*s < 0x20 && *s != '\t') {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Other types: zone-file presentation format, relative names under the zone. */
+static ldns_rr *records_generic(records_loader_t *l, const records_value_t *v)
+{
+    char *owner = ldns_rdf2str(v->owner), *line;
+    ldns_rr *rr = NULL;
+    ldns_status st = LDNS_STATUS_SYNTAX_ERR;
+    const char *why;
+
+    if (asprintf(&line, "%s %u IN %s %s", owner, v->ttl, v->type->name, v->text) < 0) {
+        abort();
+    }
+    if (!records_has_ctrl(v->text)) {
+        st = ldns_rr_new_frm_str(&rr, line, v->ttl, l->zone->origin, NULL);
+    }
+    free(line);
+    free(owner);
+    if (st == LDNS_STATUS_OK && ldns_rr_get_type(rr) == v->type->type) {
+        if (records_check_ints(l, v, rr)) {
+            return rr;
+        }
+        ldns_rr_free(rr);
+        return NULL;
+    }
+    ldns_rr_free(rr);
+    why = st == LDNS_STATUS_OK ? "wrong type" : ldns_get_errorstr_by_id(st);
+    if (records_has_ctrl(v->text)) {
+        why = "control character";
+    }
+    schema_err(l->d, v->node, l->ctx, "'%s': bad %s data '%s' (%c%s)", v->type->name, v->type->name,
+               v->text, tolower((unsigned char)why[0]), why + 1);
+    return NULL;
+}
+
+/* Parse one value and append its record unless it repeats one of the RRset,
+ * whose first record is zone->rrs[first]. */
+static void records_value(records_loader_t *l, records_value_t *v, size_t first)
+{
+    ldns_rr_type t = v->type->type;
+    ldns_rr *rr;
+
+    v->text = ynode_str(v->node);
+    if (!v->text) {
+        schema_err(l->d, v->node, l->ctx, "'%s' must be a string or a list of strings",
+                   v->type->name);
+        return;
+    }
+    rr = t == LDNS_RR_TYPE_A || t == LDNS_RR_TYPE_AAAA ? records_address(l, v)
+         : t == LDNS_RR_TYPE_TXT                       ? records_txt(l, v)
+                                                       : records_generic(l, v);
+    if (!rr) {
+        return;
+    }
+    for (size_t i = first; i < ldns_rr_list_rr_count(l->zone->rrs); i++) {
+        if (ldns_rr_compare(ldns_rr_list_rr(l->zone->rrs, i), rr) == 0) {
+            schema_err(l->d, v->node, l->ctx, "'%s': duplicate value '%s'", v->type->name, v->text);
+            ldns_rr_free(rr);
+            return;
+        }
+    }
+    if (t == LDNS_RR_TYPE_NS && ldns_dname_compare(v->owner, l->zone->origin)) {
+        l->delegs = records_grow(l->delegs, l->n_delegs, sizeof(*l->delegs));
+        l->delegs[l->n_delegs++] =
+            (records_deleg_t){.rr = ldns_rr_list_rr_count(l->zone->rrs), .node = v->node};
+    }
+    records_push(l->zone, rr);
+}
+
+/* The values of one type at one name: a scalar or a non-empty list. Returns
+ * how many were written. */
+static size_t records_values(records_loader_t *l, records_value_t *v, const yaml_node_t *key,
+                             const yaml_node_t *value)
+{
+    size_t first = ldns_rr_list_rr_count(l->zone->rrs);
+    size_t n = ynode_is_seq(value) ? ynode_len(value) : 1;
+
+    if (ynode_is_null(value) || (ynode_is_seq(value) && !n)) {
+        schema_err(l->d, ynode_is_null(value) ? key : value, l->ctx, "'%s' must not be empty",
+                   v->type->name);
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        v->node = ynode_is_seq(value) ? ynode_item(l->d, value, i) : value;
+        records_value(l, v, first);
+    }
+    return n;
+}
+
+static const records_type_t *records_type(const char *key)
+{
+    for (size_t i = 0; i < RECORDS_N_TYPES; i++) {
+        if (!strcasecmp(key, records_types[i].name)) {
+            return &records_types[i];
+        }
+    }
+    return NULL;
+}
+
+/* A key of a name's mapping that is neither ttl nor a supported type. */
+static void records_bad_type(records_loader_t *l, const yaml_node_t *key)
+{
+    const char *text = ynode_str(key);
+    const char *cands[RECORDS_N_TYPES + 1] = {"ttl"};
+
+    if (!strcasecmp(text, "SOA")) {
+        schema_err(l->d, key, l->ctx, "SOA is not allowed here: use the top-level 'soa' key");
+        return;
+    }
+    if (ldns_get_rr_type_by_name(text) != 0) {
+        schema_err(l->d, key, l->ctx,
+                   "record type '%s' is not supported (use A, AAAA, CNAME, NS, MX, TXT, SRV, "
+                   "CAA or PTR)",
+                   text);
+        return;
+    }
+    for (size_t i = 0; i < RECORDS_N_TYPES; i++) {
+        cands[i + 1] = records_types[i].name;
+    }
+    schema_unknown_key(l->d, key, l->ctx, cands, RECORDS_N_TYPES + 1);
+}
+
+/* Keys of a name's mapping compare without case ("A" and "a" are the same
+ * type). Reports and returns true when pair i repeats an earlier key. */
+static bool records_dup_key(records_loader_t *l, const yaml_node_t *map, size_t i)
+{
+    const yaml_node_t *key = ynode_key(l->d, map, i);
+
+    if (!ynode_str(key) || ynode_is_null(key)) {
+        schema_err(l->d, key, l->ctx, "keys must be non-empty strings");
+        return true;
+    }
+    for (size_t j = 0; j < i; j++) {
+        const char *prev = ynode_str(ynode_key(l->d, map, j));
+
+        if (prev && !strcasecmp(prev, ynode_str(key))) {
+            ynode_err(l->d, key, "duplicate key '%s' in %s (first at line %u)", ynode_str(key),
+                      l->ctx, (unsigned)ynode_key(l->d, map, j)->start_mark.line + 1);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The name's own ttl key, or the zone default. */
+static uint32_t records_name_ttl(records_loader_t *l, const yaml_node_t *map)
+{
+    for (size_t i = 0; i < ynode_len(map); i++) {
+        const char *key = ynode_str(ynode_key(l->d, map, i));
+        const yaml_node_t *value = ynode_value(l->d, map, i);
+        schema_val_t val;
+
+        if (key && !strcmp(key, "ttl") && !ynode_is_null(value) &&
+            schema_value(l->d, value, l->ctx, &records_ttl_item, &val)) {
+            return (uint32_t)val.num;
+        }
+    }
+    return l->zone->ttl;
+}
+
+/* Rules between the types of one name. */
+static void records_name_rules(records_loader_t *l, const records_name_t *e, size_t n_cname,
+                               const yaml_node_t *ns_key)
+{
+    bool apex = ldns_dname_compare(e->owner, l->zone->origin) == 0;
+
+    /* RFC 1034 section 3.6.2; at the apex the SOA and NS records are the
+     * other data. */
+    if (e->cname && (apex || (e->types & ~RECORDS_T_CNAME))) {
+        schema_err(l->d, e->cname, l->ctx, "CNAME cannot coexist with other data at the same name");
+    } else if (n_cname > 1) {
+        schema_err(l->d, e->cname, l->ctx, "only one CNAME is allowed at a name");
+    }
+    if (ns_key && apex) {
+        schema_err(l->d, ns_key, l->ctx, "NS records at the apex come from the top-level 'ns' key");
+    }
+}
+
+static void records_name(records_loader_t *l, records_name_t *e, const yaml_node_t *map)
+{
+    records_value_t v = {.owner = e->owner, .ttl = records_name_ttl(l, map)};
+    const yaml_node_t *ns_key = NULL;
+    size_t n_cname = 0;
+
+    for (size_t i = 0; i < ynode_len(map); i++) {
+        const yaml_node_t *key = ynode_key(l->d, map, i);
+        size_t n;
+
+        if (records_dup_key(l, map, i) || !strcmp(ynode_str(key), "ttl")) {
+            continue;
+        }
+        v.type = records_type(ynode_str(key));
+        if (!v.type) {
+            records_bad_type(l, key);
+            continue;
+        }
+        e->types |= v.type->bit;
+        n = records_values(l, &v, key, ynode_value(l->d, map, i));
+        if (v.type->type == LDNS_RR_TYPE_CNAME) {
+            e->cname = key;
+            n_cname = n;
+        } else if (v.type->type == LDNS_RR_TYPE_NS) {
+            ns_key = key;
+        }
+    }
+    records_name_rules(l, e, n_cname, ns_key);
+}
+
+ldns_rdf *records_owner(ynode_doc_t *d, const zone_t *zone, const yaml_node_t *key, const char *ctx)
+{
+    ldns_rdf *owner = zname_owner(ynode_str(key), zone->origin);
+
+    if (!owner) {
+        schema_err(d, key, ctx, "bad domain name");
+        return NULL;
+    }
+    /* gslbd does not expand wildcards (RFC 4592): rather than serve "*" as
+     * a literal label, say so. */
+    if (ldns_dname_is_wildcard(owner)) {
+        schema_err(d, key, ctx, "wildcard names are not supported");
+    } else if (!zname_in_zone(owner, zone->origin)) {
+        char *zone_text = zname_text(zone->origin);
+
+        schema_err(d, key, ctx, "name is outside zone '%s'", zone_text);
+        free(zone_text);
+    } else {
+        return owner;
+    }
+    ldns_rdf_deep_free(owner);
+    return NULL;
+}
+
+static void records_entry(records_loader_t *l, const yaml_node_t *key, const yaml_node_t *value)
+{
+    records_name_t e = {.key = key};
+
+    snprintf(l->ctx, sizeof(l->ctx), "records '%s'", ynode_str(key));
+    e.owner = records_owner(l->d, l->zone, key, l->ctx);
+    if (!e.owner) {
+        return;
+    }
+    if (!ynode_is_map(value)) {
+        schema_err(l->d, ynode_is_null(value) ? key : value, l->ctx,
+                   "must be a mapping of record types to values");
+        ldns_rdf_deep_free(e.owner);
+        return;
+    }
+    records_name(l, &e, value);
+    l->names->v = records_grow(l->names->v, l->names->n, sizeof(*l->names->v));
+    l->names->v[l->names->n++] = e;
+}
+
+static int records_name_cmp(const void *a, const void *b)
+{
+    const records_name_t *x = a, *y = b;
+    int c = ldns_dname_compare(x->owner, y->owner);
+
+    if (c) {
+        return c;
+    }
+    return x->key->start_mark.index < y->key->start_mark.index ? -1 : 1;
+}
+
+/* Sort the names and report two keys that spell the same name ("www" and
+ * "WWW", or "www" and "www.gslb.example.com."). */
+static void records_sort(records_loader_t *l)
+{
+    records_names_t *names = l->names;
+
+    if (names->n < 2) {
+        return;
+    }
+    qsort(names->v, names->n, sizeof(*names->v), records_name_cmp);
+    for (size_t i = 1; i < names->n; i++) {
+        size_t first = i - 1;
+
+        if (ldns_dname_compare(names->v[first].owner, names->v[i].owner)) {
+            continue;
+        }
+        while (first > 0 && !ldns_dname_compare(names->v[first - 1].owner, names->v[i].owner)) {
+            first--;
+        }
+        ynode_err(l->d, names->v[i].key, "duplicate key '%s' in records (first at line %u)",
+                  ynode_str(names->v[i].key), (unsigned)names->v[first].key->start_mark.line + 1);
+    }
+}
+
+const records_name_t *records_find(const records_names_t *names, const ldns_rdf *owner)
+{
+    size_t lo = 0, hi = names->n;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = ldns_dname_compare(names->v[mid].owner, owner);
+
+        if (!c) {
+            return &names->v[mid];
+        }
+        if (c < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return NULL;
+}
+
+static bool records_has_address(const records_names_t *names, const ldns_rdf *target)
+{
+    const records_name_t *e = records_find(names, target);
+
+    return e && (e->types & (RECORDS_T_A | RECORDS_T_AAAA));
+}
+
+/* Delegations to in-zone name servers need glue, so the server must have an
+ * address under records:. */
+static void records_check_delegs(records_loader_t *l)
+{
+    for (size_t i = 0; i < l->n_delegs; i++) {
+        const ldns_rr *rr = ldns_rr_list_rr(l->zone->rrs, l->delegs[i].rr);
+        const ldns_rdf *target = ldns_rr_rdf(rr, 0);
+        const records_name_t *owner = records_find(l->names, ldns_rr_owner(rr));
+        char *text, ctx[320];
+
+        if (!owner || !zname_in_zone(target, l->zone->origin) ||
+            records_has_address(l->names, target)) {
+            continue;
+        }
+        text = zname_text(target);
+        records_ctx(owner, ctx, sizeof(ctx));
+        schema_err(l->d, l->delegs[i].node, ctx,
+                   "NS '%s' is inside the zone but has no A or AAAA record", text);
+        free(text);
+    }
+}
+
+void records_load(ynode_doc_t *d, zone_t *zone, const yaml_node_t *map, records_names_t *names)
+{
+    records_loader_t l = {.d = d, .zone = zone, .names = names};
+    bool *bad;
+
+    *names = (records_names_t){0};
+    if (!map) {
+        return;
+    }
+    bad = schema_bad_keys(d, map, "records");
+    for (size_t i = 0; i < ynode_len(map); i++) {
+        if (!bad[i]) {
+            records_entry(&l, ynode_key(d, map, i), ynode_value(d, map, i));
+        }
+    }
+    free(bad);
+    records_sort(&l);
+    records_check_delegs(&l);
+    free(l.delegs);
+}
+
+void records_load_ns(ynode_doc_t *d, zone_t *zone, const yaml_node_t *list)
+{
+    size_t first = ldns_rr_list_rr_count(zone->rrs);
+
+    if (!ynode_len(list)) {
+        ynode_err(d, list, "'ns' must not be empty");
+        return;
+    }
+    for (size_t i = 0; i < ynode_len(list); i++) {
+        const yaml_node_t *item = ynode_item(d, list, i);
+        const char *text = ynode_str(item);
+        ldns_rdf *target = text ? zname_host(text, zone->origin) : NULL;
+        ldns_rr *rr;
+
+        if (!text) {
+            ynode_err(d, item, "'ns' must be a list of names");
+            continue;
+        }
+        if (!target) {
+            ynode_err(d, item, "'ns': bad domain name '%s'", text);
+            continue;
+        }
+        rr = records_new_rr(zone->origin, LDNS_RR_TYPE_NS, zone->ttl);
+        ldns_rr_push_rdf(rr, target);
+        for (size_t j = first; rr && j < ldns_rr_list_rr_count(zone->rrs); j++) {
+            if (ldns_rr_compare(ldns_rr_list_rr(zone->rrs, j), rr) == 0) {
+                ynode_err(d, item, "'ns': '%s' is listed twice", text);
+                ldns_rr_free(rr);
+                rr = NULL;
+            }
+        }
+        if (rr) {
+            records_push(zone, rr);
+        }
+    }
+}
+
+void records_check_ns(ynode_doc_t *d, const zone_t *zone, const yaml_node_t *list,
+                      const records_names_t *names)
+{
+    for (size_t i = 0; i < ynode_len(list); i++) {
+        const yaml_node_t *item = ynode_item(d, list, i);
+        const char *text = ynode_str(item);
+        ldns_rdf *target = text ? zname_host(text, zone->origin) : NULL;
+
+        if (target && zname_in_zone(target, zone->origin) && !records_has_address(names, target)) {
+            char *name = zname_text(target);
+
+            ynode_err(d, item, "ns '%s' is inside the zone but has no A or AAAA record", name);
+            free(name);
+        }
+        ldns_rdf_deep_free(target);
+    }
+}
+
+void records_names_free(records_names_t *names)
+{
+    for (size_t i = 0; i < names->n; i++) {
+        ldns_rdf_deep_free(names->v[i].owner);
+    }
+    free(names->v);
+    *names = (records_names_t){0};
+}

@@ -1,0 +1,630 @@
+/*
+ * services: checks:, regions: and services: of a zone file. See services.h.
+ * This file fills zone_check_t, zone_region_t and zone_service_t; it does
+ * not probe anything or order regions (healthd and geo/ do).
+ */
+#include "zones/services.h"
+
+#include <arpa/inet.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "zones/schema.h"
+#include "zones/zname.h"
+
+/* ---- checks ---- */
+
+enum {
+    CK_TYPE,
+    CK_PORT,
+    CK_PATH,
+    CK_HOST,
+    CK_SNI,
+    CK_BODY,
+    CK_TLS_VERIFY,
+    CK_EXPECT,
+    CK_INTERVAL,
+    CK_TIMEOUT,
+    CK_RISE,
+    CK_FALL,
+    CK_N
+};
+
+static const char *const services_check_types[] = {"http", "https", "tcp", NULL};
+
+static const schema_item_t services_check_items[CK_N] = {
+    [CK_TYPE] = {"type", SCHEMA_ENUM, .required = true, .names = services_check_types},
+    [CK_PORT] = {"port", SCHEMA_INT, .min = 1, .max = 65535},
+    [CK_PATH] = {"path", SCHEMA_STR, .defstr = "/"},
+    [CK_HOST] = {"host", SCHEMA_STR},
+    [CK_SNI] = {"sni", SCHEMA_STR},
+    [CK_BODY] = {"body", SCHEMA_STR},
+    [CK_TLS_VERIFY] = {"tls_verify", SCHEMA_BOOL, .def = 1},
+    [CK_EXPECT] = {"expect", SCHEMA_ANY},
+    [CK_INTERVAL] = {"interval", SCHEMA_MS, .min = 100, .max = 3600000, .def = 2000},
+    [CK_TIMEOUT] = {"timeout", SCHEMA_MS, .min = 1, .max = 3600000, .def = 1000},
+    [CK_RISE] = {"rise", SCHEMA_INT, .min = 1, .max = 100, .def = 2},
+    [CK_FALL] = {"fall", SCHEMA_INT, .min = 1, .max = 100, .def = 2},
+};
+
+static const schema_item_t services_expect_item = {"expect", SCHEMA_INT, .min = 100, .max = 599};
+
+static void *services_calloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size);
+
+    if (!p) {
+        abort();
+    }
+    return p;
+}
+
+static char *services_strdup(const char *s)
+{
+    char *p = s ? strdup(s) : NULL;
+
+    if (s && !p) {
+        abort();
+    }
+    return p;
+}
+
+/* expect: one status code or a non-empty list of them; default 200. */
+static void services_expect(ynode_doc_t *d, zone_check_t *c, const schema_val_t *v, const char *ctx)
+{
+    const yaml_node_t *node = v->node;
+    size_t n = ynode_is_seq(node) ? ynode_len(node) : 1;
+    schema_val_t code;
+
+    c->expect = services_calloc(n, sizeof(*c->expect));
+    if (!node) {
+        c->expect[c->n_expect++] = 200;
+        return;
+    }
+    if (ynode_is_seq(node) && !n) {
+        schema_err(d, node, ctx, "'expect' must not be empty");
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const yaml_node_t *item = ynode_is_seq(node) ? ynode_item(d, node, i) : node;
+
+        if (schema_value(d, item, ctx, &services_expect_item, &code)) {
+            c->expect[c->n_expect++] = (uint16_t)code.num;
+        }
+    }
+}
+
+/* Keys that only some check types use are errors elsewhere: a "path" on a
+ * tcp check is a mistake, not something to ignore. */
+static void services_check_rules(ynode_doc_t *d, const zone_check_t *c, const schema_val_t *v,
+                                 const yaml_node_t *where, const char *ctx)
+{
+    static const int http_only[] = {CK_PATH, CK_HOST, CK_BODY, CK_EXPECT};
+    static const int https_only[] = {CK_SNI, CK_TLS_VERIFY};
+
+    for (size_t i = 0; c->type == CHECK_TCP && i < 4; i++) {
+        if (v[http_only[i]].key) {
+            schema_err(d, v[http_only[i]].key, ctx, "'%s' is only for http and https checks",
+                       services_check_items[http_only[i]].key);
+        }
+    }
+    for (size_t i = 0; c->type != CHECK_HTTPS && i < 2; i++) {
+        if (v[https_only[i]].key) {
+            schema_err(d, v[https_only[i]].key, ctx, "'%s' is only for https checks",
+                       services_check_items[https_only[i]].key);
+        }
+    }
+    if (c->type == CHECK_TCP && v[CK_TYPE].ok && !v[CK_PORT].key) {
+        schema_err(d, where, ctx, "'port' is required for tcp checks");
+    }
+    if (v[CK_PATH].ok && v[CK_PATH].str[0] != '/') {
+        schema_err(d, v[CK_PATH].node, ctx, "'path' must start with '/', got '%s'", v[CK_PATH].str);
+    }
+}
+
+static void services_check_times(ynode_doc_t *d, const zone_check_t *c, const schema_val_t *v,
+                                 const char *ctx)
+{
+    char timeout[32], interval[32];
+
+    if (!v[CK_TIMEOUT].ok && v[CK_TIMEOUT].node) {
+        return;
+    }
+    if (c->timeout_ms < c->interval_ms || (!v[CK_INTERVAL].ok && v[CK_INTERVAL].node)) {
+        return;
+    }
+    schema_fmt_ms(c->timeout_ms, timeout, sizeof(timeout));
+    schema_fmt_ms(c->interval_ms, interval, sizeof(interval));
+    schema_err(d, v[CK_TIMEOUT].node ? v[CK_TIMEOUT].node : v[CK_INTERVAL].node, ctx,
+               "timeout %s must be less than interval %s", timeout, interval);
+}
+
+static void services_check(ynode_doc_t *d, zone_check_t *c, const yaml_node_t *key,
+                           const yaml_node_t *map, const char *ctx)
+{
+    schema_val_t v[CK_N];
+
+    schema_map(d, map, key, ctx, services_check_items, CK_N, v);
+    c->type = (check_type_t)v[CK_TYPE].num;
+    c->port = (uint16_t)v[CK_PORT].num;
+    if (!v[CK_PORT].key) {
+        c->port = c->type == CHECK_HTTP ? 80 : c->type == CHECK_HTTPS ? 443 : 0;
+    }
+    c->path = services_strdup(v[CK_PATH].str);
+    c->host = services_strdup(v[CK_HOST].str);
+    c->sni = services_strdup(v[CK_SNI].str);
+    c->body = services_strdup(v[CK_BODY].str);
+    c->tls_verify = v[CK_TLS_VERIFY].num != 0;
+    c->interval_ms = (unsigned)v[CK_INTERVAL].num;
+    c->timeout_ms = (unsigned)v[CK_TIMEOUT].num;
+    c->rise = (unsigned)v[CK_RISE].num;
+    c->fall = (unsigned)v[CK_FALL].num;
+    services_expect(d, c, &v[CK_EXPECT], ctx);
+    services_check_rules(d, c, v, key, ctx);
+    services_check_times(d, c, v, ctx);
+}
+
+void services_load_checks(ynode_doc_t *d, zone_t *zone, const yaml_node_t *map)
+{
+    bool *bad;
+
+    if (!map) {
+        return;
+    }
+    bad = schema_bad_keys(d, map, "checks");
+    zone->checks = services_calloc(ynode_len(map), sizeof(*zone->checks));
+    for (size_t i = 0; i < ynode_len(map); i++) {
+        const yaml_node_t *key = ynode_key(d, map, i), *value = ynode_value(d, map, i);
+        zone_check_t *c = &zone->checks[zone->n_checks];
+        char ctx[320];
+
+        if (bad[i]) {
+            continue;
+        }
+        snprintf(ctx, sizeof(ctx), "check '%s'", ynode_str(key));
+        c->name = services_strdup(ynode_str(key));
+        c->mark = ynode_mark(d, key);
+        zone->n_checks++;
+        if (!ynode_is_map(value)) {
+            schema_err(d, ynode_is_null(value) ? key : value, ctx, "must be a mapping");
+            continue;
+        }
+        services_check(d, c, key, value, ctx);
+    }
+    free(bad);
+}
+
+/* ---- regions ---- */
+
+enum { RG_LOCATION, RG_WEIGHT, RG_POOL, RG_CHECK, RG_MIN_UP, RG_N };
+
+static const schema_item_t services_region_items[RG_N] = {
+    [RG_LOCATION] = {"location", SCHEMA_LIST, .required = true},
+    [RG_WEIGHT] = {"weight", SCHEMA_INT, .min = 0, .max = 1000000, .def = 100},
+    [RG_POOL] = {"pool", SCHEMA_LIST, .required = true},
+    [RG_CHECK] = {"check", SCHEMA_STR},
+    [RG_MIN_UP] = {"min_up", SCHEMA_INT, .min = 1, .max = 1000000, .def = 1},
+};
+
+enum { PM_ADDRESS, PM_PROBE, PM_N };
+
+static const schema_item_t services_member_items[PM_N] = {
+    [PM_ADDRESS] = {"address", SCHEMA_STR, .required = true},
+    [PM_PROBE] = {"probe", SCHEMA_STR},
+};
+
+static bool services_coord(ynode_doc_t *d, const yaml_node_t *node, const char *ctx,
+                           const char *what, double limit, double *out)
+{
+    const char *s = ynode_str(node);
+    char *end;
+    double v;
+
+    if (!s) {
+        schema_err(d, node, ctx, "%s must be a number", what);
+        return false;
+    }
+    v = strtod(s, &end);
+    if (!*s || *end || end == s || !isfinite(v)) {
+        schema_err(d, node, ctx, "%s '%s' is not a number", what, s);
+        return false;
+    }
+    if (v < -limit || v > limit) {
+        schema_err(d, node, ctx, "%s %s out of range %g..%g", what, s, -limit, limit);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+static void services_location(ynode_doc_t *d, zone_region_t *r, const yaml_node_t *list,
+                              const char *ctx)
+{
+    if (ynode_len(list) != 2) {
+        schema_err(d, list, ctx, "'location' must be [latitude, longitude]");
+        return;
+    }
+    services_coord(d, ynode_item(d, list, 0), ctx, "latitude", 90, &r->lat);
+    services_coord(d, ynode_item(d, list, 1), ctx, "longitude", 180, &r->lon);
+}
+
+/* An IPv4 or IPv6 address in text form. Returns the family or 0. */
+static int services_addr(const char *text, uint8_t addr[16])
+{
+    if (inet_pton(AF_INET, text, addr) == 1) {
+        return AF_INET;
+    }
+    if (inet_pton(AF_INET6, text, addr) == 1) {
+        return AF_INET6;
+    }
+    return 0;
+}
+
+/* "ADDR", "IPv4:PORT" or "[IPv6]:PORT". */
+static bool services_probe(zone_member_t *m, const char *text)
+{
+    char host[INET6_ADDRSTRLEN + 2];
+    const char *port = NULL, *colon = strrchr(text, ':');
+    size_t len = strlen(text);
+
+    if (text[0] == '[') {
+        const char *close = strchr(text, ']');
+
+        if (!close || (close[1] && close[1] != ':')) {
+            return false;
+        }
+        len = (size_t)(close - text - 1);
+        text++;
+        port = close[1] ? close + 2 : NULL;
+    } else if (colon && strchr(text, ':') == colon) {
+        len = (size_t)(colon - text);
+        port = colon + 1;
+    }
+    if (len >= sizeof(host)) {
+        return false;
+    }
+    memcpy(host, text, len);
+    host[len] = '\0';
+    m->probe_family = services_addr(host, m->probe_addr);
+    if (port) {
+        char *end;
+        unsigned long p = strtoul(port, &end, 10);
+
+        if (!*port || *end || *port == '-' || *port == '+' || p < 1 || p > 65535) {
+            return false;
+        }
+        m->probe_port = (uint16_t)p;
+    }
+    return m->probe_family != 0;
+}
+
+static bool services_member_map(ynode_doc_t *d, zone_member_t *m, const yaml_node_t *node,
+                                const char *pctx, const char **addr)
+{
+    schema_val_t v[PM_N];
+
+    if (schema_map(d, node, NULL, pctx, services_member_items, PM_N, v) || !v[PM_ADDRESS].ok) {
+        return false;
+    }
+    *addr = v[PM_ADDRESS].str;
+    if (v[PM_PROBE].ok && !services_probe(m, v[PM_PROBE].str)) {
+        schema_err(d, v[PM_PROBE].node, pctx,
+                   "'probe' must be ADDRESS, IPv4:PORT or [IPv6]:PORT, got '%s'", v[PM_PROBE].str);
+        return false;
+    }
+    return true;
+}
+
+/* One pool member: an address, or {address, probe}. Returns false after
+ * reporting what is wrong. */
+static bool services_member(ynode_doc_t *d, zone_member_t *m, const yaml_node_t *node,
+                            const char *pctx)
+{
+    const char *addr = ynode_str(node);
+
+    m->mark = ynode_mark(d, node);
+    if (ynode_is_map(node)) {
+        if (!services_member_map(d, m, node, pctx, &addr)) {
+            return false;
+        }
+    } else if (!addr) {
+        schema_err(d, node, pctx, "members must be addresses or mappings with 'address'");
+        return false;
+    }
+    m->family = services_addr(addr, m->addr);
+    if (!m->family) {
+        schema_err(d, node, pctx, "bad IP address '%s'", addr);
+        return false;
+    }
+    if (!m->probe_family) {
+        m->probe_family = m->family;
+        memcpy(m->probe_addr, m->addr, sizeof(m->addr));
+    }
+    m->text = services_strdup(addr);
+    return true;
+}
+
+static bool services_same_addr(const zone_member_t *a, const zone_member_t *b)
+{
+    return a->family == b->family && !memcmp(a->addr, b->addr, sizeof(a->addr));
+}
+
+static void services_pool(ynode_doc_t *d, zone_region_t *r, const yaml_node_t *list,
+                          const char *ctx)
+{
+    char pctx[352];
+
+    snprintf(pctx, sizeof(pctx), "%s pool", ctx);
+    if (!ynode_len(list)) {
+        schema_err(d, list, ctx, "'pool' must not be empty");
+        return;
+    }
+    r->pool = services_calloc(ynode_len(list), sizeof(*r->pool));
+    for (size_t i = 0; i < ynode_len(list); i++) {
+        const yaml_node_t *item = ynode_item(d, list, i);
+        zone_member_t *m = &r->pool[r->n_pool];
+
+        memset(m, 0, sizeof(*m));
+        if (!services_member(d, m, item, pctx)) {
+            continue;
+        }
+        for (size_t j = 0; j < r->n_pool; j++) {
+            if (services_same_addr(&r->pool[j], m)) {
+                schema_err(d, item, pctx, "address %s is listed twice", m->text);
+                free(m->text);
+                m = NULL;
+                break;
+            }
+        }
+        r->n_pool += m != NULL;
+    }
+}
+
+static int services_find_check(const zone_t *zone, const char *name)
+{
+    for (size_t i = 0; i < zone->n_checks; i++) {
+        if (!strcmp(zone->checks[i].name, name)) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+static void services_region(ynode_doc_t *d, const zone_t *zone, zone_region_t *r,
+                            const yaml_node_t *key, const yaml_node_t *map, const char *ctx)
+{
+    schema_val_t v[RG_N];
+
+    schema_map(d, map, key, ctx, services_region_items, RG_N, v);
+    if (v[RG_LOCATION].ok) {
+        services_location(d, r, v[RG_LOCATION].node, ctx);
+    }
+    r->weight = (unsigned)v[RG_WEIGHT].num;
+    if (v[RG_POOL].ok) {
+        services_pool(d, r, v[RG_POOL].node, ctx);
+    }
+    r->min_up = (unsigned)v[RG_MIN_UP].num;
+    if (v[RG_MIN_UP].ok && r->n_pool && r->min_up > ynode_len(v[RG_POOL].node)) {
+        schema_err(d, v[RG_MIN_UP].node, ctx,
+                   "min_up %u is more than the %zu addresses of the pool", r->min_up,
+                   ynode_len(v[RG_POOL].node));
+    }
+    if (v[RG_CHECK].ok) {
+        r->check = services_find_check(zone, v[RG_CHECK].str);
+        if (r->check < 0) {
+            schema_err(d, v[RG_CHECK].node, ctx, "check '%s' is not defined", v[RG_CHECK].str);
+        }
+    }
+}
+
+void services_load_regions(ynode_doc_t *d, zone_t *zone, const yaml_node_t *map)
+{
+    bool *bad;
+
+    if (!map) {
+        return;
+    }
+    bad = schema_bad_keys(d, map, "regions");
+    zone->regions = services_calloc(ynode_len(map), sizeof(*zone->regions));
+    for (size_t i = 0; i < ynode_len(map); i++) {
+        const yaml_node_t *key = ynode_key(d, map, i), *value = ynode_value(d, map, i);
+        zone_region_t *r = &zone->regions[zone->n_regions];
+        char ctx[320];
+
+        if (bad[i]) {
+            continue;
+        }
+        snprintf(ctx, sizeof(ctx), "region '%s'", ynode_str(key));
+        r->name = services_strdup(ynode_str(key));
+        r->mark = ynode_mark(d, key);
+        r->check = -1;
+        zone->n_regions++;
+        if (!ynode_is_map(value)) {
+            schema_err(d, ynode_is_null(value) ? key : value, ctx, "must be a mapping");
+            continue;
+        }
+        services_region(d, zone, r, key, value, ctx);
+    }
+    free(bad);
+}
+
+/* ---- services ---- */
+
+enum { SV_REGIONS, SV_POLICY, SV_TTL, SV_N };
+
+static const char *const services_policies[] = {"nearest", "weighted", "failover", NULL};
+
+static const schema_item_t services_service_items[SV_N] = {
+    [SV_REGIONS] = {"regions", SCHEMA_LIST, .required = true},
+    [SV_POLICY] = {"policy", SCHEMA_ENUM, .names = services_policies},
+    [SV_TTL] = {"ttl", SCHEMA_TTL, .max = SCHEMA_TTL_MAX, .def = 30},
+};
+
+static size_t services_find_region(const zone_t *zone, const char *name)
+{
+    for (size_t i = 0; i < zone->n_regions; i++) {
+        if (!strcmp(zone->regions[i].name, name)) {
+            return i;
+        }
+    }
+    return SIZE_MAX;
+}
+
+static void services_regions(ynode_doc_t *d, const zone_t *zone, zone_service_t *s,
+                             const yaml_node_t *list, const char *ctx)
+{
+    if (!ynode_len(list)) {
+        schema_err(d, list, ctx, "'regions' must not be empty");
+        return;
+    }
+    s->regions = services_calloc(ynode_len(list), sizeof(*s->regions));
+    for (size_t i = 0; i < ynode_len(list); i++) {
+        const yaml_node_t *item = ynode_item(d, list, i);
+        const char *name = ynode_str(item);
+        size_t r = name ? services_find_region(zone, name) : SIZE_MAX;
+        bool dup = false;
+
+        if (!name) {
+            schema_err(d, item, ctx, "'regions' must be a list of region names");
+            continue;
+        }
+        if (r == SIZE_MAX) {
+            schema_err(d, item, ctx, "region '%s' is not defined", name);
+            continue;
+        }
+        for (size_t j = 0; j < s->n_regions && !dup; j++) {
+            dup = s->regions[j] == r;
+        }
+        if (dup) {
+            schema_err(d, item, ctx, "region '%s' is listed twice", name);
+            continue;
+        }
+        s->regions[s->n_regions++] = r;
+    }
+}
+
+/* A service answers A and AAAA itself: static addresses at its name would
+ * contradict it, and a CNAME there cannot coexist with anything. */
+static void services_vs_records(ynode_doc_t *d, const zone_t *zone, const zone_service_t *s,
+                                const yaml_node_t *key, const records_names_t *names,
+                                const char *ctx)
+{
+    const records_name_t *e = records_find(names, s->owner);
+    unsigned addr;
+    char rctx[320];
+
+    if (!e) {
+        return;
+    }
+    addr = e->types & (RECORDS_T_A | RECORDS_T_AAAA);
+    if (addr) {
+        schema_err(d, key, ctx, "name also has %s records under records (line %u)",
+                   addr == RECORDS_T_A      ? "A"
+                   : addr == RECORDS_T_AAAA ? "AAAA"
+                                            : "A and AAAA",
+                   (unsigned)e->key->start_mark.line + 1);
+    }
+    /* records.c already reported a CNAME beside other records or at the
+     * apex; a CNAME alone clashes with the service. */
+    if (e->cname && !(e->types & ~RECORDS_T_CNAME) && ldns_dname_compare(s->owner, zone->origin)) {
+        records_ctx(e, rctx, sizeof(rctx));
+        schema_err(d, e->cname, rctx,
+                   "CNAME cannot coexist with other data at the same name (service '%s' at "
+                   "line %u)",
+                   s->name, s->mark.line);
+    }
+}
+
+/* Below a zone cut the parent is not authoritative (RFC 1034 section 4.2.1),
+ * so a service there would never be answered. */
+static void services_vs_delegations(ynode_doc_t *d, const zone_t *zone, const zone_service_t *s,
+                                    const yaml_node_t *key, const records_names_t *names,
+                                    const char *ctx)
+{
+    ldns_rdf *name = ldns_rdf_clone(s->owner);
+
+    while (ldns_dname_is_subdomain(name, zone->origin)) {
+        const records_name_t *e = records_find(names, name);
+        ldns_rdf *parent;
+
+        if (e && (e->types & RECORDS_T_NS)) {
+            char *cut = zname_text(name);
+
+            schema_err(d, key, ctx, "name is in the delegated zone '%s' (NS at line %u)", cut,
+                       (unsigned)e->key->start_mark.line + 1);
+            free(cut);
+            break;
+        }
+        parent = ldns_dname_left_chop(name);
+        ldns_rdf_deep_free(name);
+        name = parent;
+    }
+    ldns_rdf_deep_free(name);
+}
+
+/* Two keys that spell one name ("www" and "WWW"); repeats of the same text
+ * were reported by schema_bad_keys() already. Earlier services only. */
+static void services_same_owner(ynode_doc_t *d, const zone_t *zone, const zone_service_t *s,
+                                const yaml_node_t *key)
+{
+    for (const zone_service_t *o = zone->services; o < s; o++) {
+        if (o->owner && !ldns_dname_compare(o->owner, s->owner)) {
+            ynode_err(d, key, "duplicate key '%s' in services (first at line %u)", s->name,
+                      o->mark.line);
+            return;
+        }
+    }
+}
+
+static void services_service(ynode_doc_t *d, zone_t *zone, zone_service_t *s,
+                             const yaml_node_t *key, const yaml_node_t *map,
+                             const records_names_t *names)
+{
+    schema_val_t v[SV_N];
+    char ctx[320];
+
+    snprintf(ctx, sizeof(ctx), "service '%s'", s->name);
+    s->owner = records_owner(d, zone, key, ctx);
+    if (s->owner) {
+        services_same_owner(d, zone, s, key);
+        services_vs_records(d, zone, s, key, names, ctx);
+        services_vs_delegations(d, zone, s, key, names, ctx);
+    }
+    if (!ynode_is_map(map)) {
+        schema_err(d, ynode_is_null(map) ? key : map, ctx, "must be a mapping");
+        return;
+    }
+    schema_map(d, map, key, ctx, services_service_items, SV_N, v);
+    s->policy = (zone_policy_t)v[SV_POLICY].num;
+    s->ttl = (uint32_t)v[SV_TTL].num;
+    if (v[SV_REGIONS].ok) {
+        services_regions(d, zone, s, v[SV_REGIONS].node, ctx);
+    }
+}
+
+void services_load(ynode_doc_t *d, zone_t *zone, const yaml_node_t *map,
+                   const records_names_t *names)
+{
+    bool *bad;
+
+    if (!map) {
+        return;
+    }
+    bad = schema_bad_keys(d, map, "services");
+    zone->services = services_calloc(ynode_len(map), sizeof(*zone->services));
+    for (size_t i = 0; i < ynode_len(map); i++) {
+        const yaml_node_t *key = ynode_key(d, map, i);
+        zone_service_t *s = &zone->services[zone->n_services];
+
+        if (bad[i]) {
+            continue;
+        }
+        s->name = services_strdup(ynode_str(key));
+        s->mark = ynode_mark(d, key);
+        zone->n_services++;
+        services_service(d, zone, s, key, ynode_value(d, map, i), names);
+    }
+    free(bad);
+}

@@ -1,0 +1,73 @@
+/*
+ * ynode: one YAML file loaded as a libyaml document, and the errors that point
+ * into it.
+ *
+ * The zone loader walks libyaml's document tree rather than its event stream:
+ * libyaml resolves aliases, and every node keeps the position an error message
+ * must show. This module reads the file, turns YAML syntax errors into
+ * "file:line:col: error:" lines, and collects the loader's errors so they come
+ * out in file order however the loader walked the tree. It knows nothing of
+ * zones: what a key means is for schema.c and the modules that use it.
+ *
+ * Internal to zones/: not part of the zone.h contract.
+ */
+#ifndef GSLB_YNODE_H
+#define GSLB_YNODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <yaml.h>
+
+#include "zones/zone.h"
+
+typedef struct ynode_msg ynode_msg_t;
+
+typedef struct {
+    yaml_document_t doc;
+    bool loaded;       /* doc holds a document that ynode_free() must delete */
+    const char *file;  /* for marks; owned by the caller, must outlive this */
+    ynode_msg_t *msgs; /* pending errors, handed over sorted by ynode_flush() */
+    size_t n_msgs;
+} ynode_doc_t;
+
+/* Read and parse `file` (its first and only YAML document) into d. Returns 0,
+ * or -1 with the reason recorded as an error of d. Either way the caller calls
+ * ynode_flush() and ynode_free(). */
+int ynode_load(ynode_doc_t *d, const char *file) ATTR_WUR;
+
+/* Move every recorded error to errs, ordered by line and column (errors
+ * without a position first), and forget them. */
+void ynode_flush(ynode_doc_t *d, zone_errors_t *errs);
+
+void ynode_free(ynode_doc_t *d);
+
+/* Record an error at node `at` (NULL: no position). */
+void ynode_err(ynode_doc_t *d, const yaml_node_t *at, const char *fmt, ...) ATTR_PRINTF(3, 4);
+
+size_t ynode_errors(const ynode_doc_t *d);
+
+zone_mark_t ynode_mark(const ynode_doc_t *d, const yaml_node_t *n);
+
+yaml_node_t *ynode_root(ynode_doc_t *d);
+
+/* The key and value nodes of pair i of mapping `map`, and item i of a
+ * sequence. Indices are below ynode_len(). */
+yaml_node_t *ynode_key(ynode_doc_t *d, const yaml_node_t *map, size_t i);
+yaml_node_t *ynode_value(ynode_doc_t *d, const yaml_node_t *map, size_t i);
+yaml_node_t *ynode_item(ynode_doc_t *d, const yaml_node_t *seq, size_t i);
+
+/* Pairs of a mapping, items of a sequence, 0 for a scalar. */
+size_t ynode_len(const yaml_node_t *n);
+
+/* The text of a scalar node, NULL for anything else. */
+const char *ynode_str(const yaml_node_t *n);
+
+/* True for an empty plain scalar, "~" or "null": YAML's way of writing
+ * nothing, which the loader treats as an absent key. */
+bool ynode_is_null(const yaml_node_t *n);
+
+bool ynode_is_map(const yaml_node_t *n);
+bool ynode_is_seq(const yaml_node_t *n);
+
+#endif
