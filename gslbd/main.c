@@ -1,0 +1,360 @@
+/*
+ * gslbd: the authoritative DNS server of gslb.
+ *
+ * This file is the command line and the main loop: it loads the zones,
+ * starts the server, and turns SIGHUP and zone-file changes into reloads and
+ * SIGTERM/SIGINT into a clean stop. Answering lives in answer.c, sockets in
+ * server.c.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <libgen.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "common/log.h"
+#include "server.h"
+#include "zoneset.h"
+
+#define GSLBD_VERSION "0.1.0"
+#define RELOAD_DELAY_MS 200 /* let an editor finish writing before reading */
+
+typedef struct {
+    const char *zones;
+    const char *user;
+    server_config_t srv;
+    bool check;
+    log_level_t level;
+} options_t;
+
+typedef struct {
+    options_t *opt;
+    zoneset_t *zs;
+    server_t *srv;
+    uv_loop_t *loop;
+    uv_signal_t sighup, sigterm, sigint;
+    uv_fs_event_t watch;
+    uv_timer_t reload_timer;
+    char *watch_dir, *watch_file; /* watch_file NULL: any *.yaml in the dir */
+} gslbd_t;
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: gslbd --zones PATH --listen ADDR:PORT [--listen ADDR:PORT ...] [options]\n"
+            "\n"
+            "Authoritative DNS server answering GSLB services from zone YAML.\n"
+            "\n"
+            "  -z, --zones PATH        zone YAML file, or a directory of *.yaml files (one zone each)\n"
+            "  -l, --listen ADDR:PORT  serve UDP and TCP here; repeatable; IPv6 as [::1]:5353\n"
+            "  -t, --threads N         worker threads (default: number of CPUs)\n"
+            "  -c, --check             load and validate the zones, print every error, exit 0/1\n"
+            "      --tcp-timeout SEC   close idle TCP connections after SEC seconds (default 10)\n"
+            "      --tcp-max N         concurrent TCP connections at most (default 512)\n"
+            "  -u, --user NAME         drop root privileges to NAME after binding\n"
+            "  -v, --verbose           log debug messages\n"
+            "  -q, --quiet             log warnings and errors only\n"
+            "  -V, --version           print the version and exit\n"
+            "  -h, --help              print this help and exit\n"
+            "\n"
+            "Signals: SIGHUP reloads every zone file; SIGTERM and SIGINT stop.\n"
+            "Zone files are also reloaded when they change on disk. A file that fails\n"
+            "to load is reported as file:line:column and its previous version keeps serving.\n");
+}
+
+static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+
+    if (errno != 0 || *end != '\0' || s[0] == '\0' || s[0] == '-' || v < lo || v > hi) {
+        return -1;
+    }
+    *out = (unsigned)v;
+    return 0;
+}
+
+static int parse_options(int argc, char **argv, options_t *o)
+{
+    static const struct option longs[] = {
+        {"zones", required_argument, NULL, 'z'},   {"listen", required_argument, NULL, 'l'},
+        {"threads", required_argument, NULL, 't'}, {"check", no_argument, NULL, 'c'},
+        {"tcp-timeout", required_argument, NULL, 'T'},
+        {"tcp-max", required_argument, NULL, 'M'}, {"user", required_argument, NULL, 'u'},
+        {"verbose", no_argument, NULL, 'v'},       {"quiet", no_argument, NULL, 'q'},
+        {"version", no_argument, NULL, 'V'},       {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    unsigned secs;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    int c;
+
+    o->srv.threads = ncpu > 0 ? (unsigned)ncpu : 1;
+    o->srv.tcp_timeout_ms = 10000;
+    o->srv.tcp_max = 512;
+    o->level = LOG_LEVEL_INFO;
+    while ((c = getopt_long(argc, argv, "z:l:t:cu:vqVh", longs, NULL)) != -1) {
+        switch (c) {
+        case 'z':
+            o->zones = optarg;
+            break;
+        case 'l':
+            o->srv.listen = realloc(o->srv.listen, (o->srv.n_listen + 1) * sizeof(*o->srv.listen));
+            if (o->srv.listen == NULL ||
+                server_addr_parse(optarg, &o->srv.listen[o->srv.n_listen]) < 0) {
+                log_err("--listen '%s': expected ADDR:PORT, e.g. 127.0.0.1:5353 or [::1]:5353",
+                        optarg);
+                return -1;
+            }
+            o->srv.n_listen++;
+            break;
+        case 't':
+            if (parse_uint(optarg, 1, 256, &o->srv.threads) < 0) {
+                log_err("--threads '%s': expected a number from 1 to 256", optarg);
+                return -1;
+            }
+            break;
+        case 'c':
+            o->check = true;
+            break;
+        case 'T':
+            if (parse_uint(optarg, 1, 3600, &secs) < 0) {
+                log_err("--tcp-timeout '%s': expected seconds from 1 to 3600", optarg);
+                return -1;
+            }
+            o->srv.tcp_timeout_ms = secs * 1000;
+            break;
+        case 'M':
+            if (parse_uint(optarg, 1, 1000000, &o->srv.tcp_max) < 0) {
+                log_err("--tcp-max '%s': expected a number from 1 to 1000000", optarg);
+                return -1;
+            }
+            break;
+        case 'u':
+            o->user = optarg;
+            break;
+        case 'v':
+            o->level = LOG_LEVEL_DEBUG;
+            break;
+        case 'q':
+            o->level = LOG_LEVEL_WARN;
+            break;
+        case 'V':
+            printf("gslbd %s (ldns %s, libuv %s)\n", GSLBD_VERSION, ldns_version(),
+                   uv_version_string());
+            exit(0);
+        case 'h':
+            usage(stdout);
+            exit(0);
+        default:
+            usage(stderr);
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        log_err("unexpected argument '%s' (see --help)", argv[optind]);
+        return -1;
+    }
+    if (o->zones == NULL) {
+        log_err("--zones PATH is required (see --help)");
+        return -1;
+    }
+    if (!o->check && o->srv.n_listen == 0) {
+        log_err("at least one --listen ADDR:PORT is required (see --help)");
+        return -1;
+    }
+    return 0;
+}
+
+static int drop_privileges(const char *user)
+{
+    struct passwd *pw = getpwnam(user);
+
+    if (pw == NULL) {
+        log_err("--user '%s': no such user", user);
+        return -1;
+    }
+    if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
+        log_err("--user '%s': cannot drop privileges: %s", user, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void reload(gslbd_t *g, bool force)
+{
+    snapshot_t *snap;
+    char desc[512];
+
+    if (zoneset_load(g->zs, force, false, &snap) < 0) {
+        log_err("reload failed: still serving the previous zones");
+        return;
+    }
+    server_swap(g->srv, snap);
+    zoneset_describe(g->zs, desc, sizeof(desc));
+    log_info("reloaded: %s", desc);
+}
+
+static void on_reload_timer(uv_timer_t *t)
+{
+    reload(t->data, false);
+}
+
+static void on_fs_event(uv_fs_event_t *h, const char *file, int events, int status)
+{
+    gslbd_t *g = h->data;
+    size_t len = file ? strlen(file) : 0;
+    (void)events;
+
+    if (status < 0 || file == NULL) {
+        return;
+    }
+    if (g->watch_file ? strcmp(file, g->watch_file) != 0
+                      : len < 5 || strcmp(file + len - 5, ".yaml") != 0) {
+        return;
+    }
+    uv_timer_start(&g->reload_timer, on_reload_timer, RELOAD_DELAY_MS, 0);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    gslbd_t *g = h->data;
+
+    if (signum == SIGHUP) {
+        log_info("SIGHUP: reloading every zone file");
+        reload(g, true);
+        return;
+    }
+    log_info("%s: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    uv_stop(g->loop);
+}
+
+/* Watch the directory holding the zones: editors replace files by renaming,
+ * which a watch on the file itself would miss. */
+static void watch_start(gslbd_t *g)
+{
+    uv_fs_t req;
+    char *a = strdup(g->opt->zones), *b = strdup(g->opt->zones);
+
+    if (a == NULL || b == NULL) {
+        abort();
+    }
+    if (uv_fs_stat(NULL, &req, g->opt->zones, NULL) == 0 && S_ISDIR(req.statbuf.st_mode)) {
+        g->watch_dir = a;
+        free(b);
+    } else {
+        g->watch_dir = strdup(dirname(a));
+        g->watch_file = strdup(basename(b));
+        free(a);
+        free(b);
+    }
+    uv_fs_req_cleanup(&req);
+    uv_fs_event_init(g->loop, &g->watch);
+    g->watch.data = g;
+    int r = uv_fs_event_start(&g->watch, on_fs_event, g->watch_dir, 0);
+    if (r < 0) {
+        log_warn("cannot watch %s for changes (%s): reload with SIGHUP", g->watch_dir,
+                 uv_strerror(r));
+    }
+}
+
+static void announce(const gslbd_t *g)
+{
+    char desc[512], addrs[1024] = "", one[80];
+    size_t o = 0;
+
+    zoneset_describe(g->zs, desc, sizeof(desc));
+    for (size_t i = 0; i < g->opt->srv.n_listen; i++) {
+        server_addr_text(&g->opt->srv.listen[i], one, sizeof(one));
+        o += (size_t)snprintf(addrs + o, sizeof(addrs) - o, "%s%s", i ? " " : "", one);
+    }
+    log_info("ready: serving %s on %s with %u thread%s", desc, addrs, g->opt->srv.threads,
+             g->opt->srv.threads == 1 ? "" : "s");
+}
+
+static int serve(options_t *opt, zoneset_t *zs, snapshot_t *snap)
+{
+    gslbd_t g = {.opt = opt, .zs = zs, .loop = uv_default_loop()};
+    char err[256];
+
+    if (server_new(&opt->srv, &g.srv, err, sizeof(err)) < 0) {
+        log_err("%s", err);
+        snapshot_free(snap);
+        return 1;
+    }
+    if (opt->user != NULL && drop_privileges(opt->user) < 0) {
+        snapshot_free(snap);
+        server_free(g.srv);
+        return 1;
+    }
+    if (server_start(g.srv, g.loop, snap) < 0) {
+        log_err("cannot start worker threads");
+        server_free(g.srv);
+        return 1;
+    }
+    uv_timer_init(g.loop, &g.reload_timer);
+    g.reload_timer.data = &g;
+    uv_signal_t *sigs[] = {&g.sighup, &g.sigterm, &g.sigint};
+    int nums[] = {SIGHUP, SIGTERM, SIGINT};
+    for (int i = 0; i < 3; i++) {
+        uv_signal_init(g.loop, sigs[i]);
+        sigs[i]->data = &g;
+        uv_signal_start(sigs[i], on_signal, nums[i]);
+    }
+    watch_start(&g);
+    announce(&g);
+    uv_run(g.loop, UV_RUN_DEFAULT);
+
+    server_free(g.srv);
+    uv_close((uv_handle_t *)&g.watch, NULL);
+    uv_close((uv_handle_t *)&g.reload_timer, NULL);
+    for (int i = 0; i < 3; i++) {
+        uv_close((uv_handle_t *)sigs[i], NULL);
+    }
+    uv_run(g.loop, UV_RUN_DEFAULT);
+    uv_loop_close(g.loop);
+    free(g.watch_dir);
+    free(g.watch_file);
+    log_info("stopped");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    options_t opt = {0};
+    snapshot_t *snap;
+    char desc[512];
+    int rc;
+
+    log_init("gslbd", LOG_LEVEL_INFO);
+    if (parse_options(argc, argv, &opt) < 0) {
+        free(opt.srv.listen);
+        return 2;
+    }
+    log_init("gslbd", opt.level);
+    zoneset_t *zs = zoneset_new(opt.zones);
+    if (zoneset_load(zs, true, true, &snap) < 0) {
+        log_err("%s: not loaded", opt.zones);
+        zoneset_free(zs);
+        free(opt.srv.listen);
+        return 1;
+    }
+    if (opt.check) {
+        zoneset_describe(zs, desc, sizeof(desc));
+        printf("%s: OK: %s\n", opt.zones, desc);
+        snapshot_free(snap);
+        rc = 0;
+    } else {
+        rc = serve(&opt, zs, snap);
+    }
+    zoneset_free(zs);
+    free(opt.srv.listen);
+    return rc;
+}

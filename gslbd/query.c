@@ -1,0 +1,163 @@
+/*
+ * query: decoding of queries; see query.h. Everything here runs per packet, so
+ * it touches each byte once and does no allocation.
+ */
+#include "query.h"
+
+#include <string.h>
+
+#define OPCODE(pkt) (((pkt)[2] >> 3) & 0x0f)
+#define RR_TYPE_OPT 41
+
+static inline uint16_t rd16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/* Copy the question name lower-cased, hashing and indexing labels as we go.
+ * Compression is not allowed here: nothing precedes the question to point to. */
+static bool query_qname(query_t *q, size_t *pos)
+{
+    const uint8_t *p = q->pkt;
+    size_t i = *pos, o = 0;
+    uint32_t h = 2166136261u;
+
+    q->nlabels = 0;
+    for (;;) {
+        if (i >= q->len) {
+            return false;
+        }
+        uint8_t n = p[i];
+        if (n > 63 || o + 1 + n > DNAME_MAX || i + 1 + n > q->len) {
+            return false;
+        }
+        if (n != 0) {
+            q->loff[q->nlabels++] = (uint8_t)o;
+        }
+        q->qname[o++] = n;
+        h = (h ^ n) * 16777619u;
+        i++;
+        if (n == 0) {
+            break;
+        }
+        for (uint8_t k = 0; k < n; k++) {
+            uint8_t c = dname_lower(p[i++]);
+            q->qname[o++] = c;
+            h = (h ^ c) * 16777619u;
+        }
+    }
+    q->qlen = (uint8_t)o;
+    q->hash = h;
+    *pos = i;
+    return true;
+}
+
+/* Step over a possibly compressed name in a record; false if it runs off. */
+static bool query_skip_name(const query_t *q, size_t *pos)
+{
+    size_t i = *pos;
+
+    while (i < q->len) {
+        uint8_t n = q->pkt[i];
+        if (n == 0) {
+            *pos = i + 1;
+            return true;
+        }
+        if ((n & 0xc0) == 0xc0) {
+            *pos = i + 2;
+            return *pos <= q->len;
+        }
+        if (n > 63) {
+            return false;
+        }
+        i += (size_t)n + 1;
+    }
+    return false;
+}
+
+/* RFC 6891 6.1.1: one OPT at most, owner the root. The caller has set
+ * q->edns = false. */
+static query_status_t query_opt(query_t *q, size_t at, size_t rdata, uint16_t rdlen)
+{
+    const uint8_t *p = q->pkt;
+
+    if (q->edns || p[at] != 0) {
+        return QUERY_FORMERR;
+    }
+    q->edns = true;
+    q->udp_size = rd16(p + at + 3);
+    if (q->udp_size < 512) {
+        q->udp_size = 512; /* RFC 6891 6.2.5: treat smaller values as 512 */
+    }
+    q->dnssec_ok = (p[at + 7] & 0x80) != 0;
+    (void)rdata;
+    (void)rdlen;
+    /* Options are walked only to check their framing; unknown ones are
+     * ignored (RFC 6891 6.1.2). */
+    for (size_t o = rdata; o < rdata + rdlen;) {
+        if (o + 4 > rdata + rdlen || o + 4 + rd16(p + o + 2) > rdata + rdlen) {
+            return QUERY_FORMERR;
+        }
+        o += 4 + (size_t)rd16(p + o + 2);
+    }
+    return p[at + 6] != 0 ? QUERY_BADVERS : QUERY_OK;
+}
+
+/* Walk the answer, authority and additional sections looking for OPT. */
+static query_status_t query_records(query_t *q, size_t pos)
+{
+    const uint8_t *p = q->pkt;
+    unsigned total = (unsigned)rd16(p + 6) + rd16(p + 8) + rd16(p + 10);
+    unsigned first_additional = (unsigned)rd16(p + 6) + rd16(p + 8);
+    query_status_t st = QUERY_OK;
+
+    for (unsigned r = 0; r < total; r++) {
+        size_t at = pos;
+        if (!query_skip_name(q, &pos) || pos + 10 > q->len) {
+            return QUERY_FORMERR;
+        }
+        uint16_t type = rd16(p + pos), rdlen = rd16(p + pos + 8);
+        if (pos + 10 + rdlen > q->len) {
+            return QUERY_FORMERR;
+        }
+        if (type == RR_TYPE_OPT) {
+            if (r < first_additional) {
+                return QUERY_FORMERR;
+            }
+            query_status_t s = query_opt(q, at, pos + 10, rdlen);
+            if (s == QUERY_FORMERR) {
+                return s;
+            }
+            if (s != QUERY_OK) {
+                st = s;
+            }
+        }
+        pos += 10 + (size_t)rdlen;
+    }
+    return st;
+}
+
+query_status_t query_parse(query_t *q, const uint8_t *pkt, size_t len)
+{
+    size_t pos = 12;
+
+    q->pkt = pkt;
+    q->len = len;
+    q->qend = 0;
+    q->edns = false;
+    q->dnssec_ok = false;
+    q->udp_size = 512;
+    if (len < 12 || (pkt[2] & 0x80) != 0) {
+        return QUERY_DROP;
+    }
+    if (rd16(pkt + 4) != 1 || !query_qname(q, &pos) || pos + 4 > len) {
+        return OPCODE(pkt) != 0 ? QUERY_NOTIMP : QUERY_FORMERR;
+    }
+    q->qtype = rd16(pkt + pos);
+    q->qclass = rd16(pkt + pos + 2);
+    q->qend = pos + 4;
+    if (OPCODE(pkt) != 0) {
+        return QUERY_NOTIMP;
+    }
+    return query_records(q, q->qend);
+}

@@ -1,0 +1,44 @@
+/*
+ * query: decode one DNS query message into the few facts answering needs.
+ *
+ * It validates the header, the single question (RFC 1035 4.1.2) and the EDNS
+ * OPT record (RFC 6891 6.1) and never allocates: the query_t lives on the
+ * caller's stack or in per-thread storage. It does not decide the answer.
+ */
+#ifndef GSLB_QUERY_H
+#define GSLB_QUERY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dname.h"
+
+typedef enum {
+    QUERY_OK,      /* answer it */
+    QUERY_DROP,    /* no reply at all: shorter than a header, or QR set */
+    QUERY_FORMERR, /* malformed: reply FORMERR */
+    QUERY_NOTIMP,  /* opcode other than QUERY: reply NOTIMP */
+    QUERY_BADVERS, /* EDNS version other than 0: reply BADVERS (RFC 6891 6.1.3) */
+} query_status_t;
+
+/* Largest EDNS payload size we advertise and send (DNS flag day 2020). */
+#define QUERY_EDNS_SIZE 1232
+
+typedef struct {
+    const uint8_t *pkt; /* the message as received (not owned) */
+    size_t len;
+    size_t qend;        /* offset just after the question, 0 if none parsed */
+    uint32_t hash;      /* dname_hash of qname */
+    uint16_t qtype, qclass;
+    uint8_t qlen;       /* wire length of qname, root included */
+    uint8_t nlabels;
+    bool edns, dnssec_ok;
+    uint16_t udp_size;  /* the client's limit: 512 without EDNS */
+    uint8_t qname[DNAME_MAX]; /* lower case */
+    uint8_t loff[DNAME_MAX_LABELS]; /* label offsets in qname */
+} query_t;
+
+query_status_t query_parse(query_t *q, const uint8_t *pkt, size_t len);
+
+#endif

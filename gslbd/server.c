@@ -1,0 +1,772 @@
+/*
+ * server: sockets, worker threads and snapshot reclamation; see server.h.
+ *
+ * What it does not do: decide answers (answer.c) or load zones (main.c).
+ */
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "answer.h"
+#include "common/log.h"
+
+#define UDP_BATCH 32
+#define UDP_RX_SIZE 4096 /* larger queries are dropped (nobody sends them) */
+#define UDP_ROUNDS 8     /* batches per wake-up, so TCP is not starved */
+#define TCP_RX_SIZE 8192 /* a query message larger than this closes the connection */
+#define CMSG_SPACE_MAX 64
+
+typedef struct worker worker_t;
+
+typedef struct conn conn_t;
+struct conn {
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    uv_write_t wreq;
+    worker_t *w;
+    conn_t *next, *prev; /* active list, or free list via next */
+    size_t rlen;
+    int pending_closes;
+    bool writing, closing;
+    uint8_t rbuf[TCP_RX_SIZE];
+    uint8_t wbuf[2 + ANSWER_TCP_MAX];
+};
+
+typedef struct {
+    uv_poll_t poll;
+    int fd;
+    worker_t *w;
+} udp_sock_t;
+
+struct worker {
+    server_t *srv;
+    uv_loop_t loop;
+    uv_thread_t thread;
+    uv_async_t wake;
+    _Atomic uint64_t seen_gen;
+    udp_sock_t *udp;
+    uv_tcp_t *tcp;
+    int *tcp_fd;
+    conn_t *active, *free;
+    unsigned n_conns, max_conns;
+    bool stopping;
+    /* UDP batch buffers, reused for every batch */
+    struct mmsghdr rx[UDP_BATCH], tx[UDP_BATCH];
+    struct iovec rx_iov[UDP_BATCH], tx_iov[UDP_BATCH];
+    struct sockaddr_storage peer[UDP_BATCH];
+    uint8_t rx_cmsg[UDP_BATCH][CMSG_SPACE_MAX], tx_cmsg[UDP_BATCH][CMSG_SPACE_MAX];
+    uint8_t rx_buf[UDP_BATCH][UDP_RX_SIZE];
+    uint8_t tx_buf[UDP_BATCH][ANSWER_UDP_MAX];
+};
+
+typedef struct retired retired_t;
+struct retired {
+    snapshot_t *snap;
+    uint64_t gen;
+    retired_t *next;
+};
+
+struct server {
+    server_config_t cfg;
+    _Atomic(snapshot_t *) snap;
+    _Atomic uint64_t gen;
+    _Atomic bool stopping;
+    worker_t *workers;
+    unsigned n_workers;
+    uv_async_t reclaim;
+    bool started;
+    retired_t *retired;
+};
+
+static inline snapshot_t *server_current(server_t *srv)
+{
+    return atomic_load_explicit(&srv->snap, memory_order_acquire);
+}
+
+/* ---- addresses ---- */
+
+void server_addr_text(const struct sockaddr_storage *ss, char *buf, size_t size)
+{
+    char host[INET6_ADDRSTRLEN];
+
+    if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+        inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+        snprintf(buf, size, "[%s]:%u", host, ntohs(s6->sin6_port));
+    } else {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+        snprintf(buf, size, "%s:%u", host, ntohs(s4->sin_port));
+    }
+}
+
+int server_addr_parse(const char *text, struct sockaddr_storage *ss)
+{
+    char host[INET6_ADDRSTRLEN + 2];
+    const char *colon;
+    char *end;
+    size_t hlen;
+
+    memset(ss, 0, sizeof(*ss));
+    if (text[0] == '[') {
+        const char *close = strchr(text, ']');
+        if (close == NULL || close[1] != ':') {
+            return -EINVAL;
+        }
+        hlen = (size_t)(close - text - 1);
+        colon = close + 1;
+        text++;
+    } else {
+        colon = strrchr(text, ':');
+        if (colon == NULL) {
+            return -EINVAL;
+        }
+        hlen = (size_t)(colon - text);
+    }
+    if (hlen >= sizeof(host)) {
+        return -EINVAL;
+    }
+    memcpy(host, text, hlen);
+    host[hlen] = '\0';
+    errno = 0;
+    unsigned long port = strtoul(colon + 1, &end, 10);
+    if (errno != 0 || *end != '\0' || colon[1] == '\0' || port > 65535) {
+        return -EINVAL;
+    }
+    struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons((uint16_t)port);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons((uint16_t)port);
+        return 0;
+    }
+    return -EINVAL;
+}
+
+static bool addr_is_wildcard(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET6) {
+        return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)ss)->sin6_addr);
+    }
+    return ((const struct sockaddr_in *)ss)->sin_addr.s_addr == htonl(INADDR_ANY);
+}
+
+/* A socket of the SO_REUSEPORT group for one address. */
+static int socket_bind(const struct sockaddr_storage *ss, int type)
+{
+    int on = 1, fd = socket(ss->ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    socklen_t len = ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                              : sizeof(struct sockaddr_in);
+
+    if (fd < 0) {
+        return -errno;
+    }
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) < 0 ||
+        (ss->ss_family == AF_INET6 &&
+         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) < 0)) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    if (type == SOCK_DGRAM && addr_is_wildcard(ss)) {
+        /* Replies must leave from the address the query came to. */
+        if (ss->ss_family == AF_INET6) {
+            setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof(on));
+        } else {
+            setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof(on));
+        }
+    }
+    if (type == SOCK_DGRAM) {
+        int size = 4 << 20; /* absorb bursts; the kernel caps it at rmem_max */
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+    }
+    if (bind(fd, (const struct sockaddr *)ss, len) < 0 ||
+        (type == SOCK_STREAM && listen(fd, 256) < 0)) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    return fd;
+}
+
+/* SO_REUSEPORT would let a second gslbd (a forgotten one, with old zones)
+ * silently share the port and answer half the queries. Bind once without it
+ * first, so a port already in use is an error. Returns 0 or -errno. */
+static int socket_probe(const struct sockaddr_storage *ss, int type)
+{
+    int on = 1, r = 0, fd = socket(ss->ss_family, type | SOCK_CLOEXEC, 0);
+    socklen_t len = ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                              : sizeof(struct sockaddr_in);
+
+    if (fd < 0) {
+        return -errno;
+    }
+    if (ss->ss_family == AF_INET6) {
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+    }
+    if (type == SOCK_STREAM) {
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)); /* TIME_WAIT is fine */
+    }
+    if (bind(fd, (const struct sockaddr *)ss, len) < 0) {
+        r = -errno;
+    }
+    close(fd);
+    return r;
+}
+
+/* ---- UDP ---- */
+
+/* Turn a received IP_PKTINFO/IPV6_PKTINFO into the one to send with, so the
+ * reply's source is the query's destination. Returns the control length. */
+static size_t udp_reply_cmsg(struct msghdr *in, uint8_t *out)
+{
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(in); c != NULL; c = CMSG_NXTHDR(in, c)) {
+        if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+            struct in_pktinfo pi;
+            memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+            pi.ipi_spec_dst = pi.ipi_addr;
+            pi.ipi_ifindex = 0;
+            struct cmsghdr *o = (struct cmsghdr *)out;
+            o->cmsg_level = IPPROTO_IP;
+            o->cmsg_type = IP_PKTINFO;
+            o->cmsg_len = CMSG_LEN(sizeof(pi));
+            memcpy(CMSG_DATA(o), &pi, sizeof(pi));
+            return CMSG_SPACE(sizeof(pi));
+        }
+        if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+            struct cmsghdr *o = (struct cmsghdr *)out;
+            o->cmsg_level = IPPROTO_IPV6;
+            o->cmsg_type = IPV6_PKTINFO;
+            o->cmsg_len = CMSG_LEN(sizeof(struct in6_pktinfo));
+            memcpy(CMSG_DATA(o), CMSG_DATA(c), sizeof(struct in6_pktinfo));
+            return CMSG_SPACE(sizeof(struct in6_pktinfo));
+        }
+    }
+    return 0;
+}
+
+static void udp_prepare(worker_t *w)
+{
+    for (int i = 0; i < UDP_BATCH; i++) {
+        w->rx_iov[i].iov_base = w->rx_buf[i];
+        w->rx_iov[i].iov_len = UDP_RX_SIZE;
+        w->rx[i].msg_hdr.msg_iov = &w->rx_iov[i];
+        w->rx[i].msg_hdr.msg_iovlen = 1;
+        w->tx[i].msg_hdr.msg_iov = &w->tx_iov[i];
+        w->tx[i].msg_hdr.msg_iovlen = 1;
+    }
+}
+
+static void udp_send(int fd, struct mmsghdr *tx, int n)
+{
+    static unsigned long long limit;
+    int done = 0;
+
+    while (done < n) {
+        int r = sendmmsg(fd, tx + done, (unsigned)(n - done), MSG_DONTWAIT);
+        if (r < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            if (log_ratelimit(&limit, 1)) {
+                log_warn("UDP send failed, %d replies dropped: %s", n - done, strerror(errno));
+            }
+            return;
+        }
+        done += r;
+    }
+}
+
+static void udp_on_readable(uv_poll_t *h, int status, int events)
+{
+    udp_sock_t *u = h->data;
+    worker_t *w = u->w;
+    (void)events;
+
+    if (status < 0) {
+        return;
+    }
+    for (int round = 0; round < UDP_ROUNDS; round++) {
+        for (int i = 0; i < UDP_BATCH; i++) {
+            struct msghdr *m = &w->rx[i].msg_hdr;
+            m->msg_name = &w->peer[i];
+            m->msg_namelen = sizeof(w->peer[i]);
+            m->msg_control = w->rx_cmsg[i];
+            m->msg_controllen = CMSG_SPACE_MAX;
+            m->msg_flags = 0;
+        }
+        int n = recvmmsg(u->fd, w->rx, UDP_BATCH, MSG_DONTWAIT, NULL);
+        if (n <= 0) {
+            return;
+        }
+        const snapshot_t *snap = server_current(w->srv);
+        int out = 0;
+        for (int i = 0; i < n; i++) {
+            struct msghdr *m = &w->rx[i].msg_hdr;
+            if (m->msg_flags & MSG_TRUNC) {
+                continue;
+            }
+            size_t len = answer_packet(snap, w->rx_buf[i], w->rx[i].msg_len, w->tx_buf[out],
+                                       false);
+            if (len == 0) {
+                continue;
+            }
+            struct msghdr *o = &w->tx[out].msg_hdr;
+            w->tx_iov[out].iov_base = w->tx_buf[out];
+            w->tx_iov[out].iov_len = len;
+            o->msg_name = m->msg_name;
+            o->msg_namelen = m->msg_namelen;
+            o->msg_controllen = udp_reply_cmsg(m, w->tx_cmsg[out]);
+            o->msg_control = o->msg_controllen ? w->tx_cmsg[out] : NULL;
+            out++;
+        }
+        udp_send(u->fd, w->tx, out);
+        if (n < UDP_BATCH) {
+            return;
+        }
+    }
+}
+
+/* ---- TCP ---- */
+
+static void conn_closed(uv_handle_t *h)
+{
+    conn_t *c = h->data;
+
+    if (--c->pending_closes > 0) {
+        return;
+    }
+    worker_t *w = c->w;
+    if (c->prev != NULL) {
+        c->prev->next = c->next;
+    } else {
+        w->active = c->next;
+    }
+    if (c->next != NULL) {
+        c->next->prev = c->prev;
+    }
+    c->next = w->free;
+    w->free = c;
+    w->n_conns--;
+}
+
+static void conn_close(conn_t *c)
+{
+    if (c->closing) {
+        return;
+    }
+    c->closing = true;
+    c->pending_closes = 2;
+    uv_close((uv_handle_t *)&c->tcp, conn_closed);
+    uv_close((uv_handle_t *)&c->timer, conn_closed);
+}
+
+static void conn_on_timeout(uv_timer_t *t)
+{
+    conn_close(t->data); /* RFC 7766 6.2.3: idle connections are closed */
+}
+
+static void conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void conn_process(conn_t *c);
+
+static void conn_on_write(uv_write_t *req, int status)
+{
+    conn_t *c = req->data;
+
+    c->writing = false;
+    if (status < 0 || c->closing) {
+        conn_close(c);
+        return;
+    }
+    uv_read_start((uv_stream_t *)&c->tcp, NULL, conn_on_read);
+    conn_process(c);
+}
+
+/* Answer every complete query in the buffer (RFC 7766 6.2.1.1: pipelining),
+ * pausing reads while a reply waits for the socket. */
+static void conn_process(conn_t *c)
+{
+    uv_stream_t *s = (uv_stream_t *)&c->tcp;
+
+    while (!c->writing && !c->closing && c->rlen >= 2) {
+        size_t mlen = (size_t)c->rbuf[0] << 8 | c->rbuf[1];
+        if (mlen + 2 > sizeof(c->rbuf)) {
+            conn_close(c);
+            return;
+        }
+        if (c->rlen < mlen + 2) {
+            return;
+        }
+        size_t n = answer_packet(server_current(c->w->srv), c->rbuf + 2, mlen, c->wbuf + 2,
+                                 true);
+        c->rlen -= mlen + 2;
+        memmove(c->rbuf, c->rbuf + mlen + 2, c->rlen);
+        if (n == 0) {
+            continue;
+        }
+        c->wbuf[0] = (uint8_t)(n >> 8);
+        c->wbuf[1] = (uint8_t)n;
+        uv_buf_t b = uv_buf_init((char *)c->wbuf, (unsigned)(n + 2));
+        int r = uv_try_write(s, &b, 1);
+        if (r == (int)(n + 2)) {
+            continue;
+        }
+        if (r < 0 && r != UV_EAGAIN) {
+            conn_close(c);
+            return;
+        }
+        r = r < 0 ? 0 : r;
+        b = uv_buf_init((char *)c->wbuf + r, (unsigned)(n + 2 - (size_t)r));
+        c->writing = true;
+        c->wreq.data = c;
+        uv_read_stop(s);
+        if (uv_write(&c->wreq, s, &b, 1, conn_on_write) < 0) {
+            c->writing = false;
+            conn_close(c);
+            return;
+        }
+    }
+}
+
+static void conn_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+    conn_t *c = h->data;
+    (void)hint;
+
+    *buf = uv_buf_init((char *)c->rbuf + c->rlen, (unsigned)(sizeof(c->rbuf) - c->rlen));
+}
+
+static void conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    conn_t *c = s->data;
+    (void)buf;
+
+    if (nread < 0) {
+        conn_close(c);
+        return;
+    }
+    c->rlen += (size_t)nread;
+    uv_timer_again(&c->timer);
+    conn_process(c);
+}
+
+static conn_t *conn_get(worker_t *w)
+{
+    conn_t *c = w->free;
+
+    if (c != NULL) {
+        w->free = c->next;
+    } else {
+        c = malloc(sizeof(*c));
+        if (c == NULL) {
+            return NULL;
+        }
+    }
+    c->w = w;
+    c->rlen = 0;
+    c->writing = c->closing = false;
+    c->prev = NULL;
+    c->next = w->active;
+    if (w->active != NULL) {
+        w->active->prev = c;
+    }
+    w->active = c;
+    w->n_conns++;
+    return c;
+}
+
+static void tcp_on_connection(uv_stream_t *server, int status)
+{
+    worker_t *w = server->data;
+    conn_t *c;
+
+    if (status < 0) {
+        return;
+    }
+    if (w->n_conns >= w->max_conns || (c = conn_get(w)) == NULL) {
+        /* Over the cap: accept and close at once, so the client is told now
+         * rather than left waiting in the backlog. */
+        int fd = -1;
+        uv_fileno((uv_handle_t *)server, &fd);
+        fd = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd >= 0) {
+            close(fd);
+        }
+        return;
+    }
+    uv_tcp_init(&w->loop, &c->tcp);
+    uv_timer_init(&w->loop, &c->timer);
+    c->tcp.data = c->timer.data = c;
+    if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0) {
+        conn_close(c);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    uv_timer_start(&c->timer, conn_on_timeout, w->srv->cfg.tcp_timeout_ms,
+                   w->srv->cfg.tcp_timeout_ms);
+    uv_read_start((uv_stream_t *)&c->tcp, conn_alloc, conn_on_read);
+}
+
+/* ---- workers ---- */
+
+static void worker_close_all(worker_t *w)
+{
+    for (size_t i = 0; i < w->srv->cfg.n_listen; i++) {
+        uv_close((uv_handle_t *)&w->udp[i].poll, NULL);
+        uv_close((uv_handle_t *)&w->tcp[i], NULL);
+    }
+    for (conn_t *c = w->active; c != NULL; c = c->next) {
+        conn_close(c);
+    }
+    uv_close((uv_handle_t *)&w->wake, NULL);
+}
+
+static void worker_on_wake(uv_async_t *a)
+{
+    worker_t *w = a->data;
+    server_t *srv = w->srv;
+
+    atomic_store(&w->seen_gen, atomic_load(&srv->gen));
+    uv_async_send(&srv->reclaim);
+    if (atomic_load(&srv->stopping) && !w->stopping) {
+        w->stopping = true;
+        worker_close_all(w);
+    }
+}
+
+static void worker_main(void *arg)
+{
+    worker_t *w = arg;
+
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+}
+
+static int worker_init(server_t *srv, worker_t *w)
+{
+    size_t n = srv->cfg.n_listen;
+
+    w->srv = srv;
+    w->udp = calloc(n, sizeof(*w->udp));
+    w->tcp = calloc(n, sizeof(*w->tcp));
+    w->tcp_fd = calloc(n, sizeof(*w->tcp_fd));
+    if (w->udp == NULL || w->tcp == NULL || w->tcp_fd == NULL) {
+        return -ENOMEM;
+    }
+    w->max_conns = (srv->cfg.tcp_max + srv->n_workers - 1) / srv->n_workers;
+    udp_prepare(w);
+    for (size_t i = 0; i < n; i++) {
+        w->udp[i].fd = w->tcp_fd[i] = -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int fd = socket_bind(&srv->cfg.listen[i], SOCK_DGRAM);
+        if (fd < 0) {
+            return fd;
+        }
+        w->udp[i].fd = fd;
+        fd = socket_bind(&srv->cfg.listen[i], SOCK_STREAM);
+        if (fd < 0) {
+            return fd;
+        }
+        w->tcp_fd[i] = fd;
+    }
+    return 0;
+}
+
+/* Attach the bound sockets to the worker's loop (done in server_start, after
+ * privileges may have been dropped). */
+static int worker_attach(worker_t *w)
+{
+    int r = uv_loop_init(&w->loop);
+
+    if (r < 0) {
+        return r;
+    }
+    uv_async_init(&w->loop, &w->wake, worker_on_wake);
+    w->wake.data = w;
+    for (size_t i = 0; i < w->srv->cfg.n_listen; i++) {
+        w->udp[i].w = w;
+        uv_poll_init(&w->loop, &w->udp[i].poll, w->udp[i].fd);
+        w->udp[i].poll.data = &w->udp[i];
+        uv_poll_start(&w->udp[i].poll, UV_READABLE, udp_on_readable);
+        uv_tcp_init(&w->loop, &w->tcp[i]);
+        w->tcp[i].data = w;
+        if ((r = uv_tcp_open(&w->tcp[i], w->tcp_fd[i])) < 0 ||
+            (r = uv_listen((uv_stream_t *)&w->tcp[i], 256, tcp_on_connection)) < 0) {
+            return r;
+        }
+        w->tcp_fd[i] = -1; /* owned by the handle now */
+    }
+    return 0;
+}
+
+/* ---- server ---- */
+
+static void server_reclaim(uv_async_t *a)
+{
+    server_t *srv = a->data;
+    uint64_t min = UINT64_MAX;
+
+    for (unsigned i = 0; i < srv->n_workers; i++) {
+        uint64_t g = atomic_load(&srv->workers[i].seen_gen);
+        min = g < min ? g : min;
+    }
+    for (retired_t **p = &srv->retired; *p != NULL;) {
+        retired_t *r = *p;
+        if (r->gen <= min) {
+            *p = r->next;
+            snapshot_free(r->snap);
+            free(r);
+        } else {
+            p = &r->next;
+        }
+    }
+}
+
+int server_new(const server_config_t *cfg, server_t **out, char *err, size_t errlen)
+{
+    server_t *srv = calloc(1, sizeof(*srv));
+
+    if (srv == NULL) {
+        return -ENOMEM;
+    }
+    srv->cfg = *cfg;
+    srv->n_workers = cfg->threads;
+    srv->workers = calloc(cfg->threads, sizeof(*srv->workers));
+    if (srv->workers == NULL) {
+        free(srv);
+        return -ENOMEM;
+    }
+    for (size_t k = 0; k < cfg->n_listen; k++) {
+        int r = socket_probe(&cfg->listen[k], SOCK_DGRAM);
+        if (r == 0) {
+            r = socket_probe(&cfg->listen[k], SOCK_STREAM);
+        }
+        if (r < 0) {
+            char addr[64];
+            server_addr_text(&cfg->listen[k], addr, sizeof(addr));
+            snprintf(err, errlen, "cannot listen on %s: %s%s", addr, strerror(-r),
+                     r == -EADDRINUSE ? " (is another DNS server running there?)" : "");
+            free(srv->workers);
+            free(srv);
+            return r;
+        }
+    }
+    for (unsigned i = 0; i < srv->n_workers; i++) {
+        int r = worker_init(srv, &srv->workers[i]);
+        if (r < 0) {
+            char addr[64] = "";
+            for (size_t k = 0; k < cfg->n_listen; k++) {
+                if (srv->workers[i].udp[k].fd < 0 || srv->workers[i].tcp_fd[k] < 0) {
+                    server_addr_text(&cfg->listen[k], addr, sizeof(addr));
+                    break;
+                }
+            }
+            snprintf(err, errlen, "cannot listen on %s: %s", addr, strerror(-r));
+            server_free(srv);
+            return r;
+        }
+    }
+    *out = srv;
+    return 0;
+}
+
+int server_start(server_t *srv, uv_loop_t *main_loop, snapshot_t *snap)
+{
+    int r;
+
+    atomic_store(&srv->snap, snap);
+    uv_async_init(main_loop, &srv->reclaim, server_reclaim);
+    srv->reclaim.data = srv;
+    for (unsigned i = 0; i < srv->n_workers; i++) {
+        if ((r = worker_attach(&srv->workers[i])) < 0) {
+            return r;
+        }
+    }
+    for (unsigned i = 0; i < srv->n_workers; i++) {
+        if ((r = uv_thread_create(&srv->workers[i].thread, worker_main, &srv->workers[i])) < 0) {
+            return r;
+        }
+    }
+    srv->started = true;
+    return 0;
+}
+
+void server_swap(server_t *srv, snapshot_t *snap)
+{
+    retired_t *r = malloc(sizeof(*r));
+
+    if (r == NULL) {
+        abort();
+    }
+    r->snap = atomic_exchange(&srv->snap, snap);
+    r->gen = atomic_fetch_add(&srv->gen, 1) + 1;
+    r->next = srv->retired;
+    srv->retired = r;
+    for (unsigned i = 0; i < srv->n_workers; i++) {
+        uv_async_send(&srv->workers[i].wake);
+    }
+}
+
+const snapshot_t *server_snapshot(const server_t *srv)
+{
+    return atomic_load(&((server_t *)srv)->snap);
+}
+
+void server_free(server_t *srv)
+{
+    if (srv == NULL) {
+        return;
+    }
+    if (srv->started) {
+        atomic_store(&srv->stopping, true);
+        for (unsigned i = 0; i < srv->n_workers; i++) {
+            uv_async_send(&srv->workers[i].wake);
+        }
+        for (unsigned i = 0; i < srv->n_workers; i++) {
+            uv_thread_join(&srv->workers[i].thread);
+            uv_loop_close(&srv->workers[i].loop);
+        }
+        uv_close((uv_handle_t *)&srv->reclaim, NULL);
+    }
+    for (unsigned i = 0; i < srv->n_workers; i++) {
+        worker_t *w = &srv->workers[i];
+        for (size_t k = 0; w->udp != NULL && k < srv->cfg.n_listen; k++) {
+            if (w->udp[k].fd >= 0) { /* uv_poll never owns its fd */
+                close(w->udp[k].fd);
+            }
+            if (w->tcp_fd[k] >= 0) {
+                close(w->tcp_fd[k]);
+            }
+        }
+        while (w->free != NULL) {
+            conn_t *c = w->free;
+            w->free = c->next;
+            free(c);
+        }
+        free(w->udp);
+        free(w->tcp);
+        free(w->tcp_fd);
+    }
+    while (srv->retired != NULL) {
+        retired_t *r = srv->retired;
+        srv->retired = r->next;
+        snapshot_free(r->snap);
+        free(r);
+    }
+    snapshot_free(atomic_load(&srv->snap));
+    free(srv->workers);
+    free(srv);
+}

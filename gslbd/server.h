@@ -1,0 +1,59 @@
+/*
+ * server: gslbd's sockets and worker threads.
+ *
+ * Each worker thread runs its own libuv loop with its own UDP and TCP socket
+ * per listen address (SO_REUSEPORT, so the kernel spreads clients over the
+ * threads). UDP is read and written in batches (recvmmsg/sendmmsg); TCP
+ * follows RFC 7766: pipelined queries, an idle timeout, a connection cap.
+ *
+ * Snapshots: workers read the current snapshot pointer per batch, without
+ * locks. server_swap() publishes a new one and retires the old; a retired
+ * snapshot is freed on the main loop once every worker has passed through its
+ * wake-up callback after the swap (a quiescent state: no callback of that
+ * worker still holds the old pointer).
+ */
+#ifndef GSLB_SERVER_H
+#define GSLB_SERVER_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include <uv.h>
+
+#include "snapshot.h"
+
+typedef struct {
+    struct sockaddr_storage *listen; /* addresses to serve on */
+    size_t n_listen;
+    unsigned threads;        /* worker threads, >= 1 */
+    unsigned tcp_timeout_ms; /* idle TCP connections are closed after this */
+    unsigned tcp_max;        /* concurrent TCP connections, over all threads */
+} server_config_t;
+
+typedef struct server server_t;
+
+/* Create the server and bind every socket (so privileges can be dropped
+ * afterwards). Returns 0 and sets *out, or a negative errno with a message
+ * in err. */
+int server_new(const server_config_t *cfg, server_t **out, char *err, size_t errlen) ATTR_WUR;
+
+/* Start the worker threads serving `snap` (ownership passes to the server).
+ * `main_loop` runs the reclamation of retired snapshots. */
+int server_start(server_t *srv, uv_loop_t *main_loop, snapshot_t *snap) ATTR_WUR;
+
+/* Publish a new snapshot (ownership passes to the server). Main thread only. */
+void server_swap(server_t *srv, snapshot_t *snap);
+
+/* The snapshot being served now (main thread: stable until the next swap). */
+const snapshot_t *server_snapshot(const server_t *srv);
+
+/* Stop the workers, close every socket, free everything. NULL-safe. */
+void server_free(server_t *srv);
+
+/* Format an address as "1.2.3.4:53" or "[::1]:53". */
+void server_addr_text(const struct sockaddr_storage *ss, char *buf, size_t size);
+
+/* Parse "1.2.3.4:53" or "[::1]:53". Returns 0 or -EINVAL. */
+int server_addr_parse(const char *text, struct sockaddr_storage *ss) ATTR_WUR;
+
+#endif

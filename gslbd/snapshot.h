@@ -1,0 +1,105 @@
+/*
+ * snapshot: everything gslbd answers from, compiled from the zone models.
+ *
+ * A snapshot is immutable once built: worker threads read it without locks,
+ * and a reload builds a new one aside and swaps a pointer (see server.h for
+ * how the old one is reclaimed). All of it lives in one arena, so freeing is
+ * one call. Lookup is one hash probe per name over lower-case wire names,
+ * including empty non-terminals, so "does this name exist" is a probe too.
+ */
+#ifndef GSLB_SNAPSHOT_H
+#define GSLB_SNAPSHOT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "common/arena.h"
+#include "render.h"
+#include "zones/zone.h"
+
+typedef struct zone_rt zone_rt_t;
+typedef struct svc_rt svc_rt_t;
+
+typedef struct {
+    const char *name;
+    unsigned weight;
+    double lat, lon;
+    uint16_t n4, n6;
+    const uint8_t *v4; /* n4 x 4 bytes */
+    const uint8_t *v6; /* n6 x 16 bytes */
+} region_rt_t;
+
+struct svc_rt {
+    const zone_rt_t *zone;
+    const char *name;
+    uint32_t ttl;
+    uint16_t n_regions;
+    const region_rt_t *const *regions; /* in listed order */
+};
+
+/* One prepared response: a static fragment, optionally followed by address
+ * records chosen per query from a service. */
+typedef struct {
+    frag_t frag;
+    const svc_rt_t *svc; /* non-NULL: append this service's addresses */
+    uint16_t svc_owner;  /* absolute offset (as rendered) of the service's name */
+    uint16_t svc_type;   /* LDNS_RR_TYPE_A or _AAAA */
+    uint8_t rcode;
+    bool aa;
+} answer_t;
+
+typedef struct node node_t;
+struct node {
+    const uint8_t *name; /* lower-case wire */
+    uint32_t hash;
+    uint8_t len;
+    uint8_t n_types;
+    const zone_rt_t *zone;
+    const node_t *cut;       /* the delegation at or above this node, NULL if ours */
+    const uint16_t *types;   /* query types with a prepared answer */
+    const answer_t *answers; /* parallel to types */
+    const answer_t *other;   /* other types; NULL: the zone's NODATA */
+    const answer_t *referral; /* set on delegation points only */
+};
+
+struct zone_rt {
+    const uint8_t *apex;
+    uint8_t apex_len;
+    const char *name;
+    uint32_t serial;
+    answer_t nxdomain; /* SOA in authority, rendered against the apex */
+    answer_t nodata;
+};
+
+typedef struct {
+    arena_t arena;
+    const node_t **table;
+    uint32_t mask;
+    size_t n_nodes, n_zones;
+    zone_rt_t *zones;
+} snapshot_t;
+
+/* Compile zones into a new snapshot. Returns 0 and sets *out, or -1 with
+ * errors in errs (e.g. an RRset too large for a DNS message). The zones are
+ * not referenced afterwards: they may be freed while the snapshot serves. */
+int snapshot_build(zone_t *const *zones, size_t n, snapshot_t **out, zone_errors_t *errs)
+    ATTR_WUR;
+
+void snapshot_free(snapshot_t *s);
+
+static inline const node_t *snapshot_find(const snapshot_t *s, const uint8_t *name, uint8_t len,
+                                          uint32_t hash)
+{
+    for (uint32_t i = hash & s->mask;; i = (i + 1) & s->mask) {
+        const node_t *n = s->table[i];
+        if (n == NULL) {
+            return NULL;
+        }
+        if (n->hash == hash && n->len == len && memcmp(n->name, name, len) == 0) {
+            return n;
+        }
+    }
+}
+
+#endif

@@ -1,0 +1,181 @@
+/*
+ * zoneset: file-by-file loading and reloading; see zoneset.h.
+ */
+#include "zoneset.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef struct {
+    zone_t *zone;
+    struct stat st;
+} entry_t;
+
+struct zoneset {
+    char *path;
+    entry_t *cur;
+    size_t n_cur;
+};
+
+zoneset_t *zoneset_new(const char *path)
+{
+    zoneset_t *zs = calloc(1, sizeof(*zs));
+
+    if (zs == NULL || (zs->path = strdup(path)) == NULL) {
+        abort();
+    }
+    return zs;
+}
+
+void zoneset_free(zoneset_t *zs)
+{
+    if (zs == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < zs->n_cur; i++) {
+        zone_free(zs->cur[i].zone);
+    }
+    free(zs->cur);
+    free(zs->path);
+    free(zs);
+}
+
+static void print_errors(zone_errors_t *errs)
+{
+    for (size_t i = 0; i < errs->n; i++) {
+        fprintf(stderr, "%s\n", errs->lines[i]);
+    }
+    zone_errors_clear(errs);
+}
+
+static bool same_stat(const struct stat *a, const struct stat *b)
+{
+    return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+           a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+static entry_t *find_entry(const zoneset_t *zs, const char *file)
+{
+    for (size_t i = 0; i < zs->n_cur; i++) {
+        if (strcmp(zs->cur[i].zone->file, file) == 0) {
+            return &zs->cur[i];
+        }
+    }
+    return NULL;
+}
+
+static bool in_set(const entry_t *set, size_t n, const zone_t *z)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (set[i].zone == z) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Load one file into `e`, or keep its previous version. Returns false when
+ * the file failed and nothing can stand in for it. */
+static bool load_one(zoneset_t *zs, const char *file, bool force, bool strict, entry_t *e)
+{
+    entry_t *old = find_entry(zs, file);
+    zone_errors_t errs = {0};
+    struct stat st;
+
+    if (stat(file, &st) < 0) {
+        memset(&st, 0, sizeof(st));
+    }
+    if (old != NULL && !force && same_stat(&old->st, &st)) {
+        *e = *old;
+        return true;
+    }
+    if (zone_load(file, old ? old->zone->serial : 0, &e->zone, &errs) == 0) {
+        e->st = st;
+        return true;
+    }
+    print_errors(&errs);
+    if (old != NULL && !strict) {
+        fprintf(stderr, "gslbd: warning: %s: not reloaded, the previous version keeps serving\n",
+                file);
+        *e = *old;
+        return true;
+    }
+    return false;
+}
+
+static void drop_new(const zoneset_t *zs, entry_t *set, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!in_set(zs->cur, zs->n_cur, set[i].zone)) {
+            zone_free(set[i].zone);
+        }
+    }
+    free(set);
+}
+
+int zoneset_load(zoneset_t *zs, bool force, bool strict, snapshot_t **snap)
+{
+    zone_errors_t errs = {0};
+    char **files = NULL;
+    size_t n_files = 0, n = 0;
+    bool failed = false;
+
+    if (zone_list_files(zs->path, &files, &n_files, &errs) < 0) {
+        print_errors(&errs);
+        return -1;
+    }
+    entry_t *set = calloc(n_files + 1, sizeof(*set));
+    zone_t **zones = calloc(n_files + 1, sizeof(*zones));
+    if (set == NULL || zones == NULL) {
+        abort();
+    }
+    for (size_t i = 0; i < n_files; i++) {
+        if (load_one(zs, files[i], force, strict, &set[n])) {
+            zones[n] = set[n].zone;
+            n++;
+        } else {
+            failed = true;
+        }
+    }
+    zone_files_free(files, n_files);
+    if ((failed && strict) || zone_check_set(zones, n, &errs) < 0 ||
+        snapshot_build(zones, n, snap, &errs) < 0) {
+        print_errors(&errs);
+        drop_new(zs, set, n);
+        free(zones);
+        return -1;
+    }
+    free(zones);
+    for (size_t i = 0; i < zs->n_cur; i++) {
+        if (!in_set(set, n, zs->cur[i].zone)) {
+            zone_free(zs->cur[i].zone);
+        }
+    }
+    free(zs->cur);
+    zs->cur = set;
+    zs->n_cur = n;
+    return 0;
+}
+
+void zoneset_describe(const zoneset_t *zs, char *buf, size_t size)
+{
+    size_t o = (size_t)snprintf(buf, size, "%zu zone%s", zs->n_cur, zs->n_cur == 1 ? "" : "s");
+
+    for (size_t i = 0; i < zs->n_cur && o < size; i++) {
+        char *name = ldns_rdf2str(zs->cur[i].zone->origin);
+        o += (size_t)snprintf(buf + o, size - o, "%s%s serial %u", i ? ", " : " (", name,
+                              zs->cur[i].zone->serial);
+        free(name);
+    }
+    if (zs->n_cur > 0 && o < size) {
+        snprintf(buf + o, size - o, ")");
+    }
+}
+
+size_t zoneset_count(const zoneset_t *zs)
+{
+    return zs->n_cur;
+}

@@ -1,0 +1,35 @@
+/*
+ * zoneset: the zone files gslbd serves, loaded and reloaded file by file.
+ *
+ * A reload reads every file again (or only those whose metadata changed),
+ * keeps the previous version of any file that fails to load, and reports each
+ * error as "file:line:column: error: ..." on stderr. It compiles the result
+ * into a snapshot only if the whole set is consistent; otherwise everything
+ * keeps serving as it was. It does no socket I/O.
+ */
+#ifndef GSLB_ZONESET_H
+#define GSLB_ZONESET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "snapshot.h"
+
+typedef struct zoneset zoneset_t;
+
+zoneset_t *zoneset_new(const char *path);
+void zoneset_free(zoneset_t *zs);
+
+/* Load or reload. `force` reloads files whose metadata did not change too
+ * (SIGHUP); at start-up every file is new anyway. On success returns 0 and
+ * sets *snap to a new snapshot; `strict` (start-up, --check) fails on any
+ * file error instead of keeping an earlier version. Returns -1 otherwise,
+ * with the errors already printed. */
+int zoneset_load(zoneset_t *zs, bool force, bool strict, snapshot_t **snap) ATTR_WUR;
+
+/* Human summary of what is loaded, e.g. "1 zone (gslb.example.com serial 5)". */
+void zoneset_describe(const zoneset_t *zs, char *buf, size_t size);
+
+size_t zoneset_count(const zoneset_t *zs);
+
+#endif

@@ -1,0 +1,401 @@
+/*
+ * Unit tests for answering (gslbd/answer.c over gslbd/snapshot.c): zones are
+ * loaded from YAML with the real loader, queries are built with ldns, and the
+ * responses checked both decoded (sections, flags, TTLs) and, where name
+ * compression matters, byte for byte.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "gslbd/answer.h"
+
+#define EXAMPLE "zones/examples/gslb.example.com.yaml"
+
+static snapshot_t *load_snapshot(const char *file)
+{
+    zone_t *zone;
+    zone_errors_t errs = {0};
+    snapshot_t *s;
+
+    if (zone_load(file, 0, &zone, &errs) != 0) {
+        for (size_t i = 0; i < errs.n; i++) {
+            fprintf(stderr, "%s\n", errs.lines[i]);
+        }
+        cr_assert_fail("cannot load %s", file);
+    }
+    cr_assert_eq(snapshot_build(&zone, 1, &s, &errs), 0);
+    zone_free(zone);
+    return s;
+}
+
+/* Load a zone written inline: the test's own small fixture. */
+static snapshot_t *load_text(const char *yaml)
+{
+    char path[] = "/tmp/gslb-test-XXXXXX.yaml";
+    int fd = mkstemps(path, 5);
+    cr_assert(fd >= 0);
+    cr_assert_eq(write(fd, yaml, strlen(yaml)), (ssize_t)strlen(yaml));
+    close(fd);
+    snapshot_t *s = load_snapshot(path);
+    unlink(path);
+    return s;
+}
+
+typedef struct {
+    uint8_t wire[ANSWER_TCP_MAX];
+    size_t len;
+    ldns_pkt *pkt;
+} reply_t;
+
+/* Build a query for name/type with ldns; edns_size 0 = no EDNS. */
+static size_t make_query(uint8_t *buf, const char *name, ldns_rr_type type, uint16_t edns_size,
+                         bool rd)
+{
+    ldns_pkt *q = ldns_pkt_query_new(ldns_dname_new_frm_str(name), type, LDNS_RR_CLASS_IN,
+                                     rd ? LDNS_RD : 0);
+    uint8_t *wire;
+    size_t len;
+
+    ldns_pkt_set_id(q, 0xbeef);
+    if (edns_size) {
+        ldns_pkt_set_edns_udp_size(q, edns_size);
+        ldns_pkt_set_edns_do(q, true);
+    }
+    cr_assert_eq(ldns_pkt2wire(&wire, q, &len), LDNS_STATUS_OK);
+    memcpy(buf, wire, len);
+    free(wire);
+    ldns_pkt_free(q);
+    return len;
+}
+
+static void ask(const snapshot_t *s, reply_t *r, const char *name, ldns_rr_type type,
+                uint16_t edns_size, bool tcp)
+{
+    uint8_t q[512];
+    size_t qlen = make_query(q, name, type, edns_size, true);
+
+    r->len = answer_packet(s, q, qlen, r->wire, tcp);
+    cr_assert_gt(r->len, 0, "no reply for %s", name);
+    cr_assert_eq(ldns_wire2pkt(&r->pkt, r->wire, r->len), LDNS_STATUS_OK,
+                 "reply for %s does not parse", name);
+}
+
+static char *section_text(ldns_rr_list *list)
+{
+    char *s = ldns_rr_list2str(list);
+    return s ? s : strdup("");
+}
+
+static void assert_section(ldns_rr_list *list, const char *want)
+{
+    char *got = section_text(list);
+    cr_assert_str_eq(got, want);
+    free(got);
+}
+
+Test(answer, service_a_from_first_region_with_service_ttl)
+{
+    snapshot_t *s = load_snapshot(EXAMPLE);
+    reply_t r;
+
+    ask(s, &r, "www.gslb.example.com", LDNS_RR_TYPE_A, 0, false);
+    cr_assert_eq(ldns_pkt_get_rcode(r.pkt), LDNS_RCODE_NOERROR);
+    cr_assert(ldns_pkt_aa(r.pkt), "RFC 1035 4.1.1: AA on authoritative answers");
+    cr_assert_not(ldns_pkt_ra(r.pkt), "no recursion offered");
+    cr_assert(ldns_pkt_rd(r.pkt), "RD copied");
+    cr_assert_eq(ldns_pkt_id(r.pkt), 0xbeef);
+    assert_section(ldns_pkt_answer(r.pkt), "www.gslb.example.com.\t30\tIN\tA\t192.0.2.10\n");
+    /* the owner is a pointer to the question name (RFC 1035 4.1.4) */
+    size_t q_end = 12 + 22 + 4;
+    cr_assert_eq(r.wire[q_end], 0xc0);
+    cr_assert_eq(r.wire[q_end + 1], 12);
+    cr_assert_eq(r.len, q_end + 16);
+    ldns_pkt_free(r.pkt);
+    snapshot_free(s);
+}
+
+Test(answer, question_case_is_kept)
+{
+    snapshot_t *s = load_snapshot(EXAMPLE);
+    reply_t r;
+    uint8_t q[512];
+    size_t qlen = make_query(q, "WwW.GsLb.ExAmPlE.CoM", LDNS_RR_TYPE_A, 0, false);
+
+    r.len = answer_packet(s, q, qlen, r.wire, false);
+    cr_assert_eq(memcmp(r.wire + 12, q + 12, qlen - 12), 0, "RFC 4343 4.1: question echoed as sent");
+    cr_assert_eq(r.wire[2] & 0x01, 0, "RD clear when the query had it clear");
+    snapshot_free(s);
+}
+
+Test(answer, nxdomain_has_soa_with_negative_ttl_and_pointer_into_qname)
+{
+    snapshot_t *s = load_snapshot(EXAMPLE);
+    reply_t r;
+
+    ask(s, &r, "a.b.nothere.gslb.example.com", LDNS_RR_TYPE_A, 0, false);
+    cr_assert_eq(ldns_pkt_get_rcode(r.pkt), LDNS_RCODE_NXDOMAIN);
+    cr_assert(ldns_pkt_aa(r.pkt));
+    cr_assert_eq(ldns_pkt_ancount(r.pkt), 0);
+    cr_assert_eq(ldns_pkt_nscount(r.pkt), 1);
+    ldns_rr *soa = ldns_rr_list_rr(ldns_pkt_authority(r.pkt), 0);
+    char *owner = ldns_rdf2str(ldns_rr_owner(soa));
+    cr_assert_str_eq(owner, "gslb.example.com.");
+    free(owner);
+    cr_assert_eq(ldns_rr_get_type(soa), LDNS_RR_TYPE_SOA);
+    cr_assert_eq(ldns_rr_ttl(soa), 60, "RFC 2308 3: min(SOA TTL 300, minimum 60)");
+    /* the SOA owner points at "gslb" inside the 30-byte question name, after the 12
+     * bytes of "a.b.nothere" */
+    size_t at = 12 + 30 + 4;
+    cr_assert_eq(r.wire[at], 0xc0);
+    cr_assert_eq(r.wire[at + 1], 12 + 12);
+    ldns_pkt_free(r.pkt);
+    snapshot_free(s);
+}
+
+Test(answer, empty_non_terminal_is_nodata)
+{
+    snapshot_t *s = load_snapshot(EXAMPLE);
+    reply_t r;
+
+    ask(s, &r, "_tcp.gslb.example.com", LDNS_RR_TYPE_A, 0, false);
+    cr_assert_eq(ldns_pkt_get_rcode(r.pkt), LDNS_RCODE_NOERROR, "RFC 8020: it exists");
+    cr_assert_eq(ldns_pkt_ancount(r.pkt), 0);
+    cr_assert_eq(ldns_pkt_nscount(r.pkt), 1, "RFC 2308 2.2: SOA in authority");
+    ldns_pkt_free(r.pkt);
+    snapshot_free(s);
+}
+
+Test(answer, other_types_are_nodata)
+{
+    snapshot_t *s = load_snapshot(EXAMPLE);
+    reply_t r;
+
+    ask(s, &r, "ns1.gslb.example.com", LDNS_RR_TYPE_HINFO, 0, false);
+    cr_assert_eq(ldns_pkt_get_rcode(r.pkt), LDNS_RCODE_NOERROR);
+    cr_assert_eq(ldns_pkt_ancount(r.pkt), 0);
+    cr_assert_eq(ldns_pkt_nscount(r.pkt), 1);
+    ldns_pkt_free(r.pkt);
+    snapshot_free(s);
+}
+
+Test(answer, outside_our_zones_is_refused)
+{
+    snapshot_t *s = load_snapshot(EXAMPLE);
+    const char *names[] = {"example.com", "www.example.org", "com", "xgslb.example.com"};
+
+    for (size_t i = 0; i < 4; i++) {
+        reply_t r;
+        ask(s, &r, names[i], LDNS_RR_TYPE_A, 0, false);
+        cr_expect_eq(ldns_pkt_get_rcode(r.pkt), LDNS_RCODE_REFUSED, "%s", names[i]);
+        cr_expect_not(ldns_pkt_aa(r.pkt));
+        cr_expect_eq(ldns_pkt_ancount(r.pkt) + ldns_pkt_nscount(r.pkt) + ldns_pkt_arcount(r.pkt),
+                     0);
+        ldns_pkt_free(r.pkt);
+    }
+    snapshot_free(s);
+}
+
+Test(answer, cname_is_followed_to_the_service)
+{
+    snapshot_t *s = load_snapshot(EXAMPLE);
+    reply_t r;
+
+    ask(s, &r, "docs.gslb.example.com", LDNS_RR_TYPE_A, 0, false);
+    assert_section(ldns_pkt_answer(r.pkt),
+                   "docs.gslb.example.com.\t300\tIN\tCNAME\twww.gslb.example.com.\n"
+                   "www.gslb.example.com.\t30\tIN\tA\t192.0.2.10\n");
+    ldns_pkt_free(r.pkt);
+    ask(s, &r, "docs.gslb.example.com", LDNS_RR_TYPE_CNAME, 0, false);
+    assert_section(ldns_pkt_answer(r.pkt),
+                   "docs.gslb.example.com.\t300\tIN\tCNAME\twww.gslb.example.com.\n");
+    ldns_pkt_free(r.pkt);
+    ask(s, &r, "docs.gslb.example.com", LDNS_RR_TYPE_MX, 0, false);
+    cr_assert_eq(ldns_pkt_ancount(r.pkt), 1, "the chain, then the target's NODATA");
+    cr_assert_eq(ldns_pkt_nscount(r.pkt), 1);
+    ldns_pkt_free(r.pkt);
+    snapshot_free(s);
+}
+
+Test(answer, apex_ns_carries_glue)
+{
+    snapshot_t *s = load_snapshot(EXAMPLE);
+    reply_t r;
+
+    ask(s, &r, "gslb.example.com", LDNS_RR_TYPE_NS, 0, false);
+    cr_assert_eq(ldns_pkt_ancount(r.pkt), 2);
+    assert_section(ldns_pkt_additional(r.pkt),
+                   "ns1.gslb.example.com.\t300\tIN\tA\t198.51.100.53\n"
+                   "ns1.gslb.example.com.\t300\tIN\tAAAA\t2001:db8:53::1\n"
+                   "ns2.gslb.example.com.\t300\tIN\tA\t203.0.113.53\n");
+    /* compressed: NS targets are "ns1"/"ns2" plus a pointer to the qname */
+    cr_assert_lt(r.len, 12 + 18 + 4 + 2 * (2 + 10 + 6) + 3 * 30);
+    ldns_pkt_free(r.pkt);
+    snapshot_free(s);
+}
+
+Test(answer, any_gets_one_rrset)
+{
+    snapshot_t *s = load_snapshot(EXAMPLE);
+    reply_t r;
+
+    ask(s, &r, "gslb.example.com", LDNS_RR_TYPE_ANY, 0, false);
+    cr_assert_eq(ldns_pkt_get_rcode(r.pkt), LDNS_RCODE_NOERROR);
+    ldns_rr_list *an = ldns_pkt_answer(r.pkt);
+    cr_assert_gt(ldns_rr_list_rr_count(an), 0);
+    cr_assert(ldns_is_rrset(an), "RFC 8482 4.1: a single RRset");
+    ldns_pkt_free(r.pkt);
+    snapshot_free(s);
+}
+
+Test(answer, edns_reply_has_opt_with_our_size_and_do)
+{
+    snapshot_t *s = load_snapshot(EXAMPLE);
+    reply_t r;
+
+    ask(s, &r, "www.gslb.example.com", LDNS_RR_TYPE_A, 4096, false);
+    cr_assert_eq(ldns_pkt_edns_udp_size(r.pkt), 1232, "RFC 6891 6.2.5, flag day size");
+    cr_assert(ldns_pkt_edns_do(r.pkt), "RFC 3225 3: DO copied");
+    cr_assert_eq(ldns_pkt_edns_version(r.pkt), 0);
+    ldns_pkt_free(r.pkt);
+    snapshot_free(s);
+}
+
+Test(answer, service_without_ipv6_is_nodata_for_aaaa)
+{
+    snapshot_t *s = load_text("zone: t.test\n"
+                              "soa: {mname: ns.t.test, rname: h.t.test}\n"
+                              "ns: [ns.t.test]\n"
+                              "records: {ns: {A: 192.0.2.1}}\n"
+                              "regions: {r1: {location: [0, 0], pool: [192.0.2.7]}}\n"
+                              "services: {app: {regions: [r1]}}\n");
+    reply_t r;
+
+    ask(s, &r, "app.t.test", LDNS_RR_TYPE_AAAA, 0, false);
+    cr_assert_eq(ldns_pkt_get_rcode(r.pkt), LDNS_RCODE_NOERROR);
+    cr_assert_eq(ldns_pkt_ancount(r.pkt), 0);
+    cr_assert_eq(ldns_pkt_nscount(r.pkt), 1);
+    char *owner = ldns_rdf2str(ldns_rr_owner(ldns_rr_list_rr(ldns_pkt_authority(r.pkt), 0)));
+    cr_assert_str_eq(owner, "t.test.");
+    free(owner);
+    ldns_pkt_free(r.pkt);
+    snapshot_free(s);
+}
+
+Test(answer, big_answer_is_truncated_over_udp_and_whole_over_tcp)
+{
+    char yaml[8192];
+    size_t o = (size_t)snprintf(yaml, sizeof(yaml),
+                                "zone: t.test\nsoa: {mname: ns.t.test, rname: h.t.test}\n"
+                                "ns: [ns.t.test]\nrecords:\n  ns: {A: 192.0.2.1}\n  big: {TXT: [");
+    for (int i = 0; i < 20; i++) { /* about 840 bytes: over 512, under 1232 */
+        o += (size_t)snprintf(yaml + o, sizeof(yaml) - o, "%s\"text number %02d for a big rrset\"",
+                              i ? ", " : "", i);
+    }
+    snprintf(yaml + o, sizeof(yaml) - o, "]}\n");
+    snapshot_t *s = load_text(yaml);
+    reply_t r;
+
+    ask(s, &r, "big.t.test", LDNS_RR_TYPE_TXT, 0, false);
+    cr_assert(ldns_pkt_tc(r.pkt), "RFC 1035 4.2.1: over 512 without EDNS");
+    cr_assert_eq(ldns_pkt_ancount(r.pkt), 0);
+    cr_assert_leq(r.len, 512);
+    ldns_pkt_free(r.pkt);
+    ask(s, &r, "big.t.test", LDNS_RR_TYPE_TXT, 4096, false);
+    cr_assert_not(ldns_pkt_tc(r.pkt), "fits in the 1232 we send");
+    cr_assert_eq(ldns_pkt_ancount(r.pkt), 20);
+    ldns_pkt_free(r.pkt);
+    ask(s, &r, "big.t.test", LDNS_RR_TYPE_TXT, 0, true);
+    cr_assert_not(ldns_pkt_tc(r.pkt));
+    cr_assert_eq(ldns_pkt_ancount(r.pkt), 20);
+    ldns_pkt_free(r.pkt);
+    snapshot_free(s);
+}
+
+Test(answer, delegation_gives_referral_with_glue_below_the_cut_too)
+{
+    snapshot_t *s = load_text("zone: t.test\n"
+                              "soa: {mname: ns.t.test, rname: h.t.test}\n"
+                              "ns: [ns.t.test]\n"
+                              "records:\n"
+                              "  ns: {A: 192.0.2.1}\n"
+                              "  sub: {NS: [ns1.sub, ns2.elsewhere.example.]}\n"
+                              "  ns1.sub: {A: 192.0.2.53}\n");
+    const char *names[] = {"sub.t.test", "deep.down.sub.t.test", "ns1.sub.t.test"};
+
+    for (size_t i = 0; i < 3; i++) {
+        reply_t r;
+        ask(s, &r, names[i], LDNS_RR_TYPE_A, 0, false);
+        cr_expect_eq(ldns_pkt_get_rcode(r.pkt), LDNS_RCODE_NOERROR, "%s", names[i]);
+        cr_expect_not(ldns_pkt_aa(r.pkt), "RFC 1034 4.3.2: a referral is not authoritative");
+        assert_section(ldns_pkt_authority(r.pkt), "sub.t.test.\t300\tIN\tNS\tns1.sub.t.test.\n"
+                                                  "sub.t.test.\t300\tIN\tNS\tns2.elsewhere.example.\n");
+        assert_section(ldns_pkt_additional(r.pkt), "ns1.sub.t.test.\t300\tIN\tA\t192.0.2.53\n");
+        ldns_pkt_free(r.pkt);
+    }
+    snapshot_free(s);
+}
+
+Test(answer, refusals_and_errors)
+{
+    snapshot_t *s = load_snapshot(EXAMPLE);
+    reply_t r;
+
+    ask(s, &r, "gslb.example.com", LDNS_RR_TYPE_AXFR, 0, true);
+    cr_assert_eq(ldns_pkt_get_rcode(r.pkt), LDNS_RCODE_REFUSED, "no zone transfers");
+    ldns_pkt_free(r.pkt);
+    ask(s, &r, "gslb.example.com", LDNS_RR_TYPE_IXFR, 0, true);
+    cr_assert_eq(ldns_pkt_get_rcode(r.pkt), LDNS_RCODE_REFUSED);
+    ldns_pkt_free(r.pkt);
+
+    uint8_t q[512], out[ANSWER_UDP_MAX];
+    size_t qlen = make_query(q, "www.gslb.example.com", LDNS_RR_TYPE_A, 1232, false);
+    q[qlen - 5] = 1; /* EDNS version 1 */
+    size_t n = answer_packet(s, q, qlen, out, false);
+    ldns_pkt *p;
+    cr_assert_eq(ldns_wire2pkt(&p, out, n), LDNS_STATUS_OK);
+    cr_assert_eq(out[3] & 0x0f, 0);
+    cr_assert_eq(ldns_pkt_edns_extended_rcode(p), 1, "RFC 6891 6.1.3: BADVERS is 16");
+    cr_assert_eq(ldns_pkt_ancount(p), 0);
+    ldns_pkt_free(p);
+
+    q[2] = 0x10; /* opcode STATUS */
+    n = answer_packet(s, q, qlen, out, false);
+    cr_assert_eq(out[3] & 0x0f, LDNS_RCODE_NOTIMPL);
+    cr_assert_eq(out[0] << 8 | out[1], 0xbeef);
+    q[2] = 0x80; /* a response: never answered */
+    cr_assert_eq(answer_packet(s, q, qlen, out, false), 0);
+    q[2] = 0;
+    q[5] = 2; /* QDCOUNT 2 */
+    n = answer_packet(s, q, qlen, out, false);
+    cr_assert_eq(out[3] & 0x0f, LDNS_RCODE_FORMERR);
+    cr_assert_eq(n, 12);
+    snapshot_free(s);
+}
+
+/* Random corruption of real queries must never crash or overrun: every
+ * reply parses or there is none. A cheap stand-in for the fuzz target. */
+Test(answer, corrupted_queries_never_crash)
+{
+    snapshot_t *s = load_snapshot(EXAMPLE);
+    uint8_t q[512], out[ANSWER_TCP_MAX];
+    unsigned seed = 12345;
+
+    for (int i = 0; i < 20000; i++) {
+        size_t qlen = make_query(q, i % 2 ? "docs.gslb.example.com" : "x.gslb.example.com",
+                                 LDNS_RR_TYPE_A, i % 3 ? 1232 : 0, true);
+        for (int k = 0; k < 1 + i % 4; k++) {
+            q[rand_r(&seed) % qlen] = (uint8_t)rand_r(&seed);
+        }
+        size_t len = (size_t)rand_r(&seed) % (qlen + 1);
+        size_t n = answer_packet(s, q, len, out, i % 5 == 0);
+        cr_assert_leq(n, i % 5 == 0 ? ANSWER_TCP_MAX : ANSWER_UDP_MAX);
+        if (n > 0) {
+            ldns_pkt *p;
+            cr_assert_eq(ldns_wire2pkt(&p, out, n), LDNS_STATUS_OK, "iteration %d", i);
+            ldns_pkt_free(p);
+        }
+    }
+    snapshot_free(s);
+}

@@ -1,0 +1,142 @@
+/*
+ * Unit tests for query decoding (gslbd/query.c): the header checks, the
+ * question, and EDNS, on raw packets built byte by byte.
+ */
+#include <criterion/criterion.h>
+
+#include "gslbd/query.h"
+
+/* A query for www.Example.COM A, ID 0x1234, RD set; callers patch bytes. */
+static const uint8_t base_query[] = {
+    0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0,
+    3, 'w', 'w', 'w', 7, 'E', 'x', 'a', 'm', 'p', 'l', 'e', 3, 'C', 'O', 'M', 0,
+    0, 1, 0, 1,
+};
+
+/* The same with an OPT record: size 4096, version `ver`, DO set. */
+static size_t with_opt(uint8_t *buf, uint8_t ver, const uint8_t *rdata, uint16_t rdlen)
+{
+    size_t n = sizeof(base_query);
+
+    memcpy(buf, base_query, n);
+    buf[11] = 1; /* ARCOUNT */
+    const uint8_t opt[] = {0, 0, 41, 0x10, 0x00, 0, ver, 0x80, 0, (uint8_t)(rdlen >> 8),
+                           (uint8_t)rdlen};
+    memcpy(buf + n, opt, sizeof(opt));
+    memcpy(buf + n + sizeof(opt), rdata, rdlen);
+    return n + sizeof(opt) + rdlen;
+}
+
+Test(query, plain_question_is_lower_cased_and_hashed)
+{
+    query_t q;
+
+    cr_assert_eq(query_parse(&q, base_query, sizeof(base_query)), QUERY_OK);
+    cr_assert_eq(q.qlen, 17);
+    cr_assert_eq(memcmp(q.qname, "\3www\7example\3com", 17), 0);
+    cr_assert_eq(q.hash, dname_hash(q.qname, q.qlen));
+    cr_assert_eq(q.nlabels, 3);
+    cr_assert_eq(q.loff[1], 4);
+    cr_assert_eq(q.qtype, 1);
+    cr_assert_eq(q.qclass, 1);
+    cr_assert_eq(q.qend, sizeof(base_query));
+    cr_assert_not(q.edns);
+    cr_assert_eq(q.udp_size, 512, "RFC 1035 4.2.1: 512 without EDNS");
+}
+
+Test(query, short_or_response_packets_are_dropped)
+{
+    query_t q;
+    uint8_t pkt[sizeof(base_query)];
+
+    cr_assert_eq(query_parse(&q, base_query, 11), QUERY_DROP, "shorter than a header");
+    memcpy(pkt, base_query, sizeof(pkt));
+    pkt[2] |= 0x80;
+    cr_assert_eq(query_parse(&q, pkt, sizeof(pkt)), QUERY_DROP, "QR set: never answer a response");
+}
+
+typedef struct {
+    const char *what;
+    size_t at;    /* byte to patch */
+    uint8_t val;
+    size_t len;   /* 0: whole packet */
+    size_t at2;   /* a second byte to patch, 0: none */
+    uint8_t val2;
+    query_status_t want;
+} patch_case_t;
+
+Test(query, malformed_questions_are_formerr)
+{
+    const patch_case_t cases[] = {
+        {"QDCOUNT 0", 5, 0, 0, 0, 0, QUERY_FORMERR},
+        {"QDCOUNT 2", 5, 2, 0, 0, 0, QUERY_FORMERR},
+        {"truncated question name", 0, 0x12, 20, 0, 0, QUERY_FORMERR},
+        {"truncated type/class", 0, 0x12, sizeof(base_query) - 2, 0, 0, QUERY_FORMERR},
+        {"label length 64 (RFC 1035 2.3.4)", 12, 64, 0, 0, 0, QUERY_FORMERR},
+        {"compression pointer in question", 12, 0xc0, 0, 0, 0, QUERY_FORMERR},
+        {"opcode STATUS (RFC 1035 4.1.1)", 2, 0x11, 0, 0, 0, QUERY_NOTIMP},
+        {"opcode NOTIFY without a question is NOTIMP", 2, 0x21, 0, 5, 0, QUERY_NOTIMP},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        uint8_t pkt[sizeof(base_query)];
+        query_t q;
+        memcpy(pkt, base_query, sizeof(pkt));
+        pkt[cases[i].at] = cases[i].val;
+        if (cases[i].at2 != 0) {
+            pkt[cases[i].at2] = cases[i].val2;
+        }
+        size_t len = cases[i].len ? cases[i].len : sizeof(pkt);
+        cr_expect_eq(query_parse(&q, pkt, len), cases[i].want, "%s", cases[i].what);
+    }
+}
+
+Test(query, edns_opt_is_read)
+{
+    uint8_t pkt[128];
+    const uint8_t unknown[] = {0xfd, 0xe9, 0, 2, 0xab, 0xcd};
+    query_t q;
+    size_t n = with_opt(pkt, 0, unknown, sizeof(unknown));
+
+    cr_assert_eq(query_parse(&q, pkt, n), QUERY_OK, "RFC 6891 6.1.2: unknown options ignored");
+    cr_assert(q.edns);
+    cr_assert(q.dnssec_ok);
+    cr_assert_eq(q.udp_size, 4096);
+}
+
+Test(query, edns_version_1_is_badvers)
+{
+    uint8_t pkt[128];
+    query_t q;
+    size_t n = with_opt(pkt, 1, NULL, 0);
+
+    cr_assert_eq(query_parse(&q, pkt, n), QUERY_BADVERS, "RFC 6891 6.1.3");
+}
+
+Test(query, bad_opt_is_formerr)
+{
+    uint8_t pkt[128];
+    const uint8_t overrun[] = {0, 8, 0, 9, 1};
+    query_t q;
+    size_t n = with_opt(pkt, 0, overrun, sizeof(overrun));
+
+    cr_assert_eq(query_parse(&q, pkt, n), QUERY_FORMERR, "option longer than its RDATA");
+    n = with_opt(pkt, 0, NULL, 0);
+    cr_assert_eq(query_parse(&q, pkt, n - 1), QUERY_FORMERR, "OPT cut short");
+    /* two OPT records, RFC 6891 6.1.1 */
+    memcpy(pkt + n, pkt + sizeof(base_query), 11);
+    pkt[11] = 2;
+    cr_assert_eq(query_parse(&q, pkt, n + 11), QUERY_FORMERR, "two OPT records");
+}
+
+Test(query, small_edns_size_is_treated_as_512)
+{
+    uint8_t pkt[128];
+    query_t q;
+    size_t n = with_opt(pkt, 0, NULL, 0);
+
+    pkt[sizeof(base_query) + 3] = 0;
+    pkt[sizeof(base_query) + 4] = 100;
+    cr_assert_eq(query_parse(&q, pkt, n), QUERY_OK);
+    cr_assert_eq(q.udp_size, 512, "RFC 6891 6.2.5");
+}
