@@ -33,6 +33,7 @@ struct conn {
     worker_t *w;
     conn_t *next, *prev; /* active list, or free list via next */
     size_t rlen;
+    struct sockaddr_storage peer;
     int pending_closes;
     bool writing, closing;
     uint8_t rbuf[TCP_RX_SIZE];
@@ -57,6 +58,7 @@ struct worker {
     conn_t *active, *free;
     unsigned n_conns, max_conns;
     bool stopping;
+    answer_ctx_t ctx;
     /* UDP batch buffers, reused for every batch */
     struct mmsghdr rx[UDP_BATCH], tx[UDP_BATCH];
     struct iovec rx_iov[UDP_BATCH], tx_iov[UDP_BATCH];
@@ -319,8 +321,8 @@ static void udp_on_readable(uv_poll_t *h, int status, int events)
             if (m->msg_flags & MSG_TRUNC) {
                 continue;
             }
-            size_t len = answer_packet(snap, w->rx_buf[i], w->rx[i].msg_len, w->tx_buf[out],
-                                       false);
+            size_t len = answer_packet(&w->ctx, snap, (const struct sockaddr *)&w->peer[i],
+                                       w->rx_buf[i], w->rx[i].msg_len, w->tx_buf[out], false);
             if (len == 0) {
                 continue;
             }
@@ -410,8 +412,9 @@ static void conn_process(conn_t *c)
         if (c->rlen < mlen + 2) {
             return;
         }
-        size_t n = answer_packet(server_current(c->w->srv), c->rbuf + 2, mlen, c->wbuf + 2,
-                                 true);
+        size_t n = answer_packet(&c->w->ctx, server_current(c->w->srv),
+                                 (const struct sockaddr *)&c->peer, c->rbuf + 2, mlen,
+                                 c->wbuf + 2, true);
         c->rlen -= mlen + 2;
         memmove(c->rbuf, c->rbuf + mlen + 2, c->rlen);
         if (n == 0) {
@@ -488,6 +491,31 @@ static conn_t *conn_get(worker_t *w)
     return c;
 }
 
+static void free_handle(uv_handle_t *h)
+{
+    free(h);
+}
+
+/* Over the cap: take the connection and close it at once, so the client is
+ * told now rather than left in the backlog. It must go through uv_accept():
+ * libuv has already accepted it and pauses the listener until it is taken. */
+static void tcp_reject(worker_t *w, uv_stream_t *server)
+{
+    uv_tcp_t *t = malloc(sizeof(*t));
+    static unsigned long long limit;
+
+    if (t == NULL) {
+        return;
+    }
+    uv_tcp_init(&w->loop, t);
+    uv_accept(server, (uv_stream_t *)t);
+    uv_close((uv_handle_t *)t, free_handle);
+    if (log_ratelimit(&limit, 1)) {
+        log_warn("TCP connection refused: %u connections open on this thread (--tcp-max)",
+                 w->n_conns);
+    }
+}
+
 static void tcp_on_connection(uv_stream_t *server, int status)
 {
     worker_t *w = server->data;
@@ -497,14 +525,7 @@ static void tcp_on_connection(uv_stream_t *server, int status)
         return;
     }
     if (w->n_conns >= w->max_conns || (c = conn_get(w)) == NULL) {
-        /* Over the cap: accept and close at once, so the client is told now
-         * rather than left waiting in the backlog. */
-        int fd = -1;
-        uv_fileno((uv_handle_t *)server, &fd);
-        fd = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
-        if (fd >= 0) {
-            close(fd);
-        }
+        tcp_reject(w, server);
         return;
     }
     uv_tcp_init(&w->loop, &c->tcp);
@@ -513,6 +534,10 @@ static void tcp_on_connection(uv_stream_t *server, int status)
     if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0) {
         conn_close(c);
         return;
+    }
+    int plen = sizeof(c->peer);
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&c->peer, &plen) < 0) {
+        c->peer.ss_family = AF_UNSPEC;
     }
     uv_tcp_nodelay(&c->tcp, 1);
     uv_timer_start(&c->timer, conn_on_timeout, w->srv->cfg.tcp_timeout_ms,
@@ -559,6 +584,7 @@ static int worker_init(server_t *srv, worker_t *w)
     size_t n = srv->cfg.n_listen;
 
     w->srv = srv;
+    w->ctx.rng = (uv_hrtime() ^ ((uint64_t)(uintptr_t)w << 16)) | 1;
     w->udp = calloc(n, sizeof(*w->udp));
     w->tcp = calloc(n, sizeof(*w->tcp));
     w->tcp_fd = calloc(n, sizeof(*w->tcp_fd));
