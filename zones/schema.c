@@ -6,6 +6,7 @@
 #include "zones/schema.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -337,6 +338,47 @@ static bool schema_number(ynode_doc_t *d, const yaml_node_t *node, const char *c
     return true;
 }
 
+/* Plain decimal notation only ("12", "0.5", "1e3"): strtod() alone would
+ * also take hexadecimal, "inf" and "nan", which nobody means in a zone file. */
+static bool schema_parse_real(const char *s, double *out)
+{
+    char *end;
+    double v;
+
+    if (!*s || s[strspn(s, "0123456789+-.eE")]) {
+        return false;
+    }
+    v = strtod(s, &end);
+    if (*end || !isfinite(v)) {
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+static bool schema_real(ynode_doc_t *d, const yaml_node_t *node, const char *ctx,
+                        const schema_item_t *item, schema_val_t *val)
+{
+    const char *s = ynode_str(node);
+    double v;
+
+    if (!s || !schema_parse_real(s, &v)) {
+        if (s) {
+            schema_err(d, node, ctx, "'%s' must be a number, got '%s'", item->key, s);
+        } else {
+            schema_err(d, node, ctx, "'%s' must be a number", item->key);
+        }
+        return false;
+    }
+    if (v < (double)item->min || v > (double)item->max) {
+        schema_err(d, node, ctx, "%s %s out of range %lld..%lld", item->key, s,
+                   (long long)item->min, (long long)item->max);
+        return false;
+    }
+    val->real = v;
+    return true;
+}
+
 static bool schema_bool(ynode_doc_t *d, const yaml_node_t *node, const char *ctx,
                         const schema_item_t *item, schema_val_t *val)
 {
@@ -413,6 +455,9 @@ bool schema_value(ynode_doc_t *d, const yaml_node_t *node, const char *ctx,
     case SCHEMA_MS:
         ok = schema_number(d, node, ctx, item, val);
         break;
+    case SCHEMA_REAL:
+        ok = schema_real(d, node, ctx, item, val);
+        break;
     case SCHEMA_BOOL:
         ok = schema_bool(d, node, ctx, item, val);
         break;
@@ -429,7 +474,8 @@ bool schema_value(ynode_doc_t *d, const yaml_node_t *node, const char *ctx,
 static void schema_defaults(const schema_item_t *items, size_t n, schema_val_t *vals)
 {
     for (size_t i = 0; i < n; i++) {
-        vals[i] = (schema_val_t){.num = items[i].def, .str = items[i].defstr};
+        vals[i] = (schema_val_t){
+            .num = items[i].def, .real = (double)items[i].def, .str = items[i].defstr};
     }
 }
 
@@ -492,6 +538,7 @@ size_t schema_map(ynode_doc_t *d, const yaml_node_t *map, const yaml_node_t *whe
         vals[i].key = key;
         if (!ynode_is_null(value) && !schema_value(d, value, ctx, &items[i], &vals[i])) {
             vals[i].num = items[i].def;
+            vals[i].real = (double)items[i].def;
             vals[i].str = items[i].defstr;
         }
     }

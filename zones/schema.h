@@ -30,6 +30,7 @@
 typedef enum {
     SCHEMA_STR,  /* a scalar -> str (points into the document) */
     SCHEMA_INT,  /* a decimal integer in min..max -> num */
+    SCHEMA_REAL, /* a decimal number, fraction allowed, in min..max -> real */
     SCHEMA_TTL,  /* seconds, or a duration such as "5m" or "1h30m", in min..max -> num */
     SCHEMA_MS,   /* a duration such as "500ms" or "2s" (bare = seconds), min..max ms -> num */
     SCHEMA_BOOL, /* true/false, yes/no, on/off -> num 1/0 */
@@ -43,8 +44,8 @@ typedef struct {
     const char *key;
     schema_type_t type;
     bool required;
-    int64_t min, max;         /* INT, TTL, MS: accepted range */
-    int64_t def;              /* INT, TTL, MS, BOOL, ENUM: value when absent */
+    int64_t min, max;         /* INT, REAL, TTL, MS: accepted range */
+    int64_t def;              /* INT, REAL, TTL, MS, BOOL, ENUM: value when absent */
     const char *defstr;       /* STR: value when absent */
     const char *const *names; /* ENUM: accepted words, NULL-terminated */
 } schema_item_t;
@@ -54,6 +55,7 @@ typedef struct {
     const yaml_node_t *node; /* the value; NULL when absent or written as null */
     bool ok;                 /* present, and the value is valid */
     int64_t num;
+    double real; /* REAL */
     const char *str;
 } schema_val_t;
 

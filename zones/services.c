@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "zones/schema.h"
+#include "zones/zgeo.h"
 #include "zones/zname.h"
 
 /* ---- checks ---- */
@@ -452,7 +453,7 @@ void services_load_regions(ynode_doc_t *d, zone_t *zone, const yaml_node_t *map)
 
 /* ---- services ---- */
 
-enum { SV_REGIONS, SV_POLICY, SV_TTL, SV_N };
+enum { SV_REGIONS, SV_POLICY, SV_TTL, SV_SPREAD_KM, SV_ANSWERS, SV_ECS, SV_GEO, SV_N };
 
 static const char *const services_policies[] = {"nearest", "weighted", "failover", NULL};
 
@@ -460,6 +461,11 @@ static const schema_item_t services_service_items[SV_N] = {
     [SV_REGIONS] = {"regions", SCHEMA_LIST, .required = true},
     [SV_POLICY] = {"policy", SCHEMA_ENUM, .names = services_policies},
     [SV_TTL] = {"ttl", SCHEMA_TTL, .max = SCHEMA_TTL_MAX, .def = 30},
+    /* Half the Earth's circumference: no two places are farther apart. */
+    [SV_SPREAD_KM] = {"spread_km", SCHEMA_REAL, .min = 0, .max = 20038},
+    [SV_ANSWERS] = {"answers", SCHEMA_INT, .min = 1, .max = 16, .def = 1},
+    [SV_ECS] = {"ecs", SCHEMA_BOOL},
+    [SV_GEO] = {"geo", SCHEMA_MAP},
 };
 
 static size_t services_find_region(const zone_t *zone, const char *name)
@@ -592,6 +598,8 @@ static void services_service(ynode_doc_t *d, zone_t *zone, zone_service_t *s,
         services_vs_records(d, zone, s, key, names, ctx);
         services_vs_delegations(d, zone, s, key, names, ctx);
     }
+    s->answers = 1;
+    s->ecs = zone->ecs;
     if (!ynode_is_map(map)) {
         schema_err(d, ynode_is_null(map) ? key : map, ctx, "must be a mapping");
         return;
@@ -599,9 +607,18 @@ static void services_service(ynode_doc_t *d, zone_t *zone, zone_service_t *s,
     schema_map(d, map, key, ctx, services_service_items, SV_N, v);
     s->policy = (zone_policy_t)v[SV_POLICY].num;
     s->ttl = (uint32_t)v[SV_TTL].num;
+    s->spread_km = v[SV_SPREAD_KM].real;
+    s->answers = (unsigned)v[SV_ANSWERS].num;
+    s->ecs = v[SV_ECS].ok ? v[SV_ECS].num != 0 : zone->ecs;
     if (v[SV_REGIONS].ok) {
         services_regions(d, zone, s, v[SV_REGIONS].node, ctx);
     }
+    if (v[SV_ANSWERS].ok && s->n_regions && s->answers > ynode_len(v[SV_REGIONS].node)) {
+        schema_err(d, v[SV_ANSWERS].node, ctx,
+                   "answers %u is more than the %zu regions of the service", s->answers,
+                   ynode_len(v[SV_REGIONS].node));
+    }
+    zgeo_load(d, zone, &v[SV_GEO], ctx, &s->geo);
 }
 
 void services_load(ynode_doc_t *d, zone_t *zone, const yaml_node_t *map,

@@ -7,7 +7,8 @@
  * its check and a service its regions whatever order the file writes them
  * in; a reference to a missing entry is reported at the referring node. Every
  * entry whose name is valid is kept even if its body has errors, so that one
- * mistake is not reported again as "not defined" further on.
+ * mistake is not reported again as "not defined" further on. A service's
+ * own `geo:` overrides are parsed by zgeo.c.
  *
  * Internal to zones/.
  */

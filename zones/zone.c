@@ -1,11 +1,12 @@
 /*
  * zone: loading zone YAML files into zone_t, and the checks across files.
  *
- * This file reads the top level of a zone file (zone, ttl, soa, ns) and hands
- * the sections to records.c and services.c; tables in schema.c check every
- * mapping. It owns the serial rule (a derived serial always grows across
- * reloads), error lines, and turning a path into a sorted list of files. It
- * does not build wire answers (gslbd does) and does not watch files.
+ * This file reads the top level of a zone file (zone, ttl, soa, ns, ecs) and
+ * hands the sections to records.c, services.c and zgeo.c (geo); tables in
+ * schema.c check every mapping. It owns the serial rule (a derived serial
+ * always grows across reloads), error lines, and turning a path into a sorted
+ * list of files. It does not build wire answers (gslbd does) and does not
+ * watch files.
  */
 #include "zones/zone.h"
 
@@ -22,12 +23,13 @@
 #include "zones/schema.h"
 #include "zones/services.h"
 #include "zones/ynode.h"
+#include "zones/zgeo.h"
 #include "zones/zname.h"
 
 /* SOA RDATA fields, RFC 1035 section 3.3.13. */
 enum { ZONE_SOA_MNAME, ZONE_SOA_RNAME, ZONE_SOA_SERIAL };
 
-enum { T_ZONE, T_TTL, T_SOA, T_NS, T_RECORDS, T_REGIONS, T_CHECKS, T_SERVICES, T_N };
+enum { T_ZONE, T_TTL, T_SOA, T_NS, T_RECORDS, T_REGIONS, T_CHECKS, T_SERVICES, T_ECS, T_GEO, T_N };
 
 static const schema_item_t zone_top_items[T_N] = {
     [T_ZONE] = {"zone", SCHEMA_STR, .required = true},
@@ -38,6 +40,8 @@ static const schema_item_t zone_top_items[T_N] = {
     [T_REGIONS] = {"regions", SCHEMA_MAP},
     [T_CHECKS] = {"checks", SCHEMA_MAP},
     [T_SERVICES] = {"services", SCHEMA_MAP},
+    [T_ECS] = {"ecs", SCHEMA_BOOL, .def = 1},
+    [T_GEO] = {"geo", SCHEMA_MAP},
 };
 
 enum { S_MNAME, S_RNAME, S_SERIAL, S_REFRESH, S_RETRY, S_EXPIRE, S_MINIMUM, S_TTL, S_N };
@@ -154,6 +158,7 @@ static void zone_free_services(zone_t *zone)
         free(zone->services[i].name);
         ldns_rdf_deep_free(zone->services[i].owner);
         free(zone->services[i].regions);
+        zgeo_free(&zone->services[i].geo);
     }
     free(zone->services);
 }
@@ -166,6 +171,7 @@ void zone_free(zone_t *zone)
     zone_free_regions(zone);
     zone_free_checks(zone);
     zone_free_services(zone);
+    zgeo_free(&zone->geo);
     ldns_rr_list_deep_free(zone->rrs);
     ldns_rr_free(zone->soa);
     ldns_rdf_deep_free(zone->origin);
@@ -302,8 +308,10 @@ static void zone_build(ynode_doc_t *d, zone_t *zone, uint32_t floor)
     }
     schema_map(d, root, NULL, "", zone_top_items, T_N, v);
     zone->ttl = (uint32_t)v[T_TTL].num;
+    zone->ecs = v[T_ECS].num != 0;
     services_load_checks(d, zone, zone_section(&v[T_CHECKS]));
     services_load_regions(d, zone, zone_section(&v[T_REGIONS]));
+    zgeo_load(d, zone, &v[T_GEO], "", &zone->geo);
     zone_names(d, zone, v, floor);
 }
 

@@ -72,6 +72,42 @@ typedef struct {
 
 typedef enum { POLICY_NEAREST, POLICY_WEIGHTED, POLICY_FAILOVER } zone_policy_t;
 
+/* geo.map keys: a continent code (AF AN AS EU NA OC SA), an ISO 3166 country
+ * code, or a country-subdivision code ("US-CA"). A bare two-letter continent
+ * code means the continent; "country:NA" names the country (Namibia) and
+ * "continent:EU" may be written for clarity. */
+typedef enum { GEO_KEY_CONTINENT, GEO_KEY_COUNTRY, GEO_KEY_SUBDIVISION } zone_geo_kind_t;
+
+typedef struct {
+    zone_mark_t mark;       /* the key */
+    zone_geo_kind_t kind;
+    char code[8];           /* upper case: "EU", "CN", "US-CA" */
+    size_t *regions;        /* indices into zone_t.regions, in listed order */
+    size_t n_regions;
+} zone_geo_map_t;
+
+typedef struct {
+    zone_mark_t mark;       /* the key */
+    int family;             /* AF_INET or AF_INET6 */
+    uint8_t addr[16];       /* the network, host bits zero (set host bits are an error) */
+    unsigned prefix;        /* 0..32 or 0..128 */
+    size_t *regions;
+    size_t n_regions;
+} zone_geo_net_t;
+
+/* Overrides checked before distance: `geo: {map, nets, default}`, at the top
+ * level of the zone (all services) or in a service (replacing the zone's). */
+typedef struct {
+    bool given;             /* the key was written */
+    zone_mark_t mark;
+    zone_geo_map_t *map;
+    size_t n_map;
+    zone_geo_net_t *nets;
+    size_t n_nets;
+    size_t *dflt;           /* `default`: clients the database cannot place */
+    size_t n_dflt;
+} zone_geo_t;
+
 typedef struct {
     char *name;          /* as written, relative to the zone ("www") */
     ldns_rdf *owner;     /* absolute, lower case */
@@ -80,6 +116,10 @@ typedef struct {
     size_t n_regions;
     zone_policy_t policy;
     uint32_t ttl;        /* default 30 */
+    double spread_km;    /* `spread_km`, >= 0, default 0 */
+    unsigned answers;    /* `answers`: regions per answer, 1..16, default 1 */
+    bool ecs;            /* `ecs`: use EDNS Client Subnet; default the zone's */
+    zone_geo_t geo;      /* service-level overrides (geo.given false: use the zone's) */
 } zone_service_t;
 
 typedef struct zone {
@@ -97,6 +137,8 @@ typedef struct zone {
     size_t n_checks;
     zone_service_t *services;
     size_t n_services;
+    bool ecs;            /* top-level `ecs`, default true */
+    zone_geo_t geo;      /* top-level `geo` overrides */
 } zone_t;
 
 /* Collected messages of one load: every error found, each a full line

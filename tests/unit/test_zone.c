@@ -10,6 +10,7 @@
  */
 #include <criterion/criterion.h>
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -235,6 +236,13 @@ Test(zone, example_loads)
     cr_expect_eq(z->services[0].regions[2], 2);
     cr_expect_eq(z->services[0].policy, POLICY_NEAREST);
     cr_expect_eq(z->services[0].ttl, 30);
+    cr_expect_float_eq(z->services[0].spread_km, 0.0, 1e-9);
+    cr_expect_eq(z->services[0].answers, 1);
+    cr_expect(z->services[0].ecs);
+    cr_expect_not(z->services[0].geo.given);
+    cr_expect(z->ecs);
+    cr_expect_not(z->geo.given);
+    cr_expect_eq(z->geo.n_map + z->geo.n_nets + z->geo.n_dflt, 0);
     free(origin);
     free(soa);
     zone_free(z);
@@ -478,6 +486,184 @@ static const error_case_t gslb_cases[] = {
      "t.yaml:8:3: error: duplicate key 'www' in services (first at line 7)"},
 };
 
+/* Two regions after HEAD: "regions:" at line 4, r and s at lines 5 and 6. */
+#define REGIONS2                                                                                   \
+    "regions:\n"                                                                                   \
+    "  r: {location: [0, 0], pool: [192.0.2.1]}\n"                                                 \
+    "  s: {location: [1, 1], pool: [192.0.2.2]}\n"
+
+/* Top-level geo: at line 6, its entries at line 8. */
+#define GEO_MAP  HEAD REGION "geo:\n  map:\n"
+#define GEO_NETS HEAD REGION "geo:\n  nets:\n"
+
+static const error_case_t geo_cases[] = {
+    {"ecs not a bool", HEAD "ecs: maybe\n",
+     "t.yaml:4:6: error: 'ecs' must be true or false, got 'maybe'"},
+    {"geo not a mapping", HEAD REGION "geo: [r]\n", "t.yaml:6:6: error: 'geo' must be a mapping"},
+    {"geo key typo", HEAD REGION "geo: {mapp: {}}\n",
+     "t.yaml:6:7: error: unknown key 'mapp' in geo (did you mean 'map'?)"},
+    {"geo map not a mapping", HEAD REGION "geo: {map: [EU]}\n",
+     "t.yaml:6:12: error: geo: 'map' must be a mapping"},
+    {"geo nets not a mapping", HEAD REGION "geo: {nets: [10.0.0.0/8]}\n",
+     "t.yaml:6:13: error: geo: 'nets' must be a mapping"},
+    /* Region lists. */
+    {"map region not defined", GEO_MAP "    EU: [us-west]\n",
+     "t.yaml:8:10: error: geo map 'EU': region 'us-west' is not defined"},
+    {"map region twice", GEO_MAP "    EU: [r, r]\n",
+     "t.yaml:8:13: error: geo map 'EU': region 'r' is listed twice"},
+    {"map list empty", GEO_MAP "    EU: []\n",
+     "t.yaml:8:9: error: geo map 'EU': must not be empty"},
+    {"map value missing", GEO_MAP "    EU:\n",
+     "t.yaml:8:5: error: geo map 'EU': must not be empty"},
+    {"map value not a list", GEO_MAP "    EU: r\n",
+     "t.yaml:8:9: error: geo map 'EU': must be a list of region names"},
+    {"map list item not a name", GEO_MAP "    EU: [[r]]\n",
+     "t.yaml:8:10: error: geo map 'EU': must be a list of region names"},
+    /* Keys. */
+    {"map key twice", GEO_MAP "    EU: [r]\n    EU: [r]\n",
+     "t.yaml:9:5: error: duplicate key 'EU' in geo map (first at line 8)"},
+    {"map key twice in two cases", GEO_MAP "    EU: [r]\n    eu: [r]\n",
+     "t.yaml:9:5: error: duplicate key 'eu' in geo map (continent EU, first at line 8)"},
+    {"map key twice with a prefix", GEO_MAP "    EU: [r]\n    continent:EU: [r]\n",
+     "t.yaml:9:5: error: duplicate key 'continent:EU' in geo map (continent EU, first at line 8)"},
+    {"map country twice", GEO_MAP "    fr: [r]\n    country:FR: [r]\n",
+     "t.yaml:9:5: error: duplicate key 'country:FR' in geo map (country FR, first at line 8)"},
+    {"map subdivision twice", GEO_MAP "    US-CA: [r]\n    us-ca: [r]\n",
+     "t.yaml:9:5: error: duplicate key 'us-ca' in geo map (subdivision US-CA, first at line 8)"},
+    {"unknown continent", GEO_MAP "    continent:XX: [r]\n",
+     "t.yaml:8:5: error: geo map 'continent:XX': unknown continent 'XX' (use AF, AN, AS, EU, NA, "
+     "OC or SA)"},
+    {"continent prefix with a country", GEO_MAP "    continent:FR: [r]\n",
+     "t.yaml:8:5: error: geo map 'continent:FR': unknown continent 'FR' (use AF, AN, AS, EU, NA, "
+     "OC or SA)"},
+    {"country prefix with three letters", GEO_MAP "    country:USA: [r]\n",
+     "t.yaml:8:5: error: geo map 'country:USA': 'USA' is not a two-letter country code"},
+    {"unassigned country", GEO_MAP "    XX: [r]\n",
+     "t.yaml:8:5: error: geo map 'XX': unknown country code 'XX'"},
+    {"UK for GB", GEO_MAP "    uk: [r]\n",
+     "t.yaml:8:5: error: geo map 'uk': unknown country code 'UK' (the United Kingdom is GB)"},
+    {"country prefix, unassigned", GEO_MAP "    country:EU: [r]\n",
+     "t.yaml:8:5: error: geo map 'country:EU': unknown country code 'EU'"},
+    {"subdivision of an unassigned country", GEO_MAP "    XX-CA: [r]\n",
+     "t.yaml:8:5: error: geo map 'XX-CA': unknown country code 'XX'"},
+    {"three-letter code", GEO_MAP "    USA: [r]\n",
+     "t.yaml:8:5: error: geo map 'USA': key must be a continent (EU), a country (FR), a "
+     "subdivision (US-CA), continent:XX or country:XX"},
+    {"subdivision too long", GEO_MAP "    US-CALI: [r]\n",
+     "t.yaml:8:5: error: geo map 'US-CALI': key must be a continent (EU), a country (FR), a "
+     "subdivision (US-CA), continent:XX or country:XX"},
+    {"subdivision with a bad character", GEO_MAP "    US-C_: [r]\n",
+     "t.yaml:8:5: error: geo map 'US-C_': key must be a continent (EU), a country (FR), a "
+     "subdivision (US-CA), continent:XX or country:XX"},
+    {"non-ASCII letters", GEO_MAP "    \xc3\x89U: [r]\n",
+     "t.yaml:8:5: error: geo map '\xc3\x89U': key must be a continent (EU), a country (FR), a "
+     "subdivision (US-CA), continent:XX or country:XX"},
+    {"bad key and bad list both reported", GEO_MAP "    USA: [nope]\n",
+     "t.yaml:8:5: error: geo map 'USA': key must be a continent (EU), a country (FR), a "
+     "subdivision (US-CA), continent:XX or country:XX\n"
+     "t.yaml:8:11: error: geo map 'USA': region 'nope' is not defined"},
+    /* Networks. */
+    {"host bits set", GEO_NETS "    10.0.0.1/8: [r]\n",
+     "t.yaml:8:5: error: geo nets '10.0.0.1/8': host bits set beyond /8 (did you mean "
+     "10.0.0.0/8?)"},
+    {"IPv6 host bits set", GEO_NETS "    '2001:db8::1/32': [r]\n",
+     "t.yaml:8:5: error: geo nets '2001:db8::1/32': host bits set beyond /32 (did you mean "
+     "2001:db8::/32?)"},
+    {"host bits within a byte", GEO_NETS "    192.0.2.130/25: [r]\n    192.0.2.128/26: [r]\n",
+     "t.yaml:8:5: error: geo nets '192.0.2.130/25': host bits set beyond /25 (did you mean "
+     "192.0.2.128/25?)"},
+    {"host bits with /0", GEO_NETS "    '::1/0': [r]\n",
+     "t.yaml:8:5: error: geo nets '::1/0': host bits set beyond /0 (did you mean ::/0?)"},
+    {"IPv4 prefix too long", GEO_NETS "    10.0.0.0/33: [r]\n",
+     "t.yaml:8:5: error: geo nets '10.0.0.0/33': prefix length 33 out of range 0..32"},
+    {"IPv6 prefix too long", GEO_NETS "    '::/129': [r]\n",
+     "t.yaml:8:5: error: geo nets '::/129': prefix length 129 out of range 0..128"},
+    {"prefix not a number", GEO_NETS "    10.0.0.0/x: [r]\n",
+     "t.yaml:8:5: error: geo nets '10.0.0.0/x': bad prefix length 'x'"},
+    {"prefix missing after the slash", GEO_NETS "    10.0.0.0/: [r]\n",
+     "t.yaml:8:5: error: geo nets '10.0.0.0/': bad prefix length ''"},
+    {"negative prefix", GEO_NETS "    10.0.0.0/-1: [r]\n",
+     "t.yaml:8:5: error: geo nets '10.0.0.0/-1': bad prefix length '-1'"},
+    {"prefix with four digits", GEO_NETS "    10.0.0.0/0008: [r]\n",
+     "t.yaml:8:5: error: geo nets '10.0.0.0/0008': bad prefix length '0008'"},
+    {"bad address", GEO_NETS "    10.0.0/8: [r]\n",
+     "t.yaml:8:5: error: geo nets '10.0.0/8': bad IP address '10.0.0'"},
+    {"a name is no address", GEO_NETS "    example.com: [r]\n",
+     "t.yaml:8:5: error: geo nets 'example.com': bad IP address 'example.com'"},
+    {"network twice", GEO_NETS "    10.0.0.0/8: [r]\n    10.0.0.0/8: [r]\n",
+     "t.yaml:9:5: error: duplicate key '10.0.0.0/8' in geo nets (first at line 8)"},
+    {"network spelled twice", GEO_NETS "    '2001:DB8::/32': [r]\n    '2001:db8:0::/32': [r]\n",
+     "t.yaml:9:5: error: duplicate key '2001:db8:0::/32' in geo nets (2001:db8::/32, first at "
+     "line 8)"},
+    {"host with and without /32", GEO_NETS "    192.0.2.1: [r]\n    192.0.2.1/32: [r]\n",
+     "t.yaml:9:5: error: duplicate key '192.0.2.1/32' in geo nets (192.0.2.1/32, first at line "
+     "8)"},
+    {"nets region not defined", GEO_NETS "    10.0.0.0/8: [x]\n",
+     "t.yaml:8:18: error: geo nets '10.0.0.0/8': region 'x' is not defined"},
+    {"nets list empty", GEO_NETS "    10.0.0.0/8: []\n",
+     "t.yaml:8:17: error: geo nets '10.0.0.0/8': must not be empty"},
+    /* default. */
+    {"default region not defined", HEAD REGION "geo: {default: [x]}\n",
+     "t.yaml:6:17: error: geo default: region 'x' is not defined"},
+    {"default region twice", HEAD REGION "geo: {default: [r, r]}\n",
+     "t.yaml:6:20: error: geo default: region 'r' is listed twice"},
+    {"default empty", HEAD REGION "geo: {default: []}\n",
+     "t.yaml:6:16: error: geo default: must not be empty"},
+    {"default without value", HEAD REGION "geo:\n  default:\n",
+     "t.yaml:7:3: error: geo default: must not be empty"},
+    {"default not a list", HEAD REGION "geo: {default: r}\n",
+     "t.yaml:6:16: error: geo default: must be a list of region names"},
+    {"geo without regions", HEAD "geo: {default: [r]}\n",
+     "t.yaml:4:17: error: geo default: region 'r' is not defined"},
+};
+
+/* A service at line 8 whose second key starts at column 26. */
+#define SERVICE HEAD REGIONS2 "services:\n  www: {regions: [r, s], "
+
+static const error_case_t service_geo_cases[] = {
+    {"negative spread", SERVICE "spread_km: -1}\n",
+     "t.yaml:8:37: error: service 'www': spread_km -1 out of range 0..20038"},
+    {"spread beyond half the Earth", SERVICE "spread_km: 20038.5}\n",
+     "t.yaml:8:37: error: service 'www': spread_km 20038.5 out of range 0..20038"},
+    {"spread not a number", SERVICE "spread_km: far}\n",
+     "t.yaml:8:37: error: service 'www': 'spread_km' must be a number, got 'far'"},
+    {"spread in hexadecimal", SERVICE "spread_km: 0x10}\n",
+     "t.yaml:8:37: error: service 'www': 'spread_km' must be a number, got '0x10'"},
+    {"spread not a number (nan)", SERVICE "spread_km: nan}\n",
+     "t.yaml:8:37: error: service 'www': 'spread_km' must be a number, got 'nan'"},
+    {"spread with a unit", SERVICE "spread_km: 5km}\n",
+     "t.yaml:8:37: error: service 'www': 'spread_km' must be a number, got '5km'"},
+    {"spread is a list", SERVICE "spread_km: [1]}\n",
+     "t.yaml:8:37: error: service 'www': 'spread_km' must be a number"},
+    {"answers 0", SERVICE "answers: 0}\n",
+     "t.yaml:8:35: error: service 'www': answers 0 out of range 1..16"},
+    {"answers 17", SERVICE "answers: 17}\n",
+     "t.yaml:8:35: error: service 'www': answers 17 out of range 1..16"},
+    {"answers not an integer", SERVICE "answers: 1.5}\n",
+     "t.yaml:8:35: error: service 'www': 'answers' must be an integer, got '1.5'"},
+    {"answers above the regions", SERVICE "answers: 3}\n",
+     "t.yaml:8:35: error: service 'www': answers 3 is more than the 2 regions of the service"},
+    {"service ecs not a bool", SERVICE "ecs: sometimes}\n",
+     "t.yaml:8:31: error: service 'www': 'ecs' must be true or false, got 'sometimes'"},
+    {"service geo not a mapping", SERVICE "geo: [r]}\n",
+     "t.yaml:8:31: error: service 'www': 'geo' must be a mapping"},
+    {"service geo key typo", SERVICE "geo: {mapp: {}}}\n",
+     "t.yaml:8:32: error: unknown key 'mapp' in service 'www': geo (did you mean 'map'?)"},
+    {"service geo map region not defined", SERVICE "geo: {map: {EU: [us-west]}}}\n",
+     "t.yaml:8:43: error: service 'www': geo map 'EU': region 'us-west' is not defined"},
+    {"service geo map key twice", SERVICE "geo: {map: {EU: [r], eu: [s]}}}\n",
+     "t.yaml:8:47: error: duplicate key 'eu' in service 'www': geo map (continent EU, first at "
+     "line 8)"},
+    {"service geo map bad key", SERVICE "geo: {map: {country:NAM: [r]}}}\n",
+     "t.yaml:8:38: error: service 'www': geo map 'country:NAM': 'NAM' is not a two-letter "
+     "country code"},
+    {"service geo nets host bits", SERVICE "geo: {nets: {10.0.0.1/8: [r]}}}\n",
+     "t.yaml:8:39: error: service 'www': geo nets '10.0.0.1/8': host bits set beyond /8 (did "
+     "you mean 10.0.0.0/8?)"},
+    {"service geo default empty", SERVICE "geo: {default: []}}\n",
+     "t.yaml:8:41: error: service 'www': geo default: must not be empty"},
+};
+
 static void run_cases(const error_case_t *cases, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -510,6 +696,16 @@ Test(zone, records_errors)
 Test(zone, region_check_service_errors)
 {
     RUN(gslb_cases);
+}
+
+Test(zone, geo_errors)
+{
+    RUN(geo_cases);
+}
+
+Test(zone, service_geo_errors)
+{
+    RUN(service_geo_cases);
 }
 
 Test(zone, every_error_of_a_file_is_reported_in_file_order)
@@ -831,6 +1027,251 @@ Test(zone, anchors_and_aliases)
     cr_expect_eq(z->n_checks, 2);
     cr_expect_float_eq(z->regions[1].lon, 2.0, 1e-9);
     zone_free(z);
+}
+
+/* ---- ecs and geo ---- */
+
+static void expect_map(const zone_geo_map_t *e, zone_geo_kind_t kind, const char *code,
+                       unsigned line, size_t n, const size_t *regions)
+{
+    cr_expect_eq(e->kind, kind, "%s", code);
+    cr_expect_str_eq(e->code, code);
+    cr_expect_eq(e->mark.line, line, "%s", code);
+    cr_expect_eq(e->mark.col, 5, "%s", code);
+    cr_assert_eq(e->n_regions, n, "%s", code);
+    for (size_t i = 0; i < n; i++) {
+        cr_expect_eq(e->regions[i], regions[i], "%s region %zu", code, i);
+    }
+}
+
+static void expect_net(const zone_geo_net_t *e, int family, const char *addr, unsigned prefix,
+                       size_t region)
+{
+    uint8_t want[16] = {0};
+
+    cr_assert_eq(inet_pton(family, addr, want), 1, "%s", addr);
+    cr_expect_eq(e->family, family, "%s", addr);
+    cr_expect_eq(memcmp(e->addr, want, sizeof(want)), 0, "%s", addr);
+    cr_expect_eq(e->prefix, prefix, "%s", addr);
+    cr_assert_eq(e->n_regions, 1, "%s", addr);
+    cr_expect_eq(e->regions[0], region, "%s", addr);
+}
+
+Test(zone, geo_at_top_level)
+{
+    zone_t *z = load_ok(HEAD REGIONS2 "geo:\n"
+                                      "  map:\n"
+                                      "    EU: [s, r]\n"
+                                      "    country:NA: [r]\n"
+                                      "    NA: [s]\n"
+                                      "    Continent:oc: [r]\n"
+                                      "    cn: [s]\n"
+                                      "    us-ca: [r]\n"
+                                      "    GB-ENG: [s]\n"
+                                      "    FR-75: [r]\n"
+                                      "    XK: [r]\n"
+                                      "  nets:\n"
+                                      "    10.0.0.0/8: [r]\n"
+                                      "    192.0.2.1: [s]\n"
+                                      "    '2001:DB8::/32': [s]\n"
+                                      "    0.0.0.0/0: [r]\n"
+                                      "    '::/0': [s]\n"
+                                      "    '::ffff:192.0.2.0/120': [r]\n"
+                                      "    '2001:db8::1': [r]\n"
+                                      "  default: [s]\n");
+    const zone_geo_t *g = &z->geo;
+    static const size_t sr[] = {1, 0}, r[] = {0}, s1[] = {1};
+
+    cr_expect(z->ecs, "ecs is on by default");
+    cr_expect(g->given);
+    cr_expect_eq(g->mark.line, 7);
+    cr_expect_eq(g->mark.col, 1);
+    cr_assert_eq(g->n_map, 9);
+    expect_map(&g->map[0], GEO_KEY_CONTINENT, "EU", 9, 2, sr);
+    expect_map(&g->map[1], GEO_KEY_COUNTRY, "NA", 10, 1, r);
+    expect_map(&g->map[2], GEO_KEY_CONTINENT, "NA", 11, 1, s1);
+    expect_map(&g->map[3], GEO_KEY_CONTINENT, "OC", 12, 1, r);
+    expect_map(&g->map[4], GEO_KEY_COUNTRY, "CN", 13, 1, s1);
+    expect_map(&g->map[5], GEO_KEY_SUBDIVISION, "US-CA", 14, 1, r);
+    expect_map(&g->map[6], GEO_KEY_SUBDIVISION, "GB-ENG", 15, 1, s1);
+    expect_map(&g->map[7], GEO_KEY_SUBDIVISION, "FR-75", 16, 1, r);
+    expect_map(&g->map[8], GEO_KEY_COUNTRY, "XK", 17, 1, r);
+    cr_assert_eq(g->n_nets, 7);
+    expect_net(&g->nets[0], AF_INET, "10.0.0.0", 8, 0);
+    expect_net(&g->nets[1], AF_INET, "192.0.2.1", 32, 1);
+    expect_net(&g->nets[2], AF_INET6, "2001:db8::", 32, 1);
+    expect_net(&g->nets[3], AF_INET, "0.0.0.0", 0, 0);
+    expect_net(&g->nets[4], AF_INET6, "::", 0, 1);
+    expect_net(&g->nets[5], AF_INET6, "::ffff:192.0.2.0", 120, 0);
+    expect_net(&g->nets[6], AF_INET6, "2001:db8::1", 128, 0);
+    cr_expect_eq(g->nets[0].mark.line, 19);
+    cr_expect_eq(g->nets[0].mark.col, 5);
+    cr_assert_eq(g->n_dflt, 1);
+    cr_expect_eq(g->dflt[0], 1);
+    zone_free(z);
+}
+
+Test(zone, geo_may_be_empty_or_partial)
+{
+    zone_t *z = load_ok(HEAD REGION "ecs: no\ngeo: {map: {}, nets: ~}\n");
+
+    cr_expect_not(z->ecs);
+    cr_expect(z->geo.given, "an empty geo: is still written");
+    cr_expect_eq(z->geo.n_map + z->geo.n_nets + z->geo.n_dflt, 0);
+    zone_free(z);
+    z = load_ok(HEAD REGION "geo:\n");
+    cr_expect_not(z->geo.given, "a null geo: is absent, like any null value");
+    zone_free(z);
+}
+
+Test(zone, service_options_and_overrides)
+{
+    zone_t *z = load_ok(HEAD "ecs: off\n" REGIONS2 "services:\n"
+                             "  www: {regions: [r, s], spread_km: 250.5, answers: 2, ecs: on}\n"
+                             "  api: {regions: [s, r], geo: {map: {EU: [s]}, default: [r]}}\n"
+                             "  web: {regions: [r], spread_km: 20038, answers: 1, geo: {}}\n"
+                             "  cdn: {regions: [r], spread_km: 1e3, ecs: false}\n"
+                             "geo: {map: {AS: [r]}}\n");
+    const zone_service_t *s = z->services;
+
+    cr_expect_not(z->ecs);
+    cr_expect(z->geo.given);
+    cr_assert_eq(z->n_services, 4);
+    cr_expect_float_eq(s[0].spread_km, 250.5, 1e-9);
+    cr_expect_eq(s[0].answers, 2);
+    cr_expect(s[0].ecs, "a service's ecs wins over the zone's");
+    cr_expect_not(s[0].geo.given, "without geo: the zone's applies");
+    cr_expect_float_eq(s[1].spread_km, 0.0, 1e-9);
+    cr_expect_eq(s[1].answers, 1);
+    cr_expect_not(s[1].ecs, "ecs defaults to the zone's");
+    cr_expect(s[1].geo.given);
+    cr_expect_eq(s[1].geo.mark.line, 10);
+    cr_expect_eq(s[1].geo.mark.col, 26);
+    cr_assert_eq(s[1].geo.n_map, 1);
+    cr_expect_eq(s[1].geo.map[0].kind, GEO_KEY_CONTINENT);
+    cr_expect_str_eq(s[1].geo.map[0].code, "EU");
+    cr_assert_eq(s[1].geo.map[0].n_regions, 1);
+    cr_expect_eq(s[1].geo.map[0].regions[0], 1);
+    cr_expect_eq(s[1].geo.n_nets, 0);
+    cr_assert_eq(s[1].geo.n_dflt, 1);
+    cr_expect_eq(s[1].geo.dflt[0], 0);
+    cr_expect_float_eq(s[2].spread_km, 20038.0, 1e-9);
+    cr_expect(s[2].geo.given, "geo: {} replaces the zone's with nothing");
+    cr_expect_eq(s[2].geo.n_map + s[2].geo.n_nets + s[2].geo.n_dflt, 0);
+    cr_expect_float_eq(s[3].spread_km, 1000.0, 1e-9);
+    cr_expect_not(s[3].ecs);
+    zone_free(z);
+}
+
+Test(zone, service_ecs_follows_the_zone_default)
+{
+    zone_t *z = load_ok(HEAD REGION "services:\n  www: {regions: [r]}\n  api: {regions: [r], "
+                                    "ecs: no}\n");
+
+    cr_expect(z->ecs);
+    cr_expect(z->services[0].ecs);
+    cr_expect_not(z->services[1].ecs);
+    zone_free(z);
+}
+
+Test(zone, every_geo_error_of_a_file_is_reported_in_file_order)
+{
+    zone_errors_t errs = {0};
+    zone_t *z = NULL;
+    char *got;
+
+    cr_assert_eq(zone_load(DATA "zone-geo-errors.yaml", 0, &z, &errs), -1);
+    cr_assert_null(z);
+    got = join_errors(&errs);
+    cr_expect_str_eq(
+        got,
+        "tests/unit/data/zone-geo-errors.yaml:9:6: error: 'ecs' must be true or false, got "
+        "'perhaps'\n"
+        "tests/unit/data/zone-geo-errors.yaml:13:14: error: service 'www': answers 3 is more than "
+        "the 2 regions of the service\n"
+        "tests/unit/data/zone-geo-errors.yaml:14:16: error: service 'www': spread_km 30000 out of "
+        "range 0..20038\n"
+        "tests/unit/data/zone-geo-errors.yaml:18:9: error: duplicate key 'continent:eu' in "
+        "service 'www': geo map (continent EU, first at line 17)\n"
+        "tests/unit/data/zone-geo-errors.yaml:19:17: error: service 'www': geo default: region "
+        "'ap-south' is not defined\n"
+        "tests/unit/data/zone-geo-errors.yaml:22:5: error: geo map 'country:ZZ': unknown country "
+        "code 'ZZ'\n"
+        "tests/unit/data/zone-geo-errors.yaml:23:5: error: geo map 'UK': unknown country code 'UK' "
+        "(the United Kingdom is GB)\n"
+        "tests/unit/data/zone-geo-errors.yaml:23:19: error: geo map 'UK': region 'eu-west' is "
+        "listed twice\n"
+        "tests/unit/data/zone-geo-errors.yaml:26:5: error: geo nets '10.0.0.1/8': host bits set "
+        "beyond /8 (did you mean 10.0.0.0/8?)\n"
+        "tests/unit/data/zone-geo-errors.yaml:27:5: error: duplicate key '2001:DB8::/32' in geo "
+        "nets (2001:db8::/32, first at line 25)\n"
+        "tests/unit/data/zone-geo-errors.yaml:28:12: error: geo default: must not be empty");
+    free(got);
+    zone_errors_clear(&errs);
+}
+
+/* The text from `from` up to (not including) `to`, or to the end when `to`
+ * is NULL, with a leading "#" and one space after it removed from each line.
+ * Caller frees. */
+static char *uncomment(const char *from, const char *to)
+{
+    size_t len = to ? (size_t)(to - from) : strlen(from);
+    char *out = calloc(1, len + 1), *p = out;
+
+    cr_assert_not_null(out);
+    for (size_t i = 0; i < len; i++) {
+        if (from[i] == '#' && (i == 0 || from[i - 1] == '\n')) {
+            i += from[i + 1] == ' ';
+            continue;
+        }
+        *p++ = from[i];
+    }
+    return out;
+}
+
+/* The commented-out example at the end of the example zone must stay valid:
+ * put its service keys on the www line, add its top-level keys, and load. */
+Test(zone, example_geo_comment_is_valid)
+{
+    static const char www[] =
+        "  www: {regions: [us-east, eu-west, ap-south], policy: nearest, ttl: 30}\n";
+    char *text = NULL, *svc, *svc_end, *top, *yaml, *at;
+    size_t size = 0;
+    FILE *f = fopen(EXAMPLE, "r");
+    zone_t *z;
+
+    cr_assert_not_null(f);
+    cr_assert_gt(getdelim(&text, &size, '\0', f), 0);
+    fclose(f);
+    svc = strstr(text, "\n#   www: {");
+    cr_assert_not_null(svc);
+    svc_end = strstr(svc, "\n#\n");
+    top = strstr(text, "\n# ecs: true\n");
+    cr_assert_not_null(svc_end);
+    cr_assert_not_null(top);
+    svc = uncomment(svc + 1, svc_end + 1);
+    top = uncomment(top + 1, NULL);
+    at = strstr(text, www);
+    cr_assert_not_null(at);
+    cr_assert_gt(asprintf(&yaml, "%.*s%s%s%s", (int)(at - text), text, svc, at + strlen(www), top),
+                 0);
+    z = load_ok(yaml);
+    cr_expect(z->ecs);
+    cr_expect(z->geo.given);
+    cr_expect_eq(z->geo.n_map, 4);
+    cr_expect_eq(z->geo.n_nets, 2);
+    cr_expect_eq(z->geo.n_dflt, 1);
+    cr_assert_eq(z->n_services, 1);
+    cr_expect_float_eq(z->services[0].spread_km, 500.0, 1e-9);
+    cr_expect_eq(z->services[0].answers, 2);
+    cr_expect(z->services[0].ecs);
+    cr_expect(z->services[0].geo.given);
+    cr_expect_eq(z->services[0].geo.n_map, 1);
+    zone_free(z);
+    free(yaml);
+    free(svc);
+    free(top);
+    free(text);
 }
 
 /* ---- sets of files ---- */
