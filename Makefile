@@ -8,6 +8,9 @@ PKGS    := ldns libuv yaml-0.1 libmaxminddb
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
            -Wno-missing-field-initializers -I. -MMD -MP
+# The built-in world database, found where `make` built it (override for installs).
+WORLD_DB ?= $(CURDIR)/geo/world.mmdb
+CFLAGS  += -DGSLB_WORLD_DB='"$(WORLD_DB)"'  
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lldns -luv -lyaml -lmaxminddb) -lm -lpthread
 ifdef SANITIZE
 CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
@@ -19,7 +22,7 @@ COMMON_SRC := $(wildcard common/*.c) $(wildcard zones/*.c) $(wildcard geo/*.c)
 GSLBD_SRC  := $(filter-out gslbd/main.c,$(wildcard gslbd/*.c))
 UNIT_SRC   := $(wildcard tests/unit/*.c)
 
-COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
+COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o) $(BUILD)/geo/countries.o
 GSLBD_OBJ  := $(GSLBD_SRC:%.c=$(BUILD)/%.o)
 UNIT_OBJ   := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 
@@ -29,8 +32,17 @@ all: bin/gslbd geo/world.mmdb
 # (IPFire Location via tor-geoipdb, tzdata, CLDR): see geo/README-data.md.
 WORLD_SRC := /usr/share/tor/geoip /usr/share/tor/geoip6 /usr/share/zoneinfo/zone.tab \
              /usr/share/unicode/cldr/common/supplemental/supplementalData.xml
-geo/world.mmdb: geo/build-world geo/build-layout.pl $(WORLD_SRC)
+geo/world.mmdb: geo/build-world geo/build-layout.pl geo/country-points.pl $(WORLD_SRC)
 	geo/build-world $@
+
+# One point per country (geo/countries.h), for GeoIP2 Country databases, which
+# have no locations: the same tzdata zone.tab rows as geo/world.mmdb.
+$(BUILD)/geo/countries.c: geo/build-countries geo/country-points.pl /usr/share/zoneinfo/zone.tab
+	@mkdir -p $(dir $@)
+	geo/build-countries $@
+
+$(BUILD)/geo/countries.o: $(BUILD)/geo/countries.c
+	$(CC) $(CFLAGS) -c -o $@ $<
 
 bin/gslbd: $(BUILD)/gslbd/main.o $(GSLBD_OBJ) $(COMMON_OBJ)
 	@mkdir -p bin

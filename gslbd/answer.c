@@ -4,6 +4,8 @@
  */
 #include "answer.h"
 
+#include <netinet/in.h>
+
 #include "query.h"
 
 #define HDR 12
@@ -36,9 +38,17 @@ static void frag_put(const frag_t *f, uint8_t *out, size_t pos, size_t len, int 
     }
 }
 
-static size_t write_opt(uint8_t *out, size_t pos, const query_t *q, unsigned ext_rcode)
+/* Bytes of the OPT record we send: ECS is echoed when it was sent. */
+static size_t opt_len(const query_t *q)
+{
+    return !q->edns ? 0 : OPT_LEN + (q->ecs ? 8u + (q->ecs_source + 7u) / 8u : 0);
+}
+
+static size_t write_opt(uint8_t *out, size_t pos, const query_t *q, unsigned ext_rcode,
+                        unsigned scope)
 {
     uint8_t *p = out + pos;
+    unsigned abytes = (q->ecs_source + 7u) / 8u;
 
     p[0] = 0;                               /* owner: root */
     wr16(p + 1, 41);                        /* OPT */
@@ -47,8 +57,20 @@ static size_t write_opt(uint8_t *out, size_t pos, const query_t *q, unsigned ext
     p[6] = 0;                               /* version 0 */
     p[7] = q->dnssec_ok ? 0x80 : 0;         /* DO copied, RFC 3225 3 */
     p[8] = 0;
-    wr16(p + 9, 0);                         /* no options */
-    return pos + OPT_LEN;
+    if (!q->ecs || ext_rcode != 0) {
+        wr16(p + 9, 0);
+        return pos + OPT_LEN;
+    }
+    /* RFC 7871 7.2.1: FAMILY, SOURCE PREFIX-LENGTH and ADDRESS echoed, with
+     * the SCOPE PREFIX-LENGTH the answer holds for (0: everyone). */
+    wr16(p + 9, 8 + abytes);
+    wr16(p + 11, 8);
+    wr16(p + 13, 4 + abytes);
+    wr16(p + 15, q->ecs_family);
+    p[17] = q->ecs_source;
+    p[18] = (uint8_t)scope;
+    memcpy(p + 19, q->ecs_addr, abytes);
+    return pos + OPT_LEN + 8 + abytes;
 }
 
 /* Header and question; the counts other than QDCOUNT start at zero. */
@@ -72,33 +94,99 @@ static size_t answer_error(const query_t *q, uint8_t *out, unsigned rcode)
     size_t pos = write_head(q, out, rcode, false);
 
     if (q->edns && rcode != LDNS_RCODE_FORMERR) {
-        pos = write_opt(out, pos, q, rcode >> 4);
+        pos = write_opt(out, pos, q, rcode >> 4, 0);
         wr16(out + 10, 1);
     }
     return pos;
 }
 
-/* Address records of a service for the query type; returns how many. */
-static unsigned write_svc(const answer_t *a, uint8_t *out, size_t pos, size_t room)
+/* The address a service decision is made for: the ECS address when the
+ * query has one with a prefix and the service uses ECS, else the packet's
+ * source. IPv4-mapped IPv6 counts as IPv4. Sets *from_ecs. */
+static bool client_addr(const query_t *q, const svc_rt_t *svc, const struct sockaddr *src,
+                        uint8_t *addr, bool *from_ecs)
 {
-    const region_rt_t *r = a->svc->regions[0]; /* until geo: the first listed region */
-    bool v6 = a->svc_type == LDNS_RR_TYPE_AAAA;
-    unsigned n = v6 ? r->n6 : r->n4, alen = v6 ? 16 : 4;
-    const uint8_t *addr = v6 ? r->v6 : r->v4;
-    uint32_t ttl = a->svc->ttl;
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    const uint8_t *a;
+    bool v6;
 
+    *from_ecs = q->ecs && q->ecs_source > 0 && svc->ecs;
+    if (*from_ecs) {
+        v6 = q->ecs_family == 2;
+        a = q->ecs_addr;
+    } else if (src != NULL && src->sa_family == AF_INET6) {
+        v6 = true;
+        a = ((const struct sockaddr_in6 *)src)->sin6_addr.s6_addr;
+    } else if (src != NULL && src->sa_family == AF_INET) {
+        v6 = false;
+        a = (const uint8_t *)&((const struct sockaddr_in *)src)->sin_addr;
+    } else {
+        v6 = false;
+        a = mapped + 8; /* no source (tests): 0.0.0.0, which no database places */
+    }
+    if (v6 && memcmp(a, mapped, 12) == 0) {
+        v6 = false;
+        a += 12;
+    }
+    memcpy(addr, a, v6 ? 16 : 4);
+    return v6;
+}
+
+/* Choose the service's regions for this client and write their addresses of
+ * the asked family. Returns the records written, or ~0u if they do not fit
+ * in `room`. Sets *scope to the ECS scope the choice holds for. */
+static unsigned write_svc(answer_ctx_t *ctx, const answer_t *a, const query_t *q,
+                          const struct sockaddr *src, uint8_t *out, size_t pos, size_t room,
+                          unsigned *scope)
+{
+    const svc_rt_t *svc = a->svc;
+    bool v6 = a->svc_type == LDNS_RR_TYPE_AAAA, cv6 = false, from_ecs = false;
+    unsigned alen = v6 ? 16 : 4, depth = 0, n = 0;
+    const geo_list_t *order = svc->listed;
+    uint8_t addr[16] = {0};
+    select_t sel;
+
+    if (svc->map != NULL) {
+        cv6 = client_addr(q, svc, src, addr, &from_ecs);
+        order = geo_map_lookup(svc->map, cv6, addr, &depth);
+        /* An IPv4 client sent as IPv4-mapped IPv6 holds for the /96 above it. */
+        *scope = !from_ecs ? 0 : depth + (q->ecs_family == 2 && !cv6 ? 96 : 0);
+    }
+    bool trace_why = ctx->trace != NULL && order->n <= sizeof(ctx->trace->why);
+    select_regions(svc, order, v6, &ctx->rng, &sel, trace_why ? ctx->trace->why : NULL);
+    for (unsigned i = 0; i < sel.n; i++) {
+        const region_rt_t *r = svc->regions[sel.region[i]];
+        n += v6 ? r->n6 : r->n4;
+    }
+    if (ctx->trace != NULL) {
+        answer_trace_t *t = ctx->trace; /* its why[] was filled by the selection itself */
+        t->used = true;
+        t->svc = svc;
+        t->order = order;
+        t->sel = sel;
+        t->v6 = cv6;
+        t->from_ecs = from_ecs;
+        t->depth = depth;
+        t->scope = *scope;
+        memcpy(t->addr, addr, sizeof(addr));
+    }
     if (n * (12 + alen) > room) {
         return ~0u;
     }
-    for (unsigned i = 0; i < n; i++, pos += 12 + alen) {
-        uint8_t *p = out + pos;
-        wr16(p, 0xc000 | a->svc_owner);
-        wr16(p + 2, a->svc_type);
-        wr16(p + 4, LDNS_RR_CLASS_IN);
-        wr16(p + 6, ttl >> 16);
-        wr16(p + 8, ttl & 0xffff);
-        wr16(p + 10, alen);
-        memcpy(p + 12, addr + i * alen, alen);
+    for (unsigned i = 0; i < sel.n; i++) {
+        const region_rt_t *r = svc->regions[sel.region[i]];
+        unsigned cnt = v6 ? r->n6 : r->n4;
+        const uint8_t *addrs = v6 ? r->v6 : r->v4;
+        for (unsigned k = 0; k < cnt; k++, pos += 12 + alen) {
+            uint8_t *p = out + pos;
+            wr16(p, 0xc000 | a->svc_owner);
+            wr16(p + 2, a->svc_type);
+            wr16(p + 4, LDNS_RR_CLASS_IN);
+            wr16(p + 6, svc->ttl >> 16);
+            wr16(p + 8, svc->ttl & 0xffff);
+            wr16(p + 10, alen);
+            memcpy(p + 12, addrs + k * alen, alen);
+        }
     }
     return n;
 }
@@ -140,11 +228,12 @@ static const answer_t *answer_choose(const snapshot_t *s, const query_t *q, int 
     return &n->zone->nodata;
 }
 
-size_t answer_packet(const snapshot_t *s, const uint8_t *pkt, size_t len, uint8_t *out,
-                     bool tcp)
+size_t answer_packet(answer_ctx_t *ctx, const snapshot_t *s, const struct sockaddr *src,
+                     const uint8_t *pkt, size_t len, uint8_t *out, bool tcp)
 {
     query_t q;
     int qdelta = 0;
+    unsigned scope = 0;
     query_status_t st = query_parse(&q, pkt, len);
 
     switch (st) {
@@ -169,7 +258,7 @@ size_t answer_packet(const snapshot_t *s, const uint8_t *pkt, size_t len, uint8_
     }
 
     size_t max = tcp ? ANSWER_TCP_MAX : (q.udp_size < ANSWER_UDP_MAX ? q.udp_size : ANSWER_UDP_MAX);
-    size_t opt = q.edns ? OPT_LEN : 0;
+    size_t opt = opt_len(&q);
     size_t pos = write_head(&q, out, a->rcode, a->aa);
     const frag_t *f = &a->frag;
     size_t flen = f->len;
@@ -186,7 +275,7 @@ size_t answer_packet(const snapshot_t *s, const uint8_t *pkt, size_t len, uint8_
     frag_put(f, out, pos, flen, qdelta);
     pos += flen;
     if (a->svc != NULL) {
-        unsigned n = write_svc(a, out, pos, max - pos - opt);
+        unsigned n = write_svc(ctx, a, &q, src, out, pos, max - pos - opt, &scope);
         if (n == ~0u) {
             goto truncated;
         }
@@ -203,7 +292,7 @@ size_t answer_packet(const snapshot_t *s, const uint8_t *pkt, size_t len, uint8_
         }
     }
     if (opt) {
-        pos = write_opt(out, pos, &q, 0);
+        pos = write_opt(out, pos, &q, 0, scope);
         ar++;
     }
     wr16(out + 6, an);
@@ -216,7 +305,7 @@ truncated:
     pos = write_head(&q, out, a->rcode, a->aa);
     out[2] |= FLAG_TC;
     if (opt) {
-        pos = write_opt(out, pos, &q, 0);
+        pos = write_opt(out, pos, &q, 0, scope);
         wr16(out + 10, 1);
     }
     return pos;

@@ -19,8 +19,14 @@
 #include <uv.h>
 
 #include "common/log.h"
+#include "explain.h"
 #include "server.h"
 #include "zoneset.h"
+
+/* The built-in world database; the Makefile points this at geo/world.mmdb. */
+#ifndef GSLB_WORLD_DB
+#define GSLB_WORLD_DB "/usr/local/share/gslb/world.mmdb"
+#endif
 
 #define GSLBD_VERSION "0.1.0"
 #define RELOAD_DELAY_MS 200 /* let an editor finish writing before reading */
@@ -28,20 +34,31 @@
 typedef struct {
     const char *zones;
     const char *user;
+    const char *geoip;       /* NULL: the built-in world database, if present */
+    const char *explain;     /* --explain ADDRESS[/PREFIX] */
+    const char *explain_name, *explain_type;
     server_config_t srv;
     bool check;
     log_level_t level;
 } options_t;
 
+/* A file watched for changes: a zone file or directory, or the mmdb. */
+typedef struct {
+    uv_fs_event_t ev;
+    uv_timer_t timer;
+    char *dir, *file; /* file NULL: any *.yaml in dir */
+    void (*fire)(void *g);
+    void *g;
+} watch_t;
+
 typedef struct {
     options_t *opt;
     zoneset_t *zs;
+    geo_db_t *db;
     server_t *srv;
     uv_loop_t *loop;
     uv_signal_t sighup, sigterm, sigint;
-    uv_fs_event_t watch;
-    uv_timer_t reload_timer;
-    char *watch_dir, *watch_file; /* watch_file NULL: any *.yaml in the dir */
+    watch_t zones_watch, db_watch;
 } gslbd_t;
 
 static void usage(FILE *out)
@@ -54,7 +71,11 @@ static void usage(FILE *out)
             "  -z, --zones PATH        zone YAML file, or a directory of *.yaml files (one zone each)\n"
             "  -l, --listen ADDR:PORT  serve UDP and TCP here; repeatable; IPv6 as [::1]:5353\n"
             "  -t, --threads N         worker threads (default: number of CPUs)\n"
+            "  -g, --geoip FILE        GeoIP2/GeoLite2/DB-IP City or Country mmdb (default: the\n"
+            "                          built-in world database, " GSLB_WORLD_DB ")\n"
             "  -c, --check             load and validate the zones, print every error, exit 0/1\n"
+            "  -e, --explain ADDRESS[/PREFIX] NAME [TYPE]\n"
+            "                          print what a client there would get for NAME, and why\n"
             "      --tcp-timeout SEC   close idle TCP connections after SEC seconds (default 10)\n"
             "      --tcp-max N         concurrent TCP connections at most (default 512)\n"
             "  -u, --user NAME         drop root privileges to NAME after binding\n"
@@ -86,6 +107,7 @@ static int parse_options(int argc, char **argv, options_t *o)
     static const struct option longs[] = {
         {"zones", required_argument, NULL, 'z'},   {"listen", required_argument, NULL, 'l'},
         {"threads", required_argument, NULL, 't'}, {"check", no_argument, NULL, 'c'},
+        {"geoip", required_argument, NULL, 'g'},   {"explain", required_argument, NULL, 'e'},
         {"tcp-timeout", required_argument, NULL, 'T'},
         {"tcp-max", required_argument, NULL, 'M'}, {"user", required_argument, NULL, 'u'},
         {"verbose", no_argument, NULL, 'v'},       {"quiet", no_argument, NULL, 'q'},
@@ -100,7 +122,7 @@ static int parse_options(int argc, char **argv, options_t *o)
     o->srv.tcp_timeout_ms = 10000;
     o->srv.tcp_max = 512;
     o->level = LOG_LEVEL_INFO;
-    while ((c = getopt_long(argc, argv, "z:l:t:cu:vqVh", longs, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "z:l:t:cg:e:u:vqVh", longs, NULL)) != -1) {
         switch (c) {
         case 'z':
             o->zones = optarg;
@@ -123,6 +145,12 @@ static int parse_options(int argc, char **argv, options_t *o)
             break;
         case 'c':
             o->check = true;
+            break;
+        case 'g':
+            o->geoip = optarg;
+            break;
+        case 'e':
+            o->explain = optarg;
             break;
         case 'T':
             if (parse_uint(optarg, 1, 3600, &secs) < 0) {
@@ -158,6 +186,15 @@ static int parse_options(int argc, char **argv, options_t *o)
             return -1;
         }
     }
+    if (o->explain != NULL) {
+        if (optind >= argc || argc - optind > 2) {
+            log_err("--explain ADDRESS[/PREFIX] needs NAME and optionally TYPE after it");
+            return -1;
+        }
+        o->explain_name = argv[optind];
+        o->explain_type = optind + 1 < argc ? argv[optind + 1] : NULL;
+        optind = argc;
+    }
     if (optind < argc) {
         log_err("unexpected argument '%s' (see --help)", argv[optind]);
         return -1;
@@ -166,7 +203,7 @@ static int parse_options(int argc, char **argv, options_t *o)
         log_err("--zones PATH is required (see --help)");
         return -1;
     }
-    if (!o->check && o->srv.n_listen == 0) {
+    if (!o->check && o->explain == NULL && o->srv.n_listen == 0) {
         log_err("at least one --listen ADDR:PORT is required (see --help)");
         return -1;
     }
@@ -193,7 +230,7 @@ static void reload(gslbd_t *g, bool force)
     snapshot_t *snap;
     char desc[512];
 
-    if (zoneset_load(g->zs, force, false, &snap) < 0) {
+    if (zoneset_load(g->zs, g->db, force, false, &snap) < 0) {
         log_err("reload failed: still serving the previous zones");
         return;
     }
@@ -202,25 +239,54 @@ static void reload(gslbd_t *g, bool force)
     log_info("reloaded: %s", desc);
 }
 
-static void on_reload_timer(uv_timer_t *t)
+static void reload_zones(void *arg)
 {
-    reload(t->data, false);
+    reload(arg, false);
+}
+
+/* The mmdb changed on disk: load it aside, and only if it loads, recompile
+ * the zones against it. A broken file keeps the old database serving. */
+static void reload_db(void *arg)
+{
+    gslbd_t *g = arg;
+    geo_db_t *db;
+    snapshot_t *snap;
+    char err[512];
+
+    if (geo_db_open(g->db_watch.dir ? g->opt->geoip : GSLB_WORLD_DB, &db, err, sizeof(err)) < 0) {
+        log_err("GeoIP database not reloaded, the previous one keeps serving: %s", err);
+        return;
+    }
+    if (zoneset_rebuild(g->zs, db, &snap) < 0) {
+        log_err("zones could not be compiled with the new GeoIP database: keeping the old one");
+        geo_db_free(db);
+        return;
+    }
+    server_swap(g->srv, snap);
+    geo_db_free(g->db);
+    g->db = db;
+    log_info("reloaded GeoIP database %s (%s, %zu locations)", db->path, db->type, db->n_locs);
+}
+
+static void on_watch_timer(uv_timer_t *t)
+{
+    watch_t *w = t->data;
+    w->fire(w->g);
 }
 
 static void on_fs_event(uv_fs_event_t *h, const char *file, int events, int status)
 {
-    gslbd_t *g = h->data;
+    watch_t *w = h->data;
     size_t len = file ? strlen(file) : 0;
     (void)events;
 
     if (status < 0 || file == NULL) {
         return;
     }
-    if (g->watch_file ? strcmp(file, g->watch_file) != 0
-                      : len < 5 || strcmp(file + len - 5, ".yaml") != 0) {
+    if (w->file ? strcmp(file, w->file) != 0 : len < 5 || strcmp(file + len - 5, ".yaml") != 0) {
         return;
     }
-    uv_timer_start(&g->reload_timer, on_reload_timer, RELOAD_DELAY_MS, 0);
+    uv_timer_start(&w->timer, on_watch_timer, RELOAD_DELAY_MS, 0);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -236,33 +302,47 @@ static void on_signal(uv_signal_t *h, int signum)
     uv_stop(g->loop);
 }
 
-/* Watch the directory holding the zones: editors replace files by renaming,
- * which a watch on the file itself would miss. */
-static void watch_start(gslbd_t *g)
+/* Watch the directory holding a file (or the directory itself): editors
+ * and tools replace files by renaming, which a watch on the file would miss. */
+static void watch_start(gslbd_t *g, watch_t *w, const char *path, void (*fire)(void *))
 {
     uv_fs_t req;
-    char *a = strdup(g->opt->zones), *b = strdup(g->opt->zones);
+    char *a = strdup(path), *b = strdup(path);
 
     if (a == NULL || b == NULL) {
         abort();
     }
-    if (uv_fs_stat(NULL, &req, g->opt->zones, NULL) == 0 && S_ISDIR(req.statbuf.st_mode)) {
-        g->watch_dir = a;
+    if (uv_fs_stat(NULL, &req, path, NULL) == 0 && S_ISDIR(req.statbuf.st_mode)) {
+        w->dir = a;
         free(b);
     } else {
-        g->watch_dir = strdup(dirname(a));
-        g->watch_file = strdup(basename(b));
+        w->dir = strdup(dirname(a));
+        w->file = strdup(basename(b));
         free(a);
         free(b);
     }
     uv_fs_req_cleanup(&req);
-    uv_fs_event_init(g->loop, &g->watch);
-    g->watch.data = g;
-    int r = uv_fs_event_start(&g->watch, on_fs_event, g->watch_dir, 0);
+    w->fire = fire;
+    w->g = g;
+    uv_timer_init(g->loop, &w->timer);
+    w->timer.data = w;
+    uv_fs_event_init(g->loop, &w->ev);
+    w->ev.data = w;
+    int r = uv_fs_event_start(&w->ev, on_fs_event, w->dir, 0);
     if (r < 0) {
-        log_warn("cannot watch %s for changes (%s): reload with SIGHUP", g->watch_dir,
-                 uv_strerror(r));
+        log_warn("cannot watch %s for changes (%s): reload with SIGHUP", w->dir, uv_strerror(r));
     }
+}
+
+static void watch_stop(watch_t *w)
+{
+    if (w->fire == NULL) {
+        return;
+    }
+    uv_close((uv_handle_t *)&w->ev, NULL);
+    uv_close((uv_handle_t *)&w->timer, NULL);
+    free(w->dir);
+    free(w->file);
 }
 
 static void announce(const gslbd_t *g)
@@ -279,9 +359,9 @@ static void announce(const gslbd_t *g)
              g->opt->srv.threads == 1 ? "" : "s");
 }
 
-static int serve(options_t *opt, zoneset_t *zs, snapshot_t *snap)
+static int serve(options_t *opt, zoneset_t *zs, geo_db_t *db, snapshot_t *snap)
 {
-    gslbd_t g = {.opt = opt, .zs = zs, .loop = uv_default_loop()};
+    gslbd_t g = {.opt = opt, .zs = zs, .db = db, .loop = uv_default_loop()};
     char err[256];
 
     if (server_new(&opt->srv, &g.srv, err, sizeof(err)) < 0) {
@@ -299,8 +379,6 @@ static int serve(options_t *opt, zoneset_t *zs, snapshot_t *snap)
         server_free(g.srv);
         return 1;
     }
-    uv_timer_init(g.loop, &g.reload_timer);
-    g.reload_timer.data = &g;
     uv_signal_t *sigs[] = {&g.sighup, &g.sigterm, &g.sigint};
     int nums[] = {SIGHUP, SIGTERM, SIGINT};
     for (int i = 0; i < 3; i++) {
@@ -308,21 +386,48 @@ static int serve(options_t *opt, zoneset_t *zs, snapshot_t *snap)
         sigs[i]->data = &g;
         uv_signal_start(sigs[i], on_signal, nums[i]);
     }
-    watch_start(&g);
+    watch_start(&g, &g.zones_watch, opt->zones, reload_zones);
+    if (db != NULL) {
+        watch_start(&g, &g.db_watch, db->path, reload_db);
+    }
     announce(&g);
     uv_run(g.loop, UV_RUN_DEFAULT);
 
     server_free(g.srv);
-    uv_close((uv_handle_t *)&g.watch, NULL);
-    uv_close((uv_handle_t *)&g.reload_timer, NULL);
+    watch_stop(&g.zones_watch);
+    watch_stop(&g.db_watch);
     for (int i = 0; i < 3; i++) {
         uv_close((uv_handle_t *)sigs[i], NULL);
     }
     uv_run(g.loop, UV_RUN_DEFAULT);
     uv_loop_close(g.loop);
-    free(g.watch_dir);
-    free(g.watch_file);
+    geo_db_free(g.db);
     log_info("stopped");
+    return 0;
+}
+
+/* The database named by --geoip must load; the built-in one is used when
+ * present, and without one clients are simply not placed. */
+static int open_geoip(const options_t *opt, geo_db_t **db)
+{
+    char err[512];
+
+    *db = NULL;
+    if (opt->geoip != NULL) {
+        if (geo_db_open(opt->geoip, db, err, sizeof(err)) < 0) {
+            log_err("--geoip: %s", err);
+            return -1;
+        }
+    } else if (access(GSLB_WORLD_DB, R_OK) == 0) {
+        if (geo_db_open(GSLB_WORLD_DB, db, err, sizeof(err)) < 0) {
+            log_err("built-in world database: %s", err);
+            return -1;
+        }
+    } else {
+        log_warn("no GeoIP database (%s not found, no --geoip): clients are not placed, "
+                 "services answer in geo.default or listed order",
+                 GSLB_WORLD_DB);
+    }
     return 0;
 }
 
@@ -330,6 +435,7 @@ int main(int argc, char **argv)
 {
     options_t opt = {0};
     snapshot_t *snap;
+    geo_db_t *db;
     char desc[512];
     int rc;
 
@@ -339,20 +445,31 @@ int main(int argc, char **argv)
         return 2;
     }
     log_init("gslbd", opt.level);
-    zoneset_t *zs = zoneset_new(opt.zones);
-    if (zoneset_load(zs, true, true, &snap) < 0) {
-        log_err("%s: not loaded", opt.zones);
-        zoneset_free(zs);
+    if (open_geoip(&opt, &db) < 0) {
         free(opt.srv.listen);
         return 1;
     }
-    if (opt.check) {
-        zoneset_describe(zs, desc, sizeof(desc));
-        printf("%s: OK: %s\n", opt.zones, desc);
-        snapshot_free(snap);
+    zoneset_t *zs = zoneset_new(opt.zones);
+    if (zoneset_load(zs, db, true, true, &snap) < 0) {
+        log_err("%s: not loaded", opt.zones);
+        zoneset_free(zs);
+        geo_db_free(db);
+        free(opt.srv.listen);
+        return 1;
+    }
+    if (opt.check || opt.explain) {
         rc = 0;
+        if (opt.explain) {
+            rc = explain_run(snap, db, opt.explain, opt.explain_name, opt.explain_type, stdout)
+                     ? 1 : 0;
+        } else {
+            zoneset_describe(zs, desc, sizeof(desc));
+            printf("%s: OK: %s\n", opt.zones, desc);
+        }
+        snapshot_free(snap);
+        geo_db_free(db);
     } else {
-        rc = serve(&opt, zs, snap);
+        rc = serve(&opt, zs, db, snap);
     }
     zoneset_free(zs);
     free(opt.srv.listen);

@@ -8,6 +8,7 @@
 
 #define OPCODE(pkt) (((pkt)[2] >> 3) & 0x0f)
 #define RR_TYPE_OPT 41
+#define EDNS_OPT_ECS 8
 
 static inline uint16_t rd16(const uint8_t *p)
 {
@@ -75,6 +76,29 @@ static bool query_skip_name(const query_t *q, size_t *pos)
     return false;
 }
 
+/* RFC 7871 6: FAMILY 1 or 2, a SOURCE PREFIX-LENGTH the family allows, an
+ * ADDRESS of exactly the octets the prefix needs, no bits set beyond it. */
+static bool query_ecs(query_t *q, const uint8_t *o, uint16_t len)
+{
+    if (q->ecs || len < 4) {
+        return false;
+    }
+    unsigned family = rd16(o), source = o[2], bytes = (source + 7) / 8;
+    unsigned max = family == 1 ? 32 : family == 2 ? 128 : 0;
+    if (max == 0 || source > max || len != 4 + bytes) {
+        return false;
+    }
+    memset(q->ecs_addr, 0, sizeof(q->ecs_addr));
+    memcpy(q->ecs_addr, o + 4, bytes);
+    if (source % 8 != 0 && (q->ecs_addr[bytes - 1] & (0xff >> (source % 8))) != 0) {
+        return false;
+    }
+    q->ecs = true;
+    q->ecs_family = (uint8_t)family;
+    q->ecs_source = (uint8_t)source;
+    return true;
+}
+
 /* RFC 6891 6.1.1: one OPT at most, owner the root. The caller has set
  * q->edns = false. */
 static query_status_t query_opt(query_t *q, size_t at, size_t rdata, uint16_t rdlen)
@@ -90,15 +114,16 @@ static query_status_t query_opt(query_t *q, size_t at, size_t rdata, uint16_t rd
         q->udp_size = 512; /* RFC 6891 6.2.5: treat smaller values as 512 */
     }
     q->dnssec_ok = (p[at + 7] & 0x80) != 0;
-    (void)rdata;
-    (void)rdlen;
-    /* Options are walked only to check their framing; unknown ones are
-     * ignored (RFC 6891 6.1.2). */
+    /* Unknown options are ignored (RFC 6891 6.1.2) once their framing holds. */
     for (size_t o = rdata; o < rdata + rdlen;) {
         if (o + 4 > rdata + rdlen || o + 4 + rd16(p + o + 2) > rdata + rdlen) {
             return QUERY_FORMERR;
         }
-        o += 4 + (size_t)rd16(p + o + 2);
+        uint16_t code = rd16(p + o), olen = rd16(p + o + 2);
+        if (code == EDNS_OPT_ECS && !query_ecs(q, p + o + 4, olen)) {
+            return QUERY_FORMERR; /* RFC 7871 7.1.2 */
+        }
+        o += 4 + (size_t)olen;
     }
     return p[at + 6] != 0 ? QUERY_BADVERS : QUERY_OK;
 }
@@ -145,6 +170,7 @@ query_status_t query_parse(query_t *q, const uint8_t *pkt, size_t len)
     q->len = len;
     q->qend = 0;
     q->edns = false;
+    q->ecs = false;
     q->dnssec_ok = false;
     q->udp_size = 512;
     if (len < 12 || (pkt[2] & 0x80) != 0) {

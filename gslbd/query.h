@@ -35,6 +35,10 @@ typedef struct {
     uint8_t nlabels;
     bool edns, dnssec_ok;
     uint16_t udp_size;  /* the client's limit: 512 without EDNS */
+    bool ecs;           /* a valid EDNS Client Subnet option (RFC 7871) was sent */
+    uint8_t ecs_family; /* 1 IPv4, 2 IPv6 */
+    uint8_t ecs_source; /* SOURCE PREFIX-LENGTH */
+    uint8_t ecs_addr[16]; /* ADDRESS, zero-padded to the family's length */
     uint8_t qname[DNAME_MAX]; /* lower case */
     uint8_t loff[DNAME_MAX_LABELS]; /* label offsets in qname */
 } query_t;

@@ -46,6 +46,14 @@ struct bnode {
     node_t *node;
 };
 
+/* Services with the same regions, overrides and spread share one geo map:
+ * a zone of a thousand services usually has a handful of distinct ones. */
+typedef struct {
+    const zone_service_t *svc;
+    const zone_geo_t *cfg;
+    const geo_map_t *map;
+} map_cache_t;
+
 typedef struct {
     snapshot_t *s;
     zone_t *const *zones;
@@ -55,6 +63,9 @@ typedef struct {
     size_t n_all, cap_all;
     render_t *r;
     zone_errors_t *errs;
+    const geo_db_t *db;
+    map_cache_t *cache; /* maps built for the zone being compiled */
+    size_t n_cache;
     int failed;
 } build_t;
 
@@ -446,6 +457,67 @@ static void build_node_answers(build_t *b, bnode_t *n)
     }
 }
 
+static const zone_geo_t *service_geo(const zone_t *zone, const zone_service_t *svc)
+{
+    const zone_geo_t *g = svc->geo.given ? &svc->geo : &zone->geo;
+    return g->given ? g : NULL;
+}
+
+static const geo_map_t *build_map(build_t *b, size_t z, const zone_service_t *zs,
+                                  const region_rt_t **regions)
+{
+    const zone_geo_t *cfg = service_geo(b->zones[z], zs);
+    bool keep_km = zs->spread_km > 0;
+
+    for (size_t i = 0; i < b->n_cache; i++) {
+        const zone_service_t *o = b->cache[i].svc;
+        if (b->cache[i].cfg == cfg && (o->spread_km > 0) == keep_km &&
+            o->n_regions == zs->n_regions &&
+            memcmp(o->regions, zs->regions, zs->n_regions * sizeof(*zs->regions)) == 0) {
+            return b->cache[i].map;
+        }
+    }
+    double lat[zs->n_regions], lon[zs->n_regions];
+    for (size_t i = 0; i < zs->n_regions; i++) {
+        lat[i] = regions[zs->regions[i]]->lat;
+        lon[i] = regions[zs->regions[i]]->lon;
+    }
+    geo_map_spec_t spec = {zs->n_regions, lat, lon, zs->regions, cfg, keep_km};
+    const geo_map_t *map = geo_map_build(b->db, &spec, &b->s->arena);
+    b->cache[b->n_cache++] = (map_cache_t){zs, cfg, map};
+    return map;
+}
+
+static svc_rt_t *build_service(build_t *b, size_t z, const zone_service_t *zs,
+                               const region_rt_t **regions)
+{
+    arena_t *ar = &b->s->arena;
+    const region_rt_t **list = arena_alloc(ar, zs->n_regions * sizeof(*list));
+    geo_list_t *listed = arena_alloc(ar, sizeof(*listed) + zs->n_regions * sizeof(geo_entry_t));
+    svc_rt_t *s = arena_alloc(ar, sizeof(*s));
+
+    for (size_t i = 0; i < zs->n_regions; i++) {
+        list[i] = regions[zs->regions[i]];
+        listed->e[i] = (geo_entry_t){(uint16_t)i, GEO_KM_NONE};
+    }
+    listed->n = (uint16_t)zs->n_regions;
+    listed->source = GEO_BY_LISTED;
+    s->zone = &b->s->zones[z];
+    s->name = arena_dup(ar, zs->name, strlen(zs->name) + 1);
+    s->ttl = zs->ttl;
+    s->n_regions = (uint16_t)zs->n_regions;
+    s->regions = list;
+    s->listed = listed;
+    s->policy = (uint8_t)zs->policy;
+    s->answers = (uint8_t)zs->answers;
+    s->spread_km = (float)zs->spread_km;
+    s->ecs = zs->ecs;
+    if (zs->policy == POLICY_NEAREST) {
+        s->map = build_map(b, z, zs, regions);
+    }
+    return s;
+}
+
 static int build_services(build_t *b, size_t z)
 {
     const zone_t *zone = b->zones[z];
@@ -473,22 +545,16 @@ static int build_services(build_t *b, size_t z)
         r->v6 = v6;
         regions[i] = r;
     }
+    b->n_cache = 0;
+    b->cache = realloc(b->cache, (zone->n_services + 1) * sizeof(*b->cache));
+    if (b->cache == NULL) {
+        abort();
+    }
     for (size_t k = 0; k < b->n_all; k++) {
         bnode_t *n = b->all[k];
-        if (n->zone != z || n->svc == NULL) {
-            continue;
+        if (n->zone == z && n->svc != NULL) {
+            n->svc_rt = build_service(b, z, n->svc, (const region_rt_t **)regions);
         }
-        const region_rt_t **list = arena_alloc(ar, n->svc->n_regions * sizeof(*list));
-        svc_rt_t *s = arena_alloc(ar, sizeof(*s));
-        for (size_t i = 0; i < n->svc->n_regions; i++) {
-            list[i] = regions[n->svc->regions[i]];
-        }
-        s->zone = &b->s->zones[z];
-        s->name = arena_dup(ar, n->svc->name, strlen(n->svc->name) + 1);
-        s->ttl = n->svc->ttl;
-        s->n_regions = (uint16_t)n->svc->n_regions;
-        s->regions = list;
-        n->svc_rt = s;
     }
     return 0;
 }
@@ -539,10 +605,12 @@ static void build_cleanup(build_t *b)
     }
     free(b->all);
     free(b->tab);
+    free(b->cache);
     render_free(b->r);
 }
 
-int snapshot_build(zone_t *const *zones, size_t n, snapshot_t **out, zone_errors_t *errs)
+int snapshot_build(zone_t *const *zones, size_t n, const geo_db_t *db, snapshot_t **out,
+                   zone_errors_t *errs)
 {
     build_t b = {0};
     snapshot_t *s = calloc(1, sizeof(*s));
@@ -556,6 +624,7 @@ int snapshot_build(zone_t *const *zones, size_t n, snapshot_t **out, zone_errors
     b.s = s;
     b.zones = zones;
     b.errs = errs;
+    b.db = db;
     b.r = render_new();
     build_grow(&b);
     for (size_t z = 0; z < n; z++) {

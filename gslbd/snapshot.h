@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "common/arena.h"
+#include "geo/geomap.h"
 #include "render.h"
 #include "zones/zone.h"
 
@@ -36,6 +37,12 @@ struct svc_rt {
     uint32_t ttl;
     uint16_t n_regions;
     const region_rt_t *const *regions; /* in listed order */
+    const geo_map_t *map;      /* policy nearest: client -> region order, else NULL */
+    const geo_list_t *listed;  /* the listed order, for weighted and failover */
+    float spread_km;
+    uint8_t policy;            /* zone_policy_t */
+    uint8_t answers;           /* regions per answer */
+    bool ecs;                  /* use EDNS Client Subnet to place the client */
 };
 
 /* One prepared response: a static fragment, optionally followed by address
@@ -80,11 +87,12 @@ typedef struct {
     zone_rt_t *zones;
 } snapshot_t;
 
-/* Compile zones into a new snapshot. Returns 0 and sets *out, or -1 with
- * errors in errs (e.g. an RRset too large for a DNS message). The zones are
- * not referenced afterwards: they may be freed while the snapshot serves. */
-int snapshot_build(zone_t *const *zones, size_t n, snapshot_t **out, zone_errors_t *errs)
-    ATTR_WUR;
+/* Compile zones into a new snapshot, with geo maps from `db` (NULL: no
+ * database, clients are not placed). Returns 0 and sets *out, or -1 with
+ * errors in errs (e.g. an RRset too large for a DNS message). Neither zones
+ * nor db are referenced afterwards: they may be freed while it serves. */
+int snapshot_build(zone_t *const *zones, size_t n, const geo_db_t *db, snapshot_t **out,
+                   zone_errors_t *errs) ATTR_WUR;
 
 void snapshot_free(snapshot_t *s);
 

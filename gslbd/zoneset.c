@@ -116,7 +116,7 @@ static void drop_new(const zoneset_t *zs, entry_t *set, size_t n)
     free(set);
 }
 
-int zoneset_load(zoneset_t *zs, bool force, bool strict, snapshot_t **snap)
+int zoneset_load(zoneset_t *zs, const geo_db_t *db, bool force, bool strict, snapshot_t **snap)
 {
     zone_errors_t errs = {0};
     char **files = NULL;
@@ -142,7 +142,7 @@ int zoneset_load(zoneset_t *zs, bool force, bool strict, snapshot_t **snap)
     }
     zone_files_free(files, n_files);
     if ((failed && strict) || zone_check_set(zones, n, &errs) < 0 ||
-        snapshot_build(zones, n, snap, &errs) < 0) {
+        snapshot_build(zones, n, db, snap, &errs) < 0) {
         print_errors(&errs);
         drop_new(zs, set, n);
         free(zones);
@@ -158,6 +158,23 @@ int zoneset_load(zoneset_t *zs, bool force, bool strict, snapshot_t **snap)
     zs->cur = set;
     zs->n_cur = n;
     return 0;
+}
+
+int zoneset_rebuild(zoneset_t *zs, const geo_db_t *db, snapshot_t **snap)
+{
+    zone_errors_t errs = {0};
+    zone_t **zones = calloc(zs->n_cur + 1, sizeof(*zones));
+
+    if (zones == NULL) {
+        abort();
+    }
+    for (size_t i = 0; i < zs->n_cur; i++) {
+        zones[i] = zs->cur[i].zone;
+    }
+    int r = snapshot_build(zones, zs->n_cur, db, snap, &errs);
+    free(zones);
+    print_errors(&errs);
+    return r;
 }
 
 void zoneset_describe(const zoneset_t *zs, char *buf, size_t size)

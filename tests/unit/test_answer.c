@@ -13,6 +13,8 @@
 
 #define EXAMPLE "zones/examples/gslb.example.com.yaml"
 
+static answer_ctx_t test_ctx = {.rng = 1};
+
 static snapshot_t *load_snapshot(const char *file)
 {
     zone_t *zone;
@@ -25,7 +27,7 @@ static snapshot_t *load_snapshot(const char *file)
         }
         cr_assert_fail("cannot load %s", file);
     }
-    cr_assert_eq(snapshot_build(&zone, 1, &s, &errs), 0);
+    cr_assert_eq(snapshot_build(&zone, 1, NULL, &s, &errs), 0);
     zone_free(zone);
     return s;
 }
@@ -76,7 +78,7 @@ static void ask(const snapshot_t *s, reply_t *r, const char *name, ldns_rr_type 
     uint8_t q[512];
     size_t qlen = make_query(q, name, type, edns_size, true);
 
-    r->len = answer_packet(s, q, qlen, r->wire, tcp);
+    r->len = answer_packet(&test_ctx, s, NULL, q, qlen, r->wire, tcp);
     cr_assert_gt(r->len, 0, "no reply for %s", name);
     cr_assert_eq(ldns_wire2pkt(&r->pkt, r->wire, r->len), LDNS_STATUS_OK,
                  "reply for %s does not parse", name);
@@ -123,7 +125,7 @@ Test(answer, question_case_is_kept)
     uint8_t q[512];
     size_t qlen = make_query(q, "WwW.GsLb.ExAmPlE.CoM", LDNS_RR_TYPE_A, 0, false);
 
-    r.len = answer_packet(s, q, qlen, r.wire, false);
+    r.len = answer_packet(&test_ctx, s, NULL, q, qlen, r.wire, false);
     cr_assert_eq(memcmp(r.wire + 12, q + 12, qlen - 12), 0, "RFC 4343 4.1: question echoed as sent");
     cr_assert_eq(r.wire[2] & 0x01, 0, "RD clear when the query had it clear");
     snapshot_free(s);
@@ -352,7 +354,7 @@ Test(answer, refusals_and_errors)
     uint8_t q[512], out[ANSWER_UDP_MAX];
     size_t qlen = make_query(q, "www.gslb.example.com", LDNS_RR_TYPE_A, 1232, false);
     q[qlen - 5] = 1; /* EDNS version 1 */
-    size_t n = answer_packet(s, q, qlen, out, false);
+    size_t n = answer_packet(&test_ctx, s, NULL, q, qlen, out, false);
     ldns_pkt *p;
     cr_assert_eq(ldns_wire2pkt(&p, out, n), LDNS_STATUS_OK);
     cr_assert_eq(out[3] & 0x0f, 0);
@@ -361,14 +363,14 @@ Test(answer, refusals_and_errors)
     ldns_pkt_free(p);
 
     q[2] = 0x10; /* opcode STATUS */
-    n = answer_packet(s, q, qlen, out, false);
+    n = answer_packet(&test_ctx, s, NULL, q, qlen, out, false);
     cr_assert_eq(out[3] & 0x0f, LDNS_RCODE_NOTIMPL);
     cr_assert_eq(out[0] << 8 | out[1], 0xbeef);
     q[2] = 0x80; /* a response: never answered */
-    cr_assert_eq(answer_packet(s, q, qlen, out, false), 0);
+    cr_assert_eq(answer_packet(&test_ctx, s, NULL, q, qlen, out, false), 0);
     q[2] = 0;
     q[5] = 2; /* QDCOUNT 2 */
-    n = answer_packet(s, q, qlen, out, false);
+    n = answer_packet(&test_ctx, s, NULL, q, qlen, out, false);
     cr_assert_eq(out[3] & 0x0f, LDNS_RCODE_FORMERR);
     cr_assert_eq(n, 12);
     snapshot_free(s);
@@ -389,7 +391,7 @@ Test(answer, corrupted_queries_never_crash)
             q[rand_r(&seed) % qlen] = (uint8_t)rand_r(&seed);
         }
         size_t len = (size_t)rand_r(&seed) % (qlen + 1);
-        size_t n = answer_packet(s, q, len, out, i % 5 == 0);
+        size_t n = answer_packet(&test_ctx, s, NULL, q, len, out, i % 5 == 0);
         cr_assert_leq(n, i % 5 == 0 ? ANSWER_TCP_MAX : ANSWER_UDP_MAX);
         if (n > 0) {
             ldns_pkt *p;

@@ -140,3 +140,56 @@ Test(query, small_edns_size_is_treated_as_512)
     cr_assert_eq(query_parse(&q, pkt, n), QUERY_OK);
     cr_assert_eq(q.udp_size, 512, "RFC 6891 6.2.5");
 }
+
+/* An ECS option: family, source prefix, scope, then `alen` address bytes. */
+static size_t with_ecs(uint8_t *buf, uint16_t family, uint8_t source, uint8_t scope,
+                       const uint8_t *addr, uint8_t alen)
+{
+    uint8_t opt[32] = {0, 8, 0, (uint8_t)(4 + alen), 0, (uint8_t)family, source, scope};
+
+    memcpy(opt + 8, addr, alen);
+    return with_opt(buf, 0, opt, (uint16_t)(8 + alen));
+}
+
+Test(query, ecs_is_read)
+{
+    uint8_t pkt[128];
+    const uint8_t a[] = {81, 2, 69};
+    query_t q;
+    size_t n = with_ecs(pkt, 1, 24, 0, a, 3);
+
+    cr_assert_eq(query_parse(&q, pkt, n), QUERY_OK);
+    cr_assert(q.ecs);
+    cr_assert_eq(q.ecs_family, 1);
+    cr_assert_eq(q.ecs_source, 24);
+    cr_assert_eq(memcmp(q.ecs_addr, "\x51\x02\x45\x00", 4), 0);
+    n = with_ecs(pkt, 2, 0, 0, a, 0);
+    cr_assert_eq(query_parse(&q, pkt, n), QUERY_OK, "source prefix 0 is valid (RFC 7871 7.1.2)");
+    cr_assert_eq(q.ecs_source, 0);
+}
+
+Test(query, malformed_ecs_is_formerr)
+{
+    const uint8_t a[17] = {81, 2, 69, 1};
+    const uint8_t odd[] = {81, 2, 69 | 1};
+    uint8_t pkt[128];
+    query_t q;
+    struct {
+        uint16_t family;
+        uint8_t source;
+        const uint8_t *addr;
+        uint8_t alen;
+        const char *what;
+    } bad[] = {
+        {3, 24, a, 3, "RFC 7871 6: family 3 is unknown"},
+        {1, 33, a, 5, "RFC 7871 6: IPv4 prefix 33"},
+        {2, 129, a, 17, "RFC 7871 6: IPv6 prefix 129"},
+        {1, 24, a, 4, "RFC 7871 6: address longer than the prefix needs"},
+        {1, 24, a, 2, "RFC 7871 6: address shorter than the prefix needs"},
+        {1, 23, odd, 3, "RFC 7871 6: bits set beyond the source prefix"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        size_t n = with_ecs(pkt, bad[i].family, bad[i].source, 0, bad[i].addr, bad[i].alen);
+        cr_expect_eq(query_parse(&q, pkt, n), QUERY_FORMERR, "%s", bad[i].what);
+    }
+}

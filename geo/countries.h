@@ -1,0 +1,26 @@
+/* countries: one representative coordinate per ISO 3166 country, generated at
+ * build time from tzdata by geo/build-countries (same choice as the world database).
+ *
+ * A GeoIP2 Country database has no location field; its records are placed at
+ * their country's entry here, so a country stands at the same point whether
+ * the daemon loads such a database or geo/world.mmdb. The table is static,
+ * read-only data: nothing owns or frees it. It holds only countries with a
+ * tzdata zone.tab row (not BV or HM) and says nothing about continents.
+ */
+#ifndef GSLB_COUNTRIES_H
+#define GSLB_COUNTRIES_H
+
+#include <stddef.h>
+
+/* cc: upper-case ISO 3166-1 alpha-2 code, NUL-terminated. lat, lon: degrees,
+ * north and east positive, rounded to four decimals as in geo/world.mmdb. */
+typedef struct {
+    char cc[3];
+    float lat, lon;
+} geo_country_t;
+
+/* geo_n_countries entries, sorted by cc (strcmp order), so callers may bsearch. */
+extern const geo_country_t geo_countries[];
+extern const size_t geo_n_countries;
+
+#endif

@@ -1,0 +1,84 @@
+# country-points.pl - one representative point per country from tzdata's zone.tab, shared by
+# geo/build-world (the location in geo/world.mmdb) and geo/build-countries (the table compiled
+# into the daemons for databases without locations).
+#
+# This file is the only place the choice is made: a country's point is the zone.tab row named
+# in %ZONE_FOR, else the country's first row. Both builders take it from here so that a country
+# stands at the same place whichever database the daemon loads. It reads zone.tab only; it
+# does not round coordinates or write any output (the builders do that, both to four decimals).
+#
+# It needs nothing beyond core Perl, so building the C table does not need the mmdb writer.
+# Loaded with `require`; it defines package GslbCountryPoints and returns true.
+
+package GslbCountryPoints;
+
+use strict;
+use warnings;
+
+use File::Basename qw(basename);
+
+# Where Debian's tzdata package installs zone.tab.
+sub default_zone_tab { return '/usr/share/zoneinfo/zone.tab' }
+
+# zone.tab lists a country's zones in an order that "makes some geographical sense" first and
+# puts populous zones early only where that does not contradict it. For most countries the
+# first row is the capital or largest city; for these it is a far corner of the country
+# (Lord Howe Island, Fernando de Noronha, Kaliningrad, Crimea, ...), so name the zone whose
+# city stands for the country instead. geo/README-data.md lists the first row each replaces.
+my %ZONE_FOR = (
+    AU => 'Australia/Sydney',
+    BR => 'America/Sao_Paulo',
+    CA => 'America/Toronto',
+    FM => 'Pacific/Pohnpei',
+    RU => 'Europe/Moscow',
+    UA => 'Europe/Kyiv',
+    UZ => 'Asia/Tashkent',
+);
+
+# Returns { country code => zone name } for the countries whose point is not their first row:
+# %ZONE_FOR, with OVERRIDE (from a builder's --zone options, may be undef) taking precedence.
+# The caller owns the returned hash.
+sub zone_for {
+    my ($override) = @_;
+    return { %ZONE_FOR, %{ $override // {} } };
+}
+
+# Returns { country code => [latitude, longitude] } in degrees (north and east positive, not
+# rounded): the row named in ZONE_FOR (a hash from zone_for()), else the country's first row in
+# zone.tab at PATH. A named zone that PATH lacks gives a warning and the first row. Dies with a
+# message naming PATH (and the line) if the file cannot be read or a row is malformed.
+sub read_zone_tab {
+    my ( $path, $zone_for ) = @_;
+    my $prog = basename($0);
+    open my $fh, '<:encoding(UTF-8)', $path or die "$prog: $path: $!\n";
+    my ( %first, %chosen );
+    while ( my $line = <$fh> ) {
+        next if $line =~ /^\s*(#|$)/;
+        chomp $line;
+        my ( $cc, $coord, $tz ) = split /\t/, $line;
+        my $point = parse_iso6709( $coord // '' );
+        die "$prog: $path:$.: error: cannot read coordinates '", $coord // '', "'\n"
+            unless $cc && $cc =~ /^[A-Z]{2}$/ && $point && $tz;
+        $first{$cc} //= $point;
+        $chosen{$cc} = $point if ( $zone_for->{$cc} // '' ) eq $tz;
+    }
+    close $fh;
+    die "$prog: $path: no zones found\n" unless %first;
+    for my $cc ( sort keys %{$zone_for} ) {
+        next if $chosen{$cc} || !$first{$cc};
+        warn "$prog: warning: $path has no zone $zone_for->{$cc} for $cc; using its first row\n";
+    }
+    return { %first, %chosen };
+}
+
+# ISO 6709 as zone.tab writes it: +DDMM+DDDMM or +DDMMSS+DDDMMSS. Returns [lat, lon] or an
+# empty list if S is not in that form.
+sub parse_iso6709 {
+    my ($s) = @_;
+    my @f = $s =~ /^([+-])(\d\d)(\d\d)(\d\d)?([+-])(\d\d\d)(\d\d)(\d\d)?$/ or return;
+    my $lat = ( $f[1] + $f[2] / 60 + ( $f[3] // 0 ) / 3600 ) * ( $f[0] eq '-' ? -1 : 1 );
+    my $lon = ( $f[5] + $f[6] / 60 + ( $f[7] // 0 ) / 3600 ) * ( $f[4] eq '-' ? -1 : 1 );
+    return [ $lat, $lon ];
+}
+
+1;

@@ -1,0 +1,336 @@
+/*
+ * geodb: compile an mmdb's search tree into a location trie; see geodb.h.
+ *
+ * The mmdb tree is a DAG (IPv4 space is aliased at ::ffff:0:0/96 and 2002::/16
+ * in MaxMind's IPv6 databases), so the walk memoizes by mmdb node: each node
+ * is read once and aliases share our subtree too. Sibling leaves with the
+ * same location merge on the way up, so the trie is as small as the data
+ * allows and its leaf depth is the widest network with one location.
+ */
+#include "geodb.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <maxminddb.h>
+
+#include "geo/countries.h"
+
+#define UNSET UINT32_MAX
+
+/* Rough centres of population, used only when a record names a continent
+ * and nothing finer. */
+static const struct {
+    char code[3];
+    double lat, lon;
+} continent_coords[] = {
+    {"AF", 6.0, 20.0},   {"AN", -80.0, 0.0},  {"AS", 30.0, 100.0}, {"EU", 50.0, 10.0},
+    {"NA", 40.0, -95.0}, {"OC", -25.0, 140.0}, {"SA", -15.0, -60.0},
+};
+
+typedef struct {
+    MMDB_s mmdb;
+    geo_db_t *db;
+    uint32_t *memo;        /* mmdb node -> our reference */
+    uint32_t *data_memo;   /* hash of data offset -> location, open addressing */
+    uint32_t *data_keys;
+    size_t data_cap;
+    size_t cap_nodes, cap_locs;
+    int status;
+    char *err;
+    size_t errlen;
+} loader_t;
+
+double geo_distance_km(double lat1, double lon1, double lat2, double lon2)
+{
+    const double rad = M_PI / 180.0;
+    double dlat = (lat2 - lat1) * rad, dlon = (lon2 - lon1) * rad;
+    double a = sin(dlat / 2) * sin(dlat / 2) +
+               cos(lat1 * rad) * cos(lat2 * rad) * sin(dlon / 2) * sin(dlon / 2);
+
+    return 2 * 6371.0 * atan2(sqrt(a), sqrt(1 - a));
+}
+
+bool geo_continent_coords(const char *code, double *lat, double *lon)
+{
+    for (size_t i = 0; i < sizeof(continent_coords) / sizeof(continent_coords[0]); i++) {
+        if (strcmp(continent_coords[i].code, code) == 0) {
+            *lat = continent_coords[i].lat;
+            *lon = continent_coords[i].lon;
+            return true;
+        }
+    }
+    return false;
+}
+
+bool geo_country_coords(const char *cc, double *lat, double *lon)
+{
+    for (size_t i = 0; i < geo_n_countries; i++) {
+        if (memcmp(geo_countries[i].cc, cc, 3) == 0) {
+            *lat = geo_countries[i].lat;
+            *lon = geo_countries[i].lon;
+            return true;
+        }
+    }
+    return false;
+}
+
+static void get_string(MMDB_entry_s *e, char *out, size_t size, const char *const *path)
+{
+    MMDB_entry_data_s d;
+
+    out[0] = '\0';
+    if (MMDB_aget_value(e, &d, path) == MMDB_SUCCESS && d.has_data &&
+        d.type == MMDB_DATA_TYPE_UTF8_STRING && d.data_size < size) {
+        memcpy(out, d.utf8_string, d.data_size);
+        out[d.data_size] = '\0';
+    }
+}
+
+static bool get_double(MMDB_entry_s *e, double *out, const char *const *path)
+{
+    MMDB_entry_data_s d;
+
+    if (MMDB_aget_value(e, &d, path) != MMDB_SUCCESS || !d.has_data) {
+        return false;
+    }
+    if (d.type == MMDB_DATA_TYPE_DOUBLE) {
+        *out = d.double_value;
+    } else if (d.type == MMDB_DATA_TYPE_FLOAT) {
+        *out = d.float_value;
+    } else {
+        return false;
+    }
+    return true;
+}
+
+/* Read the fields we use from one data record, in the GeoIP2 layout (which
+ * DB-IP's and our world database follow too). */
+static void read_loc(MMDB_entry_s *e, geo_loc_t *loc)
+{
+    static const char *const p_lat[] = {"location", "latitude", NULL};
+    static const char *const p_lon[] = {"location", "longitude", NULL};
+    static const char *const p_cont[] = {"continent", "code", NULL};
+    static const char *const p_cc[] = {"country", "iso_code", NULL};
+    static const char *const p_reg[] = {"registered_country", "iso_code", NULL};
+    static const char *const p_sub[] = {"subdivisions", "0", "iso_code", NULL};
+    char sub[4];
+
+    memset(loc, 0, sizeof(*loc));
+    get_string(e, loc->continent, sizeof(loc->continent), p_cont);
+    get_string(e, loc->country, sizeof(loc->country), p_cc);
+    if (loc->country[0] == '\0') {
+        get_string(e, loc->country, sizeof(loc->country), p_reg);
+    }
+    get_string(e, sub, sizeof(sub), p_sub);
+    if (sub[0] != '\0' && loc->country[0] != '\0') {
+        snprintf(loc->subdivision, sizeof(loc->subdivision), "%s-%s", loc->country, sub);
+    }
+    if (get_double(e, &loc->lat, p_lat) && get_double(e, &loc->lon, p_lon)) {
+        loc->has_coords = true;
+        strcpy(loc->coords_from, "database");
+    } else if (loc->country[0] && geo_country_coords(loc->country, &loc->lat, &loc->lon)) {
+        loc->has_coords = true;
+        strcpy(loc->coords_from, "country");
+    } else if (loc->continent[0] && geo_continent_coords(loc->continent, &loc->lat, &loc->lon)) {
+        loc->has_coords = true;
+        strcpy(loc->coords_from, "continent");
+    }
+}
+
+static bool same_loc(const geo_loc_t *a, const geo_loc_t *b)
+{
+    return a->has_coords == b->has_coords && a->lat == b->lat && a->lon == b->lon &&
+           strcmp(a->continent, b->continent) == 0 && strcmp(a->country, b->country) == 0 &&
+           strcmp(a->subdivision, b->subdivision) == 0;
+}
+
+/* Intern a location by content; linear over the few distinct ones of a
+ * country database, and a City database's records are cached by offset
+ * before they get here. */
+static uint32_t intern_loc(loader_t *L, const geo_loc_t *loc)
+{
+    geo_db_t *db = L->db;
+
+    for (size_t i = db->n_locs; i-- > 0 && db->n_locs - i <= 64;) {
+        if (same_loc(&db->locs[i], loc)) {
+            return (uint32_t)i;
+        }
+    }
+    if (db->n_locs == L->cap_locs) {
+        L->cap_locs = L->cap_locs ? L->cap_locs * 2 : 256;
+        db->locs = realloc(db->locs, L->cap_locs * sizeof(*db->locs));
+        if (db->locs == NULL) {
+            abort();
+        }
+    }
+    db->locs[db->n_locs] = *loc;
+    return (uint32_t)db->n_locs++;
+}
+
+/* Location of a data record, cached by its offset in the data section. */
+static uint32_t data_loc(loader_t *L, MMDB_entry_s *e)
+{
+    uint32_t key = e->offset + 1, h = (key * 2654435761u) & (uint32_t)(L->data_cap - 1);
+    geo_loc_t loc;
+
+    while (L->data_keys[h] != 0) {
+        if (L->data_keys[h] == key) {
+            return L->data_memo[h];
+        }
+        h = (h + 1) & (uint32_t)(L->data_cap - 1);
+    }
+    read_loc(e, &loc);
+    L->data_keys[h] = key;
+    L->data_memo[h] = intern_loc(L, &loc);
+    return L->data_memo[h];
+}
+
+static uint32_t new_node(loader_t *L, uint32_t left, uint32_t right)
+{
+    geo_trie_t *t = &L->db->trie;
+
+    if (t->n_nodes == L->cap_nodes) {
+        L->cap_nodes = L->cap_nodes ? L->cap_nodes * 2 : 4096;
+        t->nodes = realloc(t->nodes, L->cap_nodes * sizeof(*t->nodes));
+        if (t->nodes == NULL) {
+            abort();
+        }
+    }
+    t->nodes[t->n_nodes].child[0] = left;
+    t->nodes[t->n_nodes].child[1] = right;
+    return (uint32_t)t->n_nodes++;
+}
+
+static uint32_t walk(loader_t *L, uint32_t node, unsigned depth);
+
+static uint32_t record_ref(loader_t *L, uint8_t type, uint64_t rec, MMDB_entry_s *e,
+                           unsigned depth)
+{
+    switch (type) {
+    case MMDB_RECORD_TYPE_SEARCH_NODE:
+        return walk(L, (uint32_t)rec, depth + 1);
+    case MMDB_RECORD_TYPE_DATA:
+        return GEO_LEAF | data_loc(L, e);
+    case MMDB_RECORD_TYPE_EMPTY:
+        return GEO_NONE;
+    default:
+        L->status = -1;
+        return GEO_NONE;
+    }
+}
+
+static uint32_t walk(loader_t *L, uint32_t node, unsigned depth)
+{
+    MMDB_search_node_s n;
+
+    if (L->memo[node] != UNSET) {
+        return L->memo[node];
+    }
+    if (depth >= (L->mmdb.metadata.ip_version == 6 ? 128u : 32u) ||
+        MMDB_read_node(&L->mmdb, node, &n) != MMDB_SUCCESS) {
+        L->status = -1;
+        return GEO_NONE;
+    }
+    uint32_t left = record_ref(L, n.left_record_type, n.left_record, &n.left_record_entry, depth);
+    uint32_t right =
+        record_ref(L, n.right_record_type, n.right_record, &n.right_record_entry, depth);
+    uint32_t ref = (left == right && (left & GEO_LEAF)) ? left : new_node(L, left, right);
+    L->memo[node] = ref;
+    return ref;
+}
+
+/* The IPv4 space of an IPv6 database: 96 zero bits down from the root. */
+static uint32_t ipv4_root(const geo_trie_t *t)
+{
+    uint32_t ref = t->root6;
+
+    for (int i = 0; i < 96 && !(ref & GEO_LEAF); i++) {
+        ref = t->nodes[ref].child[0];
+    }
+    return ref;
+}
+
+static int fail(loader_t *L, const char *fmt, const char *detail)
+{
+    snprintf(L->err, L->errlen, fmt, L->db->path, detail);
+    return -1;
+}
+
+static int compile(loader_t *L)
+{
+    uint32_t n = L->mmdb.metadata.node_count;
+    geo_db_t *db = L->db;
+
+    if (L->mmdb.metadata.ip_version != 4 && L->mmdb.metadata.ip_version != 6) {
+        return fail(L, "%s: unsupported mmdb ip_version%s", "");
+    }
+    L->memo = malloc((size_t)n * sizeof(*L->memo));
+    L->data_cap = 1024;
+    while (L->data_cap < (size_t)n / 2) {
+        L->data_cap *= 2;
+    }
+    L->data_keys = calloc(L->data_cap, sizeof(*L->data_keys));
+    L->data_memo = calloc(L->data_cap, sizeof(*L->data_memo));
+    if (L->memo == NULL || L->data_keys == NULL || L->data_memo == NULL) {
+        abort();
+    }
+    memset(L->memo, 0xff, (size_t)n * sizeof(*L->memo));
+    uint32_t root = n > 0 ? walk(L, 0, 0) : GEO_NONE;
+    if (L->status < 0) {
+        return fail(L, "%s: corrupt search tree%s", "");
+    }
+    if (L->mmdb.metadata.ip_version == 6) {
+        db->trie.root6 = root;
+        db->trie.root4 = ipv4_root(&db->trie);
+    } else {
+        db->trie.root6 = GEO_NONE;
+        db->trie.root4 = root;
+    }
+    return 0;
+}
+
+int geo_db_open(const char *path, geo_db_t **out, char *err, size_t errlen)
+{
+    loader_t L = {.err = err, .errlen = errlen};
+    int r;
+
+    L.db = calloc(1, sizeof(*L.db));
+    if (L.db == NULL || (L.db->path = strdup(path)) == NULL) {
+        abort();
+    }
+    r = MMDB_open(path, MMDB_MODE_MMAP, &L.mmdb);
+    if (r != MMDB_SUCCESS) {
+        snprintf(err, errlen, "%s: %s", path,
+                 r == MMDB_IO_ERROR ? strerror(errno) : MMDB_strerror(r));
+        geo_db_free(L.db);
+        return -1;
+    }
+    snprintf(L.db->type, sizeof(L.db->type), "%s",
+             L.mmdb.metadata.database_type ? L.mmdb.metadata.database_type : "unknown");
+    L.db->build_epoch = L.mmdb.metadata.build_epoch;
+    r = compile(&L);
+    MMDB_close(&L.mmdb);
+    free(L.memo);
+    free(L.data_keys);
+    free(L.data_memo);
+    if (r < 0) {
+        geo_db_free(L.db);
+        return -1;
+    }
+    *out = L.db;
+    return 0;
+}
+
+void geo_db_free(geo_db_t *db)
+{
+    if (db != NULL) {
+        free(db->trie.nodes);
+        free(db->locs);
+        free(db->path);
+        free(db);
+    }
+}

@@ -1,0 +1,84 @@
+/*
+ * geodb: a GeoIP database (any GeoIP2/GeoLite2/DB-IP City or Country mmdb,
+ * or gslb's world database) compiled into a binary trie of locations.
+ *
+ * Loading walks the mmdb's whole search tree once and interns every distinct
+ * location (coordinates, continent, country, subdivision), so that networks
+ * with the same location merge into one leaf. geomap.h then turns this trie
+ * into per-service region orders. Records without coordinates get their
+ * country's (a table built from tzdata) or, failing that, their continent's.
+ * This module does no socket I/O and knows nothing of DNS.
+ */
+#ifndef GSLB_GEODB_H
+#define GSLB_GEODB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/log.h"
+
+typedef struct {
+    double lat, lon;       /* degrees; valid when has_coords */
+    bool has_coords;
+    char coords_from[12];  /* "city", "country", "continent": how coords were found */
+    char continent[3];     /* "" when unknown */
+    char country[3];
+    char subdivision[8];   /* "US-CA" form, "" when unknown */
+} geo_loc_t;
+
+/* Trie references: an index into nodes, or a leaf holding a value. */
+#define GEO_LEAF 0x80000000u
+#define GEO_NONE (GEO_LEAF | 0x7fffffffu) /* the database has nothing here */
+
+typedef struct {
+    uint32_t child[2];
+} geo_node_t;
+
+typedef struct {
+    geo_node_t *nodes;
+    size_t n_nodes;
+    uint32_t root6;        /* the whole IPv6 space, GEO_NONE for an IPv4-only db */
+    uint32_t root4;        /* the IPv4 space (::/96 in an IPv6 db) */
+} geo_trie_t;
+
+typedef struct {
+    char *path;
+    char type[64];         /* database_type from the metadata */
+    uint64_t build_epoch;
+    geo_trie_t trie;       /* leaves hold location indices */
+    geo_loc_t *locs;
+    size_t n_locs;
+} geo_db_t;
+
+/* Open and compile an mmdb. Returns 0 and sets *out, or -1 with a message
+ * in err naming the file and what is wrong. */
+int geo_db_open(const char *path, geo_db_t **out, char *err, size_t errlen) ATTR_WUR;
+void geo_db_free(geo_db_t *db);
+
+/* Walk a trie with an address (4 or 16 bytes in network order). Returns the
+ * leaf reached and sets *depth to the number of bits used (the prefix length
+ * of the network that matched, in the address family's own bits). */
+static inline uint32_t geo_trie_walk(const geo_trie_t *t, int v6, const uint8_t *addr,
+                                     unsigned *depth)
+{
+    uint32_t ref = v6 ? t->root6 : t->root4;
+    unsigned d = 0;
+
+    while (!(ref & GEO_LEAF)) {
+        unsigned bit = (addr[d >> 3] >> (7 - (d & 7))) & 1;
+        ref = t->nodes[ref].child[bit];
+        d++;
+    }
+    *depth = d;
+    return ref;
+}
+
+/* Great-circle distance in km (haversine, mean Earth radius 6371 km). */
+double geo_distance_km(double lat1, double lon1, double lat2, double lon2);
+
+/* Coordinates of a country (ISO 3166 alpha-2) or continent code. */
+bool geo_country_coords(const char *cc, double *lat, double *lon);
+bool geo_continent_coords(const char *code, double *lat, double *lon);
+
+#endif

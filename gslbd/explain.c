@@ -1,0 +1,201 @@
+/*
+ * explain: `gslbd --explain ADDRESS[/PREFIX] NAME [TYPE]`, what the server
+ * would answer that client and why.
+ *
+ * It builds a real query (with an EDNS Client Subnet option for the given
+ * prefix), runs it through answer_packet() with a trace attached, and prints
+ * the location found, the regions in order with distances and why each was
+ * chosen or skipped, the answer, its TTL and the ECS scope. Nothing here is
+ * on the server's path; it only reads what answer_packet() decided.
+ */
+#include "explain.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "answer.h"
+
+static const char *const why_text[] = {"chosen", "not needed (answer full)", "skipped: down",
+                                       "skipped: drained (weight 0)",
+                                       "skipped: no address of this family"};
+
+static const char *const source_text[] = {
+    "by distance from the client", "by geo.map for the client's place, then by distance",
+    "by geo.nets for the client's network", "by geo.default (the database cannot place the client)",
+    "in the listed order (the database cannot place the client)"};
+
+typedef struct {
+    int family;
+    uint8_t addr[16];
+    unsigned prefix;
+} client_t;
+
+static int parse_client(const char *text, client_t *c, FILE *err)
+{
+    char buf[INET6_ADDRSTRLEN + 8];
+    char *slash;
+
+    snprintf(buf, sizeof(buf), "%s", text);
+    slash = strchr(buf, '/');
+    if (slash != NULL) {
+        *slash++ = '\0';
+    }
+    memset(c, 0, sizeof(*c));
+    c->family = strchr(buf, ':') ? AF_INET6 : AF_INET;
+    unsigned max = c->family == AF_INET6 ? 128 : 32;
+    char *end = NULL;
+    unsigned long p = slash ? strtoul(slash, &end, 10) : max;
+    if (inet_pton(c->family, buf, c->addr) != 1 || p > max || (slash && (*end || !*slash))) {
+        fprintf(err, "gslbd: --explain: '%s' is not ADDRESS[/PREFIX]\n", text);
+        return -1;
+    }
+    c->prefix = (unsigned)p;
+    for (unsigned bit = c->prefix; bit < max; bit++) {
+        c->addr[bit / 8] &= (uint8_t)~(0x80 >> (bit % 8)); /* ECS: no bits past the prefix */
+    }
+    return 0;
+}
+
+/* A query for name/type with EDNS and ECS for the client. */
+static size_t build_query(const client_t *c, const ldns_rdf *name, uint16_t type, uint8_t *q)
+{
+    size_t pos = 12, abytes = (c->prefix + 7) / 8;
+
+    memset(q, 0, 12);
+    q[0] = 0x4e;
+    q[1] = 0x58;
+    q[5] = 1;  /* QDCOUNT */
+    q[11] = 1; /* ARCOUNT: the OPT */
+    memcpy(q + pos, ldns_rdf_data(name), ldns_rdf_size(name));
+    pos += ldns_rdf_size(name);
+    q[pos++] = (uint8_t)(type >> 8);
+    q[pos++] = (uint8_t)type;
+    q[pos++] = 0;
+    q[pos++] = 1;
+    const uint8_t opt[] = {0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, (uint8_t)(8 + abytes),
+                           0, 8, 0, (uint8_t)(4 + abytes), 0,
+                           (uint8_t)(c->family == AF_INET ? 1 : 2), (uint8_t)c->prefix, 0};
+    memcpy(q + pos, opt, sizeof(opt));
+    pos += sizeof(opt);
+    memcpy(q + pos, c->addr, abytes);
+    return pos + abytes;
+}
+
+static void print_location(const geo_db_t *db, const client_t *c, FILE *out)
+{
+    char net[INET6_ADDRSTRLEN];
+    unsigned depth;
+    uint8_t masked[16];
+
+    if (db == NULL) {
+        fprintf(out, "location:  none (no GeoIP database loaded)\n");
+        return;
+    }
+    uint32_t leaf = geo_trie_walk(&db->trie, c->family == AF_INET6, c->addr, &depth);
+    memcpy(masked, c->addr, sizeof(masked));
+    for (unsigned bit = depth; bit < (c->family == AF_INET6 ? 128u : 32u); bit++) {
+        masked[bit / 8] &= (uint8_t)~(0x80 >> (bit % 8));
+    }
+    inet_ntop(c->family, masked, net, sizeof(net));
+    if (leaf == GEO_NONE) {
+        fprintf(out, "location:  not in the database (network %s/%u of %s)\n", net, depth,
+                db->path);
+        return;
+    }
+    const geo_loc_t *loc = &db->locs[leaf & ~GEO_LEAF];
+    fprintf(out, "location:  country %s, continent %s%s%s", loc->country[0] ? loc->country : "?",
+            loc->continent[0] ? loc->continent : "?", loc->subdivision[0] ? ", subdivision " : "",
+            loc->subdivision);
+    if (loc->has_coords) {
+        fprintf(out, ", %.4f %.4f (coordinates from the %s)", loc->lat, loc->lon,
+                loc->coords_from);
+    }
+    fprintf(out, "\n           from network %s/%u of %s (%s)\n", net, depth, db->path, db->type);
+}
+
+static void print_order(const answer_trace_t *t, const geo_db_t *db, const client_t *c, FILE *out)
+{
+    const geo_loc_t *loc = NULL;
+    unsigned depth;
+
+    if (db != NULL) {
+        uint32_t leaf = geo_trie_walk(&db->trie, c->family == AF_INET6, c->addr, &depth);
+        loc = leaf == GEO_NONE ? NULL : &db->locs[leaf & ~GEO_LEAF];
+    }
+    fprintf(out, "service:   %s (policy %s, answers %u, spread %.0f km, ttl %u, ecs %s)\n",
+            t->svc->name,
+            t->svc->policy == POLICY_NEAREST    ? "nearest"
+            : t->svc->policy == POLICY_WEIGHTED ? "weighted"
+                                                : "failover",
+            t->svc->answers, t->svc->spread_km, t->svc->ttl, t->svc->ecs ? "on" : "off");
+    fprintf(out, "order:     %s\n", source_text[t->order->source]);
+    for (unsigned i = 0; i < t->order->n; i++) {
+        const region_rt_t *r = t->svc->regions[t->order->e[i].region];
+        fprintf(out, "  %2u. %-16s weight %-7u", i + 1, r->name, r->weight);
+        if (loc != NULL && loc->has_coords) {
+            fprintf(out, " %6.0f km", geo_distance_km(loc->lat, loc->lon, r->lat, r->lon));
+        }
+        fprintf(out, "  %s\n", i < sizeof(t->why) ? why_text[t->why[i]] : "");
+    }
+    if (t->sel.failed_open) {
+        fprintf(out, "           no region was eligible: answering as if all were up\n");
+    }
+}
+
+int explain_run(const snapshot_t *s, const geo_db_t *db, const char *client, const char *name,
+                const char *type, FILE *out)
+{
+    client_t c;
+    ldns_rdf *qname = ldns_dname_new_frm_str(name);
+    uint16_t qtype = type ? ldns_get_rr_type_by_name(type) : LDNS_RR_TYPE_A;
+    uint8_t q[512], reply[ANSWER_TCP_MAX];
+    answer_trace_t trace = {0};
+    answer_ctx_t ctx = {.rng = 0x9e3779b97f4a7c15ull, .trace = &trace};
+    struct sockaddr_storage src = {0};
+    ldns_pkt *pkt;
+
+    if (parse_client(client, &c, stderr) < 0 || qname == NULL || qtype == 0) {
+        if (qname == NULL || qtype == 0) {
+            fprintf(stderr, "gslbd: --explain: bad name '%s' or type '%s'\n", name,
+                    type ? type : "A");
+        }
+        ldns_rdf_deep_free(qname);
+        return -1;
+    }
+    /* The client is both the ECS address and the packet source, so a
+     * service with ECS off places it the same way. */
+    src.ss_family = (sa_family_t)c.family;
+    memcpy(c.family == AF_INET ? (void *)&((struct sockaddr_in *)&src)->sin_addr
+                               : (void *)&((struct sockaddr_in6 *)&src)->sin6_addr,
+           c.addr, c.family == AF_INET ? 4 : 16);
+    size_t qlen = build_query(&c, qname, qtype, q);
+    ldns_rdf_deep_free(qname);
+    size_t n = answer_packet(&ctx, s, (const struct sockaddr *)&src, q, qlen, reply, true);
+    if (n == 0 || ldns_wire2pkt(&pkt, reply, n) != LDNS_STATUS_OK) {
+        fprintf(stderr, "gslbd: --explain: no answer could be built\n");
+        return -1;
+    }
+    fprintf(out, "client:    %s (sent as EDNS Client Subnet %s)\n", client, client);
+    print_location(db, &c, out);
+    if (trace.used) {
+        print_order(&trace, db, &c, out);
+    }
+    char *rcode = ldns_pkt_rcode2str(ldns_pkt_get_rcode(pkt));
+    fprintf(out, "answer:    %s%s\n", rcode, ldns_pkt_aa(pkt) ? ", authoritative" : "");
+    free(rcode);
+    for (size_t i = 0; i < ldns_pkt_ancount(pkt); i++) {
+        char *rr = ldns_rr2str(ldns_rr_list_rr(ldns_pkt_answer(pkt), i));
+        fprintf(out, "           %s", rr);
+        free(rr);
+    }
+    if (ldns_pkt_ancount(pkt) > 0) {
+        fprintf(out, "ttl:       %u\n", ldns_rr_ttl(ldns_rr_list_rr(ldns_pkt_answer(pkt), 0)));
+    }
+    fprintf(out, "ecs scope: /%u%s\n", trace.used ? trace.scope : 0,
+            trace.used && trace.scope ? " (resolvers may cache this answer for that network)"
+                                      : " (the answer holds for every client)");
+    ldns_pkt_free(pkt);
+    return 0;
+}

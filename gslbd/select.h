@@ -1,0 +1,49 @@
+/*
+ * select: which regions answer one query of a service.
+ *
+ * Input is the service's region order for this client (from its geo map, or
+ * the listed order); output is up to `answers` regions. A region is eligible
+ * when it is up, has weight > 0, and has an address of the asked family.
+ * When none is, the service fails open: health is ignored, then weight.
+ * Pure and allocation-free; `why` (optional, for --explain) receives a
+ * select_why_t per entry of the order.
+ */
+#ifndef GSLB_SELECT_H
+#define GSLB_SELECT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "snapshot.h"
+
+#define SELECT_MAX 16 /* most regions in one answer (services allow 1..16) */
+
+typedef enum {
+    SELECT_CHOSEN,
+    SELECT_NOT_NEEDED, /* eligible, but the answer was full */
+    SELECT_DOWN,
+    SELECT_DRAINED,    /* weight 0 */
+    SELECT_NO_FAMILY,  /* no address of the asked family */
+} select_why_t;
+
+typedef struct {
+    uint16_t region[SELECT_MAX]; /* positions in svc->regions, in answer order */
+    uint8_t n;
+    bool failed_open;            /* no region was eligible: health or weight ignored */
+} select_t;
+
+/* xorshift64*: per-thread state, never zero. */
+static inline uint64_t select_rand(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return x * 2685821657736338717ull;
+}
+
+void select_regions(const svc_rt_t *svc, const geo_list_t *order, bool v6, uint64_t *rng,
+                    select_t *out, uint8_t *why);
+
+#endif

@@ -1,0 +1,352 @@
+/*
+ * Unit tests for geo/ (database compilation, region orders, overrides, ECS
+ * scopes) and gslbd/select.c (policies, weights, spread). The GeoIP database
+ * is built by the test itself with geo/build-testdb from the spec below.
+ */
+#include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "geo/geomap.h"
+#include "gslbd/select.h"
+
+/* Documentation and loopback ranges placed around the world. Later lines win
+ * where networks overlap. */
+static const char *spec_text =
+    "81.2.69.0/24      GB EU 51.5 -0.13\n"
+    "81.2.70.0/24      IE EU 53.35 -6.26\n"
+    "81.2.71.0/24      GB EU 51.5 -0.13 ENG\n"
+    "192.0.2.0/25      US NA 38.9 -77.0 VA\n"
+    "192.0.2.128/25    US NA 37.4 -122.1 CA\n"
+    "198.51.100.0/24   SG AS 1.29 103.85\n"
+    "203.0.113.0/24    - AF - -\n"
+    "2001:db8:1::/48   DE EU 50.1 8.7\n";
+
+static geo_db_t *db;
+
+static void build_db(void)
+{
+    char spec[] = "/tmp/gslb-geo-spec-XXXXXX";
+    int fd = mkstemp(spec);
+    char cmd[256], err[512];
+
+    cr_assert(fd >= 0);
+    cr_assert_eq(write(fd, spec_text, strlen(spec_text)), (ssize_t)strlen(spec_text));
+    close(fd);
+    snprintf(cmd, sizeof(cmd), "geo/build-testdb %s %s.mmdb >/dev/null", spec, spec);
+    cr_assert_eq(system(cmd), 0, "geo/build-testdb failed");
+    snprintf(cmd, sizeof(cmd), "%s.mmdb", spec);
+    cr_assert_eq(geo_db_open(cmd, &db, err, sizeof(err)), 0, "%s", err);
+    unlink(cmd);
+    unlink(spec);
+}
+
+static void free_db(void)
+{
+    geo_db_free(db);
+}
+
+TestSuite(geo, .init = build_db, .fini = free_db);
+
+/* The example zone's regions: us-east, eu-west, ap-south. */
+static double lat3[] = {39.04, 53.35, 1.29}, lon3[] = {-77.49, -6.26, 103.85};
+static size_t zr3[] = {0, 1, 2};
+
+static const geo_list_t *lookup4(const geo_map_t *m, const char *ip, unsigned *scope)
+{
+    uint8_t a[4];
+    inet_pton(AF_INET, ip, a);
+    return geo_map_lookup(m, false, a, scope);
+}
+
+static void assert_order(const geo_list_t *l, const char *want)
+{
+    static const char *names[] = {"us-east", "eu-west", "ap-south"};
+    char got[128] = "";
+
+    for (unsigned i = 0; i < l->n; i++) {
+        strcat(got, i ? " " : "");
+        strcat(got, names[l->e[i].region]);
+    }
+    cr_assert_str_eq(got, want);
+}
+
+Test(geo, distance_is_great_circle)
+{
+    cr_assert(fabs(geo_distance_km(51.5, -0.13, 53.35, -6.26) - 463) < 5, "London-Dublin");
+    cr_assert(fabs(geo_distance_km(0, 0, 0, 180) - 20015) < 5, "half the equator");
+    cr_assert(geo_distance_km(1, 2, 1, 2) < 1e-9);
+}
+
+Test(geo, database_places_networks_and_reports_their_prefix)
+{
+    uint8_t a[4] = {81, 2, 69, 7};
+    unsigned depth;
+    uint32_t leaf = geo_trie_walk(&db->trie, false, a, &depth);
+
+    cr_assert_neq(leaf, GEO_NONE);
+    cr_assert_str_eq(db->locs[leaf & ~GEO_LEAF].country, "GB");
+    cr_assert_eq(depth, 24);
+    a[2] = 71;
+    leaf = geo_trie_walk(&db->trie, false, a, &depth);
+    cr_assert_str_eq(db->locs[leaf & ~GEO_LEAF].subdivision, "GB-ENG");
+    a[0] = 10;
+    cr_assert_eq(geo_trie_walk(&db->trie, false, a, &depth), GEO_NONE);
+    /* a continent-only record gets the continent's coordinates */
+    uint8_t af[4] = {203, 0, 113, 1};
+    leaf = geo_trie_walk(&db->trie, false, af, &depth);
+    cr_assert(db->locs[leaf & ~GEO_LEAF].has_coords);
+    cr_assert_str_eq(db->locs[leaf & ~GEO_LEAF].coords_from, "continent");
+}
+
+Test(geo, nearest_orders_by_distance)
+{
+    arena_t a;
+    arena_init(&a);
+    geo_map_spec_t spec = {3, lat3, lon3, zr3, NULL, false};
+    const geo_map_t *m = geo_map_build(db, &spec, &a);
+    unsigned scope;
+
+    assert_order(lookup4(m, "81.2.69.1", &scope), "eu-west us-east ap-south");
+    assert_order(lookup4(m, "192.0.2.1", &scope), "us-east eu-west ap-south");
+    assert_order(lookup4(m, "198.51.100.1", &scope), "ap-south eu-west us-east");
+    cr_assert_eq(lookup4(m, "198.51.100.1", &scope)->source, GEO_BY_DISTANCE);
+    arena_free(&a);
+}
+
+Test(geo, equal_orders_merge_into_supernets)
+{
+    arena_t a;
+    arena_init(&a);
+    geo_map_spec_t spec = {3, lat3, lon3, zr3, NULL, false};
+    const geo_map_t *m = geo_map_build(db, &spec, &a);
+    unsigned s69, s70, s71;
+
+    /* 81.2.70/24 (IE) and 81.2.71/24 (GB) are siblings with the same order:
+     * one /23. 81.2.69/24's sibling 81.2.68/24 is not placed: it stays /24. */
+    lookup4(m, "81.2.69.1", &s69);
+    lookup4(m, "81.2.70.1", &s70);
+    lookup4(m, "81.2.71.1", &s71);
+    cr_assert_eq(s69, 24);
+    cr_assert_eq(s70, 23);
+    cr_assert_eq(s71, 23);
+    /* both US /25s order us-east first: merged into the /24 */
+    unsigned s;
+    lookup4(m, "192.0.2.200", &s);
+    cr_assert_eq(s, 24);
+    arena_free(&a);
+}
+
+Test(geo, spread_keeps_distances_and_splits_merges)
+{
+    arena_t a;
+    arena_init(&a);
+    geo_map_spec_t spec = {3, lat3, lon3, zr3, NULL, true};
+    const geo_map_t *m = geo_map_build(db, &spec, &a);
+    unsigned scope;
+    const geo_list_t *l = lookup4(m, "81.2.70.1", &scope);
+
+    cr_assert_eq(l->e[0].km, 0, "Dublin is eu-west itself");
+    cr_assert_eq(scope, 24, "IE and GB now differ by distance");
+    arena_free(&a);
+}
+
+Test(geo, overrides_map_nets_default)
+{
+    size_t eu_list[] = {0}, us_ca[] = {2}, net_list[] = {2}, dflt[] = {1};
+    zone_geo_map_t map[] = {
+        {.kind = GEO_KEY_CONTINENT, .code = "EU", .regions = eu_list, .n_regions = 1},
+        {.kind = GEO_KEY_SUBDIVISION, .code = "US-CA", .regions = us_ca, .n_regions = 1},
+    };
+    zone_geo_net_t nets[] = {
+        {.family = AF_INET, .addr = {81, 2, 69, 128}, .prefix = 25, .regions = net_list,
+         .n_regions = 1},
+    };
+    zone_geo_t cfg = {.given = true, .map = map, .n_map = 2, .nets = nets, .n_nets = 1,
+                      .dflt = dflt, .n_dflt = 1};
+    arena_t a;
+    arena_init(&a);
+    geo_map_spec_t spec = {3, lat3, lon3, zr3, &cfg, false};
+    const geo_map_t *m = geo_map_build(db, &spec, &a);
+    unsigned scope;
+
+    const geo_list_t *l = lookup4(m, "81.2.69.1", &scope);
+    assert_order(l, "us-east eu-west ap-south");
+    cr_assert_eq(l->source, GEO_BY_MAP, "continent EU mapped to us-east, the rest by distance");
+    l = lookup4(m, "81.2.69.200", &scope);
+    assert_order(l, "ap-south us-east eu-west");
+    cr_assert_eq(l->source, GEO_BY_NETS);
+    cr_assert_eq(scope, 25, "the nets prefix is the scope");
+    l = lookup4(m, "192.0.2.200", &scope);
+    cr_assert_eq(l->e[0].region, 2, "subdivision US-CA before distance");
+    l = lookup4(m, "192.0.2.1", &scope);
+    cr_assert_eq(l->e[0].region, 0, "Virginia unaffected by the US-CA entry");
+    l = lookup4(m, "10.1.2.3", &scope);
+    assert_order(l, "eu-west us-east ap-south");
+    cr_assert_eq(l->source, GEO_BY_DEFAULT, "not in the database: geo.default first");
+    arena_free(&a);
+}
+
+Test(geo, ipv6_lookups)
+{
+    arena_t a;
+    arena_init(&a);
+    geo_map_spec_t spec = {3, lat3, lon3, zr3, NULL, false};
+    const geo_map_t *m = geo_map_build(db, &spec, &a);
+    uint8_t v6[16];
+    unsigned scope;
+
+    inet_pton(AF_INET6, "2001:db8:1:2::1", v6);
+    const geo_list_t *l = geo_map_lookup(m, true, v6, &scope);
+    cr_assert_eq(l->e[0].region, 1, "Frankfurt: eu-west");
+    cr_assert_geq(scope, 48);
+    arena_free(&a);
+}
+
+/* ---- selection ---- */
+
+static region_rt_t regs[3];
+static const region_rt_t *reg_ptrs[3] = {&regs[0], &regs[1], &regs[2]};
+static const uint8_t v4s[3][4] = {{192, 0, 2, 10}, {198, 51, 100, 10}, {203, 0, 113, 10}};
+static const uint8_t v6s[16] = {0x20, 0x01, 0x0d, 0xb8};
+
+static svc_rt_t make_svc(zone_policy_t policy, unsigned answers, float spread)
+{
+    const char *names[] = {"us-east", "eu-west", "ap-south"};
+    for (int i = 0; i < 3; i++) {
+        regs[i] = (region_rt_t){names[i], 100, lat3[i], lon3[i], 1, 0, v4s[i], NULL};
+    }
+    return (svc_rt_t){.n_regions = 3, .regions = reg_ptrs, .policy = (uint8_t)policy,
+                      .answers = (uint8_t)answers, .spread_km = spread, .ttl = 30};
+}
+
+static geo_list_t *order_of(uint16_t a, float ka, uint16_t b, float kb, uint16_t c, float kc)
+{
+    static union {
+        geo_list_t l;
+        char room[sizeof(geo_list_t) + 3 * sizeof(geo_entry_t)];
+    } u;
+    u.l.n = 3;
+    u.l.e[0] = (geo_entry_t){a, ka};
+    u.l.e[1] = (geo_entry_t){b, kb};
+    u.l.e[2] = (geo_entry_t){c, kc};
+    return &u.l;
+}
+
+Test(select, nearest_takes_the_first_eligible)
+{
+    svc_rt_t svc = make_svc(POLICY_NEAREST, 1, 0);
+    uint64_t rng = 1;
+    select_t sel;
+    uint8_t why[3];
+
+    select_regions(&svc, order_of(1, -1, 0, -1, 2, -1), false, &rng, &sel, why);
+    cr_assert_eq(sel.n, 1);
+    cr_assert_eq(sel.region[0], 1);
+    cr_assert_eq(why[0], SELECT_CHOSEN);
+    cr_assert_eq(why[1], SELECT_NOT_NEEDED);
+    regs[1].weight = 0; /* drained */
+    select_regions(&svc, order_of(1, -1, 0, -1, 2, -1), false, &rng, &sel, why);
+    cr_assert_eq(sel.region[0], 0);
+    cr_assert_eq(why[0], SELECT_DRAINED);
+}
+
+Test(select, aaaa_skips_regions_without_ipv6)
+{
+    svc_rt_t svc = make_svc(POLICY_NEAREST, 1, 0);
+    uint64_t rng = 1;
+    select_t sel;
+    uint8_t why[3];
+
+    regs[2].n6 = 1;
+    regs[2].v6 = v6s;
+    select_regions(&svc, order_of(1, -1, 0, -1, 2, -1), true, &rng, &sel, why);
+    cr_assert_eq(sel.region[0], 2);
+    cr_assert_eq(why[0], SELECT_NO_FAMILY);
+    regs[2].n6 = 0;
+    select_regions(&svc, order_of(1, -1, 0, -1, 2, -1), true, &rng, &sel, why);
+    cr_assert_eq(sel.n, 0, "no IPv6 anywhere: NODATA");
+}
+
+Test(select, all_drained_fails_open)
+{
+    svc_rt_t svc = make_svc(POLICY_NEAREST, 1, 0);
+    uint64_t rng = 1;
+    select_t sel;
+
+    regs[0].weight = regs[1].weight = regs[2].weight = 0;
+    select_regions(&svc, order_of(2, -1, 1, -1, 0, -1), false, &rng, &sel, NULL);
+    cr_assert_eq(sel.n, 1);
+    cr_assert_eq(sel.region[0], 2);
+    cr_assert(sel.failed_open);
+}
+
+Test(select, answers_n_returns_the_first_n)
+{
+    svc_rt_t svc = make_svc(POLICY_NEAREST, 2, 0);
+    uint64_t rng = 1;
+    select_t sel;
+
+    select_regions(&svc, order_of(2, -1, 1, -1, 0, -1), false, &rng, &sel, NULL);
+    cr_assert_eq(sel.n, 2);
+    cr_assert_eq(sel.region[0], 2);
+    cr_assert_eq(sel.region[1], 1);
+}
+
+Test(select, failover_uses_the_listed_order)
+{
+    svc_rt_t svc = make_svc(POLICY_FAILOVER, 1, 0);
+    uint64_t rng = 1;
+    select_t sel;
+
+    regs[0].weight = 0;
+    select_regions(&svc, order_of(0, -1, 1, -1, 2, -1), false, &rng, &sel, NULL);
+    cr_assert_eq(sel.region[0], 1);
+}
+
+/* Over 100,000 draws each region's share is within 2 points of its weight's. */
+static void assert_shares(svc_rt_t *svc, const geo_list_t *order, const double *want)
+{
+    unsigned count[3] = {0};
+    uint64_t rng = 42;
+    select_t sel;
+
+    for (int i = 0; i < 100000; i++) {
+        select_regions(svc, order, false, &rng, &sel, NULL);
+        count[sel.region[0]]++;
+    }
+    for (int r = 0; r < 3; r++) {
+        double share = count[r] / 1000.0;
+        cr_assert(fabs(share - want[r]) <= 2.0, "region %d: %.2f%%, want %.2f%%", r, share,
+                  want[r]);
+    }
+}
+
+Test(select, weighted_shares_follow_weights)
+{
+    svc_rt_t svc = make_svc(POLICY_WEIGHTED, 1, 0);
+    double want[3] = {10, 30, 60};
+
+    regs[0].weight = 100;
+    regs[1].weight = 300;
+    regs[2].weight = 600;
+    assert_shares(&svc, order_of(0, -1, 1, -1, 2, -1), want);
+}
+
+Test(select, spread_blends_nearby_regions_by_weight)
+{
+    svc_rt_t svc = make_svc(POLICY_NEAREST, 1, 500);
+    double want[3] = {25, 75, 0};
+
+    /* us-east 100 km, eu-west 450 km (within 500 km of the nearest), ap-south far */
+    regs[0].weight = 100;
+    regs[1].weight = 300;
+    assert_shares(&svc, order_of(0, 100, 1, 450, 2, 9000), want);
+    double none[3] = {100, 0, 0};
+    svc.spread_km = 300; /* eu-west now 350 km beyond the nearest: out */
+    assert_shares(&svc, order_of(0, 100, 1, 450, 2, 9000), none);
+}
