@@ -19,14 +19,14 @@ endif
 
 BUILD   := build
 COMMON_SRC := $(wildcard common/*.c) $(wildcard zones/*.c) $(wildcard geo/*.c)
-GSLBD_SRC  := $(filter-out gslbd/main.c,$(wildcard gslbd/*.c))
+GSLBD_SRC  := $(filter-out gslbd/main.c gslbd/gslbctl.c,$(wildcard gslbd/*.c))
 UNIT_SRC   := $(wildcard tests/unit/*.c)
 
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o) $(BUILD)/geo/countries.o
 GSLBD_OBJ  := $(GSLBD_SRC:%.c=$(BUILD)/%.o)
 UNIT_OBJ   := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 
-all: bin/gslbd geo/world.mmdb
+all: bin/gslbd bin/gslbctl geo/world.mmdb
 
 # The built-in country-level world database, from data Debian ships
 # (IPFire Location via tor-geoipdb, tzdata, CLDR): see geo/README-data.md.
@@ -47,6 +47,10 @@ $(BUILD)/geo/countries.o: $(BUILD)/geo/countries.c
 bin/gslbd: $(BUILD)/gslbd/main.o $(GSLBD_OBJ) $(COMMON_OBJ)
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bin/gslbctl: $(BUILD)/gslbd/gslbctl.o $(BUILD)/common/control.o $(BUILD)/common/log.o
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $^
 
 bin/unit-tests: $(UNIT_OBJ) $(GSLBD_OBJ) $(COMMON_OBJ)
 	@mkdir -p bin

@@ -132,9 +132,12 @@ static bool client_addr(const query_t *q, const svc_rt_t *svc, const struct sock
     return v6;
 }
 
-/* Choose the service's regions for this client and write their addresses of
- * the asked family. Returns the records written, or ~0u if they do not fit
- * in `room`. Sets *scope to the ECS scope the choice holds for. */
+#define SVC_NOROOM (~0u)       /* the records do not fit: truncate */
+#define SVC_SERVFAIL (~0u - 1) /* on_all_down servfail */
+
+/* Choose the service's regions for this client and write the addresses of
+ * the asked family of their answerable members. Returns the records written,
+ * or SVC_NOROOM / SVC_SERVFAIL. Sets *scope to the ECS scope of the choice. */
 static unsigned write_svc(answer_ctx_t *ctx, const answer_t *a, const query_t *q,
                           const struct sockaddr *src, uint8_t *out, size_t pos, size_t room,
                           unsigned *scope)
@@ -154,9 +157,14 @@ static unsigned write_svc(answer_ctx_t *ctx, const answer_t *a, const query_t *q
     }
     bool trace_why = ctx->trace != NULL && order->n <= sizeof(ctx->trace->why);
     select_regions(svc, order, v6, &ctx->rng, &sel, trace_why ? ctx->trace->why : NULL);
+    if (sel.servfail) {
+        return SVC_SERVFAIL;
+    }
     for (unsigned i = 0; i < sel.n; i++) {
         const region_rt_t *r = svc->regions[sel.region[i]];
-        n += v6 ? r->n6 : r->n4;
+        for (unsigned k = 0, cnt = v6 ? r->n6 : r->n4; k < cnt; k++) {
+            n += select_member_ok(r, v6, k, sel.failed_open);
+        }
     }
     if (ctx->trace != NULL) {
         answer_trace_t *t = ctx->trace; /* its why[] was filled by the selection itself */
@@ -171,21 +179,26 @@ static unsigned write_svc(answer_ctx_t *ctx, const answer_t *a, const query_t *q
         memcpy(t->addr, addr, sizeof(addr));
     }
     if (n * (12 + alen) > room) {
-        return ~0u;
+        return SVC_NOROOM;
     }
+    uint32_t ttl = sel.degraded && svc->min_ttl < svc->ttl ? svc->min_ttl : svc->ttl;
     for (unsigned i = 0; i < sel.n; i++) {
         const region_rt_t *r = svc->regions[sel.region[i]];
         unsigned cnt = v6 ? r->n6 : r->n4;
         const uint8_t *addrs = v6 ? r->v6 : r->v4;
-        for (unsigned k = 0; k < cnt; k++, pos += 12 + alen) {
+        for (unsigned k = 0; k < cnt; k++) {
+            if (!select_member_ok(r, v6, k, sel.failed_open)) {
+                continue;
+            }
             uint8_t *p = out + pos;
             wr16(p, 0xc000 | a->svc_owner);
             wr16(p + 2, a->svc_type);
             wr16(p + 4, LDNS_RR_CLASS_IN);
-            wr16(p + 6, svc->ttl >> 16);
-            wr16(p + 8, svc->ttl & 0xffff);
+            wr16(p + 6, ttl >> 16);
+            wr16(p + 8, ttl & 0xffff);
             wr16(p + 10, alen);
             memcpy(p + 12, addrs + k * alen, alen);
+            pos += 12 + alen;
         }
     }
     return n;
@@ -276,7 +289,10 @@ size_t answer_packet(answer_ctx_t *ctx, const snapshot_t *s, const struct sockad
     pos += flen;
     if (a->svc != NULL) {
         unsigned n = write_svc(ctx, a, &q, src, out, pos, max - pos - opt, &scope);
-        if (n == ~0u) {
+        if (n == SVC_SERVFAIL) {
+            return answer_error(&q, out, LDNS_RCODE_SERVFAIL);
+        }
+        if (n == SVC_NOROOM) {
             goto truncated;
         }
         an += n;

@@ -19,6 +19,7 @@
 #include <uv.h>
 
 #include "common/log.h"
+#include "control.h"
 #include "explain.h"
 #include "server.h"
 #include "zoneset.h"
@@ -37,6 +38,8 @@ typedef struct {
     const char *geoip;       /* NULL: the built-in world database, if present */
     const char *explain;     /* --explain ADDRESS[/PREFIX] */
     const char *explain_name, *explain_type;
+    const char *control;     /* --control PATH */
+    const char *overrides;   /* --overrides FILE, default PATH.overrides */
     server_config_t srv;
     bool check;
     log_level_t level;
@@ -55,6 +58,8 @@ typedef struct {
     options_t *opt;
     zoneset_t *zs;
     geo_db_t *db;
+    health_t *health;
+    control_t *ctl;
     server_t *srv;
     uv_loop_t *loop;
     uv_signal_t sighup, sigterm, sigint;
@@ -78,6 +83,10 @@ static void usage(FILE *out)
             "                          print what a client there would get for NAME, and why\n"
             "      --tcp-timeout SEC   close idle TCP connections after SEC seconds (default 10)\n"
             "      --tcp-max N         concurrent TCP connections at most (default 512)\n"
+            "  -C, --control PATH      control socket for healthd and gslbctl (health reports,\n"
+            "                          status, drain/down/up overrides)\n"
+            "      --overrides FILE    where overrides are kept across restarts\n"
+            "                          (default: the control PATH with .overrides appended)\n"
             "  -u, --user NAME         drop root privileges to NAME after binding\n"
             "  -v, --verbose           log debug messages\n"
             "  -q, --quiet             log warnings and errors only\n"
@@ -108,6 +117,7 @@ static int parse_options(int argc, char **argv, options_t *o)
         {"zones", required_argument, NULL, 'z'},   {"listen", required_argument, NULL, 'l'},
         {"threads", required_argument, NULL, 't'}, {"check", no_argument, NULL, 'c'},
         {"geoip", required_argument, NULL, 'g'},   {"explain", required_argument, NULL, 'e'},
+        {"control", required_argument, NULL, 'C'}, {"overrides", required_argument, NULL, 'O'},
         {"tcp-timeout", required_argument, NULL, 'T'},
         {"tcp-max", required_argument, NULL, 'M'}, {"user", required_argument, NULL, 'u'},
         {"verbose", no_argument, NULL, 'v'},       {"quiet", no_argument, NULL, 'q'},
@@ -122,7 +132,7 @@ static int parse_options(int argc, char **argv, options_t *o)
     o->srv.tcp_timeout_ms = 10000;
     o->srv.tcp_max = 512;
     o->level = LOG_LEVEL_INFO;
-    while ((c = getopt_long(argc, argv, "z:l:t:cg:e:u:vqVh", longs, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "z:l:t:cg:e:C:u:vqVh", longs, NULL)) != -1) {
         switch (c) {
         case 'z':
             o->zones = optarg;
@@ -151,6 +161,12 @@ static int parse_options(int argc, char **argv, options_t *o)
             break;
         case 'e':
             o->explain = optarg;
+            break;
+        case 'C':
+            o->control = optarg;
+            break;
+        case 'O':
+            o->overrides = optarg;
             break;
         case 'T':
             if (parse_uint(optarg, 1, 3600, &secs) < 0) {
@@ -359,14 +375,31 @@ static void announce(const gslbd_t *g)
              g->opt->srv.threads == 1 ? "" : "s");
 }
 
-static int serve(options_t *opt, zoneset_t *zs, geo_db_t *db, snapshot_t *snap)
+static const snapshot_t *current_snapshot(void *arg)
 {
-    gslbd_t g = {.opt = opt, .zs = zs, .db = db, .loop = uv_default_loop()};
+    return server_snapshot(((gslbd_t *)arg)->srv);
+}
+
+static int serve(options_t *opt, zoneset_t *zs, geo_db_t *db, health_t *health,
+                 snapshot_t *snap)
+{
+    gslbd_t g = {.opt = opt, .zs = zs, .db = db, .health = health, .loop = uv_default_loop()};
     char err[256];
 
     if (server_new(&opt->srv, &g.srv, err, sizeof(err)) < 0) {
         log_err("%s", err);
         snapshot_free(snap);
+        return 1;
+    }
+    if (opt->control != NULL &&
+        control_new(g.loop, opt->control, health, current_snapshot, &g, &g.ctl, err,
+                    sizeof(err)) < 0) {
+        log_err("%s", err);
+        control_close(g.ctl);
+        uv_run(g.loop, UV_RUN_NOWAIT);
+        control_free(g.ctl);
+        snapshot_free(snap);
+        server_free(g.srv);
         return 1;
     }
     if (opt->user != NULL && drop_privileges(opt->user) < 0) {
@@ -394,6 +427,7 @@ static int serve(options_t *opt, zoneset_t *zs, geo_db_t *db, snapshot_t *snap)
     uv_run(g.loop, UV_RUN_DEFAULT);
 
     server_free(g.srv);
+    control_close(g.ctl);
     watch_stop(&g.zones_watch);
     watch_stop(&g.db_watch);
     for (int i = 0; i < 3; i++) {
@@ -401,6 +435,7 @@ static int serve(options_t *opt, zoneset_t *zs, geo_db_t *db, snapshot_t *snap)
     }
     uv_run(g.loop, UV_RUN_DEFAULT);
     uv_loop_close(g.loop);
+    control_free(g.ctl);
     geo_db_free(g.db);
     log_info("stopped");
     return 0;
@@ -449,10 +484,17 @@ int main(int argc, char **argv)
         free(opt.srv.listen);
         return 1;
     }
-    zoneset_t *zs = zoneset_new(opt.zones);
+    char overrides[4096];
+    if (opt.control != NULL && opt.overrides == NULL) {
+        snprintf(overrides, sizeof(overrides), "%s.overrides", opt.control);
+        opt.overrides = overrides;
+    }
+    health_t *health = health_new(opt.control ? opt.overrides : NULL);
+    zoneset_t *zs = zoneset_new(opt.zones, health);
     if (zoneset_load(zs, db, true, true, &snap) < 0) {
         log_err("%s: not loaded", opt.zones);
         zoneset_free(zs);
+        health_free(health);
         geo_db_free(db);
         free(opt.srv.listen);
         return 1;
@@ -469,9 +511,10 @@ int main(int argc, char **argv)
         snapshot_free(snap);
         geo_db_free(db);
     } else {
-        rc = serve(&opt, zs, db, snap);
+        rc = serve(&opt, zs, db, health, snap);
     }
     zoneset_free(zs);
+    health_free(health);
     free(opt.srv.listen);
     return rc;
 }

@@ -4,29 +4,56 @@
  */
 #include "select.h"
 
-static bool has_family(const region_rt_t *r, bool v6)
+static bool has_family(const region_rt_t *r, bool v6, bool failed_open)
 {
-    return (v6 ? r->n6 : r->n4) > 0;
+    unsigned n = v6 ? r->n6 : r->n4;
+
+    for (unsigned i = 0; i < n; i++) {
+        if (select_member_ok(r, v6, i, failed_open)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static unsigned weight_of(const region_rt_t *r)
+{
+    return health_region_override(r->slot) == OVERRIDE_DRAIN ? 0 : r->weight;
 }
 
 static bool region_up(const region_rt_t *r)
 {
-    (void)r;
-    return true; /* health arrives with healthd; until then every region is up */
+    uint8_t ov = health_region_override(r->slot);
+    unsigned up = 0;
+
+    if (ov == OVERRIDE_DOWN || ov == OVERRIDE_UP) {
+        return ov == OVERRIDE_UP;
+    }
+    for (unsigned i = 0; i < r->n4; i++) {
+        up += health_member_up(r->s4[i]);
+    }
+    for (unsigned i = 0; i < r->n6; i++) {
+        up += health_member_up(r->s6[i]);
+    }
+    return up >= r->min_up;
 }
 
 /* Eligibility by pass: 0 strict, 1 ignoring health, 2 ignoring weight too. */
 static bool eligible(const region_rt_t *r, bool v6, int pass)
 {
-    return has_family(r, v6) && (pass >= 2 || r->weight > 0) && (pass >= 1 || region_up(r));
+    return (pass >= 2 || weight_of(r) > 0) && (pass >= 1 || region_up(r)) &&
+           has_family(r, v6, pass >= 1);
 }
 
 static select_why_t reason(const region_rt_t *r, bool v6)
 {
-    if (!has_family(r, v6)) {
+    if (!has_family(r, v6, true)) {
         return SELECT_NO_FAMILY;
     }
-    return r->weight == 0 ? SELECT_DRAINED : !region_up(r) ? SELECT_DOWN : SELECT_NOT_NEEDED;
+    if (weight_of(r) == 0) {
+        return SELECT_DRAINED;
+    }
+    return region_up(r) && has_family(r, v6, false) ? SELECT_NOT_NEEDED : SELECT_DOWN;
 }
 
 /* Pick one of `cand` (positions in order->e) in proportion to weight. */
@@ -36,14 +63,14 @@ static unsigned pick_weighted(const svc_rt_t *svc, const geo_list_t *order, cons
     uint64_t total = 0;
 
     for (unsigned i = 0; i < n; i++) {
-        total += svc->regions[order->e[cand[i]].region]->weight;
+        total += weight_of(svc->regions[order->e[cand[i]].region]);
     }
     if (total == 0) {
         return 0;
     }
     uint64_t r = select_rand(rng) % total;
     for (unsigned i = 0; i < n; i++) {
-        uint64_t w = svc->regions[order->e[cand[i]].region]->weight;
+        uint64_t w = weight_of(svc->regions[order->e[cand[i]].region]);
         if (r < w) {
             return i;
         }
@@ -73,6 +100,27 @@ static unsigned first_choice(const svc_rt_t *svc, const geo_list_t *order, uint1
     return near > 1 ? pick_weighted(svc, order, elig, near, rng) : 0;
 }
 
+/* Nothing is up: what on_all_down says. Returns true when it settled the
+ * answer (fallback, NODATA, SERVFAIL), false to fail open. */
+static bool all_down(const svc_rt_t *svc, bool v6, select_t *out)
+{
+    switch (svc->on_all_down) {
+    case ALL_DOWN_FALLBACK:
+        if (has_family(svc->regions[svc->fallback], v6, true)) {
+            out->region[out->n++] = svc->fallback;
+        }
+        out->failed_open = true; /* answer its addresses whatever their health */
+        return true;
+    case ALL_DOWN_NODATA:
+        return true;
+    case ALL_DOWN_SERVFAIL:
+        out->servfail = true;
+        return true;
+    default:
+        return false;
+    }
+}
+
 void select_regions(const svc_rt_t *svc, const geo_list_t *order, bool v6, uint64_t *rng,
                     select_t *out, uint8_t *why)
 {
@@ -80,19 +128,35 @@ void select_regions(const svc_rt_t *svc, const geo_list_t *order, bool v6, uint6
     unsigned n = 0;
     int pass;
 
+    out->n = 0;
+    out->failed_open = out->degraded = out->servfail = false;
+    if (why != NULL) {
+        for (unsigned i = 0; i < order->n; i++) {
+            why[i] = (uint8_t)reason(svc->regions[order->e[i].region], v6);
+        }
+    }
     for (pass = 0; pass < 3 && n == 0; pass++) {
+        if (pass == 1) {
+            bool any_family = false; /* down, as opposed to drained or IPv4-only */
+            for (unsigned i = 0; i < order->n && !any_family; i++) {
+                const region_rt_t *r = svc->regions[order->e[i].region];
+                any_family = weight_of(r) > 0 && has_family(r, v6, true);
+            }
+            out->degraded = true;
+            if (any_family && all_down(svc, v6, out)) {
+                return;
+            }
+            out->failed_open = true;
+        }
         for (unsigned i = 0; i < order->n; i++) {
             if (eligible(svc->regions[order->e[i].region], v6, pass)) {
                 elig[n++] = (uint16_t)i;
             }
         }
     }
-    out->n = 0;
-    out->failed_open = pass > 1;
-    if (why != NULL) {
-        for (unsigned i = 0; i < order->n; i++) {
-            why[i] = (uint8_t)reason(svc->regions[order->e[i].region], v6);
-        }
+    /* Failing over: a region ahead of the first eligible one is down. */
+    for (unsigned i = 0; n > 0 && i < elig[0] && !out->degraded; i++) {
+        out->degraded = reason(svc->regions[order->e[i].region], v6) == SELECT_DOWN;
     }
     while (n > 0 && out->n < svc->answers && out->n < SELECT_MAX) {
         unsigned k = out->n == 0 || svc->policy == POLICY_WEIGHTED

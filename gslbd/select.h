@@ -3,8 +3,10 @@
  *
  * Input is the service's region order for this client (from its geo map, or
  * the listed order); output is up to `answers` regions. A region is eligible
- * when it is up, has weight > 0, and has an address of the asked family.
- * When none is, the service fails open: health is ignored, then weight.
+ * when it is up (operator override, else at least min_up members up), has
+ * weight > 0 and no drain override, and has an up address of the asked
+ * family. When none is up, the service's on_all_down decides: open (ignore
+ * health, then weight), a fallback region, NODATA or SERVFAIL.
  * Pure and allocation-free; `why` (optional, for --explain) receives a
  * select_why_t per entry of the order.
  */
@@ -29,8 +31,17 @@ typedef enum {
 typedef struct {
     uint16_t region[SELECT_MAX]; /* positions in svc->regions, in answer order */
     uint8_t n;
-    bool failed_open;            /* no region was eligible: health or weight ignored */
+    bool failed_open;            /* no region was up: health (then weight) ignored */
+    bool degraded;               /* failing over or open: answer with min_ttl */
+    bool servfail;               /* on_all_down servfail */
 } select_t;
+
+/* Whether a member address (index i of the family's list) may be answered. */
+static inline bool select_member_ok(const region_rt_t *r, bool v6, unsigned i, bool failed_open)
+{
+    return failed_open || health_region_override(r->slot) == OVERRIDE_UP ||
+           health_member_up(v6 ? r->s6[i] : r->s4[i]);
+}
 
 /* xorshift64*: per-thread state, never zero. */
 static inline uint64_t select_rand(uint64_t *state)

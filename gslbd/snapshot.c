@@ -64,6 +64,7 @@ typedef struct {
     render_t *r;
     zone_errors_t *errs;
     const geo_db_t *db;
+    health_t *health;
     map_cache_t *cache; /* maps built for the zone being compiled */
     size_t n_cache;
     int failed;
@@ -200,7 +201,11 @@ static void build_zone_rt(build_t *b, size_t z)
     zr->apex_len = (uint8_t)ldns_rdf_size(zone->origin);
     zr->apex = arena_dup(&b->s->arena, apex, zr->apex_len);
     dname_to_text(apex, text, sizeof(text));
-    zr->name = arena_dup(&b->s->arena, text, strlen(text) + 1);
+    size_t tlen = strlen(text);
+    if (tlen > 1) {
+        text[--tlen] = '\0'; /* "gslb.example.com", as written in the YAML and in reports */
+    }
+    zr->name = arena_dup(&b->s->arena, text, tlen + 1);
     zr->serial = zone->serial;
 }
 
@@ -492,7 +497,8 @@ static svc_rt_t *build_service(build_t *b, size_t z, const zone_service_t *zs,
                                const region_rt_t **regions)
 {
     arena_t *ar = &b->s->arena;
-    const region_rt_t **list = arena_alloc(ar, zs->n_regions * sizeof(*list));
+    /* one more place: a fallback region outside the service's list goes last */
+    const region_rt_t **list = arena_alloc(ar, (zs->n_regions + 1) * sizeof(*list));
     geo_list_t *listed = arena_alloc(ar, sizeof(*listed) + zs->n_regions * sizeof(geo_entry_t));
     svc_rt_t *s = arena_alloc(ar, sizeof(*s));
 
@@ -512,10 +518,63 @@ static svc_rt_t *build_service(build_t *b, size_t z, const zone_service_t *zs,
     s->answers = (uint8_t)zs->answers;
     s->spread_km = (float)zs->spread_km;
     s->ecs = zs->ecs;
+    s->on_all_down = (uint8_t)zs->on_all_down;
+    s->min_ttl = zs->min_ttl < zs->ttl ? zs->min_ttl : zs->ttl;
+    if (zs->on_all_down == ALL_DOWN_FALLBACK) {
+        size_t pos = zs->n_regions;
+        for (size_t i = 0; i < zs->n_regions; i++) {
+            if (zs->regions[i] == zs->fallback) {
+                pos = i;
+            }
+        }
+        list[pos] = regions[zs->fallback];
+        s->fallback = (uint16_t)pos;
+    }
     if (zs->policy == POLICY_NEAREST) {
         s->map = build_map(b, z, zs, regions);
     }
     return s;
+}
+
+/* A region's addresses by family, each with its member's health slot. */
+static region_rt_t *build_region(build_t *b, size_t z, const zone_region_t *zreg)
+{
+    arena_t *ar = &b->s->arena;
+    const zone_t *zone = b->zones[z];
+    const char *zname = b->s->zones[z].name;
+    region_rt_t *r = arena_alloc(ar, sizeof(*r));
+    uint8_t *v4 = arena_alloc(ar, zreg->n_pool * 4 + 1);
+    uint8_t *v6 = arena_alloc(ar, zreg->n_pool * 16 + 1);
+    health_slot_t **s4 = arena_alloc(ar, (zreg->n_pool + 1) * sizeof(*s4));
+    health_slot_t **s6 = arena_alloc(ar, (zreg->n_pool + 1) * sizeof(*s6));
+    unsigned stale = zreg->check >= 0 ? zone->checks[zreg->check].stale_after_ms : 0;
+
+    r->name = arena_dup(ar, zreg->name, strlen(zreg->name) + 1);
+    r->weight = zreg->weight;
+    r->lat = zreg->lat;
+    r->lon = zreg->lon;
+    r->min_up = (uint16_t)(zreg->min_up ? zreg->min_up : 1);
+    r->slot = b->health ? health_slot(b->health, zname, zreg->name, NULL) : NULL;
+    for (size_t m = 0; m < zreg->n_pool; m++) {
+        const zone_member_t *mem = &zreg->pool[m];
+        health_slot_t *slot = NULL;
+        if (b->health != NULL) {
+            slot = health_slot(b->health, zname, zreg->name, mem->text);
+            slot->stale_after_ms = stale;
+        }
+        if (mem->family == AF_INET) {
+            s4[r->n4] = slot;
+            memcpy(v4 + 4 * r->n4++, mem->addr, 4);
+        } else {
+            s6[r->n6] = slot;
+            memcpy(v6 + 16 * r->n6++, mem->addr, 16);
+        }
+    }
+    r->v4 = v4;
+    r->v6 = v6;
+    r->s4 = s4;
+    r->s6 = s6;
+    return r;
 }
 
 static int build_services(build_t *b, size_t z)
@@ -525,26 +584,10 @@ static int build_services(build_t *b, size_t z)
     region_rt_t **regions = arena_alloc(ar, (zone->n_regions + 1) * sizeof(*regions));
 
     for (size_t i = 0; i < zone->n_regions; i++) {
-        const zone_region_t *zreg = &zone->regions[i];
-        region_rt_t *r = arena_alloc(ar, sizeof(*r));
-        uint8_t *v4 = arena_alloc(ar, zreg->n_pool * 4 + 1);
-        uint8_t *v6 = arena_alloc(ar, zreg->n_pool * 16 + 1);
-        r->name = arena_dup(ar, zreg->name, strlen(zreg->name) + 1);
-        r->weight = zreg->weight;
-        r->lat = zreg->lat;
-        r->lon = zreg->lon;
-        for (size_t m = 0; m < zreg->n_pool; m++) {
-            const zone_member_t *mem = &zreg->pool[m];
-            if (mem->family == AF_INET) {
-                memcpy(v4 + 4 * r->n4++, mem->addr, 4);
-            } else {
-                memcpy(v6 + 16 * r->n6++, mem->addr, 16);
-            }
-        }
-        r->v4 = v4;
-        r->v6 = v6;
-        regions[i] = r;
+        regions[i] = build_region(b, z, &zone->regions[i]);
     }
+    b->s->zones[z].regions = (const region_rt_t *const *)regions;
+    b->s->zones[z].n_regions = zone->n_regions;
     b->n_cache = 0;
     b->cache = realloc(b->cache, (zone->n_services + 1) * sizeof(*b->cache));
     if (b->cache == NULL) {
@@ -609,8 +652,8 @@ static void build_cleanup(build_t *b)
     render_free(b->r);
 }
 
-int snapshot_build(zone_t *const *zones, size_t n, const geo_db_t *db, snapshot_t **out,
-                   zone_errors_t *errs)
+int snapshot_build(zone_t *const *zones, size_t n, const geo_db_t *db, health_t *health,
+                   snapshot_t **out, zone_errors_t *errs)
 {
     build_t b = {0};
     snapshot_t *s = calloc(1, sizeof(*s));
@@ -625,6 +668,7 @@ int snapshot_build(zone_t *const *zones, size_t n, const geo_db_t *db, snapshot_
     b.zones = zones;
     b.errs = errs;
     b.db = db;
+    b.health = health;
     b.r = render_new();
     build_grow(&b);
     for (size_t z = 0; z < n; z++) {

@@ -16,6 +16,7 @@
 
 #include "common/arena.h"
 #include "geo/geomap.h"
+#include "health.h"
 #include "render.h"
 #include "zones/zone.h"
 
@@ -29,6 +30,9 @@ typedef struct {
     uint16_t n4, n6;
     const uint8_t *v4; /* n4 x 4 bytes */
     const uint8_t *v6; /* n6 x 16 bytes */
+    health_slot_t *slot;             /* the region's overrides; NULL: none (tests) */
+    health_slot_t *const *s4, *const *s6; /* each address's member slot, or NULL */
+    uint16_t min_up;                 /* members that must be up for the region to be */
 } region_rt_t;
 
 struct svc_rt {
@@ -43,6 +47,9 @@ struct svc_rt {
     uint8_t policy;            /* zone_policy_t */
     uint8_t answers;           /* regions per answer */
     bool ecs;                  /* use EDNS Client Subnet to place the client */
+    uint8_t on_all_down;       /* zone_all_down_t */
+    uint16_t fallback;         /* ALL_DOWN_FALLBACK: position in regions (may be past n_regions) */
+    uint32_t min_ttl;          /* TTL while failing over or failing open */
 };
 
 /* One prepared response: a static fragment, optionally followed by address
@@ -73,7 +80,9 @@ struct node {
 struct zone_rt {
     const uint8_t *apex;
     uint8_t apex_len;
-    const char *name;
+    const char *name;          /* "gslb.example.com", no trailing dot */
+    const region_rt_t *const *regions; /* every region of the zone, for status */
+    size_t n_regions;
     uint32_t serial;
     answer_t nxdomain; /* SOA in authority, rendered against the apex */
     answer_t nodata;
@@ -88,11 +97,12 @@ typedef struct {
 } snapshot_t;
 
 /* Compile zones into a new snapshot, with geo maps from `db` (NULL: no
- * database, clients are not placed). Returns 0 and sets *out, or -1 with
+ * database, clients are not placed) and regions linked to their slots in
+ * `health` (NULL: every region always up). Returns 0 and sets *out, or -1 with
  * errors in errs (e.g. an RRset too large for a DNS message). Neither zones
  * nor db are referenced afterwards: they may be freed while it serves. */
-int snapshot_build(zone_t *const *zones, size_t n, const geo_db_t *db, snapshot_t **out,
-                   zone_errors_t *errs) ATTR_WUR;
+int snapshot_build(zone_t *const *zones, size_t n, const geo_db_t *db, health_t *health,
+                   snapshot_t **out, zone_errors_t *errs) ATTR_WUR;
 
 void snapshot_free(snapshot_t *s);
 

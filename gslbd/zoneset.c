@@ -15,17 +15,19 @@ typedef struct {
 
 struct zoneset {
     char *path;
+    health_t *health;
     entry_t *cur;
     size_t n_cur;
 };
 
-zoneset_t *zoneset_new(const char *path)
+zoneset_t *zoneset_new(const char *path, health_t *health)
 {
     zoneset_t *zs = calloc(1, sizeof(*zs));
 
     if (zs == NULL || (zs->path = strdup(path)) == NULL) {
         abort();
     }
+    zs->health = health;
     return zs;
 }
 
@@ -142,7 +144,7 @@ int zoneset_load(zoneset_t *zs, const geo_db_t *db, bool force, bool strict, sna
     }
     zone_files_free(files, n_files);
     if ((failed && strict) || zone_check_set(zones, n, &errs) < 0 ||
-        snapshot_build(zones, n, db, snap, &errs) < 0) {
+        snapshot_build(zones, n, db, zs->health, snap, &errs) < 0) {
         print_errors(&errs);
         drop_new(zs, set, n);
         free(zones);
@@ -171,7 +173,7 @@ int zoneset_rebuild(zoneset_t *zs, const geo_db_t *db, snapshot_t **snap)
     for (size_t i = 0; i < zs->n_cur; i++) {
         zones[i] = zs->cur[i].zone;
     }
-    int r = snapshot_build(zones, zs->n_cur, db, snap, &errs);
+    int r = snapshot_build(zones, zs->n_cur, db, zs->health, snap, &errs);
     free(zones);
     print_errors(&errs);
     return r;

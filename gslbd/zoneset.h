@@ -17,7 +17,8 @@
 
 typedef struct zoneset zoneset_t;
 
-zoneset_t *zoneset_new(const char *path);
+/* `health` (may be NULL) is where compiled regions find their slots. */
+zoneset_t *zoneset_new(const char *path, health_t *health);
 void zoneset_free(zoneset_t *zs);
 
 /* Load or reload. `force` reloads files whose metadata did not change too

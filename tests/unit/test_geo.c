@@ -14,6 +14,8 @@
 #include "geo/geomap.h"
 #include "gslbd/select.h"
 
+#include <errno.h>
+
 /* Documentation and loopback ranges placed around the world. Later lines win
  * where networks overlap. */
 static const char *spec_text =
@@ -213,12 +215,14 @@ static region_rt_t regs[3];
 static const region_rt_t *reg_ptrs[3] = {&regs[0], &regs[1], &regs[2]};
 static const uint8_t v4s[3][4] = {{192, 0, 2, 10}, {198, 51, 100, 10}, {203, 0, 113, 10}};
 static const uint8_t v6s[16] = {0x20, 0x01, 0x0d, 0xb8};
+static health_slot_t *const no_slots[4]; /* NULL slots: always up */
 
 static svc_rt_t make_svc(zone_policy_t policy, unsigned answers, float spread)
 {
     const char *names[] = {"us-east", "eu-west", "ap-south"};
     for (int i = 0; i < 3; i++) {
-        regs[i] = (region_rt_t){names[i], 100, lat3[i], lon3[i], 1, 0, v4s[i], NULL};
+        regs[i] = (region_rt_t){names[i], 100, lat3[i], lon3[i], 1, 0, v4s[i], NULL,
+                                NULL, no_slots, no_slots, 1};
     }
     return (svc_rt_t){.n_regions = 3, .regions = reg_ptrs, .policy = (uint8_t)policy,
                       .answers = (uint8_t)answers, .spread_km = spread, .ttl = 30};
@@ -349,4 +353,160 @@ Test(select, spread_blends_nearby_regions_by_weight)
     double none[3] = {100, 0, 0};
     svc.spread_km = 300; /* eu-west now 350 km beyond the nearest: out */
     assert_shares(&svc, order_of(0, 100, 1, 450, 2, 9000), none);
+}
+
+/* ---- health: reports, overrides and on_all_down, through real slots ---- */
+
+static health_t *hl;
+static health_slot_t *mslot[3][1];
+
+static svc_rt_t health_svc(zone_all_down_t mode)
+{
+    svc_rt_t svc = make_svc(POLICY_NEAREST, 1, 0);
+    const char *names[] = {"us-east", "eu-west", "ap-south"};
+
+    hl = health_new(NULL);
+    for (int i = 0; i < 3; i++) {
+        regs[i].slot = health_slot(hl, "t.test", names[i], NULL);
+        mslot[i][0] = health_slot(hl, "t.test", names[i], "addr");
+        regs[i].s4 = mslot[i];
+    }
+    svc.on_all_down = (uint8_t)mode;
+    return svc;
+}
+
+static void report(int region, bool up)
+{
+    const char *names[] = {"us-east", "eu-west", "ap-south"};
+    int src = health_source(hl, "healthd");
+    cr_assert_eq(health_report(hl, src, "t.test", names[region], "addr", up, "test", 1000), 0);
+}
+
+Test(health, a_down_region_fails_over_with_degraded_ttl)
+{
+    svc_rt_t svc = health_svc(ALL_DOWN_OPEN);
+    uint64_t rng = 1;
+    select_t sel;
+    uint8_t why[3];
+
+    report(1, false);
+    select_regions(&svc, order_of(1, -1, 0, -1, 2, -1), false, &rng, &sel, why);
+    cr_assert_eq(sel.region[0], 0, "eu-west down: us-east next");
+    cr_assert(sel.degraded, "failing over: min_ttl applies");
+    cr_assert_eq(why[0], SELECT_DOWN);
+    report(1, true);
+    select_regions(&svc, order_of(1, -1, 0, -1, 2, -1), false, &rng, &sel, NULL);
+    cr_assert_eq(sel.region[0], 1);
+    cr_assert_not(sel.degraded);
+    health_free(hl);
+}
+
+Test(health, overrides_drain_down_up)
+{
+    svc_rt_t svc = health_svc(ALL_DOWN_OPEN);
+    uint64_t rng = 1;
+    select_t sel;
+
+    cr_assert_gt(health_override(hl, NULL, "eu-west", NULL, OVERRIDE_DRAIN), 0);
+    select_regions(&svc, order_of(1, -1, 0, -1, 2, -1), false, &rng, &sel, NULL);
+    cr_assert_eq(sel.region[0], 0, "drained");
+    cr_assert_not(sel.degraded, "a drain is intended: normal TTL");
+    report(0, false);
+    cr_assert_gt(health_override(hl, "t.test", "us-east", NULL, OVERRIDE_UP), 0);
+    select_regions(&svc, order_of(0, -1, 2, -1, 1, -1), false, &rng, &sel, NULL);
+    cr_assert_eq(sel.region[0], 0, "forced up beats the health check");
+    cr_assert(select_member_ok(&regs[0], false, 0, false), "its members are answered");
+    cr_assert_gt(health_override(hl, NULL, "us-east", NULL, OVERRIDE_NONE), 0);
+    select_regions(&svc, order_of(0, -1, 2, -1, 1, -1), false, &rng, &sel, NULL);
+    cr_assert_eq(sel.region[0], 2, "auto: the check decides again");
+    cr_assert_eq(health_override(hl, NULL, "nowhere", NULL, OVERRIDE_DOWN), -ENOENT);
+    health_free(hl);
+}
+
+Test(health, on_all_down_modes)
+{
+    uint64_t rng = 1;
+    select_t sel;
+    zone_all_down_t modes[] = {ALL_DOWN_OPEN, ALL_DOWN_FALLBACK, ALL_DOWN_NODATA,
+                               ALL_DOWN_SERVFAIL};
+
+    for (int m = 0; m < 4; m++) {
+        svc_rt_t svc = health_svc(modes[m]);
+        svc.fallback = 2;
+        for (int r = 0; r < 3; r++) {
+            report(r, false);
+        }
+        select_regions(&svc, order_of(1, -1, 0, -1, 2, -1), false, &rng, &sel, NULL);
+        cr_assert(sel.degraded, "mode %d", m);
+        switch (modes[m]) {
+        case ALL_DOWN_OPEN:
+            cr_assert_eq(sel.n, 1);
+            cr_assert_eq(sel.region[0], 1, "open: as if all were up, nearest first");
+            cr_assert(sel.failed_open);
+            break;
+        case ALL_DOWN_FALLBACK:
+            cr_assert_eq(sel.n, 1);
+            cr_assert_eq(sel.region[0], 2);
+            break;
+        case ALL_DOWN_NODATA:
+            cr_assert_eq(sel.n, 0);
+            cr_assert_not(sel.servfail);
+            break;
+        case ALL_DOWN_SERVFAIL:
+            cr_assert(sel.servfail);
+            break;
+        }
+        health_free(hl);
+    }
+}
+
+Test(health, min_up_counts_members)
+{
+    health_t *h = health_new(NULL);
+    health_slot_t *m[2] = {health_slot(h, "t.test", "r", "a"), health_slot(h, "t.test", "r", "b")};
+    const uint8_t v4[8] = {192, 0, 2, 1, 192, 0, 2, 2};
+    region_rt_t r = {"r", 100, 0, 0, 2, 0, v4, NULL, health_slot(h, "t.test", "r", NULL), m,
+                     no_slots, 2};
+    const region_rt_t *rp[1] = {&r};
+    svc_rt_t svc = {.n_regions = 1, .regions = rp, .answers = 1, .ttl = 30,
+                    .on_all_down = ALL_DOWN_NODATA};
+    uint64_t rng = 1;
+    select_t sel;
+    int src = health_source(h, "healthd");
+
+    health_report(h, src, "t.test", "r", "a", false, "refused", 1000);
+    select_regions(&svc, order_of(0, -1, 0, -1, 0, -1), false, &rng, &sel, NULL);
+    cr_assert_eq(sel.n, 0, "1 of 2 members up, min_up 2: the region is down");
+    r.min_up = 1;
+    select_regions(&svc, order_of(0, -1, 0, -1, 0, -1), false, &rng, &sel, NULL);
+    cr_assert_eq(sel.n, 1);
+    cr_assert_not(select_member_ok(&r, false, 0, false), "the down member is not answered");
+    cr_assert(select_member_ok(&r, false, 1, false));
+    health_free(h);
+}
+
+Test(health, overrides_survive_a_restart_and_reports_go_stale)
+{
+    char path[] = "/tmp/gslb-overrides-XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    health_t *h = health_new(path);
+    health_slot(h, "t.test", "eu-west", NULL);
+    cr_assert_gt(health_override(h, NULL, "eu-west", NULL, OVERRIDE_DRAIN), 0);
+    health_free(h);
+
+    h = health_new(path); /* gslbd restarted */
+    health_slot_t *s = health_slot(h, "t.test", "eu-west", NULL);
+    cr_assert_eq(atomic_load(&s->override), OVERRIDE_DRAIN);
+    health_slot_t *m = health_slot(h, "t.test", "eu-west", "a");
+    m->stale_after_ms = 6000;
+    int src = health_source(h, "healthd");
+    health_report(h, src, "t.test", "eu-west", "a", false, "timeout", 1000);
+    health_tick(h, 6000);
+    cr_assert_eq(atomic_load(&m->state), HEALTH_DOWN, "5 s old: still fresh");
+    health_tick(h, 7500);
+    cr_assert_eq(atomic_load(&m->state), HEALTH_UNKNOWN, "6.5 s without a word: unknown");
+    cr_assert(health_member_up(m), "unknown counts as up");
+    health_free(h);
+    unlink(path);
 }
