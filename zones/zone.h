@@ -45,6 +45,8 @@ typedef struct {
     unsigned interval_ms; /* default 2000 */
     unsigned timeout_ms;  /* default 1000, must be < interval */
     unsigned rise, fall;  /* default 2, 2 */
+    unsigned stale_after_ms; /* `stale_after`: reports older than this are unknown;
+                              * default 3 x interval */
 } zone_check_t;
 
 /* One address of a region's pool: what gslbd answers, and where healthd
@@ -71,6 +73,14 @@ typedef struct {
 } zone_region_t;
 
 typedef enum { POLICY_NEAREST, POLICY_WEIGHTED, POLICY_FAILOVER } zone_policy_t;
+
+/* What a service answers when none of its regions is up (`on_all_down`). */
+typedef enum {
+    ALL_DOWN_OPEN,     /* default: as if every region were up */
+    ALL_DOWN_FALLBACK, /* the region named by `fallback` (writing it implies this) */
+    ALL_DOWN_NODATA,   /* NOERROR without addresses */
+    ALL_DOWN_SERVFAIL, /* SERVFAIL */
+} zone_all_down_t;
 
 /* geo.map keys: a continent code (AF AN AS EU NA OC SA), an ISO 3166 country
  * code, or a country-subdivision code ("US-CA"). A bare two-letter continent
@@ -120,6 +130,9 @@ typedef struct {
     unsigned answers;    /* `answers`: regions per answer, 1..16, default 1 */
     bool ecs;            /* `ecs`: use EDNS Client Subnet; default the zone's */
     zone_geo_t geo;      /* service-level overrides (geo.given false: use the zone's) */
+    zone_all_down_t on_all_down;
+    size_t fallback;     /* `fallback`: index into zone_t.regions (ALL_DOWN_FALLBACK) */
+    uint32_t min_ttl;    /* `min_ttl`: TTL while failing over or open; default 5, <= ttl */
 } zone_service_t;
 
 typedef struct zone {
