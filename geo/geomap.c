@@ -117,21 +117,29 @@ geo_source_t geo_map_order(const geo_map_spec_t *spec, const geo_loc_t *loc, geo
     return src;
 }
 
+/* Field by field, never bytewise: geo_entry_t has padding. */
 static uint32_t list_hash(const geo_list_t *l)
 {
-    const uint8_t *p = (const uint8_t *)l->e;
     uint32_t h = 2166136261u ^ l->n ^ (uint32_t)l->source << 16;
 
-    for (size_t i = 0; i < l->n * sizeof(geo_entry_t); i++) {
-        h = (h ^ p[i]) * 16777619u;
+    for (size_t i = 0; i < l->n; i++) {
+        h = (h ^ l->e[i].region) * 16777619u;
+        h = (h ^ (uint32_t)(int32_t)l->e[i].km) * 16777619u;
     }
     return h;
 }
 
 static bool list_eq(const geo_list_t *a, const geo_list_t *b)
 {
-    return a->n == b->n && a->source == b->source &&
-           memcmp(a->e, b->e, a->n * sizeof(geo_entry_t)) == 0;
+    if (a->n != b->n || a->source != b->source) {
+        return false;
+    }
+    for (size_t i = 0; i < a->n; i++) {
+        if (a->e[i].region != b->e[i].region || a->e[i].km != b->e[i].km) {
+            return false;
+        }
+    }
+    return true;
 }
 
 static void hash_insert(mapper_t *M, uint32_t idx)

@@ -26,6 +26,9 @@ static void frag_put(const frag_t *f, uint8_t *out, size_t pos, size_t len, int 
 {
     int bdelta = (int)pos - f->base;
 
+    if (len == 0) {
+        return; /* an empty fragment has no wire at all */
+    }
     memcpy(out + pos, f->wire, len);
     if (qdelta == 0 && bdelta == 0) {
         return;

@@ -751,6 +751,11 @@ const snapshot_t *server_snapshot(const server_t *srv)
     return atomic_load(&((server_t *)srv)->snap);
 }
 
+static void server_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
 void server_free(server_t *srv)
 {
     if (srv == NULL) {
@@ -765,7 +770,6 @@ void server_free(server_t *srv)
             uv_thread_join(&srv->workers[i].thread);
             uv_loop_close(&srv->workers[i].loop);
         }
-        uv_close((uv_handle_t *)&srv->reclaim, NULL);
     }
     for (unsigned i = 0; i < srv->n_workers; i++) {
         worker_t *w = &srv->workers[i];
@@ -794,5 +798,11 @@ void server_free(server_t *srv)
     }
     snapshot_free(atomic_load(&srv->snap));
     free(srv->workers);
-    free(srv);
+    srv->workers = NULL;
+    srv->n_workers = 0;
+    if (srv->started) {
+        uv_close((uv_handle_t *)&srv->reclaim, server_closed); /* frees srv */
+    } else {
+        free(srv);
+    }
 }

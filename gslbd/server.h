@@ -47,7 +47,8 @@ void server_swap(server_t *srv, snapshot_t *snap);
 /* The snapshot being served now (main thread: stable until the next swap). */
 const snapshot_t *server_snapshot(const server_t *srv);
 
-/* Stop the workers, close every socket, free everything. NULL-safe. */
+/* Stop the workers, close every socket, free everything. NULL-safe. Once
+ * started, the last of it is freed by the main loop's next run. */
 void server_free(server_t *srv);
 
 /* Format an address as "1.2.3.4:53" or "[::1]:53". */
