@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# run-tests.sh: what `make test` runs once the binaries are built.
+#
+# Runs bin/unit-tests (Criterion), then every tests/e2e/test_*.sh, and ends with
+# one line "N passed, N failed": Criterion's counts from its "Synthesis:" line
+# plus the "ok" / "not ok" lines of the end-to-end scripts. A script that dies
+# without reporting a failure, or overruns its time limit, counts as one failure.
+# Exits non-zero when anything failed.
+#
+# Usage: tools/run-tests.sh [--no-unit] [tests/e2e/test_NAME.sh ...]
+#   E2E_TIMEOUT=seconds  limit per end-to-end script (default 600)
+#   E2E_KEEP=1           keep each script's temporary directory (logs, zones)
+# It builds nothing (the Makefile does) and needs no network beyond loopback.
+
+set -u
+cd "$(dirname "$0")/.." || exit 2
+
+run_unit=1
+if [ "${1:-}" = "--no-unit" ]; then
+    run_unit=""
+    shift
+fi
+if [ $# -gt 0 ]; then
+    scripts=("$@")
+else
+    scripts=(tests/e2e/test_*.sh)
+fi
+
+passed=0
+failed=0
+out=$(mktemp "${TMPDIR:-/tmp}/gslb-run-tests.XXXXXX")
+trap 'rm -f "$out"' EXIT
+
+if [ -n "$run_unit" ]; then
+    echo "== bin/unit-tests"
+    if [ -x bin/unit-tests ]; then
+        timeout "${UNIT_TIMEOUT:-600}" bin/unit-tests 2>&1 | tee "$out"
+        status=${PIPESTATUS[0]}
+        # "[====] Synthesis: Tested: 12 | Passing: 11 | Failing: 1 | Crashing: 0"
+        line=$(grep 'Synthesis:' "$out" | tail -1 | sed 's/\x1b\[[0-9;]*m//g')
+        tested=$(printf '%s\n' "$line" | sed -n 's/.*Tested: *\([0-9]*\).*/\1/p')
+        passing=$(printf '%s\n' "$line" | sed -n 's/.*Passing: *\([0-9]*\).*/\1/p')
+        if [ -n "$tested" ] && [ -n "$passing" ]; then
+            passed=$((passed + passing))
+            failed=$((failed + tested - passing))
+            if [ "$status" -ne 0 ] && [ "$tested" -eq "$passing" ]; then
+                echo "not ok - bin/unit-tests exited with status $status"
+                failed=$((failed + 1))
+            fi
+        else
+            echo "not ok - bin/unit-tests gave no Synthesis line (status $status)"
+            failed=$((failed + 1))
+        fi
+    else
+        echo "not ok - bin/unit-tests is missing (make bin/unit-tests)"
+        failed=$((failed + 1))
+    fi
+fi
+
+for script in "${scripts[@]}"; do
+    echo "== $script"
+    timeout "${E2E_TIMEOUT:-600}" bash "$script" 2>&1 | tee "$out"
+    status=${PIPESTATUS[0]}
+    ok=$(grep -c '^ok ' "$out")
+    not_ok=$(grep -c '^not ok ' "$out")
+    passed=$((passed + ok))
+    failed=$((failed + not_ok))
+    if [ "$status" -eq 124 ]; then
+        echo "not ok - $script timed out after ${E2E_TIMEOUT:-600}s"
+        failed=$((failed + 1))
+    elif [ "$status" -ne 0 ] && [ "$not_ok" -eq 0 ]; then
+        echo "not ok - $script exited with status $status"
+        failed=$((failed + 1))
+    fi
+done
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
