@@ -28,6 +28,7 @@ enum {
     CK_EXPECT,
     CK_INTERVAL,
     CK_TIMEOUT,
+    CK_STALE_AFTER,
     CK_RISE,
     CK_FALL,
     CK_N
@@ -46,6 +47,9 @@ static const schema_item_t services_check_items[CK_N] = {
     [CK_EXPECT] = {"expect", SCHEMA_ANY},
     [CK_INTERVAL] = {"interval", SCHEMA_MS, .min = 100, .max = 3600000, .def = 2000},
     [CK_TIMEOUT] = {"timeout", SCHEMA_MS, .min = 1, .max = 3600000, .def = 1000},
+    /* At least the interval, checked once both are known; the default,
+     * three intervals, is set by services_check_stale(). */
+    [CK_STALE_AFTER] = {"stale_after", SCHEMA_MS, .min = 100, .max = 86400000},
     [CK_RISE] = {"rise", SCHEMA_INT, .min = 1, .max = 100, .def = 2},
     [CK_FALL] = {"fall", SCHEMA_INT, .min = 1, .max = 100, .def = 2},
 };
@@ -142,6 +146,28 @@ static void services_check_times(ynode_doc_t *d, const zone_check_t *c, const sc
                "timeout %s must be less than interval %s", timeout, interval);
 }
 
+/* A report older than stale_after counts as unknown, so stale_after must
+ * cover at least one interval: a shorter one would make every report stale
+ * before the next probe could replace it. */
+static void services_check_stale(ynode_doc_t *d, zone_check_t *c, const schema_val_t *v,
+                                 const char *ctx)
+{
+    char stale[32], interval[32];
+
+    if (!v[CK_STALE_AFTER].ok) {
+        c->stale_after_ms = 3 * c->interval_ms;
+        return;
+    }
+    c->stale_after_ms = (unsigned)v[CK_STALE_AFTER].num;
+    if (c->stale_after_ms >= c->interval_ms || (!v[CK_INTERVAL].ok && v[CK_INTERVAL].node)) {
+        return;
+    }
+    schema_fmt_ms(c->stale_after_ms, stale, sizeof(stale));
+    schema_fmt_ms(c->interval_ms, interval, sizeof(interval));
+    schema_err(d, v[CK_STALE_AFTER].node, ctx, "stale_after %s must be at least the interval %s",
+               stale, interval);
+}
+
 static void services_check(ynode_doc_t *d, zone_check_t *c, const yaml_node_t *key,
                            const yaml_node_t *map, const char *ctx)
 {
@@ -165,6 +191,7 @@ static void services_check(ynode_doc_t *d, zone_check_t *c, const yaml_node_t *k
     services_expect(d, c, &v[CK_EXPECT], ctx);
     services_check_rules(d, c, v, key, ctx);
     services_check_times(d, c, v, ctx);
+    services_check_stale(d, c, v, ctx);
 }
 
 void services_load_checks(ynode_doc_t *d, zone_t *zone, const yaml_node_t *map)
@@ -453,19 +480,40 @@ void services_load_regions(ynode_doc_t *d, zone_t *zone, const yaml_node_t *map)
 
 /* ---- services ---- */
 
-enum { SV_REGIONS, SV_POLICY, SV_TTL, SV_SPREAD_KM, SV_ANSWERS, SV_ECS, SV_GEO, SV_N };
+enum {
+    SV_REGIONS,
+    SV_POLICY,
+    SV_TTL,
+    SV_MIN_TTL,
+    SV_SPREAD_KM,
+    SV_ANSWERS,
+    SV_ECS,
+    SV_GEO,
+    SV_ON_ALL_DOWN,
+    SV_FALLBACK,
+    SV_N
+};
 
 static const char *const services_policies[] = {"nearest", "weighted", "failover", NULL};
+
+/* In zone_all_down_t order, like the policies above in zone_policy_t order,
+ * so that the schema's index is the value. */
+static const char *const services_on_all_down[] = {"open", "fallback", "nodata", "servfail", NULL};
 
 static const schema_item_t services_service_items[SV_N] = {
     [SV_REGIONS] = {"regions", SCHEMA_LIST, .required = true},
     [SV_POLICY] = {"policy", SCHEMA_ENUM, .names = services_policies},
     [SV_TTL] = {"ttl", SCHEMA_TTL, .max = SCHEMA_TTL_MAX, .def = 30},
+    /* No more than ttl, checked by services_min_ttl(), which also lowers
+     * the default to a ttl below it. */
+    [SV_MIN_TTL] = {"min_ttl", SCHEMA_TTL, .max = SCHEMA_TTL_MAX, .def = 5},
     /* Half the Earth's circumference: no two places are farther apart. */
     [SV_SPREAD_KM] = {"spread_km", SCHEMA_REAL, .min = 0, .max = 20038},
     [SV_ANSWERS] = {"answers", SCHEMA_INT, .min = 1, .max = 16, .def = 1},
     [SV_ECS] = {"ecs", SCHEMA_BOOL},
     [SV_GEO] = {"geo", SCHEMA_MAP},
+    [SV_ON_ALL_DOWN] = {"on_all_down", SCHEMA_ENUM, .names = services_on_all_down},
+    [SV_FALLBACK] = {"fallback", SCHEMA_STR},
 };
 
 static size_t services_find_region(const zone_t *zone, const char *name)
@@ -508,6 +556,54 @@ static void services_regions(ynode_doc_t *d, const zone_t *zone, zone_service_t 
             continue;
         }
         s->regions[s->n_regions++] = r;
+    }
+}
+
+/* on_all_down and fallback. Writing a fallback region implies on_all_down
+ * fallback; naming the mode without a region, or a region with another mode,
+ * is a contradiction the author has to resolve. The region may be one the
+ * service does not list: a standby pool that only answers when all are down. */
+static void services_all_down(ynode_doc_t *d, const zone_t *zone, zone_service_t *s,
+                              const schema_val_t *v, const char *ctx)
+{
+    const schema_val_t *mode = &v[SV_ON_ALL_DOWN], *fb = &v[SV_FALLBACK];
+
+    s->on_all_down = (zone_all_down_t)mode->num;
+    if (fb->node && !mode->node) {
+        s->on_all_down = ALL_DOWN_FALLBACK;
+    }
+    if (mode->ok && s->on_all_down == ALL_DOWN_FALLBACK && !fb->node) {
+        schema_err(d, mode->node, ctx, "on_all_down fallback needs a 'fallback' region");
+    }
+    if (mode->ok && s->on_all_down != ALL_DOWN_FALLBACK && fb->node) {
+        schema_err(d, fb->key, ctx, "'fallback' is only for on_all_down fallback, not %s",
+                   services_on_all_down[s->on_all_down]);
+    }
+    if (fb->ok) {
+        s->fallback = services_find_region(zone, fb->str);
+        if (s->fallback == SIZE_MAX) {
+            schema_err(d, fb->node, ctx, "region '%s' is not defined", fb->str);
+        }
+    }
+}
+
+/* min_ttl is the TTL of answers given while regions are down, kept short so
+ * that resolvers ask again soon after a recovery; above the ttl it would keep
+ * those answers longer than healthy ones. */
+static void services_min_ttl(ynode_doc_t *d, zone_service_t *s, const schema_val_t *v,
+                             const char *ctx)
+{
+    bool ttl_bad = v[SV_TTL].node && !v[SV_TTL].ok;
+
+    if (!v[SV_MIN_TTL].ok) {
+        s->min_ttl = (uint32_t)services_service_items[SV_MIN_TTL].def;
+        s->min_ttl = s->ttl < s->min_ttl ? s->ttl : s->min_ttl;
+        return;
+    }
+    s->min_ttl = (uint32_t)v[SV_MIN_TTL].num;
+    if (s->min_ttl > s->ttl && !ttl_bad) {
+        schema_err(d, v[SV_MIN_TTL].node, ctx, "min_ttl %u is more than the ttl %u",
+                   (unsigned)s->min_ttl, (unsigned)s->ttl);
     }
 }
 
@@ -600,6 +696,7 @@ static void services_service(ynode_doc_t *d, zone_t *zone, zone_service_t *s,
     }
     s->answers = 1;
     s->ecs = zone->ecs;
+    s->fallback = SIZE_MAX;
     if (!ynode_is_map(map)) {
         schema_err(d, ynode_is_null(map) ? key : map, ctx, "must be a mapping");
         return;
@@ -610,6 +707,8 @@ static void services_service(ynode_doc_t *d, zone_t *zone, zone_service_t *s,
     s->spread_km = v[SV_SPREAD_KM].real;
     s->answers = (unsigned)v[SV_ANSWERS].num;
     s->ecs = v[SV_ECS].ok ? v[SV_ECS].num != 0 : zone->ecs;
+    services_min_ttl(d, s, v, ctx);
+    services_all_down(d, zone, s, v, ctx);
     if (v[SV_REGIONS].ok) {
         services_regions(d, zone, s, v[SV_REGIONS].node, ctx);
     }

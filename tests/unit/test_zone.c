@@ -201,6 +201,7 @@ Test(zone, example_loads)
     cr_expect_eq(z->checks[0].timeout_ms, 1000);
     cr_expect_eq(z->checks[0].rise, 2);
     cr_expect_eq(z->checks[0].fall, 2);
+    cr_expect_eq(z->checks[0].stale_after_ms, 6000, "three intervals by default");
 
     cr_assert_eq(z->n_regions, 3);
     cr_expect_str_eq(z->regions[0].name, "us-east");
@@ -240,6 +241,9 @@ Test(zone, example_loads)
     cr_expect_eq(z->services[0].answers, 1);
     cr_expect(z->services[0].ecs);
     cr_expect_not(z->services[0].geo.given);
+    cr_expect_eq(z->services[0].on_all_down, ALL_DOWN_OPEN);
+    cr_expect_eq(z->services[0].fallback, SIZE_MAX);
+    cr_expect_eq(z->services[0].min_ttl, 5);
     cr_expect(z->ecs);
     cr_expect_not(z->geo.given);
     cr_expect_eq(z->geo.n_map + z->geo.n_nets + z->geo.n_dflt, 0);
@@ -664,6 +668,74 @@ static const error_case_t service_geo_cases[] = {
      "t.yaml:8:41: error: service 'www': geo default: must not be empty"},
 };
 
+/* A check at line 5 whose second key starts at column 21. */
+#define CHECK HEAD "checks:\n  web: {type: http, "
+
+static const error_case_t stale_after_cases[] = {
+    {"stale_after below the interval", CHECK "interval: 2s, stale_after: 1s}\n",
+     "t.yaml:5:48: error: check 'web': stale_after 1s must be at least the interval 2s"},
+    {"stale_after below the default interval", CHECK "stale_after: 1500ms}\n",
+     "t.yaml:5:34: error: check 'web': stale_after 1500ms must be at least the interval 2s"},
+    {"stale_after below an interval in bare seconds", CHECK "interval: 10, stale_after: 5s}\n",
+     "t.yaml:5:48: error: check 'web': stale_after 5s must be at least the interval 10s"},
+    {"stale_after above a day", CHECK "stale_after: 25h}\n",
+     "t.yaml:5:34: error: check 'web': stale_after 25h out of range 100ms..1d"},
+    {"stale_after below any interval", CHECK "stale_after: 50ms}\n",
+     "t.yaml:5:34: error: check 'web': stale_after 50ms out of range 100ms..1d"},
+    {"stale_after not a duration", CHECK "stale_after: soon}\n",
+     "t.yaml:5:34: error: check 'web': 'stale_after' must be a duration like 2s or 500ms, got "
+     "'soon'"},
+    {"stale_after against a bad interval is not compared", CHECK "interval: 2h, stale_after: 1h}\n",
+     "t.yaml:5:31: error: check 'web': interval 2h out of range 100ms..1h"},
+    {"stale_after typo", CHECK "stale_afer: 6s}\n",
+     "t.yaml:5:21: error: unknown key 'stale_afer' in check 'web' (did you mean 'stale_after'?)"},
+};
+
+static const error_case_t all_down_cases[] = {
+    {"on_all_down unknown", SERVICE "on_all_down: drop}\n",
+     "t.yaml:8:39: error: service 'www': 'on_all_down' must be one of open, fallback, nodata, "
+     "servfail, got 'drop'"},
+    {"on_all_down fallback without a region", SERVICE "on_all_down: fallback}\n",
+     "t.yaml:8:39: error: service 'www': on_all_down fallback needs a 'fallback' region"},
+    {"on_all_down fallback with an empty fallback", SERVICE "on_all_down: fallback, fallback: ~}\n",
+     "t.yaml:8:39: error: service 'www': on_all_down fallback needs a 'fallback' region"},
+    {"fallback with on_all_down nodata", SERVICE "on_all_down: nodata, fallback: r}\n",
+     "t.yaml:8:47: error: service 'www': 'fallback' is only for on_all_down fallback, not nodata"},
+    {"fallback with on_all_down open written", SERVICE "fallback: r, on_all_down: open}\n",
+     "t.yaml:8:26: error: service 'www': 'fallback' is only for on_all_down fallback, not open"},
+    {"fallback region not defined", SERVICE "fallback: ap-south}\n",
+     "t.yaml:8:36: error: service 'www': region 'ap-south' is not defined"},
+    {"fallback not a name", SERVICE "fallback: [r]}\n",
+     "t.yaml:8:36: error: service 'www': 'fallback' must be a string"},
+    {"fallback beside a bad on_all_down", SERVICE "on_all_down: maybe, fallback: r}\n",
+     "t.yaml:8:39: error: service 'www': 'on_all_down' must be one of open, fallback, nodata, "
+     "servfail, got 'maybe'"},
+    {"fallback with servfail and undefined", SERVICE "on_all_down: servfail, fallback: x}\n",
+     "t.yaml:8:49: error: service 'www': 'fallback' is only for on_all_down fallback, not "
+     "servfail\n"
+     "t.yaml:8:59: error: service 'www': region 'x' is not defined"},
+    {"fallback typo", SERVICE "fallbak: r}\n",
+     "t.yaml:8:26: error: unknown key 'fallbak' in service 'www' (did you mean 'fallback'?)"},
+    {"min_ttl above the default ttl", SERVICE "min_ttl: 60}\n",
+     "t.yaml:8:35: error: service 'www': min_ttl 60 is more than the ttl 30"},
+    {"min_ttl as a duration above the ttl", SERVICE "ttl: 30s, min_ttl: 1m}\n",
+     "t.yaml:8:45: error: service 'www': min_ttl 60 is more than the ttl 30"},
+    {"min_ttl of 5 written above a ttl of 3", SERVICE "ttl: 3, min_ttl: 5}\n",
+     "t.yaml:8:43: error: service 'www': min_ttl 5 is more than the ttl 3"},
+    {"negative min_ttl", SERVICE "min_ttl: -1}\n",
+     "t.yaml:8:35: error: service 'www': min_ttl -1 out of range 0..2147483647"},
+    {"min_ttl not a duration", SERVICE "min_ttl: 5x}\n",
+     "t.yaml:8:35: error: service 'www': 'min_ttl' must be a number of seconds or a duration "
+     "like 5m, got '5x'"},
+    {"min_ttl in milliseconds", SERVICE "min_ttl: 500ms}\n",
+     "t.yaml:8:35: error: service 'www': 'min_ttl' must be a number of seconds or a duration "
+     "like 5m, got '500ms'"},
+    {"min_ttl against a bad ttl is not compared", SERVICE "ttl: -1, min_ttl: 10}\n",
+     "t.yaml:8:31: error: service 'www': ttl -1 out of range 0..2147483647"},
+    {"min_ttl typo", SERVICE "minttl: 5}\n",
+     "t.yaml:8:26: error: unknown key 'minttl' in service 'www' (did you mean 'min_ttl'?)"},
+};
+
 static void run_cases(const error_case_t *cases, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -706,6 +778,16 @@ Test(zone, geo_errors)
 Test(zone, service_geo_errors)
 {
     RUN(service_geo_cases);
+}
+
+Test(zone, stale_after_errors)
+{
+    RUN(stale_after_cases);
+}
+
+Test(zone, on_all_down_fallback_min_ttl_errors)
+{
+    RUN(all_down_cases);
 }
 
 Test(zone, every_error_of_a_file_is_reported_in_file_order)
@@ -869,6 +951,73 @@ Test(zone, check_durations_and_options)
     cr_expect_eq(z->checks[2].interval_ms, 3000, "a bare number is seconds");
     cr_expect_eq(z->checks[2].rise, 1);
     cr_expect_eq(z->checks[2].fall, 100);
+    zone_free(z);
+}
+
+Test(zone, check_stale_after)
+{
+    zone_t *z =
+        load_ok(HEAD "checks:\n"
+                     "  a: {type: http}\n"
+                     "  b: {type: http, interval: 500ms, timeout: 100ms}\n"
+                     "  c: {type: http, stale_after: 10s}\n"
+                     "  d: {type: http, interval: 1h, timeout: 1m, stale_after: 1h}\n"
+                     "  e: {type: http, interval: 1h, timeout: 1m}\n"
+                     "  f: {type: tcp, port: 22, stale_after: 1d}\n"
+                     "  g: {type: http, interval: 3, stale_after: ~}\n"
+                     "  h: {type: http, interval: 100ms, timeout: 50ms, stale_after: 100ms}\n");
+
+    cr_assert_eq(z->n_checks, 8);
+    cr_expect_eq(z->checks[0].stale_after_ms, 6000, "default: three default intervals");
+    cr_expect_eq(z->checks[1].stale_after_ms, 1500, "default: three intervals");
+    cr_expect_eq(z->checks[2].stale_after_ms, 10000);
+    cr_expect_eq(z->checks[3].stale_after_ms, 3600000, "equal to the interval is enough");
+    cr_expect_eq(z->checks[4].stale_after_ms, 10800000, "three of the longest interval");
+    cr_expect_eq(z->checks[5].stale_after_ms, 86400000, "one day is the longest");
+    cr_expect_eq(z->checks[6].stale_after_ms, 9000, "a null value is absent");
+    cr_expect_eq(z->checks[7].stale_after_ms, 100);
+    zone_free(z);
+}
+
+Test(zone, service_on_all_down_fallback_and_min_ttl)
+{
+    zone_t *z = load_ok(HEAD REGIONS2 "  t: {location: [2, 2], pool: [192.0.2.3]}\n"
+                                      "services:\n"
+                                      "  www: {regions: [r]}\n"
+                                      "  a: {regions: [r], fallback: t}\n"
+                                      "  b: {regions: [r, s], on_all_down: fallback, fallback: s}\n"
+                                      "  c: {regions: [r], on_all_down: nodata}\n"
+                                      "  d: {regions: [r], on_all_down: SERVFAIL}\n"
+                                      "  e: {regions: [r], on_all_down: open, ttl: 3}\n"
+                                      "  f: {regions: [r], ttl: 0}\n"
+                                      "  g: {regions: [r], ttl: 1h, min_ttl: 1m}\n"
+                                      "  h: {regions: [r], ttl: 10, min_ttl: 10}\n"
+                                      "  i: {regions: [r], min_ttl: 0}\n"
+                                      "  j: {regions: [r], ttl: 3, min_ttl: ~}\n"
+                                      "  k: {regions: [r], on_all_down: ~, fallback: r}\n");
+    const zone_service_t *s = z->services;
+
+    cr_assert_eq(z->n_services, 12);
+    cr_expect_eq(s[0].on_all_down, ALL_DOWN_OPEN, "open by default");
+    cr_expect_eq(s[0].fallback, SIZE_MAX, "no fallback region");
+    cr_expect_eq(s[0].min_ttl, 5);
+    cr_expect_eq(s[1].on_all_down, ALL_DOWN_FALLBACK, "a fallback region implies fallback");
+    cr_expect_eq(s[1].fallback, 2, "a region the service does not list");
+    cr_expect_eq(s[2].on_all_down, ALL_DOWN_FALLBACK);
+    cr_expect_eq(s[2].fallback, 1, "a region the service lists");
+    cr_expect_eq(s[3].on_all_down, ALL_DOWN_NODATA);
+    cr_expect_eq(s[3].fallback, SIZE_MAX);
+    cr_expect_eq(s[4].on_all_down, ALL_DOWN_SERVFAIL, "case does not matter");
+    cr_expect_eq(s[5].on_all_down, ALL_DOWN_OPEN);
+    cr_expect_eq(s[5].min_ttl, 3, "the default follows a ttl below 5");
+    cr_expect_eq(s[6].min_ttl, 0);
+    cr_expect_eq(s[7].ttl, 3600);
+    cr_expect_eq(s[7].min_ttl, 60);
+    cr_expect_eq(s[8].min_ttl, 10, "equal to the ttl is allowed");
+    cr_expect_eq(s[9].min_ttl, 0);
+    cr_expect_eq(s[10].min_ttl, 3, "a null value is absent");
+    cr_expect_eq(s[11].on_all_down, ALL_DOWN_FALLBACK, "a null on_all_down is absent");
+    cr_expect_eq(s[11].fallback, 0);
     zone_free(z);
 }
 
@@ -1210,6 +1359,35 @@ Test(zone, every_geo_error_of_a_file_is_reported_in_file_order)
     zone_errors_clear(&errs);
 }
 
+Test(zone, every_failure_handling_error_of_a_file_is_reported_in_file_order)
+{
+    zone_errors_t errs = {0};
+    zone_t *z = NULL;
+    char *got;
+
+    cr_assert_eq(zone_load(DATA "zone-all-down-errors.yaml", 0, &z, &errs), -1);
+    cr_assert_null(z);
+    got = join_errors(&errs);
+    cr_expect_str_eq(
+        got,
+        "tests/unit/data/zone-all-down-errors.yaml:8:42: error: service 'www': on_all_down "
+        "fallback needs a 'fallback' region\n"
+        "tests/unit/data/zone-all-down-errors.yaml:8:61: error: service 'www': min_ttl 60 is more "
+        "than the ttl 30\n"
+        "tests/unit/data/zone-all-down-errors.yaml:9:52: error: service 'api': 'fallback' is only "
+        "for on_all_down fallback, not servfail\n"
+        "tests/unit/data/zone-all-down-errors.yaml:10:39: error: service 'app': region 'us-west' "
+        "is not defined\n"
+        "tests/unit/data/zone-all-down-errors.yaml:10:65: error: service 'app': min_ttl 3 is more "
+        "than the ttl 2\n"
+        "tests/unit/data/zone-all-down-errors.yaml:16:61: error: check 'web': stale_after 4s must "
+        "be at least the interval 5s\n"
+        "tests/unit/data/zone-all-down-errors.yaml:17:43: error: check 'tcp': stale_after 2d out "
+        "of range 100ms..1d");
+    free(got);
+    zone_errors_clear(&errs);
+}
+
 /* The text from `from` up to (not including) `to`, or to the end when `to`
  * is NULL, with a leading "#" and one space after it removed from each line.
  * Caller frees. */
@@ -1229,13 +1407,39 @@ static char *uncomment(const char *from, const char *to)
     return out;
 }
 
-/* The commented-out example at the end of the example zone must stay valid:
- * put its service keys on the www line, add its top-level keys, and load. */
-Test(zone, example_geo_comment_is_valid)
+/* The commented-out example line that starts with `start` (up to the next
+ * "#" line), uncommented. Caller frees. */
+static char *comment_example(const char *text, const char *start)
 {
+    const char *from = strstr(text, start), *to;
+
+    cr_assert_not_null(from, "%s", start);
+    to = strstr(from, "\n#\n");
+    cr_assert_not_null(to, "%s", start);
+    return uncomment(from + 1, to + 1);
+}
+
+/* Replace the first `line` of *text with `with`. */
+static void replace_line(char **text, const char *line, const char *with)
+{
+    char *at = strstr(*text, line), *out;
+
+    cr_assert_not_null(at, "%s", line);
+    cr_assert_gt(asprintf(&out, "%.*s%s%s", (int)(at - *text), *text, with, at + strlen(line)), 0);
+    free(*text);
+    *text = out;
+}
+
+/* The commented-out example at the end of the example zone must stay valid:
+ * put its check and service lines in place of web and www, add its
+ * top-level keys, and load. */
+Test(zone, example_comment_block_is_valid)
+{
+    static const char web[] = "  web: {type: http, port: 80, path: /health, expect: 200, "
+                              "interval: 2s, timeout: 1s, rise: 2, fall: 2}\n";
     static const char www[] =
         "  www: {regions: [us-east, eu-west, ap-south], policy: nearest, ttl: 30}\n";
-    char *text = NULL, *svc, *svc_end, *top, *yaml, *at;
+    char *text = NULL, *chk, *svc, *top, *yaml;
     size_t size = 0;
     FILE *f = fopen(EXAMPLE, "r");
     zone_t *z;
@@ -1243,19 +1447,17 @@ Test(zone, example_geo_comment_is_valid)
     cr_assert_not_null(f);
     cr_assert_gt(getdelim(&text, &size, '\0', f), 0);
     fclose(f);
-    svc = strstr(text, "\n#   www: {");
-    cr_assert_not_null(svc);
-    svc_end = strstr(svc, "\n#\n");
+    chk = comment_example(text, "\n#   web: {");
+    svc = comment_example(text, "\n#   www: {");
     top = strstr(text, "\n# ecs: true\n");
-    cr_assert_not_null(svc_end);
     cr_assert_not_null(top);
-    svc = uncomment(svc + 1, svc_end + 1);
     top = uncomment(top + 1, NULL);
-    at = strstr(text, www);
-    cr_assert_not_null(at);
-    cr_assert_gt(asprintf(&yaml, "%.*s%s%s%s", (int)(at - text), text, svc, at + strlen(www), top),
-                 0);
+    replace_line(&text, web, chk);
+    replace_line(&text, www, svc);
+    cr_assert_gt(asprintf(&yaml, "%s%s", text, top), 0);
     z = load_ok(yaml);
+    cr_assert_eq(z->n_checks, 1);
+    cr_expect_eq(z->checks[0].stale_after_ms, 10000);
     cr_expect(z->ecs);
     cr_expect(z->geo.given);
     cr_expect_eq(z->geo.n_map, 4);
@@ -1267,8 +1469,12 @@ Test(zone, example_geo_comment_is_valid)
     cr_expect(z->services[0].ecs);
     cr_expect(z->services[0].geo.given);
     cr_expect_eq(z->services[0].geo.n_map, 1);
+    cr_expect_eq(z->services[0].on_all_down, ALL_DOWN_FALLBACK);
+    cr_expect_eq(z->services[0].fallback, 0);
+    cr_expect_eq(z->services[0].min_ttl, 10);
     zone_free(z);
     free(yaml);
+    free(chk);
     free(svc);
     free(top);
     free(text);
