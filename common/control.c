@@ -39,8 +39,8 @@ int control_split(char *line, char **argv, int max)
     return n;
 }
 
-int control_feed(control_lines_t *lb, const char *data, size_t n,
-                 void (*fn)(void *arg, char *line), void *arg)
+int control_feed(control_lines_t *lb, const char *data, size_t n, void (*fn)(void *arg, char *line),
+                 void *arg)
 {
     for (size_t i = 0; i < n; i++) {
         if (data[i] == '\n') {

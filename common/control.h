@@ -31,7 +31,7 @@
 
 #include "common/log.h"
 
-#define CONTROL_VERSION 1
+#define CONTROL_VERSION  1
 #define CONTROL_LINE_MAX 1024
 #define CONTROL_ARGS_MAX 16
 
@@ -48,7 +48,7 @@ typedef struct {
 /* Feed received bytes; `fn` is called for each complete line (without its
  * "\n", NUL-terminated, writable). Returns 0, or -1 when a line exceeds
  * CONTROL_LINE_MAX (the peer should be disconnected). */
-int control_feed(control_lines_t *lb, const char *data, size_t n,
-                 void (*fn)(void *arg, char *line), void *arg) ATTR_WUR;
+int control_feed(control_lines_t *lb, const char *data, size_t n, void (*fn)(void *arg, char *line),
+                 void *arg) ATTR_WUR;
 
 #endif

@@ -27,15 +27,15 @@ static const struct {
     char code[3];
     double lat, lon;
 } continent_coords[] = {
-    {"AF", 6.0, 20.0},   {"AN", -80.0, 0.0},  {"AS", 30.0, 100.0}, {"EU", 50.0, 10.0},
+    {"AF", 6.0, 20.0},   {"AN", -80.0, 0.0},   {"AS", 30.0, 100.0},  {"EU", 50.0, 10.0},
     {"NA", 40.0, -95.0}, {"OC", -25.0, 140.0}, {"SA", -15.0, -60.0},
 };
 
 typedef struct {
     MMDB_s mmdb;
     geo_db_t *db;
-    uint32_t *memo;        /* mmdb node -> our reference */
-    uint32_t *data_memo;   /* hash of data offset -> location, open addressing */
+    uint32_t *memo;      /* mmdb node -> our reference */
+    uint32_t *data_memo; /* hash of data offset -> location, open addressing */
     uint32_t *data_keys;
     size_t data_cap;
     size_t cap_nodes, cap_locs;
@@ -207,8 +207,7 @@ static uint32_t new_node(loader_t *L, uint32_t left, uint32_t right)
 
 static uint32_t walk(loader_t *L, uint32_t node, unsigned depth);
 
-static uint32_t record_ref(loader_t *L, uint8_t type, uint64_t rec, MMDB_entry_s *e,
-                           unsigned depth)
+static uint32_t record_ref(loader_t *L, uint8_t type, uint64_t rec, MMDB_entry_s *e, unsigned depth)
 {
     switch (type) {
     case MMDB_RECORD_TYPE_SEARCH_NODE:

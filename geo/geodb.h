@@ -19,12 +19,12 @@
 #include "common/log.h"
 
 typedef struct {
-    double lat, lon;       /* degrees; valid when has_coords */
+    double lat, lon; /* degrees; valid when has_coords */
     bool has_coords;
-    char coords_from[12];  /* "city", "country", "continent": how coords were found */
-    char continent[3];     /* "" when unknown */
+    char coords_from[12]; /* "city", "country", "continent": how coords were found */
+    char continent[3];    /* "" when unknown */
     char country[3];
-    char subdivision[8];   /* "US-CA" form, "" when unknown */
+    char subdivision[8]; /* "US-CA" form, "" when unknown */
 } geo_loc_t;
 
 /* Trie references: an index into nodes, or a leaf holding a value. */
@@ -38,15 +38,15 @@ typedef struct {
 typedef struct {
     geo_node_t *nodes;
     size_t n_nodes;
-    uint32_t root6;        /* the whole IPv6 space, GEO_NONE for an IPv4-only db */
-    uint32_t root4;        /* the IPv4 space (::/96 in an IPv6 db) */
+    uint32_t root6; /* the whole IPv6 space, GEO_NONE for an IPv4-only db */
+    uint32_t root4; /* the IPv4 space (::/96 in an IPv6 db) */
 } geo_trie_t;
 
 typedef struct {
     char *path;
-    char type[64];         /* database_type from the metadata */
+    char type[64]; /* database_type from the metadata */
     uint64_t build_epoch;
-    geo_trie_t trie;       /* leaves hold location indices */
+    geo_trie_t trie; /* leaves hold location indices */
     geo_loc_t *locs;
     size_t n_locs;
 } geo_db_t;

@@ -40,8 +40,8 @@ static int svc_pos(const geo_map_spec_t *spec, size_t zr)
     return -1;
 }
 
-static void append_listed(const geo_map_spec_t *spec, const size_t *zregions, size_t nz,
-                          bool *used, geo_entry_t *out, uint16_t *n)
+static void append_listed(const geo_map_spec_t *spec, const size_t *zregions, size_t nz, bool *used,
+                          geo_entry_t *out, uint16_t *n)
 {
     for (size_t i = 0; i < nz; i++) {
         int p = svc_pos(spec, zregions[i]);

@@ -38,7 +38,7 @@ typedef struct {
 
 typedef struct {
     uint16_t n;
-    uint8_t source;  /* geo_source_t */
+    uint8_t source; /* geo_source_t */
     geo_entry_t e[];
 } geo_list_t;
 

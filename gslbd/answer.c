@@ -8,7 +8,7 @@
 
 #include "query.h"
 
-#define HDR 12
+#define HDR     12
 #define OPT_LEN 11
 #define FLAG_AA 0x04
 #define FLAG_TC 0x02
@@ -53,12 +53,12 @@ static size_t write_opt(uint8_t *out, size_t pos, const query_t *q, unsigned ext
     uint8_t *p = out + pos;
     unsigned abytes = (q->ecs_source + 7u) / 8u;
 
-    p[0] = 0;                               /* owner: root */
-    wr16(p + 1, 41);                        /* OPT */
-    wr16(p + 3, ANSWER_UDP_MAX);            /* our payload size, RFC 6891 6.2.3 */
+    p[0] = 0;                    /* owner: root */
+    wr16(p + 1, 41);             /* OPT */
+    wr16(p + 3, ANSWER_UDP_MAX); /* our payload size, RFC 6891 6.2.3 */
     p[5] = (uint8_t)ext_rcode;
-    p[6] = 0;                               /* version 0 */
-    p[7] = q->dnssec_ok ? 0x80 : 0;         /* DO copied, RFC 3225 3 */
+    p[6] = 0;                       /* version 0 */
+    p[7] = q->dnssec_ok ? 0x80 : 0; /* DO copied, RFC 3225 3 */
     p[8] = 0;
     if (!q->ecs || ext_rcode != 0) {
         wr16(p + 9, 0);
@@ -135,7 +135,7 @@ static bool client_addr(const query_t *q, const svc_rt_t *svc, const struct sock
     return v6;
 }
 
-#define SVC_NOROOM (~0u)       /* the records do not fit: truncate */
+#define SVC_NOROOM   (~0u)     /* the records do not fit: truncate */
 #define SVC_SERVFAIL (~0u - 1) /* on_all_down servfail */
 
 /* Choose the service's regions for this client and write the addresses of

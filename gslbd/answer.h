@@ -26,21 +26,21 @@
 
 /* What --explain shows of a service decision (filled only when asked). */
 typedef struct {
-    bool used;               /* a service answer was chosen */
+    bool used; /* a service answer was chosen */
     const svc_rt_t *svc;
     const geo_list_t *order;
     select_t sel;
-    uint8_t why[256];        /* select_why_t per entry of order (first 256) */
+    uint8_t why[256]; /* select_why_t per entry of order (first 256) */
     bool v6, from_ecs;
-    uint8_t addr[16];        /* the client address the decision used */
-    unsigned depth;          /* prefix length of the map network that matched */
-    unsigned scope;          /* the ECS scope sent */
+    uint8_t addr[16]; /* the client address the decision used */
+    unsigned depth;   /* prefix length of the map network that matched */
+    unsigned scope;   /* the ECS scope sent */
 } answer_trace_t;
 
 /* Per-thread state of the query path. */
 typedef struct {
-    uint64_t rng;            /* select_rand() state, never 0 */
-    answer_trace_t *trace;   /* NULL except for --explain */
+    uint64_t rng;          /* select_rand() state, never 0 */
+    answer_trace_t *trace; /* NULL except for --explain */
 } answer_ctx_t;
 
 /* Write the response to `pkt`, which came from `src`, into `out`, which has

@@ -24,7 +24,7 @@ struct client {
     uv_pipe_t pipe;
     control_t *ctl;
     control_lines_t lines;
-    int source;       /* health source index after HELLO, -1 before */
+    int source; /* health source index after HELLO, -1 before */
     char name[32];
     client_t *next;
 };
@@ -164,8 +164,8 @@ static void cmd_set(client_t *cl, int argc, char **argv)
     const char *member = argc == 5 ? argv[4] : NULL;
     int n = health_override(cl->ctl->health, zone, argv[3], member, ov);
     if (n < 0) {
-        reply(cl, "ERR no %s '%s%s%s' in the served zones", member ? "member" : "region",
-              argv[3], member ? "/" : "", member ? member : "");
+        reply(cl, "ERR no %s '%s%s%s' in the served zones", member ? "member" : "region", argv[3],
+              member ? "/" : "", member ? member : "");
         return;
     }
     log_info("control: %s set %s on %s%s%s%s%s", cl->name, argv[1], zone ? zone : "",

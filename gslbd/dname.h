@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DNAME_MAX 255
+#define DNAME_MAX        255
 #define DNAME_MAX_LABELS 128
 
 /* FNV-1a over the bytes of an already lower-cased wire name. */

@@ -53,9 +53,15 @@ static int parse_client(const char *text, client_t *c, FILE *err)
     }
     c->prefix = (unsigned)p;
     for (unsigned bit = c->prefix; bit < max; bit++) {
-        c->addr[bit / 8] &= (uint8_t)~(0x80 >> (bit % 8)); /* ECS: no bits past the prefix */
+        c->addr[bit / 8] &= (uint8_t) ~(0x80 >> (bit % 8)); /* ECS: no bits past the prefix */
     }
     return 0;
+}
+
+static void wr16(uint8_t *p, unsigned v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
 }
 
 /* A query for name/type with EDNS and ECS for the client. */
@@ -74,13 +80,19 @@ static size_t build_query(const client_t *c, const ldns_rdf *name, uint16_t type
     q[pos++] = (uint8_t)type;
     q[pos++] = 0;
     q[pos++] = 1;
-    const uint8_t opt[] = {0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, (uint8_t)(8 + abytes),
-                           0, 8, 0, (uint8_t)(4 + abytes), 0,
-                           (uint8_t)(c->family == AF_INET ? 1 : 2), (uint8_t)c->prefix, 0};
-    memcpy(q + pos, opt, sizeof(opt));
-    pos += sizeof(opt);
-    memcpy(q + pos, c->addr, abytes);
-    return pos + abytes;
+    uint8_t *p = q + pos;
+    p[0] = 0;                                   /* OPT owner: the root */
+    wr16(p + 1, 41);                            /* OPT */
+    wr16(p + 3, 1232);                          /* our payload size */
+    memset(p + 5, 0, 4);                        /* extended rcode, version, flags */
+    wr16(p + 9, (unsigned)(8 + abytes));        /* RDLEN: one option */
+    wr16(p + 11, 8);                            /* EDNS Client Subnet, RFC 7871 6 */
+    wr16(p + 13, (unsigned)(4 + abytes));       /* option length */
+    wr16(p + 15, c->family == AF_INET ? 1 : 2); /* FAMILY */
+    p[17] = (uint8_t)c->prefix;                 /* SOURCE PREFIX-LENGTH */
+    p[18] = 0;                                  /* SCOPE PREFIX-LENGTH */
+    memcpy(p + 19, c->addr, abytes);
+    return pos + 19 + abytes;
 }
 
 static void print_location(const geo_db_t *db, const client_t *c, FILE *out)
@@ -96,7 +108,7 @@ static void print_location(const geo_db_t *db, const client_t *c, FILE *out)
     uint32_t leaf = geo_trie_walk(&db->trie, c->family == AF_INET6, c->addr, &depth);
     memcpy(masked, c->addr, sizeof(masked));
     for (unsigned bit = depth; bit < (c->family == AF_INET6 ? 128u : 32u); bit++) {
-        masked[bit / 8] &= (uint8_t)~(0x80 >> (bit % 8));
+        masked[bit / 8] &= (uint8_t) ~(0x80 >> (bit % 8));
     }
     inet_ntop(c->family, masked, net, sizeof(net));
     if (leaf == GEO_NONE) {
@@ -109,8 +121,7 @@ static void print_location(const geo_db_t *db, const client_t *c, FILE *out)
             loc->continent[0] ? loc->continent : "?", loc->subdivision[0] ? ", subdivision " : "",
             loc->subdivision);
     if (loc->has_coords) {
-        fprintf(out, ", %.4f %.4f (coordinates from the %s)", loc->lat, loc->lon,
-                loc->coords_from);
+        fprintf(out, ", %.4f %.4f (coordinates from the %s)", loc->lat, loc->lon, loc->coords_from);
     }
     fprintf(out, "\n           from network %s/%u of %s (%s)\n", net, depth, db->path, db->type);
 }

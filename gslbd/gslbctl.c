@@ -109,9 +109,10 @@ int main(int argc, char **argv)
     argc -= optind;
     argv += optind;
     if (path == NULL || argc < 1) {
-        fprintf(stderr, "gslbctl: %s\n", path == NULL ? "--control PATH is required (or set "
-                                                        "GSLB_CONTROL)"
-                                                      : "a command is required");
+        fprintf(stderr, "gslbctl: %s\n",
+                path == NULL ? "--control PATH is required (or set "
+                               "GSLB_CONTROL)"
+                             : "a command is required");
         usage(stderr);
         return 2;
     }
@@ -141,8 +142,8 @@ int main(int argc, char **argv)
         rc = request(io, line, true);
     }
     if (rc == 0 && strncmp(line, "SET", 3) == 0) {
-        printf("%s %s%s%s: %s\n", argv[0], argv[1], argc == 3 ? " " : "",
-               argc == 3 ? argv[2] : "", "done (kept across gslbd restarts)");
+        printf("%s %s%s%s: %s\n", argv[0], argv[1], argc == 3 ? " " : "", argc == 3 ? argv[2] : "",
+               "done (kept across gslbd restarts)");
     }
     fclose(io);
     return rc;

@@ -215,7 +215,8 @@ static int rules_save(const health_t *h)
         log_err("%s: cannot save overrides: %s", tmp, strerror(errno));
         return -errno;
     }
-    fprintf(f, "# gslbd operator overrides: ZONE REGION [MEMBER] drain|down|up (set with gslbctl)\n");
+    fprintf(f,
+            "# gslbd operator overrides: ZONE REGION [MEMBER] drain|down|up (set with gslbctl)\n");
     for (const override_rule_t *r = h->rules; r != NULL; r = r->next) {
         fprintf(f, "%s %s%s%s %s\n", r->zone, r->region, r->member ? " " : "",
                 r->member ? r->member : "", override_names[r->ov]);
@@ -300,8 +301,8 @@ static health_slot_t *slot_find(const health_t *h, const char *zone, const char 
     return NULL;
 }
 
-int health_report(health_t *h, int source, const char *zone, const char *region,
-                  const char *member, bool up, const char *reason, uint64_t now_ms)
+int health_report(health_t *h, int source, const char *zone, const char *region, const char *member,
+                  bool up, const char *reason, uint64_t now_ms)
 {
     bool known = slot_find(h, zone, region, member) != NULL;
     health_slot_t *s = health_slot(h, zone, region, member);
@@ -346,8 +347,7 @@ void health_tick(health_t *h, uint64_t now_ms)
 {
     for (unsigned b = 0; b < HEALTH_BUCKETS; b++) {
         for (health_slot_t *s = h->buckets[b]; s != NULL; s = s->next) {
-            if (s->member == NULL || s->source < 0 ||
-                atomic_load(&s->state) == HEALTH_UNKNOWN) {
+            if (s->member == NULL || s->source < 0 || atomic_load(&s->state) == HEALTH_UNKNOWN) {
                 continue;
             }
             uint64_t heard = h->sources[s->source].last_heard_ms;
@@ -363,4 +363,3 @@ void health_tick(health_t *h, uint64_t now_ms)
         }
     }
 }
-

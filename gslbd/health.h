@@ -30,8 +30,8 @@ struct health_slot {
     /* main thread only */
     char *zone, *region, *member; /* member NULL: the region's slot */
     char reason[96];
-    uint64_t changed_ms;      /* last change of state */
-    int source;               /* index of the reporting healthd, -1 none */
+    uint64_t changed_ms; /* last change of state */
+    int source;          /* index of the reporting healthd, -1 none */
     unsigned stale_after_ms;
     health_slot_t *next;
 };
@@ -53,8 +53,8 @@ void health_heard(health_t *h, int source, uint64_t now_ms);
 
 /* A member's health from a source. Returns 0, or -ENOENT when no served
  * zone has that member (the report is kept anyway, for a later reload). */
-int health_report(health_t *h, int source, const char *zone, const char *region,
-                  const char *member, bool up, const char *reason, uint64_t now_ms);
+int health_report(health_t *h, int source, const char *zone, const char *region, const char *member,
+                  bool up, const char *reason, uint64_t now_ms);
 
 /* Set or clear ("auto") an override on a region, or a member when `member`
  * is given; `zone` NULL means every zone with that region. Saves the file.

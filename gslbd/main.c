@@ -29,17 +29,17 @@
 #define GSLB_WORLD_DB "/usr/local/share/gslb/world.mmdb"
 #endif
 
-#define GSLBD_VERSION "0.1.0"
+#define GSLBD_VERSION   "0.1.0"
 #define RELOAD_DELAY_MS 200 /* let an editor finish writing before reading */
 
 typedef struct {
     const char *zones;
     const char *user;
-    const char *geoip;       /* NULL: the built-in world database, if present */
-    const char *explain;     /* --explain ADDRESS[/PREFIX] */
+    const char *geoip;   /* NULL: the built-in world database, if present */
+    const char *explain; /* --explain ADDRESS[/PREFIX] */
     const char *explain_name, *explain_type;
-    const char *control;     /* --control PATH */
-    const char *overrides;   /* --overrides FILE, default PATH.overrides */
+    const char *control;   /* --control PATH */
+    const char *overrides; /* --overrides FILE, default PATH.overrides */
     server_config_t srv;
     bool check;
     log_level_t level;
@@ -68,34 +68,35 @@ typedef struct {
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: gslbd --zones PATH --listen ADDR:PORT [--listen ADDR:PORT ...] [options]\n"
-            "\n"
-            "Authoritative DNS server answering GSLB services from zone YAML.\n"
-            "\n"
-            "  -z, --zones PATH        zone YAML file, or a directory of *.yaml files (one zone each)\n"
-            "  -l, --listen ADDR:PORT  serve UDP and TCP here; repeatable; IPv6 as [::1]:5353\n"
-            "  -t, --threads N         worker threads (default: number of CPUs)\n"
-            "  -g, --geoip FILE        GeoIP2/GeoLite2/DB-IP City or Country mmdb (default: the\n"
-            "                          built-in world database, " GSLB_WORLD_DB ")\n"
-            "  -c, --check             load and validate the zones, print every error, exit 0/1\n"
-            "  -e, --explain ADDRESS[/PREFIX] NAME [TYPE]\n"
-            "                          print what a client there would get for NAME, and why\n"
-            "      --tcp-timeout SEC   close idle TCP connections after SEC seconds (default 10)\n"
-            "      --tcp-max N         concurrent TCP connections at most (default 512)\n"
-            "  -C, --control PATH      control socket for healthd and gslbctl (health reports,\n"
-            "                          status, drain/down/up overrides)\n"
-            "      --overrides FILE    where overrides are kept across restarts\n"
-            "                          (default: the control PATH with .overrides appended)\n"
-            "  -u, --user NAME         drop root privileges to NAME after binding\n"
-            "  -v, --verbose           log debug messages\n"
-            "  -q, --quiet             log warnings and errors only\n"
-            "  -V, --version           print the version and exit\n"
-            "  -h, --help              print this help and exit\n"
-            "\n"
-            "Signals: SIGHUP reloads every zone file; SIGTERM and SIGINT stop.\n"
-            "Zone files are also reloaded when they change on disk. A file that fails\n"
-            "to load is reported as file:line:column and its previous version keeps serving.\n");
+    fprintf(
+        out,
+        "usage: gslbd --zones PATH --listen ADDR:PORT [--listen ADDR:PORT ...] [options]\n"
+        "\n"
+        "Authoritative DNS server answering GSLB services from zone YAML.\n"
+        "\n"
+        "  -z, --zones PATH        zone YAML file, or a directory of *.yaml files (one zone each)\n"
+        "  -l, --listen ADDR:PORT  serve UDP and TCP here; repeatable; IPv6 as [::1]:5353\n"
+        "  -t, --threads N         worker threads (default: number of CPUs)\n"
+        "  -g, --geoip FILE        GeoIP2/GeoLite2/DB-IP City or Country mmdb (default: the\n"
+        "                          built-in world database, " GSLB_WORLD_DB ")\n"
+        "  -c, --check             load and validate the zones, print every error, exit 0/1\n"
+        "  -e, --explain ADDRESS[/PREFIX] NAME [TYPE]\n"
+        "                          print what a client there would get for NAME, and why\n"
+        "      --tcp-timeout SEC   close idle TCP connections after SEC seconds (default 10)\n"
+        "      --tcp-max N         concurrent TCP connections at most (default 512)\n"
+        "  -C, --control PATH      control socket for healthd and gslbctl (health reports,\n"
+        "                          status, drain/down/up overrides)\n"
+        "      --overrides FILE    where overrides are kept across restarts\n"
+        "                          (default: the control PATH with .overrides appended)\n"
+        "  -u, --user NAME         drop root privileges to NAME after binding\n"
+        "  -v, --verbose           log debug messages\n"
+        "  -q, --quiet             log warnings and errors only\n"
+        "  -V, --version           print the version and exit\n"
+        "  -h, --help              print this help and exit\n"
+        "\n"
+        "Signals: SIGHUP reloads every zone file; SIGTERM and SIGINT stop.\n"
+        "Zone files are also reloaded when they change on disk. A file that fails\n"
+        "to load is reported as file:line:column and its previous version keeps serving.\n");
 }
 
 static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
@@ -114,14 +115,21 @@ static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
 static int parse_options(int argc, char **argv, options_t *o)
 {
     static const struct option longs[] = {
-        {"zones", required_argument, NULL, 'z'},   {"listen", required_argument, NULL, 'l'},
-        {"threads", required_argument, NULL, 't'}, {"check", no_argument, NULL, 'c'},
-        {"geoip", required_argument, NULL, 'g'},   {"explain", required_argument, NULL, 'e'},
-        {"control", required_argument, NULL, 'C'}, {"overrides", required_argument, NULL, 'O'},
+        {"zones", required_argument, NULL, 'z'},
+        {"listen", required_argument, NULL, 'l'},
+        {"threads", required_argument, NULL, 't'},
+        {"check", no_argument, NULL, 'c'},
+        {"geoip", required_argument, NULL, 'g'},
+        {"explain", required_argument, NULL, 'e'},
+        {"control", required_argument, NULL, 'C'},
+        {"overrides", required_argument, NULL, 'O'},
         {"tcp-timeout", required_argument, NULL, 'T'},
-        {"tcp-max", required_argument, NULL, 'M'}, {"user", required_argument, NULL, 'u'},
-        {"verbose", no_argument, NULL, 'v'},       {"quiet", no_argument, NULL, 'q'},
-        {"version", no_argument, NULL, 'V'},       {"help", no_argument, NULL, 'h'},
+        {"tcp-max", required_argument, NULL, 'M'},
+        {"user", required_argument, NULL, 'u'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     unsigned secs;
@@ -380,8 +388,7 @@ static const snapshot_t *current_snapshot(void *arg)
     return server_snapshot(((gslbd_t *)arg)->srv);
 }
 
-static int serve(options_t *opt, zoneset_t *zs, geo_db_t *db, health_t *health,
-                 snapshot_t *snap)
+static int serve(options_t *opt, zoneset_t *zs, geo_db_t *db, health_t *health, snapshot_t *snap)
 {
     gslbd_t g = {.opt = opt, .zs = zs, .db = db, .health = health, .loop = uv_default_loop()};
     char err[256];
@@ -391,9 +398,8 @@ static int serve(options_t *opt, zoneset_t *zs, geo_db_t *db, health_t *health,
         snapshot_free(snap);
         return 1;
     }
-    if (opt->control != NULL &&
-        control_new(g.loop, opt->control, health, current_snapshot, &g, &g.ctl, err,
-                    sizeof(err)) < 0) {
+    if (opt->control != NULL && control_new(g.loop, opt->control, health, current_snapshot, &g,
+                                            &g.ctl, err, sizeof(err)) < 0) {
         log_err("%s", err);
         control_close(g.ctl);
         uv_run(g.loop, UV_RUN_NOWAIT);
@@ -502,8 +508,8 @@ int main(int argc, char **argv)
     if (opt.check || opt.explain) {
         rc = 0;
         if (opt.explain) {
-            rc = explain_run(snap, db, opt.explain, opt.explain_name, opt.explain_type, stdout)
-                     ? 1 : 0;
+            rc = explain_run(snap, db, opt.explain, opt.explain_name, opt.explain_type, stdout) ? 1
+                                                                                                : 0;
         } else {
             zoneset_describe(zs, desc, sizeof(desc));
             printf("%s: OK: %s\n", opt.zones, desc);

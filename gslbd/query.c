@@ -6,8 +6,8 @@
 
 #include <string.h>
 
-#define OPCODE(pkt) (((pkt)[2] >> 3) & 0x0f)
-#define RR_TYPE_OPT 41
+#define OPCODE(pkt)  (((pkt)[2] >> 3) & 0x0f)
+#define RR_TYPE_OPT  41
 #define EDNS_OPT_ECS 8
 
 static inline uint16_t rd16(const uint8_t *p)

@@ -28,18 +28,18 @@ typedef enum {
 typedef struct {
     const uint8_t *pkt; /* the message as received (not owned) */
     size_t len;
-    size_t qend;        /* offset just after the question, 0 if none parsed */
-    uint32_t hash;      /* dname_hash of qname */
+    size_t qend;   /* offset just after the question, 0 if none parsed */
+    uint32_t hash; /* dname_hash of qname */
     uint16_t qtype, qclass;
-    uint8_t qlen;       /* wire length of qname, root included */
+    uint8_t qlen; /* wire length of qname, root included */
     uint8_t nlabels;
     bool edns, dnssec_ok;
-    uint16_t udp_size;  /* the client's limit: 512 without EDNS */
-    bool ecs;           /* a valid EDNS Client Subnet option (RFC 7871) was sent */
-    uint8_t ecs_family; /* 1 IPv4, 2 IPv6 */
-    uint8_t ecs_source; /* SOURCE PREFIX-LENGTH */
-    uint8_t ecs_addr[16]; /* ADDRESS, zero-padded to the family's length */
-    uint8_t qname[DNAME_MAX]; /* lower case */
+    uint16_t udp_size;              /* the client's limit: 512 without EDNS */
+    bool ecs;                       /* a valid EDNS Client Subnet option (RFC 7871) was sent */
+    uint8_t ecs_family;             /* 1 IPv4, 2 IPv6 */
+    uint8_t ecs_source;             /* SOURCE PREFIX-LENGTH */
+    uint8_t ecs_addr[16];           /* ADDRESS, zero-padded to the family's length */
+    uint8_t qname[DNAME_MAX];       /* lower case */
     uint8_t loff[DNAME_MAX_LABELS]; /* label offsets in qname */
 } query_t;
 

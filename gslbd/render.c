@@ -19,7 +19,7 @@
 typedef struct {
     uint8_t name[DNAME_MAX]; /* lower-case suffix, uncompressed */
     uint8_t len;
-    uint16_t off;            /* absolute offset in the message */
+    uint16_t off; /* absolute offset in the message */
 } render_comp_t;
 
 struct render {
@@ -37,8 +37,11 @@ struct render {
 bool render_type_compresses(uint16_t type)
 {
     switch (type) {
-    case LDNS_RR_TYPE_NS: case LDNS_RR_TYPE_CNAME: case LDNS_RR_TYPE_SOA:
-    case LDNS_RR_TYPE_PTR: case LDNS_RR_TYPE_MX:
+    case LDNS_RR_TYPE_NS:
+    case LDNS_RR_TYPE_CNAME:
+    case LDNS_RR_TYPE_SOA:
+    case LDNS_RR_TYPE_PTR:
+    case LDNS_RR_TYPE_MX:
         return true;
     default:
         return false;

@@ -30,8 +30,8 @@ typedef struct {
     uint16_t len;         /* whole fragment */
     uint16_t len_noadd;   /* the fragment without its additional section */
     uint16_t n_ptrs;
-    uint16_t base;        /* absolute offset the fragment was rendered at */
-    uint16_t an, ns, ar;  /* record counts per section */
+    uint16_t base;       /* absolute offset the fragment was rendered at */
+    uint16_t an, ns, ar; /* record counts per section */
 } frag_t;
 
 typedef enum { RENDER_ANSWER, RENDER_AUTHORITY, RENDER_ADDITIONAL } render_section_t;

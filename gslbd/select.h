@@ -24,16 +24,16 @@ typedef enum {
     SELECT_CHOSEN,
     SELECT_NOT_NEEDED, /* eligible, but the answer was full */
     SELECT_DOWN,
-    SELECT_DRAINED,    /* weight 0 */
-    SELECT_NO_FAMILY,  /* no address of the asked family */
+    SELECT_DRAINED,   /* weight 0 */
+    SELECT_NO_FAMILY, /* no address of the asked family */
 } select_why_t;
 
 typedef struct {
     uint16_t region[SELECT_MAX]; /* positions in svc->regions, in answer order */
     uint8_t n;
-    bool failed_open;            /* no region was up: health (then weight) ignored */
-    bool degraded;               /* failing over or open: answer with min_ttl */
-    bool servfail;               /* on_all_down servfail */
+    bool failed_open; /* no region was up: health (then weight) ignored */
+    bool degraded;    /* failing over or open: answer with min_ttl */
+    bool servfail;    /* on_all_down servfail */
 } select_t;
 
 /* Whether a member address (index i of the family's list) may be answered. */

@@ -17,10 +17,10 @@
 #include "answer.h"
 #include "common/log.h"
 
-#define UDP_BATCH 32
-#define UDP_RX_SIZE 4096 /* larger queries are dropped (nobody sends them) */
-#define UDP_ROUNDS 8     /* batches per wake-up, so TCP is not starved */
-#define TCP_RX_SIZE 8192 /* a query message larger than this closes the connection */
+#define UDP_BATCH      32
+#define UDP_RX_SIZE    4096 /* larger queries are dropped (nobody sends them) */
+#define UDP_ROUNDS     8    /* batches per wake-up, so TCP is not starved */
+#define TCP_RX_SIZE    8192 /* a query message larger than this closes the connection */
 #define CMSG_SPACE_MAX 64
 
 typedef struct worker worker_t;
@@ -169,8 +169,8 @@ static bool addr_is_wildcard(const struct sockaddr_storage *ss)
 static int socket_bind(const struct sockaddr_storage *ss, int type)
 {
     int on = 1, fd = socket(ss->ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    socklen_t len = ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                              : sizeof(struct sockaddr_in);
+    socklen_t len =
+        ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 
     if (fd < 0) {
         return -errno;
@@ -210,8 +210,8 @@ static int socket_bind(const struct sockaddr_storage *ss, int type)
 static int socket_probe(const struct sockaddr_storage *ss, int type)
 {
     int on = 1, r = 0, fd = socket(ss->ss_family, type | SOCK_CLOEXEC, 0);
-    socklen_t len = ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                              : sizeof(struct sockaddr_in);
+    socklen_t len =
+        ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 
     if (fd < 0) {
         return -errno;
@@ -412,9 +412,9 @@ static void conn_process(conn_t *c)
         if (c->rlen < mlen + 2) {
             return;
         }
-        size_t n = answer_packet(&c->w->ctx, server_current(c->w->srv),
-                                 (const struct sockaddr *)&c->peer, c->rbuf + 2, mlen,
-                                 c->wbuf + 2, true);
+        size_t n =
+            answer_packet(&c->w->ctx, server_current(c->w->srv), (const struct sockaddr *)&c->peer,
+                          c->rbuf + 2, mlen, c->wbuf + 2, true);
         c->rlen -= mlen + 2;
         memmove(c->rbuf, c->rbuf + mlen + 2, c->rlen);
         if (n == 0) {

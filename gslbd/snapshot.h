@@ -28,11 +28,11 @@ typedef struct {
     unsigned weight;
     double lat, lon;
     uint16_t n4, n6;
-    const uint8_t *v4; /* n4 x 4 bytes */
-    const uint8_t *v6; /* n6 x 16 bytes */
-    health_slot_t *slot;             /* the region's overrides; NULL: none (tests) */
+    const uint8_t *v4;                    /* n4 x 4 bytes */
+    const uint8_t *v6;                    /* n6 x 16 bytes */
+    health_slot_t *slot;                  /* the region's overrides; NULL: none (tests) */
     health_slot_t *const *s4, *const *s6; /* each address's member slot, or NULL */
-    uint16_t min_up;                 /* members that must be up for the region to be */
+    uint16_t min_up;                      /* members that must be up for the region to be */
 } region_rt_t;
 
 struct svc_rt {
@@ -41,15 +41,15 @@ struct svc_rt {
     uint32_t ttl;
     uint16_t n_regions;
     const region_rt_t *const *regions; /* in listed order */
-    const geo_map_t *map;      /* policy nearest: client -> region order, else NULL */
-    const geo_list_t *listed;  /* the listed order, for weighted and failover */
+    const geo_map_t *map;              /* policy nearest: client -> region order, else NULL */
+    const geo_list_t *listed;          /* the listed order, for weighted and failover */
     float spread_km;
-    uint8_t policy;            /* zone_policy_t */
-    uint8_t answers;           /* regions per answer */
-    bool ecs;                  /* use EDNS Client Subnet to place the client */
-    uint8_t on_all_down;       /* zone_all_down_t */
-    uint16_t fallback;         /* ALL_DOWN_FALLBACK: position in regions (may be past n_regions) */
-    uint32_t min_ttl;          /* TTL while failing over or failing open */
+    uint8_t policy;      /* zone_policy_t */
+    uint8_t answers;     /* regions per answer */
+    bool ecs;            /* use EDNS Client Subnet to place the client */
+    uint8_t on_all_down; /* zone_all_down_t */
+    uint16_t fallback;   /* ALL_DOWN_FALLBACK: position in regions (may be past n_regions) */
+    uint32_t min_ttl;    /* TTL while failing over or failing open */
 };
 
 /* One prepared response: a static fragment, optionally followed by address
@@ -70,17 +70,17 @@ struct node {
     uint8_t len;
     uint8_t n_types;
     const zone_rt_t *zone;
-    const node_t *cut;       /* the delegation at or above this node, NULL if ours */
-    const uint16_t *types;   /* query types with a prepared answer */
-    const answer_t *answers; /* parallel to types */
-    const answer_t *other;   /* other types; NULL: the zone's NODATA */
+    const node_t *cut;        /* the delegation at or above this node, NULL if ours */
+    const uint16_t *types;    /* query types with a prepared answer */
+    const answer_t *answers;  /* parallel to types */
+    const answer_t *other;    /* other types; NULL: the zone's NODATA */
     const answer_t *referral; /* set on delegation points only */
 };
 
 struct zone_rt {
     const uint8_t *apex;
     uint8_t apex_len;
-    const char *name;          /* "gslb.example.com", no trailing dot */
+    const char *name;                  /* "gslb.example.com", no trailing dot */
     const region_rt_t *const *regions; /* every region of the zone, for status */
     size_t n_regions;
     uint32_t serial;

@@ -26,8 +26,8 @@ void zoneset_free(zoneset_t *zs);
  * sets *snap to a new snapshot; `strict` (start-up, --check) fails on any
  * file error instead of keeping an earlier version. Returns -1 otherwise,
  * with the errors already printed. */
-int zoneset_load(zoneset_t *zs, const geo_db_t *db, bool force, bool strict, snapshot_t **snap)
-    ATTR_WUR;
+int zoneset_load(zoneset_t *zs, const geo_db_t *db, bool force, bool strict,
+                 snapshot_t **snap) ATTR_WUR;
 
 /* Compile the zones loaded now against another GeoIP database (it changed
  * on disk). Returns 0 and sets *snap, or -1 with the errors printed. */

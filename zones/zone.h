@@ -34,17 +34,17 @@ typedef struct {
     char *name;
     zone_mark_t mark;
     check_type_t type;
-    uint16_t port;        /* 80 for http, 443 for https when not written; tcp requires one */
-    char *path;           /* http(s): request path, default "/" */
-    char *host;           /* http(s): Host header, NULL = the probed address */
-    char *sni;            /* https: server name for SNI, NULL = host */
-    char *body;           /* http(s): substring the body must hold, NULL = any */
-    bool tls_verify;      /* https: verify the certificate (default true) */
-    uint16_t *expect;     /* accepted status codes, default {200} */
+    uint16_t port;    /* 80 for http, 443 for https when not written; tcp requires one */
+    char *path;       /* http(s): request path, default "/" */
+    char *host;       /* http(s): Host header, NULL = the probed address */
+    char *sni;        /* https: server name for SNI, NULL = host */
+    char *body;       /* http(s): substring the body must hold, NULL = any */
+    bool tls_verify;  /* https: verify the certificate (default true) */
+    uint16_t *expect; /* accepted status codes, default {200} */
     size_t n_expect;
-    unsigned interval_ms; /* default 2000 */
-    unsigned timeout_ms;  /* default 1000, must be < interval */
-    unsigned rise, fall;  /* default 2, 2 */
+    unsigned interval_ms;    /* default 2000 */
+    unsigned timeout_ms;     /* default 1000, must be < interval */
+    unsigned rise, fall;     /* default 2, 2 */
     unsigned stale_after_ms; /* `stale_after`: reports older than this are unknown;
                               * default 3 x interval */
 } zone_check_t;
@@ -52,12 +52,12 @@ typedef struct {
 /* One address of a region's pool: what gslbd answers, and where healthd
  * probes it (by default the same address, on the check's port). */
 typedef struct {
-    int family;         /* AF_INET or AF_INET6 */
-    uint8_t addr[16];   /* network order; 4 bytes used for AF_INET */
-    char *text;         /* the address as written, for logs and keys */
-    int probe_family;   /* AF_INET, AF_INET6 */
+    int family;       /* AF_INET or AF_INET6 */
+    uint8_t addr[16]; /* network order; 4 bytes used for AF_INET */
+    char *text;       /* the address as written, for logs and keys */
+    int probe_family; /* AF_INET, AF_INET6 */
     uint8_t probe_addr[16];
-    uint16_t probe_port;  /* 0 = the check's port */
+    uint16_t probe_port; /* 0 = the check's port */
     zone_mark_t mark;
 } zone_member_t;
 
@@ -68,8 +68,8 @@ typedef struct {
     unsigned weight;     /* 0..1000000; 0 = drained */
     zone_member_t *pool; /* at least one member */
     size_t n_pool;
-    int check;           /* index into zone_t.checks, -1 = none (always up) */
-    unsigned min_up;     /* members that must be up for the region to be up, default 1 */
+    int check;       /* index into zone_t.checks, -1 = none (always up) */
+    unsigned min_up; /* members that must be up for the region to be up, default 1 */
 } zone_region_t;
 
 typedef enum { POLICY_NEAREST, POLICY_WEIGHTED, POLICY_FAILOVER } zone_policy_t;
@@ -89,18 +89,18 @@ typedef enum {
 typedef enum { GEO_KEY_CONTINENT, GEO_KEY_COUNTRY, GEO_KEY_SUBDIVISION } zone_geo_kind_t;
 
 typedef struct {
-    zone_mark_t mark;       /* the key */
+    zone_mark_t mark; /* the key */
     zone_geo_kind_t kind;
-    char code[8];           /* upper case: "EU", "CN", "US-CA" */
-    size_t *regions;        /* indices into zone_t.regions, in listed order */
+    char code[8];    /* upper case: "EU", "CN", "US-CA" */
+    size_t *regions; /* indices into zone_t.regions, in listed order */
     size_t n_regions;
 } zone_geo_map_t;
 
 typedef struct {
-    zone_mark_t mark;       /* the key */
-    int family;             /* AF_INET or AF_INET6 */
-    uint8_t addr[16];       /* the network, host bits zero (set host bits are an error) */
-    unsigned prefix;        /* 0..32 or 0..128 */
+    zone_mark_t mark; /* the key */
+    int family;       /* AF_INET or AF_INET6 */
+    uint8_t addr[16]; /* the network, host bits zero (set host bits are an error) */
+    unsigned prefix;  /* 0..32 or 0..128 */
     size_t *regions;
     size_t n_regions;
 } zone_geo_net_t;
@@ -108,50 +108,50 @@ typedef struct {
 /* Overrides checked before distance: `geo: {map, nets, default}`, at the top
  * level of the zone (all services) or in a service (replacing the zone's). */
 typedef struct {
-    bool given;             /* the key was written */
+    bool given; /* the key was written */
     zone_mark_t mark;
     zone_geo_map_t *map;
     size_t n_map;
     zone_geo_net_t *nets;
     size_t n_nets;
-    size_t *dflt;           /* `default`: clients the database cannot place */
+    size_t *dflt; /* `default`: clients the database cannot place */
     size_t n_dflt;
 } zone_geo_t;
 
 typedef struct {
-    char *name;          /* as written, relative to the zone ("www") */
-    ldns_rdf *owner;     /* absolute, lower case */
+    char *name;      /* as written, relative to the zone ("www") */
+    ldns_rdf *owner; /* absolute, lower case */
     zone_mark_t mark;
-    size_t *regions;     /* indices into zone_t.regions, in listed order */
+    size_t *regions; /* indices into zone_t.regions, in listed order */
     size_t n_regions;
     zone_policy_t policy;
-    uint32_t ttl;        /* default 30 */
-    double spread_km;    /* `spread_km`, >= 0, default 0 */
-    unsigned answers;    /* `answers`: regions per answer, 1..16, default 1 */
-    bool ecs;            /* `ecs`: use EDNS Client Subnet; default the zone's */
-    zone_geo_t geo;      /* service-level overrides (geo.given false: use the zone's) */
+    uint32_t ttl;     /* default 30 */
+    double spread_km; /* `spread_km`, >= 0, default 0 */
+    unsigned answers; /* `answers`: regions per answer, 1..16, default 1 */
+    bool ecs;         /* `ecs`: use EDNS Client Subnet; default the zone's */
+    zone_geo_t geo;   /* service-level overrides (geo.given false: use the zone's) */
     zone_all_down_t on_all_down;
-    size_t fallback;     /* `fallback`: index into zone_t.regions (ALL_DOWN_FALLBACK) */
-    uint32_t min_ttl;    /* `min_ttl`: TTL while failing over or open; default 5, <= ttl */
+    size_t fallback;  /* `fallback`: index into zone_t.regions (ALL_DOWN_FALLBACK) */
+    uint32_t min_ttl; /* `min_ttl`: TTL while failing over or open; default 5, <= ttl */
 } zone_service_t;
 
 typedef struct zone {
-    char *file;          /* path the zone was loaded from */
-    zone_mark_t mark;    /* where the "zone:" value is written */
-    ldns_rdf *origin;    /* absolute, lower case */
-    uint32_t ttl;        /* default TTL of static records */
-    uint32_t serial;     /* the SOA serial in soa below */
-    bool serial_given;   /* serial was written in the YAML (else derived) */
-    ldns_rr *soa;        /* apex SOA; its TTL is soa.ttl, by default the zone TTL */
-    ldns_rr_list *rrs;   /* every static record including apex NS, not SOA */
+    char *file;        /* path the zone was loaded from */
+    zone_mark_t mark;  /* where the "zone:" value is written */
+    ldns_rdf *origin;  /* absolute, lower case */
+    uint32_t ttl;      /* default TTL of static records */
+    uint32_t serial;   /* the SOA serial in soa below */
+    bool serial_given; /* serial was written in the YAML (else derived) */
+    ldns_rr *soa;      /* apex SOA; its TTL is soa.ttl, by default the zone TTL */
+    ldns_rr_list *rrs; /* every static record including apex NS, not SOA */
     zone_region_t *regions;
     size_t n_regions;
     zone_check_t *checks;
     size_t n_checks;
     zone_service_t *services;
     size_t n_services;
-    bool ecs;            /* top-level `ecs`, default true */
-    zone_geo_t geo;      /* top-level `geo` overrides */
+    bool ecs;       /* top-level `ecs`, default true */
+    zone_geo_t geo; /* top-level `geo` overrides */
 } zone_t;
 
 /* Collected messages of one load: every error found, each a full line
@@ -168,8 +168,7 @@ typedef struct {
  * `serial_floor`: when the YAML gives no serial, the derived serial is
  * max(unix time, serial_floor + 1), so a reload always increases it; pass 0 at
  * start-up. */
-int zone_load(const char *file, uint32_t serial_floor, zone_t **out, zone_errors_t *errs)
-    ATTR_WUR;
+int zone_load(const char *file, uint32_t serial_floor, zone_t **out, zone_errors_t *errs) ATTR_WUR;
 
 void zone_free(zone_t *zone);
 
@@ -185,8 +184,8 @@ void zone_errors_add(zone_errors_t *errs, const zone_mark_t *mark, const char *f
  * the second one's "zone:" key). On success returns 0 and sets *zones and *n.
  * On any error returns -1 and frees what it loaded; errs holds every error.
  * `prev`/`n_prev`: the zones loaded before (for serial_floor), may be NULL/0. */
-int zone_load_path(const char *path, zone_t *const *prev, size_t n_prev, zone_t ***zones,
-                   size_t *n, zone_errors_t *errs) ATTR_WUR;
+int zone_load_path(const char *path, zone_t *const *prev, size_t n_prev, zone_t ***zones, size_t *n,
+                   zone_errors_t *errs) ATTR_WUR;
 
 /* Free what zone_load_path() returned: each zone, then the array. NULL-safe. */
 void zone_set_free(zone_t **zones, size_t n);
