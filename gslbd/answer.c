@@ -96,7 +96,9 @@ static size_t answer_error(const query_t *q, uint8_t *out, unsigned rcode)
 {
     size_t pos = write_head(q, out, rcode, false);
 
-    if (q->edns && rcode != LDNS_RCODE_FORMERR) {
+    /* RFC 6891 7: a reply to a query with an OPT has one, FORMERR included
+     * (q->edns is set only once an OPT record itself was well formed). */
+    if (q->edns) {
         pos = write_opt(out, pos, q, rcode >> 4, 0);
         wr16(out + 10, 1);
     }

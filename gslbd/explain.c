@@ -188,7 +188,9 @@ int explain_run(const snapshot_t *s, const geo_db_t *db, const char *client, con
         fprintf(stderr, "gslbd: --explain: no answer could be built\n");
         return -1;
     }
-    fprintf(out, "client:    %s (sent as EDNS Client Subnet %s)\n", client, client);
+    char net[INET6_ADDRSTRLEN];
+    inet_ntop(c.family, c.addr, net, sizeof(net));
+    fprintf(out, "client:    %s (sent as EDNS Client Subnet %s/%u)\n", client, net, c.prefix);
     print_location(db, &c, out);
     if (trace.used) {
         print_order(&trace, db, &c, out);
