@@ -5,15 +5,17 @@
 
 CC      ?= cc
 PKGS    := ldns libuv yaml-0.1 libmaxminddb
+# CFLAGS is yours (optimisation, debug info); the flags the build needs are
+# kept apart so `make CFLAGS=-O0` still builds.
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+XCFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
            -Wno-missing-field-initializers -I. -MMD -MP
 # The built-in world database, found where `make` built it (override for installs).
 WORLD_DB ?= $(CURDIR)/geo/world.mmdb
-CFLAGS  += -DGSLB_WORLD_DB='"$(WORLD_DB)"'  
+XCFLAGS += -DGSLB_WORLD_DB='"$(WORLD_DB)"' 
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lldns -luv -lyaml -lmaxminddb) -lm -lpthread
 ifdef SANITIZE
-CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
+XCFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 
@@ -42,7 +44,7 @@ $(BUILD)/geo/countries.c: geo/build-countries geo/country-points.pl /usr/share/z
 	geo/build-countries $@
 
 $(BUILD)/geo/countries.o: $(BUILD)/geo/countries.c
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) $(XCFLAGS) -c -o $@ $<
 
 bin/gslbd: $(BUILD)/gslbd/main.o $(GSLBD_OBJ) $(COMMON_OBJ)
 	@mkdir -p bin
@@ -58,13 +60,34 @@ bin/unit-tests: $(UNIT_OBJ) $(GSLBD_OBJ) $(COMMON_OBJ)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) $(XCFLAGS) -c -o $@ $<
+
+# Fuzz targets: replayed over their corpora by `make test` (ordinary build),
+# fuzzed for FUZZ_SECONDS each by `make fuzz` (clang, libFuzzer, ASan, UBSan).
+FUZZ_TARGETS := answer zone
+FUZZ_SECONDS ?= 60
+LIB_OBJ      := $(GSLBD_OBJ) $(COMMON_OBJ)
+
+bin/replay-%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/replay.o $(LIB_OBJ)
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+fuzz: geo/world.mmdb
+	$(MAKE) BUILD=build-fuzz CC=clang CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" \
+		LDFLAGS="-fsanitize=fuzzer,address,undefined" $(FUZZ_TARGETS:%=build-fuzz/fuzz-%)
+	for t in $(FUZZ_TARGETS); do \
+		build-fuzz/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+			tests/fuzz/corpus/$$t || exit 1; \
+	done
+
+build-fuzz/fuzz-%: build-fuzz/tests/fuzz/fuzz_%.o $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 deps:
 	@tools/deps.sh
 
 test: deps
-	@$(MAKE) --no-print-directory all bin/unit-tests
+	@$(MAKE) --no-print-directory all bin/unit-tests $(FUZZ_TARGETS:%=bin/replay-%)
 	tools/run-tests.sh
 
 unit: bin/unit-tests
@@ -81,7 +104,7 @@ format-check:
 	clang-format --dry-run --Werror $(COMMON_SRC) $(GSLBD_SRC) gslbd/main.c $(wildcard */*.h)
 
 clean:
-	rm -rf $(BUILD) bin geo/world.mmdb
+	rm -rf $(BUILD) build-fuzz bin geo/world.mmdb
 
-.PHONY: all deps test unit demo format format-check clean
+.PHONY: all deps test unit demo fuzz format format-check clean
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

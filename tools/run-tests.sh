@@ -57,6 +57,25 @@ if [ -n "$run_unit" ]; then
     fi
 fi
 
+# The fuzz targets' corpora, replayed with the ordinary build (make fuzz
+# grows them): each input is one test; a crash fails the run.
+if [ -n "$run_unit" ]; then
+    for replay in bin/replay-*; do
+        [ -x "$replay" ] || continue
+        target=${replay#bin/replay-}
+        echo "== $replay tests/fuzz/corpus/$target"
+        if result=$(timeout 600 "$replay" tests/fuzz/corpus/"$target"/* 2>&1); then
+            n=$(printf '%s\n' "$result" | sed -n 's/^\([0-9]*\) passed.*/\1/p')
+            echo "ok - fuzz corpus $target: ${n:-0} inputs replayed without a crash"
+            passed=$((passed + 1))
+        else
+            printf '%s\n' "$result" | tail -20
+            echo "not ok - fuzz corpus $target: a replayed input crashed (see above)"
+            failed=$((failed + 1))
+        fi
+    done
+fi
+
 for script in "${scripts[@]}"; do
     echo "== $script"
     timeout "${E2E_TIMEOUT:-600}" bash "$script" 2>&1 | tee "$out"
