@@ -14,6 +14,9 @@
 
 set -u
 cd "$(dirname "$0")/.." || exit 2
+# Under `make SANITIZE=...`, any sanitizer report fails the test it happens in.
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
 
 run_unit=1
 if [ "${1:-}" = "--no-unit" ]; then

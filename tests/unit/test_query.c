@@ -23,7 +23,9 @@ static size_t with_opt(uint8_t *buf, uint8_t ver, const uint8_t *rdata, uint16_t
     const uint8_t opt[] = {0, 0, 41, 0x10, 0x00, 0, ver, 0x80, 0, (uint8_t)(rdlen >> 8),
                            (uint8_t)rdlen};
     memcpy(buf + n, opt, sizeof(opt));
-    memcpy(buf + n + sizeof(opt), rdata, rdlen);
+    if (rdlen > 0) {
+        memcpy(buf + n + sizeof(opt), rdata, rdlen);
+    }
     return n + sizeof(opt) + rdlen;
 }
 
