@@ -188,14 +188,16 @@ pid_forget() {
     E2E_PIDS=$kept
 }
 
-# gslbd_stop [PID]: SIGTERM, wait up to 5 s, then SIGKILL. Sets GSLBD_STATUS to the
-# exit status, or "killed" when it had to be killed.
+# gslbd_stop [PID]: SIGTERM, wait up to 5 s (60 s under a GSLBD_WRAPPER such as
+# valgrind, whose leak check at exit is slow), then SIGKILL. Sets GSLBD_STATUS to
+# the exit status, or "killed" when it had to be killed.
 gslbd_stop() {
-    local pid=${1:-$GSLBD_PID}
+    local pid=${1:-$GSLBD_PID} tenths=50
     GSLBD_STATUS=gone
     pid_forget "$pid"
+    [ -n "${GSLBD_WRAPPER:-}" ] && tenths=600
     kill -TERM "$pid" 2>/dev/null || return 0
-    for _ in $(seq 50); do
+    for _ in $(seq "$tenths"); do
         if ! kill -0 "$pid" 2>/dev/null; then
             wait "$pid" 2>/dev/null
             GSLBD_STATUS=$?
