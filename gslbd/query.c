@@ -15,41 +15,40 @@ static inline uint16_t rd16(const uint8_t *p)
     return (uint16_t)(p[0] << 8 | p[1]);
 }
 
-/* Copy the question name lower-cased, hashing and indexing labels as we go.
- * Compression is not allowed here: nothing precedes the question to point to. */
+/* Validate the question name label by label, then copy it, lower-case it and
+ * hash it eight bytes at a time. Compression is not allowed here: nothing
+ * precedes the question to point to. */
 static bool query_qname(query_t *q, size_t *pos)
 {
-    const uint8_t *p = q->pkt;
-    size_t i = *pos, o = 0;
-    uint32_t h = 2166136261u;
+    const uint8_t *p = q->pkt + *pos;
+    size_t avail = q->len - *pos, i = 0;
 
     q->nlabels = 0;
     for (;;) {
-        if (i >= q->len) {
+        if (i >= avail || i >= DNAME_MAX) {
             return false;
         }
         uint8_t n = p[i];
-        if (n > 63 || o + 1 + n > DNAME_MAX || i + 1 + n > q->len) {
-            return false;
-        }
-        if (n != 0) {
-            q->loff[q->nlabels++] = (uint8_t)o;
-        }
-        q->qname[o++] = n;
-        h = (h ^ n) * 16777619u;
-        i++;
         if (n == 0) {
             break;
         }
-        for (uint8_t k = 0; k < n; k++) {
-            uint8_t c = dname_lower(p[i++]);
-            q->qname[o++] = c;
-            h = (h ^ c) * 16777619u;
+        if (n > 63) {
+            return false; /* a pointer or a reserved label type */
         }
+        q->loff[q->nlabels++] = (uint8_t)i;
+        i += (size_t)n + 1;
     }
-    q->qlen = (uint8_t)o;
-    q->hash = h;
-    *pos = i;
+    size_t len = i + 1;
+    memcpy(q->qname, p, len);
+    for (size_t k = 0; k < len; k += 8) { /* may run into the spare bytes: harmless */
+        uint64_t w;
+        memcpy(&w, q->qname + k, 8);
+        w = dname_lower8(w);
+        memcpy(q->qname + k, &w, 8);
+    }
+    q->qlen = (uint8_t)len;
+    q->hash = dname_hash(q->qname, len);
+    *pos += len;
     return true;
 }
 

@@ -121,6 +121,26 @@ static bool all_down(const svc_rt_t *svc, bool v6, select_t *out)
     }
 }
 
+/* The common case, nearest or failover without spread: the first `answers`
+ * eligible regions of the order, looking no further. Returns false when none
+ * is eligible (the caller then fails over, or open). */
+static bool select_first(const svc_rt_t *svc, const geo_list_t *order, bool v6, select_t *out,
+                         uint8_t *why)
+{
+    for (unsigned i = 0; i < order->n && out->n < svc->answers && out->n < SELECT_MAX; i++) {
+        const region_rt_t *r = svc->regions[order->e[i].region];
+        if (eligible(r, v6, 0)) {
+            out->region[out->n++] = order->e[i].region;
+            if (why != NULL) {
+                why[i] = SELECT_CHOSEN;
+            }
+        } else if (out->n == 0 && !out->degraded) {
+            out->degraded = reason(r, v6) == SELECT_DOWN; /* failing over */
+        }
+    }
+    return out->n > 0;
+}
+
 void select_regions(const svc_rt_t *svc, const geo_list_t *order, bool v6, uint64_t *rng,
                     select_t *out, uint8_t *why)
 {
@@ -134,6 +154,12 @@ void select_regions(const svc_rt_t *svc, const geo_list_t *order, bool v6, uint6
         for (unsigned i = 0; i < order->n; i++) {
             why[i] = (uint8_t)reason(svc->regions[order->e[i].region], v6);
         }
+    }
+    if (svc->policy != POLICY_WEIGHTED && !(svc->policy == POLICY_NEAREST && svc->spread_km > 0)) {
+        if (select_first(svc, order, v6, out, why)) {
+            return;
+        }
+        out->degraded = false;
     }
     for (pass = 0; pass < 3 && n == 0; pass++) {
         if (pass == 1) {

@@ -260,13 +260,25 @@ static size_t udp_reply_cmsg(struct msghdr *in, uint8_t *out)
     return 0;
 }
 
+/* Reset what the kernel changes in a receive header: its name and control
+ * lengths. The pointers set once in udp_prepare() stay. */
+static void udp_rearm(worker_t *w, int i)
+{
+    w->rx[i].msg_hdr.msg_namelen = sizeof(w->peer[i]);
+    w->rx[i].msg_hdr.msg_controllen = CMSG_SPACE_MAX;
+}
+
 static void udp_prepare(worker_t *w)
 {
     for (int i = 0; i < UDP_BATCH; i++) {
+        struct msghdr *m = &w->rx[i].msg_hdr;
         w->rx_iov[i].iov_base = w->rx_buf[i];
         w->rx_iov[i].iov_len = UDP_RX_SIZE;
-        w->rx[i].msg_hdr.msg_iov = &w->rx_iov[i];
-        w->rx[i].msg_hdr.msg_iovlen = 1;
+        m->msg_iov = &w->rx_iov[i];
+        m->msg_iovlen = 1;
+        m->msg_name = &w->peer[i];
+        m->msg_control = w->rx_cmsg[i];
+        udp_rearm(w, i);
         w->tx[i].msg_hdr.msg_iov = &w->tx_iov[i];
         w->tx[i].msg_hdr.msg_iovlen = 1;
     }
@@ -302,14 +314,6 @@ static void udp_on_readable(uv_poll_t *h, int status, int events)
         return;
     }
     for (int round = 0; round < UDP_ROUNDS; round++) {
-        for (int i = 0; i < UDP_BATCH; i++) {
-            struct msghdr *m = &w->rx[i].msg_hdr;
-            m->msg_name = &w->peer[i];
-            m->msg_namelen = sizeof(w->peer[i]);
-            m->msg_control = w->rx_cmsg[i];
-            m->msg_controllen = CMSG_SPACE_MAX;
-            m->msg_flags = 0;
-        }
         int n = recvmmsg(u->fd, w->rx, UDP_BATCH, MSG_DONTWAIT, NULL);
         if (n <= 0) {
             return;
@@ -335,7 +339,10 @@ static void udp_on_readable(uv_poll_t *h, int status, int events)
             o->msg_control = o->msg_controllen ? w->tx_cmsg[out] : NULL;
             out++;
         }
-        udp_send(u->fd, w->tx, out);
+        udp_send(u->fd, w->tx, out); /* before rearming: tx names point into rx */
+        for (int i = 0; i < n; i++) {
+            udp_rearm(w, i);
+        }
         if (n < UDP_BATCH) {
             return;
         }
