@@ -22,13 +22,17 @@ endif
 BUILD   := build
 COMMON_SRC := $(wildcard common/*.c) $(wildcard zones/*.c) $(wildcard geo/*.c)
 GSLBD_SRC  := $(filter-out gslbd/main.c gslbd/gslbctl.c,$(wildcard gslbd/*.c))
+HEALTHD_SRC := $(filter-out healthd/main.c,$(wildcard healthd/*.c))
 UNIT_SRC   := $(wildcard tests/unit/*.c)
 
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o) $(BUILD)/geo/countries.o
 GSLBD_OBJ  := $(GSLBD_SRC:%.c=$(BUILD)/%.o)
+HEALTHD_OBJ := $(HEALTHD_SRC:%.c=$(BUILD)/%.o)
+# healthd's pure parts (no libcurl, no libuv), linked into the unit tests
+HEALTHD_PURE_OBJ := $(BUILD)/healthd/hstate.o $(BUILD)/healthd/target.o $(BUILD)/healthd/scan.o
 UNIT_OBJ   := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 
-all: bin/gslbd bin/gslbctl geo/world.mmdb
+all: bin/gslbd bin/gslbctl bin/healthd geo/world.mmdb
 
 # The built-in country-level world database, from data Debian ships
 # (IPFire Location via tor-geoipdb, tzdata, CLDR): see geo/README-data.md.
@@ -54,7 +58,11 @@ bin/gslbctl: $(BUILD)/gslbd/gslbctl.o $(BUILD)/common/control.o $(BUILD)/common/
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) -o $@ $^
 
-bin/unit-tests: $(UNIT_OBJ) $(GSLBD_OBJ) $(COMMON_OBJ)
+bin/healthd: $(BUILD)/healthd/main.o $(HEALTHD_OBJ) $(COMMON_OBJ)
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcurl
+
+bin/unit-tests: $(UNIT_OBJ) $(GSLBD_OBJ) $(HEALTHD_PURE_OBJ) $(COMMON_OBJ)
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
 
@@ -97,11 +105,14 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	tools/demo.sh
 
+FORMAT_SRC := $(COMMON_SRC) $(GSLBD_SRC) gslbd/main.c gslbd/gslbctl.c $(HEALTHD_SRC) healthd/main.c \
+              $(wildcard */*.h)
+
 format:
-	clang-format -i $(COMMON_SRC) $(GSLBD_SRC) gslbd/main.c $(wildcard */*.h) $(UNIT_SRC)
+	clang-format -i $(FORMAT_SRC)
 
 format-check:
-	clang-format --dry-run --Werror $(COMMON_SRC) $(GSLBD_SRC) gslbd/main.c $(wildcard */*.h)
+	clang-format --dry-run --Werror $(FORMAT_SRC)
 
 clean:
 	rm -rf $(BUILD) build-fuzz bin geo/world.mmdb

@@ -1,0 +1,403 @@
+/*
+ * healthd: the health checker of gslb.
+ *
+ * This file is the command line and the main loop: it loads the zones,
+ * turns every pool member of a region with a check into a target, probes
+ * them (probe.c) and reports their states to one or more gslbd control
+ * sockets (report.c). SIGHUP and zone-file changes reload the targets (a
+ * failed load keeps the old ones); SIGTERM and SIGINT stop cleanly. It
+ * answers no DNS and decides nothing about answers: gslbd does.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <curl/curl.h>
+#include <uv.h>
+
+#include "common/control.h"
+#include "common/log.h"
+#include "healthd/probe.h"
+#include "healthd/report.h"
+#include "healthd/target.h"
+#include "zones/zone.h"
+
+#define HEALTHD_VERSION "0.1.0"
+#define RELOAD_DELAY_MS 200 /* let an editor finish writing before reading */
+
+typedef struct {
+    const char *zones;
+    const char **gslbd;
+    size_t n_gslbd;
+    log_level_t level;
+} options_t;
+
+typedef struct {
+    options_t *opt;
+    uv_loop_t *loop;
+    prober_t *prober;
+    report_t **reports;
+    size_t n_zones;
+    uv_signal_t sighup, sigterm, sigint;
+    uv_fs_event_t watch;
+    uv_timer_t watch_timer;
+    char *watch_dir, *watch_file; /* watch_file NULL: any *.yaml in watch_dir */
+    bool watching;
+} healthd_t;
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: healthd --zones PATH --gslbd PATH [--gslbd PATH ...] [options]\n"
+            "\n"
+            "Health checker of gslb: probes the pool members of every region with a check\n"
+            "and reports their states to gslbd's control socket.\n"
+            "\n"
+            "  -z, --zones PATH   zone YAML file, or a directory of *.yaml files (one zone each)\n"
+            "  -g, --gslbd PATH   gslbd control socket to report to; repeatable\n"
+            "  -v, --verbose      log debug messages (every failed probe)\n"
+            "  -q, --quiet        log warnings and errors only\n"
+            "  -V, --version      print the version and exit\n"
+            "  -h, --help         print this help and exit\n"
+            "\n"
+            "A member turns up after `rise` passing probes in a row and down after `fall`\n"
+            "failing ones. Failure reasons: refused, timeout, TLS error: ..., status N (a\n"
+            "3xx is not followed: list it in `expect` to accept it), body mismatch,\n"
+            "DNS/connect error: ..., HTTP error: ...\n"
+            "\n"
+            "Signals: SIGHUP reloads the zones; SIGTERM and SIGINT stop. Zone files are also\n"
+            "reloaded when they change on disk; a zone set that fails to load is reported as\n"
+            "file:line:column and the previous targets keep being probed.\n");
+}
+
+/* One more --gslbd PATH: it must fit a Unix socket address. */
+static int add_gslbd(options_t *o, const char *path)
+{
+    size_t max = sizeof(((struct sockaddr_un *)NULL)->sun_path);
+
+    if (strlen(path) >= max) {
+        log_err("--gslbd '%s': a Unix socket path must be shorter than %zu bytes", path, max);
+        return -1;
+    }
+    o->gslbd = realloc(o->gslbd, (o->n_gslbd + 1) * sizeof(*o->gslbd));
+    if (o->gslbd == NULL) {
+        abort();
+    }
+    o->gslbd[o->n_gslbd++] = path;
+    return 0;
+}
+
+static int parse_options(int argc, char **argv, options_t *o)
+{
+    static const struct option longs[] = {
+        {"zones", required_argument, NULL, 'z'},
+        {"gslbd", required_argument, NULL, 'g'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+
+    o->level = LOG_LEVEL_INFO;
+    while ((c = getopt_long(argc, argv, "z:g:vqVh", longs, NULL)) != -1) {
+        switch (c) {
+        case 'z':
+            o->zones = optarg;
+            break;
+        case 'g':
+            if (add_gslbd(o, optarg) < 0) {
+                return -1;
+            }
+            break;
+        case 'v':
+            o->level = LOG_LEVEL_DEBUG;
+            break;
+        case 'q':
+            o->level = LOG_LEVEL_WARN;
+            break;
+        case 'V':
+            printf("healthd %s (%s, libuv %s)\n", HEALTHD_VERSION, curl_version(),
+                   uv_version_string());
+            exit(0);
+        case 'h':
+            usage(stdout);
+            exit(0);
+        default:
+            usage(stderr);
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        log_err("unexpected argument '%s' (see --help)", argv[optind]);
+        return -1;
+    }
+    if (o->zones == NULL) {
+        log_err("--zones PATH is required (see --help)");
+        return -1;
+    }
+    if (o->n_gslbd == 0) {
+        log_err("at least one --gslbd PATH is required (see --help)");
+        return -1;
+    }
+    return 0;
+}
+
+/* Load the zones and build targets from them. On failure every error line
+ * has been printed and nothing is returned. */
+static int load_targets(const char *path, target_t **t, size_t *n, size_t *n_zones)
+{
+    zone_errors_t errs = {0};
+    zone_t **zones;
+    size_t nz;
+
+    if (zone_load_path(path, NULL, 0, &zones, &nz, &errs) < 0) {
+        for (size_t i = 0; i < errs.n; i++) {
+            fprintf(stderr, "%s\n", errs.lines[i]);
+        }
+        zone_errors_clear(&errs);
+        return -1;
+    }
+    zone_errors_clear(&errs);
+    if (target_build(zones, nz, t, n) < 0) {
+        zone_set_free(zones, nz);
+        return -1;
+    }
+    zone_set_free(zones, nz);
+    *n_zones = nz;
+    return 0;
+}
+
+/* ------------------------------------------------------------ reporting */
+
+static void on_change(void *arg, const target_t *t, hstate_kind_t state, const char *reason)
+{
+    healthd_t *h = arg;
+    char line[CONTROL_LINE_MAX + 2];
+    int n = target_member_line(t, state, reason, line, sizeof(line));
+
+    if (n < 0) {
+        log_err("%s: member line too long for the control protocol", t->label);
+        return;
+    }
+    for (size_t i = 0; i < h->opt->n_gslbd; i++) {
+        report_send(h->reports[i], line, (size_t)n);
+    }
+}
+
+static void dump_one(void *arg, const target_t *t, hstate_kind_t state, const char *reason)
+{
+    char line[CONTROL_LINE_MAX + 2];
+    int n = target_member_line(t, state, reason, line, sizeof(line));
+
+    if (n > 0) {
+        report_buf_add(arg, line, (size_t)n);
+    }
+}
+
+static void dump_all(void *arg, report_buf_t *b, unsigned *interval_ms)
+{
+    healthd_t *h = arg;
+
+    prober_each(h->prober, dump_one, b);
+    *interval_ms = prober_min_interval(h->prober);
+}
+
+/* ------------------------------------------------------------ reloads */
+
+static void reload(healthd_t *h)
+{
+    target_t *t;
+    size_t n, nz;
+    prober_diff_t d;
+
+    if (load_targets(h->opt->zones, &t, &n, &nz) < 0) {
+        log_err("reload failed: still probing the previous %zu targets", prober_count(h->prober));
+        return;
+    }
+    prober_set(h->prober, t, n, &d);
+    h->n_zones = nz;
+    log_info("reloaded: probing %zu targets in %zu zones (%zu added, %zu removed, %zu kept)", n, nz,
+             d.added, d.removed, d.kept);
+}
+
+static void on_watch_timer(uv_timer_t *t)
+{
+    reload(t->data);
+}
+
+static void on_fs_event(uv_fs_event_t *e, const char *file, int events, int status)
+{
+    healthd_t *h = e->data;
+    size_t len = file != NULL ? strlen(file) : 0;
+    (void)events;
+
+    if (status < 0 || file == NULL) {
+        return;
+    }
+    if (h->watch_file != NULL ? strcmp(file, h->watch_file) != 0
+                              : len < 5 || strcmp(file + len - 5, ".yaml") != 0) {
+        return;
+    }
+    uv_timer_start(&h->watch_timer, on_watch_timer, RELOAD_DELAY_MS, 0);
+}
+
+/* Watch the directory holding the zone file (or the directory itself):
+ * editors and tools replace files by renaming, which a watch on the file
+ * would miss. Failing to watch is a warning; SIGHUP still reloads. */
+static void watch_start(healthd_t *h, const char *path)
+{
+    struct stat st;
+    char *a = strdup(path), *b = strdup(path);
+    int r;
+
+    if (a == NULL || b == NULL) {
+        abort();
+    }
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        h->watch_dir = a;
+        free(b);
+    } else {
+        h->watch_dir = strdup(dirname(a));
+        h->watch_file = strdup(basename(b));
+        free(a);
+        free(b);
+    }
+    uv_timer_init(h->loop, &h->watch_timer);
+    h->watch_timer.data = h;
+    uv_fs_event_init(h->loop, &h->watch);
+    h->watch.data = h;
+    h->watching = true;
+    if ((r = uv_fs_event_start(&h->watch, on_fs_event, h->watch_dir, 0)) < 0) {
+        log_warn("cannot watch %s for changes (%s): reload with SIGHUP", h->watch_dir,
+                 uv_strerror(r));
+    }
+}
+
+static void watch_stop(healthd_t *h)
+{
+    if (!h->watching) {
+        return;
+    }
+    uv_close((uv_handle_t *)&h->watch, NULL);
+    uv_close((uv_handle_t *)&h->watch_timer, NULL);
+    free(h->watch_dir);
+    free(h->watch_file);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    healthd_t *h = s->data;
+
+    if (signum == SIGHUP) {
+        log_info("SIGHUP: reloading the zones");
+        reload(h);
+        return;
+    }
+    log_info("%s: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    uv_stop(h->loop);
+}
+
+/* ------------------------------------------------------------ main loop */
+
+static int start(healthd_t *h, target_t *t, size_t n)
+{
+    int r = prober_new(h->loop, on_change, h, &h->prober);
+
+    if (r < 0) {
+        log_err("cannot start probing: %s", strerror(-r));
+        target_free_all(t, n);
+        return -1;
+    }
+    prober_set(h->prober, t, n, NULL);
+    h->reports = calloc(h->opt->n_gslbd, sizeof(*h->reports));
+    if (h->reports == NULL) {
+        abort();
+    }
+    for (size_t i = 0; i < h->opt->n_gslbd; i++) {
+        if ((r = report_new(h->loop, h->opt->gslbd[i], dump_all, h, &h->reports[i])) < 0) {
+            log_err("--gslbd %s: %s", h->opt->gslbd[i], strerror(-r));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void stop(healthd_t *h)
+{
+    for (size_t i = 0; h->reports != NULL && i < h->opt->n_gslbd; i++) {
+        report_free(h->reports[i]);
+    }
+    free(h->reports);
+    prober_free(h->prober);
+    watch_stop(h);
+}
+
+static int serve(options_t *opt, target_t *t, size_t n, size_t n_zones)
+{
+    healthd_t h = {.opt = opt, .loop = uv_default_loop(), .n_zones = n_zones};
+    uv_signal_t *sigs[] = {&h.sighup, &h.sigterm, &h.sigint};
+    int nums[] = {SIGHUP, SIGTERM, SIGINT}, rc = 0;
+
+    for (int i = 0; i < 3; i++) {
+        uv_signal_init(h.loop, sigs[i]);
+        sigs[i]->data = &h;
+        uv_signal_start(sigs[i], on_signal, nums[i]);
+    }
+    if (start(&h, t, n) < 0) {
+        rc = 1;
+    } else {
+        watch_start(&h, opt->zones);
+        log_info("ready: probing %zu targets in %zu zones, reporting to %zu gslbd", n, n_zones,
+                 opt->n_gslbd);
+        uv_run(h.loop, UV_RUN_DEFAULT);
+    }
+    stop(&h);
+    for (int i = 0; i < 3; i++) {
+        uv_close((uv_handle_t *)sigs[i], NULL);
+    }
+    uv_run(h.loop, UV_RUN_DEFAULT);
+    uv_loop_close(h.loop);
+    if (rc == 0) {
+        log_info("stopped");
+    }
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    options_t opt = {0};
+    target_t *t;
+    size_t n, nz;
+    int rc;
+
+    log_init("healthd", LOG_LEVEL_INFO);
+    if (parse_options(argc, argv, &opt) < 0) {
+        free(opt.gslbd);
+        return 2;
+    }
+    log_init("healthd", opt.level);
+    /* A gslbd or backend that closes first must not kill us with SIGPIPE. */
+    signal(SIGPIPE, SIG_IGN);
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        log_err("cannot initialise libcurl");
+        free(opt.gslbd);
+        return 1;
+    }
+    if (load_targets(opt.zones, &t, &n, &nz) < 0) {
+        log_err("%s: not loaded", opt.zones);
+        rc = 1;
+    } else {
+        rc = serve(&opt, t, n, nz);
+    }
+    curl_global_cleanup();
+    free(opt.gslbd);
+    return rc;
+}

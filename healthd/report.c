@@ -1,0 +1,318 @@
+/*
+ * report: the healthd end of a gslbd control connection; see report.h.
+ *
+ * One repeating 1 s timer drives everything: when disconnected it starts a
+ * connect, when synced it sends PING. States: IDLE (no pipe handle) ->
+ * CONNECTING -> SYNCED (HELLO, members and SYNCED written) -> CLOSING
+ * (waiting for the close callback) -> IDLE. A connection counts as made (and
+ * an outage as over) when gslbd answers HELLO.
+ */
+#include "healthd/report.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/control.h"
+
+#define REPORT_TICK_MS   1000
+#define REPORT_RETRY_MIN 50 /* first retry after a failure; doubles up to the tick */
+#define REPORT_ERR_PER_S 5
+
+typedef enum { REPORT_IDLE, REPORT_CONNECTING, REPORT_SYNCED, REPORT_CLOSING } report_state_t;
+
+struct report {
+    uv_loop_t *loop;
+    const char *path;
+    report_dump_fn dump;
+    void *arg;
+    uv_pipe_t pipe;
+    uv_connect_t creq;
+    uv_timer_t tick;
+    report_state_t state;
+    control_lines_t lines;
+    bool outage;       /* a failure was logged, no connection since */
+    unsigned retry_ms; /* the next retry's delay: a restarted gslbd is re-synced at once */
+    bool greeted;      /* gslbd answered our HELLO on this connection */
+    size_t members;    /* member states sent on this connection's sync */
+    uint64_t down_at;  /* loop time of that failure */
+    bool freeing;
+    unsigned refs; /* handles to close before freeing */
+    unsigned long long err_rate;
+    char rbuf[4096];
+};
+
+typedef struct {
+    uv_write_t req;
+    char *data;
+} report_wr_t;
+
+void report_buf_add(report_buf_t *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        b->cap = (b->len + n + 1) * 2;
+        b->s = realloc(b->s, b->cap);
+        if (b->s == NULL) {
+            abort();
+        }
+    }
+    memcpy(b->s + b->len, s, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+}
+
+static void report_unref(report_t *r)
+{
+    if (--r->refs == 0) {
+        free(r);
+    }
+}
+
+static void report_on_pipe_closed(uv_handle_t *h)
+{
+    report_t *r = h->data;
+
+    r->state = REPORT_IDLE;
+    r->lines.len = 0;
+    if (r->freeing) {
+        report_unref(r);
+    }
+}
+
+static void report_close_pipe(report_t *r)
+{
+    if (r->state != REPORT_CONNECTING && r->state != REPORT_SYNCED) {
+        return;
+    }
+    r->state = REPORT_CLOSING;
+    uv_close((uv_handle_t *)&r->pipe, report_on_pipe_closed);
+}
+
+static void report_on_tick(uv_timer_t *t);
+
+/* The connection failed or broke: say so once per outage, then retry
+ * quietly from the tick. */
+static void report_fail(report_t *r, const char *what, int status)
+{
+    const char *detail = status < 0 ? uv_strerror(status) : "";
+    const char *sep = status < 0 ? ": " : "";
+
+    if (!r->outage) {
+        log_warn("gslbd %s: %s%s%s; retrying", r->path, what, sep, detail);
+        r->outage = true;
+        r->down_at = uv_now(r->loop);
+    } else {
+        log_debug("gslbd %s: %s%s%s", r->path, what, sep, detail);
+    }
+    report_close_pipe(r);
+    /* Retry soon, then less often: 50, 100, 200 ... 1000 ms. A gslbd that
+     * restarts gets the full state within a fraction of a second. */
+    r->retry_ms = r->retry_ms ? r->retry_ms : REPORT_RETRY_MIN;
+    uv_timer_start(&r->tick, report_on_tick, r->retry_ms, REPORT_TICK_MS);
+    r->retry_ms = r->retry_ms * 2 < REPORT_TICK_MS ? r->retry_ms * 2 : REPORT_TICK_MS;
+}
+
+static void report_on_write(uv_write_t *req, int status)
+{
+    report_wr_t *w = (report_wr_t *)req;
+    report_t *r = req->handle->data;
+
+    free(w->data);
+    free(w);
+    if (status < 0 && status != UV_ECANCELED && r->state == REPORT_SYNCED) {
+        report_fail(r, "write failed", status);
+    }
+}
+
+/* Queue `data` (malloc'd, taken over) on the connection. */
+static void report_write(report_t *r, char *data, size_t len)
+{
+    report_wr_t *w = malloc(sizeof(*w));
+    uv_buf_t buf = uv_buf_init(data, (unsigned)len);
+    int rc;
+
+    if (w == NULL) {
+        abort();
+    }
+    w->data = data;
+    rc = uv_write(&w->req, (uv_stream_t *)&r->pipe, &buf, 1, report_on_write);
+    if (rc < 0) {
+        free(data);
+        free(w);
+        report_fail(r, "write failed", rc);
+    }
+}
+
+/* The first reply answers HELLO: only then is the connection counted as
+ * made, so a gslbd that accepts and drops us at once stays one outage. */
+static void report_greeted(report_t *r, const char *line)
+{
+    r->greeted = true;
+    if (strncmp(line, "OK", 2) != 0) {
+        log_warn("gslbd %s: HELLO refused: %s", r->path, line);
+        return;
+    }
+    if (r->outage) {
+        log_info("gslbd %s: connected again after %.1f s, sent %zu member states", r->path,
+                 (double)(uv_now(r->loop) - r->down_at) / 1000.0, r->members);
+    } else {
+        log_info("gslbd %s: connected, sent %zu member states", r->path, r->members);
+    }
+    r->outage = false;
+    r->retry_ms = 0;
+}
+
+static void report_on_line(void *arg, char *line)
+{
+    report_t *r = arg;
+
+    if (!r->greeted) {
+        report_greeted(r, line);
+    } else if (strncmp(line, "ERR", 3) == 0 && log_ratelimit(&r->err_rate, REPORT_ERR_PER_S)) {
+        log_warn("gslbd %s: %s", r->path, line);
+    }
+}
+
+static void report_alloc(uv_handle_t *h, size_t size, uv_buf_t *buf)
+{
+    report_t *r = h->data;
+    (void)size;
+
+    *buf = uv_buf_init(r->rbuf, sizeof(r->rbuf));
+}
+
+static void report_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    report_t *r = s->data;
+
+    if (n == UV_EOF) {
+        report_fail(r, "connection closed by gslbd", 0);
+    } else if (n < 0) {
+        report_fail(r, "connection lost", (int)n);
+    } else if (control_feed(&r->lines, buf->base, (size_t)n, report_on_line, r) < 0) {
+        report_fail(r, "reply line too long, disconnecting", 0);
+    }
+}
+
+/* HELLO, every known member, SYNCED: in one write. */
+static void report_sync(report_t *r)
+{
+    report_buf_t b = {0};
+    char line[64];
+    unsigned interval = 1000;
+    size_t members = 0, start;
+    int n;
+
+    n = snprintf(line, sizeof(line), "HELLO healthd %d\n", CONTROL_VERSION);
+    report_buf_add(&b, line, (size_t)n);
+    start = b.len;
+    r->dump(r->arg, &b, &interval);
+    for (size_t i = start; i < b.len; i++) {
+        members += b.s[i] == '\n';
+    }
+    n = snprintf(line, sizeof(line), "SYNCED %u\n", interval);
+    report_buf_add(&b, line, (size_t)n);
+    log_debug("gslbd %s: connected, sending %zu member states", r->path, members);
+    r->members = members;
+    r->greeted = false;
+    r->state = REPORT_SYNCED;
+    report_write(r, b.s, b.len);
+}
+
+static void report_on_connect(uv_connect_t *req, int status)
+{
+    report_t *r = req->data;
+    int rc;
+
+    if (status == UV_ECANCELED || r->state != REPORT_CONNECTING) {
+        return; /* closed meanwhile */
+    }
+    if (status < 0) {
+        report_fail(r, "cannot connect", status);
+        return;
+    }
+    if ((rc = uv_read_start((uv_stream_t *)&r->pipe, report_alloc, report_on_read)) < 0) {
+        report_fail(r, "cannot read", rc);
+        return;
+    }
+    report_sync(r);
+}
+
+static void report_connect(report_t *r)
+{
+    int rc = uv_pipe_init(r->loop, &r->pipe, 0);
+
+    if (rc < 0) {
+        report_fail(r, "cannot make a pipe handle", rc);
+        return;
+    }
+    r->pipe.data = r;
+    r->creq.data = r;
+    r->state = REPORT_CONNECTING;
+    uv_pipe_connect(&r->creq, &r->pipe, r->path, report_on_connect);
+}
+
+static void report_on_tick(uv_timer_t *t)
+{
+    report_t *r = t->data;
+
+    if (r->state == REPORT_IDLE) {
+        report_connect(r);
+    } else if (r->state == REPORT_SYNCED) {
+        report_send(r, "PING\n", 5);
+    }
+}
+
+int report_new(uv_loop_t *loop, const char *path, report_dump_fn dump, void *arg, report_t **out)
+{
+    report_t *r = calloc(1, sizeof(*r));
+
+    if (r == NULL) {
+        return -ENOMEM;
+    }
+    r->loop = loop;
+    r->path = path;
+    r->dump = dump;
+    r->arg = arg;
+    uv_timer_init(loop, &r->tick);
+    r->tick.data = r;
+    uv_timer_start(&r->tick, report_on_tick, 0, REPORT_TICK_MS);
+    *out = r;
+    return 0;
+}
+
+void report_send(report_t *r, const char *line, size_t len)
+{
+    char *copy;
+
+    if (r->state != REPORT_SYNCED) {
+        return;
+    }
+    if (uv_stream_get_write_queue_size((uv_stream_t *)&r->pipe) > REPORT_BACKLOG_MAX) {
+        report_fail(r, "gslbd is not reading, disconnecting", 0);
+        return;
+    }
+    if ((copy = malloc(len)) == NULL) {
+        abort();
+    }
+    memcpy(copy, line, len);
+    report_write(r, copy, len);
+}
+
+static void report_on_tick_closed(uv_handle_t *h)
+{
+    report_unref(h->data);
+}
+
+void report_free(report_t *r)
+{
+    if (r == NULL) {
+        return;
+    }
+    r->freeing = true;
+    r->refs = 1 + (r->state != REPORT_IDLE);
+    uv_close((uv_handle_t *)&r->tick, report_on_tick_closed);
+    report_close_pipe(r);
+}

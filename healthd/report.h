@@ -1,0 +1,54 @@
+/*
+ * report: one connection to a gslbd control socket, kept up.
+ *
+ * Speaks the healthd side of common/control.h: on each (re)connection it
+ * sends HELLO, every member whose state is known and SYNCED, then changes
+ * as they happen and PING every second. Replies are read and dropped (ERR
+ * ones are logged, rate-limited). A failed connect or a lost connection is
+ * retried every second and logged once per outage. A gslbd that stops
+ * reading is disconnected when its backlog passes REPORT_BACKLOG_MAX bytes,
+ * and gets the full state again on reconnection.
+ *
+ * It does not know targets or probes: the owner supplies the full state as
+ * text through a callback, and each change as one line.
+ */
+#ifndef GSLB_REPORT_H
+#define GSLB_REPORT_H
+
+#include <stddef.h>
+
+#include <uv.h>
+
+#include "common/log.h"
+
+#define REPORT_BACKLOG_MAX (8u << 20)
+
+typedef struct report report_t;
+
+/* A growable text buffer the dump callback appends lines to. */
+typedef struct {
+    char *s;
+    size_t len, cap;
+} report_buf_t;
+
+/* Append n bytes (aborts on out-of-memory). */
+void report_buf_add(report_buf_t *b, const char *s, size_t n) ATTR_NONNULL;
+
+/* Writes every known member's MEMBER line into b, and sets *interval_ms to
+ * the SYNCED interval. */
+typedef void (*report_dump_fn)(void *arg, report_buf_t *b, unsigned *interval_ms);
+
+/* Start connecting to the control socket at `path` (not copied: must
+ * outlive the report). Returns 0 and sets *out, or a negative code. */
+int report_new(uv_loop_t *loop, const char *path, report_dump_fn dump, void *arg,
+               report_t **out) ATTR_WUR;
+
+/* Send one line (ending in "\n") if connected and synced; dropped
+ * otherwise, since the next connection sends the full state. */
+void report_send(report_t *r, const char *line, size_t len);
+
+/* Close the connection and free; run the loop for the close callbacks.
+ * NULL-safe. */
+void report_free(report_t *r);
+
+#endif
