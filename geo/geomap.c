@@ -26,6 +26,7 @@ typedef struct {
     size_t n_nodes, cap_nodes;
     uint32_t *memo; /* db trie node -> our reference */
     uint32_t *loc_list;
+    uint32_t none_list; /* the order for networks the database does not place */
     const geo_trie_t *src;
 } mapper_t;
 
@@ -218,7 +219,10 @@ static uint32_t convert(mapper_t *M, const geo_db_t *db, uint32_t ref)
     if (ref & GEO_LEAF) {
         uint32_t loc = ref & ~GEO_LEAF;
         if (ref == GEO_NONE) {
-            return GEO_LEAF | list_for(M, NULL);
+            if (M->none_list == UNSET) {
+                M->none_list = list_for(M, NULL);
+            }
+            return GEO_LEAF | M->none_list;
         }
         if (M->loc_list[loc] == UNSET) {
             M->loc_list[loc] = list_for(M, &db->locs[loc]);
@@ -306,7 +310,7 @@ static void apply_nets(mapper_t *M, uint32_t *root4, uint32_t *root6)
 
 const geo_map_t *geo_map_build(const geo_db_t *db, const geo_map_spec_t *spec, arena_t *a)
 {
-    mapper_t M = {.spec = spec, .a = a, .hash_cap = 64};
+    mapper_t M = {.spec = spec, .a = a, .hash_cap = 64, .none_list = UNSET};
     geo_map_t *map = arena_alloc(a, sizeof(*map));
     uint32_t root4, root6;
 

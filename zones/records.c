@@ -436,10 +436,23 @@ static void records_entry(records_loader_t *l, const yaml_node_t *key, const yam
     l->names->v[l->names->n++] = e;
 }
 
+/* Any total order serves for finding duplicates and looking names up, and
+ * owners are lower case already: size, then bytes, is much cheaper than the
+ * canonical DNSSEC order of ldns_dname_compare(). */
+static int records_owner_cmp(const ldns_rdf *x, const ldns_rdf *y)
+{
+    size_t a = ldns_rdf_size(x), b = ldns_rdf_size(y);
+
+    if (a != b) {
+        return a < b ? -1 : 1;
+    }
+    return memcmp(ldns_rdf_data(x), ldns_rdf_data(y), a);
+}
+
 static int records_name_cmp(const void *a, const void *b)
 {
     const records_name_t *x = a, *y = b;
-    int c = ldns_dname_compare(x->owner, y->owner);
+    int c = records_owner_cmp(x->owner, y->owner);
 
     if (c) {
         return c;
@@ -460,10 +473,10 @@ static void records_sort(records_loader_t *l)
     for (size_t i = 1; i < names->n; i++) {
         size_t first = i - 1;
 
-        if (ldns_dname_compare(names->v[first].owner, names->v[i].owner)) {
+        if (records_owner_cmp(names->v[first].owner, names->v[i].owner)) {
             continue;
         }
-        while (first > 0 && !ldns_dname_compare(names->v[first - 1].owner, names->v[i].owner)) {
+        while (first > 0 && !records_owner_cmp(names->v[first - 1].owner, names->v[i].owner)) {
             first--;
         }
         ynode_err(l->d, names->v[i].key, "duplicate key '%s' in records (first at line %u)",
@@ -473,11 +486,24 @@ static void records_sort(records_loader_t *l)
 
 const records_name_t *records_find(const records_names_t *names, const ldns_rdf *owner)
 {
-    size_t lo = 0, hi = names->n;
+    size_t lo = 0, hi = names->n, len = ldns_rdf_size(owner);
+    uint8_t wire[LDNS_MAX_DOMAINLEN + 1];
 
+    /* Stored owners are lower case; a name from record data (an NS target)
+     * may not be: compare its lower-case copy. */
+    if (len > sizeof(wire)) {
+        return NULL;
+    }
+    for (size_t i = 0; i < len; i++) {
+        wire[i] = (uint8_t)tolower(ldns_rdf_data(owner)[i]);
+    }
+    ldns_rdf key;
+    ldns_rdf_set_size(&key, len);
+    ldns_rdf_set_type(&key, LDNS_RDF_TYPE_DNAME);
+    ldns_rdf_set_data(&key, wire);
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        int c = ldns_dname_compare(names->v[mid].owner, owner);
+        int c = records_owner_cmp(names->v[mid].owner, &key);
 
         if (!c) {
             return &names->v[mid];

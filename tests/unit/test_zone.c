@@ -1593,3 +1593,17 @@ Test(zone, error_lines_without_position)
     zone_free(NULL);
     zone_set_free(NULL, 0);
 }
+
+/* Owners are looked up case-insensitively (RFC 4343): an NS target written in
+ * capitals finds its lower-case glue, and an apex NS in capitals its address. */
+Test(zone, ns_targets_match_their_glue_in_any_case)
+{
+    zone_t *z = load_ok("zone: c.test\n"
+                        "soa: {mname: ns1.c.test, rname: h.c.test}\n"
+                        "ns: [NS1.C.TEST]\n"
+                        "records:\n"
+                        "  ns1: {A: 192.0.2.1}\n"
+                        "  sub: {NS: NS.Sub.C.Test.}\n"
+                        "  ns.sub: {A: 192.0.2.2}\n");
+    zone_free(z);
+}
