@@ -4,11 +4,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define ARENA_CHUNK (256 * 1024)
 
+/* Chunks come straight from mmap: freeing a snapshot hands its memory back
+ * to the system at once, whatever malloc's thresholds have become. */
 struct arena_chunk {
     arena_chunk_t *next;
+    size_t bytes;
     max_align_t data[];
 };
 
@@ -20,17 +24,19 @@ void arena_init(arena_t *a)
 static void arena_grow(arena_t *a, size_t need)
 {
     size_t cap = need > ARENA_CHUNK ? need : ARENA_CHUNK;
-    arena_chunk_t *c = malloc(sizeof(*c) + cap);
+    size_t bytes = sizeof(arena_chunk_t) + cap;
+    arena_chunk_t *c = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
-    if (c == NULL) {
+    if (c == MAP_FAILED) {
         fputs("out of memory\n", stderr);
         abort();
     }
+    c->bytes = bytes;
     c->next = a->head;
     a->head = c;
     a->used = 0;
     a->cap = cap;
-    a->total += sizeof(*c) + cap;
+    a->total += bytes;
 }
 
 void *arena_alloc(arena_t *a, size_t size)
@@ -43,8 +49,7 @@ void *arena_alloc(arena_t *a, size_t size)
     }
     p = (char *)a->head->data + a->used;
     a->used += size;
-    memset(p, 0, size);
-    return p;
+    return p; /* fresh mmap pages are zero, and nothing is reused */
 }
 
 void *arena_dup(arena_t *a, const void *src, size_t size)
@@ -61,7 +66,7 @@ void arena_free(arena_t *a)
 
     while (c != NULL) {
         next = c->next;
-        free(c);
+        munmap(c, c->bytes);
         c = next;
     }
     arena_init(a);

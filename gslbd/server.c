@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -656,15 +657,20 @@ static void server_reclaim(uv_async_t *a)
         uint64_t g = atomic_load(&srv->workers[i].seen_gen);
         min = g < min ? g : min;
     }
+    bool freed = false;
     for (retired_t **p = &srv->retired; *p != NULL;) {
         retired_t *r = *p;
         if (r->gen <= min) {
             *p = r->next;
             snapshot_free(r->snap);
             free(r);
+            freed = true;
         } else {
             p = &r->next;
         }
+    }
+    if (freed) {
+        malloc_trim(0); /* the old zone models were freed too: give it all back */
     }
 }
 

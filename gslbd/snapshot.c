@@ -442,10 +442,15 @@ static bool bnode_answers(const bnode_t *n, uint16_t type)
 static void build_node_answers(build_t *b, bnode_t *n)
 {
     node_t *node = n->node;
-    uint16_t *types = arena_alloc(&b->s->arena, sizeof(snap_types));
-    answer_t *answers = arena_alloc(&b->s->arena, SNAP_NTYPES * sizeof(*answers));
-    size_t k = 0;
+    size_t k = 0, count = 0;
 
+    for (size_t i = 0; i < SNAP_NTYPES; i++) {
+        count += bnode_answers(n, snap_types[i]);
+    }
+    /* Exactly the types this node answers: most nodes of a big zone have one
+     * or two, and a slot for every type would be most of the snapshot. */
+    uint16_t *types = arena_alloc(&b->s->arena, count * sizeof(*types));
+    answer_t *answers = arena_alloc(&b->s->arena, count * sizeof(*answers));
     for (size_t i = 0; i < SNAP_NTYPES; i++) {
         if (bnode_answers(n, snap_types[i])) {
             types[k] = snap_types[i];
