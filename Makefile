@@ -94,6 +94,13 @@ build-fuzz/fuzz-%: build-fuzz/tests/fuzz/fuzz_%.o $(LIB_OBJ)
 deps:
 	@tools/deps.sh
 
+# Benchmark against gdnsd: bench/run writes and prints bench/results.md
+# (QUICK=1 for a short run; BENCH_KEEP=1 keeps logs, configs and callgrind dumps).
+bench: deps
+	@$(MAKE) --no-print-directory all
+	bench/deps
+	bench/run
+
 test: deps
 	@$(MAKE) --no-print-directory all bin/unit-tests $(FUZZ_TARGETS:%=bin/replay-%)
 	tools/run-tests.sh
@@ -117,5 +124,5 @@ format-check:
 clean:
 	rm -rf $(BUILD) build-fuzz bin geo/world.mmdb
 
-.PHONY: all deps test unit demo fuzz format format-check clean
+.PHONY: all deps test unit demo fuzz bench format format-check clean
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "common/log.h"
 
@@ -63,12 +64,26 @@ static inline uint32_t geo_trie_walk(const geo_trie_t *t, int v6, const uint8_t 
                                      unsigned *depth)
 {
     uint32_t ref = v6 ? t->root6 : t->root4;
+    uint64_t hi, lo = 0;
     unsigned d = 0;
 
-    while (!(ref & GEO_LEAF)) {
-        unsigned bit = (addr[d >> 3] >> (7 - (d & 7))) & 1;
-        ref = t->nodes[ref].child[bit];
-        d++;
+    /* The address as big-endian words: each step shifts the next bit out of
+     * the top, instead of indexing a byte and masking a bit. */
+    if (v6) {
+        memcpy(&hi, addr, 8);
+        memcpy(&lo, addr + 8, 8);
+        hi = __builtin_bswap64(hi);
+        lo = __builtin_bswap64(lo);
+    } else {
+        uint32_t w;
+        memcpy(&w, addr, 4);
+        hi = (uint64_t)__builtin_bswap32(w) << 32;
+    }
+    for (; !(ref & GEO_LEAF) && d < 64; d++, hi <<= 1) {
+        ref = t->nodes[ref].child[hi >> 63];
+    }
+    for (; !(ref & GEO_LEAF); d++, lo <<= 1) {
+        ref = t->nodes[ref].child[lo >> 63];
     }
     *depth = d;
     return ref;
