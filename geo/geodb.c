@@ -297,10 +297,13 @@ int geo_db_open(const char *path, geo_db_t **out, char *err, size_t errlen)
     loader_t L = {.err = err, .errlen = errlen};
     int r;
 
+    static uint64_t opened;
+
     L.db = calloc(1, sizeof(*L.db));
     if (L.db == NULL || (L.db->path = strdup(path)) == NULL) {
         abort();
     }
+    L.db->gen = ++opened;
     r = MMDB_open(path, MMDB_MODE_MMAP, &L.mmdb);
     if (r != MMDB_SUCCESS) {
         snprintf(err, errlen, "%s: %s", path,

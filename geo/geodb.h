@@ -45,6 +45,7 @@ typedef struct {
 
 typedef struct {
     char *path;
+    uint64_t gen;  /* unique per open: what maps built from it are keyed on */
     char type[64]; /* database_type from the metadata */
     uint64_t build_epoch;
     geo_trie_t trie; /* leaves hold location indices */

@@ -46,14 +46,6 @@ struct bnode {
     node_t *node;
 };
 
-/* Services with the same regions, overrides and spread share one geo map:
- * a zone of a thousand services usually has a handful of distinct ones. */
-typedef struct {
-    const zone_service_t *svc;
-    const zone_geo_t *cfg;
-    const geo_map_t *map;
-} map_cache_t;
-
 typedef struct {
     snapshot_t *s;
     zone_t *const *zones;
@@ -65,8 +57,9 @@ typedef struct {
     zone_errors_t *errs;
     const geo_db_t *db;
     health_t *health;
-    map_cache_t *cache; /* maps built for the zone being compiled */
-    size_t n_cache;
+    geo_cache_t *maps;
+    geo_cache_entry_t **refs; /* map references taken, handed to the snapshot */
+    size_t n_refs, cap_refs;
     int failed;
 } build_t;
 
@@ -473,29 +466,30 @@ static const zone_geo_t *service_geo(const zone_t *zone, const zone_service_t *s
     return g->given ? g : NULL;
 }
 
+/* Services with the same geometry share one map, and so do successive
+ * snapshots (see geo/mapcache.h): a thousand services usually have a
+ * handful of distinct ones, and a reload rarely changes them. */
 static const geo_map_t *build_map(build_t *b, size_t z, const zone_service_t *zs,
                                   const region_rt_t **regions)
 {
-    const zone_geo_t *cfg = service_geo(b->zones[z], zs);
-    bool keep_km = zs->spread_km > 0;
-
-    for (size_t i = 0; i < b->n_cache; i++) {
-        const zone_service_t *o = b->cache[i].svc;
-        if (b->cache[i].cfg == cfg && (o->spread_km > 0) == keep_km &&
-            o->n_regions == zs->n_regions &&
-            memcmp(o->regions, zs->regions, zs->n_regions * sizeof(*zs->regions)) == 0) {
-            return b->cache[i].map;
-        }
-    }
     double lat[zs->n_regions], lon[zs->n_regions];
+
     for (size_t i = 0; i < zs->n_regions; i++) {
         lat[i] = regions[zs->regions[i]]->lat;
         lon[i] = regions[zs->regions[i]]->lon;
     }
-    geo_map_spec_t spec = {zs->n_regions, lat, lon, zs->regions, cfg, keep_km};
-    const geo_map_t *map = geo_map_build(b->db, &spec, &b->s->arena);
-    b->cache[b->n_cache++] = (map_cache_t){zs, cfg, map};
-    return map;
+    geo_map_spec_t spec = {zs->n_regions,    lat, lon, zs->regions, service_geo(b->zones[z], zs),
+                           zs->spread_km > 0};
+    geo_cache_entry_t *e = geo_cache_get(b->maps, b->db, &spec);
+    if (b->n_refs == b->cap_refs) {
+        b->cap_refs = b->cap_refs ? b->cap_refs * 2 : 16;
+        b->refs = realloc(b->refs, b->cap_refs * sizeof(*b->refs));
+        if (b->refs == NULL) {
+            abort();
+        }
+    }
+    b->refs[b->n_refs++] = e;
+    return geo_cache_map(e);
 }
 
 static svc_rt_t *build_service(build_t *b, size_t z, const zone_service_t *zs,
@@ -593,11 +587,6 @@ static int build_services(build_t *b, size_t z)
     }
     b->s->zones[z].regions = (const region_rt_t *const *)regions;
     b->s->zones[z].n_regions = zone->n_regions;
-    b->n_cache = 0;
-    b->cache = realloc(b->cache, (zone->n_services + 1) * sizeof(*b->cache));
-    if (b->cache == NULL) {
-        abort();
-    }
     for (size_t k = 0; k < b->n_all; k++) {
         bnode_t *n = b->all[k];
         if (n->zone == z && n->svc != NULL) {
@@ -653,12 +642,12 @@ static void build_cleanup(build_t *b)
     }
     free(b->all);
     free(b->tab);
-    free(b->cache);
+    free(b->refs);
     render_free(b->r);
 }
 
-int snapshot_build(zone_t *const *zones, size_t n, const geo_db_t *db, health_t *health,
-                   snapshot_t **out, zone_errors_t *errs)
+int snapshot_build(zone_t *const *zones, size_t n, const snapshot_env_t *env, snapshot_t **out,
+                   zone_errors_t *errs)
 {
     build_t b = {0};
     snapshot_t *s = calloc(1, sizeof(*s));
@@ -672,8 +661,13 @@ int snapshot_build(zone_t *const *zones, size_t n, const geo_db_t *db, health_t 
     b.s = s;
     b.zones = zones;
     b.errs = errs;
-    b.db = db;
-    b.health = health;
+    b.db = env ? env->db : NULL;
+    b.health = env ? env->health : NULL;
+    if (env != NULL && env->maps != NULL) {
+        b.maps = env->maps;
+    } else {
+        b.maps = s->own_maps = geo_cache_new();
+    }
     b.r = render_new();
     build_grow(&b);
     for (size_t z = 0; z < n; z++) {
@@ -688,6 +682,9 @@ int snapshot_build(zone_t *const *zones, size_t n, const geo_db_t *db, health_t 
         build_zone_answers(&b, z);
     }
     build_nodes(&b);
+    s->maps = b.refs; /* the snapshot holds these references now */
+    s->n_maps = b.n_refs;
+    b.refs = NULL;
     build_cleanup(&b);
     if (b.failed) {
         snapshot_free(s);
@@ -699,8 +696,14 @@ int snapshot_build(zone_t *const *zones, size_t n, const geo_db_t *db, health_t 
 
 void snapshot_free(snapshot_t *s)
 {
-    if (s != NULL) {
-        arena_free(&s->arena);
-        free(s);
+    if (s == NULL) {
+        return;
     }
+    for (size_t i = 0; i < s->n_maps; i++) {
+        geo_cache_release(s->maps[i]);
+    }
+    free(s->maps);
+    geo_cache_free(s->own_maps);
+    arena_free(&s->arena);
+    free(s);
 }

@@ -16,6 +16,7 @@
 
 #include "common/arena.h"
 #include "geo/geomap.h"
+#include "geo/mapcache.h"
 #include "health.h"
 #include "render.h"
 #include "zones/zone.h"
@@ -94,16 +95,27 @@ typedef struct {
     uint32_t mask;
     size_t n_nodes, n_zones;
     zone_rt_t *zones;
+    geo_cache_t *own_maps;    /* a private map cache when none was given */
+    geo_cache_entry_t **maps; /* the geo maps this snapshot holds references to */
+    size_t n_maps;
 } snapshot_t;
 
-/* Compile zones into a new snapshot, with geo maps from `db` (NULL: no
- * database, clients are not placed) and regions linked to their slots in
- * `health` (NULL: every region always up). Returns 0 and sets *out, or -1 with
- * errors in errs (e.g. an RRset too large for a DNS message). Neither zones
- * nor db are referenced afterwards: they may be freed while it serves. */
-int snapshot_build(zone_t *const *zones, size_t n, const geo_db_t *db, health_t *health,
-                   snapshot_t **out, zone_errors_t *errs) ATTR_WUR;
+/* What a snapshot is compiled against; every member may be NULL. */
+typedef struct {
+    const geo_db_t *db; /* NULL: no database, clients are not placed */
+    health_t *health;   /* NULL: every region always up */
+    geo_cache_t *maps;  /* geo maps shared with other snapshots; NULL: its own */
+} snapshot_env_t;
 
+/* Compile zones into a new snapshot against `env` (NULL for none). Returns
+ * 0 and sets *out, or -1 with errors in errs (e.g. an RRset too large for a
+ * DNS message). Neither the zones nor the database are referenced afterwards:
+ * they may be freed while it serves. Geo maps come from env->maps, reused
+ * when the database and a service's geometry are unchanged. */
+int snapshot_build(zone_t *const *zones, size_t n, const snapshot_env_t *env, snapshot_t **out,
+                   zone_errors_t *errs) ATTR_WUR;
+
+/* Main thread only: releases the geo maps back to their cache. */
 void snapshot_free(snapshot_t *s);
 
 static inline const node_t *snapshot_find(const snapshot_t *s, const uint8_t *name, uint8_t len,

@@ -16,6 +16,7 @@ typedef struct {
 struct zoneset {
     char *path;
     health_t *health;
+    geo_cache_t *maps; /* geo maps shared by successive snapshots */
     entry_t *cur;
     size_t n_cur;
 };
@@ -28,6 +29,7 @@ zoneset_t *zoneset_new(const char *path, health_t *health)
         abort();
     }
     zs->health = health;
+    zs->maps = geo_cache_new();
     return zs;
 }
 
@@ -41,6 +43,7 @@ void zoneset_free(zoneset_t *zs)
     }
     free(zs->cur);
     free(zs->path);
+    geo_cache_free(zs->maps);
     free(zs);
 }
 
@@ -144,7 +147,7 @@ int zoneset_load(zoneset_t *zs, const geo_db_t *db, bool force, bool strict, sna
     }
     zone_files_free(files, n_files);
     if ((failed && strict) || zone_check_set(zones, n, &errs) < 0 ||
-        snapshot_build(zones, n, db, zs->health, snap, &errs) < 0) {
+        snapshot_build(zones, n, &(snapshot_env_t){db, zs->health, zs->maps}, snap, &errs) < 0) {
         print_errors(&errs);
         drop_new(zs, set, n);
         free(zones);
@@ -173,7 +176,8 @@ int zoneset_rebuild(zoneset_t *zs, const geo_db_t *db, snapshot_t **snap)
     for (size_t i = 0; i < zs->n_cur; i++) {
         zones[i] = zs->cur[i].zone;
     }
-    int r = snapshot_build(zones, zs->n_cur, db, zs->health, snap, &errs);
+    int r =
+        snapshot_build(zones, zs->n_cur, &(snapshot_env_t){db, zs->health, zs->maps}, snap, &errs);
     free(zones);
     print_errors(&errs);
     return r;

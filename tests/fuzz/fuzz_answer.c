@@ -31,7 +31,7 @@ static snapshot_t *fuzz_snapshot(void)
     if (geo_db_open("geo/world.mmdb", &db, err, sizeof(err)) != 0) {
         db = NULL;
     }
-    if (snapshot_build(&zone, 1, db, NULL, &snap, &errs) != 0) {
+    if (snapshot_build(&zone, 1, &(snapshot_env_t){.db = db}, &snap, &errs) != 0) {
         abort();
     }
     zone_free(zone);

@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     close(fd);
     if (zone_load(path, 0, &zone, &errs) == 0) {
-        if (snapshot_build(&zone, 1, NULL, NULL, &snap, &errs) == 0) {
+        if (snapshot_build(&zone, 1, NULL, &snap, &errs) == 0) {
             snapshot_free(snap);
         }
         zone_free(zone);

@@ -27,7 +27,7 @@ static snapshot_t *load_snapshot(const char *file)
         }
         cr_assert_fail("cannot load %s", file);
     }
-    cr_assert_eq(snapshot_build(&zone, 1, NULL, NULL, &s, &errs), 0);
+    cr_assert_eq(snapshot_build(&zone, 1, NULL, &s, &errs), 0);
     zone_free(zone);
     return s;
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "geo/geomap.h"
+#include "geo/mapcache.h"
 #include "gslbd/select.h"
 
 #include <errno.h>
@@ -509,4 +510,34 @@ Test(health, overrides_survive_a_restart_and_reports_go_stale)
     cr_assert(health_member_up(m), "unknown counts as up");
     health_free(h);
     unlink(path);
+}
+
+/* ---- the map cache: reuse what a reload did not change ---- */
+
+Test(geo, map_cache_reuses_unchanged_geometry)
+{
+    geo_cache_t *c = geo_cache_new();
+    geo_map_spec_t spec = {3, lat3, lon3, zr3, NULL, false};
+    double moved[3] = {39.04, 48.85, 1.29}; /* eu-west moved to Paris */
+    geo_map_spec_t spec2 = {3, moved, lon3, zr3, NULL, false};
+
+    geo_cache_entry_t *a = geo_cache_get(c, db, &spec);
+    geo_cache_entry_t *b = geo_cache_get(c, db, &spec); /* a reload, same regions */
+    cr_assert_eq(a, b, "same database and geometry: the same map");
+    cr_assert_eq(geo_cache_built(c), 1);
+    geo_cache_entry_t *d = geo_cache_get(c, db, &spec2);
+    cr_assert_neq(d, a, "coordinates changed: a new map");
+    geo_cache_entry_t *e = geo_cache_get(c, NULL, &spec);
+    cr_assert_neq(e, a, "another database: a new map");
+    cr_assert_eq(geo_cache_built(c), 3);
+    unsigned scope;
+    assert_order(lookup4(geo_cache_map(a), "81.2.69.1", &scope), "eu-west us-east ap-south");
+    geo_cache_release(a);
+    geo_cache_release(b); /* last reference: freed */
+    geo_cache_entry_t *f = geo_cache_get(c, db, &spec);
+    cr_assert_eq(geo_cache_built(c), 4, "released entries are gone, so it is built again");
+    geo_cache_release(d);
+    geo_cache_release(e);
+    geo_cache_free(c); /* f is still referenced: freed on release */
+    geo_cache_release(f);
 }
