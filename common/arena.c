@@ -25,7 +25,8 @@ static void arena_grow(arena_t *a, size_t need)
 {
     size_t cap = need > ARENA_CHUNK ? need : ARENA_CHUNK;
     size_t bytes = sizeof(arena_chunk_t) + cap;
-    arena_chunk_t *c = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    arena_chunk_t *c =
+        mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
     if (c == MAP_FAILED) {
         fputs("out of memory\n", stderr);
