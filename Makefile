@@ -101,6 +101,12 @@ bench: deps
 	bench/deps
 	bench/run
 
+# healthd probing 10,000 HTTP targets at 1 s on one core (and 2,000): writes
+# bench/results-healthd.md. QUICK=1 for a short run.
+bench-healthd: deps
+	@$(MAKE) --no-print-directory all
+	QUICK=$(QUICK) bench/healthd-scale
+
 test: deps
 	@$(MAKE) --no-print-directory all bin/unit-tests $(FUZZ_TARGETS:%=bin/replay-%)
 	tools/run-tests.sh
@@ -124,5 +130,5 @@ format-check:
 clean:
 	rm -rf $(BUILD) build-fuzz bin geo/world.mmdb
 
-.PHONY: all deps test unit demo fuzz bench format format-check clean
+.PHONY: all deps test unit demo fuzz bench bench-healthd format format-check clean
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
