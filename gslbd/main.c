@@ -19,6 +19,7 @@
 #include <uv.h>
 
 #include "common/log.h"
+#include "common/watch.h"
 #include "control.h"
 #include "explain.h"
 #include "server.h"
@@ -29,8 +30,7 @@
 #define GSLB_WORLD_DB "/usr/local/share/gslb/world.mmdb"
 #endif
 
-#define GSLBD_VERSION   "0.1.0"
-#define RELOAD_DELAY_MS 200 /* let an editor finish writing before reading */
+#define GSLBD_VERSION "0.1.0"
 
 typedef struct {
     const char *zones;
@@ -44,15 +44,6 @@ typedef struct {
     bool check;
     log_level_t level;
 } options_t;
-
-/* A file watched for changes: a zone file or directory, or the mmdb. */
-typedef struct {
-    uv_fs_event_t ev;
-    uv_timer_t timer;
-    char *dir, *file; /* file NULL: any *.yaml in dir */
-    void (*fire)(void *g);
-    void *g;
-} watch_t;
 
 typedef struct {
     options_t *opt;
@@ -277,7 +268,7 @@ static void reload_db(void *arg)
     snapshot_t *snap;
     char err[512];
 
-    if (geo_db_open(g->db_watch.dir ? g->opt->geoip : GSLB_WORLD_DB, &db, err, sizeof(err)) < 0) {
+    if (geo_db_open(g->db->path, &db, err, sizeof(err)) < 0) { /* the file it was loaded from */
         log_err("GeoIP database not reloaded, the previous one keeps serving: %s", err);
         return;
     }
@@ -292,27 +283,6 @@ static void reload_db(void *arg)
     log_info("reloaded GeoIP database %s (%s, %zu locations)", db->path, db->type, db->n_locs);
 }
 
-static void on_watch_timer(uv_timer_t *t)
-{
-    watch_t *w = t->data;
-    w->fire(w->g);
-}
-
-static void on_fs_event(uv_fs_event_t *h, const char *file, int events, int status)
-{
-    watch_t *w = h->data;
-    size_t len = file ? strlen(file) : 0;
-    (void)events;
-
-    if (status < 0 || file == NULL) {
-        return;
-    }
-    if (w->file ? strcmp(file, w->file) != 0 : len < 5 || strcmp(file + len - 5, ".yaml") != 0) {
-        return;
-    }
-    uv_timer_start(&w->timer, on_watch_timer, RELOAD_DELAY_MS, 0);
-}
-
 static void on_signal(uv_signal_t *h, int signum)
 {
     gslbd_t *g = h->data;
@@ -324,49 +294,6 @@ static void on_signal(uv_signal_t *h, int signum)
     }
     log_info("%s: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
     uv_stop(g->loop);
-}
-
-/* Watch the directory holding a file (or the directory itself): editors
- * and tools replace files by renaming, which a watch on the file would miss. */
-static void watch_start(gslbd_t *g, watch_t *w, const char *path, void (*fire)(void *))
-{
-    uv_fs_t req;
-    char *a = strdup(path), *b = strdup(path);
-
-    if (a == NULL || b == NULL) {
-        abort();
-    }
-    if (uv_fs_stat(NULL, &req, path, NULL) == 0 && S_ISDIR(req.statbuf.st_mode)) {
-        w->dir = a;
-        free(b);
-    } else {
-        w->dir = strdup(dirname(a));
-        w->file = strdup(basename(b));
-        free(a);
-        free(b);
-    }
-    uv_fs_req_cleanup(&req);
-    w->fire = fire;
-    w->g = g;
-    uv_timer_init(g->loop, &w->timer);
-    w->timer.data = w;
-    uv_fs_event_init(g->loop, &w->ev);
-    w->ev.data = w;
-    int r = uv_fs_event_start(&w->ev, on_fs_event, w->dir, 0);
-    if (r < 0) {
-        log_warn("cannot watch %s for changes (%s): reload with SIGHUP", w->dir, uv_strerror(r));
-    }
-}
-
-static void watch_stop(watch_t *w)
-{
-    if (w->fire == NULL) {
-        return;
-    }
-    uv_close((uv_handle_t *)&w->ev, NULL);
-    uv_close((uv_handle_t *)&w->timer, NULL);
-    free(w->dir);
-    free(w->file);
 }
 
 static void announce(const gslbd_t *g)
@@ -425,9 +352,9 @@ static int serve(options_t *opt, zoneset_t *zs, geo_db_t *db, health_t *health, 
         sigs[i]->data = &g;
         uv_signal_start(sigs[i], on_signal, nums[i]);
     }
-    watch_start(&g, &g.zones_watch, opt->zones, reload_zones);
+    watch_start(g.loop, &g.zones_watch, opt->zones, reload_zones, &g);
     if (db != NULL) {
-        watch_start(&g, &g.db_watch, db->path, reload_db);
+        watch_start(g.loop, &g.db_watch, db->path, reload_db, &g);
     }
     announce(&g);
     uv_run(g.loop, UV_RUN_DEFAULT);

@@ -23,13 +23,13 @@
 
 #include "common/control.h"
 #include "common/log.h"
+#include "common/watch.h"
 #include "healthd/probe.h"
 #include "healthd/report.h"
 #include "healthd/target.h"
 #include "zones/zone.h"
 
 #define HEALTHD_VERSION "0.1.0"
-#define RELOAD_DELAY_MS 200 /* let an editor finish writing before reading */
 
 typedef struct {
     const char *zones;
@@ -45,10 +45,7 @@ typedef struct {
     report_t **reports;
     size_t n_zones;
     uv_signal_t sighup, sigterm, sigint;
-    uv_fs_event_t watch;
-    uv_timer_t watch_timer;
-    char *watch_dir, *watch_file; /* watch_file NULL: any *.yaml in watch_dir */
-    bool watching;
+    watch_t watch;
 } healthd_t;
 
 static void usage(FILE *out)
@@ -228,68 +225,9 @@ static void reload(healthd_t *h)
              d.added, d.removed, d.kept);
 }
 
-static void on_watch_timer(uv_timer_t *t)
+static void reload_fire(void *arg)
 {
-    reload(t->data);
-}
-
-static void on_fs_event(uv_fs_event_t *e, const char *file, int events, int status)
-{
-    healthd_t *h = e->data;
-    size_t len = file != NULL ? strlen(file) : 0;
-    (void)events;
-
-    if (status < 0 || file == NULL) {
-        return;
-    }
-    if (h->watch_file != NULL ? strcmp(file, h->watch_file) != 0
-                              : len < 5 || strcmp(file + len - 5, ".yaml") != 0) {
-        return;
-    }
-    uv_timer_start(&h->watch_timer, on_watch_timer, RELOAD_DELAY_MS, 0);
-}
-
-/* Watch the directory holding the zone file (or the directory itself):
- * editors and tools replace files by renaming, which a watch on the file
- * would miss. Failing to watch is a warning; SIGHUP still reloads. */
-static void watch_start(healthd_t *h, const char *path)
-{
-    struct stat st;
-    char *a = strdup(path), *b = strdup(path);
-    int r;
-
-    if (a == NULL || b == NULL) {
-        abort();
-    }
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-        h->watch_dir = a;
-        free(b);
-    } else {
-        h->watch_dir = strdup(dirname(a));
-        h->watch_file = strdup(basename(b));
-        free(a);
-        free(b);
-    }
-    uv_timer_init(h->loop, &h->watch_timer);
-    h->watch_timer.data = h;
-    uv_fs_event_init(h->loop, &h->watch);
-    h->watch.data = h;
-    h->watching = true;
-    if ((r = uv_fs_event_start(&h->watch, on_fs_event, h->watch_dir, 0)) < 0) {
-        log_warn("cannot watch %s for changes (%s): reload with SIGHUP", h->watch_dir,
-                 uv_strerror(r));
-    }
-}
-
-static void watch_stop(healthd_t *h)
-{
-    if (!h->watching) {
-        return;
-    }
-    uv_close((uv_handle_t *)&h->watch, NULL);
-    uv_close((uv_handle_t *)&h->watch_timer, NULL);
-    free(h->watch_dir);
-    free(h->watch_file);
+    reload(arg);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -337,7 +275,7 @@ static void stop(healthd_t *h)
     }
     free(h->reports);
     prober_free(h->prober);
-    watch_stop(h);
+    watch_stop(&h->watch);
 }
 
 static int serve(options_t *opt, target_t *t, size_t n, size_t n_zones)
@@ -354,7 +292,7 @@ static int serve(options_t *opt, target_t *t, size_t n, size_t n_zones)
     if (start(&h, t, n) < 0) {
         rc = 1;
     } else {
-        watch_start(&h, opt->zones);
+        watch_start(h.loop, &h.watch, opt->zones, reload_fire, &h);
         log_info("ready: probing %zu targets in %zu zones, reporting to %zu gslbd", n, n_zones,
                  opt->n_gslbd);
         uv_run(h.loop, UV_RUN_DEFAULT);

@@ -1,0 +1,76 @@
+/* watch: debounced directory watching for reloads; see watch.h. */
+#include "watch.h"
+
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+
+static void watch_on_timer(uv_timer_t *t)
+{
+    watch_t *w = t->data;
+    w->fire(w->arg);
+}
+
+static void watch_on_event(uv_fs_event_t *h, const char *file, int events, int status)
+{
+    watch_t *w = h->data;
+    size_t len = file ? strlen(file) : 0;
+    (void)events;
+
+    if (status < 0 || file == NULL) {
+        return;
+    }
+    if (w->file ? strcmp(file, w->file) != 0 : len < 5 || strcmp(file + len - 5, ".yaml") != 0) {
+        return;
+    }
+    uv_timer_start(&w->timer, watch_on_timer, WATCH_DELAY_MS, 0);
+}
+
+void watch_start(uv_loop_t *loop, watch_t *w, const char *path, void (*fire)(void *), void *arg)
+{
+    uv_fs_t req;
+    char *a = strdup(path), *b = strdup(path);
+
+    if (a == NULL || b == NULL) {
+        abort();
+    }
+    if (uv_fs_stat(NULL, &req, path, NULL) == 0 && S_ISDIR(req.statbuf.st_mode)) {
+        w->dir = a;
+        w->file = NULL;
+        free(b);
+    } else {
+        w->dir = strdup(dirname(a)); /* dirname and basename may write their argument */
+        w->file = strdup(basename(b));
+        free(a);
+        free(b);
+        if (w->dir == NULL || w->file == NULL) {
+            abort();
+        }
+    }
+    uv_fs_req_cleanup(&req);
+    w->fire = fire;
+    w->arg = arg;
+    w->started = true;
+    uv_timer_init(loop, &w->timer);
+    w->timer.data = w;
+    uv_fs_event_init(loop, &w->ev);
+    w->ev.data = w;
+    int r = uv_fs_event_start(&w->ev, watch_on_event, w->dir, 0);
+    if (r < 0) {
+        log_warn("cannot watch %s for changes (%s): reload with SIGHUP", w->dir, uv_strerror(r));
+    }
+}
+
+void watch_stop(watch_t *w)
+{
+    if (!w->started) {
+        return;
+    }
+    uv_close((uv_handle_t *)&w->ev, NULL);
+    uv_close((uv_handle_t *)&w->timer, NULL);
+    free(w->dir);
+    free(w->file);
+    w->started = false;
+}

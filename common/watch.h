@@ -1,0 +1,37 @@
+/*
+ * watch: call back when a watched file, or any *.yaml file of a watched
+ * directory, changes on disk; both daemons reload their zones this way and
+ * gslbd its GeoIP database.
+ *
+ * It watches the directory, not the file: editors and tools replace files by
+ * renaming, which a watch on the file itself would miss. Changes are
+ * debounced (WATCH_DELAY_MS after the last one) so a file is read once its
+ * writer has finished. Failing to watch is a warning, not an error: SIGHUP
+ * still reloads.
+ */
+#ifndef GSLB_WATCH_H
+#define GSLB_WATCH_H
+
+#include <stdbool.h>
+
+#include <uv.h>
+
+#define WATCH_DELAY_MS 200
+
+typedef struct {
+    uv_fs_event_t ev;
+    uv_timer_t timer;
+    char *dir, *file; /* file NULL: any *.yaml file in dir */
+    void (*fire)(void *arg);
+    void *arg;
+    bool started;
+} watch_t;
+
+/* Watch `path` (a file, or a directory of *.yaml files) on `loop`. */
+void watch_start(uv_loop_t *loop, watch_t *w, const char *path, void (*fire)(void *), void *arg);
+
+/* Close the handles (the loop must run once more) and free. NULL-safe for a
+ * watch never started. */
+void watch_stop(watch_t *w);
+
+#endif
