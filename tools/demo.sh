@@ -57,16 +57,10 @@ NGINX_BASE=$DEMO/nginx
 GSLBD_PID=""
 HEALTHD_PID=""
 
-# stop PID: SIGTERM, SIGKILL after 3 s; reaps it.
+# stop PID: SIGTERM, SIGKILL after 3 s, reaped (nginx.sh's helper serves any process).
 stop() {
     [ -n "$1" ] || return 0
-    kill -TERM "$1" 2>/dev/null || return 0
-    for _ in $(seq 30); do
-        kill -0 "$1" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$1" 2>/dev/null
-    wait "$1" 2>/dev/null
+    nginx_kill "$1"
 }
 
 cleanup() {

@@ -359,3 +359,18 @@ YAML
 # (negative answers: TTL = min(SOA TTL 300, minimum 60), RFC 2308 s5).
 EXAMPLE_NEG_SOA="gslb.example.com. 60 IN SOA ns1.gslb.example.com. hostmaster.example.com. SERIAL 3600 600 604800 60"
 EDNS_LINE="edns: version: 0, flags:; udp: 1232"
+
+# bg_start NAME CMD...: start CMD in the background (stdout and stderr to $E2E_TMP/NAME.out),
+# wait up to 5 s for it to print "listening". Sets BG_PID.
+bg_start() {
+    local name=$1
+    shift
+    "$@" >"$E2E_TMP/$name.out" 2>&1 </dev/null &
+    BG_PID=$!
+    E2E_PIDS="$E2E_PIDS $BG_PID"
+    for _ in $(seq 50); do
+        grep -q listening "$E2E_TMP/$name.out" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    e2e_bail "$name starts" "$(cat "$E2E_TMP/$name.out")"
+}

@@ -139,20 +139,6 @@ async def main():
 asyncio.run(main())
 PY
 
-# bg_start NAME CMD...: start CMD in the background (stdout+stderr to $T/NAME.out),
-# wait up to 5 s for it to print "listening". Sets BG_PID.
-bg_start() {
-    local name=$1
-    shift
-    "$@" >"$T/$name.out" 2>&1 </dev/null &
-    BG_PID=$!
-    E2E_PIDS="$E2E_PIDS $BG_PID"
-    for _ in $(seq 50); do
-        grep -q listening "$T/$name.out" 2>/dev/null && return 0
-        sleep 0.1
-    done
-    e2e_bail "$name starts" "$(cat "$T/$name.out")"
-}
 
 # bg_stop PID: SIGTERM, wait (bounded), SIGKILL.
 bg_stop() {

@@ -51,20 +51,6 @@ print("listening", flush=True)
 srv.serve_forever()
 PY
 
-# bg_start NAME CMD...: start CMD in the background and wait (5 s at most) for
-# it to print "listening". Sets BG_PID.
-bg_start() {
-    local name=$1
-    shift
-    "$@" >"$T/$name.out" 2>&1 </dev/null &
-    BG_PID=$!
-    E2E_PIDS="$E2E_PIDS $BG_PID"
-    for _ in $(seq 50); do
-        grep -q listening "$T/$name.out" 2>/dev/null && return 0
-        sleep 0.1
-    done
-    e2e_bail "$name starts" "$(cat "$T/$name.out")"
-}
 
 # www_is ADDR SECONDS: poll (every 0.2 s, bounded) until www answers ADDR.
 # Sets WAITED_MS.
