@@ -23,6 +23,7 @@
 #define PROBE_USER_AGENT  "gslb-healthd/0.1"
 #define PROBE_LATE_LOG_MS 60000
 #define PROBE_BATCH       32 /* probes started per loop iteration at most */
+#define PROBE_LAG_MS      50 /* how often the loop checks it is on time */
 
 typedef struct probe {
     prober_t *owner;
@@ -35,7 +36,8 @@ typedef struct probe {
     struct probe *qprev, *qnext;   /* in the owner's start queue */
     bool queued;
     bool running, dead;
-    unsigned refs; /* handles still to close after removal */
+    uint64_t started; /* loop time the running probe started */
+    unsigned refs;    /* handles still to close after removal */
     /* http(s) */
     CURL *easy;
     curluv_job_t job;
@@ -61,15 +63,51 @@ struct prober {
     uv_idle_t idle;             /* runs while the queue is not empty */
     uint64_t late_logged;       /* loop time of the last "running late" warning */
     unsigned long long skipped; /* probes skipped for starting too late */
+    /* Stalls of the loop itself (healthd starved of CPU): a probe that timed
+     * out across one says nothing about its backend. */
+    uv_timer_t lag;
+    uint64_t lag_last_ns; /* monotonic time of the last lag check */
+    uint64_t stall_at;    /* loop time a stall was last seen */
+    unsigned stall_ms;    /* the largest stall in the last 5 s */
+    uint64_t stall_logged;
+    unsigned long long discounted; /* timeouts not counted because of a stall */
+    int open_handles;              /* idle and lag, closed before the prober is freed */
 };
 
 static void prober_on_idle(uv_idle_t *h);
 
 /* ------------------------------------------------------------ results */
 
+/* A timeout during which healthd's own loop stalled for a quarter of it or
+ * more (no CPU: another process on its core, or far too many targets) is
+ * neither a success nor a failure: the reply may well have been waiting in
+ * the socket. Counting it would call healthy members down. */
+static bool probe_discount(probe_t *p, bool ok, const char *reason)
+{
+    prober_t *o = p->owner;
+    uint64_t now = uv_now(o->loop);
+
+    if (ok || strcmp(reason, "timeout") != 0 || o->stall_at < p->started ||
+        o->stall_ms * 4 < p->t.timeout_ms) {
+        return false;
+    }
+    o->discounted++;
+    if (o->stall_logged == 0 || now >= o->stall_logged + PROBE_LATE_LOG_MS) {
+        o->stall_logged = now;
+        log_warn("healthd was starved of CPU (its loop stalled %u ms): timeouts across the stall "
+                 "are not counted as failures, %llu so far",
+                 o->stall_ms, o->discounted);
+    }
+    return true;
+}
+
 static void probe_result(probe_t *p, bool ok, const char *reason)
 {
     const target_t *t = &p->t;
+
+    if (probe_discount(p, ok, reason)) {
+        return;
+    }
     bool changed = hstate_apply(&p->h, ok, t->rise, t->fall);
     unsigned run = ok ? p->h.ok_run : p->h.fail_run;
 
@@ -404,6 +442,7 @@ static void probe_dequeue(probe_t *p)
 
 static void probe_start(probe_t *p)
 {
+    p->started = uv_now(p->owner->loop);
     if (p->t.type == CHECK_TCP) {
         probe_tcp_start(p);
     } else {
@@ -503,6 +542,26 @@ static void probe_kill(probe_t *p)
 
 /* ------------------------------------------------------------ the set */
 
+/* Every PROBE_LAG_MS: how late did this check run, in real time? */
+static void prober_on_lag(uv_timer_t *h)
+{
+    prober_t *o = h->data;
+    uint64_t now_ns = uv_hrtime();
+    uint64_t late = (now_ns - o->lag_last_ns) / 1000000;
+    uint64_t now = uv_now(o->loop);
+
+    o->lag_last_ns = now_ns;
+    late = late > PROBE_LAG_MS ? late - PROBE_LAG_MS : 0;
+    if (late < PROBE_LAG_MS) {
+        return;
+    }
+    if (now - o->stall_at > 5000) {
+        o->stall_ms = 0;
+    }
+    o->stall_ms = late > o->stall_ms ? (unsigned)late : o->stall_ms;
+    o->stall_at = now;
+}
+
 int prober_new(uv_loop_t *loop, prober_fn changed, void *arg, prober_t **out)
 {
     prober_t *p = calloc(1, sizeof(*p));
@@ -518,6 +577,11 @@ int prober_new(uv_loop_t *loop, prober_fn changed, void *arg, prober_t **out)
     p->loop = loop;
     uv_idle_init(loop, &p->idle);
     p->idle.data = p;
+    uv_timer_init(loop, &p->lag);
+    p->lag.data = p;
+    p->lag_last_ns = uv_hrtime();
+    uv_timer_start(&p->lag, prober_on_lag, PROBE_LAG_MS, PROBE_LAG_MS);
+    p->open_handles = 2;
     p->changed = changed;
     p->arg = arg;
     *out = p;
@@ -618,7 +682,11 @@ unsigned prober_min_interval(const prober_t *p)
 
 static void prober_on_closed(uv_handle_t *h)
 {
-    free(h->data);
+    prober_t *p = h->data;
+
+    if (--p->open_handles == 0) {
+        free(p);
+    }
 }
 
 void prober_free(prober_t *p)
@@ -632,4 +700,5 @@ void prober_free(prober_t *p)
     free(p->v);
     curluv_free(p->cu);
     uv_close((uv_handle_t *)&p->idle, prober_on_closed);
+    uv_close((uv_handle_t *)&p->lag, prober_on_closed);
 }

@@ -28,7 +28,8 @@ T=$E2E_TMP
 # ------------------------------------------------------------------ helpers
 
 # The backend: backend.py PORT MODEFILE [CERT KEY]. Modes: "200", "503", "301",
-# "hang", "drip", "close", "body TEXT" (status 200, TEXT in the body). Every body
+# "hang", "drip", "close", "body TEXT" (status 200, TEXT in the body), "slow MS"
+# (status 200 after MS milliseconds). Every body
 # ends with "host=HOST" and "sni=NAME" lines: what the request carried.
 cat >"$T/backend.py" <<'PY'
 import asyncio, ssl, sys
@@ -60,6 +61,9 @@ async def respond(reader, writer, m):
             await writer.drain()
             await asyncio.sleep(1)
         return
+    if m.startswith("slow "):
+        await asyncio.sleep(int(m[5:]) / 1000)
+        m = "200"
     code, body = (m, "healthy\n") if not m.startswith("body ") else ("200", m[5:] + "\n")
     host = ""
     for line in req.split(b"\r\n"):
@@ -455,6 +459,50 @@ expect_line "a stalled loop is reported" "$HD_LOG" "warning: probes run late .*s
 sleep 2
 is "a stall does not take fall-2 members down" "$flip_downs" \
     "$(count_lines "$A2_LOG" 'MEMBER hc.test flip 127.0.0.1 down')"
+
+# ------------------------------------------------------------------ a starved loop
+
+# Probes in flight while healthd gets no CPU: their replies arrive in time but
+# wait unread, and curl would call them timeouts. Eight targets on a backend
+# that answers in 1.2 s (timeout 1.5 s, interval 2 s) keep about five probes in
+# flight at any moment, so each 1.6 s stall catches some. Those timeouts must
+# not count: no member may go down, and healthd must say why.
+SLOW_PORT=$(free_port)
+set_mode slow "slow 1200"
+bg_start be-slow python3 "$T/backend.py" "$SLOW_PORT" "$T/slow.mode"
+S_SOCK=$T/s.sock
+S_LOG=$T/s.lines
+bg_start gslbd-s python3 "$T/fakegslbd.py" "$S_SOCK" "$S_LOG"
+SDIR=$T/slowzone
+mkdir -p "$SDIR"
+{
+    printf 'zone: slow.test\nsoa: {mname: ns.slow.test, rname: h.slow.test}\nns: [ns.slow.test]\n'
+    printf 'records: {ns: {A: 192.0.2.1}}\nregions:\n'
+    printf '  r: {location: [0, 0], check: slow, pool: ['
+    for i in 1 2 3 4 5 6 7 8; do
+        printf '%s{address: 192.0.2.%d, probe: "127.0.0.1:%s"}' "$([ $i = 1 ] || echo ', ')" \
+            "$i" "$SLOW_PORT"
+    done
+    printf ']}\nchecks:\n'
+    printf '  slow: {type: http, path: /health, interval: 2s, timeout: 1500ms, rise: 1, fall: 2}\n'
+} >"$SDIR/slow.test.yaml"
+gslbd_start healthd-slow --zones "$SDIR" --gslbd "$S_SOCK" ||
+    e2e_bail "healthd starts for the starved-loop test" "see the log above"
+SHD_PID=$GSLBD_PID
+SHD_LOG=$GSLBD_LOG
+expect_line "eight slow members come up" "$S_LOG" "MEMBER slow.test r 192.0.2.8 up" 6
+sleep 1
+for _ in 1 2 3; do
+    kill -STOP "$SHD_PID"
+    sleep 1.6
+    kill -CONT "$SHD_PID"
+    sleep 0.6
+done
+sleep 2.5
+is "a starved loop takes no member down (timeouts across a stall are not counted)" 0 \
+    "$(count_lines "$S_LOG" 'MEMBER slow.test r .* down')"
+expect_line "a starved loop is reported" "$SHD_LOG" "warning: healthd was starved of CPU" 2
+gslbd_stop "$SHD_PID"
 
 # ------------------------------------------------------------------ stop
 
