@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
@@ -20,7 +21,7 @@
 
 #define UDP_BATCH      32
 #define UDP_RX_SIZE    4096 /* larger queries are dropped (nobody sends them) */
-#define UDP_ROUNDS     8    /* batches per wake-up, so TCP is not starved */
+#define UDP_WAKE_MS    250  /* a blocked UDP thread looks at the stop flag this often */
 #define TCP_RX_SIZE    8192 /* a query message larger than this closes the connection */
 #define CMSG_SPACE_MAX 64
 
@@ -41,11 +42,25 @@ struct conn {
     uint8_t wbuf[2 + ANSWER_TCP_MAX];
 };
 
+/* One UDP socket of the SO_REUSEPORT group, served by its own thread that
+ * blocks in recvmmsg(): no event loop between the kernel and the answer. */
 typedef struct {
-    uv_poll_t poll;
+    server_t *srv;
     int fd;
-    worker_t *w;
+    uv_thread_t thread;
+    bool started;
+    _Atomic uint64_t seen_gen; /* QSBR: UDP_OFFLINE while blocked in recvmmsg */
+    answer_ctx_t ctx;
+    int n_rx; /* datagrams of the last batch, to rearm */
+    struct mmsghdr rx[UDP_BATCH], tx[UDP_BATCH];
+    struct iovec rx_iov[UDP_BATCH], tx_iov[UDP_BATCH];
+    struct sockaddr_storage peer[UDP_BATCH];
+    uint8_t rx_cmsg[UDP_BATCH][CMSG_SPACE_MAX], tx_cmsg[UDP_BATCH][CMSG_SPACE_MAX];
+    uint8_t rx_buf[UDP_BATCH][UDP_RX_SIZE];
+    uint8_t tx_buf[UDP_BATCH][ANSWER_UDP_MAX];
 } udp_sock_t;
+
+#define UDP_OFFLINE UINT64_MAX
 
 struct worker {
     server_t *srv;
@@ -60,13 +75,6 @@ struct worker {
     unsigned n_conns, max_conns;
     bool stopping;
     answer_ctx_t ctx;
-    /* UDP batch buffers, reused for every batch */
-    struct mmsghdr rx[UDP_BATCH], tx[UDP_BATCH];
-    struct iovec rx_iov[UDP_BATCH], tx_iov[UDP_BATCH];
-    struct sockaddr_storage peer[UDP_BATCH];
-    uint8_t rx_cmsg[UDP_BATCH][CMSG_SPACE_MAX], tx_cmsg[UDP_BATCH][CMSG_SPACE_MAX];
-    uint8_t rx_buf[UDP_BATCH][UDP_RX_SIZE];
-    uint8_t tx_buf[UDP_BATCH][ANSWER_UDP_MAX];
 };
 
 typedef struct retired retired_t;
@@ -84,6 +92,8 @@ struct server {
     worker_t *workers;
     unsigned n_workers;
     uv_async_t reclaim;
+    uv_timer_t retry; /* reclamation retries while retired snapshots remain */
+    int closes;       /* main-loop handles still closing in server_free() */
     bool started;
     retired_t *retired;
 };
@@ -194,7 +204,11 @@ static int socket_bind(const struct sockaddr_storage *ss, int type)
     }
     if (type == SOCK_DGRAM) {
         int size = 4 << 20; /* absorb bursts; the kernel caps it at rmem_max */
+        struct timeval wake = {0, UDP_WAKE_MS * 1000};
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wake, sizeof(wake));
+        /* blocking: the UDP threads wait in recvmmsg(), not in an event loop */
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     }
     if (bind(fd, (const struct sockaddr *)ss, len) < 0 ||
         (type == SOCK_STREAM && listen(fd, 256) < 0)) {
@@ -263,13 +277,13 @@ static size_t udp_reply_cmsg(struct msghdr *in, uint8_t *out)
 
 /* Reset what the kernel changes in a receive header: its name and control
  * lengths. The pointers set once in udp_prepare() stay. */
-static void udp_rearm(worker_t *w, int i)
+static void udp_rearm(udp_sock_t *w, int i)
 {
     w->rx[i].msg_hdr.msg_namelen = sizeof(w->peer[i]);
     w->rx[i].msg_hdr.msg_controllen = CMSG_SPACE_MAX;
 }
 
-static void udp_prepare(worker_t *w)
+static void udp_prepare(udp_sock_t *w)
 {
     for (int i = 0; i < UDP_BATCH; i++) {
         struct msghdr *m = &w->rx[i].msg_hdr;
@@ -305,49 +319,57 @@ static void udp_send(int fd, struct mmsghdr *tx, int n)
     }
 }
 
-static void udp_on_readable(uv_poll_t *h, int status, int events)
+/* Answer one batch of n datagrams from the snapshot being served now. */
+static void udp_batch(udp_sock_t *w, int n)
 {
-    udp_sock_t *u = h->data;
-    worker_t *w = u->w;
-    (void)events;
+    const snapshot_t *snap = server_current(w->srv);
+    int out = 0;
 
-    if (status < 0) {
-        return;
+    for (int i = 0; i < n; i++) {
+        struct msghdr *m = &w->rx[i].msg_hdr;
+        if (m->msg_flags & MSG_TRUNC) {
+            continue;
+        }
+        size_t len = answer_packet(&w->ctx, snap, (const struct sockaddr *)&w->peer[i],
+                                   w->rx_buf[i], w->rx[i].msg_len, w->tx_buf[out], false);
+        if (len == 0) {
+            continue;
+        }
+        struct msghdr *o = &w->tx[out].msg_hdr;
+        w->tx_iov[out].iov_base = w->tx_buf[out];
+        w->tx_iov[out].iov_len = len;
+        o->msg_name = m->msg_name;
+        o->msg_namelen = m->msg_namelen;
+        o->msg_controllen = udp_reply_cmsg(m, w->tx_cmsg[out]);
+        o->msg_control = o->msg_controllen ? w->tx_cmsg[out] : NULL;
+        out++;
     }
-    for (int round = 0; round < UDP_ROUNDS; round++) {
-        int n = recvmmsg(u->fd, w->rx, UDP_BATCH, MSG_DONTWAIT, NULL);
-        if (n <= 0) {
-            return;
-        }
-        const snapshot_t *snap = server_current(w->srv);
-        int out = 0;
-        for (int i = 0; i < n; i++) {
-            struct msghdr *m = &w->rx[i].msg_hdr;
-            if (m->msg_flags & MSG_TRUNC) {
-                continue;
-            }
-            size_t len = answer_packet(&w->ctx, snap, (const struct sockaddr *)&w->peer[i],
-                                       w->rx_buf[i], w->rx[i].msg_len, w->tx_buf[out], false);
-            if (len == 0) {
-                continue;
-            }
-            struct msghdr *o = &w->tx[out].msg_hdr;
-            w->tx_iov[out].iov_base = w->tx_buf[out];
-            w->tx_iov[out].iov_len = len;
-            o->msg_name = m->msg_name;
-            o->msg_namelen = m->msg_namelen;
-            o->msg_controllen = udp_reply_cmsg(m, w->tx_cmsg[out]);
-            o->msg_control = o->msg_controllen ? w->tx_cmsg[out] : NULL;
-            out++;
-        }
-        udp_send(u->fd, w->tx, out); /* before rearming: tx names point into rx */
-        for (int i = 0; i < n; i++) {
+    udp_send(w->fd, w->tx, out); /* before rearming: tx names point into rx */
+}
+
+/* The UDP thread: block for the first datagram, take whatever else is
+ * queued (MSG_WAITFORONE), answer the batch, repeat. Snapshot reclamation
+ * (see server.h) treats the thread as quiescent while it is blocked: it is
+ * "offline" then, and "online" at the generation it read while it answers. */
+static void udp_main(void *arg)
+{
+    udp_sock_t *w = arg;
+    server_t *srv = w->srv;
+
+    while (!atomic_load(&srv->stopping)) {
+        for (int i = 0; i < w->n_rx; i++) {
             udp_rearm(w, i);
         }
-        if (n < UDP_BATCH) {
-            return;
+        atomic_store(&w->seen_gen, UDP_OFFLINE);
+        int n = recvmmsg(w->fd, w->rx, UDP_BATCH, MSG_WAITFORONE, NULL);
+        w->n_rx = n > 0 ? n : 0;
+        if (n <= 0) {
+            continue; /* the UDP_WAKE_MS timeout, a signal, or an error to ride out */
         }
+        atomic_store(&w->seen_gen, atomic_load(&srv->gen));
+        udp_batch(w, n);
     }
+    atomic_store(&w->seen_gen, UDP_OFFLINE);
 }
 
 /* ---- TCP ---- */
@@ -558,7 +580,6 @@ static void tcp_on_connection(uv_stream_t *server, int status)
 static void worker_close_all(worker_t *w)
 {
     for (size_t i = 0; i < w->srv->cfg.n_listen; i++) {
-        uv_close((uv_handle_t *)&w->udp[i].poll, NULL);
         uv_close((uv_handle_t *)&w->tcp[i], NULL);
     }
     for (conn_t *c = w->active; c != NULL; c = c->next) {
@@ -600,9 +621,13 @@ static int worker_init(server_t *srv, worker_t *w)
         return -ENOMEM;
     }
     w->max_conns = (srv->cfg.tcp_max + srv->n_workers - 1) / srv->n_workers;
-    udp_prepare(w);
     for (size_t i = 0; i < n; i++) {
-        w->udp[i].fd = w->tcp_fd[i] = -1;
+        udp_sock_t *u = &w->udp[i];
+        u->srv = srv;
+        u->fd = w->tcp_fd[i] = -1;
+        u->ctx.rng = (uv_hrtime() ^ ((uint64_t)(uintptr_t)u << 16)) | 1;
+        atomic_store(&u->seen_gen, UDP_OFFLINE);
+        udp_prepare(u);
     }
     for (size_t i = 0; i < n; i++) {
         int fd = socket_bind(&srv->cfg.listen[i], SOCK_DGRAM);
@@ -631,10 +656,6 @@ static int worker_attach(worker_t *w)
     uv_async_init(&w->loop, &w->wake, worker_on_wake);
     w->wake.data = w;
     for (size_t i = 0; i < w->srv->cfg.n_listen; i++) {
-        w->udp[i].w = w;
-        uv_poll_init(&w->loop, &w->udp[i].poll, w->udp[i].fd);
-        w->udp[i].poll.data = &w->udp[i];
-        uv_poll_start(&w->udp[i].poll, UV_READABLE, udp_on_readable);
         uv_tcp_init(&w->loop, &w->tcp[i]);
         w->tcp[i].data = w;
         if ((r = uv_tcp_open(&w->tcp[i], w->tcp_fd[i])) < 0 ||
@@ -648,16 +669,26 @@ static int worker_attach(worker_t *w)
 
 /* ---- server ---- */
 
-static void server_reclaim(uv_async_t *a)
+static void server_on_retry(uv_timer_t *t);
+
+/* Free the retired snapshots no thread can still be using: every loop
+ * worker has seen their retirement, and every UDP thread either has too or
+ * is blocked (offline). While some are left, try again shortly: UDP threads
+ * do not wake the main loop. */
+static void server_try_reclaim(server_t *srv)
 {
-    server_t *srv = a->data;
     uint64_t min = UINT64_MAX;
+    bool freed = false;
 
     for (unsigned i = 0; i < srv->n_workers; i++) {
-        uint64_t g = atomic_load(&srv->workers[i].seen_gen);
+        const worker_t *w = &srv->workers[i];
+        uint64_t g = atomic_load(&w->seen_gen);
         min = g < min ? g : min;
+        for (size_t k = 0; k < srv->cfg.n_listen; k++) {
+            g = atomic_load(&w->udp[k].seen_gen);
+            min = g < min ? g : min; /* UDP_OFFLINE never lowers it */
+        }
     }
-    bool freed = false;
     for (retired_t **p = &srv->retired; *p != NULL;) {
         retired_t *r = *p;
         if (r->gen <= min) {
@@ -672,6 +703,21 @@ static void server_reclaim(uv_async_t *a)
     if (freed) {
         malloc_trim(0); /* the old zone models were freed too: give it all back */
     }
+    if (srv->retired == NULL) {
+        uv_timer_stop(&srv->retry);
+    } else if (!uv_is_active((uv_handle_t *)&srv->retry)) {
+        uv_timer_start(&srv->retry, server_on_retry, 20, 20);
+    }
+}
+
+static void server_on_retry(uv_timer_t *t)
+{
+    server_try_reclaim(t->data);
+}
+
+static void server_reclaim(uv_async_t *a)
+{
+    server_try_reclaim(a->data);
 }
 
 int server_new(const server_config_t *cfg, server_t **out, char *err, size_t errlen)
@@ -729,17 +775,26 @@ int server_start(server_t *srv, uv_loop_t *main_loop, snapshot_t *snap)
     atomic_store(&srv->snap, snap);
     uv_async_init(main_loop, &srv->reclaim, server_reclaim);
     srv->reclaim.data = srv;
+    uv_timer_init(main_loop, &srv->retry);
+    srv->retry.data = srv;
     for (unsigned i = 0; i < srv->n_workers; i++) {
         if ((r = worker_attach(&srv->workers[i])) < 0) {
             return r;
         }
     }
+    srv->started = true; /* from here on server_free() stops what did start */
     for (unsigned i = 0; i < srv->n_workers; i++) {
-        if ((r = uv_thread_create(&srv->workers[i].thread, worker_main, &srv->workers[i])) < 0) {
+        worker_t *w = &srv->workers[i];
+        if ((r = uv_thread_create(&w->thread, worker_main, w)) < 0) {
             return r;
         }
+        for (size_t k = 0; k < srv->cfg.n_listen; k++) {
+            if ((r = uv_thread_create(&w->udp[k].thread, udp_main, &w->udp[k])) < 0) {
+                return r;
+            }
+            w->udp[k].started = true;
+        }
     }
-    srv->started = true;
     return 0;
 }
 
@@ -757,6 +812,7 @@ void server_swap(server_t *srv, snapshot_t *snap)
     for (unsigned i = 0; i < srv->n_workers; i++) {
         uv_async_send(&srv->workers[i].wake);
     }
+    server_try_reclaim(srv); /* and again from the timer until it is done */
 }
 
 const snapshot_t *server_snapshot(const server_t *srv)
@@ -766,7 +822,11 @@ const snapshot_t *server_snapshot(const server_t *srv)
 
 static void server_closed(uv_handle_t *h)
 {
-    free(h->data);
+    server_t *srv = h->data;
+
+    if (--srv->closes == 0) {
+        free(srv);
+    }
 }
 
 void server_free(server_t *srv)
@@ -780,8 +840,14 @@ void server_free(server_t *srv)
             uv_async_send(&srv->workers[i].wake);
         }
         for (unsigned i = 0; i < srv->n_workers; i++) {
-            uv_thread_join(&srv->workers[i].thread);
-            uv_loop_close(&srv->workers[i].loop);
+            worker_t *w = &srv->workers[i];
+            uv_thread_join(&w->thread);
+            uv_loop_close(&w->loop);
+            for (size_t k = 0; k < srv->cfg.n_listen; k++) {
+                if (w->udp[k].started) {
+                    uv_thread_join(&w->udp[k].thread); /* within UDP_WAKE_MS */
+                }
+            }
         }
     }
     for (unsigned i = 0; i < srv->n_workers; i++) {
@@ -814,7 +880,9 @@ void server_free(server_t *srv)
     srv->workers = NULL;
     srv->n_workers = 0;
     if (srv->started) {
-        uv_close((uv_handle_t *)&srv->reclaim, server_closed); /* frees srv */
+        srv->closes = 2; /* the last close callback frees srv */
+        uv_close((uv_handle_t *)&srv->retry, server_closed);
+        uv_close((uv_handle_t *)&srv->reclaim, server_closed);
     } else {
         free(srv);
     }

@@ -1,16 +1,20 @@
 /*
  * server: gslbd's sockets and worker threads.
  *
- * Each worker thread runs its own libuv loop with its own UDP and TCP socket
- * per listen address (SO_REUSEPORT, so the kernel spreads clients over the
- * threads). UDP is read and written in batches (recvmmsg/sendmmsg); TCP
- * follows RFC 7766: pipelined queries, an idle timeout, a connection cap.
+ * Per worker (--threads) and listen address there is one UDP socket and one
+ * TCP listener of a SO_REUSEPORT group, so the kernel spreads clients over
+ * them. Each UDP socket has its own thread blocked in recvmmsg() (no event
+ * loop between the kernel and the answer: that wake-up cost more than the
+ * answer), answering in batches with sendmmsg(). TCP runs on one libuv loop
+ * per worker and follows RFC 7766: pipelined queries, an idle timeout, a
+ * connection cap.
  *
- * Snapshots: workers read the current snapshot pointer per batch, without
+ * Snapshots: threads read the current snapshot pointer per batch, without
  * locks. server_swap() publishes a new one and retires the old; a retired
- * snapshot is freed on the main loop once every worker has passed through its
- * wake-up callback after the swap (a quiescent state: no callback of that
- * worker still holds the old pointer).
+ * snapshot is freed on the main loop once no thread can hold it (QSBR): every
+ * loop worker has run its wake-up callback after the swap, and every UDP
+ * thread is either blocked in recvmmsg ("offline") or answering a batch it
+ * began after the swap.
  */
 #ifndef GSLB_SERVER_H
 #define GSLB_SERVER_H
