@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,6 +129,7 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    signal(SIGPIPE, SIG_IGN); /* gslbd going away is reported, not a silent death */
     int fd = connect_to(path);
     if (fd < 0) {
         return 1;

@@ -11,6 +11,7 @@
 #include <grp.h>
 #include <libgen.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -408,6 +409,10 @@ int main(int argc, char **argv)
     int rc;
 
     log_init("gslbd", LOG_LEVEL_INFO);
+    /* A client that resets its TCP or control connection while we write must
+     * cost an EPIPE on that connection, not the process (libuv leaves SIGPIPE
+     * to the application). */
+    signal(SIGPIPE, SIG_IGN);
     if (parse_options(argc, argv, &opt) < 0) {
         free(opt.srv.listen);
         return 2;
