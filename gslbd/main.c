@@ -68,7 +68,7 @@ static void usage(FILE *out)
         "\n"
         "  -z, --zones PATH        zone YAML file, or a directory of *.yaml files (one zone each)\n"
         "  -l, --listen ADDR:PORT  serve UDP and TCP here; repeatable; IPv6 as [::1]:5353\n"
-        "  -t, --threads N         worker threads (default: number of CPUs)\n"
+        "  -t, --threads N         UDP threads per listen address, and TCP loops (default: CPUs)\n"
         "  -g, --geoip FILE        GeoIP2/GeoLite2/DB-IP City or Country mmdb (default: the\n"
         "                          built-in world database, " GSLB_WORLD_DB ")\n"
         "  -c, --check             load and validate the zones, print every error, exit 0/1\n"
