@@ -20,6 +20,7 @@
 #include <uv.h>
 
 #include "common/log.h"
+#include "common/signals.h"
 #include "common/watch.h"
 #include "control.h"
 #include "explain.h"
@@ -54,7 +55,7 @@ typedef struct {
     control_t *ctl;
     server_t *srv;
     uv_loop_t *loop;
-    uv_signal_t sighup, sigterm, sigint;
+    signals_t signals;
     watch_t zones_watch, db_watch;
 } gslbd_t;
 
@@ -284,17 +285,9 @@ static void reload_db(void *arg)
     log_info("reloaded GeoIP database %s (%s, %zu locations)", db->path, db->type, db->n_locs);
 }
 
-static void on_signal(uv_signal_t *h, int signum)
+static void reload_all(void *arg)
 {
-    gslbd_t *g = h->data;
-
-    if (signum == SIGHUP) {
-        log_info("SIGHUP: reloading every zone file");
-        reload(g, true);
-        return;
-    }
-    log_info("%s: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
-    uv_stop(g->loop);
+    reload(arg, true);
 }
 
 static void announce(const gslbd_t *g)
@@ -346,13 +339,7 @@ static int serve(options_t *opt, zoneset_t *zs, geo_db_t *db, health_t *health, 
         server_free(g.srv);
         return 1;
     }
-    uv_signal_t *sigs[] = {&g.sighup, &g.sigterm, &g.sigint};
-    int nums[] = {SIGHUP, SIGTERM, SIGINT};
-    for (int i = 0; i < 3; i++) {
-        uv_signal_init(g.loop, sigs[i]);
-        sigs[i]->data = &g;
-        uv_signal_start(sigs[i], on_signal, nums[i]);
-    }
+    signals_start(g.loop, &g.signals, "reloading every zone file", reload_all, &g);
     watch_start(g.loop, &g.zones_watch, opt->zones, reload_zones, &g);
     if (db != NULL) {
         watch_start(g.loop, &g.db_watch, db->path, reload_db, &g);
@@ -364,9 +351,7 @@ static int serve(options_t *opt, zoneset_t *zs, geo_db_t *db, health_t *health, 
     control_close(g.ctl);
     watch_stop(&g.zones_watch);
     watch_stop(&g.db_watch);
-    for (int i = 0; i < 3; i++) {
-        uv_close((uv_handle_t *)sigs[i], NULL);
-    }
+    signals_stop(&g.signals);
     uv_run(g.loop, UV_RUN_DEFAULT);
     uv_loop_close(g.loop);
     control_free(g.ctl);

@@ -23,6 +23,7 @@
 
 #include "common/control.h"
 #include "common/log.h"
+#include "common/signals.h"
 #include "common/watch.h"
 #include "healthd/probe.h"
 #include "healthd/report.h"
@@ -44,7 +45,7 @@ typedef struct {
     prober_t *prober;
     report_t **reports;
     size_t n_zones;
-    uv_signal_t sighup, sigterm, sigint;
+    signals_t signals;
     watch_t watch;
 } healthd_t;
 
@@ -230,19 +231,6 @@ static void reload_fire(void *arg)
     reload(arg);
 }
 
-static void on_signal(uv_signal_t *s, int signum)
-{
-    healthd_t *h = s->data;
-
-    if (signum == SIGHUP) {
-        log_info("SIGHUP: reloading the zones");
-        reload(h);
-        return;
-    }
-    log_info("%s: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
-    uv_stop(h->loop);
-}
-
 /* ------------------------------------------------------------ main loop */
 
 static int start(healthd_t *h, target_t *t, size_t n)
@@ -281,14 +269,9 @@ static void stop(healthd_t *h)
 static int serve(options_t *opt, target_t *t, size_t n, size_t n_zones)
 {
     healthd_t h = {.opt = opt, .loop = uv_default_loop(), .n_zones = n_zones};
-    uv_signal_t *sigs[] = {&h.sighup, &h.sigterm, &h.sigint};
-    int nums[] = {SIGHUP, SIGTERM, SIGINT}, rc = 0;
+    int rc = 0;
 
-    for (int i = 0; i < 3; i++) {
-        uv_signal_init(h.loop, sigs[i]);
-        sigs[i]->data = &h;
-        uv_signal_start(sigs[i], on_signal, nums[i]);
-    }
+    signals_start(h.loop, &h.signals, "reloading the zones", reload_fire, &h);
     if (start(&h, t, n) < 0) {
         rc = 1;
     } else {
@@ -298,9 +281,7 @@ static int serve(options_t *opt, target_t *t, size_t n, size_t n_zones)
         uv_run(h.loop, UV_RUN_DEFAULT);
     }
     stop(&h);
-    for (int i = 0; i < 3; i++) {
-        uv_close((uv_handle_t *)sigs[i], NULL);
-    }
+    signals_stop(&h.signals);
     uv_run(h.loop, UV_RUN_DEFAULT);
     uv_loop_close(h.loop);
     if (rc == 0) {
