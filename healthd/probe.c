@@ -75,6 +75,7 @@ struct prober {
 };
 
 static void prober_on_idle(uv_idle_t *h);
+static void prober_note_lag(prober_t *o);
 
 /* ------------------------------------------------------------ results */
 
@@ -87,8 +88,11 @@ static bool probe_discount(probe_t *p, bool ok, const char *reason)
     prober_t *o = p->owner;
     uint64_t now = uv_now(o->loop);
 
-    if (ok || strcmp(reason, "timeout") != 0 || o->stall_at < p->started ||
-        o->stall_ms * 4 < p->t.timeout_ms) {
+    if (ok || strcmp(reason, "timeout") != 0) {
+        return false;
+    }
+    prober_note_lag(o);
+    if (o->stall_at < p->started || o->stall_ms * 4 < p->t.timeout_ms) {
         return false;
     }
     o->discounted++;
@@ -542,15 +546,16 @@ static void probe_kill(probe_t *p)
 
 /* ------------------------------------------------------------ the set */
 
-/* Every PROBE_LAG_MS: how late did this check run, in real time? */
-static void prober_on_lag(uv_timer_t *h)
+/* Record a stall of the loop if the lag check is overdue by PROBE_LAG_MS or
+ * more, in real time. Called by the lag timer and again when a timeout is
+ * judged: after SIGCONT or a long stall, libuv runs the I/O callbacks (where
+ * curl declares timeouts) before the timers, so the timer may not have seen
+ * the stall yet. */
+static void prober_note_lag(prober_t *o)
 {
-    prober_t *o = h->data;
-    uint64_t now_ns = uv_hrtime();
-    uint64_t late = (now_ns - o->lag_last_ns) / 1000000;
+    uint64_t late = (uv_hrtime() - o->lag_last_ns) / 1000000;
     uint64_t now = uv_now(o->loop);
 
-    o->lag_last_ns = now_ns;
     late = late > PROBE_LAG_MS ? late - PROBE_LAG_MS : 0;
     if (late < PROBE_LAG_MS) {
         return;
@@ -560,6 +565,15 @@ static void prober_on_lag(uv_timer_t *h)
     }
     o->stall_ms = late > o->stall_ms ? (unsigned)late : o->stall_ms;
     o->stall_at = now;
+}
+
+/* Every PROBE_LAG_MS: how late did this check run? */
+static void prober_on_lag(uv_timer_t *h)
+{
+    prober_t *o = h->data;
+
+    prober_note_lag(o);
+    o->lag_last_ns = uv_hrtime();
 }
 
 int prober_new(uv_loop_t *loop, prober_fn changed, void *arg, prober_t **out)
