@@ -308,6 +308,94 @@ static void apply_nets(mapper_t *M, uint32_t *root4, uint32_t *root6)
     free(nets);
 }
 
+/* ---- compiling the binary trie into steps of two bits ---- */
+
+typedef struct {
+    const geo_node_t *bin; /* the binary trie, nets cut in */
+    uint32_t *memo;        /* binary node -> its quad, UNSET before */
+    geo_quad_t *quads;
+    size_t n_quads, cap_quads;
+} quadder_t;
+
+static uint32_t quad_of(quadder_t *Q, uint32_t ref);
+
+/* One of a quad's four slots: the binary walk of its two bits from `ref`. */
+static uint32_t quad_slot(quadder_t *Q, uint32_t ref, unsigned bits)
+{
+    uint32_t c = Q->bin[ref].child[bits >> 1];
+
+    if (c & GEO_LEAF) {
+        return c | 1u << GEO_BACK_SHIFT; /* the network ended after the first bit */
+    }
+    c = Q->bin[c].child[bits & 1];
+    return (c & GEO_LEAF) ? c : quad_of(Q, c);
+}
+
+/* The quad rooted at binary node `ref`. A quad covers the two levels below
+ * its node wherever that node sits, so nodes the database shares (its IPv4
+ * subtree under ::/96 and ::ffff:0:0/96, say) compile once. Parents are
+ * numbered before their children: the top levels, which every walk reads,
+ * stay together in memory. */
+static uint32_t quad_of(quadder_t *Q, uint32_t ref)
+{
+    if (Q->memo[ref] != UNSET) {
+        return Q->memo[ref];
+    }
+    if (Q->n_quads == Q->cap_quads) {
+        Q->cap_quads = Q->cap_quads ? Q->cap_quads * 2 : 1024;
+        Q->quads = realloc(Q->quads, Q->cap_quads * sizeof(*Q->quads));
+        if (Q->quads == NULL) {
+            abort();
+        }
+    }
+    uint32_t q = (uint32_t)Q->n_quads++;
+    Q->memo[ref] = q;
+    for (unsigned bits = 0; bits < 4; bits++) {
+        uint32_t v = quad_slot(Q, ref, bits); /* may move Q->quads: index after */
+        Q->quads[q].child[bits] = v;
+    }
+    return q;
+}
+
+/* The root table of one family: entry i is where the binary walk of the
+ * GEO_ROOT_BITS bits of i from `root` leads, a leaf (with how far the table
+ * overshoots it) or the quad of the node reached. */
+static const uint32_t *root_table(quadder_t *Q, uint32_t root, arena_t *a)
+{
+    uint32_t *t = arena_alloc(a, sizeof(*t) << GEO_ROOT_BITS);
+
+    for (uint32_t i = 0; i < 1u << GEO_ROOT_BITS; i++) {
+        uint32_t ref = root;
+        unsigned d = 0;
+        for (; d < GEO_ROOT_BITS && !(ref & GEO_LEAF); d++) {
+            ref = Q->bin[ref].child[(i >> (GEO_ROOT_BITS - 1 - d)) & 1];
+        }
+        t[i] = (ref & GEO_LEAF) ? ref | (GEO_ROOT_BITS - d) << GEO_BACK_SHIFT : quad_of(Q, ref);
+    }
+    return t;
+}
+
+static void compile_quads(geo_map_t *map, const mapper_t *M, uint32_t root4, uint32_t root6,
+                          arena_t *a)
+{
+    quadder_t Q = {.bin = M->nodes};
+
+    if (M->map->n_lists > GEO_LIST_MASK) {
+        abort(); /* 32 million distinct orders: not a database that exists */
+    }
+    Q.memo = malloc((M->n_nodes + 1) * sizeof(*Q.memo));
+    if (Q.memo == NULL) {
+        abort();
+    }
+    memset(Q.memo, 0xff, (M->n_nodes + 1) * sizeof(*Q.memo));
+    map->root4 = root_table(&Q, root4, a);
+    map->root6 = root_table(&Q, root6, a);
+    map->quads = Q.n_quads ? arena_dup(a, Q.quads, Q.n_quads * sizeof(*Q.quads)) : NULL;
+    map->n_quads = Q.n_quads;
+    free(Q.quads);
+    free(Q.memo);
+}
+
 const geo_map_t *geo_map_build(const geo_db_t *db, const geo_map_spec_t *spec, arena_t *a)
 {
     mapper_t M = {.spec = spec, .a = a, .hash_cap = 64, .none_list = UNSET};
@@ -333,10 +421,7 @@ const geo_map_t *geo_map_build(const geo_db_t *db, const geo_map_spec_t *spec, a
         root4 = root6 = GEO_LEAF | list_for(&M, NULL);
     }
     apply_nets(&M, &root4, &root6);
-    map->trie.nodes = M.n_nodes ? arena_dup(a, M.nodes, M.n_nodes * sizeof(*M.nodes)) : NULL;
-    map->trie.n_nodes = M.n_nodes;
-    map->trie.root4 = root4;
-    map->trie.root6 = root6;
+    compile_quads(map, &M, root4, root6, a);
     map->lists = arena_dup(a, M.lists, map->n_lists * sizeof(*M.lists));
     free(M.lists);
     free(M.hash);

@@ -6,8 +6,9 @@
  * into a trie whose leaves are ordered region lists. Networks whose lists
  * are equal merge into supernets, so the depth of the leaf a client reaches
  * is the widest prefix that gets the same list: the ECS scope (RFC 7871 7.2.1).
- * Lookup is a walk of at most 32 (IPv4) or 128 (IPv6) steps: no distance is
- * computed per query. Health and weights are applied per query by the caller.
+ * Lookup is a table read and at most 8 (IPv4) or 56 (IPv6) steps of two bits:
+ * no distance is computed per query. Health and weights are applied per
+ * query by the caller.
  */
 #ifndef GSLB_GEOMAP_H
 #define GSLB_GEOMAP_H
@@ -42,8 +43,26 @@ typedef struct {
     geo_entry_t e[];
 } geo_list_t;
 
+/* The compiled trie: a table indexed by the address's first GEO_ROOT_BITS
+ * bits per family, then nodes that each consume two bits and have four
+ * references. A reference is a node (an index into quads) or a leaf:
+ * GEO_LEAF | back << GEO_BACK_SHIFT | list index, where `back` is how many of
+ * the bits the walk consumed lie beyond the leaf's network (0 or 1 below the
+ * table, up to GEO_ROOT_BITS in it). Compared with one bit per step, the walk
+ * skips the bushy top in one read and takes half the steps below it, for
+ * about the same memory plus the two tables (256 KiB each). */
+#define GEO_ROOT_BITS  16
+#define GEO_BACK_SHIFT 25
+#define GEO_LIST_MASK  ((1u << GEO_BACK_SHIFT) - 1)
+
 typedef struct {
-    geo_trie_t trie; /* leaves: indices into lists */
+    uint32_t child[4];
+} geo_quad_t;
+
+typedef struct {
+    const uint32_t *root4, *root6; /* 1 << GEO_ROOT_BITS references each */
+    const geo_quad_t *quads;
+    size_t n_quads;
     const geo_list_t **lists;
     size_t n_lists;
 } geo_map_t;
@@ -60,13 +79,34 @@ typedef struct {
  * Everything lives in the arena. Never fails (aborts on out-of-memory). */
 const geo_map_t *geo_map_build(const geo_db_t *db, const geo_map_spec_t *spec, arena_t *a);
 
-/* The list for an address (4 or 16 bytes); *scope gets the prefix length
- * over which the list is the same. */
+/* The list for an address (4 or 16 bytes in network order); *scope gets the
+ * prefix length over which the list is the same. The address is read as
+ * big-endian words: each step shifts the bits it used out of the top. */
 static inline const geo_list_t *geo_map_lookup(const geo_map_t *m, bool v6, const uint8_t *addr,
                                                unsigned *scope)
 {
-    uint32_t leaf = geo_trie_walk(&m->trie, v6, addr, scope);
-    return m->lists[leaf & ~GEO_LEAF];
+    uint64_t hi, lo = 0;
+    unsigned d = GEO_ROOT_BITS;
+
+    if (v6) {
+        memcpy(&hi, addr, 8);
+        memcpy(&lo, addr + 8, 8);
+        hi = __builtin_bswap64(hi);
+        lo = __builtin_bswap64(lo);
+    } else {
+        uint32_t w;
+        memcpy(&w, addr, 4);
+        hi = (uint64_t)__builtin_bswap32(w) << 32;
+    }
+    uint32_t ref = (v6 ? m->root6 : m->root4)[hi >> (64 - GEO_ROOT_BITS)];
+    for (hi <<= GEO_ROOT_BITS; !(ref & GEO_LEAF) && d < 64; d += 2, hi <<= 2) {
+        ref = m->quads[ref].child[hi >> 62];
+    }
+    for (; !(ref & GEO_LEAF); d += 2, lo <<= 2) {
+        ref = m->quads[ref].child[lo >> 62];
+    }
+    *scope = d - ((ref & ~GEO_LEAF) >> GEO_BACK_SHIFT);
+    return m->lists[ref & GEO_LIST_MASK];
 }
 
 /* The same ordering rules for one location, for unit tests and --explain:

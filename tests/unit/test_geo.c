@@ -19,15 +19,14 @@
 
 /* Documentation and loopback ranges placed around the world. Later lines win
  * where networks overlap. */
-static const char *spec_text =
-    "81.2.69.0/24      GB EU 51.5 -0.13\n"
-    "81.2.70.0/24      IE EU 53.35 -6.26\n"
-    "81.2.71.0/24      GB EU 51.5 -0.13 ENG\n"
-    "192.0.2.0/25      US NA 38.9 -77.0 VA\n"
-    "192.0.2.128/25    US NA 37.4 -122.1 CA\n"
-    "198.51.100.0/24   SG AS 1.29 103.85\n"
-    "203.0.113.0/24    - AF - -\n"
-    "2001:db8:1::/48   DE EU 50.1 8.7\n";
+static const char *spec_text = "81.2.69.0/24      GB EU 51.5 -0.13\n"
+                               "81.2.70.0/24      IE EU 53.35 -6.26\n"
+                               "81.2.71.0/24      GB EU 51.5 -0.13 ENG\n"
+                               "192.0.2.0/25      US NA 38.9 -77.0 VA\n"
+                               "192.0.2.128/25    US NA 37.4 -122.1 CA\n"
+                               "198.51.100.0/24   SG AS 1.29 103.85\n"
+                               "203.0.113.0/24    - AF - -\n"
+                               "2001:db8:1::/48   DE EU 50.1 8.7\n";
 
 static geo_db_t *db;
 
@@ -166,11 +165,19 @@ Test(geo, overrides_map_nets_default)
         {.kind = GEO_KEY_SUBDIVISION, .code = "US-CA", .regions = us_ca, .n_regions = 1},
     };
     zone_geo_net_t nets[] = {
-        {.family = AF_INET, .addr = {81, 2, 69, 128}, .prefix = 25, .regions = net_list,
+        {.family = AF_INET,
+         .addr = {81, 2, 69, 128},
+         .prefix = 25,
+         .regions = net_list,
          .n_regions = 1},
     };
-    zone_geo_t cfg = {.given = true, .map = map, .n_map = 2, .nets = nets, .n_nets = 1,
-                      .dflt = dflt, .n_dflt = 1};
+    zone_geo_t cfg = {.given = true,
+                      .map = map,
+                      .n_map = 2,
+                      .nets = nets,
+                      .n_nets = 1,
+                      .dflt = dflt,
+                      .n_dflt = 1};
     arena_t a;
     arena_init(&a);
     geo_map_spec_t spec = {3, lat3, lon3, zr3, &cfg, false};
@@ -210,6 +217,78 @@ Test(geo, ipv6_lookups)
     arena_free(&a);
 }
 
+/* The compiled map (root table, then two bits a step) against the database
+ * itself: for addresses in and around every network of the spec, the list
+ * is the one the address's location orders to, the scope is no longer than
+ * the database's prefix, and every address of the scope network gets the
+ * same list. Prefixes of every parity (/23, /24, /25, /48) and the table's
+ * own depth are crossed. */
+static void check_map_address(const geo_map_t *m, bool v6, const uint8_t *addr, const char *what)
+{
+    unsigned scope, dbdepth, bits = v6 ? 128 : 32, alen = v6 ? 16 : 4;
+    const geo_list_t *l = geo_map_lookup(m, v6, addr, &scope);
+    uint32_t leaf = geo_trie_walk(&db->trie, v6, addr, &dbdepth);
+    geo_map_spec_t spec = {3, lat3, lon3, zr3, NULL, false};
+    geo_entry_t want[3];
+    uint16_t n;
+    uint8_t other[16];
+
+    geo_map_order(&spec, leaf == GEO_NONE ? NULL : &db->locs[leaf & ~GEO_LEAF], want, &n);
+    cr_assert_eq(l->n, n, "%s", what);
+    for (unsigned i = 0; i < n; i++) {
+        cr_assert_eq(l->e[i].region, want[i].region, "%s: entry %u", what, i);
+    }
+    cr_assert_leq(scope, dbdepth, "%s: scope %u beyond the database's /%u", what, scope, dbdepth);
+    for (unsigned b = scope; b < bits; b += 3) {
+        memcpy(other, addr, alen);
+        other[b / 8] ^= (uint8_t)(0x80 >> (b % 8));
+        unsigned s2;
+        cr_assert_eq(geo_map_lookup(m, v6, other, &s2), l, "%s: bit %u flipped", what, b);
+        cr_assert_eq(s2, scope, "%s: bit %u flipped", what, b);
+    }
+}
+
+Test(geo, compiled_map_agrees_with_the_database)
+{
+    static const char *nets[] = {"81.2.69.0",   "81.2.70.0",    "81.2.71.0",   "192.0.2.0",
+                                 "192.0.2.128", "198.51.100.0", "203.0.113.0", "10.0.0.0"};
+    arena_t a;
+    arena_init(&a);
+    geo_map_spec_t spec = {3, lat3, lon3, zr3, NULL, false};
+    const geo_map_t *m = geo_map_build(db, &spec, &a);
+    uint64_t rng = 88172645463325252ull;
+    char what[96];
+
+    for (size_t i = 0; i < sizeof(nets) / sizeof(nets[0]); i++) {
+        uint8_t base[4], addr[4];
+        inet_pton(AF_INET, nets[i], base);
+        for (int k = 0; k < 200; k++) {
+            uint32_t r = (uint32_t)select_rand(&rng);
+            memcpy(addr, base, 4);
+            addr[3] = (uint8_t)r;
+            if (k % 4 == 0) { /* and neighbours: a bit flipped anywhere above the host */
+                unsigned b = (r >> 8) % 24;
+                addr[b / 8] ^= (uint8_t)(0x80 >> (b % 8));
+            }
+            snprintf(what, sizeof(what), "%u.%u.%u.%u", addr[0], addr[1], addr[2], addr[3]);
+            check_map_address(m, false, addr, what);
+        }
+    }
+    for (int k = 0; k < 400; k++) {
+        uint8_t addr[16];
+        uint64_t r = select_rand(&rng);
+        inet_pton(AF_INET6, "2001:db8:1::", addr);
+        memcpy(addr + 8, &r, 8);
+        if (k % 4 == 0) {
+            unsigned b = (unsigned)(r >> 32) % 64;
+            addr[b / 8] ^= (uint8_t)(0x80 >> (b % 8));
+        }
+        snprintf(what, sizeof(what), "IPv6 case %d", k);
+        check_map_address(m, true, addr, what);
+    }
+    arena_free(&a);
+}
+
 /* ---- selection ---- */
 
 static region_rt_t regs[3];
@@ -222,11 +301,15 @@ static svc_rt_t make_svc(zone_policy_t policy, unsigned answers, float spread)
 {
     const char *names[] = {"us-east", "eu-west", "ap-south"};
     for (int i = 0; i < 3; i++) {
-        regs[i] = (region_rt_t){names[i], 100, lat3[i], lon3[i], 1, 0, v4s[i], NULL,
-                                NULL, no_slots, no_slots, 1};
+        regs[i] = (region_rt_t){names[i], 100,  lat3[i], lon3[i],  1,        0,
+                                v4s[i],   NULL, NULL,    no_slots, no_slots, 1};
     }
-    return (svc_rt_t){.n_regions = 3, .regions = reg_ptrs, .policy = (uint8_t)policy,
-                      .answers = (uint8_t)answers, .spread_km = spread, .ttl = 30};
+    return (svc_rt_t){.n_regions = 3,
+                      .regions = reg_ptrs,
+                      .policy = (uint8_t)policy,
+                      .answers = (uint8_t)answers,
+                      .spread_km = spread,
+                      .ttl = 30};
 }
 
 static geo_list_t *order_of(uint16_t a, float ka, uint16_t b, float kb, uint16_t c, float kc)
@@ -466,11 +549,11 @@ Test(health, min_up_counts_members)
     health_t *h = health_new(NULL);
     health_slot_t *m[2] = {health_slot(h, "t.test", "r", "a"), health_slot(h, "t.test", "r", "b")};
     const uint8_t v4[8] = {192, 0, 2, 1, 192, 0, 2, 2};
-    region_rt_t r = {"r", 100, 0, 0, 2, 0, v4, NULL, health_slot(h, "t.test", "r", NULL), m,
-                     no_slots, 2};
+    region_rt_t r = {"r", 100,      0, 0, 2, 0, v4, NULL, health_slot(h, "t.test", "r", NULL),
+                     m,   no_slots, 2};
     const region_rt_t *rp[1] = {&r};
-    svc_rt_t svc = {.n_regions = 1, .regions = rp, .answers = 1, .ttl = 30,
-                    .on_all_down = ALL_DOWN_NODATA};
+    svc_rt_t svc = {
+        .n_regions = 1, .regions = rp, .answers = 1, .ttl = 30, .on_all_down = ALL_DOWN_NODATA};
     uint64_t rng = 1;
     select_t sel;
     int src = health_source(h, "healthd");
