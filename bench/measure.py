@@ -26,6 +26,9 @@ from zonegen import ZONE, REGIONS, V4ONLY, pool_of
 
 CLIENT_CPU = "1"  # dnsperf and the benchmark's own clients
 SERVER_CPU = 0
+# dnsperf -b: its socket buffers in KiB. The kernel caps the request at
+# net.core.rmem_max (4 MiB on the machines this was written on).
+CLIENT_SOCKBUF_KIB = 4096
 
 
 def _set_cpu(cpu):
@@ -234,12 +237,17 @@ def dnsperf(server, qfile, rate=None, seconds=3, verbose=False, max_outstanding=
     with latency percentiles when `verbose`."""
     argv = servers.nice_prefix() + [
         "taskset", "-c", CLIENT_CPU, "dnsperf", "-B", "-d", qfile, "-s", server.addr[0],
-        "-p", str(server.addr[1]), "-l", str(seconds), "-t", "1", "-q", str(max_outstanding)]
+        "-p", str(server.addr[1]), "-l", str(seconds), "-t", "1", "-q", str(max_outstanding),
+        # dnsperf's own socket buffer: with the kernel's default (208 KiB) the
+        # replies, not the queries, were what the kernel dropped whenever
+        # dnsperf was off its CPU for a few ms (see server_drops below).
+        "-b", str(CLIENT_SOCKBUF_KIB)]
     if rate:
         argv += ["-Q", str(int(rate))]
     if verbose:
         argv.append("-v")
     drops0 = udp_rcvbuf_errors()
+    sdrops0 = server_drops(server.addr[1])
     p = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30)
     out = p.stdout
 
@@ -254,6 +262,7 @@ def dnsperf(server, qfile, rate=None, seconds=3, verbose=False, max_outstanding=
         "qps": num(r"Queries per second:\s+([\d.]+)") or 0.0,
         "avg_latency": num(r"Average Latency \(s\):\s+([\d.]+)"),
         "rcvbuf_drops": udp_rcvbuf_errors() - drops0,
+        "server_drops": server_drops(server.addr[1]) - sdrops0,
         "resp_size": num(r"Average packet size:\s+request \d+, response (\d+)", int),
         "rcodes": dict(re.findall(r"(\w+) (\d+) \([\d.]+%\)",
                                   (re.search(r"Response codes:(.*)", out) or [None, ""])[1])),
@@ -272,6 +281,25 @@ def udp_rcvbuf_errors():
     with open("/proc/net/snmp") as f:
         rows = [l.split() for l in f if l.startswith("Udp:")]
     return int(rows[1][rows[0].index("RcvbufErrors")])
+
+
+def server_drops(port):
+    """Datagrams the kernel dropped at the server's own UDP sockets (every
+    socket bound to its port: the SO_REUSEPORT group), from the `drops`
+    column of /proc/net/udp and udp6. Unlike RcvbufErrors this leaves out
+    the load generator's socket."""
+    total = 0
+    for name in ("/proc/net/udp", "/proc/net/udp6"):
+        try:
+            with open(name) as f:
+                next(f)
+                for line in f:
+                    cols = line.split()
+                    if int(cols[1].rsplit(":", 1)[1], 16) == port:
+                        total += int(cols[-1])
+        except OSError:
+            continue
+    return total
 
 
 def _pct(sorted_vals, p):
@@ -303,7 +331,7 @@ def max_rate(server, qfile, seconds, steps, hi, lo=2000):
         mid = (lo + hi) / 2
         for _ in range(2):  # a failure gets one more try: neighbours' load
             r = dnsperf(server, qfile, mid, seconds)
-            trace.append((int(mid), r["qps"], r["lost"], r["rcvbuf_drops"]))
+            trace.append((int(mid), r["qps"], r["lost"], r["rcvbuf_drops"], r["server_drops"]))
             ok = r["lost"] == 0 and r["qps"] >= 0.97 * mid
             if ok:
                 break
@@ -314,7 +342,8 @@ def max_rate(server, qfile, seconds, steps, hi, lo=2000):
         if hi - lo < 0.02 * hi:
             break
     final = dnsperf(server, qfile, lo, seconds, verbose=True)
-    trace.append(("final %d" % lo, final["qps"], final["lost"], final["rcvbuf_drops"]))
+    trace.append(("final %d" % lo, final["qps"], final["lost"], final["rcvbuf_drops"],
+                  final["server_drops"]))
     return int(lo), final, trace
 
 
