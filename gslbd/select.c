@@ -38,6 +38,33 @@ static bool region_up(const region_rt_t *r)
     return up >= r->min_up;
 }
 
+/* eligible(r, v6, 0) in one pass over the members, for the common case:
+ * the region's override is read once, and the other family's members are
+ * only counted when the asked family's alone fall short of min_up. */
+static bool usable(const region_rt_t *r, bool v6)
+{
+    uint8_t ov = health_region_override(r->slot);
+    unsigned n = v6 ? r->n6 : r->n4, m = v6 ? r->n4 : r->n6, up = 0, up_other = 0;
+    health_slot_t *const *fam = v6 ? r->s6 : r->s4, *const *other = v6 ? r->s4 : r->s6;
+
+    if (r->weight == 0 || ov == OVERRIDE_DRAIN || ov == OVERRIDE_DOWN) {
+        return false;
+    }
+    if (ov == OVERRIDE_UP) {
+        return n > 0;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        up += health_member_up(fam[i]);
+    }
+    if (up == 0) {
+        return false;
+    }
+    for (unsigned i = 0; up < r->min_up && i < m; i++) {
+        up_other += health_member_up(other[i]);
+    }
+    return up + up_other >= r->min_up;
+}
+
 /* Eligibility by pass: 0 strict, 1 ignoring health, 2 ignoring weight too. */
 static bool eligible(const region_rt_t *r, bool v6, int pass)
 {
@@ -129,7 +156,7 @@ static bool select_first(const svc_rt_t *svc, const geo_list_t *order, bool v6, 
 {
     for (unsigned i = 0; i < order->n && out->n < svc->answers && out->n < SELECT_MAX; i++) {
         const region_rt_t *r = svc->regions[order->e[i].region];
-        if (eligible(r, v6, 0)) {
+        if (usable(r, v6)) {
             out->region[out->n++] = order->e[i].region;
             if (why != NULL) {
                 why[i] = SELECT_CHOSEN;
