@@ -168,26 +168,17 @@ static bool select_first(const svc_rt_t *svc, const geo_list_t *order, bool v6, 
     return out->n > 0;
 }
 
-void select_regions(const svc_rt_t *svc, const geo_list_t *order, bool v6, uint64_t *rng,
-                    select_t *out, uint8_t *why)
+/* Everything but the common case: weighted and spread choices, failing
+ * over past the order's eligible regions, failing open, on_all_down. Kept
+ * out of line so the common case does not pay for its frame. */
+static void __attribute__((noinline))
+select_slow(const svc_rt_t *svc, const geo_list_t *order, bool v6, uint64_t *rng, select_t *out,
+            uint8_t *why)
 {
     uint16_t elig[order->n];
     unsigned n = 0;
     int pass;
 
-    out->n = 0;
-    out->failed_open = out->degraded = out->servfail = false;
-    if (why != NULL) {
-        for (unsigned i = 0; i < order->n; i++) {
-            why[i] = (uint8_t)reason(svc->regions[order->e[i].region], v6);
-        }
-    }
-    if (svc->policy != POLICY_WEIGHTED && !(svc->policy == POLICY_NEAREST && svc->spread_km > 0)) {
-        if (select_first(svc, order, v6, out, why)) {
-            return;
-        }
-        out->degraded = false;
-    }
     for (pass = 0; pass < 3 && n == 0; pass++) {
         if (pass == 1) {
             bool any_family = false; /* down, as opposed to drained or IPv4-only */
@@ -224,4 +215,23 @@ void select_regions(const svc_rt_t *svc, const geo_list_t *order, bool v6, uint6
         }
         n--;
     }
+}
+
+void select_regions(const svc_rt_t *svc, const geo_list_t *order, bool v6, uint64_t *rng,
+                    select_t *out, uint8_t *why)
+{
+    out->n = 0;
+    out->failed_open = out->degraded = out->servfail = false;
+    if (why != NULL) {
+        for (unsigned i = 0; i < order->n; i++) {
+            why[i] = (uint8_t)reason(svc->regions[order->e[i].region], v6);
+        }
+    }
+    if (svc->policy != POLICY_WEIGHTED && !(svc->policy == POLICY_NEAREST && svc->spread_km > 0)) {
+        if (select_first(svc, order, v6, out, why)) {
+            return;
+        }
+        out->degraded = false;
+    }
+    select_slow(svc, order, v6, rng, out, why);
 }

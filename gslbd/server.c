@@ -52,7 +52,8 @@ typedef struct {
     bool started;
     _Atomic uint64_t seen_gen; /* QSBR: UDP_OFFLINE while blocked in recvmmsg */
     answer_ctx_t ctx;
-    int n_rx; /* datagrams of the last batch, to rearm */
+    bool pktinfo; /* a wildcard bind: replies leave from the query's address */
+    int n_rx;     /* datagrams of the last batch, to rearm */
     struct mmsghdr rx[UDP_BATCH], tx[UDP_BATCH];
     struct iovec rx_iov[UDP_BATCH], tx_iov[UDP_BATCH];
     struct sockaddr_storage peer[UDP_BATCH];
@@ -356,7 +357,7 @@ static void udp_batch(udp_sock_t *w, int n)
         w->tx_iov[out].iov_len = len;
         o->msg_name = m->msg_name;
         o->msg_namelen = m->msg_namelen;
-        o->msg_controllen = udp_reply_cmsg(m, w->tx_cmsg[out]);
+        o->msg_controllen = w->pktinfo ? udp_reply_cmsg(m, w->tx_cmsg[out]) : 0;
         o->msg_control = o->msg_controllen ? w->tx_cmsg[out] : NULL;
         out++;
     }
@@ -651,6 +652,7 @@ static int worker_init(server_t *srv, worker_t *w)
             return fd;
         }
         w->udp[i].fd = fd;
+        w->udp[i].pktinfo = addr_is_wildcard(&srv->cfg.listen[i]);
         fd = socket_bind(&srv->cfg.listen[i], SOCK_STREAM);
         if (fd < 0) {
             return fd;
