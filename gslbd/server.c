@@ -31,13 +31,12 @@ typedef struct worker worker_t;
 typedef struct conn conn_t;
 struct conn {
     uv_tcp_t tcp;
-    uv_timer_t timer;
     uv_write_t wreq;
     worker_t *w;
     conn_t *next, *prev; /* active list, or free list via next */
     size_t rlen;
+    uint64_t active_ms; /* loop time of the last read or completed write */
     struct sockaddr_storage peer;
-    int pending_closes;
     bool writing, closing;
     uint8_t rbuf[TCP_RX_SIZE];
     uint8_t wbuf[2 + ANSWER_TCP_MAX];
@@ -69,6 +68,7 @@ struct worker {
     uv_loop_t loop;
     uv_thread_t thread;
     uv_async_t wake;
+    uv_timer_t sweep; /* closes idle TCP connections */
     _Atomic uint64_t seen_gen;
     udp_sock_t *udp;
     uv_tcp_t *tcp;
@@ -394,11 +394,8 @@ static void udp_main(void *arg)
 static void conn_closed(uv_handle_t *h)
 {
     conn_t *c = h->data;
-
-    if (--c->pending_closes > 0) {
-        return;
-    }
     worker_t *w = c->w;
+
     if (c->prev != NULL) {
         c->prev->next = c->next;
     } else {
@@ -418,14 +415,24 @@ static void conn_close(conn_t *c)
         return;
     }
     c->closing = true;
-    c->pending_closes = 2;
     uv_close((uv_handle_t *)&c->tcp, conn_closed);
-    uv_close((uv_handle_t *)&c->timer, conn_closed);
 }
 
-static void conn_on_timeout(uv_timer_t *t)
+/* RFC 7766 6.2.3: idle connections are closed. One timer per worker walks
+ * its connections every tcp_timeout/8, so a connection closes between 1 and
+ * 1.125 timeouts after its last activity; a timer per connection cost about
+ * a tenth of the instructions of a one-query connection. */
+static void worker_on_sweep(uv_timer_t *t)
 {
-    conn_close(t->data); /* RFC 7766 6.2.3: idle connections are closed */
+    worker_t *w = t->data;
+    uint64_t now = uv_now(&w->loop), limit = w->srv->cfg.tcp_timeout_ms;
+
+    for (conn_t *c = w->active, *next; c != NULL; c = next) {
+        next = c->next;
+        if (!c->writing && now - c->active_ms >= limit) {
+            conn_close(c);
+        }
+    }
 }
 
 static void conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
@@ -440,6 +447,7 @@ static void conn_on_write(uv_write_t *req, int status)
         conn_close(c);
         return;
     }
+    c->active_ms = uv_now(&c->w->loop);
     uv_read_start((uv_stream_t *)&c->tcp, NULL, conn_on_read);
     conn_process(c);
 }
@@ -509,7 +517,7 @@ static void conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     c->rlen += (size_t)nread;
-    uv_timer_again(&c->timer);
+    c->active_ms = uv_now(&c->w->loop);
     conn_process(c);
 }
 
@@ -576,8 +584,8 @@ static void tcp_on_connection(uv_stream_t *server, int status)
         return;
     }
     uv_tcp_init(&w->loop, &c->tcp);
-    uv_timer_init(&w->loop, &c->timer);
-    c->tcp.data = c->timer.data = c;
+    c->tcp.data = c;
+    c->active_ms = uv_now(&w->loop);
     if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0) {
         conn_close(c);
         return;
@@ -587,8 +595,6 @@ static void tcp_on_connection(uv_stream_t *server, int status)
         c->peer.ss_family = AF_UNSPEC;
     }
     uv_tcp_nodelay(&c->tcp, 1);
-    uv_timer_start(&c->timer, conn_on_timeout, w->srv->cfg.tcp_timeout_ms,
-                   w->srv->cfg.tcp_timeout_ms);
     uv_read_start((uv_stream_t *)&c->tcp, conn_alloc, conn_on_read);
 }
 
@@ -602,6 +608,7 @@ static void worker_close_all(worker_t *w)
     for (conn_t *c = w->active; c != NULL; c = c->next) {
         conn_close(c);
     }
+    uv_close((uv_handle_t *)&w->sweep, NULL);
     uv_close((uv_handle_t *)&w->wake, NULL);
 }
 
@@ -673,6 +680,11 @@ static int worker_attach(worker_t *w)
     }
     uv_async_init(&w->loop, &w->wake, worker_on_wake);
     w->wake.data = w;
+    uint64_t every = w->srv->cfg.tcp_timeout_ms / 8;
+    uv_timer_init(&w->loop, &w->sweep);
+    w->sweep.data = w;
+    uv_timer_start(&w->sweep, worker_on_sweep, every, every);
+    uv_unref((uv_handle_t *)&w->sweep); /* the loop runs as long as its listeners do */
     for (size_t i = 0; i < w->srv->cfg.n_listen; i++) {
         uv_tcp_init(&w->loop, &w->tcp[i]);
         w->tcp[i].data = w;
