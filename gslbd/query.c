@@ -10,44 +10,79 @@
 #define RR_TYPE_OPT  41
 #define EDNS_OPT_ECS 8
 
+_Static_assert(sizeof(((query_t *)0)->qname) % 8 == 0, "the name is copied in whole words");
+
 static inline uint16_t rd16(const uint8_t *p)
 {
     return (uint16_t)(p[0] << 8 | p[1]);
 }
 
-/* Validate the question name label by label, then copy it, lower-case it and
- * hash it eight bytes at a time. Compression is not allowed here: nothing
- * precedes the question to point to. */
-static bool query_qname(query_t *q, size_t *pos)
+/* The n bytes (1 to 8) just before `end`, as the first bytes of a word. It
+ * reads the eight bytes before `end`, so the caller must know they are all in
+ * the packet: true of anything that ends after the header. */
+static inline uint64_t rd_tail(const uint8_t *end, size_t n)
 {
-    const uint8_t *p = q->pkt + *pos;
-    size_t avail = q->len - *pos, i = 0;
+    uint64_t w;
 
-    q->nlabels = 0;
-    for (;;) {
-        if (i >= avail || i >= DNAME_MAX) {
-            return false;
-        }
-        uint8_t n = p[i];
-        if (n == 0) {
+    memcpy(&w, end - 8, 8);
+    return dname_word_skip(w, 8 - n);
+}
+
+/* Validate the question name label by label: labels of 1 to 63 bytes, 255
+ * bytes in all (RFC 1035 3.1). Compression is not allowed here: nothing
+ * precedes the question to point to. Returns the length, 0 if invalid. */
+static size_t query_qname_walk(query_t *q, const uint8_t *p, size_t avail)
+{
+    size_t end = avail < DNAME_MAX ? avail : DNAME_MAX, i = 0, c = 0;
+    uint8_t *loff = q->loff;
+
+    for (; i < end; i += c + 1) {
+        c = p[i]; /* read once: the stores to loff may alias the packet */
+        if (c - 1 >= 63) {
             break;
         }
-        if (n > 63) {
-            return false; /* a pointer or a reserved label type */
-        }
-        q->loff[q->nlabels++] = (uint8_t)i;
-        i += (size_t)n + 1;
+        *loff++ = (uint8_t)i;
     }
-    size_t len = i + 1;
-    memcpy(q->qname, p, len);
-    for (size_t k = 0; k < len; k += 8) { /* may run into the spare bytes: harmless */
-        uint64_t w;
-        memcpy(&w, q->qname + k, 8);
+    q->nlabels = (uint8_t)(loff - q->loff);
+    return i < end && c == 0 ? i + 1 : 0; /* else a pointer, a reserved type, or too long */
+}
+
+/* Copy the valid name at p into q->qname, lower-cased, and hash it as
+ * dname_hash does, a word at a time. The last word is cut to the name, which
+ * leaves zeros after it as the hash wants. If the packet ends inside that word
+ * (no EDNS, the question last), it is read from the end of the packet instead:
+ * nothing past `avail` is read. q->qname has room for the whole word. */
+static void query_qname_copy(query_t *q, const uint8_t *p, size_t len, size_t avail)
+{
+    size_t last = (len - 1) & ~(size_t)7; /* where the last word starts */
+    uint64_t h = DNAME_HASH_SEED ^ len, w;
+
+    /* The last word first, so the loop below needs no test for it. */
+    if (last + 8 <= avail) {
+        memcpy(&w, p + last, 8);
+    } else {
+        w = rd_tail(p + avail, avail - last);
+    }
+    uint64_t wlast = dname_word_first(dname_lower8(w), len - last);
+    for (size_t k = 0; k < last; k += 8) {
+        memcpy(&w, p + k, 8);
         w = dname_lower8(w);
         memcpy(q->qname + k, &w, 8);
+        h = dname_hash_step(h, w);
     }
+    memcpy(q->qname + last, &wlast, 8);
     q->qlen = (uint8_t)len;
-    q->hash = dname_hash(q->qname, len);
+    q->hash = (uint32_t)dname_hash_step(h, wlast);
+}
+
+static bool query_qname(query_t *q, size_t *pos)
+{
+    size_t avail = q->len - *pos, len = query_qname_walk(q, q->pkt + *pos, avail);
+
+    if (len == 0) {
+        return false;
+    }
+    query_qname_copy(q, q->pkt + *pos, len, avail);
     *pos += len;
     return true;
 }

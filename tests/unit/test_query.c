@@ -236,3 +236,128 @@ Test(query, dname_hash_keeps_its_values)
         free(name);
     }
 }
+
+/* A wire name of exactly `len` bytes (3 to 256): labels of up to 63 bytes
+ * with letters of both cases, digits, and bytes the lower-casing must leave
+ * alone ('@', '[', '_', '`', '{', bytes above 127). */
+static unsigned make_name(uint8_t *name, size_t len, unsigned seed)
+{
+    static const uint8_t pool[] = "aZ09-_@[`{AzMm\xc1\xda\xe1\x80\xff";
+    size_t i = 0;
+    unsigned labels = 0;
+
+    while (i + 1 < len) {
+        size_t rem = len - 1 - i, n = 1 + (seed + i) % 63; /* rem: room before the root */
+        if (rem <= 64) {
+            n = rem - 1;
+        } else if (rem - (n + 1) == 1) {
+            n--; /* never leave a single byte */
+        }
+        name[i] = (uint8_t)n;
+        for (size_t k = 1; k <= n; k++) {
+            name[i + k] = pool[(seed * 7 + i + k) % (sizeof(pool) - 1)];
+        }
+        i += n + 1;
+        labels++;
+    }
+    name[len - 1] = 0;
+    return labels;
+}
+
+/* A query for `name`, in a buffer of exactly the packet's size so that
+ * AddressSanitizer sees any read past its end. `tail` bytes of the question
+ * are kept after the name: 4 for a whole question, fewer to cut it short. */
+static uint8_t *name_query(const uint8_t *name, size_t len, size_t tail, size_t *n)
+{
+    uint8_t *pkt = malloc(12 + len + tail);
+    const uint8_t question[4] = {0, 28, 0, 1};
+
+    cr_assert_not_null(pkt);
+    memcpy(pkt, base_query, 12);
+    memcpy(pkt + 12, name, len);
+    memcpy(pkt + 12 + len, question, tail);
+    *n = 12 + len + tail;
+    return pkt;
+}
+
+Test(query, names_of_every_length_are_copied_lower_cased_and_hashed)
+{
+    for (size_t len = 3; len <= DNAME_MAX; len++) {
+        uint8_t name[DNAME_MAX], lower[DNAME_MAX];
+        unsigned labels = make_name(name, len, (unsigned)len);
+        size_t n;
+        uint8_t *pkt = name_query(name, len, 4, &n);
+        query_t q;
+
+        for (size_t i = 0; i < len; i++) {
+            lower[i] = dname_lower(name[i]);
+        }
+        cr_assert_eq(query_parse(&q, pkt, n), QUERY_OK, "length %zu", len);
+        cr_assert_eq(q.qlen, len);
+        cr_assert_eq(memcmp(q.qname, lower, len), 0, "length %zu", len);
+        cr_assert_eq(q.hash, reference_hash(lower, len), "length %zu", len);
+        cr_assert_eq(q.hash, dname_hash(lower, len), "length %zu", len);
+        cr_assert_eq(q.nlabels, labels, "length %zu", len);
+        for (unsigned l = 0, off = 0; l < labels; off += name[off] + 1u, l++) {
+            cr_assert_eq(q.loff[l], off, "length %zu label %u", len, l);
+        }
+        cr_assert_eq(q.qtype, 28);
+        cr_assert_eq(q.qend, n);
+        free(pkt);
+    }
+}
+
+Test(query, root_and_lower_case_names)
+{
+    const uint8_t root[] = {0};
+    const uint8_t lower[] = "\3www\5bench\4gslb\4test"; /* 21 bytes with the root */
+    size_t n;
+    uint8_t *pkt = name_query(root, 1, 4, &n);
+    query_t q;
+
+    cr_assert_eq(query_parse(&q, pkt, n), QUERY_OK);
+    cr_assert_eq(q.qlen, 1);
+    cr_assert_eq(q.nlabels, 0);
+    cr_assert_eq(q.qname[0], 0);
+    cr_assert_eq(q.hash, reference_hash(root, 1));
+    free(pkt);
+    pkt = name_query(lower, sizeof(lower), 4, &n);
+    cr_assert_eq(query_parse(&q, pkt, n), QUERY_OK);
+    cr_assert_eq(memcmp(q.qname, lower, sizeof(lower)), 0);
+    cr_assert_eq(q.hash, reference_hash(lower, sizeof(lower)));
+    free(pkt);
+}
+
+Test(query, names_over_255_bytes_are_formerr)
+{
+    uint8_t name[DNAME_MAX + 1];
+    size_t n;
+
+    make_name(name, sizeof(name), 3);
+    uint8_t *pkt = name_query(name, sizeof(name), 4, &n);
+    query_t q;
+    cr_assert_eq(query_parse(&q, pkt, n), QUERY_FORMERR, "RFC 1035 3.1: 255 bytes at most");
+    free(pkt);
+}
+
+Test(query, packets_ending_in_the_question)
+{
+    for (size_t len = 3; len <= 40; len++) {
+        uint8_t name[64];
+        query_t q;
+        size_t n;
+        make_name(name, len, 5);
+        for (size_t tail = 0; tail < 4; tail++) {
+            uint8_t *pkt = name_query(name, len, tail, &n);
+            cr_assert_eq(query_parse(&q, pkt, n), QUERY_FORMERR, "length %zu, %zu bytes", len,
+                         tail);
+            free(pkt);
+        }
+        /* The name cut short, down to its first byte. */
+        for (size_t cut = 1; cut < len; cut++) {
+            uint8_t *pkt = name_query(name, cut, 0, &n);
+            cr_assert_eq(query_parse(&q, pkt, n), QUERY_FORMERR, "cut to %zu", cut);
+            free(pkt);
+        }
+    }
+}
