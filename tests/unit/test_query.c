@@ -361,3 +361,43 @@ Test(query, packets_ending_in_the_question)
         }
     }
 }
+
+/* A query with the given additional section (and counts), exactly sized. */
+static query_status_t parse_with(query_t *q, uint16_t an, uint16_t ar, const uint8_t *rest,
+                                 size_t rlen)
+{
+    uint8_t *pkt = malloc(sizeof(base_query) + rlen);
+    query_status_t st;
+
+    cr_assert_not_null(pkt);
+    memcpy(pkt, base_query, sizeof(base_query));
+    pkt[7] = (uint8_t)an;
+    pkt[11] = (uint8_t)ar;
+    memcpy(pkt + sizeof(base_query), rest, rlen);
+    st = query_parse(q, pkt, sizeof(base_query) + rlen);
+    free(pkt);
+    return st;
+}
+
+Test(query, opt_is_found_wherever_the_additional_section_has_it)
+{
+    /* A TXT record owned by the question name (a pointer), then the OPT. */
+    const uint8_t txt_then_opt[] = {0xc0, 12, 0, 16, 0, 1, 0, 0, 0, 0, 0, 2, 1, 'x',
+                                    0,    0,  41, 0x10, 0, 0, 0, 0x80, 0, 0, 0};
+    const uint8_t txt_only[] = {0xc0, 12, 0, 16, 0, 1, 0, 0, 0, 0, 0, 2, 1, 'x'};
+    const uint8_t opt_not_root[] = {1, 'a', 0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0};
+    const uint8_t opt[] = {0, 0, 41, 0x10, 0, 0, 0, 0x80, 0, 0, 0};
+    query_t q;
+
+    cr_assert_eq(parse_with(&q, 0, 2, txt_then_opt, sizeof(txt_then_opt)), QUERY_OK);
+    cr_assert(q.edns);
+    cr_assert(q.dnssec_ok);
+    cr_assert_eq(q.udp_size, 4096);
+    cr_assert_eq(parse_with(&q, 0, 1, txt_only, sizeof(txt_only)), QUERY_OK);
+    cr_assert_not(q.edns);
+    cr_assert_eq(parse_with(&q, 0, 1, opt_not_root, sizeof(opt_not_root)), QUERY_FORMERR,
+                 "RFC 6891 6.1.1: the OPT owner is the root");
+    cr_assert_eq(parse_with(&q, 1, 0, opt, sizeof(opt)), QUERY_FORMERR,
+                 "RFC 6891 6.1.1: OPT only in the additional section");
+    cr_assert_eq(parse_with(&q, 0, 1, opt, sizeof(opt) - 1), QUERY_FORMERR, "OPT cut short");
+}
