@@ -114,7 +114,7 @@ static bool query_skip_name(const uint8_t *p, size_t len, size_t *pos)
 
 /* RFC 7871 6: FAMILY 1 or 2, a SOURCE PREFIX-LENGTH the family allows, an
  * ADDRESS of exactly the octets the prefix needs, no bits set beyond it. */
-static bool query_ecs(query_t *q, const uint8_t *o, uint16_t len)
+static bool query_ecs(query_t *q, const uint8_t *o, size_t len)
 {
     if (q->ecs || len < 4) {
         return false;
@@ -124,9 +124,16 @@ static bool query_ecs(query_t *q, const uint8_t *o, uint16_t len)
     if (max == 0 || source > max || len != 4 + bytes) {
         return false;
     }
-    memset(q->ecs_addr, 0, sizeof(q->ecs_addr));
-    memcpy(q->ecs_addr, o + 4, bytes);
-    if (source % 8 != 0 && (q->ecs_addr[bytes - 1] & (0xff >> (source % 8))) != 0) {
+    /* Zero-padded to 16 bytes. ADDRESS ends the option, so rd_tail may read it. */
+    uint64_t addr[2] = {0, 0};
+    if (bytes > 8) {
+        memcpy(&addr[0], o + 4, 8);
+        addr[1] = rd_tail(o + len, bytes - 8);
+    } else if (bytes > 0) {
+        addr[0] = rd_tail(o + len, bytes);
+    }
+    memcpy(q->ecs_addr, addr, sizeof(addr));
+    if (source % 8 != 0 && (o[len - 1] & (0xff >> (source % 8))) != 0) {
         return false;
     }
     q->ecs = true;

@@ -401,3 +401,32 @@ Test(query, opt_is_found_wherever_the_additional_section_has_it)
                  "RFC 6891 6.1.1: OPT only in the additional section");
     cr_assert_eq(parse_with(&q, 0, 1, opt, sizeof(opt) - 1), QUERY_FORMERR, "OPT cut short");
 }
+
+Test(query, ecs_addresses_of_every_length)
+{
+    /* RFC 7871 6: as many address bytes as the prefix needs, zero-padded. */
+    const uint8_t v6[16] = {0x20, 0x01, 0x0d, 0xb8, 0x12, 0x34, 0x56, 0x78,
+                            0x9a, 0xbc, 0xde, 0xf0, 0x11, 0x22, 0x33, 0x44};
+
+    for (unsigned source = 0; source <= 128; source += 8) {
+        uint8_t pkt[128], want[16] = {0};
+        query_t q;
+        size_t n = with_ecs(pkt, 2, (uint8_t)source, 0, v6, (uint8_t)(source / 8));
+        memcpy(want, v6, source / 8);
+        cr_assert_eq(query_parse(&q, pkt, n), QUERY_OK, "/%u", source);
+        cr_assert(q.ecs);
+        cr_assert_eq(q.ecs_family, 2);
+        cr_assert_eq(q.ecs_source, source);
+        cr_assert_eq(memcmp(q.ecs_addr, want, 16), 0, "/%u", source);
+    }
+}
+
+Test(query, second_ecs_option_is_formerr)
+{
+    const uint8_t two[] = {0, 8, 0, 7, 0, 1, 24, 0, 81, 2, 69, 0, 8, 0, 7, 0, 1, 24, 0, 81, 2, 69};
+    uint8_t pkt[128];
+    query_t q;
+    size_t n = with_opt(pkt, 0, two, sizeof(two));
+
+    cr_assert_eq(query_parse(&q, pkt, n), QUERY_FORMERR, "RFC 7871 7.1.2");
+}
