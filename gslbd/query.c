@@ -1,8 +1,8 @@
 /*
  * query: decoding of queries; see query.h. Everything here runs per packet, so
- * it touches each byte once and does no allocation. The common query (one
- * question, then one OPT record) takes a short path; every other shape goes
- * through the general record walk, with the same results.
+ * it does no allocation and reads the name a word at a time. The common query
+ * (one question, then one OPT record) takes a short path; every other shape
+ * goes through the general record walk, with the same results.
  */
 #include "query.h"
 
@@ -54,28 +54,43 @@ static size_t query_qname_walk(query_t *q, const uint8_t *p, size_t avail)
  * dname_hash does, a word at a time. The last word is cut to the name, which
  * leaves zeros after it as the hash wants. If the packet ends inside that word
  * (no EDNS, the question last), it is read from the end of the packet instead:
- * nothing past `avail` is read. q->qname has room for the whole word. */
+ * nothing past `avail` is read. q->qname has room for the whole word.
+ *
+ * Names nearly always arrive in lower case, so the words are first taken as
+ * they come, noting any byte with bit 6 set and bit 5 clear: every upper-case
+ * letter is one (so are '@', '[' to '_' and some bytes above 127). Only if one
+ * was seen are the words lower-cased and hashed again. */
 static void query_qname_copy(query_t *q, const uint8_t *p, size_t len, size_t avail)
 {
     size_t last = (len - 1) & ~(size_t)7; /* where the last word starts */
-    uint64_t h = DNAME_HASH_SEED ^ len, w;
+    uint64_t h = DNAME_HASH_SEED ^ len, w, caps = 0;
 
-    /* The last word first, so the loop below needs no test for it. */
+    for (size_t k = 0; k < last; k += 8) {
+        memcpy(&w, p + k, 8);
+        memcpy(q->qname + k, &w, 8);
+        caps |= w & ~(w << 1);
+        h = dname_hash_step(h, w);
+    }
     if (last + 8 <= avail) {
         memcpy(&w, p + last, 8);
     } else {
         w = rd_tail(p + avail, avail - last);
     }
-    uint64_t wlast = dname_word_first(dname_lower8(w), len - last);
-    for (size_t k = 0; k < last; k += 8) {
-        memcpy(&w, p + k, 8);
-        w = dname_lower8(w);
-        memcpy(q->qname + k, &w, 8);
-        h = dname_hash_step(h, w);
+    w = dname_word_first(w, len - last);
+    memcpy(q->qname + last, &w, 8);
+    caps |= w & ~(w << 1);
+    h = dname_hash_step(h, w);
+    if ((caps & 0x4040404040404040ull) != 0) {
+        h = DNAME_HASH_SEED ^ len;
+        for (size_t k = 0; k <= last; k += 8) {
+            memcpy(&w, q->qname + k, 8);
+            w = dname_lower8(w);
+            memcpy(q->qname + k, &w, 8);
+            h = dname_hash_step(h, w);
+        }
     }
-    memcpy(q->qname + last, &wlast, 8);
     q->qlen = (uint8_t)len;
-    q->hash = (uint32_t)dname_hash_step(h, wlast);
+    q->hash = (uint32_t)h;
 }
 
 /* The question name at offset 12: its length, 0 if it is invalid. */

@@ -430,3 +430,39 @@ Test(query, second_ecs_option_is_formerr)
 
     cr_assert_eq(query_parse(&q, pkt, n), QUERY_FORMERR, "RFC 7871 7.1.2");
 }
+
+Test(query, lower_casing_changes_only_letters)
+{
+    /* Names with bytes that have bit 6 set and bit 5 clear, the ones query.c
+     * looks at to decide whether to lower-case. sizeof counts the string's
+     * terminating NUL: the root label. */
+#define WIRE(s) {s, sizeof(s)}
+    const struct {
+        const char *name;
+        size_t len;
+    } cases[] = {
+        WIRE("\4_sip\4_tcp\3www\7example\3com"), /* '_' but no capital */
+        WIRE("\1@\1[\1\\\1]\1^\1_\1\xc1\1\xdf"),
+        WIRE("\3www\7example\3coM"), /* a capital in the last word only */
+        WIRE("\3Www\7example\3com"), /* in the first word only */
+        WIRE("\7EXAMPLE"),
+    };
+#undef WIRE
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const uint8_t *name = (const uint8_t *)cases[i].name;
+        uint8_t lower[DNAME_MAX];
+        size_t n, len = cases[i].len;
+        uint8_t *pkt = name_query(name, len, 4, &n);
+        query_t q;
+
+        for (size_t k = 0; k < len; k++) {
+            lower[k] = dname_lower(name[k]);
+        }
+        cr_assert_eq(query_parse(&q, pkt, n), QUERY_OK, "case %zu", i);
+        cr_assert_eq(q.qlen, len, "case %zu", i);
+        cr_assert_eq(memcmp(q.qname, lower, len), 0, "case %zu", i);
+        cr_assert_eq(q.hash, reference_hash(lower, len), "case %zu", i);
+        free(pkt);
+    }
+}
