@@ -15,25 +15,63 @@
 #define DNAME_MAX        255
 #define DNAME_MAX_LABELS 128
 
+/* Words loaded from memory with memcpy, with their bytes counted in memory
+ * order whatever the host's byte order: the hash and the query path's word
+ * copies (query.c) speak of "the first n bytes" of a word. */
+
+/* The first n bytes of w (n from 1 to 8), zeros after them. */
+static inline uint64_t dname_word_first(uint64_t w, size_t n)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return w & (~0ull >> (64 - 8 * n));
+#else
+    return w & (~0ull << (64 - 8 * n));
+#endif
+}
+
+/* w without its first n bytes (n from 0 to 7): the rest moves to the front,
+ * zeros follow. */
+static inline uint64_t dname_word_skip(uint64_t w, size_t n)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return w >> (8 * n);
+#else
+    return w << (8 * n);
+#endif
+}
+
+/* The hash reads the name as eight-byte words in memory order, the last one
+ * zero-padded. query.c computes it while copying the question name, from
+ * these same pieces; the value must stay equal to dname_hash's. */
+#define DNAME_HASH_SEED 0x9e3779b97f4a7c15ull
+
+static inline uint64_t dname_hash_step(uint64_t h, uint64_t w)
+{
+    h = (h ^ w) * 0xff51afd7ed558ccdull;
+    return h ^ (h >> 32);
+}
+
 /* Hash of an already lower-cased wire name, eight bytes at a time (the query
- * path hashes every name it is asked). */
+ * path hashes every name it is asked, and suffixes of names it does not know). */
 static inline uint32_t dname_hash(const uint8_t *name, size_t len)
 {
-    uint64_t h = 0x9e3779b97f4a7c15ull ^ len, w;
+    uint64_t h = DNAME_HASH_SEED ^ len, w;
     size_t i = 0;
 
     for (; i + 8 <= len; i += 8) {
         memcpy(&w, name + i, 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
+        h = dname_hash_step(h, w);
     }
-    if (i < len) {
-        w = 0;
-        for (size_t k = 0; i + k < len; k++) {
-            w |= (uint64_t)name[i + k] << (8 * k);
-        }
-        h = (h ^ w) * 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
+    if (i < len && len >= 8) {
+        /* The last eight bytes of the name, less those already hashed: this
+         * reads no further than the name. */
+        memcpy(&w, name + len - 8, 8);
+        h = dname_hash_step(h, dname_word_skip(w, i + 8 - len));
+    } else if (i < len) {
+        uint8_t pad[8] = {0};
+        memcpy(pad, name, len);
+        memcpy(&w, pad, 8);
+        h = dname_hash_step(h, w);
     }
     return (uint32_t)h;
 }

@@ -1,6 +1,8 @@
 /*
  * query: decoding of queries; see query.h. Everything here runs per packet, so
- * it touches each byte once and does no allocation.
+ * it does no allocation and reads the name a word at a time. The common query
+ * (one question, then one OPT record) takes a short path; every other shape
+ * goes through the general record walk, with the same results.
  */
 #include "query.h"
 
@@ -9,63 +11,113 @@
 #define OPCODE(pkt)  (((pkt)[2] >> 3) & 0x0f)
 #define RR_TYPE_OPT  41
 #define EDNS_OPT_ECS 8
+#define OPT_FIXED    11 /* an OPT record up to its RDATA: root owner, TYPE, CLASS, TTL, RDLENGTH */
+
+_Static_assert(sizeof(((query_t *)0)->qname) % 8 == 0, "the name is copied in whole words");
 
 static inline uint16_t rd16(const uint8_t *p)
 {
     return (uint16_t)(p[0] << 8 | p[1]);
 }
 
-/* Validate the question name label by label, then copy it, lower-case it and
- * hash it eight bytes at a time. Compression is not allowed here: nothing
- * precedes the question to point to. */
-static bool query_qname(query_t *q, size_t *pos)
+/* The n bytes (1 to 8) just before `end`, as the first bytes of a word. It
+ * reads the eight bytes before `end`, so the caller must know they are all in
+ * the packet: true of anything that ends after the header. */
+static inline uint64_t rd_tail(const uint8_t *end, size_t n)
 {
-    const uint8_t *p = q->pkt + *pos;
-    size_t avail = q->len - *pos, i = 0;
+    uint64_t w;
 
-    q->nlabels = 0;
-    for (;;) {
-        if (i >= avail || i >= DNAME_MAX) {
-            return false;
-        }
-        uint8_t n = p[i];
-        if (n == 0) {
+    memcpy(&w, end - 8, 8);
+    return dname_word_skip(w, 8 - n);
+}
+
+/* Validate the question name label by label: labels of 1 to 63 bytes, 255
+ * bytes in all (RFC 1035 3.1). Compression is not allowed here: nothing
+ * precedes the question to point to. Returns the length, 0 if invalid. */
+static size_t query_qname_walk(query_t *q, const uint8_t *p, size_t avail)
+{
+    size_t end = avail < DNAME_MAX ? avail : DNAME_MAX, i = 0, c = 0;
+    uint8_t *loff = q->loff;
+
+    for (; i < end; i += c + 1) {
+        c = p[i]; /* read once: the stores to loff may alias the packet */
+        if (c - 1 >= 63) {
             break;
         }
-        if (n > 63) {
-            return false; /* a pointer or a reserved label type */
-        }
-        q->loff[q->nlabels++] = (uint8_t)i;
-        i += (size_t)n + 1;
+        *loff++ = (uint8_t)i;
     }
-    size_t len = i + 1;
-    memcpy(q->qname, p, len);
-    for (size_t k = 0; k < len; k += 8) { /* may run into the spare bytes: harmless */
-        uint64_t w;
-        memcpy(&w, q->qname + k, 8);
-        w = dname_lower8(w);
+    q->nlabels = (uint8_t)(loff - q->loff);
+    return i < end && c == 0 ? i + 1 : 0; /* else a pointer, a reserved type, or too long */
+}
+
+/* Copy the valid name at p into q->qname, lower-cased, and hash it as
+ * dname_hash does, a word at a time. The last word is cut to the name, which
+ * leaves zeros after it as the hash wants. If the packet ends inside that word
+ * (no EDNS, the question last), it is read from the end of the packet instead:
+ * nothing past `avail` is read. q->qname has room for the whole word.
+ *
+ * Names nearly always arrive in lower case, so the words are first taken as
+ * they come, noting any byte with bit 6 set and bit 5 clear: every upper-case
+ * letter is one (so are '@', '[' to '_' and some bytes above 127). Only if one
+ * was seen are the words lower-cased and hashed again. */
+static void query_qname_copy(query_t *q, const uint8_t *p, size_t len, size_t avail)
+{
+    size_t last = (len - 1) & ~(size_t)7; /* where the last word starts */
+    uint64_t h = DNAME_HASH_SEED ^ len, w, caps = 0;
+
+    for (size_t k = 0; k < last; k += 8) {
+        memcpy(&w, p + k, 8);
         memcpy(q->qname + k, &w, 8);
+        caps |= w & ~(w << 1);
+        h = dname_hash_step(h, w);
+    }
+    if (last + 8 <= avail) {
+        memcpy(&w, p + last, 8);
+    } else {
+        w = rd_tail(p + avail, avail - last);
+    }
+    w = dname_word_first(w, len - last);
+    memcpy(q->qname + last, &w, 8);
+    caps |= w & ~(w << 1);
+    h = dname_hash_step(h, w);
+    if ((caps & 0x4040404040404040ull) != 0) {
+        h = DNAME_HASH_SEED ^ len;
+        for (size_t k = 0; k <= last; k += 8) {
+            memcpy(&w, q->qname + k, 8);
+            w = dname_lower8(w);
+            memcpy(q->qname + k, &w, 8);
+            h = dname_hash_step(h, w);
+        }
     }
     q->qlen = (uint8_t)len;
-    q->hash = dname_hash(q->qname, len);
-    *pos += len;
-    return true;
+    q->hash = (uint32_t)h;
+}
+
+/* The question name at offset 12: its length, 0 if it is invalid. */
+static size_t query_qname(query_t *q, const uint8_t *pkt, size_t len)
+{
+    size_t qlen = query_qname_walk(q, pkt + 12, len - 12);
+
+    if (qlen != 0) {
+        query_qname_copy(q, pkt + 12, qlen, len - 12);
+    }
+    return qlen;
 }
 
 /* Step over a possibly compressed name in a record; false if it runs off. */
-static bool query_skip_name(const query_t *q, size_t *pos)
+static bool query_skip_name(const uint8_t *p, size_t len, size_t *pos)
 {
     size_t i = *pos;
 
-    while (i < q->len) {
-        uint8_t n = q->pkt[i];
+    while (i < len) {
+        uint8_t n = p[i];
         if (n == 0) {
             *pos = i + 1;
             return true;
         }
         if ((n & 0xc0) == 0xc0) {
             *pos = i + 2;
-            return *pos <= q->len;
+            return *pos <= len;
         }
         if (n > 63) {
             return false;
@@ -77,7 +129,7 @@ static bool query_skip_name(const query_t *q, size_t *pos)
 
 /* RFC 7871 6: FAMILY 1 or 2, a SOURCE PREFIX-LENGTH the family allows, an
  * ADDRESS of exactly the octets the prefix needs, no bits set beyond it. */
-static bool query_ecs(query_t *q, const uint8_t *o, uint16_t len)
+static bool query_ecs(query_t *q, const uint8_t *o, size_t len)
 {
     if (q->ecs || len < 4) {
         return false;
@@ -87,9 +139,16 @@ static bool query_ecs(query_t *q, const uint8_t *o, uint16_t len)
     if (max == 0 || source > max || len != 4 + bytes) {
         return false;
     }
-    memset(q->ecs_addr, 0, sizeof(q->ecs_addr));
-    memcpy(q->ecs_addr, o + 4, bytes);
-    if (source % 8 != 0 && (q->ecs_addr[bytes - 1] & (0xff >> (source % 8))) != 0) {
+    /* Zero-padded to 16 bytes. ADDRESS ends the option, so rd_tail may read it. */
+    uint64_t addr[2] = {0, 0};
+    if (bytes > 8) {
+        memcpy(&addr[0], o + 4, 8);
+        addr[1] = rd_tail(o + len, bytes - 8);
+    } else if (bytes > 0) {
+        addr[0] = rd_tail(o + len, bytes);
+    }
+    memcpy(q->ecs_addr, addr, sizeof(addr));
+    if (source % 8 != 0 && (o[len - 1] & (0xff >> (source % 8))) != 0) {
         return false;
     }
     q->ecs = true;
@@ -98,57 +157,52 @@ static bool query_ecs(query_t *q, const uint8_t *o, uint16_t len)
     return true;
 }
 
-/* RFC 6891 6.1.1: one OPT at most, owner the root. The caller has set
- * q->edns = false. */
-static query_status_t query_opt(query_t *q, size_t at, size_t rdata, uint16_t rdlen)
+/* The OPT record at `at`, its RDATA known to lie in the packet. The caller has
+ * checked the rest of RFC 6891 6.1.1: it is the first OPT, its owner the root. */
+static query_status_t query_opt(query_t *q, const uint8_t *at, size_t rdlen)
 {
-    const uint8_t *p = q->pkt;
+    const uint8_t *o = at + OPT_FIXED;
+    unsigned size = rd16(at + 3);
 
-    if (q->edns || p[at] != 0) {
-        return QUERY_FORMERR;
-    }
     q->edns = true;
-    q->udp_size = rd16(p + at + 3);
-    if (q->udp_size < 512) {
-        q->udp_size = 512; /* RFC 6891 6.2.5: treat smaller values as 512 */
-    }
-    q->dnssec_ok = (p[at + 7] & 0x80) != 0;
+    q->udp_size = (uint16_t)(size < 512 ? 512 : size); /* RFC 6891 6.2.5: smaller means 512 */
+    q->dnssec_ok = (at[7] & 0x80) != 0;
     /* Unknown options are ignored (RFC 6891 6.1.2) once their framing holds. */
-    for (size_t o = rdata; o < rdata + rdlen;) {
-        if (o + 4 > rdata + rdlen || o + 4 + rd16(p + o + 2) > rdata + rdlen) {
+    while (rdlen != 0) {
+        size_t olen = rdlen < 4 ? 0 : rd16(o + 2);
+        if (rdlen < 4 || olen > rdlen - 4) {
             return QUERY_FORMERR;
         }
-        uint16_t code = rd16(p + o), olen = rd16(p + o + 2);
-        if (code == EDNS_OPT_ECS && !query_ecs(q, p + o + 4, olen)) {
+        if (rd16(o) == EDNS_OPT_ECS && !query_ecs(q, o + 4, olen)) {
             return QUERY_FORMERR; /* RFC 7871 7.1.2 */
         }
-        o += 4 + (size_t)olen;
+        o += 4 + olen;
+        rdlen -= 4 + olen;
     }
-    return p[at + 6] != 0 ? QUERY_BADVERS : QUERY_OK;
+    return at[6] != 0 ? QUERY_BADVERS : QUERY_OK;
 }
 
 /* Walk the answer, authority and additional sections looking for OPT. */
-static query_status_t query_records(query_t *q, size_t pos)
+static query_status_t query_records(query_t *q, const uint8_t *p, size_t len, size_t pos)
 {
-    const uint8_t *p = q->pkt;
     unsigned total = (unsigned)rd16(p + 6) + rd16(p + 8) + rd16(p + 10);
     unsigned first_additional = (unsigned)rd16(p + 6) + rd16(p + 8);
     query_status_t st = QUERY_OK;
 
     for (unsigned r = 0; r < total; r++) {
         size_t at = pos;
-        if (!query_skip_name(q, &pos) || pos + 10 > q->len) {
+        if (!query_skip_name(p, len, &pos) || pos + 10 > len) {
             return QUERY_FORMERR;
         }
         uint16_t type = rd16(p + pos), rdlen = rd16(p + pos + 8);
-        if (pos + 10 + rdlen > q->len) {
+        if (pos + 10 + rdlen > len) {
             return QUERY_FORMERR;
         }
         if (type == RR_TYPE_OPT) {
-            if (r < first_additional) {
-                return QUERY_FORMERR;
+            if (r < first_additional || q->edns || p[at] != 0) {
+                return QUERY_FORMERR; /* RFC 6891 6.1.1 */
             }
-            query_status_t s = query_opt(q, at, pos + 10, rdlen);
+            query_status_t s = query_opt(q, p + at, rdlen);
             if (s == QUERY_FORMERR) {
                 return s;
             }
@@ -161,9 +215,28 @@ static query_status_t query_records(query_t *q, size_t pos)
     return st;
 }
 
+/* After the question. Nearly every query today has one OPT record there and
+ * nothing else (QDCOUNT 1, ANCOUNT 0, NSCOUNT 0, ARCOUNT 1): read it straight
+ * away. Any other shape takes the general walk, which ends in the same place
+ * for this one. */
+static query_status_t query_additional(query_t *q, const uint8_t *p, size_t len, size_t at)
+{
+    static const uint8_t usual[8] = {0, 1, 0, 0, 0, 0, 0, 1};
+
+    if (memcmp(p + 4, usual, 8) != 0 || at + OPT_FIXED > len || p[at] != 0 ||
+        rd16(p + at + 1) != RR_TYPE_OPT) {
+        return query_records(q, p, len, at);
+    }
+    size_t rdlen = rd16(p + at + 9);
+    if (at + OPT_FIXED + rdlen > len) {
+        return QUERY_FORMERR;
+    }
+    return query_opt(q, p + at, rdlen);
+}
+
 query_status_t query_parse(query_t *q, const uint8_t *pkt, size_t len)
 {
-    size_t pos = 12;
+    size_t qlen;
 
     q->pkt = pkt;
     q->len = len;
@@ -175,14 +248,14 @@ query_status_t query_parse(query_t *q, const uint8_t *pkt, size_t len)
     if (len < 12 || (pkt[2] & 0x80) != 0) {
         return QUERY_DROP;
     }
-    if (rd16(pkt + 4) != 1 || !query_qname(q, &pos) || pos + 4 > len) {
+    if (rd16(pkt + 4) != 1 || (qlen = query_qname(q, pkt, len)) == 0 || 12 + qlen + 4 > len) {
         return OPCODE(pkt) != 0 ? QUERY_NOTIMP : QUERY_FORMERR;
     }
-    q->qtype = rd16(pkt + pos);
-    q->qclass = rd16(pkt + pos + 2);
-    q->qend = pos + 4;
+    q->qtype = rd16(pkt + 12 + qlen);
+    q->qclass = rd16(pkt + 12 + qlen + 2);
+    q->qend = 12 + qlen + 4;
     if (OPCODE(pkt) != 0) {
         return QUERY_NOTIMP;
     }
-    return query_records(q, q->qend);
+    return query_additional(q, pkt, len, q->qend);
 }

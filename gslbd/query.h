@@ -39,7 +39,7 @@ typedef struct {
     uint8_t ecs_family;             /* 1 IPv4, 2 IPv6 */
     uint8_t ecs_source;             /* SOURCE PREFIX-LENGTH */
     uint8_t ecs_addr[16];           /* ADDRESS, zero-padded to the family's length */
-    uint8_t qname[DNAME_MAX];       /* lower case */
+    uint8_t qname[DNAME_MAX + 1];   /* lower case; whole 8-byte words are stored */
     uint8_t loff[DNAME_MAX_LABELS]; /* label offsets in qname */
 } query_t;
 

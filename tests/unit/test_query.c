@@ -3,6 +3,7 @@
  * question, and EDNS, on raw packets built byte by byte.
  */
 #include <criterion/criterion.h>
+#include <stdlib.h>
 
 #include "gslbd/query.h"
 
@@ -193,5 +194,275 @@ Test(query, malformed_ecs_is_formerr)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         size_t n = with_ecs(pkt, bad[i].family, bad[i].source, 0, bad[i].addr, bad[i].alen);
         cr_expect_eq(query_parse(&q, pkt, n), QUERY_FORMERR, "%s", bad[i].what);
+    }
+}
+
+/* The hash as first defined, with a byte loop for the last partial word: the
+ * snapshot's buckets and the query path must keep agreeing with it. */
+static uint32_t reference_hash(const uint8_t *name, size_t len)
+{
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ len, w;
+    size_t i = 0;
+
+    for (; i + 8 <= len; i += 8) {
+        w = 0;
+        for (size_t k = 0; k < 8; k++) {
+            w |= (uint64_t)name[i + k] << (8 * k);
+        }
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+    }
+    if (i < len) {
+        w = 0;
+        for (size_t k = 0; i + k < len; k++) {
+            w |= (uint64_t)name[i + k] << (8 * k);
+        }
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+    }
+    return (uint32_t)h;
+}
+
+Test(query, dname_hash_keeps_its_values)
+{
+    for (size_t len = 1; len <= DNAME_MAX; len++) {
+        /* Exactly `len` bytes on the heap: AddressSanitizer sees any overread. */
+        uint8_t *name = malloc(len);
+        cr_assert_not_null(name);
+        for (size_t i = 0; i < len; i++) {
+            name[i] = (uint8_t)(len * 31 + i * 7);
+        }
+        cr_assert_eq(dname_hash(name, len), reference_hash(name, len), "length %zu", len);
+        free(name);
+    }
+}
+
+/* A wire name of exactly `len` bytes (3 to 256): labels of up to 63 bytes
+ * with letters of both cases, digits, and bytes the lower-casing must leave
+ * alone ('@', '[', '_', '`', '{', bytes above 127). */
+static unsigned make_name(uint8_t *name, size_t len, unsigned seed)
+{
+    static const uint8_t pool[] = "aZ09-_@[`{AzMm\xc1\xda\xe1\x80\xff";
+    size_t i = 0;
+    unsigned labels = 0;
+
+    while (i + 1 < len) {
+        size_t rem = len - 1 - i, n = 1 + (seed + i) % 63; /* rem: room before the root */
+        if (rem <= 64) {
+            n = rem - 1;
+        } else if (rem - (n + 1) == 1) {
+            n--; /* never leave a single byte */
+        }
+        name[i] = (uint8_t)n;
+        for (size_t k = 1; k <= n; k++) {
+            name[i + k] = pool[(seed * 7 + i + k) % (sizeof(pool) - 1)];
+        }
+        i += n + 1;
+        labels++;
+    }
+    name[len - 1] = 0;
+    return labels;
+}
+
+/* A query for `name`, in a buffer of exactly the packet's size so that
+ * AddressSanitizer sees any read past its end. `tail` bytes of the question
+ * are kept after the name: 4 for a whole question, fewer to cut it short. */
+static uint8_t *name_query(const uint8_t *name, size_t len, size_t tail, size_t *n)
+{
+    uint8_t *pkt = malloc(12 + len + tail);
+    const uint8_t question[4] = {0, 28, 0, 1};
+
+    cr_assert_not_null(pkt);
+    memcpy(pkt, base_query, 12);
+    memcpy(pkt + 12, name, len);
+    memcpy(pkt + 12 + len, question, tail);
+    *n = 12 + len + tail;
+    return pkt;
+}
+
+Test(query, names_of_every_length_are_copied_lower_cased_and_hashed)
+{
+    for (size_t len = 3; len <= DNAME_MAX; len++) {
+        uint8_t name[DNAME_MAX], lower[DNAME_MAX];
+        unsigned labels = make_name(name, len, (unsigned)len);
+        size_t n;
+        uint8_t *pkt = name_query(name, len, 4, &n);
+        query_t q;
+
+        for (size_t i = 0; i < len; i++) {
+            lower[i] = dname_lower(name[i]);
+        }
+        cr_assert_eq(query_parse(&q, pkt, n), QUERY_OK, "length %zu", len);
+        cr_assert_eq(q.qlen, len);
+        cr_assert_eq(memcmp(q.qname, lower, len), 0, "length %zu", len);
+        cr_assert_eq(q.hash, reference_hash(lower, len), "length %zu", len);
+        cr_assert_eq(q.hash, dname_hash(lower, len), "length %zu", len);
+        cr_assert_eq(q.nlabels, labels, "length %zu", len);
+        for (unsigned l = 0, off = 0; l < labels; off += name[off] + 1u, l++) {
+            cr_assert_eq(q.loff[l], off, "length %zu label %u", len, l);
+        }
+        cr_assert_eq(q.qtype, 28);
+        cr_assert_eq(q.qend, n);
+        free(pkt);
+    }
+}
+
+Test(query, root_and_lower_case_names)
+{
+    const uint8_t root[] = {0};
+    const uint8_t lower[] = "\3www\5bench\4gslb\4test"; /* 21 bytes with the root */
+    size_t n;
+    uint8_t *pkt = name_query(root, 1, 4, &n);
+    query_t q;
+
+    cr_assert_eq(query_parse(&q, pkt, n), QUERY_OK);
+    cr_assert_eq(q.qlen, 1);
+    cr_assert_eq(q.nlabels, 0);
+    cr_assert_eq(q.qname[0], 0);
+    cr_assert_eq(q.hash, reference_hash(root, 1));
+    free(pkt);
+    pkt = name_query(lower, sizeof(lower), 4, &n);
+    cr_assert_eq(query_parse(&q, pkt, n), QUERY_OK);
+    cr_assert_eq(memcmp(q.qname, lower, sizeof(lower)), 0);
+    cr_assert_eq(q.hash, reference_hash(lower, sizeof(lower)));
+    free(pkt);
+}
+
+Test(query, names_over_255_bytes_are_formerr)
+{
+    uint8_t name[DNAME_MAX + 1];
+    size_t n;
+
+    make_name(name, sizeof(name), 3);
+    uint8_t *pkt = name_query(name, sizeof(name), 4, &n);
+    query_t q;
+    cr_assert_eq(query_parse(&q, pkt, n), QUERY_FORMERR, "RFC 1035 3.1: 255 bytes at most");
+    free(pkt);
+}
+
+Test(query, packets_ending_in_the_question)
+{
+    for (size_t len = 3; len <= 40; len++) {
+        uint8_t name[64];
+        query_t q;
+        size_t n;
+        make_name(name, len, 5);
+        for (size_t tail = 0; tail < 4; tail++) {
+            uint8_t *pkt = name_query(name, len, tail, &n);
+            cr_assert_eq(query_parse(&q, pkt, n), QUERY_FORMERR, "length %zu, %zu bytes", len,
+                         tail);
+            free(pkt);
+        }
+        /* The name cut short, down to its first byte. */
+        for (size_t cut = 1; cut < len; cut++) {
+            uint8_t *pkt = name_query(name, cut, 0, &n);
+            cr_assert_eq(query_parse(&q, pkt, n), QUERY_FORMERR, "cut to %zu", cut);
+            free(pkt);
+        }
+    }
+}
+
+/* A query with the given additional section (and counts), exactly sized. */
+static query_status_t parse_with(query_t *q, uint16_t an, uint16_t ar, const uint8_t *rest,
+                                 size_t rlen)
+{
+    uint8_t *pkt = malloc(sizeof(base_query) + rlen);
+    query_status_t st;
+
+    cr_assert_not_null(pkt);
+    memcpy(pkt, base_query, sizeof(base_query));
+    pkt[7] = (uint8_t)an;
+    pkt[11] = (uint8_t)ar;
+    memcpy(pkt + sizeof(base_query), rest, rlen);
+    st = query_parse(q, pkt, sizeof(base_query) + rlen);
+    free(pkt);
+    return st;
+}
+
+Test(query, opt_is_found_wherever_the_additional_section_has_it)
+{
+    /* A TXT record owned by the question name (a pointer), then the OPT. */
+    const uint8_t txt_then_opt[] = {0xc0, 12, 0, 16, 0, 1, 0, 0, 0, 0, 0, 2, 1, 'x',
+                                    0,    0,  41, 0x10, 0, 0, 0, 0x80, 0, 0, 0};
+    const uint8_t txt_only[] = {0xc0, 12, 0, 16, 0, 1, 0, 0, 0, 0, 0, 2, 1, 'x'};
+    const uint8_t opt_not_root[] = {1, 'a', 0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0};
+    const uint8_t opt[] = {0, 0, 41, 0x10, 0, 0, 0, 0x80, 0, 0, 0};
+    query_t q;
+
+    cr_assert_eq(parse_with(&q, 0, 2, txt_then_opt, sizeof(txt_then_opt)), QUERY_OK);
+    cr_assert(q.edns);
+    cr_assert(q.dnssec_ok);
+    cr_assert_eq(q.udp_size, 4096);
+    cr_assert_eq(parse_with(&q, 0, 1, txt_only, sizeof(txt_only)), QUERY_OK);
+    cr_assert_not(q.edns);
+    cr_assert_eq(parse_with(&q, 0, 1, opt_not_root, sizeof(opt_not_root)), QUERY_FORMERR,
+                 "RFC 6891 6.1.1: the OPT owner is the root");
+    cr_assert_eq(parse_with(&q, 1, 0, opt, sizeof(opt)), QUERY_FORMERR,
+                 "RFC 6891 6.1.1: OPT only in the additional section");
+    cr_assert_eq(parse_with(&q, 0, 1, opt, sizeof(opt) - 1), QUERY_FORMERR, "OPT cut short");
+}
+
+Test(query, ecs_addresses_of_every_length)
+{
+    /* RFC 7871 6: as many address bytes as the prefix needs, zero-padded. */
+    const uint8_t v6[16] = {0x20, 0x01, 0x0d, 0xb8, 0x12, 0x34, 0x56, 0x78,
+                            0x9a, 0xbc, 0xde, 0xf0, 0x11, 0x22, 0x33, 0x44};
+
+    for (unsigned source = 0; source <= 128; source += 8) {
+        uint8_t pkt[128], want[16] = {0};
+        query_t q;
+        size_t n = with_ecs(pkt, 2, (uint8_t)source, 0, v6, (uint8_t)(source / 8));
+        memcpy(want, v6, source / 8);
+        cr_assert_eq(query_parse(&q, pkt, n), QUERY_OK, "/%u", source);
+        cr_assert(q.ecs);
+        cr_assert_eq(q.ecs_family, 2);
+        cr_assert_eq(q.ecs_source, source);
+        cr_assert_eq(memcmp(q.ecs_addr, want, 16), 0, "/%u", source);
+    }
+}
+
+Test(query, second_ecs_option_is_formerr)
+{
+    const uint8_t two[] = {0, 8, 0, 7, 0, 1, 24, 0, 81, 2, 69, 0, 8, 0, 7, 0, 1, 24, 0, 81, 2, 69};
+    uint8_t pkt[128];
+    query_t q;
+    size_t n = with_opt(pkt, 0, two, sizeof(two));
+
+    cr_assert_eq(query_parse(&q, pkt, n), QUERY_FORMERR, "RFC 7871 7.1.2");
+}
+
+Test(query, lower_casing_changes_only_letters)
+{
+    /* Names with bytes that have bit 6 set and bit 5 clear, the ones query.c
+     * looks at to decide whether to lower-case. sizeof counts the string's
+     * terminating NUL: the root label. */
+#define WIRE(s) {s, sizeof(s)}
+    const struct {
+        const char *name;
+        size_t len;
+    } cases[] = {
+        WIRE("\4_sip\4_tcp\3www\7example\3com"), /* '_' but no capital */
+        WIRE("\1@\1[\1\\\1]\1^\1_\1\xc1\1\xdf"),
+        WIRE("\3www\7example\3coM"), /* a capital in the last word only */
+        WIRE("\3Www\7example\3com"), /* in the first word only */
+        WIRE("\7EXAMPLE"),
+    };
+#undef WIRE
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const uint8_t *name = (const uint8_t *)cases[i].name;
+        uint8_t lower[DNAME_MAX];
+        size_t n, len = cases[i].len;
+        uint8_t *pkt = name_query(name, len, 4, &n);
+        query_t q;
+
+        for (size_t k = 0; k < len; k++) {
+            lower[k] = dname_lower(name[k]);
+        }
+        cr_assert_eq(query_parse(&q, pkt, n), QUERY_OK, "case %zu", i);
+        cr_assert_eq(q.qlen, len, "case %zu", i);
+        cr_assert_eq(memcmp(q.qname, lower, len), 0, "case %zu", i);
+        cr_assert_eq(q.hash, reference_hash(lower, len), "case %zu", i);
+        free(pkt);
     }
 }
