@@ -140,34 +140,39 @@ static size_t answer_error(const query_t *q, uint8_t *out, unsigned rcode)
 
 /* The address a service decision is made for: the ECS address when the
  * query has one with a prefix and the service uses ECS, else the packet's
- * source. IPv4-mapped IPv6 counts as IPv4. Sets *from_ecs. */
-static bool client_addr(const query_t *q, const svc_rt_t *svc, const struct sockaddr *src,
-                        uint8_t *addr, bool *from_ecs)
+ * source. IPv4-mapped IPv6 counts as IPv4. Returns where its 4 or 16 bytes
+ * are (*v6 says which) and sets *from_ecs. */
+static const uint8_t *client_addr(const query_t *q, const svc_rt_t *svc,
+                                  const struct sockaddr *src, bool *v6, bool *from_ecs)
 {
-    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    static const uint8_t none[4]; /* no source (tests): 0.0.0.0, which no database places */
     const uint8_t *a;
-    bool v6;
 
     *from_ecs = q->ecs && q->ecs_source > 0 && svc->ecs;
     if (*from_ecs) {
-        v6 = q->ecs_family == 2;
+        *v6 = q->ecs_family == 2;
         a = q->ecs_addr;
     } else if (src != NULL && src->sa_family == AF_INET6) {
-        v6 = true;
+        *v6 = true;
         a = ((const struct sockaddr_in6 *)src)->sin6_addr.s6_addr;
     } else if (src != NULL && src->sa_family == AF_INET) {
-        v6 = false;
-        a = (const uint8_t *)&((const struct sockaddr_in *)src)->sin_addr;
+        *v6 = false;
+        return (const uint8_t *)&((const struct sockaddr_in *)src)->sin_addr;
     } else {
-        v6 = false;
-        a = mapped + 8; /* no source (tests): 0.0.0.0, which no database places */
+        *v6 = false;
+        return none;
     }
-    if (v6 && memcmp(a, mapped, 12) == 0) {
-        v6 = false;
-        a += 12;
+    if (*v6) {
+        uint64_t hi;
+        uint32_t mid;
+        memcpy(&hi, a, 8);
+        memcpy(&mid, a + 8, 4);
+        if (hi == 0 && mid == htonl(0xffff)) { /* ::ffff:0:0/96 */
+            *v6 = false;
+            a += 12;
+        }
     }
-    memcpy(addr, a, v6 ? 16 : 4);
-    return v6;
+    return a;
 }
 
 #define SVC_NOROOM   (~0u)     /* the records do not fit: truncate */
@@ -184,11 +189,11 @@ static unsigned write_svc(answer_ctx_t *ctx, const answer_t *a, const query_t *q
     bool v6 = a->svc_type == LDNS_RR_TYPE_AAAA, cv6 = false, from_ecs = false;
     unsigned alen = v6 ? 16 : 4, depth = 0, n = 0;
     const geo_list_t *order = svc->listed;
-    uint8_t addr[16] = {0};
+    const uint8_t *addr = NULL;
     select_t sel;
 
     if (svc->map != NULL) {
-        cv6 = client_addr(q, svc, src, addr, &from_ecs);
+        addr = client_addr(q, svc, src, &cv6, &from_ecs);
         order = geo_map_lookup(svc->map, cv6, addr, &depth);
         /* An IPv4 client sent as IPv4-mapped IPv6 holds for the /96 above it. */
         *scope = !from_ecs ? 0 : depth + (q->ecs_family == 2 && !cv6 ? 96 : 0);
@@ -208,7 +213,10 @@ static unsigned write_svc(answer_ctx_t *ctx, const answer_t *a, const query_t *q
         t->from_ecs = from_ecs;
         t->depth = depth;
         t->scope = *scope;
-        memcpy(t->addr, addr, sizeof(addr));
+        memset(t->addr, 0, sizeof(t->addr));
+        if (addr != NULL) {
+            memcpy(t->addr, addr, cv6 ? 16 : 4);
+        }
     }
 
     /* Every record has the same owner (a pointer to the service's name),
