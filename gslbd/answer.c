@@ -121,7 +121,9 @@ static size_t write_head(const query_t *q, uint8_t *out, unsigned rcode, bool aa
     out[3] = (uint8_t)(rcode & 0x0f);                                /* RA, Z, AD, CD clear */
     wr16(out + 4, q->qend ? 1 : 0);
     memset(out + 6, 0, 6);
-    memcpy(out + HDR, pkt + HDR, qlen); /* the client's letter case, RFC 4343 4.1 */
+    if (out != pkt) {                       /* answering in place, the question is already there */
+        memcpy(out + HDR, pkt + HDR, qlen); /* the client's letter case, RFC 4343 4.1 */
+    }
     return HDR + qlen;
 }
 
@@ -142,8 +144,8 @@ static size_t answer_error(const query_t *q, uint8_t *out, unsigned rcode)
  * query has one with a prefix and the service uses ECS, else the packet's
  * source. IPv4-mapped IPv6 counts as IPv4. Returns where its 4 or 16 bytes
  * are (*v6 says which) and sets *from_ecs. */
-static const uint8_t *client_addr(const query_t *q, const svc_rt_t *svc,
-                                  const struct sockaddr *src, bool *v6, bool *from_ecs)
+static const uint8_t *client_addr(const query_t *q, const svc_rt_t *svc, const struct sockaddr *src,
+                                  bool *v6, bool *from_ecs)
 {
     static const uint8_t none[4]; /* no source (tests): 0.0.0.0, which no database places */
     const uint8_t *a;

@@ -45,7 +45,10 @@ typedef struct {
 
 /* Write the response to `pkt`, which came from `src`, into `out`, which has
  * room for ANSWER_UDP_MAX bytes (UDP) or ANSWER_TCP_MAX bytes (TCP).
- * Returns its length, or 0 when the packet gets no reply at all. */
+ * Returns its length, or 0 when the packet gets no reply at all. `out` may
+ * be `pkt` itself (the UDP path answers in place: the header and question
+ * are then where the response needs them); any other overlap is not allowed.
+ * Everything else the response needs is read from pkt before it is written. */
 size_t answer_packet(answer_ctx_t *ctx, const snapshot_t *s, const struct sockaddr *src,
                      const uint8_t *pkt, size_t len, uint8_t *out, bool tcp);
 

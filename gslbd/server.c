@@ -20,8 +20,9 @@
 #include "answer.h"
 #include "common/log.h"
 
-#define UDP_BATCH      32
-#define UDP_RX_SIZE    4096 /* larger queries are dropped (nobody sends them) */
+#define UDP_BATCH   32
+#define UDP_RX_SIZE 4096 /* larger queries are dropped (nobody sends them) */
+_Static_assert(UDP_RX_SIZE >= ANSWER_UDP_MAX, "UDP answers are written over their query");
 #define UDP_WAKE_MS    250  /* a blocked UDP thread looks at the stop flag this often */
 #define TCP_RX_SIZE    8192 /* a query message larger than this closes the connection */
 #define CMSG_SPACE_MAX 64
@@ -58,7 +59,6 @@ typedef struct {
     struct sockaddr_storage peer[UDP_BATCH];
     uint8_t rx_cmsg[UDP_BATCH][CMSG_SPACE_MAX], tx_cmsg[UDP_BATCH][CMSG_SPACE_MAX];
     uint8_t rx_buf[UDP_BATCH][UDP_RX_SIZE];
-    uint8_t tx_buf[UDP_BATCH][ANSWER_UDP_MAX];
 } udp_sock_t;
 
 #define UDP_OFFLINE UINT64_MAX
@@ -368,12 +368,12 @@ static void udp_batch(udp_sock_t *w, int n)
             continue;
         }
         size_t len = answer_packet(&w->ctx, snap, (const struct sockaddr *)&w->peer[i],
-                                   w->rx_buf[i], w->rx[i].msg_len, w->tx_buf[out], false);
+                                   w->rx_buf[i], w->rx[i].msg_len, w->rx_buf[i], false);
         if (len == 0) {
             continue;
         }
         struct msghdr *o = &w->tx[out].msg_hdr;
-        w->tx_iov[out].iov_base = w->tx_buf[out];
+        w->tx_iov[out].iov_base = w->rx_buf[i]; /* answered in place */
         w->tx_iov[out].iov_len = len;
         o->msg_name = m->msg_name;
         o->msg_namelen = m->msg_namelen;
