@@ -348,13 +348,16 @@ static uint32_t quad_of(quadder_t *Q, uint32_t ref)
             abort();
         }
     }
+    if (Q->n_quads >= GEO_LEAF / sizeof(geo_quad_t)) {
+        abort(); /* 134 million nodes: offsets would reach the leaf bit */
+    }
     uint32_t q = (uint32_t)Q->n_quads++;
-    Q->memo[ref] = q;
+    Q->memo[ref] = q * (uint32_t)sizeof(geo_quad_t);
     for (unsigned bits = 0; bits < 4; bits++) {
         uint32_t v = quad_slot(Q, ref, bits); /* may move Q->quads: index after */
         Q->quads[q].child[bits] = v;
     }
-    return q;
+    return q * (uint32_t)sizeof(geo_quad_t);
 }
 
 /* The root table of one family: entry i is where the binary walk of the

@@ -45,7 +45,8 @@ typedef struct {
 
 /* The compiled trie: a table indexed by the address's first GEO_ROOT_BITS
  * bits per family, then nodes that each consume two bits and have four
- * references. A reference is a node (an index into quads) or a leaf:
+ * references. A reference is a node (its byte offset in quads, so a step
+ * needs no multiply) or a leaf:
  * GEO_LEAF | back << GEO_BACK_SHIFT | list index, where `back` is how many of
  * the bits the walk consumed lie beyond the leaf's network (0 or 1 below the
  * table, up to GEO_ROOT_BITS in it). Compared with one bit per step, the walk
@@ -79,31 +80,47 @@ typedef struct {
  * Everything lives in the arena. Never fails (aborts on out-of-memory). */
 const geo_map_t *geo_map_build(const geo_db_t *db, const geo_map_spec_t *spec, arena_t *a);
 
+/* The four references of the node at byte offset `ref` of m->quads. */
+static inline const uint32_t *geo_quad_at(const geo_map_t *m, uint32_t ref)
+{
+    return (const uint32_t *)((const char *)m->quads + ref);
+}
+
 /* The list for an address (4 or 16 bytes in network order); *scope gets the
  * prefix length over which the list is the same. The address is read as
  * big-endian words: each step shifts the bits it used out of the top. */
 static inline const geo_list_t *geo_map_lookup(const geo_map_t *m, bool v6, const uint8_t *addr,
                                                unsigned *scope)
 {
-    uint64_t hi, lo = 0;
-    unsigned d = GEO_ROOT_BITS;
+    uint32_t ref;
+    unsigned d;
 
-    if (v6) {
+    if (!v6) {
+        /* A marker bit follows the 32 address bits: where it has moved to
+         * when the walk stops tells how many bits the walk took, so the
+         * loop keeps no count (an IPv4 walk ends within the word). */
+        uint32_t w;
+        memcpy(&w, addr, 4);
+        uint64_t x = (uint64_t)__builtin_bswap32(w) << 32 | 1u << 31;
+        ref = m->root4[x >> (64 - GEO_ROOT_BITS)];
+        for (x <<= GEO_ROOT_BITS; !(ref & GEO_LEAF); x <<= 2) {
+            ref = geo_quad_at(m, ref)[x >> 62];
+        }
+        d = (unsigned)__builtin_ctzll(x) - 31;
+    } else {
+        uint64_t hi, lo;
         memcpy(&hi, addr, 8);
         memcpy(&lo, addr + 8, 8);
         hi = __builtin_bswap64(hi);
         lo = __builtin_bswap64(lo);
-    } else {
-        uint32_t w;
-        memcpy(&w, addr, 4);
-        hi = (uint64_t)__builtin_bswap32(w) << 32;
-    }
-    uint32_t ref = (v6 ? m->root6 : m->root4)[hi >> (64 - GEO_ROOT_BITS)];
-    for (hi <<= GEO_ROOT_BITS; !(ref & GEO_LEAF) && d < 64; d += 2, hi <<= 2) {
-        ref = m->quads[ref].child[hi >> 62];
-    }
-    for (; !(ref & GEO_LEAF); d += 2, lo <<= 2) {
-        ref = m->quads[ref].child[lo >> 62];
+        ref = m->root6[hi >> (64 - GEO_ROOT_BITS)];
+        d = GEO_ROOT_BITS;
+        for (hi <<= GEO_ROOT_BITS; !(ref & GEO_LEAF) && d < 64; d += 2, hi <<= 2) {
+            ref = geo_quad_at(m, ref)[hi >> 62];
+        }
+        for (; !(ref & GEO_LEAF); d += 2, lo <<= 2) {
+            ref = geo_quad_at(m, ref)[lo >> 62];
+        }
     }
     *scope = d - ((ref & ~GEO_LEAF) >> GEO_BACK_SHIFT);
     return m->lists[ref & GEO_LIST_MASK];
