@@ -234,7 +234,8 @@ static unsigned write_svc(answer_ctx_t *ctx, const answer_t *a, const query_t *q
         const region_rt_t *r = svc->regions[sel.region[i]];
         unsigned cnt = v6 ? r->n6 : r->n4;
         const uint8_t *addrs = v6 ? r->v6 : r->v4;
-        bool all = sel.failed_open || health_region_override(r->slot) == OVERRIDE_UP;
+        bool all =
+            sel.failed_open || (select_region_status(r) & (v6 ? REGION_ALL6 : REGION_ALL4)) != 0;
         for (unsigned k = 0; k < cnt; k++) {
             if (!all && !health_member_up(v6 ? r->s6[k] : r->s4[k])) {
                 continue;

@@ -33,7 +33,20 @@ struct health {
     size_t n_sources;
     override_rule_t *rules;
     char *file;
+    _Atomic uint64_t gen; /* bumped after every change of a slot; see health_gen() */
 };
+
+/* A slot changed: caches of what slots imply (select.c) are stale now. The
+ * release orders the slot's store before the new generation. */
+static void health_changed(health_t *h)
+{
+    atomic_fetch_add_explicit(&h->gen, 1, memory_order_release);
+}
+
+const _Atomic uint64_t *health_gen(const health_t *h)
+{
+    return &h->gen;
+}
 
 static const char *const override_names[] = {"auto", "drain", "down", "up"};
 static const char *const state_names[] = {"unknown", "up", "down"};
@@ -132,6 +145,7 @@ health_slot_t *health_slot(health_t *h, const char *zone, const char *region, co
     s->next = h->buckets[b];
     h->buckets[b] = s;
     atomic_store(&s->override, (uint8_t)rules_for(h, s));
+    health_changed(h);
     return s;
 }
 
@@ -308,6 +322,9 @@ int health_report(health_t *h, int source, const char *zone, const char *region,
     health_slot_t *s = health_slot(h, zone, region, member);
     uint8_t state = up ? HEALTH_UP : HEALTH_DOWN;
     uint8_t old = atomic_exchange(&s->state, state);
+    if (old != state) {
+        health_changed(h);
+    }
 
     s->source = source;
     snprintf(s->reason, sizeof(s->reason), "%s", reason ? reason : "");
@@ -331,6 +348,7 @@ int health_override(health_t *h, const char *zone, const char *region, const cha
             if ((zone == NULL || strcmp(s->zone, zone) == 0) && strcmp(s->region, region) == 0 &&
                 str_eq(s->member, member)) {
                 atomic_store(&s->override, (uint8_t)rules_for(h, s));
+                health_changed(h);
                 changed++;
             }
         }
@@ -354,6 +372,7 @@ void health_tick(health_t *h, uint64_t now_ms)
             unsigned stale = s->stale_after_ms ? s->stale_after_ms : 6000;
             if (now_ms - heard > stale) {
                 atomic_store(&s->state, HEALTH_UNKNOWN);
+                health_changed(h);
                 s->changed_ms = now_ms;
                 log_warn("health: no report for %s %s %s from %s for %.1f s: treating it as "
                          "unknown (counts as up)",

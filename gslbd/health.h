@@ -65,6 +65,11 @@ int health_override(health_t *h, const char *zone, const char *region, const cha
 /* Turn reports not refreshed within their stale_after into unknown (logged). */
 void health_tick(health_t *h, uint64_t now_ms);
 
+/* A counter that grows after every change of any slot's state or override
+ * (acquire-load it, then read slots): what was derived from the slots at
+ * one value of it holds while it keeps that value. */
+const _Atomic uint64_t *health_gen(const health_t *h);
+
 /* Read by worker threads. */
 static inline bool health_member_up(const health_slot_t *s)
 {

@@ -38,9 +38,9 @@ static bool region_up(const region_rt_t *r)
     return up >= r->min_up;
 }
 
-/* eligible(r, v6, 0) in one pass over the members, for the common case:
- * the region's override is read once, and the other family's members are
- * only counted when the asked family's alone fall short of min_up. */
+/* eligible(r, v6, 0) in one pass over the members: the region's override is
+ * read once, and the other family's members are only counted when the asked
+ * family's alone fall short of min_up. */
 static bool usable(const region_rt_t *r, bool v6)
 {
     uint8_t ov = health_region_override(r->slot);
@@ -63,6 +63,25 @@ static bool usable(const region_rt_t *r, bool v6)
         up_other += health_member_up(other[i]);
     }
     return up + up_other >= r->min_up;
+}
+
+static bool all_answerable(const region_rt_t *r, bool v6)
+{
+    unsigned n = v6 ? r->n6 : r->n4;
+
+    for (unsigned i = 0; i < n; i++) {
+        if (!select_member_ok(r, v6, i, false)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+unsigned select_region_status_slow(const region_rt_t *r)
+{
+    return (usable(r, false) ? REGION_USABLE4 : 0) | (usable(r, true) ? REGION_USABLE6 : 0) |
+           (all_answerable(r, false) ? REGION_ALL4 : 0) |
+           (all_answerable(r, true) ? REGION_ALL6 : 0);
 }
 
 /* Eligibility by pass: 0 strict, 1 ignoring health, 2 ignoring weight too. */
@@ -156,7 +175,7 @@ static bool select_first(const svc_rt_t *svc, const geo_list_t *order, bool v6, 
 {
     for (unsigned i = 0; i < order->n && out->n < svc->answers && out->n < SELECT_MAX; i++) {
         const region_rt_t *r = svc->regions[order->e[i].region];
-        if (usable(r, v6)) {
+        if (select_region_status(r) & (v6 ? REGION_USABLE6 : REGION_USABLE4)) {
             out->region[out->n++] = order->e[i].region;
             if (why != NULL) {
                 why[i] = SELECT_CHOSEN;

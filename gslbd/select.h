@@ -43,6 +43,33 @@ static inline bool select_member_ok(const region_rt_t *r, bool v6, unsigned i, b
            health_member_up(v6 ? r->s6[i] : r->s4[i]);
 }
 
+/* A region's status bits: usable (eligible with health and weight) for A
+ * and for AAAA queries; every member of the family answerable. */
+#define REGION_USABLE4 1u
+#define REGION_USABLE6 2u
+#define REGION_ALL4    4u
+#define REGION_ALL6    8u
+
+unsigned select_region_status_slow(const region_rt_t *r);
+
+/* The status bits, from the region's cache while the health generation it
+ * was worked out at still holds: health changes are rare, queries are not,
+ * and working it out reads every member's slot. */
+static inline unsigned select_region_status(const region_rt_t *r)
+{
+    if (r->status == NULL) {
+        return select_region_status_slow(r);
+    }
+    uint64_t gen = atomic_load_explicit(r->health_gen, memory_order_acquire) + 1;
+    uint64_t st = atomic_load_explicit(r->status, memory_order_relaxed);
+    if (st >> 8 == gen) {
+        return (unsigned)(st & 0xff);
+    }
+    unsigned bits = select_region_status_slow(r); /* reads the slots after the acquire */
+    atomic_store_explicit(r->status, gen << 8 | bits, memory_order_relaxed);
+    return bits;
+}
+
 /* xorshift64*: per-thread state, never zero. */
 static inline uint64_t select_rand(uint64_t *state)
 {

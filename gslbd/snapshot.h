@@ -34,6 +34,12 @@ typedef struct {
     health_slot_t *slot;                  /* the region's overrides; NULL: none (tests) */
     health_slot_t *const *s4, *const *s6; /* each address's member slot, or NULL */
     uint16_t min_up;                      /* members that must be up for the region to be */
+    /* What the slots say, cached per health generation by select.c (both
+     * NULL: no cache, work it out every time). The one mutable word of a
+     * snapshot: worker threads may store to it concurrently, each the same
+     * value for the same generation. */
+    const _Atomic uint64_t *health_gen;
+    _Atomic uint64_t *status;
 } region_rt_t;
 
 struct svc_rt {

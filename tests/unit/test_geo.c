@@ -443,6 +443,7 @@ Test(select, spread_blends_nearby_regions_by_weight)
 
 static health_t *hl;
 static health_slot_t *mslot[3][1];
+static _Atomic uint64_t status_cache[3];
 
 static svc_rt_t health_svc(zone_all_down_t mode)
 {
@@ -454,6 +455,11 @@ static svc_rt_t health_svc(zone_all_down_t mode)
         regs[i].slot = health_slot(hl, "t.test", names[i], NULL);
         mslot[i][0] = health_slot(hl, "t.test", names[i], "addr");
         regs[i].s4 = mslot[i];
+        /* as in a snapshot: status cached per health generation, so every
+         * report and override below must be seen through the cache */
+        regs[i].health_gen = health_gen(hl);
+        regs[i].status = &status_cache[i];
+        atomic_store(&status_cache[i], 0);
     }
     svc.on_all_down = (uint8_t)mode;
     return svc;
