@@ -236,8 +236,8 @@ select_slow(const svc_rt_t *svc, const geo_list_t *order, bool v6, uint64_t *rng
     }
 }
 
-void select_regions(const svc_rt_t *svc, const geo_list_t *order, bool v6, uint64_t *rng,
-                    select_t *out, uint8_t *why)
+void select_regions_all(const svc_rt_t *svc, const geo_list_t *order, bool v6, uint64_t *rng,
+                        select_t *out, uint8_t *why)
 {
     out->n = 0;
     out->failed_open = out->degraded = out->servfail = false;
@@ -246,7 +246,7 @@ void select_regions(const svc_rt_t *svc, const geo_list_t *order, bool v6, uint6
             why[i] = (uint8_t)reason(svc->regions[order->e[i].region], v6);
         }
     }
-    if (svc->policy != POLICY_WEIGHTED && !(svc->policy == POLICY_NEAREST && svc->spread_km > 0)) {
+    if (svc_is_plain(svc)) {
         if (select_first(svc, order, v6, out, why)) {
             return;
         }

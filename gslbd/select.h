@@ -81,7 +81,25 @@ static inline uint64_t select_rand(uint64_t *state)
     return x * 2685821657736338717ull;
 }
 
-void select_regions(const svc_rt_t *svc, const geo_list_t *order, bool v6, uint64_t *rng,
-                    select_t *out, uint8_t *why);
+/* The whole of the choice (select.c). */
+void select_regions_all(const svc_rt_t *svc, const geo_list_t *order, bool v6, uint64_t *rng,
+                        select_t *out, uint8_t *why);
+
+/* Choose. The case nearly every query is, one answer from a plain service
+ * whose first region is usable, is settled here, inline, with two loads
+ * from the region's status cache; anything else goes to select_regions_all. */
+static inline void select_regions(const svc_rt_t *svc, const geo_list_t *order, bool v6,
+                                  uint64_t *rng, select_t *out, uint8_t *why)
+{
+    if (why == NULL && svc->plain && svc->answers == 1 && order->n > 0 &&
+        (select_region_status(svc->regions[order->e[0].region]) &
+         (v6 ? REGION_USABLE6 : REGION_USABLE4))) {
+        out->region[0] = order->e[0].region;
+        out->n = 1;
+        out->failed_open = out->degraded = out->servfail = false;
+        return;
+    }
+    select_regions_all(svc, order, v6, rng, out, why);
+}
 
 #endif

@@ -516,6 +516,7 @@ static svc_rt_t *build_service(build_t *b, size_t z, const zone_service_t *zs,
     s->policy = (uint8_t)zs->policy;
     s->answers = (uint8_t)zs->answers;
     s->spread_km = (float)zs->spread_km;
+    s->plain = svc_is_plain(s);
     s->ecs = zs->ecs;
     s->on_all_down = (uint8_t)zs->on_all_down;
     s->min_ttl = zs->min_ttl < zs->ttl ? zs->min_ttl : zs->ttl;

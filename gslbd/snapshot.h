@@ -52,12 +52,20 @@ struct svc_rt {
     const geo_list_t *listed;          /* the listed order, for weighted and failover */
     float spread_km;
     uint8_t policy;      /* zone_policy_t */
+    bool plain;          /* svc_is_plain(), compiled */
     uint8_t answers;     /* regions per answer */
     bool ecs;            /* use EDNS Client Subnet to place the client */
     uint8_t on_all_down; /* zone_all_down_t */
     uint16_t fallback;   /* ALL_DOWN_FALLBACK: position in regions (may be past n_regions) */
     uint32_t min_ttl;    /* TTL while failing over or failing open */
 };
+
+/* Whether a service takes the first eligible regions of its order as they
+ * come: no weighted draw, no spread. */
+static inline bool svc_is_plain(const svc_rt_t *svc)
+{
+    return svc->policy != POLICY_WEIGHTED && !(svc->policy == POLICY_NEAREST && svc->spread_km > 0);
+}
 
 /* One prepared response: a static fragment, optionally followed by address
  * records chosen per query from a service. */

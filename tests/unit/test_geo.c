@@ -304,12 +304,14 @@ static svc_rt_t make_svc(zone_policy_t policy, unsigned answers, float spread)
         regs[i] = (region_rt_t){names[i], 100,  lat3[i], lon3[i],  1,        0,
                                 v4s[i],   NULL, NULL,    no_slots, no_slots, 1};
     }
-    return (svc_rt_t){.n_regions = 3,
-                      .regions = reg_ptrs,
-                      .policy = (uint8_t)policy,
-                      .answers = (uint8_t)answers,
-                      .spread_km = spread,
-                      .ttl = 30};
+    svc_rt_t svc = (svc_rt_t){.n_regions = 3,
+                              .regions = reg_ptrs,
+                              .policy = (uint8_t)policy,
+                              .answers = (uint8_t)answers,
+                              .spread_km = spread,
+                              .ttl = 30};
+    svc.plain = svc_is_plain(&svc); /* as compiled: the inline common case is tested too */
+    return svc;
 }
 
 static geo_list_t *order_of(uint16_t a, float ka, uint16_t b, float kb, uint16_t c, float kc)
