@@ -38,9 +38,10 @@ static bool region_up(const region_rt_t *r)
     return up >= r->min_up;
 }
 
-/* eligible(r, v6, 0) in one pass over the members: the region's override is
- * read once, and the other family's members are only counted when the asked
- * family's alone fall short of min_up. */
+/* Strict eligibility (weight, overrides, min_up, an up address of the
+ * family) in one pass over the members: the region's override is read once,
+ * and the other family's members are only counted when the asked family's
+ * alone fall short of min_up. Read through the status cache: eligible(). */
 static bool usable(const region_rt_t *r, bool v6)
 {
     uint8_t ov = health_region_override(r->slot);
@@ -84,11 +85,14 @@ unsigned select_region_status_slow(const region_rt_t *r)
            (all_answerable(r, true) ? REGION_ALL6 : 0);
 }
 
-/* Eligibility by pass: 0 strict, 1 ignoring health, 2 ignoring weight too. */
+/* Eligibility by pass: 0 strict (usable(), from the status cache), 1
+ * ignoring health, 2 ignoring weight too. */
 static bool eligible(const region_rt_t *r, bool v6, int pass)
 {
-    return (pass >= 2 || weight_of(r) > 0) && (pass >= 1 || region_up(r)) &&
-           has_family(r, v6, pass >= 1);
+    if (pass == 0) {
+        return (select_region_status(r) & (v6 ? REGION_USABLE6 : REGION_USABLE4)) != 0;
+    }
+    return (pass >= 2 || weight_of(r) > 0) && has_family(r, v6, true);
 }
 
 static select_why_t reason(const region_rt_t *r, bool v6)
@@ -175,7 +179,7 @@ static bool select_first(const svc_rt_t *svc, const geo_list_t *order, bool v6, 
 {
     for (unsigned i = 0; i < order->n && out->n < svc->answers && out->n < SELECT_MAX; i++) {
         const region_rt_t *r = svc->regions[order->e[i].region];
-        if (select_region_status(r) & (v6 ? REGION_USABLE6 : REGION_USABLE4)) {
+        if (eligible(r, v6, 0)) {
             out->region[out->n++] = order->e[i].region;
             if (why != NULL) {
                 why[i] = SELECT_CHOSEN;
