@@ -20,12 +20,13 @@
 #include "answer.h"
 #include "common/log.h"
 
-#define UDP_BATCH   32
-#define UDP_RX_SIZE 4096 /* larger queries are dropped (nobody sends them) */
-_Static_assert(UDP_RX_SIZE >= ANSWER_UDP_MAX, "UDP answers are written over their query");
+#define UDP_BATCH      32
+#define UDP_RX_SIZE    4096 /* larger queries are dropped (nobody sends them) */
 #define UDP_WAKE_MS    250  /* a blocked UDP thread looks at the stop flag this often */
 #define TCP_RX_SIZE    8192 /* a query message larger than this closes the connection */
 #define CMSG_SPACE_MAX 64
+
+_Static_assert(UDP_RX_SIZE >= ANSWER_UDP_MAX, "UDP answers are written over their query");
 
 typedef struct worker worker_t;
 
@@ -36,7 +37,7 @@ struct conn {
     worker_t *w;
     conn_t *next, *prev; /* active list, or free list via next */
     size_t rlen;
-    uint64_t active_ms; /* loop time of the last read or completed write */
+    uint64_t active_ms; /* loop time of the last read */
     struct sockaddr_storage peer;
     bool writing, closing;
     uint8_t rbuf[TCP_RX_SIZE];
@@ -449,7 +450,7 @@ static void worker_on_sweep(uv_timer_t *t)
 
     for (conn_t *c = w->active, *next; c != NULL; c = next) {
         next = c->next;
-        if (!c->writing && now - c->active_ms >= limit) {
+        if (now - c->active_ms >= limit) {
             conn_close(c);
         }
     }
@@ -467,7 +468,6 @@ static void conn_on_write(uv_write_t *req, int status)
         conn_close(c);
         return;
     }
-    c->active_ms = uv_now(&c->w->loop);
     uv_read_start((uv_stream_t *)&c->tcp, NULL, conn_on_read);
     conn_process(c);
 }
