@@ -58,6 +58,16 @@ typedef struct {
 int geo_db_open(const char *path, geo_db_t **out, char *err, size_t errlen) ATTR_WUR;
 void geo_db_free(geo_db_t *db);
 
+/* An IPv6 address (16 bytes in network order) as two big-endian words:
+ * walks shift its bits out of the top of hi, then of lo. */
+static inline void geo_addr_words(const uint8_t *addr, uint64_t *hi, uint64_t *lo)
+{
+    memcpy(hi, addr, 8);
+    memcpy(lo, addr + 8, 8);
+    *hi = __builtin_bswap64(*hi);
+    *lo = __builtin_bswap64(*lo);
+}
+
 /* Walk a trie with an address (4 or 16 bytes in network order). Returns the
  * leaf reached and sets *depth to the number of bits used (the prefix length
  * of the network that matched, in the address family's own bits). */
@@ -71,10 +81,7 @@ static inline uint32_t geo_trie_walk(const geo_trie_t *t, int v6, const uint8_t 
     /* The address as big-endian words: each step shifts the next bit out of
      * the top, instead of indexing a byte and masking a bit. */
     if (v6) {
-        memcpy(&hi, addr, 8);
-        memcpy(&lo, addr + 8, 8);
-        hi = __builtin_bswap64(hi);
-        lo = __builtin_bswap64(lo);
+        geo_addr_words(addr, &hi, &lo);
     } else {
         uint32_t w;
         memcpy(&w, addr, 4);

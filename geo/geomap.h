@@ -109,10 +109,7 @@ static inline const geo_list_t *geo_map_lookup(const geo_map_t *m, bool v6, cons
         d = (unsigned)__builtin_ctzll(x) - 31;
     } else {
         uint64_t hi, lo;
-        memcpy(&hi, addr, 8);
-        memcpy(&lo, addr + 8, 8);
-        hi = __builtin_bswap64(hi);
-        lo = __builtin_bswap64(lo);
+        geo_addr_words(addr, &hi, &lo);
         ref = m->root6[hi >> (64 - GEO_ROOT_BITS)];
         d = GEO_ROOT_BITS;
         for (hi <<= GEO_ROOT_BITS; !(ref & GEO_LEAF) && d < 64; d += 2, hi <<= 2) {
