@@ -1,38 +1,76 @@
-# gslb build. `make` builds the daemons with warnings as errors; `make test`
-# runs unit and end-to-end tests; `make demo` runs the loopback demo.
-# `make deps` installs missing Debian packages (the other targets call it).
-# SANITIZE=address,undefined builds everything with those sanitizers.
+# gslb build. `make` builds the programs with warnings as errors and checks the
+# layers; `make test` runs unit and end-to-end tests; `make demo` runs the
+# loopback demo. `make deps` installs missing Debian packages (the other
+# targets call it). SANITIZE=address,undefined builds everything with those
+# sanitizers. docs/ARCHITECTURE.md explains the layers this file builds.
 
 CC      ?= cc
+AR      ?= ar
 PKGS    := ldns libuv yaml-0.1 libmaxminddb
 # CFLAGS is yours (optimisation, debug info); the flags the build needs are
 # kept apart so `make CFLAGS=-O0` still builds.
 CFLAGS  ?= -O2 -g
+# -MD (not -MMD): the dependency files list system headers too, which is how
+# tools/check-layers sees a folder include a library it must not use.
 XCFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
-           -Wno-missing-field-initializers -I. -MMD -MP
+           -Wno-missing-field-initializers -I. -MD -MP
 # The built-in world database, found where `make` built it (override for installs).
 WORLD_DB ?= $(CURDIR)/geo/world.mmdb
-XCFLAGS += -DGSLB_WORLD_DB='"$(WORLD_DB)"' 
-LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lldns -luv -lyaml -lmaxminddb) -lm -lpthread
+VERSION := $(shell cat VERSION)
 ifdef SANITIZE
 XCFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 
 BUILD   := build
-COMMON_SRC := $(wildcard common/*.c) $(wildcard zones/*.c) $(wildcard geo/*.c)
-GSLBD_SRC  := $(filter-out gslbd/main.c gslbd/gslbctl.c,$(wildcard gslbd/*.c))
-HEALTHD_SRC := $(filter-out healthd/main.c,$(wildcard healthd/*.c))
-UNIT_SRC   := $(wildcard tests/unit/*.c)
 
-COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o) $(BUILD)/geo/countries.o
-GSLBD_OBJ  := $(GSLBD_SRC:%.c=$(BUILD)/%.o)
-HEALTHD_OBJ := $(HEALTHD_SRC:%.c=$(BUILD)/%.o)
-# healthd's pure parts (no libcurl, no libuv), linked into the unit tests
-HEALTHD_PURE_OBJ := $(BUILD)/healthd/hstate.o $(BUILD)/healthd/target.o $(BUILD)/healthd/scan.o
-UNIT_OBJ   := $(UNIT_SRC:%.c=$(BUILD)/%.o)
+# ---- libraries, one per folder, lowest layer first --------------------------
+# A library may use only the libraries listed after it in LIBS_*: the link
+# order is the layer order. tools/check-layers enforces it (see `layers`).
+SYS_ldns      := -lldns
+SYS_yaml      := -lyaml
+SYS_maxminddb := -lmaxminddb
+SYS_uv        := -luv
+SYS_curl      := -lcurl
 
-all: bin/gslbd bin/gslbctl bin/healthd geo/world.mmdb
+src = $(filter-out $(2),$(wildcard $(1)/*.c))
+obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
+
+COMMON_OBJ  := $(call obj,$(call src,common))
+DAEMON_OBJ  := $(call obj,$(call src,daemon))
+ZONES_OBJ   := $(call obj,$(call src,zones))
+GEO_OBJ     := $(call obj,$(call src,geo)) $(BUILD)/geo/countries.o
+ENGINE_OBJ  := $(call obj,$(call src,gslbd/engine))
+HEALTHD_OBJ := $(call obj,$(call src,healthd,healthd/main.c))
+SERVER_OBJ  := $(call obj,$(call src,gslbd/server))
+GSLBCTL_OBJ := $(call obj,$(call src,gslbctl))
+UNIT_OBJ    := $(call obj,$(wildcard tests/unit/*.c))
+
+LIB_common  := $(BUILD)/libgslb-common.a
+LIB_daemon  := $(BUILD)/libgslb-daemon.a
+LIB_zones   := $(BUILD)/libgslb-zones.a
+LIB_geo     := $(BUILD)/libgslb-geo.a
+LIB_engine  := $(BUILD)/libgslb-engine.a
+LIB_healthd := $(BUILD)/libgslb-healthd.a
+
+$(LIB_common):  $(COMMON_OBJ)
+$(LIB_daemon):  $(DAEMON_OBJ)
+$(LIB_zones):   $(ZONES_OBJ)
+$(LIB_geo):     $(GEO_OBJ)
+$(LIB_engine):  $(ENGINE_OBJ)
+$(LIB_healthd): $(HEALTHD_OBJ)
+$(BUILD)/libgslb-%.a:
+	@mkdir -p $(dir $@)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+# What each program links, in layer order (a library before those it uses).
+LIBS_engine  := $(LIB_engine) $(LIB_geo) $(LIB_zones) $(LIB_common)
+LIBS_gslbd   := $(LIB_engine) $(LIB_geo) $(LIB_zones) $(LIB_daemon) $(LIB_common)
+LIBS_healthd := $(LIB_healthd) $(LIB_zones) $(LIB_daemon) $(LIB_common)
+SYS_engine   := $(SYS_ldns) $(SYS_yaml) $(SYS_maxminddb) -lm
+
+all: bin/gslbd bin/gslbctl bin/healthd geo/world.mmdb layers
 
 # The built-in country-level world database, from data Debian ships
 # (IPFire Location via tor-geoipdb, tzdata, CLDR): see geo/README-data.md.
@@ -50,35 +88,51 @@ $(BUILD)/geo/countries.c: geo/build-countries geo/country-points.pl /usr/share/z
 $(BUILD)/geo/countries.o: $(BUILD)/geo/countries.c
 	$(CC) $(CFLAGS) $(XCFLAGS) -c -o $@ $<
 
-bin/gslbd: $(BUILD)/gslbd/main.o $(GSLBD_OBJ) $(COMMON_OBJ)
-	@mkdir -p bin
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+# One version for every program, from the VERSION file.
+$(BUILD)/common/version.o: XCFLAGS += -DGSLB_VERSION='"$(VERSION)"'
+$(BUILD)/common/version.o: VERSION
+# Where the daemon looks for the built-in world database.
+$(BUILD)/gslbd/server/main.o: XCFLAGS += -DGSLB_WORLD_DB='"$(WORLD_DB)"'
 
-bin/gslbctl: $(BUILD)/gslbd/gslbctl.o $(BUILD)/common/control.o $(BUILD)/common/log.o
+bin/gslbd: $(SERVER_OBJ) $(LIBS_gslbd)
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $^ $(SYS_engine) $(SYS_uv) -lpthread
+
+bin/gslbctl: $(GSLBCTL_OBJ) $(LIB_common)
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) -o $@ $^
 
-bin/healthd: $(BUILD)/healthd/main.o $(HEALTHD_OBJ) $(COMMON_OBJ)
+bin/healthd: $(BUILD)/healthd/main.o $(LIBS_healthd)
 	@mkdir -p bin
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcurl
+	$(CC) $(LDFLAGS) -o $@ $^ $(SYS_ldns) $(SYS_yaml) $(SYS_uv) $(SYS_curl)
 
-bin/unit-tests: $(UNIT_OBJ) $(GSLBD_OBJ) $(HEALTHD_PURE_OBJ) $(COMMON_OBJ)
+# Unit tests link the engine and healthd's libraries, never the server, the
+# daemon library or libuv (healthd's archive only lends its pure objects).
+bin/unit-tests: $(UNIT_OBJ) $(LIB_healthd) $(LIBS_engine)
 	@mkdir -p bin
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
+	$(CC) $(LDFLAGS) -o $@ $^ $(SYS_engine) -lcriterion
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(XCFLAGS) -c -o $@ $<
 
+# The layer rules (tools/check-layers): each library links and includes only
+# what lies below it. Run on every build; a wrong dependency fails it.
+layers: $(BUILD)/layers.ok
+
+$(BUILD)/layers.ok: tools/check-layers $(LIBS_gslbd) $(LIB_healthd) $(SERVER_OBJ) $(GSLBCTL_OBJ) \
+                    $(BUILD)/healthd/main.o $(UNIT_OBJ)
+	CC="$(CC)" LDFLAGS="$(LDFLAGS)" tools/check-layers $(BUILD)
+	@touch $@
+
 # Fuzz targets: replayed over their corpora by `make test` (ordinary build),
 # fuzzed for FUZZ_SECONDS each by `make fuzz` (clang, libFuzzer, ASan, UBSan).
 FUZZ_TARGETS := answer zone
 FUZZ_SECONDS ?= 60
-LIB_OBJ      := $(GSLBD_OBJ) $(COMMON_OBJ)
 
-bin/replay-%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/replay.o $(LIB_OBJ)
+bin/replay-%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/replay.o $(LIBS_engine)
 	@mkdir -p bin
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(SYS_engine)
 
 fuzz: geo/world.mmdb
 	$(MAKE) BUILD=build-fuzz CC=clang CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" \
@@ -88,8 +142,8 @@ fuzz: geo/world.mmdb
 			tests/fuzz/corpus/$$t || exit 1; \
 	done
 
-build-fuzz/fuzz-%: build-fuzz/tests/fuzz/fuzz_%.o $(LIB_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+build-fuzz/fuzz-%: build-fuzz/tests/fuzz/fuzz_%.o $(LIBS_engine)
+	$(CC) $(LDFLAGS) -o $@ $^ $(SYS_engine)
 
 deps:
 	@tools/deps.sh
@@ -118,8 +172,8 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	tools/demo.sh
 
-FORMAT_SRC := $(COMMON_SRC) $(GSLBD_SRC) gslbd/main.c gslbd/gslbctl.c $(HEALTHD_SRC) healthd/main.c \
-              $(wildcard */*.h)
+C_DIRS     := common daemon zones geo gslbd/engine gslbd/server gslbctl healthd
+FORMAT_SRC := $(foreach d,$(C_DIRS),$(wildcard $(d)/*.c $(d)/*.h))
 
 format:
 	clang-format -i $(FORMAT_SRC)
@@ -130,5 +184,5 @@ format-check:
 clean:
 	rm -rf $(BUILD) build-fuzz bin geo/world.mmdb
 
-.PHONY: all deps test unit demo fuzz bench bench-healthd format format-check clean
+.PHONY: all deps test unit demo fuzz bench bench-healthd format format-check clean layers
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,5 +1,5 @@
 /* arena: bump allocation in chunks; see arena.h. */
-#include "arena.h"
+#include "common/arena.h"
 
 #include <stdio.h>
 #include <stdlib.h>

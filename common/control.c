@@ -2,7 +2,7 @@
  * control: line reassembly and tokenizing for the control protocol; see
  * control.h for the protocol itself.
  */
-#include "control.h"
+#include "common/control.h"
 
 #include <string.h>
 

@@ -3,7 +3,7 @@
  * It does not do syslog: daemons under systemd or a supervisor have stderr
  * collected for them, which is what operators expect of a modern daemon.
  */
-#include "log.h"
+#include "common/log.h"
 
 #include <stdarg.h>
 #include <stdio.h>

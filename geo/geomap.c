@@ -6,7 +6,7 @@
  * equal siblings merge bottom-up. geo.nets overrides are then cut into the
  * trie, splitting leaves down to their prefix.
  */
-#include "geomap.h"
+#include "geo/geomap.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -4,7 +4,7 @@
  * lists translated to the service's region positions, so two services (or
  * two loads of one) that would build the same map find the same entry.
  */
-#include "mapcache.h"
+#include "geo/mapcache.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -23,14 +23,13 @@
 
 #include "common/control.h"
 #include "common/log.h"
-#include "common/signals.h"
-#include "common/watch.h"
+#include "common/version.h"
+#include "daemon/signals.h"
+#include "daemon/watch.h"
 #include "healthd/probe.h"
 #include "healthd/report.h"
 #include "healthd/target.h"
 #include "zones/zone.h"
-
-#define HEALTHD_VERSION "0.1.0"
 
 typedef struct {
     const char *zones;
@@ -122,7 +121,7 @@ static int parse_options(int argc, char **argv, options_t *o)
             o->level = LOG_LEVEL_WARN;
             break;
         case 'V':
-            printf("healthd %s (%s, libuv %s)\n", HEALTHD_VERSION, curl_version(),
+            printf("healthd %s (%s, libuv %s)\n", gslb_version(), curl_version(),
                    uv_version_string());
             exit(0);
         case 'h':

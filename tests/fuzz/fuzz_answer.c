@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "gslbd/answer.h"
+#include "gslbd/engine/answer.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

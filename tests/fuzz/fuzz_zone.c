@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gslbd/snapshot.h"
+#include "gslbd/engine/snapshot.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

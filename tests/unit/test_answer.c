@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "gslbd/answer.h"
+#include "gslbd/engine/answer.h"
 
 #define EXAMPLE "zones/examples/gslb.example.com.yaml"
 

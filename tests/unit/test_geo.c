@@ -13,7 +13,7 @@
 
 #include "geo/geomap.h"
 #include "geo/mapcache.h"
-#include "gslbd/select.h"
+#include "gslbd/engine/select.h"
 
 #include <errno.h>
 

@@ -5,7 +5,7 @@
 #include <criterion/criterion.h>
 #include <stdlib.h>
 
-#include "gslbd/query.h"
+#include "gslbd/engine/query.h"
 
 /* A query for www.Example.COM A, ID 0x1234, RD set; callers patch bytes. */
 static const uint8_t base_query[] = {

@@ -20,19 +20,18 @@
 #include <uv.h>
 
 #include "common/log.h"
-#include "common/signals.h"
-#include "common/watch.h"
-#include "control.h"
-#include "explain.h"
-#include "server.h"
-#include "zoneset.h"
+#include "common/version.h"
+#include "daemon/signals.h"
+#include "daemon/watch.h"
+#include "gslbd/server/control.h"
+#include "gslbd/engine/explain.h"
+#include "gslbd/server/server.h"
+#include "gslbd/engine/zoneset.h"
 
 /* The built-in world database; the Makefile points this at geo/world.mmdb. */
 #ifndef GSLB_WORLD_DB
 #define GSLB_WORLD_DB "/usr/local/share/gslb/world.mmdb"
 #endif
-
-#define GSLBD_VERSION "0.1.0"
 
 typedef struct {
     const char *zones;
@@ -192,7 +191,7 @@ static int parse_options(int argc, char **argv, options_t *o)
             o->level = LOG_LEVEL_WARN;
             break;
         case 'V':
-            printf("gslbd %s (ldns %s, libuv %s)\n", GSLBD_VERSION, ldns_version(),
+            printf("gslbd %s (ldns %s, libuv %s)\n", gslb_version(), ldns_version(),
                    uv_version_string());
             exit(0);
         case 'h':

@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "snapshot.h"
+#include "gslbd/engine/snapshot.h"
 
 typedef struct zoneset zoneset_t;
 

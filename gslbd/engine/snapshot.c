@@ -8,13 +8,13 @@
  * CNAME chains followed inside the zone, referrals for delegated names. The
  * query path then only picks a prepared answer and copies it.
  */
-#include "snapshot.h"
+#include "gslbd/engine/snapshot.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "dname.h"
+#include "gslbd/engine/dname.h"
 
 #define CNAME_CHAIN_MAX 8
 

@@ -3,7 +3,7 @@
  *
  * What it does not do: decide answers (answer.c) or load zones (main.c).
  */
-#include "server.h"
+#include "gslbd/server/server.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -17,7 +17,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "answer.h"
+#include "gslbd/engine/answer.h"
 #include "common/log.h"
 
 #define UDP_BATCH      32

@@ -16,7 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "snapshot.h"
+#include "gslbd/engine/snapshot.h"
 
 #define SELECT_MAX 16 /* most regions in one answer (services allow 1..16) */
 

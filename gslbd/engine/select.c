@@ -2,7 +2,7 @@
  * select: region choice per query; see select.h. Runs per query: loops over
  * the service's few regions, no allocation.
  */
-#include "select.h"
+#include "gslbd/engine/select.h"
 
 static bool has_family(const region_rt_t *r, bool v6, bool failed_open)
 {

@@ -1,5 +1,5 @@
 /* signals: SIGHUP reloads, SIGTERM/SIGINT stop; see signals.h. */
-#include "signals.h"
+#include "daemon/signals.h"
 
 #include <signal.h>
 

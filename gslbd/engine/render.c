@@ -4,12 +4,12 @@
  * list scanned linearly: fragments hold a handful of names, and this runs at
  * load time only.
  */
-#include "render.h"
+#include "gslbd/engine/render.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "dname.h"
+#include "gslbd/engine/dname.h"
 
 /* Pointer targets are kept below this so that shifting a fragment later by a
  * question of up to 255 bytes, or by dynamic records placed before it, never

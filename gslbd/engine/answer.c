@@ -2,11 +2,11 @@
  * answer: choosing and writing responses; see answer.h. This is the per-query
  * path: it must stay short, allocation-free and readable in one sitting.
  */
-#include "answer.h"
+#include "gslbd/engine/answer.h"
 
 #include <netinet/in.h>
 
-#include "query.h"
+#include "gslbd/engine/query.h"
 
 #define HDR     12
 #define OPT_LEN 11

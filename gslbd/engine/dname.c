@@ -1,5 +1,5 @@
 /* dname: wire-format name helpers; see dname.h. */
-#include "dname.h"
+#include "gslbd/engine/dname.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -8,8 +8,8 @@
 
 #include <uv.h>
 
-#include "health.h"
-#include "snapshot.h"
+#include "gslbd/engine/health.h"
+#include "gslbd/engine/snapshot.h"
 
 typedef struct control control_t;
 

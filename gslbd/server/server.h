@@ -24,7 +24,7 @@
 
 #include <uv.h>
 
-#include "snapshot.h"
+#include "gslbd/engine/snapshot.h"
 
 typedef struct {
     struct sockaddr_storage *listen; /* addresses to serve on */

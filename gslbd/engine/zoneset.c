@@ -1,7 +1,7 @@
 /*
  * zoneset: file-by-file loading and reloading; see zoneset.h.
  */
-#include "zoneset.h"
+#include "gslbd/engine/zoneset.h"
 
 #include <stdio.h>
 #include <stdlib.h>

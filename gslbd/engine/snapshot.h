@@ -17,8 +17,8 @@
 #include "common/arena.h"
 #include "geo/geomap.h"
 #include "geo/mapcache.h"
-#include "health.h"
-#include "render.h"
+#include "gslbd/engine/health.h"
+#include "gslbd/engine/render.h"
 #include "zones/zone.h"
 
 typedef struct zone_rt zone_rt_t;

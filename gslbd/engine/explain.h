@@ -8,7 +8,7 @@
 #include <stdio.h>
 
 #include "geo/geodb.h"
-#include "snapshot.h"
+#include "gslbd/engine/snapshot.h"
 
 /* client: "ADDRESS[/PREFIX]"; type may be NULL (A). Returns 0, or -1 with a
  * message on stderr. */

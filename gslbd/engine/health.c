@@ -5,7 +5,7 @@
  * drain|down|up" (ZONE "*" for every zone), rewritten whole (to a temporary
  * file, then renamed) on every change, so a crash never leaves half a file.
  */
-#include "health.h"
+#include "gslbd/engine/health.h"
 
 #include <errno.h>
 #include <stdlib.h>

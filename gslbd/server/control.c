@@ -4,7 +4,7 @@
  * reads status and sets overrides. It runs on the main loop only and changes
  * nothing but health slots (health.c), which the workers read atomically.
  */
-#include "control.h"
+#include "gslbd/server/control.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -4,7 +4,7 @@
  * (one question, then one OPT record) takes a short path; every other shape
  * goes through the general record walk, with the same results.
  */
-#include "query.h"
+#include "gslbd/engine/query.h"
 
 #include <string.h>
 

@@ -8,14 +8,14 @@
  * chosen or skipped, the answer, its TTL and the ECS scope. Nothing here is
  * on the server's path; it only reads what answer_packet() decided.
  */
-#include "explain.h"
+#include "gslbd/engine/explain.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "answer.h"
+#include "gslbd/engine/answer.h"
 
 static const char *const why_text[] = {"chosen", "not needed (answer full)", "skipped: down",
                                        "skipped: drained (weight 0)",

@@ -16,8 +16,8 @@
 
 #include <sys/socket.h>
 
-#include "select.h"
-#include "snapshot.h"
+#include "gslbd/engine/select.h"
+#include "gslbd/engine/snapshot.h"
 
 /* Largest UDP response we send whatever the client offers: avoids IP
  * fragmentation (DNS flag day 2020; RFC 9715). */

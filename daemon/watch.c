@@ -1,5 +1,5 @@
 /* watch: debounced directory watching for reloads; see watch.h. */
-#include "watch.h"
+#include "daemon/watch.h"
 
 #include <libgen.h>
 #include <stdlib.h>

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "dname.h"
+#include "gslbd/engine/dname.h"
 
 typedef enum {
     QUERY_OK,      /* answer it */
