@@ -6,6 +6,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "common/alloc.h"
+
 #define ARENA_CHUNK (256 * 1024)
 
 /* Chunks come straight from mmap: freeing a snapshot hands its memory back
@@ -29,8 +31,7 @@ static void arena_grow(arena_t *a, size_t need)
         mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
     if (c == MAP_FAILED) {
-        fputs("out of memory\n", stderr);
-        abort();
+        alloc_fail("arena chunk");
     }
     c->bytes = bytes;
     c->next = a->head;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "common/log.h"
 
 static void watch_on_timer(uv_timer_t *t)
@@ -31,23 +32,17 @@ static void watch_on_event(uv_fs_event_t *h, const char *file, int events, int s
 void watch_start(uv_loop_t *loop, watch_t *w, const char *path, void (*fire)(void *), void *arg)
 {
     uv_fs_t req;
-    char *a = strdup(path), *b = strdup(path);
+    char *a = xstrdup(path), *b = xstrdup(path);
 
-    if (a == NULL || b == NULL) {
-        abort();
-    }
     if (uv_fs_stat(NULL, &req, path, NULL) == 0 && S_ISDIR(req.statbuf.st_mode)) {
         w->dir = a;
         w->file = NULL;
         free(b);
     } else {
-        w->dir = strdup(dirname(a)); /* dirname and basename may write their argument */
-        w->file = strdup(basename(b));
+        w->dir = xstrdup(dirname(a)); /* dirname and basename may write their argument */
+        w->file = xstrdup(basename(b));
         free(a);
         free(b);
-        if (w->dir == NULL || w->file == NULL) {
-            abort();
-        }
     }
     uv_fs_req_cleanup(&req);
     w->fire = fire;

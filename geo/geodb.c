@@ -17,6 +17,7 @@
 
 #include <maxminddb.h>
 
+#include "common/alloc.h"
 #include "geo/countries.h"
 
 #define UNSET UINT32_MAX
@@ -162,10 +163,7 @@ static uint32_t intern_loc(loader_t *L, const geo_loc_t *loc)
     }
     if (db->n_locs == L->cap_locs) {
         L->cap_locs = L->cap_locs ? L->cap_locs * 2 : 256;
-        db->locs = realloc(db->locs, L->cap_locs * sizeof(*db->locs));
-        if (db->locs == NULL) {
-            abort();
-        }
+        db->locs = xreallocarray(db->locs, L->cap_locs, sizeof(*db->locs));
     }
     db->locs[db->n_locs] = *loc;
     return (uint32_t)db->n_locs++;
@@ -195,10 +193,7 @@ static uint32_t new_node(loader_t *L, uint32_t left, uint32_t right)
 
     if (t->n_nodes == L->cap_nodes) {
         L->cap_nodes = L->cap_nodes ? L->cap_nodes * 2 : 4096;
-        t->nodes = realloc(t->nodes, L->cap_nodes * sizeof(*t->nodes));
-        if (t->nodes == NULL) {
-            abort();
-        }
+        t->nodes = xreallocarray(t->nodes, L->cap_nodes, sizeof(*t->nodes));
     }
     t->nodes[t->n_nodes].child[0] = left;
     t->nodes[t->n_nodes].child[1] = right;
@@ -272,11 +267,8 @@ static int compile(loader_t *L)
     while (L->data_cap < (size_t)n / 2) {
         L->data_cap *= 2;
     }
-    L->data_keys = calloc(L->data_cap, sizeof(*L->data_keys));
-    L->data_memo = calloc(L->data_cap, sizeof(*L->data_memo));
-    if (L->memo == NULL || L->data_keys == NULL || L->data_memo == NULL) {
-        abort();
-    }
+    L->data_keys = xcalloc(L->data_cap, sizeof(*L->data_keys));
+    L->data_memo = xcalloc(L->data_cap, sizeof(*L->data_memo));
     memset(L->memo, 0xff, (size_t)n * sizeof(*L->memo));
     uint32_t root = n > 0 ? walk(L, 0, 0) : GEO_NONE;
     if (L->status < 0) {
@@ -299,10 +291,8 @@ int geo_db_open(const char *path, geo_db_t **out, char *err, size_t errlen)
 
     static uint64_t opened;
 
-    L.db = calloc(1, sizeof(*L.db));
-    if (L.db == NULL || (L.db->path = strdup(path)) == NULL) {
-        abort();
-    }
+    L.db = xcalloc(1, sizeof(*L.db));
+    L.db->path = xstrdup(path);
     L.db->gen = ++opened;
     r = MMDB_open(path, MMDB_MODE_MMAP, &L.mmdb);
     if (r != MMDB_SUCCESS) {

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "common/alloc.h"
+
 #define UNSET UINT32_MAX
 
 typedef struct {
@@ -170,19 +172,13 @@ static uint32_t intern(mapper_t *M, geo_source_t src, const geo_entry_t *e, uint
     }
     if (M->map->n_lists == M->cap_lists) {
         M->cap_lists = M->cap_lists ? M->cap_lists * 2 : 64;
-        M->lists = realloc(M->lists, M->cap_lists * sizeof(*M->lists));
-        if (M->lists == NULL) {
-            abort();
-        }
+        M->lists = xreallocarray(M->lists, M->cap_lists, sizeof(*M->lists));
     }
     M->lists[M->map->n_lists] = l;
     if ((M->map->n_lists + 1) * 2 > M->hash_cap) {
         M->hash_cap *= 2;
         free(M->hash);
-        M->hash = calloc(M->hash_cap, sizeof(*M->hash));
-        if (M->hash == NULL) {
-            abort();
-        }
+        M->hash = xcalloc(M->hash_cap, sizeof(*M->hash));
         for (uint32_t i = 0; i < M->map->n_lists; i++) {
             hash_insert(M, i);
         }
@@ -204,10 +200,7 @@ static uint32_t node_new(mapper_t *M, uint32_t left, uint32_t right)
 {
     if (M->n_nodes == M->cap_nodes) {
         M->cap_nodes = M->cap_nodes ? M->cap_nodes * 2 : 1024;
-        M->nodes = realloc(M->nodes, M->cap_nodes * sizeof(*M->nodes));
-        if (M->nodes == NULL) {
-            abort();
-        }
+        M->nodes = xreallocarray(M->nodes, M->cap_nodes, sizeof(*M->nodes));
     }
     M->nodes[M->n_nodes] = (geo_node_t){{left, right}};
     return (uint32_t)M->n_nodes++;
@@ -294,10 +287,7 @@ static void apply_nets(mapper_t *M, uint32_t *root4, uint32_t *root6)
     if (cfg == NULL || cfg->n_nets == 0) {
         return;
     }
-    nets = malloc(cfg->n_nets * sizeof(*nets));
-    if (nets == NULL) {
-        abort();
-    }
+    nets = xmalloc(cfg->n_nets * sizeof(*nets));
     for (size_t i = 0; i < cfg->n_nets; i++) {
         nets[i] = &cfg->nets[i];
     }
@@ -343,13 +333,10 @@ static uint32_t quad_of(quadder_t *Q, uint32_t ref)
     }
     if (Q->n_quads == Q->cap_quads) {
         Q->cap_quads = Q->cap_quads ? Q->cap_quads * 2 : 1024;
-        Q->quads = realloc(Q->quads, Q->cap_quads * sizeof(*Q->quads));
-        if (Q->quads == NULL) {
-            abort();
-        }
+        Q->quads = xreallocarray(Q->quads, Q->cap_quads, sizeof(*Q->quads));
     }
     if (Q->n_quads >= GEO_LEAF / sizeof(geo_quad_t)) {
-        abort(); /* 134 million nodes: offsets would reach the leaf bit */
+        alloc_fail("geo map of 134 million nodes: offsets would reach the leaf bit");
     }
     uint32_t q = (uint32_t)Q->n_quads++;
     Q->memo[ref] = q * (uint32_t)sizeof(geo_quad_t);
@@ -384,12 +371,9 @@ static void compile_quads(geo_map_t *map, const mapper_t *M, uint32_t root4, uin
     quadder_t Q = {.bin = M->nodes};
 
     if (M->map->n_lists > GEO_LIST_MASK) {
-        abort(); /* 32 million distinct orders: not a database that exists */
+        alloc_fail("geo map of 32 million distinct orders");
     }
-    Q.memo = malloc((M->n_nodes + 1) * sizeof(*Q.memo));
-    if (Q.memo == NULL) {
-        abort();
-    }
+    Q.memo = xmalloc((M->n_nodes + 1) * sizeof(*Q.memo));
     memset(Q.memo, 0xff, (M->n_nodes + 1) * sizeof(*Q.memo));
     map->root4 = root_table(&Q, root4, a);
     map->root6 = root_table(&Q, root6, a);
@@ -406,16 +390,10 @@ const geo_map_t *geo_map_build(const geo_db_t *db, const geo_map_spec_t *spec, a
     uint32_t root4, root6;
 
     M.map = map;
-    M.hash = calloc(M.hash_cap, sizeof(*M.hash));
-    if (M.hash == NULL) {
-        abort();
-    }
+    M.hash = xcalloc(M.hash_cap, sizeof(*M.hash));
     if (db != NULL) {
-        M.memo = malloc((db->trie.n_nodes + 1) * sizeof(*M.memo));
-        M.loc_list = malloc((db->n_locs + 1) * sizeof(*M.loc_list));
-        if (M.memo == NULL || M.loc_list == NULL) {
-            abort();
-        }
+        M.memo = xcalloc(db->trie.n_nodes + 1, sizeof(*M.memo));
+        M.loc_list = xcalloc(db->n_locs + 1, sizeof(*M.loc_list));
         memset(M.memo, 0xff, (db->trie.n_nodes + 1) * sizeof(*M.memo));
         memset(M.loc_list, 0xff, (db->n_locs + 1) * sizeof(*M.loc_list));
         root4 = convert(&M, db, db->trie.root4);

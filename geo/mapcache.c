@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc.h"
+
 struct geo_cache_entry {
     geo_cache_t *cache; /* NULL once the cache itself is gone */
     uint8_t *key;
@@ -34,10 +36,7 @@ static void key_add(keybuf_t *k, const void *data, size_t n)
 {
     if (k->len + n > k->cap) {
         k->cap = (k->len + n) * 2 + 64;
-        k->p = realloc(k->p, k->cap);
-        if (k->p == NULL) {
-            abort();
-        }
+        k->p = xreallocarray(k->p, k->cap, 1);
     }
     memcpy(k->p + k->len, data, n);
     k->len += n;
@@ -89,11 +88,8 @@ static void key_build(keybuf_t *k, const geo_map_spec_t *spec)
 
 geo_cache_t *geo_cache_new(void)
 {
-    geo_cache_t *c = calloc(1, sizeof(*c));
+    geo_cache_t *c = xcalloc(1, sizeof(*c));
 
-    if (c == NULL) {
-        abort();
-    }
     return c;
 }
 
@@ -129,10 +125,7 @@ geo_cache_entry_t *geo_cache_get(geo_cache_t *c, const geo_db_t *db, const geo_m
             return e;
         }
     }
-    geo_cache_entry_t *e = calloc(1, sizeof(*e));
-    if (e == NULL) {
-        abort();
-    }
+    geo_cache_entry_t *e = xcalloc(1, sizeof(*e));
     e->cache = c;
     e->key = k.p;
     e->keylen = k.len;

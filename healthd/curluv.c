@@ -16,6 +16,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "common/alloc.h"
+
 typedef struct curluv_sock {
     uv_poll_t poll;
     curl_socket_t fd;
@@ -68,10 +70,7 @@ static void curluv_drain(curluv_t *cu)
         }
         if (n == cu->cap_done) {
             cu->cap_done = cu->cap_done ? cu->cap_done * 2 : 64;
-            cu->done = realloc(cu->done, cu->cap_done * sizeof(*cu->done));
-            if (cu->done == NULL) {
-                abort();
-            }
+            cu->done = xreallocarray(cu->done, cu->cap_done, sizeof(*cu->done));
         }
         cu->done[n].easy = msg->easy_handle; /* msg dies with the handle's removal */
         cu->done[n++].result = msg->data.result;

@@ -22,6 +22,7 @@
 #include <uv.h>
 
 #include "common/control.h"
+#include "common/alloc.h"
 #include "common/log.h"
 #include "common/version.h"
 #include "daemon/signals.h"
@@ -82,10 +83,7 @@ static int add_gslbd(options_t *o, const char *path)
         log_err("--gslbd '%s': a Unix socket path must be shorter than %zu bytes", path, max);
         return -1;
     }
-    o->gslbd = realloc(o->gslbd, (o->n_gslbd + 1) * sizeof(*o->gslbd));
-    if (o->gslbd == NULL) {
-        abort();
-    }
+    o->gslbd = xreallocarray(o->gslbd, o->n_gslbd + 1, sizeof(*o->gslbd));
     o->gslbd[o->n_gslbd++] = path;
     return 0;
 }
@@ -242,10 +240,7 @@ static int start(healthd_t *h, target_t *t, size_t n)
         return -1;
     }
     prober_set(h->prober, t, n, NULL);
-    h->reports = calloc(h->opt->n_gslbd, sizeof(*h->reports));
-    if (h->reports == NULL) {
-        abort();
-    }
+    h->reports = xcalloc(h->opt->n_gslbd, sizeof(*h->reports));
     for (size_t i = 0; i < h->opt->n_gslbd; i++) {
         if ((r = report_new(h->loop, h->opt->gslbd[i], dump_all, h, &h->reports[i])) < 0) {
             log_err("--gslbd %s: %s", h->opt->gslbd[i], strerror(-r));

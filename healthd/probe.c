@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "common/log.h"
 #include "healthd/curluv.h"
 #include "healthd/scan.h"
@@ -488,11 +489,8 @@ static void probe_on_tick(uv_timer_t *h)
 
 static probe_t *probe_new(prober_t *owner, target_t *t, unsigned offset)
 {
-    probe_t *p = calloc(1, sizeof(*p));
+    probe_t *p = xcalloc(1, sizeof(*p));
 
-    if (p == NULL) {
-        abort();
-    }
     p->owner = owner;
     p->t = *t; /* the prober owns the strings now */
     hstate_init(&p->h);
@@ -605,12 +603,8 @@ int prober_new(uv_loop_t *loop, prober_fn changed, void *arg, prober_t **out)
 /* Probes of the old set whose keys reappear in `t`: map[j] = old index. */
 static long *prober_match(const prober_t *p, const target_t *t, size_t n)
 {
-    const char **ok = calloc(p->n + 1, sizeof(*ok)), **nk = calloc(n + 1, sizeof(*nk));
-    long *map = calloc(n + 1, sizeof(*map));
-
-    if (ok == NULL || nk == NULL || map == NULL) {
-        abort();
-    }
+    const char **ok = xcalloc(p->n + 1, sizeof(*ok)), **nk = xcalloc(n + 1, sizeof(*nk));
+    long *map = xcalloc(n + 1, sizeof(*map));
     for (size_t i = 0; i < p->n; i++) {
         ok[i] = p->v[i]->t.key;
     }
@@ -626,13 +620,9 @@ static long *prober_match(const prober_t *p, const target_t *t, size_t n)
 void prober_set(prober_t *p, target_t *t, size_t n, prober_diff_t *diff)
 {
     long *map = prober_match(p, t, n);
-    bool *kept = calloc(p->n + 1, sizeof(*kept));
-    probe_t **v = calloc(n + 1, sizeof(*v));
+    bool *kept = xcalloc(p->n + 1, sizeof(*kept));
+    probe_t **v = xcalloc(n + 1, sizeof(*v));
     prober_diff_t d = {0};
-
-    if (kept == NULL || v == NULL) {
-        abort();
-    }
     /* Loading zones took a while: count offsets from now, not from the
      * loop time cached before the load, or the first probes start "late". */
     uv_update_time(p->loop);

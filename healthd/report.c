@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "common/control.h"
 
 #define REPORT_TICK_MS   1000
@@ -53,10 +54,7 @@ void report_buf_add(report_buf_t *b, const char *s, size_t n)
 {
     if (b->len + n + 1 > b->cap) {
         b->cap = (b->len + n + 1) * 2;
-        b->s = realloc(b->s, b->cap);
-        if (b->s == NULL) {
-            abort();
-        }
+        b->s = xreallocarray(b->s, b->cap, 1);
     }
     memcpy(b->s + b->len, s, n);
     b->len += n;
@@ -129,13 +127,10 @@ static void report_on_write(uv_write_t *req, int status)
 /* Queue `data` (malloc'd, taken over) on the connection. */
 static void report_write(report_t *r, char *data, size_t len)
 {
-    report_wr_t *w = malloc(sizeof(*w));
+    report_wr_t *w = xmalloc(sizeof(*w));
     uv_buf_t buf = uv_buf_init(data, (unsigned)len);
     int rc;
 
-    if (w == NULL) {
-        abort();
-    }
     w->data = data;
     rc = uv_write(&w->req, (uv_stream_t *)&r->pipe, &buf, 1, report_on_write);
     if (rc < 0) {
@@ -294,10 +289,7 @@ void report_send(report_t *r, const char *line, size_t len)
         report_fail(r, "gslbd is not reading, disconnecting", 0);
         return;
     }
-    if ((copy = malloc(len)) == NULL) {
-        abort();
-    }
-    memcpy(copy, line, len);
+    copy = xmemdup(line, len);
     report_write(r, copy, len);
 }
 

@@ -11,14 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc.h"
+
 void scan_init(scan_t *s, const char *needle)
 {
     s->needle = needle;
     s->len = strlen(needle);
-    s->buf = malloc(s->len * 3 + 1);
-    if (s->buf == NULL) {
-        abort();
-    }
+    s->buf = xmalloc(s->len * 3 + 1);
     scan_reset(s);
 }
 

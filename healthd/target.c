@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "common/control.h"
 
 /* A growable string for building keys and URLs. */
@@ -32,29 +33,16 @@ static void target_addf(target_str_t *b, const char *fmt, ...)
     n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
     if (n < 0) {
-        abort();
+        alloc_fail("format");
     }
     if (b->len + (size_t)n + 1 > b->cap) {
         b->cap = (b->len + (size_t)n + 1) * 2;
-        b->s = realloc(b->s, b->cap);
-        if (b->s == NULL) {
-            abort();
-        }
+        b->s = xreallocarray(b->s, b->cap, 1);
     }
     va_start(ap, fmt);
     vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
     va_end(ap);
     b->len += (size_t)n;
-}
-
-static char *target_strdup(const char *s)
-{
-    char *p = s != NULL ? strdup(s) : NULL;
-
-    if (s != NULL && p == NULL) {
-        abort();
-    }
-    return p;
 }
 
 /* One key field, length-prefixed so no value can imitate a separator. */
@@ -94,7 +82,7 @@ static char *target_zone_name(const zone_t *z)
     size_t len;
 
     if (s == NULL) {
-        abort();
+        alloc_fail("ldns_rdf2str");
     }
     len = strlen(s);
     if (len > 1 && s[len - 1] == '.') {
@@ -146,8 +134,8 @@ static void target_http(target_t *t, const zone_check_t *c, const char *host, ui
         target_addf(&ct, "::%s:%u", host, port);
         t->connect_to = ct.s;
     }
-    t->host = target_strdup(c->host);
-    t->body = c->body != NULL && c->body[0] != '\0' ? target_strdup(c->body) : NULL;
+    t->host = xstrdup_opt(c->host);
+    t->body = c->body != NULL && c->body[0] != '\0' ? xstrdup_opt(c->body) : NULL;
     t->tls_verify = c->tls_verify;
 }
 
@@ -160,9 +148,9 @@ static void target_one(target_t *t, const zone_t *z, const zone_region_t *r, con
     target_str_t label = {0};
 
     memset(t, 0, sizeof(*t));
-    t->zone = target_strdup(zname);
-    t->region = target_strdup(r->name);
-    t->member = target_strdup(m->text);
+    t->zone = xstrdup_opt(zname);
+    t->region = xstrdup_opt(r->name);
+    t->member = xstrdup_opt(m->text);
     target_addf(&label, "%s %s %s", zname, r->name, m->text);
     t->label = label.s;
     t->type = c->type;
@@ -171,10 +159,7 @@ static void target_one(target_t *t, const zone_t *z, const zone_region_t *r, con
         target_http(t, c, host, port);
     }
     t->n_expect = c->n_expect ? c->n_expect : 1;
-    t->expect = calloc(t->n_expect, sizeof(*t->expect));
-    if (t->expect == NULL) {
-        abort();
-    }
+    t->expect = xcalloc(t->n_expect, sizeof(*t->expect));
     for (size_t i = 0; i < t->n_expect; i++) {
         t->expect[i] = c->n_expect ? c->expect[i] : 200;
     }
@@ -201,11 +186,8 @@ static size_t target_count(zone_t *const *zones, size_t n_zones)
 int target_build(zone_t *const *zones, size_t n_zones, target_t **out, size_t *n_out)
 {
     size_t n = target_count(zones, n_zones), k = 0;
-    target_t *t = calloc(n ? n : 1, sizeof(*t));
+    target_t *t = xcalloc(n ? n : 1, sizeof(*t));
 
-    if (t == NULL) {
-        abort();
-    }
     for (size_t i = 0; i < n_zones; i++) {
         const zone_t *z = zones[i];
         char *zname = target_zone_name(z);
@@ -270,11 +252,8 @@ static int target_cmp_kidx(const void *a, const void *b)
 /* The keys with their indices, sorted by key. */
 static target_kidx_t *target_sorted(const char *const *keys, size_t n)
 {
-    target_kidx_t *v = calloc(n ? n : 1, sizeof(*v));
+    target_kidx_t *v = xcalloc(n ? n : 1, sizeof(*v));
 
-    if (v == NULL) {
-        abort();
-    }
     for (size_t i = 0; i < n; i++) {
         v[i].key = keys[i];
         v[i].idx = i;

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/alloc.h"
 #include "zones/schema.h"
 #include "zones/zname.h"
 
@@ -72,19 +73,10 @@ void records_ctx(const records_name_t *name, char *buf, size_t size)
     snprintf(buf, size, "records '%s'", ynode_str(name->key));
 }
 
-static void *records_grow(void *p, size_t n, size_t size)
-{
-    p = realloc(p, (n + 1) * size);
-    if (!p) {
-        abort();
-    }
-    return p;
-}
-
 static void records_push(zone_t *zone, ldns_rr *rr)
 {
     if (!ldns_rr_list_push_rr(zone->rrs, rr)) {
-        abort();
+        alloc_fail("ldns_rr_list_push_rr");
     }
 }
 
@@ -93,7 +85,7 @@ static ldns_rr *records_new_rr(const ldns_rdf *owner, ldns_rr_type type, uint32_
     ldns_rr *rr = ldns_rr_new();
 
     if (!rr) {
-        abort();
+        alloc_fail("ldns_rr_new");
     }
     ldns_rr_set_owner(rr, ldns_rdf_clone(owner));
     ldns_rr_set_type(rr, type);
@@ -194,9 +186,7 @@ static ldns_rr *records_generic(records_loader_t *l, const records_value_t *v)
     ldns_status st = LDNS_STATUS_SYNTAX_ERR;
     const char *why;
 
-    if (asprintf(&line, "%s %u IN %s %s", owner, v->ttl, v->type->name, v->text) < 0) {
-        abort();
-    }
+    line = xasprintf("%s %u IN %s %s", owner, v->ttl, v->type->name, v->text);
     if (!records_has_ctrl(v->text)) {
         st = ldns_rr_new_frm_str(&rr, line, v->ttl, l->zone->origin, NULL);
     }
@@ -246,7 +236,7 @@ static void records_value(records_loader_t *l, records_value_t *v, size_t first)
         }
     }
     if (t == LDNS_RR_TYPE_NS && ldns_dname_compare(v->owner, l->zone->origin)) {
-        l->delegs = records_grow(l->delegs, l->n_delegs, sizeof(*l->delegs));
+        l->delegs = xreallocarray(l->delegs, l->n_delegs + 1, sizeof(*l->delegs));
         l->delegs[l->n_delegs++] =
             (records_deleg_t){.rr = ldns_rr_list_rr_count(l->zone->rrs), .node = v->node};
     }
@@ -432,7 +422,7 @@ static void records_entry(records_loader_t *l, const yaml_node_t *key, const yam
         return;
     }
     records_name(l, &e, value);
-    l->names->v = records_grow(l->names->v, l->names->n, sizeof(*l->names->v));
+    l->names->v = xreallocarray(l->names->v, l->names->n + 1, sizeof(*l->names->v));
     l->names->v[l->names->n++] = e;
 }
 

@@ -13,6 +13,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/alloc.h"
+
 /* Keys and words longer than this get no "did you mean" suggestion. */
 #define SCHEMA_SUGGEST_LEN 32
 
@@ -23,7 +25,7 @@ void schema_err(ynode_doc_t *d, const yaml_node_t *at, const char *ctx, const ch
 
     va_start(ap, fmt);
     if (vasprintf(&body, fmt, ap) < 0) {
-        abort();
+        alloc_fail("vasprintf");
     }
     va_end(ap);
     ynode_err(d, at, "%s%s%s", ctx, *ctx ? ": " : "", body);
@@ -152,11 +154,8 @@ bool *schema_bad_keys(ynode_doc_t *d, const yaml_node_t *map, const char *ctx)
     if (!n) {
         return NULL;
     }
-    bad = calloc(n, sizeof(*bad));
-    refs = calloc(n, sizeof(*refs));
-    if (!bad || !refs) {
-        abort();
-    }
+    bad = xcalloc(n, sizeof(*bad));
+    refs = xcalloc(n, sizeof(*refs));
     for (size_t i = 0; i < n; i++) {
         const yaml_node_t *key = ynode_key(d, map, i);
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "zones/schema.h"
 #include "zones/zgeo.h"
 #include "zones/zname.h"
@@ -56,26 +57,6 @@ static const schema_item_t services_check_items[CK_N] = {
 
 static const schema_item_t services_expect_item = {"expect", SCHEMA_INT, .min = 100, .max = 599};
 
-static void *services_calloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size);
-
-    if (!p) {
-        abort();
-    }
-    return p;
-}
-
-static char *services_strdup(const char *s)
-{
-    char *p = s ? strdup(s) : NULL;
-
-    if (s && !p) {
-        abort();
-    }
-    return p;
-}
-
 /* expect: one status code or a non-empty list of them; default 200. */
 static void services_expect(ynode_doc_t *d, zone_check_t *c, const schema_val_t *v, const char *ctx)
 {
@@ -83,7 +64,7 @@ static void services_expect(ynode_doc_t *d, zone_check_t *c, const schema_val_t 
     size_t n = ynode_is_seq(node) ? ynode_len(node) : 1;
     schema_val_t code;
 
-    c->expect = services_calloc(n, sizeof(*c->expect));
+    c->expect = xcalloc(n, sizeof(*c->expect));
     if (!node) {
         c->expect[c->n_expect++] = 200;
         return;
@@ -179,10 +160,10 @@ static void services_check(ynode_doc_t *d, zone_check_t *c, const yaml_node_t *k
     if (!v[CK_PORT].key) {
         c->port = c->type == CHECK_HTTP ? 80 : c->type == CHECK_HTTPS ? 443 : 0;
     }
-    c->path = services_strdup(v[CK_PATH].str);
-    c->host = services_strdup(v[CK_HOST].str);
-    c->sni = services_strdup(v[CK_SNI].str);
-    c->body = services_strdup(v[CK_BODY].str);
+    c->path = xstrdup_opt(v[CK_PATH].str);
+    c->host = xstrdup_opt(v[CK_HOST].str);
+    c->sni = xstrdup_opt(v[CK_SNI].str);
+    c->body = xstrdup_opt(v[CK_BODY].str);
     c->tls_verify = v[CK_TLS_VERIFY].num != 0;
     c->interval_ms = (unsigned)v[CK_INTERVAL].num;
     c->timeout_ms = (unsigned)v[CK_TIMEOUT].num;
@@ -202,7 +183,7 @@ void services_load_checks(ynode_doc_t *d, zone_t *zone, const yaml_node_t *map)
         return;
     }
     bad = schema_bad_keys(d, map, "checks");
-    zone->checks = services_calloc(ynode_len(map), sizeof(*zone->checks));
+    zone->checks = xcalloc(ynode_len(map), sizeof(*zone->checks));
     for (size_t i = 0; i < ynode_len(map); i++) {
         const yaml_node_t *key = ynode_key(d, map, i), *value = ynode_value(d, map, i);
         zone_check_t *c = &zone->checks[zone->n_checks];
@@ -212,7 +193,7 @@ void services_load_checks(ynode_doc_t *d, zone_t *zone, const yaml_node_t *map)
             continue;
         }
         snprintf(ctx, sizeof(ctx), "check '%s'", ynode_str(key));
-        c->name = services_strdup(ynode_str(key));
+        c->name = xstrdup_opt(ynode_str(key));
         c->mark = ynode_mark(d, key);
         zone->n_checks++;
         if (!ynode_is_map(value)) {
@@ -370,7 +351,7 @@ static bool services_member(ynode_doc_t *d, zone_member_t *m, const yaml_node_t 
         m->probe_family = m->family;
         memcpy(m->probe_addr, m->addr, sizeof(m->addr));
     }
-    m->text = services_strdup(addr);
+    m->text = xstrdup_opt(addr);
     return true;
 }
 
@@ -389,7 +370,7 @@ static void services_pool(ynode_doc_t *d, zone_region_t *r, const yaml_node_t *l
         schema_err(d, list, ctx, "'pool' must not be empty");
         return;
     }
-    r->pool = services_calloc(ynode_len(list), sizeof(*r->pool));
+    r->pool = xcalloc(ynode_len(list), sizeof(*r->pool));
     for (size_t i = 0; i < ynode_len(list); i++) {
         const yaml_node_t *item = ynode_item(d, list, i);
         zone_member_t *m = &r->pool[r->n_pool];
@@ -455,7 +436,7 @@ void services_load_regions(ynode_doc_t *d, zone_t *zone, const yaml_node_t *map)
         return;
     }
     bad = schema_bad_keys(d, map, "regions");
-    zone->regions = services_calloc(ynode_len(map), sizeof(*zone->regions));
+    zone->regions = xcalloc(ynode_len(map), sizeof(*zone->regions));
     for (size_t i = 0; i < ynode_len(map); i++) {
         const yaml_node_t *key = ynode_key(d, map, i), *value = ynode_value(d, map, i);
         zone_region_t *r = &zone->regions[zone->n_regions];
@@ -465,7 +446,7 @@ void services_load_regions(ynode_doc_t *d, zone_t *zone, const yaml_node_t *map)
             continue;
         }
         snprintf(ctx, sizeof(ctx), "region '%s'", ynode_str(key));
-        r->name = services_strdup(ynode_str(key));
+        r->name = xstrdup_opt(ynode_str(key));
         r->mark = ynode_mark(d, key);
         r->check = -1;
         zone->n_regions++;
@@ -533,7 +514,7 @@ static void services_regions(ynode_doc_t *d, const zone_t *zone, zone_service_t 
         schema_err(d, list, ctx, "'regions' must not be empty");
         return;
     }
-    s->regions = services_calloc(ynode_len(list), sizeof(*s->regions));
+    s->regions = xcalloc(ynode_len(list), sizeof(*s->regions));
     for (size_t i = 0; i < ynode_len(list); i++) {
         const yaml_node_t *item = ynode_item(d, list, i);
         const char *name = ynode_str(item);
@@ -729,7 +710,7 @@ void services_load(ynode_doc_t *d, zone_t *zone, const yaml_node_t *map,
         return;
     }
     bad = schema_bad_keys(d, map, "services");
-    zone->services = services_calloc(ynode_len(map), sizeof(*zone->services));
+    zone->services = xcalloc(ynode_len(map), sizeof(*zone->services));
     for (size_t i = 0; i < ynode_len(map); i++) {
         const yaml_node_t *key = ynode_key(d, map, i);
         zone_service_t *s = &zone->services[zone->n_services];
@@ -737,7 +718,7 @@ void services_load(ynode_doc_t *d, zone_t *zone, const yaml_node_t *map,
         if (bad[i]) {
             continue;
         }
-        s->name = services_strdup(ynode_str(key));
+        s->name = xstrdup_opt(ynode_str(key));
         s->mark = ynode_mark(d, key);
         zone->n_services++;
         services_service(d, zone, s, key, ynode_value(d, map, i), names);

@@ -14,17 +14,13 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "common/alloc.h"
+
 struct ynode_msg {
     unsigned line, col; /* 1-based, 0 = no position */
     size_t seq;         /* order of recording, to keep the sort stable */
     char *text;
 };
-
-static void ynode_oom(void)
-{
-    fputs("gslb: out of memory loading a zone\n", stderr);
-    abort();
-}
 
 static void ynode_add(ynode_doc_t *d, unsigned line, unsigned col, const char *fmt, va_list ap)
 {
@@ -32,12 +28,9 @@ static void ynode_add(ynode_doc_t *d, unsigned line, unsigned col, const char *f
     char *text;
 
     if (vasprintf(&text, fmt, ap) < 0) {
-        ynode_oom();
+        alloc_fail("vasprintf");
     }
-    m = realloc(d->msgs, (d->n_msgs + 1) * sizeof(*m));
-    if (!m) {
-        ynode_oom();
-    }
+    m = xreallocarray(d->msgs, d->n_msgs + 1, sizeof(*m));
     d->msgs = m;
     m[d->n_msgs] = (ynode_msg_t){.line = line, .col = col, .seq = d->n_msgs, .text = text};
     d->n_msgs++;
@@ -149,10 +142,7 @@ static int ynode_read(const char *file, char **buf, size_t *len)
         fclose(f);
         return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
     }
-    b = malloc((size_t)st.st_size + 1);
-    if (!b) {
-        ynode_oom();
-    }
+    b = xmalloc((size_t)st.st_size + 1);
     n = fread(b, 1, (size_t)st.st_size, f);
     if (ferror(f)) {
         int e = errno ? errno : EIO;
@@ -200,7 +190,7 @@ static void ynode_syntax_err(ynode_doc_t *d, const yaml_parser_t *p, const char 
         return;
     }
     if (p->error == YAML_MEMORY_ERROR) {
-        ynode_oom();
+        alloc_fail("libyaml");
     }
     line = (unsigned)p->problem_mark.line + 1;
     col = (unsigned)p->problem_mark.column + 1;
@@ -242,7 +232,7 @@ static int ynode_parse(ynode_doc_t *d, const char *buf, size_t len)
     int rc = 0;
 
     if (!yaml_parser_initialize(&p)) {
-        ynode_oom();
+        alloc_fail("libyaml");
     }
     yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
     if (!yaml_parser_load(&p, &d->doc)) {

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/alloc.h"
+
 /* Room for message contexts: "service 'NAME': geo" (the service context is
  * at most 320 bytes), then " map" and the like, then " 'KEY'". Longer names
  * and keys are cut short in messages. */
@@ -70,16 +72,6 @@ static const schema_item_t zgeo_items[G_N] = {
     [G_DEFAULT] = {"default", SCHEMA_ANY},
 };
 
-static void *zgeo_calloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size);
-
-    if (!p) {
-        abort();
-    }
-    return p;
-}
-
 /* ---- region lists ---- */
 
 static size_t zgeo_find_region(const zone_t *zone, const char *name)
@@ -118,7 +110,7 @@ static void zgeo_regions(ynode_doc_t *d, const zone_t *zone, const yaml_node_t *
         schema_err(d, list, ctx, "must be a list of region names");
         return;
     }
-    *out = zgeo_calloc(ynode_len(list), sizeof(**out));
+    *out = xcalloc(ynode_len(list), sizeof(**out));
     for (size_t i = 0; i < ynode_len(list); i++) {
         const yaml_node_t *item = ynode_item(d, list, i);
         const char *name = ynode_str(item);
@@ -291,7 +283,7 @@ static void zgeo_map(ynode_doc_t *d, const zone_t *zone, const yaml_node_t *map,
 
     snprintf(mctx, sizeof(mctx), "%s map", gctx);
     bad = schema_bad_keys(d, map, mctx);
-    geo->map = zgeo_calloc(ynode_len(map), sizeof(*geo->map));
+    geo->map = xcalloc(ynode_len(map), sizeof(*geo->map));
     for (size_t i = 0; i < ynode_len(map); i++) {
         const yaml_node_t *key = ynode_key(d, map, i);
         zone_geo_map_t *e = &geo->map[geo->n_map];
@@ -427,7 +419,7 @@ static void zgeo_nets(ynode_doc_t *d, const zone_t *zone, const yaml_node_t *map
 
     snprintf(nctx, sizeof(nctx), "%s nets", gctx);
     bad = schema_bad_keys(d, map, nctx);
-    geo->nets = zgeo_calloc(ynode_len(map), sizeof(*geo->nets));
+    geo->nets = xcalloc(ynode_len(map), sizeof(*geo->nets));
     for (size_t i = 0; i < ynode_len(map); i++) {
         const yaml_node_t *key = ynode_key(d, map, i);
         zone_geo_net_t *e = &geo->nets[geo->n_nets];

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc.h"
+
 /* A final dot makes a name absolute unless a backslash escapes it: "a\." is a
  * relative label holding a dot, "a\\." is absolute. */
 static bool zname_absolute(const char *text)
@@ -57,7 +59,7 @@ static ldns_rdf *zname_join(const char *rel, const ldns_rdf *origin)
     ldns_rdf_deep_free(head);
     name = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_DNAME, hlen + olen, wire);
     if (name == NULL) {
-        abort();
+        alloc_fail("ldns_rdf_new_frm_data");
     }
     ldns_dname2canonical(name);
     return name;
@@ -74,9 +76,7 @@ ldns_rdf *zname_zone(const char *text)
     if (!*text || text[0] == '.') {
         return NULL;
     }
-    if (asprintf(&full, "%s.", text) < 0) {
-        abort();
-    }
+    full = xasprintf("%s.", text);
     name = zname_parse(full);
     free(full);
     return name;
@@ -109,11 +109,8 @@ ldns_rdf *zname_host(const char *text, const ldns_rdf *origin)
 /* Copy the local part, escaping what would otherwise end or split a label. */
 static char *zname_local_part(const char *text, size_t len)
 {
-    char *out = malloc(len * 2 + 1), *p = out;
+    char *out = xmalloc(len * 2 + 1), *p = out;
 
-    if (!out) {
-        abort();
-    }
     for (size_t i = 0; i < len; i++) {
         if (text[i] == '.' || text[i] == '\\') {
             *p++ = '\\';
@@ -137,9 +134,7 @@ ldns_rdf *zname_mailbox(const char *text, const ldns_rdf *origin)
         return NULL;
     }
     local = zname_local_part(text, (size_t)(at - text));
-    if (asprintf(&full, "%s.%s%s", local, at + 1, zname_absolute(at + 1) ? "" : ".") < 0) {
-        abort();
-    }
+    full = xasprintf("%s.%s%s", local, at + 1, zname_absolute(at + 1) ? "" : ".");
     free(local);
     name = zname_parse(full);
     free(full);
@@ -174,7 +169,7 @@ char *zname_text(const ldns_rdf *name)
     size_t len;
 
     if (!text) {
-        abort();
+        alloc_fail("ldns_rdf2str");
     }
     len = strlen(text);
     if (len > 1 && text[len - 1] == '.') {

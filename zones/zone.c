@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "common/alloc.h"
 #include "zones/records.h"
 #include "zones/schema.h"
 #include "zones/services.h"
@@ -65,11 +66,8 @@ static const schema_item_t zone_soa_items[S_N] = {
  * carry are shown escaped. */
 static char *zone_escape(const char *s)
 {
-    char *out = malloc(strlen(s) * 4 + 1), *p = out;
+    char *out = xmalloc(strlen(s) * 4 + 1), *p = out;
 
-    if (!out) {
-        abort();
-    }
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
 
@@ -241,7 +239,7 @@ static void zone_soa(ynode_doc_t *d, zone_t *zone, const schema_val_t *soa, uint
     zone->serial = zone->serial_given ? (uint32_t)v[S_SERIAL].num : zone_derive_serial(floor);
     zone->soa = ldns_rr_new();
     if (!zone->soa) {
-        abort();
+        alloc_fail("ldns_rr_new");
     }
     ldns_rr_set_owner(zone->soa, ldns_rdf_clone(zone->origin));
     ldns_rr_set_type(zone->soa, LDNS_RR_TYPE_SOA);
@@ -317,10 +315,11 @@ static void zone_build(ynode_doc_t *d, zone_t *zone, uint32_t floor)
 
 static zone_t *zone_new(const char *file)
 {
-    zone_t *zone = calloc(1, sizeof(*zone));
+    zone_t *zone = xcalloc(1, sizeof(*zone));
 
-    if (!zone || !(zone->file = strdup(file)) || !(zone->rrs = ldns_rr_list_new())) {
-        abort();
+    zone->file = xstrdup(file);
+    if (!(zone->rrs = ldns_rr_list_new())) {
+        alloc_fail("ldns_rr_list_new");
     }
     return zone;
 }
@@ -402,16 +401,10 @@ static int zone_list_dir(const char *path, char ***files, size_t *n, zone_errors
         zone_errors_add(errs, &mark, "no *.yaml zone files in directory");
         return -ENOENT;
     }
-    out = calloc((size_t)count, sizeof(*out));
-    for (int i = 0; out && i < count; i++) {
-        if (asprintf(&out[i], "%s%s%s", path, len && path[len - 1] == '/' ? "" : "/",
-                     ents[i]->d_name) < 0) {
-            abort();
-        }
+    out = xcalloc((size_t)count, sizeof(*out));
+    for (int i = 0; i < count; i++) {
+        out[i] = xasprintf("%s%s%s", path, len && path[len - 1] == '/' ? "" : "/", ents[i]->d_name);
         free(ents[i]);
-    }
-    if (!out) {
-        abort();
     }
     free(ents);
     *files = out;
@@ -434,10 +427,8 @@ int zone_list_files(const char *path, char ***files, size_t *n, zone_errors_t *e
     if (S_ISDIR(st.st_mode)) {
         return zone_list_dir(path, files, n, errs);
     }
-    out = calloc(1, sizeof(*out));
-    if (!out || !(out[0] = strdup(path))) {
-        abort();
-    }
+    out = xcalloc(1, sizeof(*out));
+    out[0] = xstrdup(path);
     *files = out;
     *n = 1;
     return 0;
@@ -482,10 +473,7 @@ int zone_load_path(const char *path, zone_t *const *prev, size_t n_prev, zone_t 
     if (zone_list_files(path, &files, &n_files, errs) < 0) {
         return -1;
     }
-    out = calloc(n_files, sizeof(*out));
-    if (!out) {
-        abort();
-    }
+    out = xcalloc(n_files, sizeof(*out));
     for (size_t i = 0; i < n_files; i++) {
         if (zone_load(files[i], 0, &out[n_zones], errs) < 0) {
             failed = true;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "common/control.h"
 
 #define HEALTH_BUCKETS 4096
@@ -72,16 +73,6 @@ int health_override_parse(const char *text, health_override_t *ov)
     return -EINVAL;
 }
 
-static char *xstrdup(const char *s)
-{
-    char *d = s ? strdup(s) : NULL;
-
-    if (s != NULL && d == NULL) {
-        abort();
-    }
-    return d;
-}
-
 static unsigned slot_hash(const char *zone, const char *region, const char *member)
 {
     const char *parts[] = {zone, region, member ? member : ""};
@@ -134,13 +125,10 @@ health_slot_t *health_slot(health_t *h, const char *zone, const char *region, co
             return s;
         }
     }
-    s = calloc(1, sizeof(*s));
-    if (s == NULL) {
-        abort();
-    }
+    s = xcalloc(1, sizeof(*s));
     s->zone = xstrdup(zone);
     s->region = xstrdup(region);
-    s->member = xstrdup(member);
+    s->member = xstrdup_opt(member);
     s->source = -1;
     s->next = h->buckets[b];
     h->buckets[b] = s;
@@ -173,13 +161,10 @@ static void rule_add(health_t *h, const char *zone, const char *region, const ch
     if (ov == OVERRIDE_NONE) {
         return;
     }
-    override_rule_t *r = calloc(1, sizeof(*r));
-    if (r == NULL) {
-        abort();
-    }
+    override_rule_t *r = xcalloc(1, sizeof(*r));
     r->zone = xstrdup(zone);
     r->region = xstrdup(region);
-    r->member = xstrdup(member);
+    r->member = xstrdup_opt(member);
     r->ov = ov;
     r->next = h->rules;
     h->rules = r;
@@ -244,12 +229,9 @@ static int rules_save(const health_t *h)
 
 health_t *health_new(const char *overrides_file)
 {
-    health_t *h = calloc(1, sizeof(*h));
+    health_t *h = xcalloc(1, sizeof(*h));
 
-    if (h == NULL) {
-        abort();
-    }
-    h->file = xstrdup(overrides_file);
+    h->file = xstrdup_opt(overrides_file);
     if (h->file != NULL) {
         rules_load(h);
     }
@@ -288,10 +270,7 @@ int health_source(health_t *h, const char *name)
             return (int)i;
         }
     }
-    h->sources = realloc(h->sources, (h->n_sources + 1) * sizeof(*h->sources));
-    if (h->sources == NULL) {
-        abort();
-    }
+    h->sources = xreallocarray(h->sources, h->n_sources + 1, sizeof(*h->sources));
     h->sources[h->n_sources] = (source_t){xstrdup(name), 0};
     return (int)h->n_sources++;
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "gslbd/engine/dname.h"
 
 /* Pointer targets are kept below this so that shifting a fragment later by a
@@ -55,10 +56,7 @@ static void render_comp_add(render_t *r, const uint8_t *name, size_t len, size_t
     }
     if (r->n_comp == r->cap_comp) {
         r->cap_comp = r->cap_comp ? r->cap_comp * 2 : 16;
-        r->comp = realloc(r->comp, r->cap_comp * sizeof(*r->comp));
-        if (r->comp == NULL) {
-            abort();
-        }
+        r->comp = xreallocarray(r->comp, r->cap_comp, sizeof(*r->comp));
     }
     render_comp_t *c = &r->comp[r->n_comp++];
     for (size_t i = 0; i < len; i++) {
@@ -88,11 +86,8 @@ static int render_comp_find(const render_t *r, const uint8_t *name, size_t len)
 
 render_t *render_new(void)
 {
-    render_t *r = calloc(1, sizeof(*r));
+    render_t *r = xcalloc(1, sizeof(*r));
 
-    if (r == NULL) {
-        abort();
-    }
     return r;
 }
 

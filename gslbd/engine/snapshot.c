@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "common/alloc.h"
 #include "gslbd/engine/dname.h"
 
 #define CNAME_CHAIN_MAX 8
@@ -83,10 +84,7 @@ static void build_grow(build_t *b)
     uint32_t size = b->mask ? (b->mask + 1) * 2 : 1024;
 
     free(b->tab);
-    b->tab = calloc(size, sizeof(*b->tab));
-    if (b->tab == NULL) {
-        abort();
-    }
+    b->tab = xcalloc(size, sizeof(*b->tab));
     b->mask = size - 1;
     for (size_t k = 0; k < b->n_all; k++) {
         uint32_t i = b->all[k]->hash & b->mask;
@@ -109,18 +107,12 @@ static bnode_t *build_node(build_t *b, const uint8_t *name, size_t len, size_t z
     }
     if (b->n_all == b->cap_all) {
         b->cap_all = b->cap_all ? b->cap_all * 2 : 1024;
-        b->all = realloc(b->all, b->cap_all * sizeof(*b->all));
-        if (b->all == NULL) {
-            abort();
-        }
+        b->all = xreallocarray(b->all, b->cap_all, sizeof(*b->all));
     }
     if ((b->n_all + 1) * 2 > b->mask) {
         build_grow(b);
     }
-    n = calloc(1, sizeof(*n));
-    if (n == NULL) {
-        abort();
-    }
+    n = xcalloc(1, sizeof(*n));
     memcpy(n->name, name, len);
     n->len = (uint8_t)len;
     n->hash = dname_hash(name, len);
@@ -483,10 +475,7 @@ static const geo_map_t *build_map(build_t *b, size_t z, const zone_service_t *zs
     geo_cache_entry_t *e = geo_cache_get(b->maps, b->db, &spec);
     if (b->n_refs == b->cap_refs) {
         b->cap_refs = b->cap_refs ? b->cap_refs * 2 : 16;
-        b->refs = realloc(b->refs, b->cap_refs * sizeof(*b->refs));
-        if (b->refs == NULL) {
-            abort();
-        }
+        b->refs = xreallocarray(b->refs, b->cap_refs, sizeof(*b->refs));
     }
     b->refs[b->n_refs++] = e;
     return geo_cache_map(e);
@@ -655,11 +644,8 @@ int snapshot_build(zone_t *const *zones, size_t n, const snapshot_env_t *env, sn
                    zone_errors_t *errs)
 {
     build_t b = {0};
-    snapshot_t *s = calloc(1, sizeof(*s));
+    snapshot_t *s = xcalloc(1, sizeof(*s));
 
-    if (s == NULL) {
-        abort();
-    }
     arena_init(&s->arena);
     s->n_zones = n;
     s->zones = arena_alloc(&s->arena, (n + 1) * sizeof(*s->zones));

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/alloc.h"
+
 typedef struct {
     zone_t *zone;
     struct stat st;
@@ -23,11 +25,9 @@ struct zoneset {
 
 zoneset_t *zoneset_new(const char *path, health_t *health)
 {
-    zoneset_t *zs = calloc(1, sizeof(*zs));
+    zoneset_t *zs = xcalloc(1, sizeof(*zs));
 
-    if (zs == NULL || (zs->path = strdup(path)) == NULL) {
-        abort();
-    }
+    zs->path = xstrdup(path);
     zs->health = health;
     zs->maps = geo_cache_new();
     return zs;
@@ -132,11 +132,8 @@ int zoneset_load(zoneset_t *zs, const geo_db_t *db, bool force, bool strict, sna
         print_errors(&errs);
         return -1;
     }
-    entry_t *set = calloc(n_files + 1, sizeof(*set));
-    zone_t **zones = calloc(n_files + 1, sizeof(*zones));
-    if (set == NULL || zones == NULL) {
-        abort();
-    }
+    entry_t *set = xcalloc(n_files + 1, sizeof(*set));
+    zone_t **zones = xcalloc(n_files + 1, sizeof(*zones));
     for (size_t i = 0; i < n_files; i++) {
         if (load_one(zs, files[i], force, strict, &set[n])) {
             zones[n] = set[n].zone;
@@ -168,11 +165,8 @@ int zoneset_load(zoneset_t *zs, const geo_db_t *db, bool force, bool strict, sna
 int zoneset_rebuild(zoneset_t *zs, const geo_db_t *db, snapshot_t **snap)
 {
     zone_errors_t errs = {0};
-    zone_t **zones = calloc(zs->n_cur + 1, sizeof(*zones));
+    zone_t **zones = xcalloc(zs->n_cur + 1, sizeof(*zones));
 
-    if (zones == NULL) {
-        abort();
-    }
     for (size_t i = 0; i < zs->n_cur; i++) {
         zones[i] = zs->cur[i].zone;
     }

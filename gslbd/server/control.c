@@ -15,6 +15,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "common/alloc.h"
 #include "common/control.h"
 
 #define CONTROL_CLIENTS_MAX 64
@@ -314,12 +315,10 @@ int control_new(uv_loop_t *loop, const char *path, health_t *health,
                 const snapshot_t *(*current)(void *arg), void *arg, control_t **out, char *err,
                 size_t errlen)
 {
-    control_t *c = calloc(1, sizeof(*c));
+    control_t *c = xcalloc(1, sizeof(*c));
     int r;
 
-    if (c == NULL || (c->path = strdup(path)) == NULL) {
-        abort();
-    }
+    c->path = xstrdup(path);
     c->health = health;
     c->current = current;
     c->arg = arg;

@@ -17,6 +17,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "common/alloc.h"
 #include "gslbd/engine/answer.h"
 #include "common/log.h"
 
@@ -850,11 +851,8 @@ int server_start(server_t *srv, uv_loop_t *main_loop, snapshot_t *snap)
 
 void server_swap(server_t *srv, snapshot_t *snap)
 {
-    retired_t *r = malloc(sizeof(*r));
+    retired_t *r = xmalloc(sizeof(*r));
 
-    if (r == NULL) {
-        abort();
-    }
     r->snap = atomic_exchange(&srv->snap, snap);
     r->gen = atomic_fetch_add(&srv->gen, 1) + 1;
     r->next = srv->retired;
