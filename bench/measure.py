@@ -20,7 +20,7 @@ import subprocess
 import threading
 import time
 
-import dnswire
+import dnsclient
 import servers
 from zonegen import ZONE, REGIONS, V4ONLY, pool_of
 
@@ -52,8 +52,8 @@ def compare(gs, gd, subnets):
     scopes = {"same": 0, "gslbd narrower": 0, "gslbd wider": 0}
     for subnet, name, qt in questions:
         fq = "%s.%s" % (name, ZONE)
-        a = dnswire.ask(gs.addr, fq, qt, subnet=subnet)
-        b = dnswire.ask(gd.addr, fq, qt, subnet=subnet)
+        a = dnsclient.ask(gs.addr, fq, qt, subnet=subnet)
+        b = dnsclient.ask(gd.addr, fq, qt, subnet=subnet)
         checks += 1
         ga = (a.rcode_name, a.addrs) if a else ("no reply", [])
         gb = (b.rcode_name, b.addrs) if b else ("no reply", [])
@@ -82,7 +82,7 @@ def semantics(gs, gd):
     for subnet, qt in SEMANTICS:
         row = [subnet, qt]
         for s in (gs, gd):
-            r = dnswire.ask(s.addr, "legacy.%s" % ZONE, qt, subnet=subnet)
+            r = dnsclient.ask(s.addr, "legacy.%s" % ZONE, qt, subnet=subnet)
             row.append("%s %s" % (r.rcode_name, "/".join(_region_of(a) for a in r.addrs) or
                                   "(no records)") if r else "no reply")
         out.append(tuple(row))
@@ -150,8 +150,8 @@ def _check(replies, want_rcode):
 
 def send(server, queries, transport, window, deadline):
     if transport == "tcp":
-        return dnswire.tcp_each(server.addr, queries, timeout=10, deadline=deadline)
-    return dnswire.udp_window(server.addr, queries, window, timeout=10, deadline=deadline)
+        return dnsclient.tcp_each(server.addr, queries, timeout=10, deadline=deadline)
+    return dnsclient.udp_window(server.addr, queries, window, timeout=10, deadline=deadline)
 
 
 def instructions(server, workloads, n1, n2, budget_s):
@@ -374,7 +374,7 @@ class Prober(threading.Thread):
                 k = (i * 7919) % self.n_static
                 name, subnet = "h%06d.%s" % (k, ZONE), None
                 want = ["10.%d.%d.%d" % (k >> 16, (k >> 8) & 255, k & 255)]
-            r = dnswire.ask(self.server.addr, name, "A", subnet=subnet, timeout=0.5, tries=1)
+            r = dnsclient.ask(self.server.addr, name, "A", subnet=subnet, timeout=0.5, tries=1)
             self.sent += 1
             if r is None:
                 self.lost += 1

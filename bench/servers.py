@@ -14,7 +14,7 @@ import subprocess
 import threading
 import time
 
-import dnswire
+import dnsclient
 from zonegen import ZONE
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -78,7 +78,7 @@ class Server:
         return self.proc is not None and self.proc.poll() is None
 
     def serial(self):
-        r = dnswire.ask(self.addr, ZONE, "SOA", timeout=0.2, tries=1)
+        r = dnsclient.ask(self.addr, ZONE, "SOA", timeout=0.2, tries=1)
         return r.serial if r is not None else None
 
     def wait_serial(self, want, timeout, step=0.005):

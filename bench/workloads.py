@@ -10,7 +10,7 @@ bench/run sends itself (agreement, callgrind) or hands to dnsperf (-B input).
 import ipaddress
 import random
 
-import dnswire
+import dnsclient
 from zonegen import ZONE
 
 GEOIP4 = "/usr/share/tor/geoip"
@@ -69,19 +69,19 @@ def client_subnets(n=200, seed=7871):
 def geo_queries(subnets, n, name="www", qtype="A"):
     """n geo queries for `name`, each with the ECS of the next subnet in turn."""
     fq = "%s.%s" % (name, ZONE)
-    base = [dnswire.build_query(fq, qtype, subnet=s) for s in subnets]
+    base = [dnsclient.query(fq, qtype, subnet=s) for s in subnets]
     return [base[i % len(base)] for i in range(n)]
 
 
 def static_queries(n):
-    q = dnswire.build_query("static.%s" % ZONE, "A")
+    q = dnsclient.query("static.%s" % ZONE, "A")
     return [q] * n
 
 
 def nx_queries(n, seed=2308):
     """n queries for names that do not exist, each different."""
     rng = random.Random(seed)
-    return [dnswire.build_query("nx%08x.%s" % (rng.getrandbits(32), ZONE), "A")
+    return [dnsclient.query("nx%08x.%s" % (rng.getrandbits(32), ZONE), "A")
             for _ in range(n)]
 
 
@@ -93,8 +93,8 @@ def big_zone_queries(n, n_static, n_services, subnets, seed=1034):
     for i in range(n):
         if i % 4 == 3:
             name = "s%04d.%s" % (rng.randrange(n_services), ZONE)
-            out.append(dnswire.build_query(name, "A", subnet=subnets[i % len(subnets)]))
+            out.append(dnsclient.query(name, "A", subnet=subnets[i % len(subnets)]))
         else:
             name = "h%06d.%s" % (rng.randrange(n_static), ZONE)
-            out.append(dnswire.build_query(name, "A"))
+            out.append(dnsclient.query(name, "A"))
     return out
