@@ -37,6 +37,13 @@ void log_msg(log_level_t level, const char *fmt, ...)
     fprintf(stderr, "%s\n", line);
 }
 
+void log_line(log_level_t level, const char *line)
+{
+    if (level <= log_max) {
+        fprintf(stderr, "%s\n", line);
+    }
+}
+
 bool log_ratelimit(unsigned long long *state, unsigned per_sec)
 {
     /* *state packs the current second (high bits) and the count within it. */

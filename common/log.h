@@ -23,6 +23,11 @@ void log_init(const char *prog, log_level_t max);
 
 void log_msg(log_level_t level, const char *fmt, ...) ATTR_PRINTF(2, 3);
 
+/* Print `line` as it is, without the "PROG: level: " prefix, if `level` is
+ * printed: for lines that carry their own form, such as diag.h's
+ * "file:line:col: error: ..." lines. */
+void log_line(log_level_t level, const char *line);
+
 #define log_err(...)   log_msg(LOG_LEVEL_ERR, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOG_LEVEL_WARN, __VA_ARGS__)
 #define log_info(...)  log_msg(LOG_LEVEL_INFO, __VA_ARGS__)

@@ -7,7 +7,7 @@
  * same location merge on the way up, so the trie is as small as the data
  * allows and its leaf depth is the widest network with one location.
  */
-#include "geodb.h"
+#include "geo/geodb.h"
 
 #include <errno.h>
 #include <math.h>
@@ -18,6 +18,7 @@
 #include <maxminddb.h>
 
 #include "common/alloc.h"
+#include "common/errcode.h"
 #include "geo/countries.h"
 
 #define UNSET UINT32_MAX
@@ -41,8 +42,7 @@ typedef struct {
     size_t data_cap;
     size_t cap_nodes, cap_locs;
     int status;
-    char *err;
-    size_t errlen;
+    diag_t *diag;
 } loader_t;
 
 double geo_distance_km(double lat1, double lon1, double lat2, double lon2)
@@ -248,10 +248,10 @@ static uint32_t ipv4_root(const geo_trie_t *t)
     return ref;
 }
 
-static int fail(loader_t *L, const char *fmt, const char *detail)
+static int fail(loader_t *L, const char *what)
 {
-    snprintf(L->err, L->errlen, fmt, L->db->path, detail);
-    return -1;
+    diag_error(L->diag, &(diag_mark_t){.file = L->db->path}, "%s", what);
+    return GSLB_EGEODB;
 }
 
 static int compile(loader_t *L)
@@ -260,7 +260,7 @@ static int compile(loader_t *L)
     geo_db_t *db = L->db;
 
     if (L->mmdb.metadata.ip_version != 4 && L->mmdb.metadata.ip_version != 6) {
-        return fail(L, "%s: unsupported mmdb ip_version%s", "");
+        return fail(L, "unsupported mmdb ip_version");
     }
     L->memo = malloc((size_t)n * sizeof(*L->memo));
     L->data_cap = 1024;
@@ -272,7 +272,7 @@ static int compile(loader_t *L)
     memset(L->memo, 0xff, (size_t)n * sizeof(*L->memo));
     uint32_t root = n > 0 ? walk(L, 0, 0) : GEO_NONE;
     if (L->status < 0) {
-        return fail(L, "%s: corrupt search tree%s", "");
+        return fail(L, "corrupt search tree");
     }
     if (L->mmdb.metadata.ip_version == 6) {
         db->trie.root6 = root;
@@ -284,9 +284,9 @@ static int compile(loader_t *L)
     return 0;
 }
 
-int geo_db_open(const char *path, geo_db_t **out, char *err, size_t errlen)
+int geo_db_open(const char *path, geo_db_t **out, diag_t *diag)
 {
-    loader_t L = {.err = err, .errlen = errlen};
+    loader_t L = {.diag = diag};
     int r;
 
     static uint64_t opened;
@@ -296,10 +296,11 @@ int geo_db_open(const char *path, geo_db_t **out, char *err, size_t errlen)
     L.db->gen = ++opened;
     r = MMDB_open(path, MMDB_MODE_MMAP, &L.mmdb);
     if (r != MMDB_SUCCESS) {
-        snprintf(err, errlen, "%s: %s", path,
-                 r == MMDB_IO_ERROR ? strerror(errno) : MMDB_strerror(r));
+        int e = r == MMDB_IO_ERROR ? -errno : GSLB_EGEODB;
+        diag_error(diag, &(diag_mark_t){.file = path}, "%s",
+                   r == MMDB_IO_ERROR ? gslb_strerror(e) : MMDB_strerror(r));
         geo_db_free(L.db);
-        return -1;
+        return e;
     }
     snprintf(L.db->type, sizeof(L.db->type), "%s",
              L.mmdb.metadata.database_type ? L.mmdb.metadata.database_type : "unknown");
@@ -311,7 +312,7 @@ int geo_db_open(const char *path, geo_db_t **out, char *err, size_t errlen)
     free(L.data_memo);
     if (r < 0) {
         geo_db_free(L.db);
-        return -1;
+        return r;
     }
     *out = L.db;
     return 0;

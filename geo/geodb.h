@@ -17,7 +17,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "common/log.h"
+#include "common/diag.h"
 
 typedef struct {
     double lat, lon; /* degrees; valid when has_coords */
@@ -53,9 +53,10 @@ typedef struct {
     size_t n_locs;
 } geo_db_t;
 
-/* Open and compile an mmdb. Returns 0 and sets *out, or -1 with a message
- * in err naming the file and what is wrong. */
-int geo_db_open(const char *path, geo_db_t **out, char *err, size_t errlen) ATTR_WUR;
+/* Open and compile an mmdb. Returns 0 and sets *out; or a negative errno
+ * (the file cannot be read) or GSLB_EGEODB (not a database we can use), with
+ * a line in diag naming the file and what is wrong. */
+int geo_db_open(const char *path, geo_db_t **out, diag_t *diag) ATTR_WUR;
 void geo_db_free(geo_db_t *db);
 
 /* An IPv6 address (16 bytes in network order) as two big-endian words:

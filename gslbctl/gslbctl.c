@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/control.h"
+#include "common/errcode.h"
 
 static void usage(FILE *out)
 {
@@ -48,7 +49,8 @@ static int connect_to(const char *path)
     strcpy(sun.sun_path, path);
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-        fprintf(stderr, "gslbctl: cannot connect to gslbd at %s: %s\n", path, strerror(errno));
+        fprintf(stderr, "gslbctl: cannot connect to gslbd at %s: %s\n", path,
+                gslb_strerror(-errno));
         if (fd >= 0) {
             close(fd);
         }

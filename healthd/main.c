@@ -23,6 +23,7 @@
 
 #include "common/control.h"
 #include "common/alloc.h"
+#include "common/errcode.h"
 #include "common/log.h"
 #include "common/version.h"
 #include "daemon/signals.h"
@@ -30,7 +31,7 @@
 #include "healthd/probe.h"
 #include "healthd/report.h"
 #include "healthd/target.h"
-#include "zones/zone.h"
+#include "zones/load.h"
 
 typedef struct {
     const char *zones;
@@ -149,18 +150,16 @@ static int parse_options(int argc, char **argv, options_t *o)
  * has been printed and nothing is returned. */
 static int load_targets(const char *path, target_t **t, size_t *n, size_t *n_zones)
 {
-    zone_errors_t errs = {0};
+    diag_t errs = {0};
     zone_t **zones;
     size_t nz;
 
-    if (zone_load_path(path, NULL, 0, &zones, &nz, &errs) < 0) {
-        for (size_t i = 0; i < errs.n; i++) {
-            fprintf(stderr, "%s\n", errs.lines[i]);
-        }
-        zone_errors_clear(&errs);
-        return -1;
+    int r = zone_load_path(path, NULL, 0, &zones, &nz, &errs);
+
+    diag_log(&errs, LOG_LEVEL_ERR);
+    if (r < 0) {
+        return r;
     }
-    zone_errors_clear(&errs);
     if (target_build(zones, nz, t, n) < 0) {
         zone_set_free(zones, nz);
         return -1;
@@ -235,7 +234,7 @@ static int start(healthd_t *h, target_t *t, size_t n)
     int r = prober_new(h->loop, on_change, h, &h->prober);
 
     if (r < 0) {
-        log_err("cannot start probing: %s", strerror(-r));
+        log_err("cannot start probing: %s", gslb_strerror(r));
         target_free_all(t, n);
         return -1;
     }
@@ -243,7 +242,7 @@ static int start(healthd_t *h, target_t *t, size_t n)
     h->reports = xcalloc(h->opt->n_gslbd, sizeof(*h->reports));
     for (size_t i = 0; i < h->opt->n_gslbd; i++) {
         if ((r = report_new(h->loop, h->opt->gslbd[i], dump_all, h, &h->reports[i])) < 0) {
-            log_err("--gslbd %s: %s", h->opt->gslbd[i], strerror(-r));
+            log_err("--gslbd %s: %s", h->opt->gslbd[i], gslb_strerror(r));
             return -1;
         }
     }

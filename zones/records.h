@@ -17,6 +17,7 @@
 #define GSLB_RECORDS_H
 
 #include "zones/ynode.h"
+#include "zones/zone.h"
 
 /* Which types a name has, one bit per RECORDS_T_*. */
 enum {

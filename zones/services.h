@@ -17,6 +17,7 @@
 
 #include "zones/records.h"
 #include "zones/ynode.h"
+#include "zones/zone.h"
 
 /* Each takes the section's mapping (NULL: the section is absent), appends to
  * the zone's arrays and reports errors to d. */

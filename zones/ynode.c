@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "common/alloc.h"
+#include "common/errcode.h"
 
 struct ynode_msg {
     unsigned line, col; /* 1-based, 0 = no position */
@@ -67,9 +68,9 @@ size_t ynode_errors(const ynode_doc_t *d)
     return d->n_msgs;
 }
 
-zone_mark_t ynode_mark(const ynode_doc_t *d, const yaml_node_t *n)
+diag_mark_t ynode_mark(const ynode_doc_t *d, const yaml_node_t *n)
 {
-    zone_mark_t m = {.file = d->file};
+    diag_mark_t m = {.file = d->file};
 
     if (n) {
         m.line = (unsigned)n->start_mark.line + 1;
@@ -91,15 +92,15 @@ static int ynode_msg_cmp(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-void ynode_flush(ynode_doc_t *d, zone_errors_t *errs)
+void ynode_flush(ynode_doc_t *d, diag_t *errs)
 {
     if (d->n_msgs > 1) {
         qsort(d->msgs, d->n_msgs, sizeof(*d->msgs), ynode_msg_cmp);
     }
     for (size_t i = 0; i < d->n_msgs; i++) {
-        zone_mark_t m = {.file = d->file, .line = d->msgs[i].line, .col = d->msgs[i].col};
+        diag_mark_t m = {.file = d->file, .line = d->msgs[i].line, .col = d->msgs[i].col};
 
-        zone_errors_add(errs, &m, "%s", d->msgs[i].text);
+        diag_error(errs, &m, "%s", d->msgs[i].text);
         free(d->msgs[i].text);
     }
     free(d->msgs);
@@ -215,12 +216,12 @@ static int ynode_expect_end(ynode_doc_t *d, yaml_parser_t *p, const char *buf, s
 
     if (!yaml_parser_load(p, &next)) {
         ynode_syntax_err(d, p, buf, len);
-        return -1;
+        return GSLB_ECONFIG;
     }
     root = yaml_document_get_root_node(&next);
     if (root) {
         ynode_err(d, root, "only one YAML document is allowed per zone file");
-        rc = -1;
+        rc = GSLB_ECONFIG;
     }
     yaml_document_delete(&next);
     return rc;
@@ -237,12 +238,12 @@ static int ynode_parse(ynode_doc_t *d, const char *buf, size_t len)
     yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
     if (!yaml_parser_load(&p, &d->doc)) {
         ynode_syntax_err(d, &p, buf, len);
-        rc = -1;
+        rc = GSLB_ECONFIG;
     } else {
         d->loaded = true;
         if (!yaml_document_get_root_node(&d->doc)) {
             ynode_err(d, NULL, "file is empty: expected a mapping with zone, soa and ns");
-            rc = -1;
+            rc = GSLB_ECONFIG;
         } else {
             rc = ynode_expect_end(d, &p, buf, len);
         }
@@ -260,8 +261,8 @@ int ynode_load(ynode_doc_t *d, const char *file)
     d->file = file;
     rc = ynode_read(file, &buf, &len);
     if (rc < 0) {
-        ynode_err(d, NULL, "cannot read: %s", strerror(-rc));
-        return -1;
+        ynode_err(d, NULL, "cannot read: %s", gslb_strerror(rc));
+        return GSLB_ECONFIG;
     }
     rc = ynode_parse(d, buf, len);
     free(buf);

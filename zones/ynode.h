@@ -19,7 +19,7 @@
 
 #include <yaml.h>
 
-#include "zones/zone.h"
+#include "common/diag.h"
 
 typedef struct ynode_msg ynode_msg_t;
 
@@ -38,7 +38,7 @@ int ynode_load(ynode_doc_t *d, const char *file) ATTR_WUR;
 
 /* Move every recorded error to errs, ordered by line and column (errors
  * without a position first), and forget them. */
-void ynode_flush(ynode_doc_t *d, zone_errors_t *errs);
+void ynode_flush(ynode_doc_t *d, diag_t *errs);
 
 void ynode_free(ynode_doc_t *d);
 
@@ -47,7 +47,7 @@ void ynode_err(ynode_doc_t *d, const yaml_node_t *at, const char *fmt, ...) ATTR
 
 size_t ynode_errors(const ynode_doc_t *d);
 
-zone_mark_t ynode_mark(const ynode_doc_t *d, const yaml_node_t *n);
+diag_mark_t ynode_mark(const ynode_doc_t *d, const yaml_node_t *n);
 
 yaml_node_t *ynode_root(ynode_doc_t *d);
 

@@ -468,20 +468,3 @@ void zgeo_load(ynode_doc_t *d, const zone_t *zone, const schema_val_t *v, const 
         zgeo_regions(d, zone, g[G_DEFAULT].key, g[G_DEFAULT].node, dctx, &geo->dflt, &geo->n_dflt);
     }
 }
-
-void zgeo_free(zone_geo_t *geo)
-{
-    if (!geo) {
-        return;
-    }
-    for (size_t i = 0; i < geo->n_map; i++) {
-        free(geo->map[i].regions);
-    }
-    for (size_t i = 0; i < geo->n_nets; i++) {
-        free(geo->nets[i].regions);
-    }
-    free(geo->map);
-    free(geo->nets);
-    free(geo->dflt);
-    memset(geo, 0, sizeof(*geo));
-}

@@ -17,17 +17,15 @@
 
 #include "zones/schema.h"
 #include "zones/ynode.h"
+#include "zones/zone.h"
 
 /* Load the `geo:` value that schema_map() put in *v into *geo (which must be
  * zeroed). zone->regions must be loaded. `owner` names where the key is, for
  * messages: "" at the top level, "service 'www'" in a service. An absent or
  * null key leaves geo->given false; otherwise given is true and every entry
- * whose key is valid is kept, so zgeo_free() must be called either way.
+ * whose key is valid is kept, so zone_geo_free() must be called either way.
  * Errors go to d. */
 void zgeo_load(ynode_doc_t *d, const zone_t *zone, const schema_val_t *v, const char *owner,
                zone_geo_t *geo);
-
-/* Free what zgeo_load() allocated and zero *geo. NULL-safe. */
-void zgeo_free(zone_geo_t *geo);
 
 #endif

@@ -1,127 +1,26 @@
 /*
- * zone: loading zone YAML files into zone_t, and the checks across files.
- *
- * This file reads the top level of a zone file (zone, ttl, soa, ns, ecs) and
- * hands the sections to records.c, services.c and zgeo.c (geo); tables in
- * schema.c check every mapping. It owns the serial rule (a derived serial
- * always grows across reloads), error lines, and turning a path into a sorted
- * list of files. It does not build wire answers (gslbd does) and does not
- * watch files.
+ * zone: the zone model (zone.h): making and freeing zones, and the checks
+ * that look at several loaded zones at once. Loading from YAML is load.c's.
  */
 #include "zones/zone.h"
 
-#include <dirent.h>
-#include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 
 #include "common/alloc.h"
-#include "zones/records.h"
-#include "zones/schema.h"
-#include "zones/services.h"
-#include "zones/ynode.h"
-#include "zones/zgeo.h"
+#include "common/errcode.h"
 #include "zones/zname.h"
 
-/* SOA RDATA fields, RFC 1035 section 3.3.13. */
-enum { ZONE_SOA_MNAME, ZONE_SOA_RNAME, ZONE_SOA_SERIAL };
-
-enum { T_ZONE, T_TTL, T_SOA, T_NS, T_RECORDS, T_REGIONS, T_CHECKS, T_SERVICES, T_ECS, T_GEO, T_N };
-
-static const schema_item_t zone_top_items[T_N] = {
-    [T_ZONE] = {"zone", SCHEMA_STR, .required = true},
-    [T_TTL] = {"ttl", SCHEMA_TTL, .max = SCHEMA_TTL_MAX, .def = 300},
-    [T_SOA] = {"soa", SCHEMA_MAP, .required = true},
-    [T_NS] = {"ns", SCHEMA_LIST, .required = true},
-    [T_RECORDS] = {"records", SCHEMA_MAP},
-    [T_REGIONS] = {"regions", SCHEMA_MAP},
-    [T_CHECKS] = {"checks", SCHEMA_MAP},
-    [T_SERVICES] = {"services", SCHEMA_MAP},
-    [T_ECS] = {"ecs", SCHEMA_BOOL, .def = 1},
-    [T_GEO] = {"geo", SCHEMA_MAP},
-};
-
-enum { S_MNAME, S_RNAME, S_SERIAL, S_REFRESH, S_RETRY, S_EXPIRE, S_MINIMUM, S_TTL, S_N };
-
-/* Timer defaults are the common practice of RFC 1912 section 2.2 era
- * zones; the ranges are RFC 2181 section 8's for TTL-like values. */
-static const schema_item_t zone_soa_items[S_N] = {
-    [S_MNAME] = {"mname", SCHEMA_STR, .required = true},
-    [S_RNAME] = {"rname", SCHEMA_STR, .required = true},
-    [S_SERIAL] = {"serial", SCHEMA_INT, .min = 1, .max = 4294967295LL},
-    [S_REFRESH] = {"refresh", SCHEMA_TTL, .max = SCHEMA_TTL_MAX, .def = 3600},
-    [S_RETRY] = {"retry", SCHEMA_TTL, .max = SCHEMA_TTL_MAX, .def = 600},
-    [S_EXPIRE] = {"expire", SCHEMA_TTL, .max = SCHEMA_TTL_MAX, .def = 604800},
-    [S_MINIMUM] = {"minimum", SCHEMA_TTL, .max = SCHEMA_TTL_MAX, .def = 60},
-    [S_TTL] = {"ttl", SCHEMA_TTL, .max = SCHEMA_TTL_MAX},
-};
-
-/* ---- error lines ---- */
-
-/* An error line must stay one line: control characters a YAML string may
- * carry are shown escaped. */
-static char *zone_escape(const char *s)
+zone_t *zone_new(const char *file)
 {
-    char *out = xmalloc(strlen(s) * 4 + 1), *p = out;
+    zone_t *zone = xcalloc(1, sizeof(*zone));
 
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-
-        if (c < 0x20 || c == 0x7f) {
-            p += sprintf(p, c == '\n' ? "\\n" : c == '\t' ? "\\t" : "\\x%02x", c);
-        } else {
-            *p++ = (char)c;
-        }
+    zone->file = xstrdup(file);
+    if (!(zone->rrs = ldns_rr_list_new())) {
+        alloc_fail("ldns_rr_list_new");
     }
-    *p = '\0';
-    return out;
+    return zone;
 }
-
-void zone_errors_add(zone_errors_t *errs, const zone_mark_t *mark, const char *fmt, ...)
-{
-    char *msg, *text, *line, **lines;
-    va_list ap;
-    int rc;
-
-    va_start(ap, fmt);
-    rc = vasprintf(&msg, fmt, ap);
-    va_end(ap);
-    if (rc < 0) {
-        abort();
-    }
-    text = zone_escape(msg);
-    free(msg);
-    if (!mark || !mark->file) {
-        rc = asprintf(&line, "error: %s", text);
-    } else if (!mark->line) {
-        rc = asprintf(&line, "%s: error: %s", mark->file, text);
-    } else {
-        rc = asprintf(&line, "%s:%u:%u: error: %s", mark->file, mark->line, mark->col, text);
-    }
-    free(text);
-    lines = rc < 0 ? NULL : realloc(errs->lines, (errs->n + 1) * sizeof(*lines));
-    if (!lines) {
-        abort();
-    }
-    errs->lines = lines;
-    errs->lines[errs->n++] = line;
-}
-
-void zone_errors_clear(zone_errors_t *errs)
-{
-    for (size_t i = 0; i < errs->n; i++) {
-        free(errs->lines[i]);
-    }
-    free(errs->lines);
-    errs->lines = NULL;
-    errs->n = 0;
-}
-
-/* ---- freeing ---- */
 
 static void zone_free_regions(zone_t *zone)
 {
@@ -156,7 +55,7 @@ static void zone_free_services(zone_t *zone)
         free(zone->services[i].name);
         ldns_rdf_deep_free(zone->services[i].owner);
         free(zone->services[i].regions);
-        zgeo_free(&zone->services[i].geo);
+        zone_geo_free(&zone->services[i].geo);
     }
     free(zone->services);
 }
@@ -169,7 +68,7 @@ void zone_free(zone_t *zone)
     zone_free_regions(zone);
     zone_free_checks(zone);
     zone_free_services(zone);
-    zgeo_free(&zone->geo);
+    zone_geo_free(&zone->geo);
     ldns_rr_list_deep_free(zone->rrs);
     ldns_rr_free(zone->soa);
     ldns_rdf_deep_free(zone->origin);
@@ -177,176 +76,32 @@ void zone_free(zone_t *zone)
     free(zone);
 }
 
-/* ---- serial ---- */
-
-/* max(now, floor + 1): a reload within the same second, or a clock that went
- * back, still gives secondaries a larger serial (RFC 1982 arithmetic makes
- * the wrap from 4294967295 to now an increase too). */
-static uint32_t zone_derive_serial(uint32_t floor)
+void zone_geo_free(zone_geo_t *geo)
 {
-    uint32_t next = floor + 1 ? floor + 1 : 1;
-    uint32_t now = (uint32_t)time(NULL);
-
-    return now > next ? now : next;
-}
-
-static void zone_set_serial(zone_t *zone, uint32_t serial)
-{
-    ldns_rdf *old = ldns_rr_set_rdf(zone->soa, ldns_native2rdf_int32(LDNS_RDF_TYPE_INT32, serial),
-                                    ZONE_SOA_SERIAL);
-
-    ldns_rdf_deep_free(old);
-    zone->serial = serial;
-}
-
-/* ---- the top level ---- */
-
-static ldns_rdf *zone_soa_name(ynode_doc_t *d, const zone_t *zone, const schema_val_t *v,
-                               bool mailbox)
-{
-    ldns_rdf *name;
-
-    if (!v->ok) {
-        return NULL;
-    }
-    name = mailbox ? zname_mailbox(v->str, zone->origin) : zname_host(v->str, zone->origin);
-    if (!name) {
-        schema_err(d, v->node, "soa", "'%s': bad %s '%s'", mailbox ? "rname" : "mname",
-                   mailbox ? "mail address or domain name" : "domain name", v->str);
-    }
-    return name;
-}
-
-static void zone_push_int32(ldns_rr *rr, ldns_rdf_type type, int64_t v)
-{
-    ldns_rr_push_rdf(rr, ldns_native2rdf_int32(type, (uint32_t)v));
-}
-
-static void zone_soa(ynode_doc_t *d, zone_t *zone, const schema_val_t *soa, uint32_t floor)
-{
-    ldns_rdf *mname, *rname;
-    schema_val_t v[S_N];
-
-    schema_map(d, soa->node, soa->key, "soa", zone_soa_items, S_N, v);
-    mname = zone_soa_name(d, zone, &v[S_MNAME], false);
-    rname = zone_soa_name(d, zone, &v[S_RNAME], true);
-    if (!mname || !rname) {
-        ldns_rdf_deep_free(mname);
-        ldns_rdf_deep_free(rname);
+    if (!geo) {
         return;
     }
-    zone->serial_given = v[S_SERIAL].ok;
-    zone->serial = zone->serial_given ? (uint32_t)v[S_SERIAL].num : zone_derive_serial(floor);
-    zone->soa = ldns_rr_new();
-    if (!zone->soa) {
-        alloc_fail("ldns_rr_new");
+    for (size_t i = 0; i < geo->n_map; i++) {
+        free(geo->map[i].regions);
     }
-    ldns_rr_set_owner(zone->soa, ldns_rdf_clone(zone->origin));
-    ldns_rr_set_type(zone->soa, LDNS_RR_TYPE_SOA);
-    ldns_rr_set_class(zone->soa, LDNS_RR_CLASS_IN);
-    ldns_rr_set_ttl(zone->soa, v[S_TTL].key && v[S_TTL].ok ? (uint32_t)v[S_TTL].num : zone->ttl);
-    ldns_rr_push_rdf(zone->soa, mname);
-    ldns_rr_push_rdf(zone->soa, rname);
-    zone_push_int32(zone->soa, LDNS_RDF_TYPE_INT32, zone->serial);
-    for (int i = S_REFRESH; i <= S_MINIMUM; i++) {
-        zone_push_int32(zone->soa, LDNS_RDF_TYPE_PERIOD, v[i].num);
+    for (size_t i = 0; i < geo->n_nets; i++) {
+        free(geo->nets[i].regions);
     }
+    free(geo->map);
+    free(geo->nets);
+    free(geo->dflt);
+    memset(geo, 0, sizeof(*geo));
 }
 
-static bool zone_origin(ynode_doc_t *d, zone_t *zone, const schema_val_t *v)
+void zone_set_free(zone_t **zones, size_t n)
 {
-    if (!v->ok) {
-        return false;
+    for (size_t i = 0; zones && i < n; i++) {
+        zone_free(zones[i]);
     }
-    zone->mark = ynode_mark(d, v->node);
-    zone->origin = zname_zone(v->str);
-    if (!zone->origin) {
-        ynode_err(d, v->node, "'zone': bad domain name '%s'", v->str);
-        return false;
-    }
-    return true;
+    free(zones);
 }
 
-static const yaml_node_t *zone_section(const schema_val_t *v)
-{
-    return v->ok ? v->node : NULL;
-}
-
-/* Everything that needs the zone's name: without a valid one, relative names
- * cannot be resolved and only the other sections are checked. */
-static void zone_names(ynode_doc_t *d, zone_t *zone, const schema_val_t *v, uint32_t floor)
-{
-    records_names_t names;
-
-    if (!zone_origin(d, zone, &v[T_ZONE])) {
-        return;
-    }
-    if (v[T_SOA].ok) {
-        zone_soa(d, zone, &v[T_SOA], floor);
-    }
-    if (v[T_NS].ok) {
-        records_load_ns(d, zone, v[T_NS].node);
-    }
-    records_load(d, zone, zone_section(&v[T_RECORDS]), &names);
-    if (v[T_NS].ok) {
-        records_check_ns(d, zone, v[T_NS].node, &names);
-    }
-    services_load(d, zone, zone_section(&v[T_SERVICES]), &names);
-    records_names_free(&names);
-}
-
-static void zone_build(ynode_doc_t *d, zone_t *zone, uint32_t floor)
-{
-    const yaml_node_t *root = ynode_root(d);
-    schema_val_t v[T_N];
-
-    if (!ynode_is_map(root)) {
-        ynode_err(d, root, "the top level must be a mapping with zone, soa and ns");
-        return;
-    }
-    schema_map(d, root, NULL, "", zone_top_items, T_N, v);
-    zone->ttl = (uint32_t)v[T_TTL].num;
-    zone->ecs = v[T_ECS].num != 0;
-    services_load_checks(d, zone, zone_section(&v[T_CHECKS]));
-    services_load_regions(d, zone, zone_section(&v[T_REGIONS]));
-    zgeo_load(d, zone, &v[T_GEO], "", &zone->geo);
-    zone_names(d, zone, v, floor);
-}
-
-static zone_t *zone_new(const char *file)
-{
-    zone_t *zone = xcalloc(1, sizeof(*zone));
-
-    zone->file = xstrdup(file);
-    if (!(zone->rrs = ldns_rr_list_new())) {
-        alloc_fail("ldns_rr_list_new");
-    }
-    return zone;
-}
-
-int zone_load(const char *file, uint32_t serial_floor, zone_t **out, zone_errors_t *errs)
-{
-    ynode_doc_t d = {0};
-    zone_t *zone = zone_new(file);
-    bool ok;
-
-    if (ynode_load(&d, zone->file) == 0) {
-        zone_build(&d, zone, serial_floor);
-    }
-    ok = ynode_errors(&d) == 0;
-    ynode_flush(&d, errs);
-    ynode_free(&d);
-    if (!ok) {
-        zone_free(zone);
-        return -1;
-    }
-    *out = zone;
-    return 0;
-}
-
-/* ---- sets of files ---- */
-
-int zone_check_set(zone_t *const *zones, size_t n, zone_errors_t *errs)
+int zone_check_set(zone_t *const *zones, size_t n, diag_t *errs)
 {
     int rc = 0;
 
@@ -358,135 +113,12 @@ int zone_check_set(zone_t *const *zones, size_t n, zone_errors_t *errs)
                 continue;
             }
             name = zname_text(zones[j]->origin);
-            zone_errors_add(errs, &zones[j]->mark, "zone '%s' is already served from %s", name,
-                            zones[i]->file);
+            diag_error(errs, &zones[j]->mark, "zone '%s' is already served from %s", name,
+                       zones[i]->file);
             free(name);
-            rc = -1;
+            rc = GSLB_ECONFIG;
             break;
         }
     }
     return rc;
-}
-
-static int zone_yaml_filter(const struct dirent *e)
-{
-    size_t len = strlen(e->d_name);
-
-    /* Hidden files are editors' and tools' droppings, not zones. */
-    return e->d_name[0] != '.' && len > 5 && !strcmp(e->d_name + len - 5, ".yaml");
-}
-
-/* Byte order, not the locale's: the load order must not depend on LANG. */
-static int zone_name_cmp(const struct dirent **a, const struct dirent **b)
-{
-    return strcmp((*a)->d_name, (*b)->d_name);
-}
-
-static int zone_list_dir(const char *path, char ***files, size_t *n, zone_errors_t *errs)
-{
-    zone_mark_t mark = {.file = path};
-    struct dirent **ents;
-    int count = scandir(path, &ents, zone_yaml_filter, zone_name_cmp);
-    size_t len = strlen(path);
-    char **out;
-
-    if (count < 0) {
-        int e = errno;
-
-        zone_errors_add(errs, &mark, "cannot read directory: %s", strerror(e));
-        return -e;
-    }
-    if (count == 0) {
-        free(ents);
-        zone_errors_add(errs, &mark, "no *.yaml zone files in directory");
-        return -ENOENT;
-    }
-    out = xcalloc((size_t)count, sizeof(*out));
-    for (int i = 0; i < count; i++) {
-        out[i] = xasprintf("%s%s%s", path, len && path[len - 1] == '/' ? "" : "/", ents[i]->d_name);
-        free(ents[i]);
-    }
-    free(ents);
-    *files = out;
-    *n = (size_t)count;
-    return 0;
-}
-
-int zone_list_files(const char *path, char ***files, size_t *n, zone_errors_t *errs)
-{
-    zone_mark_t mark = {.file = path};
-    struct stat st;
-    char **out;
-
-    if (stat(path, &st) != 0) {
-        int e = errno;
-
-        zone_errors_add(errs, &mark, "cannot read: %s", strerror(e));
-        return -e;
-    }
-    if (S_ISDIR(st.st_mode)) {
-        return zone_list_dir(path, files, n, errs);
-    }
-    out = xcalloc(1, sizeof(*out));
-    out[0] = xstrdup(path);
-    *files = out;
-    *n = 1;
-    return 0;
-}
-
-void zone_files_free(char **files, size_t n)
-{
-    for (size_t i = 0; files && i < n; i++) {
-        free(files[i]);
-    }
-    free(files);
-}
-
-void zone_set_free(zone_t **zones, size_t n)
-{
-    for (size_t i = 0; zones && i < n; i++) {
-        zone_free(zones[i]);
-    }
-    free(zones);
-}
-
-/* The serial floor of a reloaded zone is its previous serial, found by name
- * so that renaming or splitting files does not reset it. */
-static void zone_follow_prev(zone_t *zone, zone_t *const *prev, size_t n_prev)
-{
-    for (size_t i = 0; !zone->serial_given && i < n_prev; i++) {
-        if (prev[i] && !ldns_dname_compare(prev[i]->origin, zone->origin)) {
-            zone_set_serial(zone, zone_derive_serial(prev[i]->serial));
-            return;
-        }
-    }
-}
-
-int zone_load_path(const char *path, zone_t *const *prev, size_t n_prev, zone_t ***zones, size_t *n,
-                   zone_errors_t *errs)
-{
-    char **files;
-    size_t n_files, n_zones = 0;
-    zone_t **out;
-    bool failed = false;
-
-    if (zone_list_files(path, &files, &n_files, errs) < 0) {
-        return -1;
-    }
-    out = xcalloc(n_files, sizeof(*out));
-    for (size_t i = 0; i < n_files; i++) {
-        if (zone_load(files[i], 0, &out[n_zones], errs) < 0) {
-            failed = true;
-            continue;
-        }
-        zone_follow_prev(out[n_zones++], prev, n_prev);
-    }
-    zone_files_free(files, n_files);
-    if (failed || zone_check_set(out, n_zones, errs) < 0) {
-        zone_set_free(out, n_zones);
-        return -1;
-    }
-    *zones = out;
-    *n = n_zones;
-    return 0;
 }

@@ -1,11 +1,11 @@
 /*
- * zone: the in-memory model of one zone YAML file, and its loader.
+ * zone: the in-memory model of one zone YAML file.
  *
  * This is what both daemons read: gslbd compiles it into wire answers,
- * healthd (later) takes regions, pools and checks from it. The model is plain
- * data built once by zone_load() and never changed afterwards, so it can be
- * shared read-only between threads. It does no I/O besides reading the file,
- * and knows nothing about sockets or libuv.
+ * healthd takes regions, pools and checks from it. The model is plain data
+ * built once by the loader (load.h) and never changed afterwards, so it can
+ * be shared read-only between threads. It does no I/O and knows nothing
+ * about YAML, sockets or libuv.
  *
  * Names and record data are held as ldns objects: ldns parses and prints
  * record data better than hand-written code would, and gslbd renders answers
@@ -20,19 +20,15 @@
 
 #include <ldns/ldns.h>
 
-#include "common/log.h"
+#include "common/diag.h"
 
-/* Where a value came from, for messages that point at it (1-based). */
-typedef struct {
-    const char *file; /* owned by the zone_t (zone_t.file) */
-    unsigned line, col;
-} zone_mark_t;
+/* Marks (diag_mark_t) in the model point into zone_t.file. */
 
 typedef enum { CHECK_HTTP, CHECK_HTTPS, CHECK_TCP } check_type_t;
 
 typedef struct {
     char *name;
-    zone_mark_t mark;
+    diag_mark_t mark;
     check_type_t type;
     uint16_t port;    /* 80 for http, 443 for https when not written; tcp requires one */
     char *path;       /* http(s): request path, default "/" */
@@ -58,12 +54,12 @@ typedef struct {
     int probe_family; /* AF_INET, AF_INET6 */
     uint8_t probe_addr[16];
     uint16_t probe_port; /* 0 = the check's port */
-    zone_mark_t mark;
+    diag_mark_t mark;
 } zone_member_t;
 
 typedef struct {
     char *name;
-    zone_mark_t mark;
+    diag_mark_t mark;
     double lat, lon;     /* degrees, -90..90 and -180..180 */
     unsigned weight;     /* 0..1000000; 0 = drained */
     zone_member_t *pool; /* at least one member */
@@ -89,7 +85,7 @@ typedef enum {
 typedef enum { GEO_KEY_CONTINENT, GEO_KEY_COUNTRY, GEO_KEY_SUBDIVISION } zone_geo_kind_t;
 
 typedef struct {
-    zone_mark_t mark; /* the key */
+    diag_mark_t mark; /* the key */
     zone_geo_kind_t kind;
     char code[8];    /* upper case: "EU", "CN", "US-CA" */
     size_t *regions; /* indices into zone_t.regions, in listed order */
@@ -97,7 +93,7 @@ typedef struct {
 } zone_geo_map_t;
 
 typedef struct {
-    zone_mark_t mark; /* the key */
+    diag_mark_t mark; /* the key */
     int family;       /* AF_INET or AF_INET6 */
     uint8_t addr[16]; /* the network, host bits zero (set host bits are an error) */
     unsigned prefix;  /* 0..32 or 0..128 */
@@ -109,7 +105,7 @@ typedef struct {
  * level of the zone (all services) or in a service (replacing the zone's). */
 typedef struct {
     bool given; /* the key was written */
-    zone_mark_t mark;
+    diag_mark_t mark;
     zone_geo_map_t *map;
     size_t n_map;
     zone_geo_net_t *nets;
@@ -121,7 +117,7 @@ typedef struct {
 typedef struct {
     char *name;      /* as written, relative to the zone ("www") */
     ldns_rdf *owner; /* absolute, lower case */
-    zone_mark_t mark;
+    diag_mark_t mark;
     size_t *regions; /* indices into zone_t.regions, in listed order */
     size_t n_regions;
     zone_policy_t policy;
@@ -137,7 +133,7 @@ typedef struct {
 
 typedef struct zone {
     char *file;        /* path the zone was loaded from */
-    zone_mark_t mark;  /* where the "zone:" value is written */
+    diag_mark_t mark;  /* where the "zone:" value is written */
     ldns_rdf *origin;  /* absolute, lower case */
     uint32_t ttl;      /* default TTL of static records */
     uint32_t serial;   /* the SOA serial in soa below */
@@ -154,50 +150,20 @@ typedef struct zone {
     zone_geo_t geo; /* top-level `geo` overrides */
 } zone_t;
 
-/* Collected messages of one load: every error found, each a full line
- * "file:line:col: error: text" with no trailing newline. */
-typedef struct {
-    char **lines;
-    size_t n;
-} zone_errors_t;
-
-/* Load one zone YAML file (the format is described, with comments, in
- * zones/examples/gslb.example.com.yaml). On success returns 0 and sets *out (caller frees
- * with zone_free()). On failure returns -1, leaves *out untouched, and appends
- * every error found to errs (caller frees with zone_errors_clear()).
- * `serial_floor`: when the YAML gives no serial, the derived serial is
- * max(unix time, serial_floor + 1), so a reload always increases it; pass 0 at
- * start-up. */
-int zone_load(const char *file, uint32_t serial_floor, zone_t **out, zone_errors_t *errs) ATTR_WUR;
+/* A new, empty zone for `file` (copied): the loader fills it in. */
+zone_t *zone_new(const char *file);
 
 void zone_free(zone_t *zone);
 
-void zone_errors_clear(zone_errors_t *errs);
+/* Free the lists of a zone_geo_t and zero it. NULL-safe. */
+void zone_geo_free(zone_geo_t *geo);
 
-/* Append one formatted error line to errs (used by the loader and by checks
- * that span several zones, such as duplicate zones). */
-void zone_errors_add(zone_errors_t *errs, const zone_mark_t *mark, const char *fmt, ...)
-    ATTR_PRINTF(3, 4);
-
-/* Load one file or every "*.yaml" file of a directory (sorted by name), and
- * check across files (two files serving the same zone is an error pointing at
- * the second one's "zone:" key). On success returns 0 and sets *zones and *n.
- * On any error returns -1 and frees what it loaded; errs holds every error.
- * `prev`/`n_prev`: the zones loaded before (for serial_floor), may be NULL/0. */
-int zone_load_path(const char *path, zone_t *const *prev, size_t n_prev, zone_t ***zones, size_t *n,
-                   zone_errors_t *errs) ATTR_WUR;
-
-/* Free what zone_load_path() returned: each zone, then the array. NULL-safe. */
+/* Free an array of zones: each zone, then the array. NULL-safe. */
 void zone_set_free(zone_t **zones, size_t n);
 
 /* Checks across a set of loaded zones: the same zone served by two files is
- * an error at the later file's "zone:" key. Returns 0 or -1 (errors in errs). */
-int zone_check_set(zone_t *const *zones, size_t n, zone_errors_t *errs) ATTR_WUR;
-
-/* Convert a YAML file path or directory into the list of *.yaml files it
- * names (sorted). Returns 0, or -errno with a message in errs. */
-int zone_list_files(const char *path, char ***files, size_t *n, zone_errors_t *errs) ATTR_WUR;
-
-void zone_files_free(char **files, size_t n);
+ * an error at the later file's "zone:" key. Returns 0 or GSLB_ECONFIG (errors
+ * in errs). */
+int zone_check_set(zone_t *const *zones, size_t n, diag_t *errs) ATTR_WUR;
 
 #endif

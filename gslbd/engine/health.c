@@ -13,6 +13,7 @@
 
 #include "common/alloc.h"
 #include "common/control.h"
+#include "common/errcode.h"
 
 #define HEALTH_BUCKETS 4096
 
@@ -179,7 +180,7 @@ static void rules_load(health_t *h)
 
     if (f == NULL) {
         if (errno != ENOENT) {
-            log_warn("%s: cannot read overrides: %s", h->file, strerror(errno));
+            log_warn("%s: cannot read overrides: %s", h->file, gslb_strerror(-errno));
         }
         return;
     }
@@ -211,7 +212,7 @@ static int rules_save(const health_t *h)
     snprintf(tmp, sizeof(tmp), "%s.tmp", h->file);
     f = fopen(tmp, "w");
     if (f == NULL) {
-        log_err("%s: cannot save overrides: %s", tmp, strerror(errno));
+        log_err("%s: cannot save overrides: %s", tmp, gslb_strerror(-errno));
         return -errno;
     }
     fprintf(f,
@@ -221,7 +222,7 @@ static int rules_save(const health_t *h)
                 r->member ? r->member : "", override_names[r->ov]);
     }
     if (fclose(f) != 0 || rename(tmp, h->file) != 0) {
-        log_err("%s: cannot save overrides: %s", h->file, strerror(errno));
+        log_err("%s: cannot save overrides: %s", h->file, gslb_strerror(-errno));
         return -errno;
     }
     return 0;

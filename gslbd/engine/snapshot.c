@@ -15,6 +15,7 @@
 #include <stdlib.h>
 
 #include "common/alloc.h"
+#include "common/errcode.h"
 #include "gslbd/engine/dname.h"
 
 #define CNAME_CHAIN_MAX 8
@@ -55,7 +56,7 @@ typedef struct {
     bnode_t **all;
     size_t n_all, cap_all;
     render_t *r;
-    zone_errors_t *errs;
+    diag_t *errs;
     const geo_db_t *db;
     health_t *health;
     geo_cache_t *maps;
@@ -241,10 +242,10 @@ static void build_cuts(build_t *b)
 static void build_fail(build_t *b, const bnode_t *n, const char *what)
 {
     char text[1024];
-    zone_mark_t mark = {b->zones[n->zone]->file, 0, 0};
+    diag_mark_t mark = {b->zones[n->zone]->file, 0, 0};
 
-    zone_errors_add(b->errs, &mark, "%s: %s does not fit in a DNS message",
-                    dname_to_text(n->name, text, sizeof(text)), what);
+    diag_error(b->errs, &mark, "%s: %s does not fit in a DNS message",
+               dname_to_text(n->name, text, sizeof(text)), what);
     b->failed = 1;
 }
 
@@ -641,7 +642,7 @@ static void build_cleanup(build_t *b)
 }
 
 int snapshot_build(zone_t *const *zones, size_t n, const snapshot_env_t *env, snapshot_t **out,
-                   zone_errors_t *errs)
+                   diag_t *errs)
 {
     build_t b = {0};
     snapshot_t *s = xcalloc(1, sizeof(*s));
@@ -679,7 +680,7 @@ int snapshot_build(zone_t *const *zones, size_t n, const snapshot_env_t *env, sn
     build_cleanup(&b);
     if (b.failed) {
         snapshot_free(s);
-        return -1;
+        return GSLB_ECONFIG;
     }
     *out = s;
     return 0;

@@ -122,12 +122,12 @@ typedef struct {
 } snapshot_env_t;
 
 /* Compile zones into a new snapshot against `env` (NULL for none). Returns
- * 0 and sets *out, or -1 with errors in errs (e.g. an RRset too large for a
+ * 0 and sets *out, or GSLB_ECONFIG with errors in errs (e.g. an RRset too large for a
  * DNS message). Neither the zones nor the database are referenced afterwards:
  * they may be freed while it serves. Geo maps come from env->maps, reused
  * when the database and a service's geometry are unchanged. */
 int snapshot_build(zone_t *const *zones, size_t n, const snapshot_env_t *env, snapshot_t **out,
-                   zone_errors_t *errs) ATTR_WUR;
+                   diag_t *errs) ATTR_WUR;
 
 /* Main thread only: releases the geo maps back to their cache. */
 void snapshot_free(snapshot_t *s);

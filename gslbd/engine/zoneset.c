@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 
 #include "common/alloc.h"
+#include "common/errcode.h"
+#include "zones/load.h"
 
 typedef struct {
     zone_t *zone;
@@ -47,14 +49,6 @@ void zoneset_free(zoneset_t *zs)
     free(zs);
 }
 
-static void print_errors(zone_errors_t *errs)
-{
-    for (size_t i = 0; i < errs->n; i++) {
-        fprintf(stderr, "%s\n", errs->lines[i]);
-    }
-    zone_errors_clear(errs);
-}
-
 static bool same_stat(const struct stat *a, const struct stat *b)
 {
     return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
@@ -84,10 +78,10 @@ static bool in_set(const entry_t *set, size_t n, const zone_t *z)
 
 /* Load one file into `e`, or keep its previous version. Returns false when
  * the file failed and nothing can stand in for it. */
-static bool load_one(zoneset_t *zs, const char *file, bool force, bool strict, entry_t *e)
+static bool load_one(zoneset_t *zs, const char *file, bool force, bool strict, entry_t *e,
+                     diag_t *errs)
 {
     entry_t *old = find_entry(zs, file);
-    zone_errors_t errs = {0};
     struct stat st;
 
     if (stat(file, &st) < 0) {
@@ -97,14 +91,13 @@ static bool load_one(zoneset_t *zs, const char *file, bool force, bool strict, e
         *e = *old;
         return true;
     }
-    if (zone_load(file, old ? old->zone->serial : 0, &e->zone, &errs) == 0) {
+    if (zone_load(file, old ? old->zone->serial : 0, &e->zone, errs) == 0) {
         e->st = st;
         return true;
     }
-    print_errors(&errs);
     if (old != NULL && !strict) {
-        fprintf(stderr, "gslbd: warning: %s: not reloaded, the previous version keeps serving\n",
-                file);
+        diag_warning(errs, &(diag_mark_t){.file = file},
+                     "not reloaded, the previous version keeps serving");
         *e = *old;
         return true;
     }
@@ -121,21 +114,21 @@ static void drop_new(const zoneset_t *zs, entry_t *set, size_t n)
     free(set);
 }
 
-int zoneset_load(zoneset_t *zs, const geo_db_t *db, bool force, bool strict, snapshot_t **snap)
+int zoneset_load(zoneset_t *zs, const geo_db_t *db, bool force, bool strict, snapshot_t **snap,
+                 diag_t *errs)
 {
-    zone_errors_t errs = {0};
     char **files = NULL;
     size_t n_files = 0, n = 0;
     bool failed = false;
+    int r;
 
-    if (zone_list_files(zs->path, &files, &n_files, &errs) < 0) {
-        print_errors(&errs);
-        return -1;
+    if ((r = zone_list_files(zs->path, &files, &n_files, errs)) < 0) {
+        return r;
     }
     entry_t *set = xcalloc(n_files + 1, sizeof(*set));
     zone_t **zones = xcalloc(n_files + 1, sizeof(*zones));
     for (size_t i = 0; i < n_files; i++) {
-        if (load_one(zs, files[i], force, strict, &set[n])) {
+        if (load_one(zs, files[i], force, strict, &set[n], errs)) {
             zones[n] = set[n].zone;
             n++;
         } else {
@@ -143,12 +136,15 @@ int zoneset_load(zoneset_t *zs, const geo_db_t *db, bool force, bool strict, sna
         }
     }
     zone_files_free(files, n_files);
-    if ((failed && strict) || zone_check_set(zones, n, &errs) < 0 ||
-        snapshot_build(zones, n, &(snapshot_env_t){db, zs->health, zs->maps}, snap, &errs) < 0) {
-        print_errors(&errs);
+    if (failed && strict) {
+        r = GSLB_ECONFIG;
+    } else if ((r = zone_check_set(zones, n, errs)) == 0) {
+        r = snapshot_build(zones, n, &(snapshot_env_t){db, zs->health, zs->maps}, snap, errs);
+    }
+    if (r < 0) {
         drop_new(zs, set, n);
         free(zones);
-        return -1;
+        return r;
     }
     free(zones);
     for (size_t i = 0; i < zs->n_cur; i++) {
@@ -162,18 +158,16 @@ int zoneset_load(zoneset_t *zs, const geo_db_t *db, bool force, bool strict, sna
     return 0;
 }
 
-int zoneset_rebuild(zoneset_t *zs, const geo_db_t *db, snapshot_t **snap)
+int zoneset_rebuild(zoneset_t *zs, const geo_db_t *db, snapshot_t **snap, diag_t *errs)
 {
-    zone_errors_t errs = {0};
     zone_t **zones = xcalloc(zs->n_cur + 1, sizeof(*zones));
 
     for (size_t i = 0; i < zs->n_cur; i++) {
         zones[i] = zs->cur[i].zone;
     }
     int r =
-        snapshot_build(zones, zs->n_cur, &(snapshot_env_t){db, zs->health, zs->maps}, snap, &errs);
+        snapshot_build(zones, zs->n_cur, &(snapshot_env_t){db, zs->health, zs->maps}, snap, errs);
     free(zones);
-    print_errors(&errs);
     return r;
 }
 

@@ -3,9 +3,10 @@
  *
  * A reload reads every file again (or only those whose metadata changed),
  * keeps the previous version of any file that fails to load, and reports each
- * error as "file:line:column: error: ..." on stderr. It compiles the result
- * into a snapshot only if the whole set is consistent; otherwise everything
- * keeps serving as it was. It does no socket I/O.
+ * problem as a diag.h line "file:line:column: error: ..." for the caller to
+ * log. It compiles the result into a snapshot only if the whole set is
+ * consistent; otherwise everything keeps serving as it was. It does no
+ * socket I/O.
  */
 #ifndef GSLB_ZONESET_H
 #define GSLB_ZONESET_H
@@ -24,14 +25,17 @@ void zoneset_free(zoneset_t *zs);
 /* Load or reload. `force` reloads files whose metadata did not change too
  * (SIGHUP); at start-up every file is new anyway. On success returns 0 and
  * sets *snap to a new snapshot; `strict` (start-up, --check) fails on any
- * file error instead of keeping an earlier version. Returns -1 otherwise,
- * with the errors already printed. */
-int zoneset_load(zoneset_t *zs, const geo_db_t *db, bool force, bool strict,
-                 snapshot_t **snap) ATTR_WUR;
+ * file error instead of keeping an earlier version. Returns GSLB_ECONFIG (or
+ * a negative errno when the path cannot be read) otherwise. Either way every
+ * error, and a warning for each file whose previous version is kept, is
+ * appended to errs. */
+int zoneset_load(zoneset_t *zs, const geo_db_t *db, bool force, bool strict, snapshot_t **snap,
+                 diag_t *errs) ATTR_WUR;
 
 /* Compile the zones loaded now against another GeoIP database (it changed
- * on disk). Returns 0 and sets *snap, or -1 with the errors printed. */
-int zoneset_rebuild(zoneset_t *zs, const geo_db_t *db, snapshot_t **snap) ATTR_WUR;
+ * on disk). Returns 0 and sets *snap, or GSLB_ECONFIG with the errors in
+ * errs. */
+int zoneset_rebuild(zoneset_t *zs, const geo_db_t *db, snapshot_t **snap, diag_t *errs) ATTR_WUR;
 
 /* Human summary of what is loaded, e.g. "1 zone (gslb.example.com serial 5)". */
 void zoneset_describe(const zoneset_t *zs, char *buf, size_t size);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/errcode.h"
 #include "common/control.h"
 
 #define CONTROL_CLIENTS_MAX 64
@@ -312,8 +313,7 @@ static int remove_stale(const char *path)
 }
 
 int control_new(uv_loop_t *loop, const char *path, health_t *health,
-                const snapshot_t *(*current)(void *arg), void *arg, control_t **out, char *err,
-                size_t errlen)
+                const snapshot_t *(*current)(void *arg), void *arg, control_t **out, diag_t *errs)
 {
     control_t *c = xcalloc(1, sizeof(*c));
     int r;
@@ -323,8 +323,8 @@ int control_new(uv_loop_t *loop, const char *path, health_t *health,
     c->current = current;
     c->arg = arg;
     if ((r = remove_stale(path)) < 0) {
-        snprintf(err, errlen, "--control %s: %s%s", path, strerror(-r),
-                 r == -EADDRINUSE ? " (another gslbd is using it)" : "");
+        diag_error(errs, NULL, "--control %s: %s%s", path, gslb_strerror(r),
+                   r == -EADDRINUSE ? " (another gslbd is using it)" : "");
         free(c->path);
         free(c);
         return r;
@@ -338,7 +338,7 @@ int control_new(uv_loop_t *loop, const char *path, health_t *health,
         r = uv_listen((uv_stream_t *)&c->server, 16, on_connection);
     }
     if (r < 0) {
-        snprintf(err, errlen, "--control %s: %s", path, uv_strerror(r));
+        diag_error(errs, NULL, "--control %s: %s", path, uv_strerror(r));
         uv_close((uv_handle_t *)&c->server, NULL);
         c->path[0] = '\0'; /* not ours to unlink */
         *out = c;

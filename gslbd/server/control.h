@@ -8,6 +8,7 @@
 
 #include <uv.h>
 
+#include "common/diag.h"
 #include "gslbd/engine/health.h"
 #include "gslbd/engine/snapshot.h"
 
@@ -15,10 +16,10 @@ typedef struct control control_t;
 
 /* Listen on `path` (a Unix socket; a stale file from a dead gslbd is
  * replaced, a live one is an error). Returns 0, or a negative errno with a
- * message in err. On error *out is still set: pass it to control_close(). */
+ * line in errs. On error *out is still set: pass it to control_close(). */
 int control_new(uv_loop_t *loop, const char *path, health_t *health,
-                const snapshot_t *(*current)(void *arg), void *arg, control_t **out, char *err,
-                size_t errlen) ATTR_WUR;
+                const snapshot_t *(*current)(void *arg), void *arg, control_t **out,
+                diag_t *errs) ATTR_WUR;
 
 /* Close every handle (the loop must run once more) and remove the socket. */
 void control_close(control_t *c);

@@ -19,6 +19,7 @@
 
 #include <uv.h>
 
+#include "common/errcode.h"
 #include "common/log.h"
 #include "common/version.h"
 #include "daemon/signals.h"
@@ -235,7 +236,7 @@ static int drop_privileges(const char *user)
         return -1;
     }
     if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
-        log_err("--user '%s': cannot drop privileges: %s", user, strerror(errno));
+        log_err("--user '%s': cannot drop privileges: %s", user, gslb_strerror(-errno));
         return -1;
     }
     return 0;
@@ -244,9 +245,12 @@ static int drop_privileges(const char *user)
 static void reload(gslbd_t *g, bool force)
 {
     snapshot_t *snap;
+    diag_t errs = {0};
     char desc[512];
+    int r = zoneset_load(g->zs, g->db, force, false, &snap, &errs);
 
-    if (zoneset_load(g->zs, g->db, force, false, &snap) < 0) {
+    diag_log(&errs, LOG_LEVEL_ERR);
+    if (r < 0) {
         log_err("reload failed: still serving the previous zones");
         return;
     }
@@ -267,13 +271,15 @@ static void reload_db(void *arg)
     gslbd_t *g = arg;
     geo_db_t *db;
     snapshot_t *snap;
-    char err[512];
+    diag_t errs = {0};
 
-    if (geo_db_open(g->db->path, &db, err, sizeof(err)) < 0) { /* the file it was loaded from */
-        log_err("GeoIP database not reloaded, the previous one keeps serving: %s", err);
+    if (geo_db_open(g->db->path, &db, &errs) < 0) { /* the file it was loaded from */
+        diag_log(&errs, LOG_LEVEL_ERR);
+        log_err("GeoIP database not reloaded, the previous one keeps serving: %s", g->db->path);
         return;
     }
-    if (zoneset_rebuild(g->zs, db, &snap) < 0) {
+    if (zoneset_rebuild(g->zs, db, &snap, &errs) < 0) {
+        diag_log(&errs, LOG_LEVEL_ERR);
         log_err("zones could not be compiled with the new GeoIP database: keeping the old one");
         geo_db_free(db);
         return;
@@ -311,16 +317,16 @@ static const snapshot_t *current_snapshot(void *arg)
 static int serve(options_t *opt, zoneset_t *zs, geo_db_t *db, health_t *health, snapshot_t *snap)
 {
     gslbd_t g = {.opt = opt, .zs = zs, .db = db, .health = health, .loop = uv_default_loop()};
-    char err[256];
+    diag_t errs = {0};
 
-    if (server_new(&opt->srv, &g.srv, err, sizeof(err)) < 0) {
-        log_err("%s", err);
+    if (server_new(&opt->srv, &g.srv, &errs) < 0) {
+        diag_log(&errs, LOG_LEVEL_ERR);
         snapshot_free(snap);
         return 1;
     }
-    if (opt->control != NULL && control_new(g.loop, opt->control, health, current_snapshot, &g,
-                                            &g.ctl, err, sizeof(err)) < 0) {
-        log_err("%s", err);
+    if (opt->control != NULL &&
+        control_new(g.loop, opt->control, health, current_snapshot, &g, &g.ctl, &errs) < 0) {
+        diag_log(&errs, LOG_LEVEL_ERR);
         control_close(g.ctl);
         uv_run(g.loop, UV_RUN_NOWAIT);
         control_free(g.ctl);
@@ -363,17 +369,19 @@ static int serve(options_t *opt, zoneset_t *zs, geo_db_t *db, health_t *health, 
  * present, and without one clients are simply not placed. */
 static int open_geoip(const options_t *opt, geo_db_t **db)
 {
-    char err[512];
+    diag_t errs = {0};
 
     *db = NULL;
     if (opt->geoip != NULL) {
-        if (geo_db_open(opt->geoip, db, err, sizeof(err)) < 0) {
-            log_err("--geoip: %s", err);
+        if (geo_db_open(opt->geoip, db, &errs) < 0) {
+            diag_log(&errs, LOG_LEVEL_ERR);
+            log_err("--geoip %s: cannot load the GeoIP database", opt->geoip);
             return -1;
         }
     } else if (access(GSLB_WORLD_DB, R_OK) == 0) {
-        if (geo_db_open(GSLB_WORLD_DB, db, err, sizeof(err)) < 0) {
-            log_err("built-in world database: %s", err);
+        if (geo_db_open(GSLB_WORLD_DB, db, &errs) < 0) {
+            diag_log(&errs, LOG_LEVEL_ERR);
+            log_err("cannot load the built-in world database %s", GSLB_WORLD_DB);
             return -1;
         }
     } else {
@@ -413,7 +421,10 @@ int main(int argc, char **argv)
     }
     health_t *health = health_new(opt.control ? opt.overrides : NULL);
     zoneset_t *zs = zoneset_new(opt.zones, health);
-    if (zoneset_load(zs, db, true, true, &snap) < 0) {
+    diag_t errs = {0};
+    int r = zoneset_load(zs, db, true, true, &snap, &errs);
+    diag_log(&errs, LOG_LEVEL_ERR);
+    if (r < 0) {
         log_err("%s: not loaded", opt.zones);
         zoneset_free(zs);
         health_free(health);

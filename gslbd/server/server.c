@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/errcode.h"
 #include "gslbd/engine/answer.h"
 #include "common/log.h"
 
@@ -350,7 +351,7 @@ static void udp_send(int fd, struct mmsghdr *tx, int n)
                 continue;
             }
             if (log_ratelimit(&limit, 1)) {
-                log_warn("UDP send failed, %d replies dropped: %s", n - done, strerror(-r));
+                log_warn("UDP send failed, %d replies dropped: %s", n - done, gslb_strerror(r));
             }
             return;
         }
@@ -771,7 +772,7 @@ static void server_reclaim(uv_async_t *a)
     server_try_reclaim(a->data);
 }
 
-int server_new(const server_config_t *cfg, server_t **out, char *err, size_t errlen)
+int server_new(const server_config_t *cfg, server_t **out, diag_t *errs)
 {
     server_t *srv = calloc(1, sizeof(*srv));
 
@@ -793,8 +794,8 @@ int server_new(const server_config_t *cfg, server_t **out, char *err, size_t err
         if (r < 0) {
             char addr[64];
             server_addr_text(&cfg->listen[k], addr, sizeof(addr));
-            snprintf(err, errlen, "cannot listen on %s: %s%s", addr, strerror(-r),
-                     r == -EADDRINUSE ? " (is another DNS server running there?)" : "");
+            diag_error(errs, NULL, "cannot listen on %s: %s%s", addr, gslb_strerror(r),
+                       r == -EADDRINUSE ? " (is another DNS server running there?)" : "");
             free(srv->workers);
             free(srv);
             return r;
@@ -810,7 +811,7 @@ int server_new(const server_config_t *cfg, server_t **out, char *err, size_t err
                     break;
                 }
             }
-            snprintf(err, errlen, "cannot listen on %s: %s", addr, strerror(-r));
+            diag_error(errs, NULL, "cannot listen on %s: %s", addr, gslb_strerror(r));
             server_free(srv);
             return r;
         }

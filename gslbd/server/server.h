@@ -24,6 +24,7 @@
 
 #include <uv.h>
 
+#include "common/diag.h"
 #include "gslbd/engine/snapshot.h"
 
 typedef struct {
@@ -37,9 +38,9 @@ typedef struct {
 typedef struct server server_t;
 
 /* Create the server and bind every socket (so privileges can be dropped
- * afterwards). Returns 0 and sets *out, or a negative errno with a message
- * in err. */
-int server_new(const server_config_t *cfg, server_t **out, char *err, size_t errlen) ATTR_WUR;
+ * afterwards). Returns 0 and sets *out, or a negative errno with a line in
+ * errs saying which address failed. */
+int server_new(const server_config_t *cfg, server_t **out, diag_t *errs) ATTR_WUR;
 
 /* Start the worker threads serving `snap` (ownership passes to the server).
  * `main_loop` runs the reclamation of retired snapshots. */

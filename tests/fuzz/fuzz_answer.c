@@ -11,16 +11,16 @@
 #include <sys/socket.h>
 
 #include "gslbd/engine/answer.h"
+#include "zones/load.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static snapshot_t *fuzz_snapshot(void)
 {
     static snapshot_t *snap;
-    zone_errors_t errs = {0};
+    diag_t errs = {0};
     zone_t *zone;
     geo_db_t *db = NULL;
-    char err[256];
 
     if (snap != NULL) {
         return snap;
@@ -29,7 +29,7 @@ static snapshot_t *fuzz_snapshot(void)
         fprintf(stderr, "fuzz_answer: run from the repository root\n");
         abort();
     }
-    if (geo_db_open("geo/world.mmdb", &db, err, sizeof(err)) != 0) {
+    if (geo_db_open("geo/world.mmdb", &db, &errs) != 0) {
         db = NULL;
     }
     if (snapshot_build(&zone, 1, &(snapshot_env_t){.db = db}, &snap, &errs) != 0) {

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "gslbd/engine/snapshot.h"
+#include "zones/load.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -16,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char path[] = "/tmp/gslb-fuzz-XXXXXX.yaml";
     int fd = mkstemps(path, 5);
-    zone_errors_t errs = {0};
+    diag_t errs = {0};
     zone_t *zone;
     snapshot_t *snap;
 
@@ -36,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         }
     }
-    zone_errors_clear(&errs);
+    diag_clear(&errs);
     unlink(path);
     return 0;
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "gslbd/engine/answer.h"
+#include "zones/load.h"
 
 #define EXAMPLE "zones/examples/gslb.example.com.yaml"
 
@@ -18,7 +19,7 @@ static answer_ctx_t test_ctx = {.rng = 1};
 static snapshot_t *load_snapshot(const char *file)
 {
     zone_t *zone;
-    zone_errors_t errs = {0};
+    diag_t errs = {0};
     snapshot_t *s;
 
     if (zone_load(file, 0, &zone, &errs) != 0) {

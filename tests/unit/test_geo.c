@@ -34,7 +34,7 @@ static void build_db(void)
 {
     char spec[] = "/tmp/gslb-geo-spec-XXXXXX";
     int fd = mkstemp(spec);
-    char cmd[256], err[512];
+    char cmd[256];
 
     cr_assert(fd >= 0);
     cr_assert_eq(write(fd, spec_text, strlen(spec_text)), (ssize_t)strlen(spec_text));
@@ -42,7 +42,9 @@ static void build_db(void)
     snprintf(cmd, sizeof(cmd), "geo/build-testdb %s %s.mmdb >/dev/null", spec, spec);
     cr_assert_eq(system(cmd), 0, "geo/build-testdb failed");
     snprintf(cmd, sizeof(cmd), "%s.mmdb", spec);
-    cr_assert_eq(geo_db_open(cmd, &db, err, sizeof(err)), 0, "%s", err);
+    diag_t errs = {0};
+    cr_assert_eq(geo_db_open(cmd, &db, &errs), 0, "%s", errs.n ? errs.lines[0] : "");
+    diag_clear(&errs);
     unlink(cmd);
     unlink(spec);
 }

@@ -19,7 +19,7 @@
 #include "healthd/hstate.h"
 #include "healthd/scan.h"
 #include "healthd/target.h"
-#include "zones/zone.h"
+#include "zones/load.h"
 
 /* ------------------------------------------------------------ hstate */
 
@@ -208,7 +208,7 @@ TestSuite(target, .init = make_tmpdir, .fini = remove_tmpdir);
 static void build(const char *yaml, target_t **t, size_t *n)
 {
     char path[128];
-    zone_errors_t errs = {0};
+    diag_t errs = {0};
     zone_t **zones;
     size_t nz;
     FILE *f;
@@ -225,7 +225,7 @@ static void build(const char *yaml, target_t **t, size_t *n)
         }
         cr_assert_fail("zone did not load");
     }
-    zone_errors_clear(&errs);
+    diag_clear(&errs);
     cr_assert_eq(target_build(zones, nz, t, n), 0);
     zone_set_free(zones, nz);
 }

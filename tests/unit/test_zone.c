@@ -18,7 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "zones/zone.h"
+#include "common/errcode.h"
+#include "zones/load.h"
 
 #define DATA    "tests/unit/data/"
 #define EXAMPLE "zones/examples/gslb.example.com.yaml"
@@ -69,7 +70,7 @@ static char *tmp_path(const char *name)
 }
 
 /* Every error line, tmpdir stripped, joined with newlines. Caller frees. */
-static char *join_errors(const zone_errors_t *errs)
+static char *join_errors(const diag_t *errs)
 {
     size_t dlen = strlen(tmpdir), size = 1;
     char *out;
@@ -97,7 +98,7 @@ static char *join_errors(const zone_errors_t *errs)
  * in *text (caller frees). */
 static zone_t *load_text(const char *yaml, char **text)
 {
-    zone_errors_t errs = {0};
+    diag_t errs = {0};
     zone_t *zone = NULL;
     int rc;
 
@@ -105,7 +106,7 @@ static zone_t *load_text(const char *yaml, char **text)
     rc = zone_load(tmp_path("t.yaml"), 0, &zone, &errs);
     *text = join_errors(&errs);
     cr_assert_eq(rc == 0, errs.n == 0, "rc %d with %zu errors: %s", rc, errs.n, *text);
-    zone_errors_clear(&errs);
+    diag_clear(&errs);
     return rc == 0 ? zone : NULL;
 }
 
@@ -152,7 +153,7 @@ static void expect_rr(const zone_t *zone, size_t i, const char *want)
 
 Test(zone, example_loads)
 {
-    zone_errors_t errs = {0};
+    diag_t errs = {0};
     zone_t *z = NULL;
     char *origin, *soa;
 
@@ -792,11 +793,11 @@ Test(zone, on_all_down_fallback_min_ttl_errors)
 
 Test(zone, every_error_of_a_file_is_reported_in_file_order)
 {
-    zone_errors_t errs = {0};
+    diag_t errs = {0};
     zone_t *z = NULL;
     char *got;
 
-    cr_assert_eq(zone_load(DATA "zone-errors.yaml", 0, &z, &errs), -1);
+    cr_assert_eq(zone_load(DATA "zone-errors.yaml", 0, &z, &errs), GSLB_ECONFIG);
     cr_assert_null(z);
     got = join_errors(&errs);
     cr_expect_str_eq(
@@ -819,20 +820,20 @@ Test(zone, every_error_of_a_file_is_reported_in_file_order)
         "tests/unit/data/zone-errors.yaml:21:3: error: records 'foo.example.org.': name is "
         "outside zone 'gslb.example.com'");
     free(got);
-    zone_errors_clear(&errs);
+    diag_clear(&errs);
 }
 
 Test(zone, unreadable_file)
 {
-    zone_errors_t errs = {0};
+    diag_t errs = {0};
     zone_t *z = NULL;
 
-    cr_assert_eq(zone_load(DATA "no-such-file.yaml", 0, &z, &errs), -1);
+    cr_assert_eq(zone_load(DATA "no-such-file.yaml", 0, &z, &errs), GSLB_ECONFIG);
     cr_assert_eq(errs.n, 1);
     cr_expect_str_eq(errs.lines[0],
                      "tests/unit/data/no-such-file.yaml: error: cannot read: No such file or "
                      "directory");
-    zone_errors_clear(&errs);
+    diag_clear(&errs);
 }
 
 /* ---- values ---- */
@@ -852,7 +853,7 @@ Test(zone, serial_given_is_kept)
 
 Test(zone, derived_serial_grows_past_the_floor)
 {
-    zone_errors_t errs = {0};
+    diag_t errs = {0};
     uint32_t now = (uint32_t)time(NULL);
     zone_t *a = NULL, *b = NULL, *c = NULL;
 
@@ -875,7 +876,7 @@ Test(zone, derived_serial_grows_past_the_floor)
 
 Test(zone, load_path_takes_the_floor_from_the_previous_zone)
 {
-    zone_errors_t errs = {0};
+    diag_t errs = {0};
     zone_t **first, **second;
     size_t n1, n2;
 
@@ -1325,11 +1326,11 @@ Test(zone, service_ecs_follows_the_zone_default)
 
 Test(zone, every_geo_error_of_a_file_is_reported_in_file_order)
 {
-    zone_errors_t errs = {0};
+    diag_t errs = {0};
     zone_t *z = NULL;
     char *got;
 
-    cr_assert_eq(zone_load(DATA "zone-geo-errors.yaml", 0, &z, &errs), -1);
+    cr_assert_eq(zone_load(DATA "zone-geo-errors.yaml", 0, &z, &errs), GSLB_ECONFIG);
     cr_assert_null(z);
     got = join_errors(&errs);
     cr_expect_str_eq(
@@ -1356,16 +1357,16 @@ Test(zone, every_geo_error_of_a_file_is_reported_in_file_order)
         "nets (2001:db8::/32, first at line 25)\n"
         "tests/unit/data/zone-geo-errors.yaml:28:12: error: geo default: must not be empty");
     free(got);
-    zone_errors_clear(&errs);
+    diag_clear(&errs);
 }
 
 Test(zone, every_failure_handling_error_of_a_file_is_reported_in_file_order)
 {
-    zone_errors_t errs = {0};
+    diag_t errs = {0};
     zone_t *z = NULL;
     char *got;
 
-    cr_assert_eq(zone_load(DATA "zone-all-down-errors.yaml", 0, &z, &errs), -1);
+    cr_assert_eq(zone_load(DATA "zone-all-down-errors.yaml", 0, &z, &errs), GSLB_ECONFIG);
     cr_assert_null(z);
     got = join_errors(&errs);
     cr_expect_str_eq(
@@ -1385,7 +1386,7 @@ Test(zone, every_failure_handling_error_of_a_file_is_reported_in_file_order)
         "tests/unit/data/zone-all-down-errors.yaml:17:43: error: check 'tcp': stale_after 2d out "
         "of range 100ms..1d");
     free(got);
-    zone_errors_clear(&errs);
+    diag_clear(&errs);
 }
 
 /* The text from `from` up to (not including) `to`, or to the end when `to`
@@ -1484,7 +1485,7 @@ Test(zone, example_comment_block_is_valid)
 
 Test(zone, list_files_of_a_directory_sorted)
 {
-    zone_errors_t errs = {0};
+    diag_t errs = {0};
     char **files;
     size_t n;
 
@@ -1506,7 +1507,7 @@ Test(zone, list_files_of_a_directory_sorted)
 
 Test(zone, list_files_errors)
 {
-    zone_errors_t errs = {0};
+    diag_t errs = {0};
     char **files = NULL;
     size_t n = 0;
     char *got;
@@ -1519,12 +1520,12 @@ Test(zone, list_files_errors)
     cr_expect_str_eq(got, "empty: error: no *.yaml zone files in directory\n"
                           "nope: error: cannot read: No such file or directory");
     free(got);
-    zone_errors_clear(&errs);
+    diag_clear(&errs);
 }
 
 Test(zone, same_zone_in_two_files)
 {
-    zone_errors_t errs = {0};
+    diag_t errs = {0};
     zone_t **zones = NULL;
     size_t n = 0;
     char *got, want[512];
@@ -1532,19 +1533,19 @@ Test(zone, same_zone_in_two_files)
     write_file("a.yaml", HEAD);
     write_file("b.yaml", "# the same zone again\n" HEAD);
     write_file("c.yaml", "zone: other.example.com\nsoa: {mname: a.b, rname: c.d}\nns: [a.b]\n");
-    cr_assert_eq(zone_load_path(tmpdir, NULL, 0, &zones, &n, &errs), -1);
+    cr_assert_eq(zone_load_path(tmpdir, NULL, 0, &zones, &n, &errs), GSLB_ECONFIG);
     cr_expect_null(zones);
     got = join_errors(&errs);
     snprintf(want, sizeof(want),
              "b.yaml:2:7: error: zone 'gslb.example.com' is already served from %s/a.yaml", tmpdir);
     cr_expect_str_eq(got, want);
     free(got);
-    zone_errors_clear(&errs);
+    diag_clear(&errs);
 }
 
 Test(zone, load_path_reports_every_file)
 {
-    zone_errors_t errs = {0};
+    diag_t errs = {0};
     zone_t **zones = NULL;
     size_t n = 0;
     char *got;
@@ -1552,19 +1553,19 @@ Test(zone, load_path_reports_every_file)
     write_file("a.yaml", HEAD "ttl: x\n");
     write_file("b.yaml", HEAD);
     write_file("c.yaml", HEAD "bogus: 1\n");
-    cr_assert_eq(zone_load_path(tmpdir, NULL, 0, &zones, &n, &errs), -1);
+    cr_assert_eq(zone_load_path(tmpdir, NULL, 0, &zones, &n, &errs), GSLB_ECONFIG);
     got = join_errors(&errs);
     cr_expect_str_eq(got,
                      "a.yaml:4:6: error: 'ttl' must be a number of seconds or a duration like 5m, "
                      "got 'x'\n"
                      "c.yaml:4:1: error: unknown key 'bogus' at top level");
     free(got);
-    zone_errors_clear(&errs);
+    diag_clear(&errs);
 }
 
 Test(zone, load_path_of_the_examples)
 {
-    zone_errors_t errs = {0};
+    diag_t errs = {0};
     zone_t **zones = NULL;
     size_t n = 0;
 
@@ -1576,19 +1577,19 @@ Test(zone, load_path_of_the_examples)
 
 Test(zone, error_lines_without_position)
 {
-    zone_errors_t errs = {0};
-    zone_mark_t m = {.file = "f.yaml"};
+    diag_t errs = {0};
+    diag_mark_t m = {.file = "f.yaml"};
 
-    zone_errors_add(&errs, &m, "no %s", "position");
+    diag_error(&errs, &m, "no %s", "position");
     m.line = 3;
     m.col = 9;
-    zone_errors_add(&errs, &m, "two\nlines");
-    zone_errors_add(&errs, NULL, "nowhere");
+    diag_error(&errs, &m, "two\nlines");
+    diag_error(&errs, NULL, "nowhere");
     cr_assert_eq(errs.n, 3);
     cr_expect_str_eq(errs.lines[0], "f.yaml: error: no position");
     cr_expect_str_eq(errs.lines[1], "f.yaml:3:9: error: two\\nlines");
     cr_expect_str_eq(errs.lines[2], "error: nowhere");
-    zone_errors_clear(&errs);
+    diag_clear(&errs);
     cr_expect_eq(errs.n, 0);
     zone_free(NULL);
     zone_set_free(NULL, 0);
