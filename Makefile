@@ -127,7 +127,7 @@ $(BUILD)/layers.ok: tools/check-layers $(LIBS_gslbd) $(LIB_healthd) $(SERVER_OBJ
 
 # Fuzz targets: replayed over their corpora by `make test` (ordinary build),
 # fuzzed for FUZZ_SECONDS each by `make fuzz` (clang, libFuzzer, ASan, UBSan).
-FUZZ_TARGETS := answer zone
+FUZZ_TARGETS := answer zone ctl
 FUZZ_SECONDS ?= 60
 
 bin/replay-%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/replay.o $(LIBS_engine)

@@ -1,6 +1,6 @@
 /*
  * gslbctl: the operator's command for a running gslbd, over its control
- * socket (common/control.h): show health and traffic status, and drain,
+ * socket (common/ctl.h): show health and traffic status, and drain,
  * force down, force up or release a region or a pool member. Overrides are
  * kept by gslbd across restarts. A plain blocking client: one request, one
  * reply, exit status 0 (OK), 1 (gslbd said ERR or is unreachable), 2 (usage).
@@ -15,8 +15,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "common/control.h"
+#include "common/ctl.h"
 #include "common/errcode.h"
+#include "common/version.h"
 
 static void usage(FILE *out)
 {
@@ -32,6 +33,7 @@ static void usage(FILE *out)
             "\n"
             "  -C, --control PATH  gslbd's control socket (default $GSLB_CONTROL)\n"
             "  -z, --zone ZONE     only this zone (default: the region in every zone)\n"
+            "  -V, --version       print the version and exit\n"
             "  -h, --help          print this help\n"
             "\n"
             "Overrides are kept by gslbd across restarts, in its --overrides file.\n");
@@ -61,39 +63,70 @@ static int connect_to(const char *path)
 
 /* Send one request and print the reply's data lines; returns the final
  * line's verdict: 0 OK, 1 ERR (printed to stderr) or a broken connection. */
-static int request(FILE *io, const char *line, bool print_data)
+static int request(FILE *io, const ctl_msg_t *req, bool print_data)
 {
-    char buf[CONTROL_LINE_MAX + 2];
+    char line[CTL_LINE_MAX + 2], copy[CTL_LINE_MAX + 2];
+    ctl_msg_t m;
 
-    fprintf(io, "%s\n", line);
+    if (ctl_format(req, line, sizeof(line)) < 0) {
+        fprintf(stderr, "gslbctl: the request cannot be sent: a name holds a space or a "
+                        "control character\n");
+        return 2;
+    }
+    fputs(line, io);
     fflush(io);
-    while (fgets(buf, sizeof(buf), io) != NULL) {
-        if (strncmp(buf, "OK", 2) == 0) {
+    while (fgets(line, sizeof(line), io) != NULL) {
+        line[strcspn(line, "\n")] = '\0';
+        memcpy(copy, line, sizeof(copy));
+        /* Anything but OK and ERR is a data line. */
+        bool final = ctl_parse(copy, &m, NULL) == 0 && (m.verb == CTL_OK || m.verb == CTL_ERR);
+        if (final && m.verb == CTL_OK) {
             return 0;
         }
-        if (strncmp(buf, "ERR", 3) == 0) {
-            fprintf(stderr, "gslbctl: gslbd says: %s", buf + 4);
+        if (final) {
+            fprintf(stderr, "gslbctl: gslbd says: %s\n", m.text);
             return 1;
         }
         if (print_data) {
-            fputs(buf, stdout);
+            puts(line);
         }
     }
     fprintf(stderr, "gslbctl: gslbd closed the connection without an answer\n");
     return 1;
 }
 
+/* The request a command line asks for. Returns 0, or -EINVAL (usage). */
+static int command(int argc, char **argv, const char *zone, ctl_msg_t *req)
+{
+    health_override_t ov;
+
+    if (strcmp(argv[0], "status") == 0 && argc == 1) {
+        *req = (ctl_msg_t){.verb = CTL_STATUS};
+        return 0;
+    }
+    if (health_override_parse(argv[0], &ov) == 0 && (argc == 2 || argc == 3)) {
+        *req = (ctl_msg_t){.verb = CTL_SET,
+                           .override = ov,
+                           .zone = zone,
+                           .region = argv[1],
+                           .member = argc == 3 ? argv[2] : NULL};
+        return 0;
+    }
+    return -EINVAL;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option longs[] = {{"control", required_argument, NULL, 'C'},
                                           {"zone", required_argument, NULL, 'z'},
+                                          {"version", no_argument, NULL, 'V'},
                                           {"help", no_argument, NULL, 'h'},
                                           {NULL, 0, NULL, 0}};
     const char *path = getenv("GSLB_CONTROL"), *zone = "*";
-    char line[CONTROL_LINE_MAX];
+    ctl_msg_t req;
     int c;
 
-    while ((c = getopt_long(argc, argv, "C:z:h", longs, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "C:z:Vh", longs, NULL)) != -1) {
         switch (c) {
         case 'C':
             path = optarg;
@@ -101,6 +134,9 @@ int main(int argc, char **argv)
         case 'z':
             zone = optarg;
             break;
+        case 'V':
+            printf("gslbctl %s (control protocol %d)\n", gslb_version(), CTL_VERSION);
+            return 0;
         case 'h':
             usage(stdout);
             return 0;
@@ -119,14 +155,7 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (strcmp(argv[0], "status") == 0 && argc == 1) {
-        snprintf(line, sizeof(line), "STATUS");
-    } else if ((strcmp(argv[0], "drain") == 0 || strcmp(argv[0], "down") == 0 ||
-                strcmp(argv[0], "up") == 0 || strcmp(argv[0], "auto") == 0) &&
-               (argc == 2 || argc == 3)) {
-        snprintf(line, sizeof(line), "SET %s %s %s%s%s", argv[0], zone, argv[1],
-                 argc == 3 ? " " : "", argc == 3 ? argv[2] : "");
-    } else {
+    if (command(argc, argv, zone, &req) < 0) {
         fprintf(stderr, "gslbctl: unknown command or wrong arguments: %s\n", argv[0]);
         usage(stderr);
         return 2;
@@ -141,11 +170,12 @@ int main(int argc, char **argv)
         close(fd);
         return 1;
     }
-    int rc = request(io, "HELLO gslbctl 1", false);
+    int rc = request(io, &(ctl_msg_t){.verb = CTL_HELLO, .peer = "gslbctl", .version = CTL_VERSION},
+                     false);
     if (rc == 0) {
-        rc = request(io, line, true);
+        rc = request(io, &req, true);
     }
-    if (rc == 0 && strncmp(line, "SET", 3) == 0) {
+    if (rc == 0 && req.verb == CTL_SET) {
         printf("%s %s%s%s: %s\n", argv[0], argv[1], argc == 3 ? " " : "", argc == 3 ? argv[2] : "",
                "done (kept across gslbd restarts)");
     }

@@ -9,7 +9,7 @@
 
 void hstate_init(hstate_t *h)
 {
-    h->state = HSTATE_UNKNOWN;
+    h->state = HEALTH_UNKNOWN;
     h->ok_run = 0;
     h->fail_run = 0;
 }
@@ -21,7 +21,7 @@ static unsigned hstate_bump(unsigned run)
 
 bool hstate_apply(hstate_t *h, bool ok, unsigned rise, unsigned fall)
 {
-    hstate_kind_t want = ok ? HSTATE_UP : HSTATE_DOWN;
+    health_state_t want = ok ? HEALTH_UP : HEALTH_DOWN;
     unsigned need = ok ? (rise ? rise : 1) : (fall ? fall : 1);
     unsigned run;
 
@@ -39,16 +39,4 @@ bool hstate_apply(hstate_t *h, bool ok, unsigned rise, unsigned fall)
     }
     h->state = want;
     return true;
-}
-
-const char *hstate_name(hstate_kind_t state)
-{
-    switch (state) {
-    case HSTATE_UP:
-        return "up";
-    case HSTATE_DOWN:
-        return "down";
-    default:
-        return "unknown";
-    }
 }

@@ -11,12 +11,10 @@
 
 #include <stdbool.h>
 
-#include "common/log.h" /* attribute macros */
-
-typedef enum { HSTATE_UNKNOWN, HSTATE_UP, HSTATE_DOWN } hstate_kind_t;
+#include "common/health.h"
 
 typedef struct {
-    hstate_kind_t state;
+    health_state_t state;
     unsigned ok_run;   /* consecutive successes, saturating */
     unsigned fail_run; /* consecutive failures, saturating */
 } hstate_t;
@@ -27,8 +25,5 @@ void hstate_init(hstate_t *h) ATTR_NONNULL;
 /* Apply one probe result. Returns true when the state changed (the caller
  * then reports it); `rise` and `fall` of 0 count as 1. */
 bool hstate_apply(hstate_t *h, bool ok, unsigned rise, unsigned fall) ATTR_NONNULL;
-
-/* "up", "down" or "unknown". */
-const char *hstate_name(hstate_kind_t state);
 
 #endif

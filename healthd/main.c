@@ -21,7 +21,7 @@
 #include <curl/curl.h>
 #include <uv.h>
 
-#include "common/control.h"
+#include "common/ctl.h"
 #include "common/alloc.h"
 #include "common/errcode.h"
 #include "common/log.h"
@@ -171,10 +171,10 @@ static int load_targets(const char *path, target_t **t, size_t *n, size_t *n_zon
 
 /* ------------------------------------------------------------ reporting */
 
-static void on_change(void *arg, const target_t *t, hstate_kind_t state, const char *reason)
+static void on_change(void *arg, const target_t *t, health_state_t state, const char *reason)
 {
     healthd_t *h = arg;
-    char line[CONTROL_LINE_MAX + 2];
+    char line[CTL_LINE_MAX + 2];
     int n = target_member_line(t, state, reason, line, sizeof(line));
 
     if (n < 0) {
@@ -186,9 +186,9 @@ static void on_change(void *arg, const target_t *t, hstate_kind_t state, const c
     }
 }
 
-static void dump_one(void *arg, const target_t *t, hstate_kind_t state, const char *reason)
+static void dump_one(void *arg, const target_t *t, health_state_t state, const char *reason)
 {
-    char line[CONTROL_LINE_MAX + 2];
+    char line[CTL_LINE_MAX + 2];
     int n = target_member_line(t, state, reason, line, sizeof(line));
 
     if (n > 0) {

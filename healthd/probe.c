@@ -119,18 +119,18 @@ static void probe_result(probe_t *p, bool ok, const char *reason)
     if (!ok) {
         log_debug("%s: probe of %s failed: %s (%u in a row, fall %u)", t->label, t->where, reason,
                   run, t->fall);
-    } else if (p->h.state != HSTATE_UP) {
+    } else if (p->h.state != HEALTH_UP) {
         log_debug("%s: probe of %s passed: %s (%u in a row, rise %u)", t->label, t->where, reason,
                   run, t->rise);
     }
-    if (p->h.state != (ok ? HSTATE_UP : HSTATE_DOWN)) {
+    if (p->h.state != (ok ? HEALTH_UP : HEALTH_DOWN)) {
         return;
     }
     snprintf(p->reason, sizeof(p->reason), "%s", reason);
     if (!changed) {
         return;
     }
-    log_info("%s: %s (%s, %u %s%s)", t->label, hstate_name(p->h.state), reason, run,
+    log_info("%s: %s (%s, %u %s%s)", t->label, health_state_name(p->h.state), reason, run,
              ok ? "success" : "failure", run == 1 ? "" : (ok ? "es" : "s"));
     p->owner->changed(p->owner->arg, t, p->h.state, p->reason);
 }
@@ -661,7 +661,7 @@ void prober_each(const prober_t *p, prober_fn fn, void *arg)
     for (size_t i = 0; i < p->n; i++) {
         const probe_t *q = p->v[i];
 
-        if (q->h.state != HSTATE_UNKNOWN) {
+        if (q->h.state != HEALTH_UNKNOWN) {
             fn(arg, &q->t, q->h.state, q->reason);
         }
     }

@@ -26,7 +26,7 @@ typedef struct prober prober_t;
 
 /* A target's state or the reason for it changed, or is being listed. The
  * target and reason are valid during the call only. */
-typedef void (*prober_fn)(void *arg, const target_t *t, hstate_kind_t state, const char *reason);
+typedef void (*prober_fn)(void *arg, const target_t *t, health_state_t state, const char *reason);
 
 typedef struct {
     size_t added, removed, kept;

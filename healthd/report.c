@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "common/alloc.h"
-#include "common/control.h"
+#include "common/ctl.h"
 
 #define REPORT_TICK_MS   1000
 #define REPORT_RETRY_MIN 50 /* first retry after a failure; doubles up to the tick */
@@ -33,7 +33,7 @@ struct report {
     uv_connect_t creq;
     uv_timer_t tick;
     report_state_t state;
-    control_lines_t lines;
+    ctl_lines_t lines;
     bool outage;       /* a failure was logged, no connection since */
     unsigned retry_ms; /* the next retry's delay: a restarted gslbd is re-synced at once */
     bool greeted;      /* gslbd answered our HELLO on this connection */
@@ -142,11 +142,11 @@ static void report_write(report_t *r, char *data, size_t len)
 
 /* The first reply answers HELLO: only then is the connection counted as
  * made, so a gslbd that accepts and drops us at once stays one outage. */
-static void report_greeted(report_t *r, const char *line)
+static void report_greeted(report_t *r, const ctl_msg_t *m)
 {
     r->greeted = true;
-    if (strncmp(line, "OK", 2) != 0) {
-        log_warn("gslbd %s: HELLO refused: %s", r->path, line);
+    if (m->verb != CTL_OK) {
+        log_warn("gslbd %s: HELLO refused: %s", r->path, m->text ? m->text : "(no reason)");
         return;
     }
     if (r->outage) {
@@ -162,11 +162,18 @@ static void report_greeted(report_t *r, const char *line)
 static void report_on_line(void *arg, char *line)
 {
     report_t *r = arg;
+    ctl_msg_t m;
 
+    if (ctl_parse(line, &m, NULL) < 0 && m.verb != CTL_DATA) {
+        m.verb = CTL_ERR; /* a reply we cannot read counts as a refusal */
+    }
+    if (m.verb == CTL_NONE) {
+        return;
+    }
     if (!r->greeted) {
-        report_greeted(r, line);
-    } else if (strncmp(line, "ERR", 3) == 0 && log_ratelimit(&r->err_rate, REPORT_ERR_PER_S)) {
-        log_warn("gslbd %s: %s", r->path, line);
+        report_greeted(r, &m);
+    } else if (m.verb == CTL_ERR && log_ratelimit(&r->err_rate, REPORT_ERR_PER_S)) {
+        log_warn("gslbd %s: ERR %s", r->path, m.text ? m.text : "");
     }
 }
 
@@ -186,8 +193,19 @@ static void report_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         report_fail(r, "connection closed by gslbd", 0);
     } else if (n < 0) {
         report_fail(r, "connection lost", (int)n);
-    } else if (control_feed(&r->lines, buf->base, (size_t)n, report_on_line, r) < 0) {
+    } else if (ctl_feed(&r->lines, buf->base, (size_t)n, report_on_line, r) < 0) {
         report_fail(r, "reply line too long, disconnecting", 0);
+    }
+}
+
+/* Append one message to b (the messages here always fit a line). */
+static void report_buf_msg(report_buf_t *b, const ctl_msg_t *m)
+{
+    char line[CTL_LINE_MAX + 2];
+    int n = ctl_format(m, line, sizeof(line));
+
+    if (n > 0) {
+        report_buf_add(b, line, (size_t)n);
     }
 }
 
@@ -195,20 +213,16 @@ static void report_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 static void report_sync(report_t *r)
 {
     report_buf_t b = {0};
-    char line[64];
     unsigned interval = 1000;
     size_t members = 0, start;
-    int n;
 
-    n = snprintf(line, sizeof(line), "HELLO healthd %d\n", CONTROL_VERSION);
-    report_buf_add(&b, line, (size_t)n);
+    report_buf_msg(&b, &(ctl_msg_t){.verb = CTL_HELLO, .peer = "healthd", .version = CTL_VERSION});
     start = b.len;
     r->dump(r->arg, &b, &interval);
     for (size_t i = start; i < b.len; i++) {
         members += b.s[i] == '\n';
     }
-    n = snprintf(line, sizeof(line), "SYNCED %u\n", interval);
-    report_buf_add(&b, line, (size_t)n);
+    report_buf_msg(&b, &(ctl_msg_t){.verb = CTL_SYNCED, .interval_ms = interval});
     log_debug("gslbd %s: connected, sending %zu member states", r->path, members);
     r->members = members;
     r->greeted = false;
@@ -256,7 +270,11 @@ static void report_on_tick(uv_timer_t *t)
     if (r->state == REPORT_IDLE) {
         report_connect(r);
     } else if (r->state == REPORT_SYNCED) {
-        report_send(r, "PING\n", 5);
+        char ping[16];
+        int n = ctl_format(&(ctl_msg_t){.verb = CTL_PING}, ping, sizeof(ping));
+        if (n > 0) {
+            report_send(r, ping, (size_t)n);
+        }
     }
 }
 

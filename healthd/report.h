@@ -1,7 +1,7 @@
 /*
  * report: one connection to a gslbd control socket, kept up.
  *
- * Speaks the healthd side of common/control.h: on each (re)connection it
+ * Speaks the healthd side of common/ctl.h: on each (re)connection it
  * sends HELLO, every member whose state is known and SYNCED, then changes
  * as they happen and PING every second. Replies are read and dropped (ERR
  * ones are logged, rate-limited). A failed connect or a lost connection is

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "common/alloc.h"
-#include "common/control.h"
+#include "common/ctl.h"
 
 /* A growable string for building keys and URLs. */
 typedef struct {
@@ -318,27 +318,17 @@ bool target_status_ok(const target_t *t, long status)
     return false;
 }
 
-int target_member_line(const target_t *t, hstate_kind_t state, const char *reason, char *out,
+int target_member_line(const target_t *t, health_state_t state, const char *reason, char *out,
                        size_t size)
 {
-    size_t max = size < CONTROL_LINE_MAX + 1 ? size : CONTROL_LINE_MAX + 1;
-    int n;
-
-    if (state == HSTATE_UNKNOWN) {
-        return -EINVAL;
+    if (state == HEALTH_UNKNOWN) {
+        return -EINVAL; /* healthd reports what it judged, never "unknown" */
     }
-    n = snprintf(out, max, "MEMBER %s %s %s %s", t->zone, t->region, t->member, hstate_name(state));
-    /* Room for at least the newline and NUL. */
-    if (n < 0 || (size_t)n + 2 > max) {
-        return -ENOSPC;
-    }
-    if (reason != NULL && reason[0] != '\0' && (size_t)n + 4 <= max) {
-        out[n++] = ' ';
-        for (const char *p = reason; *p != '\0' && (size_t)n + 2 < max; p++) {
-            out[n++] = (unsigned char)*p < 0x20 || *p == 0x7f ? ' ' : *p;
-        }
-    }
-    out[n++] = '\n';
-    out[n] = '\0';
-    return n;
+    return ctl_format(&(ctl_msg_t){.verb = CTL_MEMBER,
+                                   .zone = t->zone,
+                                   .region = t->region,
+                                   .member = t->member,
+                                   .state = state,
+                                   .text = reason},
+                      out, size);
 }

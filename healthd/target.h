@@ -7,7 +7,7 @@
  * are plain data copied out of the zones, so the zones can be freed once the
  * targets are built. This module also matches the targets of a reload
  * against the running ones (by an identity key), spreads first probes over
- * the interval and formats the control-protocol MEMBER line of a target.
+ * the interval and builds the control-protocol MEMBER line of a target.
  *
  * It does no I/O and knows nothing of libuv or libcurl: probe.c runs targets.
  */
@@ -73,11 +73,13 @@ unsigned long long target_next_due(unsigned long long due, unsigned long long no
 /* Is `status` one of the target's accepted status codes? */
 bool target_status_ok(const target_t *t, long status);
 
-/* Format "MEMBER ZONE REGION ADDRESS up|down REASON\n" into out (NUL-
- * terminated). The reason loses control characters and is cut so the line
- * fits CONTROL_LINE_MAX. Returns the length, or -ENOSPC when `size` is too
- * small for even the line without a reason. */
-int target_member_line(const target_t *t, hstate_kind_t state, const char *reason, char *out,
+/* The MEMBER line reporting the target's state (common/ctl.h), with the
+ * reason as its reason= attribute, into out (NUL-terminated). The reason
+ * loses control characters and is cut so the line fits CTL_LINE_MAX.
+ * Returns the length, -EINVAL for HEALTH_UNKNOWN or a name the protocol
+ * cannot carry, or -ENOSPC when `size` is too small for even the line
+ * without a reason. */
+int target_member_line(const target_t *t, health_state_t state, const char *reason, char *out,
                        size_t size) ATTR_WUR;
 
 #endif

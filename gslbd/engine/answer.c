@@ -237,7 +237,7 @@ static unsigned write_svc(answer_ctx_t *ctx, const answer_t *a, const query_t *q
         bool all =
             sel.failed_open || (select_region_status(r) & (v6 ? REGION_ALL6 : REGION_ALL4)) != 0;
         for (unsigned k = 0; k < cnt; k++) {
-            if (!all && !health_member_up(v6 ? r->s6[k] : r->s4[k])) {
+            if (!all && !healthdb_member_up(v6 ? r->s6[k] : r->s4[k])) {
                 continue;
             }
             if (12 + alen > room) {

@@ -18,52 +18,35 @@ static bool has_family(const region_rt_t *r, bool v6, bool failed_open)
 
 static unsigned weight_of(const region_rt_t *r)
 {
-    return health_region_override(r->slot) == OVERRIDE_DRAIN ? 0 : r->weight;
+    return healthdb_region_override(r->slot) == HEALTH_OV_DRAIN ? 0 : r->weight;
 }
 
-static bool region_up(const region_rt_t *r)
+unsigned select_members_up(const region_rt_t *r)
 {
-    uint8_t ov = health_region_override(r->slot);
     unsigned up = 0;
 
-    if (ov == OVERRIDE_DOWN || ov == OVERRIDE_UP) {
-        return ov == OVERRIDE_UP;
-    }
     for (unsigned i = 0; i < r->n4; i++) {
-        up += health_member_up(r->s4[i]);
+        up += healthdb_member_up(r->s4[i]);
     }
     for (unsigned i = 0; i < r->n6; i++) {
-        up += health_member_up(r->s6[i]);
+        up += healthdb_member_up(r->s6[i]);
     }
-    return up >= r->min_up;
+    return up;
 }
 
-/* Strict eligibility (weight, overrides, min_up, an up address of the
- * family) in one pass over the members: the region's override is read once,
- * and the other family's members are only counted when the asked family's
- * alone fall short of min_up. Read through the status cache: eligible(). */
+bool select_region_up(const region_rt_t *r)
+{
+    return health_region_up(healthdb_region_override(r->slot), select_members_up(r), r->min_up);
+}
+
+/* Strict eligibility: weight, overrides, the region rule, and an answerable
+ * address of the asked family. Read through the status cache: eligible(). */
 static bool usable(const region_rt_t *r, bool v6)
 {
-    uint8_t ov = health_region_override(r->slot);
-    unsigned n = v6 ? r->n6 : r->n4, m = v6 ? r->n4 : r->n6, up = 0, up_other = 0;
-    health_slot_t *const *fam = v6 ? r->s6 : r->s4, *const *other = v6 ? r->s4 : r->s6;
-
-    if (r->weight == 0 || ov == OVERRIDE_DRAIN || ov == OVERRIDE_DOWN) {
+    if (weight_of(r) == 0 || !select_region_up(r)) {
         return false;
     }
-    if (ov == OVERRIDE_UP) {
-        return n > 0;
-    }
-    for (unsigned i = 0; i < n; i++) {
-        up += health_member_up(fam[i]);
-    }
-    if (up == 0) {
-        return false;
-    }
-    for (unsigned i = 0; up < r->min_up && i < m; i++) {
-        up_other += health_member_up(other[i]);
-    }
-    return up + up_other >= r->min_up;
+    return has_family(r, v6, false);
 }
 
 static bool all_answerable(const region_rt_t *r, bool v6)
@@ -103,7 +86,7 @@ static select_why_t reason(const region_rt_t *r, bool v6)
     if (weight_of(r) == 0) {
         return SELECT_DRAINED;
     }
-    return region_up(r) && has_family(r, v6, false) ? SELECT_NOT_NEEDED : SELECT_DOWN;
+    return select_region_up(r) && has_family(r, v6, false) ? SELECT_NOT_NEEDED : SELECT_DOWN;
 }
 
 /* Pick one of `cand` (positions in order->e) in proportion to weight. */

@@ -36,11 +36,18 @@ typedef struct {
     bool servfail;    /* on_all_down servfail */
 } select_t;
 
+/* Members of a region up by common/health.h's member rule (both families). */
+unsigned select_members_up(const region_rt_t *r);
+
+/* Is the region up, by common/health.h's region rule? The one definition the
+ * choice, the control socket's status and --explain all use. */
+bool select_region_up(const region_rt_t *r);
+
 /* Whether a member address (index i of the family's list) may be answered. */
 static inline bool select_member_ok(const region_rt_t *r, bool v6, unsigned i, bool failed_open)
 {
-    return failed_open || health_region_override(r->slot) == OVERRIDE_UP ||
-           health_member_up(v6 ? r->s6[i] : r->s4[i]);
+    return failed_open || healthdb_region_override(r->slot) == HEALTH_OV_UP ||
+           healthdb_member_up(v6 ? r->s6[i] : r->s4[i]);
 }
 
 /* A region's status bits: usable (eligible with health and weight) for A

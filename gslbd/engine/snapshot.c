@@ -58,7 +58,7 @@ typedef struct {
     render_t *r;
     diag_t *errs;
     const geo_db_t *db;
-    health_t *health;
+    healthdb_t *health;
     geo_cache_t *maps;
     geo_cache_entry_t **refs; /* map references taken, handed to the snapshot */
     size_t n_refs, cap_refs;
@@ -535,8 +535,8 @@ static region_rt_t *build_region(build_t *b, size_t z, const zone_region_t *zreg
     region_rt_t *r = arena_alloc(ar, sizeof(*r));
     uint8_t *v4 = arena_alloc(ar, zreg->n_pool * 4 + 1);
     uint8_t *v6 = arena_alloc(ar, zreg->n_pool * 16 + 1);
-    health_slot_t **s4 = arena_alloc(ar, (zreg->n_pool + 1) * sizeof(*s4));
-    health_slot_t **s6 = arena_alloc(ar, (zreg->n_pool + 1) * sizeof(*s6));
+    healthdb_slot_t **s4 = arena_alloc(ar, (zreg->n_pool + 1) * sizeof(*s4));
+    healthdb_slot_t **s6 = arena_alloc(ar, (zreg->n_pool + 1) * sizeof(*s6));
     unsigned stale = zreg->check >= 0 ? zone->checks[zreg->check].stale_after_ms : 0;
 
     r->name = arena_dup(ar, zreg->name, strlen(zreg->name) + 1);
@@ -544,16 +544,16 @@ static region_rt_t *build_region(build_t *b, size_t z, const zone_region_t *zreg
     r->lat = zreg->lat;
     r->lon = zreg->lon;
     r->min_up = (uint16_t)(zreg->min_up ? zreg->min_up : 1);
-    r->slot = b->health ? health_slot(b->health, zname, zreg->name, NULL) : NULL;
+    r->slot = b->health ? healthdb_slot(b->health, zname, zreg->name, NULL) : NULL;
     if (b->health != NULL) {
-        r->health_gen = health_gen(b->health);
+        r->health_gen = healthdb_gen(b->health);
         r->status = arena_alloc(ar, sizeof(*r->status)); /* 0: nothing cached */
     }
     for (size_t m = 0; m < zreg->n_pool; m++) {
         const zone_member_t *mem = &zreg->pool[m];
-        health_slot_t *slot = NULL;
+        healthdb_slot_t *slot = NULL;
         if (b->health != NULL) {
-            slot = health_slot(b->health, zname, zreg->name, mem->text);
+            slot = healthdb_slot(b->health, zname, zreg->name, mem->text);
             slot->stale_after_ms = stale;
         }
         if (mem->family == AF_INET) {

@@ -17,7 +17,7 @@
 #include "common/arena.h"
 #include "geo/geomap.h"
 #include "geo/mapcache.h"
-#include "gslbd/engine/health.h"
+#include "gslbd/engine/healthdb.h"
 #include "gslbd/engine/render.h"
 #include "zones/zone.h"
 
@@ -29,11 +29,11 @@ typedef struct {
     unsigned weight;
     double lat, lon;
     uint16_t n4, n6;
-    const uint8_t *v4;                    /* n4 x 4 bytes */
-    const uint8_t *v6;                    /* n6 x 16 bytes */
-    health_slot_t *slot;                  /* the region's overrides; NULL: none (tests) */
-    health_slot_t *const *s4, *const *s6; /* each address's member slot, or NULL */
-    uint16_t min_up;                      /* members that must be up for the region to be */
+    const uint8_t *v4;                      /* n4 x 4 bytes */
+    const uint8_t *v6;                      /* n6 x 16 bytes */
+    healthdb_slot_t *slot;                  /* the region's overrides; NULL: none (tests) */
+    healthdb_slot_t *const *s4, *const *s6; /* each address's member slot, or NULL */
+    uint16_t min_up;                        /* members that must be up for the region to be */
     /* What the slots say, cached per health generation by select.c (both
      * NULL: no cache, work it out every time). The one mutable word of a
      * snapshot: worker threads may store to it concurrently, each the same
@@ -117,7 +117,7 @@ typedef struct {
 /* What a snapshot is compiled against; every member may be NULL. */
 typedef struct {
     const geo_db_t *db; /* NULL: no database, clients are not placed */
-    health_t *health;   /* NULL: every region always up */
+    healthdb_t *health; /* NULL: every region always up */
     geo_cache_t *maps;  /* geo maps shared with other snapshots; NULL: its own */
 } snapshot_env_t;
 

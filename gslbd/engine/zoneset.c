@@ -19,13 +19,13 @@ typedef struct {
 
 struct zoneset {
     char *path;
-    health_t *health;
+    healthdb_t *health;
     geo_cache_t *maps; /* geo maps shared by successive snapshots */
     entry_t *cur;
     size_t n_cur;
 };
 
-zoneset_t *zoneset_new(const char *path, health_t *health)
+zoneset_t *zoneset_new(const char *path, healthdb_t *health)
 {
     zoneset_t *zs = xcalloc(1, sizeof(*zs));
 

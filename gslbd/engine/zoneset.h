@@ -19,7 +19,7 @@
 typedef struct zoneset zoneset_t;
 
 /* `health` (may be NULL) is where compiled regions find their slots. */
-zoneset_t *zoneset_new(const char *path, health_t *health);
+zoneset_t *zoneset_new(const char *path, healthdb_t *health);
 void zoneset_free(zoneset_t *zs);
 
 /* Load or reload. `force` reloads files whose metadata did not change too

@@ -17,7 +17,8 @@
 
 #include "common/alloc.h"
 #include "common/errcode.h"
-#include "common/control.h"
+#include "common/ctl.h"
+#include "gslbd/engine/select.h"
 
 #define CONTROL_CLIENTS_MAX 64
 
@@ -25,7 +26,7 @@ typedef struct client client_t;
 struct client {
     uv_pipe_t pipe;
     control_t *ctl;
-    control_lines_t lines;
+    ctl_lines_t lines;
     int source; /* health source index after HELLO, -1 before */
     char name[32];
     client_t *next;
@@ -34,7 +35,7 @@ struct client {
 struct control {
     uv_pipe_t server;
     uv_timer_t tick;
-    health_t *health;
+    healthdb_t *health;
     const snapshot_t *(*current)(void *arg);
     void *arg;
     client_t *clients;
@@ -68,37 +69,27 @@ static void client_send(client_t *cl, const char *text, size_t len)
     }
 }
 
-static void reply(client_t *cl, const char *fmt, ...) ATTR_PRINTF(2, 3);
+static void reply(client_t *cl, ctl_verb_t verb, const char *fmt, ...) ATTR_PRINTF(3, 4);
 
-static void reply(client_t *cl, const char *fmt, ...)
+/* The final line of a reply: "OK [text]" or "ERR text". */
+static void reply(client_t *cl, ctl_verb_t verb, const char *fmt, ...)
 {
-    char line[CONTROL_LINE_MAX + 2];
+    char text[CTL_LINE_MAX], line[CTL_LINE_MAX + 2];
     va_list ap;
 
     va_start(ap, fmt);
-    int n = vsnprintf(line, CONTROL_LINE_MAX, fmt, ap);
+    vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
-    n = n < CONTROL_LINE_MAX ? n : CONTROL_LINE_MAX - 1;
-    line[n++] = '\n';
-    client_send(cl, line, (size_t)n);
+    int n = ctl_format(&(ctl_msg_t){.verb = verb, .text = text}, line, sizeof(line));
+    if (n > 0) {
+        client_send(cl, line, (size_t)n);
+    }
 }
 
-static bool region_is_up(const region_rt_t *r, unsigned *up)
+static void status_member(FILE *f, const healthdb_slot_t *s, const char *addr, uint64_t now)
 {
-    *up = 0;
-    for (unsigned i = 0; i < r->n4; i++) {
-        *up += health_member_up(r->s4[i]);
-    }
-    for (unsigned i = 0; i < r->n6; i++) {
-        *up += health_member_up(r->s6[i]);
-    }
-    uint8_t ov = health_region_override(r->slot);
-    return ov == OVERRIDE_UP || (ov != OVERRIDE_DOWN && *up >= r->min_up);
-}
-
-static void status_member(FILE *f, const health_slot_t *s, const char *addr, uint64_t now)
-{
-    uint8_t st = atomic_load(&s->state), ov = atomic_load(&s->override);
+    health_state_t st = atomic_load(&s->state);
+    health_override_t ov = atomic_load(&s->override);
 
     fprintf(f, "  member %-24s %-7s override %s", addr, health_state_name(st),
             health_override_name(ov));
@@ -122,18 +113,18 @@ static void cmd_status(client_t *cl)
     uint64_t now = now_ms(cl->ctl);
 
     if (f == NULL) {
-        reply(cl, "ERR out of memory");
+        reply(cl, CTL_ERR, "out of memory");
         return;
     }
     for (size_t z = 0; snap && z < snap->n_zones; z++) {
         const zone_rt_t *zr = &snap->zones[z];
         for (size_t i = 0; i < zr->n_regions; i++) {
             const region_rt_t *r = zr->regions[i];
-            unsigned up;
-            bool is_up = region_is_up(r, &up);
+            unsigned up = select_members_up(r);
+            bool is_up = select_region_up(r);
             fprintf(f, "region %s %s %s, %u/%u members up (min_up %u), weight %u, override %s\n",
                     zr->name, r->name, is_up ? "up" : "DOWN", up, r->n4 + r->n6, r->min_up,
-                    r->weight, health_override_name(health_region_override(r->slot)));
+                    r->weight, health_override_name(healthdb_region_override(r->slot)));
             char addr[64];
             for (unsigned k = 0; k < r->n4; k++) {
                 if (r->s4[k] != NULL) {
@@ -148,78 +139,95 @@ static void cmd_status(client_t *cl)
             }
         }
     }
-    fprintf(f, "OK\n");
+    char ok[8];
+    if (ctl_format(&(ctl_msg_t){.verb = CTL_OK}, ok, sizeof(ok)) > 0) {
+        fputs(ok, f);
+    }
     fclose(f);
     client_send(cl, text, len);
     free(text);
 }
 
-static void cmd_set(client_t *cl, int argc, char **argv)
+static void cmd_set(client_t *cl, const ctl_msg_t *m)
 {
-    health_override_t ov;
+    const char *zone = strcmp(m->zone, "*") == 0 ? NULL : m->zone;
+    int n = healthdb_override(cl->ctl->health, zone, m->region, m->member, m->override);
 
-    if ((argc != 4 && argc != 5) || health_override_parse(argv[1], &ov) < 0) {
-        reply(cl, "ERR usage: SET drain|down|up|auto ZONE|* REGION [ADDRESS]");
-        return;
-    }
-    const char *zone = strcmp(argv[2], "*") == 0 ? NULL : argv[2];
-    const char *member = argc == 5 ? argv[4] : NULL;
-    int n = health_override(cl->ctl->health, zone, argv[3], member, ov);
     if (n < 0) {
-        reply(cl, "ERR no %s '%s%s%s' in the served zones", member ? "member" : "region", argv[3],
-              member ? "/" : "", member ? member : "");
+        reply(cl, CTL_ERR, "no %s '%s%s%s' in the served zones", m->member ? "member" : "region",
+              m->region, m->member ? "/" : "", m->member ? m->member : "");
         return;
     }
-    log_info("control: %s set %s on %s%s%s%s%s", cl->name, argv[1], zone ? zone : "",
-             zone ? " " : "", argv[3], member ? " " : "", member ? member : "");
-    reply(cl, "OK %d", n);
+    log_info("control: %s set %s on %s%s%s%s%s", cl->name, health_override_name(m->override),
+             zone ? zone : "", zone ? " " : "", m->region, m->member ? " " : "",
+             m->member ? m->member : "");
+    reply(cl, CTL_OK, "%d", n);
 }
 
-static void cmd_member(client_t *cl, int argc, char **argv)
+static void cmd_member(client_t *cl, const ctl_msg_t *m)
 {
-    if (argc < 5 || (strcmp(argv[4], "up") != 0 && strcmp(argv[4], "down") != 0)) {
-        reply(cl, "ERR usage: MEMBER ZONE REGION ADDRESS up|down [REASON]");
-        return;
-    }
     if (cl->source < 0) {
-        reply(cl, "ERR say HELLO first");
+        reply(cl, CTL_ERR, "say HELLO first");
         return;
     }
-    int r = health_report(cl->ctl->health, cl->source, argv[1], argv[2], argv[3],
-                          strcmp(argv[4], "up") == 0, argc > 5 ? argv[5] : "", now_ms(cl->ctl));
+    int r = healthdb_report(cl->ctl->health, cl->source, m->zone, m->region, m->member, m->state,
+                            m->text ? m->text : "", now_ms(cl->ctl));
     if (r < 0) {
-        reply(cl, "ERR no member %s %s %s is served (kept for a later reload)", argv[1], argv[2],
-              argv[3]);
+        reply(cl, CTL_ERR, "no member %s %s %s is served (kept for a later reload)", m->zone,
+              m->region, m->member);
         return;
     }
-    reply(cl, "OK");
+    reply(cl, CTL_OK, "%s", "");
+}
+
+static void cmd_hello(client_t *cl, const ctl_msg_t *m)
+{
+    snprintf(cl->name, sizeof(cl->name), "%s", m->peer);
+    cl->source = healthdb_source(cl->ctl->health, m->peer);
+    healthdb_heard(cl->ctl->health, cl->source, now_ms(cl->ctl));
+    reply(cl, CTL_OK, "gslbd %d", CTL_VERSION);
 }
 
 static void on_line(void *arg, char *line)
 {
     client_t *cl = arg;
-    char *argv[CONTROL_ARGS_MAX];
-    int argc = control_split(line, argv, 6);
+    const char *why = NULL;
+    ctl_msg_t m;
 
-    if (argc == 0) {
+    if (ctl_parse(line, &m, &why) < 0) {
+        if (m.verb == CTL_DATA) {
+            char verb[32];
+            snprintf(verb, sizeof(verb), "%.*s", (int)strcspn(m.text, " \t"), m.text);
+            reply(cl, CTL_ERR, "unknown command '%s'", verb);
+        } else {
+            reply(cl, CTL_ERR, "%s", why);
+        }
         return;
     }
-    health_heard(cl->ctl->health, cl->source, now_ms(cl->ctl));
-    if (strcmp(argv[0], "HELLO") == 0 && argc >= 2) {
-        snprintf(cl->name, sizeof(cl->name), "%s", argv[1]);
-        cl->source = health_source(cl->ctl->health, argv[1]);
-        health_heard(cl->ctl->health, cl->source, now_ms(cl->ctl));
-        reply(cl, "OK gslbd %d", CONTROL_VERSION);
-    } else if (strcmp(argv[0], "MEMBER") == 0) {
-        cmd_member(cl, argc, argv);
-    } else if (strcmp(argv[0], "SYNCED") == 0 || strcmp(argv[0], "PING") == 0) {
-        reply(cl, "OK");
-    } else if (strcmp(argv[0], "STATUS") == 0) {
+    if (m.verb == CTL_NONE) {
+        return;
+    }
+    healthdb_heard(cl->ctl->health, cl->source, now_ms(cl->ctl));
+    switch (m.verb) {
+    case CTL_HELLO:
+        cmd_hello(cl, &m);
+        break;
+    case CTL_MEMBER:
+        cmd_member(cl, &m);
+        break;
+    case CTL_SYNCED:
+    case CTL_PING:
+        reply(cl, CTL_OK, "%s", "");
+        break;
+    case CTL_STATUS:
         cmd_status(cl);
-    } else if (strcmp(argv[0], "SET") == 0) {
-        cmd_set(cl, argc, argv);
-    } else {
-        reply(cl, "ERR unknown command '%s'", argv[0]);
+        break;
+    case CTL_SET:
+        cmd_set(cl, &m);
+        break;
+    default:
+        reply(cl, CTL_ERR, "'%s' is a reply, not a request", m.verb == CTL_OK ? "OK" : "ERR");
+        break;
     }
 }
 
@@ -254,8 +262,8 @@ static void client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         uv_close((uv_handle_t *)s, client_closed);
         return;
     }
-    if (control_feed(&cl->lines, buf->base, (size_t)nread, on_line, cl) < 0) {
-        reply(cl, "ERR line too long");
+    if (ctl_feed(&cl->lines, buf->base, (size_t)nread, on_line, cl) < 0) {
+        reply(cl, CTL_ERR, "line too long");
         uv_close((uv_handle_t *)s, client_closed);
     }
 }
@@ -286,7 +294,7 @@ static void on_connection(uv_stream_t *server, int status)
 static void on_tick(uv_timer_t *t)
 {
     control_t *c = t->data;
-    health_tick(c->health, now_ms(c));
+    healthdb_tick(c->health, now_ms(c));
 }
 
 /* A socket file left by a gslbd that died is removed; one a live gslbd
@@ -312,7 +320,7 @@ static int remove_stale(const char *path)
     return unlink(path) == 0 ? 0 : -errno;
 }
 
-int control_new(uv_loop_t *loop, const char *path, health_t *health,
+int control_new(uv_loop_t *loop, const char *path, healthdb_t *health,
                 const snapshot_t *(*current)(void *arg), void *arg, control_t **out, diag_t *errs)
 {
     control_t *c = xcalloc(1, sizeof(*c));

@@ -9,7 +9,7 @@
 #include <uv.h>
 
 #include "common/diag.h"
-#include "gslbd/engine/health.h"
+#include "gslbd/engine/healthdb.h"
 #include "gslbd/engine/snapshot.h"
 
 typedef struct control control_t;
@@ -17,7 +17,7 @@ typedef struct control control_t;
 /* Listen on `path` (a Unix socket; a stale file from a dead gslbd is
  * replaced, a live one is an error). Returns 0, or a negative errno with a
  * line in errs. On error *out is still set: pass it to control_close(). */
-int control_new(uv_loop_t *loop, const char *path, health_t *health,
+int control_new(uv_loop_t *loop, const char *path, healthdb_t *health,
                 const snapshot_t *(*current)(void *arg), void *arg, control_t **out,
                 diag_t *errs) ATTR_WUR;
 

@@ -51,7 +51,7 @@ typedef struct {
     options_t *opt;
     zoneset_t *zs;
     geo_db_t *db;
-    health_t *health;
+    healthdb_t *health;
     control_t *ctl;
     server_t *srv;
     uv_loop_t *loop;
@@ -314,7 +314,7 @@ static const snapshot_t *current_snapshot(void *arg)
     return server_snapshot(((gslbd_t *)arg)->srv);
 }
 
-static int serve(options_t *opt, zoneset_t *zs, geo_db_t *db, health_t *health, snapshot_t *snap)
+static int serve(options_t *opt, zoneset_t *zs, geo_db_t *db, healthdb_t *health, snapshot_t *snap)
 {
     gslbd_t g = {.opt = opt, .zs = zs, .db = db, .health = health, .loop = uv_default_loop()};
     diag_t errs = {0};
@@ -419,7 +419,7 @@ int main(int argc, char **argv)
         snprintf(overrides, sizeof(overrides), "%s.overrides", opt.control);
         opt.overrides = overrides;
     }
-    health_t *health = health_new(opt.control ? opt.overrides : NULL);
+    healthdb_t *health = healthdb_new(opt.control ? opt.overrides : NULL);
     zoneset_t *zs = zoneset_new(opt.zones, health);
     diag_t errs = {0};
     int r = zoneset_load(zs, db, true, true, &snap, &errs);
@@ -427,7 +427,7 @@ int main(int argc, char **argv)
     if (r < 0) {
         log_err("%s: not loaded", opt.zones);
         zoneset_free(zs);
-        health_free(health);
+        healthdb_free(health);
         geo_db_free(db);
         free(opt.srv.listen);
         return 1;
@@ -447,7 +447,7 @@ int main(int argc, char **argv)
         rc = serve(&opt, zs, db, health, snap);
     }
     zoneset_free(zs);
-    health_free(health);
+    healthdb_free(health);
     free(opt.srv.listen);
     return rc;
 }

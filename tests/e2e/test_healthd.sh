@@ -101,7 +101,7 @@ PY
 
 # The gslbd stand-in: fakegslbd.py SOCKET LOG. Appends "CONN LINE" to LOG for
 # each line received (CONN counts connections from 1, plus "CONN CONNECT" and
-# "CONN CLOSED"), and replies as gslbd would: "OK gslbd 1" to HELLO, "OK" to
+# "CONN CLOSED"), and replies as gslbd would: "OK gslbd 2" to HELLO, "OK" to
 # MEMBER, SYNCED and PING, "ERR ..." to anything else.
 cat >"$T/fakegslbd.py" <<'PY'
 import asyncio, os, sys
@@ -125,7 +125,7 @@ async def handle(reader, writer):
         text = line.decode(errors="replace").rstrip("\n")
         record("%d %s" % (me, text))
         if text.startswith("HELLO "):
-            writer.write(b"OK gslbd 1\n")
+            writer.write(b"OK gslbd 2\n")
         elif text.split(" ")[0] in ("MEMBER", "SYNCED", "PING"):
             writer.write(b"OK\n")
         else:
@@ -303,8 +303,8 @@ like "readiness line" \
     "^healthd: info: ready: probing $N_TARGETS targets in 1 zones, reporting to 2 gslbd$" \
     "$(grep 'ready:' "$HD_LOG")"
 
-expect_line "gslbd A gets HELLO first" "$A_LOG" "^1 HELLO healthd 1$" 3
-is "HELLO is the first line" "1 HELLO healthd 1" "$(sed -n 2p "$A_LOG")"
+expect_line "gslbd A gets HELLO first" "$A_LOG" "^1 HELLO healthd 2$" 3
+is "HELLO is the first line" "1 HELLO healthd 2" "$(sed -n 2p "$A_LOG")"
 expect_line "gslbd A gets SYNCED with the smallest interval" "$A_LOG" "^1 SYNCED 500$" 3
 expect_line "gslbd B gets HELLO and SYNCED too" "$B_LOG" "^1 SYNCED 500$" 3
 
@@ -320,25 +320,25 @@ why() {
     if [ -n "${GSLBD_WRAPPER:-}" ]; then echo ".*"; else echo "$1"; fi
 }
 expect_line "flip 127.0.0.1 up within interval*(rise+1) + 1 s" "$A_LOG" \
-    "^1 MEMBER hc.test flip 127.0.0.1 up status 200$" $W
-expect_line "flip ::1 up (IPv6 member)" "$A_LOG" "^1 MEMBER hc.test flip ::1 up status 200$" $W
+    "^1 MEMBER hc.test flip 127.0.0.1 up reason=status 200$" $W
+expect_line "flip ::1 up (IPv6 member)" "$A_LOG" "^1 MEMBER hc.test flip ::1 up reason=status 200$" $W
 expect_line "body check up when the body holds the text" "$A_LOG" \
-    "^1 MEMBER hc.test body 127.0.0.1 up status 200$" $W
+    "^1 MEMBER hc.test body 127.0.0.1 up reason=status 200$" $W
 expect_line "Host header sent (host=www.test in the body)" "$A_LOG" \
-    "^1 MEMBER hc.test host 127.0.0.1 up status 200$" $W
+    "^1 MEMBER hc.test host 127.0.0.1 up reason=status 200$" $W
 expect_line "refused port is down: refused" "$A_LOG" \
-    "^1 MEMBER hc.test closed 127.0.0.1 down $(why refused)$" $W
+    "^1 MEMBER hc.test closed 127.0.0.1 down reason=$(why refused)$" $W
 expect_line "https with tls_verify false and SNI (sni=www.test in the body) is up" "$A_LOG" \
-    "^1 MEMBER hc.test tls-off 127.0.0.1 up status 200$" $W
+    "^1 MEMBER hc.test tls-off 127.0.0.1 up reason=status 200$" $W
 expect_line "https with tls_verify true and a self-signed certificate is down: TLS error" \
-    "$A_LOG" "^1 MEMBER hc.test tls-on ::1 down $(why 'TLS error: .*self.signed')" $W
-expect_line "tcp check up" "$A_LOG" "^1 MEMBER hc.test tcp 192.0.2.1 up connected$" $W
+    "$A_LOG" "^1 MEMBER hc.test tls-on ::1 down reason=$(why 'TLS error: .*self.signed')" $W
+expect_line "tcp check up" "$A_LOG" "^1 MEMBER hc.test tcp 192.0.2.1 up reason=connected$" $W
 expect_line "tcp check to a closed port: refused" "$A_LOG" \
-    "^1 MEMBER hc.test tcp 192.0.2.2 down $(why refused)$" $W
+    "^1 MEMBER hc.test tcp 192.0.2.2 down reason=$(why refused)$" $W
 # Slow backends: fall 2 at 1 s with a 500 ms timeout: down by 2 intervals +
 # timeout + 1 s after start.
-expect_line "hanging backend down: timeout" "$A_LOG" "^1 MEMBER hc.test hang 127.0.0.1 down timeout$" $((W + 1))
-expect_line "dripping backend down: timeout" "$A_LOG" "^1 MEMBER hc.test drip ::1 down timeout$" $((W + 1))
+expect_line "hanging backend down: timeout" "$A_LOG" "^1 MEMBER hc.test hang 127.0.0.1 down reason=timeout$" $((W + 1))
+expect_line "dripping backend down: timeout" "$A_LOG" "^1 MEMBER hc.test drip ::1 down reason=timeout$" $((W + 1))
 like "failed probes are logged at debug level with their reason" \
     "debug: hc.test hang 127.0.0.1: probe of 127.0.0.1:$HANG_PORT failed: timeout" "$(cat "$HD_LOG")"
 like "state changes are logged at info level" \
@@ -354,38 +354,38 @@ fi
 # Down: fall 2 at 500 ms = 1 s, plus up to one interval of phase, plus 1 s.
 set_mode http 503
 expect_line "503 turns flip 127.0.0.1 down within interval*fall + 1.5 s" "$A_LOG" \
-    "^1 MEMBER hc.test flip 127.0.0.1 down status 503$" 3
+    "^1 MEMBER hc.test flip 127.0.0.1 down reason=status 503$" 3
 cmp_num "... and within 2.5 s" "$WAITED_MS" -le 2500
 expect_line "the body check goes down too, for the status" "$A_LOG" \
-    "^1 MEMBER hc.test body 127.0.0.1 down status 503$" 3
+    "^1 MEMBER hc.test body 127.0.0.1 down reason=status 503$" 3
 expect_line "gslbd B gets the same change" "$B_LOG" \
-    "^1 MEMBER hc.test flip 127.0.0.1 down status 503$" 3
+    "^1 MEMBER hc.test flip 127.0.0.1 down reason=status 503$" 3
 like "down logged with reason and count" \
     "info: hc.test flip 127.0.0.1: down \(status 503, 2 failures\)" "$(cat "$HD_LOG")"
 
 set_mode http 200
 expect_count "flip comes back up within interval*rise + 1.5 s" "$A_LOG" \
-    "^1 MEMBER hc.test flip 127.0.0.1 up status 200$" 2 3
+    "^1 MEMBER hc.test flip 127.0.0.1 up reason=status 200$" 2 3
 cmp_num "... and within 2.5 s" "$WAITED_MS" -le 2500
 expect_count "the body check comes back up" "$A_LOG" \
-    "^1 MEMBER hc.test body 127.0.0.1 up status 200$" 2 3
+    "^1 MEMBER hc.test body 127.0.0.1 up reason=status 200$" 2 3
 
 # Status 200 without the text: only the check with a body goes down.
 set_mode http "body all fine"
 expect_line "a body without the text: body mismatch" "$A_LOG" \
-    "^1 MEMBER hc.test body 127.0.0.1 down body mismatch$" 3
+    "^1 MEMBER hc.test body 127.0.0.1 down reason=body mismatch$" 3
 sleep 1
 is "flip 127.0.0.1 reported up exactly twice so far" 2 \
     "$(count_lines "$A_LOG" '^1 MEMBER hc.test flip 127.0.0.1 up')"
 is "a state is reported once, not on every probe" 1 \
-    "$(count_lines "$A_LOG" '^1 MEMBER hc.test body 127.0.0.1 down body mismatch')"
+    "$(count_lines "$A_LOG" '^1 MEMBER hc.test body 127.0.0.1 down reason=body mismatch')"
 
 set_mode http 301
 expect_line "a 3xx is not followed: status 301 is a failure" "$A_LOG" \
-    "^1 MEMBER hc.test flip 127.0.0.1 down status 301$" 3
+    "^1 MEMBER hc.test flip 127.0.0.1 down reason=status 301$" 3
 set_mode http 200
-expect_count "back up after 301" "$A_LOG" "^1 MEMBER hc.test flip 127.0.0.1 up status 200$" 3 4
-expect_count "the body check back up too" "$A_LOG" "^1 MEMBER hc.test body 127.0.0.1 up status 200$" 3 4
+expect_count "back up after 301" "$A_LOG" "^1 MEMBER hc.test flip 127.0.0.1 up reason=status 200$" 3 4
+expect_count "the body check back up too" "$A_LOG" "^1 MEMBER hc.test body 127.0.0.1 up reason=status 200$" 3 4
 
 pings=$(count_lines "$A_LOG" '^1 PING$')
 sleep 2.2
@@ -398,7 +398,7 @@ sleep 2.5
 A2_LOG=$T/a2.lines
 bg_start gslbd-a2 python3 "$T/fakegslbd.py" "$A_SOCK" "$A2_LOG"
 A_PID=$BG_PID
-expect_line "a restarted gslbd gets HELLO again" "$A2_LOG" "^1 HELLO healthd 1$" 3
+expect_line "a restarted gslbd gets HELLO again" "$A2_LOG" "^1 HELLO healthd 2$" 3
 expect_line "... then SYNCED" "$A2_LOG" "^1 SYNCED 500$" 3
 is "the outage is logged once, not every second" 1 \
     "$(count_lines "$HD_LOG" "warning: gslbd $A_SOCK: ")"
@@ -413,10 +413,10 @@ want=$(printf '%s\n' \
     "MEMBER hc.test tcp 192.0.2.2 down" "MEMBER hc.test tls-off 127.0.0.1 up" \
     "MEMBER hc.test tls-on ::1 down" | sort)
 is "the full state is sent again on reconnection" "$want" "$sync"
-like "re-sent lines keep their reasons" "^1 MEMBER hc.test hang 127.0.0.1 down timeout$" \
+like "re-sent lines keep their reasons" "^1 MEMBER hc.test hang 127.0.0.1 down reason=timeout$" \
     "$(cat "$A2_LOG")"
 like "... the latest one that agrees with the state" \
-    "^1 MEMBER hc.test tls-on ::1 down TLS error: .*self.signed" "$(cat "$A2_LOG")"
+    "^1 MEMBER hc.test tls-on ::1 down reason=TLS error: .*self.signed" "$(cat "$A2_LOG")"
 is "gslbd B never saw a second connection" 0 "$(count_lines "$B_LOG" '^2 ')"
 
 # ------------------------------------------------------------------ reloads
@@ -428,7 +428,7 @@ write_zone "  spare:  {location: [51, 0], pool: [127.0.0.1], check: spare}" \
 expect_line "a changed zone file is reloaded without a signal" "$HD_LOG" \
     "reloaded: probing $N_TARGETS targets in 1 zones \(1 added, 1 removed, 10 kept\)" 4
 expect_line "the new target reports within interval*rise + 1 s" "$A2_LOG" \
-    "^1 MEMBER hc.test spare 127.0.0.1 up status 200$" 3
+    "^1 MEMBER hc.test spare 127.0.0.1 up reason=status 200$" 3
 sleep 1.2
 is "kept targets keep their state: flip is not reported again" "$up_before" \
     "$(count_lines "$A2_LOG" 'MEMBER hc.test flip 127.0.0.1 up')"
@@ -442,7 +442,7 @@ expect_line "... and keeps the previous targets" "$HD_LOG" \
     "reload failed: still probing the previous $N_TARGETS targets" 3
 set_mode spare 503
 expect_line "targets are still probed after a failed reload" "$A2_LOG" \
-    "^1 MEMBER hc.test spare 127.0.0.1 down status 503$" 3
+    "^1 MEMBER hc.test spare 127.0.0.1 down reason=status 503$" 3
 cp "$T/good.yaml" "$ZF"
 expect_line "a fixed file reloads" "$HD_LOG" "\(0 added, 0 removed, $N_TARGETS kept\)" 4
 

@@ -297,7 +297,7 @@ static region_rt_t regs[3];
 static const region_rt_t *reg_ptrs[3] = {&regs[0], &regs[1], &regs[2]};
 static const uint8_t v4s[3][4] = {{192, 0, 2, 10}, {198, 51, 100, 10}, {203, 0, 113, 10}};
 static const uint8_t v6s[16] = {0x20, 0x01, 0x0d, 0xb8};
-static health_slot_t *const no_slots[4]; /* NULL slots: always up */
+static healthdb_slot_t *const no_slots[4]; /* NULL slots: always up */
 
 static svc_rt_t make_svc(zone_policy_t policy, unsigned answers, float spread)
 {
@@ -445,8 +445,8 @@ Test(select, spread_blends_nearby_regions_by_weight)
 
 /* ---- health: reports, overrides and on_all_down, through real slots ---- */
 
-static health_t *hl;
-static health_slot_t *mslot[3][1];
+static healthdb_t *hl;
+static healthdb_slot_t *mslot[3][1];
 static _Atomic uint64_t status_cache[3];
 
 static svc_rt_t health_svc(zone_all_down_t mode)
@@ -454,14 +454,14 @@ static svc_rt_t health_svc(zone_all_down_t mode)
     svc_rt_t svc = make_svc(POLICY_NEAREST, 1, 0);
     const char *names[] = {"us-east", "eu-west", "ap-south"};
 
-    hl = health_new(NULL);
+    hl = healthdb_new(NULL);
     for (int i = 0; i < 3; i++) {
-        regs[i].slot = health_slot(hl, "t.test", names[i], NULL);
-        mslot[i][0] = health_slot(hl, "t.test", names[i], "addr");
+        regs[i].slot = healthdb_slot(hl, "t.test", names[i], NULL);
+        mslot[i][0] = healthdb_slot(hl, "t.test", names[i], "addr");
         regs[i].s4 = mslot[i];
         /* as in a snapshot: status cached per health generation, so every
          * report and override below must be seen through the cache */
-        regs[i].health_gen = health_gen(hl);
+        regs[i].health_gen = healthdb_gen(hl);
         regs[i].status = &status_cache[i];
         atomic_store(&status_cache[i], 0);
     }
@@ -472,8 +472,8 @@ static svc_rt_t health_svc(zone_all_down_t mode)
 static void report(int region, bool up)
 {
     const char *names[] = {"us-east", "eu-west", "ap-south"};
-    int src = health_source(hl, "healthd");
-    cr_assert_eq(health_report(hl, src, "t.test", names[region], "addr", up, "test", 1000), 0);
+    int src = healthdb_source(hl, "healthd");
+    cr_assert_eq(healthdb_report(hl, src, "t.test", names[region], "addr", up ? HEALTH_UP : HEALTH_DOWN, "test", 1000), 0);
 }
 
 Test(health, a_down_region_fails_over_with_degraded_ttl)
@@ -492,7 +492,7 @@ Test(health, a_down_region_fails_over_with_degraded_ttl)
     select_regions(&svc, order_of(1, -1, 0, -1, 2, -1), false, &rng, &sel, NULL);
     cr_assert_eq(sel.region[0], 1);
     cr_assert_not(sel.degraded);
-    health_free(hl);
+    healthdb_free(hl);
 }
 
 Test(health, overrides_drain_down_up)
@@ -501,20 +501,20 @@ Test(health, overrides_drain_down_up)
     uint64_t rng = 1;
     select_t sel;
 
-    cr_assert_gt(health_override(hl, NULL, "eu-west", NULL, OVERRIDE_DRAIN), 0);
+    cr_assert_gt(healthdb_override(hl, NULL, "eu-west", NULL, HEALTH_OV_DRAIN), 0);
     select_regions(&svc, order_of(1, -1, 0, -1, 2, -1), false, &rng, &sel, NULL);
     cr_assert_eq(sel.region[0], 0, "drained");
     cr_assert_not(sel.degraded, "a drain is intended: normal TTL");
     report(0, false);
-    cr_assert_gt(health_override(hl, "t.test", "us-east", NULL, OVERRIDE_UP), 0);
+    cr_assert_gt(healthdb_override(hl, "t.test", "us-east", NULL, HEALTH_OV_UP), 0);
     select_regions(&svc, order_of(0, -1, 2, -1, 1, -1), false, &rng, &sel, NULL);
     cr_assert_eq(sel.region[0], 0, "forced up beats the health check");
     cr_assert(select_member_ok(&regs[0], false, 0, false), "its members are answered");
-    cr_assert_gt(health_override(hl, NULL, "us-east", NULL, OVERRIDE_NONE), 0);
+    cr_assert_gt(healthdb_override(hl, NULL, "us-east", NULL, HEALTH_OV_NONE), 0);
     select_regions(&svc, order_of(0, -1, 2, -1, 1, -1), false, &rng, &sel, NULL);
     cr_assert_eq(sel.region[0], 2, "auto: the check decides again");
-    cr_assert_eq(health_override(hl, NULL, "nowhere", NULL, OVERRIDE_DOWN), -ENOENT);
-    health_free(hl);
+    cr_assert_eq(healthdb_override(hl, NULL, "nowhere", NULL, HEALTH_OV_DOWN), -ENOENT);
+    healthdb_free(hl);
 }
 
 Test(health, on_all_down_modes)
@@ -550,25 +550,25 @@ Test(health, on_all_down_modes)
             cr_assert(sel.servfail);
             break;
         }
-        health_free(hl);
+        healthdb_free(hl);
     }
 }
 
 Test(health, min_up_counts_members)
 {
-    health_t *h = health_new(NULL);
-    health_slot_t *m[2] = {health_slot(h, "t.test", "r", "a"), health_slot(h, "t.test", "r", "b")};
+    healthdb_t *h = healthdb_new(NULL);
+    healthdb_slot_t *m[2] = {healthdb_slot(h, "t.test", "r", "a"), healthdb_slot(h, "t.test", "r", "b")};
     const uint8_t v4[8] = {192, 0, 2, 1, 192, 0, 2, 2};
-    region_rt_t r = {"r", 100,      0, 0, 2, 0, v4, NULL, health_slot(h, "t.test", "r", NULL),
+    region_rt_t r = {"r", 100,      0, 0, 2, 0, v4, NULL, healthdb_slot(h, "t.test", "r", NULL),
                      m,   no_slots, 2};
     const region_rt_t *rp[1] = {&r};
     svc_rt_t svc = {
         .n_regions = 1, .regions = rp, .answers = 1, .ttl = 30, .on_all_down = ALL_DOWN_NODATA};
     uint64_t rng = 1;
     select_t sel;
-    int src = health_source(h, "healthd");
+    int src = healthdb_source(h, "healthd");
 
-    health_report(h, src, "t.test", "r", "a", false, "refused", 1000);
+    healthdb_report(h, src, "t.test", "r", "a", HEALTH_DOWN, "refused", 1000);
     select_regions(&svc, order_of(0, -1, 0, -1, 0, -1), false, &rng, &sel, NULL);
     cr_assert_eq(sel.n, 0, "1 of 2 members up, min_up 2: the region is down");
     r.min_up = 1;
@@ -576,7 +576,7 @@ Test(health, min_up_counts_members)
     cr_assert_eq(sel.n, 1);
     cr_assert_not(select_member_ok(&r, false, 0, false), "the down member is not answered");
     cr_assert(select_member_ok(&r, false, 1, false));
-    health_free(h);
+    healthdb_free(h);
 }
 
 Test(health, overrides_survive_a_restart_and_reports_go_stale)
@@ -584,24 +584,24 @@ Test(health, overrides_survive_a_restart_and_reports_go_stale)
     char path[] = "/tmp/gslb-overrides-XXXXXX";
     int fd = mkstemp(path);
     close(fd);
-    health_t *h = health_new(path);
-    health_slot(h, "t.test", "eu-west", NULL);
-    cr_assert_gt(health_override(h, NULL, "eu-west", NULL, OVERRIDE_DRAIN), 0);
-    health_free(h);
+    healthdb_t *h = healthdb_new(path);
+    healthdb_slot(h, "t.test", "eu-west", NULL);
+    cr_assert_gt(healthdb_override(h, NULL, "eu-west", NULL, HEALTH_OV_DRAIN), 0);
+    healthdb_free(h);
 
-    h = health_new(path); /* gslbd restarted */
-    health_slot_t *s = health_slot(h, "t.test", "eu-west", NULL);
-    cr_assert_eq(atomic_load(&s->override), OVERRIDE_DRAIN);
-    health_slot_t *m = health_slot(h, "t.test", "eu-west", "a");
+    h = healthdb_new(path); /* gslbd restarted */
+    healthdb_slot_t *s = healthdb_slot(h, "t.test", "eu-west", NULL);
+    cr_assert_eq(atomic_load(&s->override), HEALTH_OV_DRAIN);
+    healthdb_slot_t *m = healthdb_slot(h, "t.test", "eu-west", "a");
     m->stale_after_ms = 6000;
-    int src = health_source(h, "healthd");
-    health_report(h, src, "t.test", "eu-west", "a", false, "timeout", 1000);
-    health_tick(h, 6000);
+    int src = healthdb_source(h, "healthd");
+    healthdb_report(h, src, "t.test", "eu-west", "a", HEALTH_DOWN, "timeout", 1000);
+    healthdb_tick(h, 6000);
     cr_assert_eq(atomic_load(&m->state), HEALTH_DOWN, "5 s old: still fresh");
-    health_tick(h, 7500);
+    healthdb_tick(h, 7500);
     cr_assert_eq(atomic_load(&m->state), HEALTH_UNKNOWN, "6.5 s without a word: unknown");
-    cr_assert(health_member_up(m), "unknown counts as up");
-    health_free(h);
+    cr_assert(healthdb_member_up(m), "unknown counts as up");
+    healthdb_free(h);
     unlink(path);
 }
 

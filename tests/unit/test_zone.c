@@ -406,6 +406,10 @@ static const error_case_t records_cases[] = {
 #define REGION "regions:\n  r: {location: [0, 0], pool: [192.0.2.1]}\n"
 
 static const error_case_t gslb_cases[] = {
+    /* Region names travel in health reports (common/ctl.h): one token. */
+    {"region name with a space", HEAD "regions:\n  eu west: {location: [0, 0], pool: [192.0.2.1]}\n",
+     "t.yaml:5:3: error: region 'eu west': a region name is letters, digits, '-', '_' and '.' "
+     "(it travels in health reports and gslbctl commands)"},
     {"region weight out of range",
      HEAD "regions:\n  eu-west: {location: [53.35, -6.26], weight: -1, pool: [192.0.2.1]}\n",
      "t.yaml:5:47: error: region 'eu-west': weight -1 out of range 0..1000000"},

@@ -1,0 +1,460 @@
+/*
+ * ctl: parsing and formatting control-protocol lines; see ctl.h for the
+ * protocol. Pure: no I/O; parsing does not allocate (it cuts the line in
+ * place), formatting writes into the caller's buffer.
+ */
+#include "common/ctl.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/errcode.h"
+
+typedef struct {
+    const char *name;
+    ctl_verb_t verb;
+    unsigned char min_args, max_args;
+    const char *usage;
+} ctl_verb_info_t;
+
+/* Requests, and the two reply verbs (whose argument is free text). */
+static const ctl_verb_info_t ctl_verbs[] = {
+    {"HELLO", CTL_HELLO, 2, 2, "usage: HELLO PEER VERSION [vantage=NAME]"},
+    {"MEMBER", CTL_MEMBER, 4, 4,
+     "usage: MEMBER ZONE REGION ADDRESS up|down|unknown [seq=N] [vantage=NAME] [reason=TEXT]"},
+    {"SYNCED", CTL_SYNCED, 1, 1, "usage: SYNCED INTERVAL_MS [seq=N]"},
+    {"PING", CTL_PING, 0, 0, "usage: PING"},
+    {"STATUS", CTL_STATUS, 0, 0, "usage: STATUS"},
+    {"SET", CTL_SET, 3, 4, "usage: SET drain|down|up|auto ZONE|* REGION [ADDRESS]"},
+    {"OK", CTL_OK, 0, 0, NULL},
+    {"ERR", CTL_ERR, 0, 0, NULL},
+};
+
+#define CTL_N_VERBS (sizeof(ctl_verbs) / sizeof(ctl_verbs[0]))
+
+static bool ctl_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r';
+}
+
+static const ctl_verb_info_t *ctl_verb_by_name(const char *s, size_t len)
+{
+    for (size_t i = 0; i < CTL_N_VERBS; i++) {
+        if (strlen(ctl_verbs[i].name) == len && memcmp(ctl_verbs[i].name, s, len) == 0) {
+            return &ctl_verbs[i];
+        }
+    }
+    return NULL;
+}
+
+static const ctl_verb_info_t *ctl_verb_info(ctl_verb_t verb)
+{
+    for (size_t i = 0; i < CTL_N_VERBS; i++) {
+        if (ctl_verbs[i].verb == verb) {
+            return &ctl_verbs[i];
+        }
+    }
+    return NULL;
+}
+
+/* ---- parsing ---- */
+
+/* Decimal digits only, at most `max`. Returns 0 or -EINVAL. */
+static int ctl_uint(const char *s, uint64_t max, uint64_t *out)
+{
+    uint64_t v = 0;
+
+    if (*s == '\0') {
+        return -EINVAL;
+    }
+    for (; *s != '\0'; s++) {
+        if (*s < '0' || *s > '9' || v > (max - (uint64_t)(*s - '0')) / 10) {
+            return -EINVAL;
+        }
+        v = v * 10 + (uint64_t)(*s - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+/* The next token at *p, cut with a NUL; NULL at the end of the line. */
+static char *ctl_token(char **p)
+{
+    char *s = *p, *start;
+
+    while (ctl_space(*s)) {
+        s++;
+    }
+    if (*s == '\0') {
+        *p = s;
+        return NULL;
+    }
+    start = s;
+    while (*s != '\0' && !ctl_space(*s)) {
+        s++;
+    }
+    if (*s != '\0') {
+        *s++ = '\0';
+    }
+    *p = s;
+    return start;
+}
+
+/* Free text from *p to the end of the line, without the spaces around it. */
+static const char *ctl_rest(char *p)
+{
+    size_t len;
+
+    while (ctl_space(*p)) {
+        p++;
+    }
+    len = strlen(p);
+    while (len > 0 && ctl_space(p[len - 1])) {
+        p[--len] = '\0';
+    }
+    return p;
+}
+
+/* Is the token at p (not yet cut) key=value? Returns the key's length or 0. */
+static size_t ctl_key_len(const char *p)
+{
+    size_t n = 0;
+
+    while ((p[n] >= 'a' && p[n] <= 'z') || p[n] == '_' || (n > 0 && p[n] >= '0' && p[n] <= '9')) {
+        n++;
+    }
+    return n > 0 && p[n] == '=' ? n : 0;
+}
+
+static int ctl_attr(ctl_msg_t *m, const char *key, size_t klen, const char *value)
+{
+    if (klen == 7 && memcmp(key, "vantage", 7) == 0) {
+        if (m->vantage != NULL || *value == '\0') {
+            return -EINVAL;
+        }
+        m->vantage = value;
+    } else if (klen == 3 && memcmp(key, "seq", 3) == 0) {
+        if (m->has_seq || ctl_uint(value, UINT64_MAX, &m->seq) < 0) {
+            return -EINVAL;
+        }
+        m->has_seq = true;
+    }
+    return 0; /* unknown keys are a newer sender's: ignored */
+}
+
+/* Attributes, and MEMBER's reason, after the positional arguments. */
+static int ctl_attrs(char *p, ctl_msg_t *m)
+{
+    for (;;) {
+        while (ctl_space(*p)) {
+            p++;
+        }
+        if (*p == '\0') {
+            return 0;
+        }
+        size_t klen = ctl_key_len(p);
+        if (klen == 6 && memcmp(p, "reason", 6) == 0 && m->verb == CTL_MEMBER) {
+            m->text = ctl_rest(p + 7);
+            return 0;
+        }
+        if (klen == 0) {
+            if (m->verb != CTL_MEMBER || m->text != NULL) {
+                return -EINVAL;
+            }
+            m->text = ctl_rest(p); /* a version 1 reason */
+            return 0;
+        }
+        char *tok = ctl_token(&p);
+        if (ctl_attr(m, tok, klen, tok + klen + 1) < 0) {
+            return -EINVAL;
+        }
+    }
+}
+
+static int ctl_args(ctl_msg_t *m, char **arg, int n)
+{
+    uint64_t v;
+
+    switch (m->verb) {
+    case CTL_HELLO:
+        m->peer = arg[0];
+        if (ctl_uint(arg[1], 1000000, &v) < 0) {
+            return -EINVAL;
+        }
+        m->version = (unsigned)v;
+        return 0;
+    case CTL_MEMBER:
+        m->zone = arg[0];
+        m->region = arg[1];
+        m->member = arg[2];
+        return health_state_parse(arg[3], &m->state);
+    case CTL_SYNCED:
+        if (ctl_uint(arg[0], 86400000, &v) < 0) {
+            return -EINVAL;
+        }
+        m->interval_ms = (unsigned)v;
+        return 0;
+    case CTL_SET:
+        m->zone = arg[1];
+        m->region = arg[2];
+        m->member = n == 4 ? arg[3] : NULL;
+        return health_override_parse(arg[0], &m->override);
+    default:
+        return 0;
+    }
+}
+
+int ctl_parse(char *line, ctl_msg_t *m, const char **why)
+{
+    char *p = line, *arg[4];
+    const ctl_verb_info_t *info;
+    size_t vlen;
+    int n = 0;
+
+    memset(m, 0, sizeof(*m));
+    while (ctl_space(*p)) {
+        p++;
+    }
+    for (vlen = 0; p[vlen] != '\0' && !ctl_space(p[vlen]);) {
+        vlen++;
+    }
+    if (vlen == 0) {
+        m->verb = CTL_NONE;
+        return 0;
+    }
+    if ((info = ctl_verb_by_name(p, vlen)) == NULL) {
+        m->verb = CTL_DATA;
+        m->text = ctl_rest(line);
+        if (why != NULL) {
+            *why = "unknown command";
+        }
+        return GSLB_EPROTO;
+    }
+    m->verb = info->verb;
+    p += vlen;
+    if (m->verb == CTL_OK || m->verb == CTL_ERR) {
+        m->text = ctl_rest(p);
+        return 0;
+    }
+    /* The first min_args are taken as they come (a zone name may hold "=");
+     * optional ones only while they do not look like attributes. */
+    while (n < info->max_args) {
+        while (ctl_space(*p)) {
+            p++;
+        }
+        if (*p == '\0' || (n >= info->min_args && ctl_key_len(p) > 0)) {
+            break;
+        }
+        arg[n++] = ctl_token(&p);
+    }
+    if (n < info->min_args || ctl_args(m, arg, n) < 0 || ctl_attrs(p, m) < 0) {
+        if (why != NULL) {
+            *why = info->usage;
+        }
+        return GSLB_EPROTO;
+    }
+    return 0;
+}
+
+/* ---- formatting ---- */
+
+/* A positional argument or attribute value: non-empty, no spaces, no
+ * control characters. */
+static bool ctl_token_ok(const char *s)
+{
+    if (s == NULL || *s == '\0') {
+        return false;
+    }
+    for (; *s != '\0'; s++) {
+        if ((unsigned char)*s <= ' ' || *s == 0x7f) {
+            return false;
+        }
+    }
+    return true;
+}
+
+typedef struct {
+    char buf[CTL_LINE_MAX + 2];
+    size_t len;
+    bool bad; /* an argument the protocol cannot carry */
+} ctl_out_t;
+
+static void ctl_put(ctl_out_t *o, const char *s)
+{
+    size_t n = strlen(s);
+
+    if (o->len + n >= sizeof(o->buf)) {
+        o->bad = true; /* longer than any line: -ENOSPC below */
+        o->len = sizeof(o->buf);
+        return;
+    }
+    memcpy(o->buf + o->len, s, n);
+    o->len += n;
+}
+
+static void ctl_put_arg(ctl_out_t *o, const char *s)
+{
+    if (!ctl_token_ok(s)) {
+        o->bad = true;
+        return;
+    }
+    ctl_put(o, " ");
+    ctl_put(o, s);
+}
+
+static void ctl_put_head(ctl_out_t *o, const ctl_msg_t *m)
+{
+    char num[32]; /* " seq=" and 20 digits */
+
+    switch (m->verb) {
+    case CTL_HELLO:
+        ctl_put_arg(o, m->peer);
+        snprintf(num, sizeof(num), "%u", m->version);
+        ctl_put_arg(o, num);
+        break;
+    case CTL_MEMBER:
+        ctl_put_arg(o, m->zone);
+        ctl_put_arg(o, m->region);
+        ctl_put_arg(o, m->member);
+        ctl_put_arg(o, (unsigned)m->state <= HEALTH_DOWN ? health_state_name(m->state) : NULL);
+        break;
+    case CTL_SYNCED:
+        snprintf(num, sizeof(num), "%u", m->interval_ms);
+        ctl_put_arg(o, num);
+        break;
+    case CTL_SET:
+        ctl_put_arg(o, (unsigned)m->override <= HEALTH_OV_UP ? health_override_name(m->override)
+                                                             : NULL);
+        ctl_put_arg(o, m->zone);
+        ctl_put_arg(o, m->region);
+        if (m->member != NULL) {
+            /* An optional argument must not look like an attribute. */
+            o->bad |= ctl_key_len(m->member) > 0;
+            ctl_put_arg(o, m->member);
+        }
+        break;
+    default:
+        break;
+    }
+    if (m->vantage != NULL) {
+        ctl_put(o, " vantage=");
+        o->bad |= !ctl_token_ok(m->vantage);
+        ctl_put(o, m->vantage);
+    }
+    if (m->has_seq) {
+        snprintf(num, sizeof(num), " seq=%llu", (unsigned long long)m->seq);
+        ctl_put(o, num);
+    }
+}
+
+/* Append the text, sanitised and cut so that the line and its "\n" stay
+ * within `limit` bytes; nothing at all if not even its first byte fits. */
+static void ctl_put_text(ctl_out_t *o, const char *prefix, const char *text, size_t limit)
+{
+    size_t plen = strlen(prefix), end;
+
+    while (text != NULL && ctl_space(*text)) {
+        text++;
+    }
+    if (text == NULL || *text == '\0' || o->len + plen + 2 > limit) {
+        return;
+    }
+    memcpy(o->buf + o->len, prefix, plen);
+    o->len += plen;
+    end = o->len;
+    for (; *text != '\0' && o->len + 1 < limit; text++) {
+        bool ctrl = (unsigned char)*text < 0x20 || *text == 0x7f;
+        o->buf[o->len++] = ctrl ? ' ' : *text;
+        if (!ctrl && *text != ' ') {
+            end = o->len; /* trailing spaces are dropped, as the parser would */
+        }
+    }
+    o->len = end;
+}
+
+int ctl_format(const ctl_msg_t *m, char *out, size_t size)
+{
+    const ctl_verb_info_t *info = ctl_verb_info(m->verb);
+    size_t limit = size > 0 ? size - 1 : 0; /* room for the NUL */
+    ctl_out_t o = {.len = 0};
+
+    if (limit > CTL_LINE_MAX + 1) {
+        limit = CTL_LINE_MAX + 1;
+    }
+    if (m->verb == CTL_DATA) {
+        ctl_put_text(&o, "", m->text, limit);
+    } else if (info == NULL) {
+        return -EINVAL;
+    } else {
+        ctl_put(&o, info->name);
+        ctl_put_head(&o, m);
+        if (o.bad && o.len < sizeof(o.buf)) {
+            return -EINVAL;
+        }
+        if (o.len + 1 > limit) {
+            return -ENOSPC;
+        }
+        ctl_put_text(&o, m->verb == CTL_MEMBER ? " reason=" : " ",
+                     m->verb == CTL_MEMBER || m->verb == CTL_OK || m->verb == CTL_ERR ? m->text
+                                                                                      : NULL,
+                     limit);
+    }
+    o.buf[o.len++] = '\n';
+    memcpy(out, o.buf, o.len);
+    out[o.len] = '\0';
+    return (int)o.len;
+}
+
+/* ---- lines ---- */
+
+int ctl_split(char *line, char **argv, int max)
+{
+    int n = 0;
+    char *p = line;
+
+    while (n < max) {
+        while (ctl_space(*p)) {
+            p++;
+        }
+        if (*p == '\0') {
+            break;
+        }
+        argv[n++] = p;
+        if (n == max) {
+            break; /* the last token keeps the rest of the line */
+        }
+        while (*p != '\0' && !ctl_space(*p)) {
+            p++;
+        }
+        if (*p == '\0') {
+            break;
+        }
+        *p++ = '\0';
+    }
+    if (n > 0) {
+        size_t len = strlen(argv[n - 1]);
+        while (len > 0 && ctl_space(argv[n - 1][len - 1])) {
+            argv[n - 1][--len] = '\0';
+        }
+    }
+    return n;
+}
+
+int ctl_feed(ctl_lines_t *lb, const char *data, size_t n, void (*fn)(void *arg, char *line),
+             void *arg)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (data[i] == '\n') {
+            lb->buf[lb->len] = '\0';
+            lb->len = 0;
+            fn(arg, lb->buf);
+            continue;
+        }
+        if (lb->len == CTL_LINE_MAX) {
+            return -EMSGSIZE;
+        }
+        lb->buf[lb->len++] = data[i];
+    }
+    return 0;
+}

@@ -1,0 +1,117 @@
+/*
+ * ctl: the control protocol, the health contract's part two: how health
+ * reports and operators' commands travel to gslbd. healthd, gslbd and
+ * gslbctl read and write its lines only through ctl_parse() and
+ * ctl_format(); what the states mean is health.h.
+ *
+ * Transport: a Unix stream socket (gslbd --control PATH). A message is one
+ * line of text ending in "\n", at most CTL_LINE_MAX bytes before it. A line
+ * is a verb, its positional arguments, then optional attributes written
+ * key=value, then for some verbs free text. Every request gets a reply: zero
+ * or more data lines, then one line "OK [TEXT]" or "ERR TEXT".
+ *
+ *   HELLO PEER VERSION [vantage=NAME]
+ *       who is talking (PEER: healthd, gslbctl); gslbd replies "OK gslbd 2"
+ *   MEMBER ZONE REGION ADDRESS up|down|unknown [seq=N] [vantage=NAME] [reason=TEXT]
+ *       a pool member's health, from healthd
+ *   SYNCED INTERVAL_MS [seq=N]
+ *       healthd has sent every member it knows, and will report again at
+ *       least every INTERVAL_MS
+ *   PING                       heartbeat (healthd sends one a second)
+ *   STATUS                     one data line per region and member
+ *   SET drain|down|up|auto ZONE|* REGION [ADDRESS]
+ *       an operator override on a region or member; "auto" removes it
+ *
+ * Attributes carry what a message may need beyond its arguments; a receiver
+ * ignores keys it does not know, so a newer sender can add one (a load
+ * figure, say) without a new format and without breaking an older gslbd.
+ * Known keys: reason (free text to the end of the line, so it comes last),
+ * vantage (the name of the prober that judged, for several healthd), seq (the
+ * sender's running count of reports, so a receiver can see it missed some).
+ * Values other than reason hold no spaces.
+ *
+ * Version 1 senders wrote MEMBER's reason without "reason=": a MEMBER line
+ * whose fifth argument is not key=value takes it and the rest of the line as
+ * its reason, so they are still understood.
+ *
+ * healthd sends HELLO, every known member's state and SYNCED on each
+ * (re)connection, then changes, and PING every second. gslbd treats the
+ * reports of a healthd it has not heard from for a member's stale_after as
+ * unknown (health.h).
+ */
+#ifndef GSLB_CTL_H
+#define GSLB_CTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/health.h"
+#include "common/log.h"
+
+#define CTL_VERSION  2
+#define CTL_LINE_MAX 1024
+
+typedef enum {
+    CTL_NONE, /* an empty line */
+    CTL_HELLO,
+    CTL_MEMBER,
+    CTL_SYNCED,
+    CTL_PING,
+    CTL_STATUS,
+    CTL_SET,
+    CTL_OK,
+    CTL_ERR,
+    CTL_DATA, /* any other line: a data line of a reply, or a request gslbd does not know */
+} ctl_verb_t;
+
+/* One message. Strings point into the parsed line (or the caller's memory
+ * when formatting) and are NULL when absent. */
+typedef struct {
+    ctl_verb_t verb;
+    const char *peer;           /* HELLO */
+    unsigned version;           /* HELLO */
+    const char *zone;           /* MEMBER, SET ("*": every zone) */
+    const char *region;         /* MEMBER, SET */
+    const char *member;         /* MEMBER; SET on a member (NULL: the region) */
+    health_state_t state;       /* MEMBER */
+    health_override_t override; /* SET (HEALTH_OV_NONE: "auto") */
+    unsigned interval_ms;       /* SYNCED */
+    const char *vantage;        /* attribute vantage= */
+    uint64_t seq;               /* attribute seq=, when has_seq */
+    bool has_seq;
+    const char *text; /* MEMBER: reason=; OK, ERR: the text; DATA: the whole line */
+} ctl_msg_t;
+
+/* Parse one line (without its "\n") in place: the line is cut into tokens
+ * that *m points to. Returns 0, or GSLB_EPROTO with *why (may be NULL) set
+ * to a static sentence saying what is wrong: a known verb with wrong
+ * arguments, or a line that is not a request (m->verb is CTL_DATA). */
+int ctl_parse(char *line, ctl_msg_t *m, const char **why) ATTR_WUR;
+
+/* Write m as one line ending in "\n" into out (NUL-terminated). Arguments
+ * must be non-empty and free of spaces and control characters; the text is
+ * cut to keep the line within CTL_LINE_MAX and out's size, its control
+ * characters turned into spaces. Returns the line's length with its "\n",
+ * -EINVAL for an argument the protocol cannot carry, or -ENOSPC when `size`
+ * cannot hold even the line without its text. */
+int ctl_format(const ctl_msg_t *m, char *out, size_t size) ATTR_WUR;
+
+/* Split `line` in place at spaces into at most `max` tokens; the last token
+ * takes the rest of the line. Returns the token count. (For files written in
+ * the same spirit, such as gslbd's overrides file.) */
+int ctl_split(char *line, char **argv, int max);
+
+/* Reassembles lines from a byte stream. */
+typedef struct {
+    char buf[CTL_LINE_MAX + 1];
+    size_t len;
+} ctl_lines_t;
+
+/* Feed received bytes; `fn` is called for each complete line (without its
+ * "\n", NUL-terminated, writable). Returns 0, or -EMSGSIZE when a line
+ * exceeds CTL_LINE_MAX (the peer should be disconnected). */
+int ctl_feed(ctl_lines_t *lb, const char *data, size_t n, void (*fn)(void *arg, char *line),
+             void *arg) ATTR_WUR;
+
+#endif

@@ -1,0 +1,89 @@
+/*
+ * healthdb: what gslbd knows of each region's and pool member's health, and
+ * the operators' overrides: the states and rules of common/health.h, kept
+ * per slot where worker threads can read them.
+ *
+ * One slot per (zone, region) and per (zone, region, member address). Slots
+ * are created as snapshots are compiled and never freed while gslbd runs, so
+ * a compiled region can point at its slots and a reload finds the same ones
+ * by name. Worker threads read a slot's state and override (atomics, no
+ * locks); everything else is the main thread's: reports from healthd, the
+ * staleness timer, overrides and their file. No sockets here
+ * (gslbd/server/control.c).
+ */
+#ifndef GSLB_HEALTHDB_H
+#define GSLB_HEALTHDB_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/health.h"
+
+typedef struct healthdb_slot healthdb_slot_t;
+struct healthdb_slot {
+    _Atomic uint8_t state;    /* health_state_t; UNKNOWN counts as up */
+    _Atomic uint8_t override; /* health_override_t */
+    /* main thread only */
+    char *zone, *region, *member; /* member NULL: the region's slot */
+    char reason[96];
+    uint64_t changed_ms; /* last change of state */
+    int source;          /* index of the reporting healthd, -1 none */
+    unsigned stale_after_ms;
+    healthdb_slot_t *next;
+};
+
+typedef struct healthdb healthdb_t;
+
+/* `overrides_file`: where overrides are kept across restarts (NULL: not
+ * kept). Loads it if it exists; a bad line is reported and skipped. */
+healthdb_t *healthdb_new(const char *overrides_file);
+void healthdb_free(healthdb_t *h);
+
+/* The slot of a region (member NULL) or member, created if new. */
+healthdb_slot_t *healthdb_slot(healthdb_t *h, const char *zone, const char *region,
+                               const char *member);
+
+/* A healthd connection introduced itself; returns its source index. */
+int healthdb_source(healthdb_t *h, const char *name);
+/* Heard from a source (any message): keeps its reports fresh. */
+void healthdb_heard(healthdb_t *h, int source, uint64_t now_ms);
+
+/* A member's health from a source. Returns 0, or -ENOENT when no served
+ * zone has that member (the report is kept anyway, for a later reload). */
+int healthdb_report(healthdb_t *h, int source, const char *zone, const char *region,
+                    const char *member, health_state_t state, const char *reason, uint64_t now_ms);
+
+/* Set or clear ("auto") an override on a region, or a member when `member`
+ * is given; `zone` NULL means every zone with that region. Saves the file.
+ * Returns the number of slots changed, or -ENOENT when none matched. */
+int healthdb_override(healthdb_t *h, const char *zone, const char *region, const char *member,
+                      health_override_t ov);
+
+/* Turn reports not refreshed within their stale_after into unknown (logged). */
+void healthdb_tick(healthdb_t *h, uint64_t now_ms);
+
+/* A counter that grows after every change of any slot's state or override
+ * (acquire-load it, then read slots): what was derived from the slots at
+ * one value of it holds while it keeps that value. */
+const _Atomic uint64_t *healthdb_gen(const healthdb_t *h);
+
+/* Read by worker threads. */
+static inline bool healthdb_member_up(const healthdb_slot_t *s)
+{
+    if (s == NULL) {
+        return true;
+    }
+    return health_member_up(atomic_load_explicit(&s->state, memory_order_relaxed),
+                            atomic_load_explicit(&s->override, memory_order_relaxed));
+}
+
+static inline health_override_t healthdb_region_override(const healthdb_slot_t *s)
+{
+    return s ? (health_override_t)atomic_load_explicit(&s->override, memory_order_relaxed)
+             : HEALTH_OV_NONE;
+}
+
+#endif
