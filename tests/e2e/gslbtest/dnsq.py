@@ -57,7 +57,6 @@ TRANSPORTS = ("udp4", "tcp4", "udp6", "tcp6")
 # Header flag bits by name, in the order dig prints them (Z included: it must be 0).
 FLAG_BITS = (("QR", 0x8000), ("AA", 0x0400), ("TC", 0x0200), ("RD", 0x0100),
              ("RA", 0x0080), ("Z", 0x0040), ("AD", 0x0020), ("CD", 0x0010))
-ALL_FLAGS = frozenset(n for n, _ in FLAG_BITS)
 SECTIONS = ("question", "answer", "authority", "additional")
 _SHORT = {"question": "QD", "answer": "AN", "authority": "NS", "additional": "AR"}
 
@@ -136,12 +135,14 @@ def _rr_fields(text):
     return owner, int(ttl), rdclass, rdtype, parts[4] if len(parts) > 4 else ""
 
 
-def _exchange(port, q, wire, transport, timeout, qid):
+def _exchange(port, wire, transport, timeout):
+    # Each exchange has a socket of its own, so whatever comes back on it is the reply,
+    # whatever its id: a wrong id is shown and checked, not waited past.
     host = host_of(transport)
     try:
         if transport.startswith("tcp"):
             return net.tcp_exchange(host, port, wire, timeout), None
-        return net.udp_exchange(host, port, wire, timeout, qid), None
+        return net.udp_exchange(host, port, wire, timeout), None
     except OSError as e:
         return None, "%s: %s" % (type(e).__name__, e)
 
@@ -151,7 +152,7 @@ def exchange(port, q, transport="udp4", timeout=2.0, test=None, fallback=False):
     reply with TC set is asked again over TCP of the same family, as a resolver does
     (RFC 7766 s5); the TCP Response keeps the UDP one in .truncated_reply."""
     wire = q.to_wire()
-    data, error = _exchange(port, q, wire, transport, timeout, q.id)
+    data, error = _exchange(port, wire, transport, timeout)
     r = Response(test, q, wire, data, transport, error, port=port)
     if fallback and transport.startswith("udp") and r.parsed and "TC" in r.flags:
         tcp = exchange(port, q, "tcp" + transport[3:], timeout, test)
@@ -169,7 +170,7 @@ def query(port, qname, qtype="A", transport="udp4", timeout=2.0, test=None,
 def send_raw(port, wire, transport="udp4", timeout=2.0, test=None):
     """Send bytes as they are (one datagram, or one framed TCP message): a Response
     whose query is None. Any reply is taken, whatever its id."""
-    data, error = _exchange(port, None, wire, transport, timeout, None)
+    data, error = _exchange(port, wire, transport, timeout)
     return Response(test, None, wire, data, transport, error, port=port)
 
 
@@ -729,15 +730,15 @@ class Response:
 
     def check_reply(self, name=None, rcode=None, flags=None, edns=_UNSET, question=_UNSET,
                     answer=(), authority=(), additional=()):
-        """The whole reply, as one assertion: rcode; flags, exactly (None: not checked);
-        edns, a dict of check_edns() fields (required; None: no OPT record); the question
-        (default: the query's, byte for byte); and each section, exactly these records
-        in any order (zone-file text; SERIAL in an SOA matches any serial)."""
+        """The whole reply, as one assertion: the query's id; rcode; flags, exactly (None:
+        not checked); edns, a dict of check_edns() fields (required; None: no OPT record);
+        the question (default: the query's, byte for byte); and each section, exactly
+        these records in any order (zone-file text; SERIAL in an SOA matches any serial)."""
         if edns is _UNSET:
             raise TypeError("check_reply needs edns= (a dict of check_edns fields, or None)")
         problems = self._need_parse()
         if not problems:
-            problems = self._header_problems(rcode=rcode, exact_flags=flags)
+            problems = self._header_problems(rcode=rcode, exact_flags=flags, same_id=True)
             problems += self._edns_problems(present=False) if edns is None \
                 else self._edns_problems(**edns)
             problems += self._question_problems(question)

@@ -339,8 +339,10 @@ class Test:
             self.finish()
             status = 128 + value.signum
         elif issubclass(kind, SystemExit):
-            self.finish()
-            return False
+            # sys.exit(0) from the script must not hide a failure.
+            status = self.finish()
+            if value.code not in (0, None) or not status:
+                return False
         else:
             self._report_exception(kind, value, tb)
             status = self.finish()
