@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # run-tests.sh: what `make test` runs once the binaries are built.
 #
-# Runs bin/unit-tests (Criterion), then every tests/e2e/test_*.sh, and ends with
-# one line "N passed, N failed": Criterion's counts from its "Synthesis:" line
-# plus the "ok" / "not ok" lines of the end-to-end scripts. A script that dies
+# Runs bin/unit-tests (Criterion), then every tests/e2e/test_*.py (with python3,
+# on the gslbtest harness) and test_*.sh (with bash, on lib.sh) in name order, and
+# ends with one line "N passed, N failed": Criterion's counts from its "Synthesis:"
+# line plus the "ok" / "not ok" lines of the end-to-end scripts. A script that dies
 # without reporting a failure, or overruns its time limit, counts as one failure.
 # Exits non-zero when anything failed.
 #
-# Usage: tools/run-tests.sh [--no-unit] [tests/e2e/test_NAME.sh ...]
+# Usage: tools/run-tests.sh [--no-unit] [tests/e2e/test_NAME.py|.sh ...]
 #   E2E_TIMEOUT=seconds  limit per end-to-end script (default 600)
 #   E2E_KEEP=1           keep each script's temporary directory (logs, zones)
+#   PYTHON=python3       interpreter for the .py scripts; when it cannot import
+#                        dnspython (a pyenv or venv python3 first in PATH, say),
+#                        the system's /usr/bin/python3 is used if it can
 # It builds nothing (the Makefile does) and needs no network beyond loopback.
 
 set -u
@@ -26,8 +30,19 @@ fi
 if [ $# -gt 0 ]; then
     scripts=("$@")
 else
-    scripts=(tests/e2e/test_*.sh)
+    shopt -s nullglob
+    mapfile -t scripts < <(printf '%s\n' tests/e2e/test_*.py tests/e2e/test_*.sh | LC_ALL=C sort)
+    shopt -u nullglob
 fi
+
+# The Python suites need dnspython (Debian's python3-dnspython, for /usr/bin/python3).
+PYTHON=${PYTHON:-python3}
+if ! "$PYTHON" -c 'import dns.message' 2>/dev/null && [ -x /usr/bin/python3 ] &&
+    /usr/bin/python3 -c 'import dns.message' 2>/dev/null; then
+    PYTHON=/usr/bin/python3
+fi
+# No __pycache__ directories left in the source tree.
+export PYTHONDONTWRITEBYTECODE=1
 
 passed=0
 failed=0
@@ -81,7 +96,11 @@ fi
 
 for script in "${scripts[@]}"; do
     echo "== $script"
-    timeout "${E2E_TIMEOUT:-600}" bash "$script" 2>&1 | tee "$out"
+    case $script in
+    *.py) runner=("$PYTHON") ;;
+    *) runner=(bash) ;;
+    esac
+    timeout "${E2E_TIMEOUT:-600}" "${runner[@]}" "$script" 2>&1 | tee "$out"
     status=${PIPESTATUS[0]}
     ok=$(grep -c '^ok ' "$out")
     not_ok=$(grep -c '^not ok ' "$out")

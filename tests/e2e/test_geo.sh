@@ -10,7 +10,7 @@
 # answers, spread_km, the weighted and failover policies, draining by weight 0, ecs: false,
 # the built-in world database, --explain, and reloading the database file.
 #
-# Not here: static records and the wire protocol in general (test_core.sh), zone reloads
+# Not here: static records and the wire protocol in general (test_core.py), zone reloads
 # (test_reload.sh). All traffic goes to 127.0.0.1 and ::1; every wait and loop is bounded.
 
 # shellcheck source=lib.sh

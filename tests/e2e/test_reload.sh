@@ -7,7 +7,7 @@
 # removed from a directory, and a bounded query load with SIGHUPs in between that
 # must lose no query. Traffic goes to 127.0.0.1 and ::1 only.
 #
-# Not here: protocol details of the answers (test_core.sh).
+# Not here: protocol details of the answers (test_core.py).
 
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"

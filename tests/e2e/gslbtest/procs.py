@@ -1,0 +1,472 @@
+"""gslbtest.procs: the processes a test starts: gslbd, healthd, nginx, helpers; gslbctl.
+
+Daemon is the general case: a command started in the background with its output in the
+test's temporary directory, a readiness pattern waited for (bounded), a stop with the
+exit status (SIGTERM, bounded wait, SIGKILL), SIGHUP reloads and bounded waits for log
+lines. Gslbd, Healthd and Nginx add their command lines and conveniences; Gslbctl runs
+the control client to completion. Every started process is registered with the Test,
+which stops it at the end whatever happens.
+
+The project's daemons (gslbd, healthd) run under GSLBD_WRAPPER when it is set (say
+"valgrind -q --error-exitcode=99"), their stderr goes to TMP/NAME.log, which the Test
+scans for sanitizer and valgrind reports, and their stdout to TMP/NAME.log.stdout.
+Helpers (sanitized=False) write both to TMP/NAME.out, which is not scanned.
+
+It sends nothing itself; DNS traffic is gslbtest.dnsq's and gslbtest.net's, and goes to
+127.0.0.1 and ::1 only.
+"""
+
+import http.client
+import os
+import random
+import re
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+from . import dnsq, net
+from .tap import READY_TIMEOUT, ROOT
+
+
+def _binary(env, default):
+    return os.environ.get(env) or str(ROOT / default)
+
+
+GSLBD = _binary("GSLBD", "bin/gslbd")
+HEALTHD = _binary("HEALTHD", "bin/healthd")
+GSLBCTL = _binary("GSLBCTL", "bin/gslbctl")
+NGINX = os.environ.get("NGINX") or shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+def wrapper():
+    """GSLBD_WRAPPER as an argument list (empty when unset)."""
+    return shlex.split(os.environ.get("GSLBD_WRAPPER", ""))
+
+
+_handed_out = set()
+
+
+def free_port():
+    """A port free for UDP and TCP on both 127.0.0.1 and ::1 now, never the same twice in
+    one script. Another process may still take it before the daemon binds it: Gslbd
+    retries with a new port when its bind fails."""
+    rng = random.Random(os.getpid() ^ time.monotonic_ns())
+    for _ in range(200):
+        port = rng.randrange(20000, 60000)
+        if port in _handed_out:
+            continue
+        socks = []
+        try:
+            for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+                for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+                    s = socket.socket(family, kind)
+                    socks.append(s)
+                    if family == socket.AF_INET6:
+                        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                    s.bind((host, port))
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+        _handed_out.add(port)
+        return port
+    raise RuntimeError("no free port found in 200 tries")
+
+
+class Daemon:
+    """A background process of a test.
+
+    test      the Test (for tmp, clean-up and reports)
+    name      names its log: TMP/NAME.log (sanitized) or TMP/NAME.out (helpers)
+    argv      the command; subclasses build it in command() instead
+    ready     regular expression that says it serves, looked for in its log (None: none)
+    wrap      put GSLBD_WRAPPER in front (the project's daemons)
+    sanitized stderr to NAME.log (scanned for reports), stdout to NAME.log.stdout;
+              otherwise both to NAME.out
+    """
+
+    def __init__(self, test, name, argv=None, ready=r"ready:", wrap=False, sanitized=False,
+                 env=None, cwd=None):
+        self.test = test
+        self.name = name
+        self.argv = [str(a) for a in argv] if argv else None
+        self.ready = ready
+        self.wrap = wrap and bool(wrapper())
+        self.sanitized = sanitized
+        self.env = env
+        self.cwd = cwd
+        self.proc = None
+        self.status = None
+        self.why = []
+        self._log_from = 0
+        if sanitized:
+            self.log_path = test.path(name + ".log")
+            self.out_path = test.path(name + ".log.stdout")
+        else:
+            self.log_path = self.out_path = test.path(name + ".out")
+
+    # ------------------------------------------------------------- starting
+
+    def command(self):
+        """The argument list to run (without the wrapper)."""
+        return list(self.argv)
+
+    def start(self, timeout=None):
+        """Start and wait (at most `timeout`, default E2E_READY_TIMEOUT) for the readiness
+        pattern in the log written since this start. True when ready; otherwise False,
+        with the reason and the log's head in self.why, and the process stopped."""
+        self.why = []
+        argv = (wrapper() if self.wrap else []) + self.command()
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log_from = self.log_path.stat().st_size if self.log_path.exists() else 0
+        err = open(self.log_path, "ab")
+        out = err if self.out_path == self.log_path else open(self.out_path, "ab")
+        try:
+            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
+                                         stderr=err, env=self.env, cwd=self.cwd)
+        except OSError as e:
+            self.why = ["cannot run %s: %s" % (argv[0], e)]
+            return False
+        finally:
+            err.close()
+            if out is not err:
+                out.close()
+        self.status = None
+        self.test.register(self)
+        if self.ready is None:
+            return True
+        limit = READY_TIMEOUT if timeout is None else timeout
+        if self.wait_log(self.ready, limit, since=self._log_from):
+            return True
+        if self.alive():
+            self.why = ["%s not ready after %gs" % (self.name, limit)]
+        else:
+            self.why = ["%s exited with status %s before ready" % (self.name, self.stop())]
+        self.stop_quietly()
+        self.why += ["command: " + shlex.join(argv), "log:"]
+        self.why += self.log(since=self._log_from).splitlines()[:40]
+        return False
+
+    # ------------------------------------------------------------- state and signals
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc else None
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def signal(self, signum):
+        """Send a signal; False when the process is not running."""
+        if not self.alive():
+            return False
+        self.proc.send_signal(signum)
+        return True
+
+    def reload(self):
+        """SIGHUP (a reload for gslbd and healthd)."""
+        return self.signal(signal.SIGHUP)
+
+    def stop_timeout(self):
+        """Seconds a clean stop may take: 5, or 60 under a wrapper such as valgrind,
+        whose leak check at exit is slow (as lib.sh)."""
+        return 60.0 if self.wrap else 5.0
+
+    def terminate(self):
+        """SIGTERM without waiting (Test.stop_all sends it to all first)."""
+        self.signal(signal.SIGTERM)
+
+    def stop(self, timeout=None):
+        """SIGTERM, wait up to `timeout` (default stop_timeout()), then SIGKILL.
+        Returns the exit status: an int (128+N for death by signal N, as the shell
+        reports it), "killed" when it had to be killed, or None when never started."""
+        if self.proc is None:
+            return None
+        self.test.forget(self)
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(self.stop_timeout() if timeout is None else timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                self.status = "killed"
+                return self.status
+        code = self.proc.returncode
+        self.status = code if code >= 0 else 128 - code
+        return self.status
+
+    def stop_quietly(self):
+        """stop() for clean-up: a shorter wait (3 s) unless wrapped."""
+        self.stop(None if self.wrap else 3.0)
+
+    # ------------------------------------------------------------- the log
+
+    def log(self, since=0):
+        """The log's text from byte offset `since` ("" when there is none yet)."""
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(since)
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def mark(self):
+        """The log's current size: pass it as `since` to look only at what comes next."""
+        try:
+            return self.log_path.stat().st_size
+        except OSError:
+            return 0
+
+    def wait_log(self, pattern, timeout=3.0, since=0):
+        """Wait (bounded, polling every 50 ms) for `pattern` (a regular expression,
+        re.M) in the log after offset `since`. Returns the match or None. Stops
+        waiting early, after one last look, when the process has exited."""
+        deadline = time.monotonic() + timeout
+        rx = re.compile(pattern, re.M)
+        while True:
+            m = rx.search(self.log(since))
+            if m:
+                return m
+            if time.monotonic() >= deadline:
+                return None
+            if self.proc is not None and self.proc.poll() is not None:
+                m = rx.search(self.log(since))
+                return m
+            time.sleep(0.05)
+
+
+class Gslbd(Daemon):
+    """bin/gslbd serving `zones` on `port` (default: a free one) of each of `addresses`.
+
+    args are more command-line options (["--tcp-timeout", 1]). The DNS methods send to
+    this server: query(), send_raw(), pipeline(), keepopen(), idle_close(), tcp_cap(),
+    load(), dig(); see gslbtest.dnsq and gslbtest.net for their arguments.
+    """
+
+    def __init__(self, test, name="gslbd", zones=None, args=(), port=None,
+                 addresses=("127.0.0.1", "::1"), binary=None):
+        super().__init__(test, name, ready=r"ready:", wrap=True, sanitized=True)
+        self.binary = binary or GSLBD
+        self.zones = zones
+        self.args = [str(a) for a in args]
+        self.addresses = addresses
+        self._own_port = port is None
+        self.port = port if port is not None else free_port()
+
+    def listen_args(self):
+        out = []
+        for addr in self.addresses:
+            out += ["--listen", ("[%s]:%d" if ":" in addr else "%s:%d") % (addr, self.port)]
+        return out
+
+    def command(self):
+        argv = [self.binary]
+        if self.zones is not None:
+            argv += ["--zones", str(self.zones)]
+        return argv + self.listen_args() + self.args
+
+    def start(self, timeout=None):
+        """As Daemon.start; a port picked here that someone else took meanwhile is
+        replaced by a new one (three tries)."""
+        for _ in range(3):
+            if super().start(timeout):
+                return True
+            if not (self._own_port and any("cannot listen" in w for w in self.why)):
+                return False
+            self.port = free_port()
+        return False
+
+    # ------------------------------------------------------------- DNS
+
+    def query(self, qname, qtype="A", transport="udp4", **kw):
+        """dnsq.query() to this server: a Response with Knot-style checks."""
+        return dnsq.query(self.port, qname, qtype, transport=transport, test=self.test, **kw)
+
+    def send_raw(self, wire, transport="udp4", **kw):
+        """dnsq.send_raw(): the bytes as they are (broken packets)."""
+        return dnsq.send_raw(self.port, wire, transport=transport, test=self.test, **kw)
+
+    def pipeline(self, queries, transport="tcp4", **kw):
+        """dnsq.pipeline(): several queries in one write on one TCP connection."""
+        return dnsq.pipeline(self.port, queries, transport=transport, test=self.test, **kw)
+
+    def keepopen(self, queries, transport="tcp4", **kw):
+        """dnsq.keepopen(): queries one after another on one TCP connection."""
+        return dnsq.keepopen(self.port, queries, transport=transport, test=self.test, **kw)
+
+    def idle_close(self, transport="tcp4", query=None, max_wait=10.0, timeout=2.0):
+        """net.idle_close(): seconds until the server closes a connection left idle, or
+        None when it is still open after max_wait. query=(qname, qtype) is asked and
+        answered first."""
+        first = None if query is None else dnsq.make_query(*query).to_wire()
+        return net.idle_close(net.host_of(transport), self.port, first, max_wait, timeout)
+
+    def tcp_cap(self, conns, transport="tcp4", qname="www.gslb.example.com", qtype="A",
+                timeout=1.0):
+        """net.tcp_cap(): `conns` connections, a query on each; a TcpCapResult."""
+        return net.tcp_cap(net.host_of(transport), self.port, conns,
+                           lambda: dnsq.make_query(qname, qtype, edns=None).to_wire(), timeout)
+
+    def load(self, qname="www.gslb.example.com", qtype="A", transport="udp4", edns=None,
+             **kw):
+        """net.load(): a bounded load of qname/qtype queries (no EDNS unless edns is a
+        version); count, parallel, deadline, timeout, expect, every, action as there."""
+        return net.load(net.host_of(transport), self.port,
+                        lambda: dnsq.make_query(qname, qtype, edns=edns),
+                        tcp=transport.startswith("tcp"), **kw)
+
+    def dig(self, *args, transport="udp4", **kw):
+        """dnsq.dig(): the real dig, for tests about dig itself."""
+        return dnsq.dig(self.port, *args, transport=transport, **kw)
+
+    # ------------------------------------------------------------- one-shot runs
+
+    def run(self, *args, timeout=20):
+        """bin/gslbd with these arguments only (--check, --explain, --version), run to
+        completion: a Result(status, out)."""
+        return self.test.run([self.binary] + [str(a) for a in args], timeout=timeout)
+
+    def check_zones(self, path, timeout=20):
+        """gslbd --zones PATH --check: Result(status, out)."""
+        return self.run("--zones", path, "--check", timeout=timeout)
+
+
+class Healthd(Daemon):
+    """bin/healthd probing `zones` and reporting to each control socket in `gslbd`."""
+
+    def __init__(self, test, name="healthd", zones=None, gslbd=(), args=(), binary=None):
+        super().__init__(test, name, ready=r"ready:", wrap=True, sanitized=True)
+        self.binary = binary or HEALTHD
+        self.zones = zones
+        self.gslbd = [str(g) for g in gslbd]
+        self.args = [str(a) for a in args]
+
+    def command(self):
+        argv = [self.binary]
+        if self.zones is not None:
+            argv += ["--zones", str(self.zones)]
+        for control in self.gslbd:
+            argv += ["--gslbd", control]
+        return argv + self.args
+
+
+class Gslbctl:
+    """bin/gslbctl against one control socket: run("status"), run("drain", "eu-west")."""
+
+    def __init__(self, test, control, binary=None):
+        self.test = test
+        self.control = str(control)
+        self.binary = binary or GSLBCTL
+
+    def run(self, *args, timeout=10):
+        """Result(status, out) of `gslbctl --control CONTROL ARGS...`."""
+        return self.test.run([self.binary, "--control", self.control] + list(args),
+                             timeout=timeout)
+
+
+class Nginx(Daemon):
+    """A real nginx standing in for a region's balancer (as tests/e2e/nginx.sh).
+
+    One foreground, single-process nginx in TMP/nginx/NAME with its own configuration,
+    pid file, logs and temporary files, listening on 127.0.0.1:port (a free port, tried
+    up to five times). /health answers 503 while fail() is in force, 200 otherwise; /
+    answers "region NAME". The system's nginx (/etc/nginx, port 80) is never touched.
+    """
+
+    def __init__(self, test, name, binary=None):
+        self.dir = test.path("nginx", name)
+        super().__init__(test, "nginx-" + name, ready=None, wrap=False, sanitized=False)
+        self.log_path = self.out_path = self.dir / "nginx.out"
+        self.region = name
+        self.binary = binary or NGINX
+        self.port = None
+
+    def conf(self):
+        d = self.dir
+        temps = "\n".join("    %s_temp_path \"%s/tmp/%s\";" % (k, d, k.split("_")[0])
+                          for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+        return """# nginx for the gslb region "{name}": written and stopped by gslbtest.
+daemon off;
+master_process off;
+worker_processes 1;
+pid "{d}/nginx.pid";
+error_log "{d}/error.log" notice;
+events {{
+    worker_connections 128;
+}}
+http {{
+    access_log "{d}/access.log";
+    default_type text/plain;
+{temps}
+    server {{
+        listen 127.0.0.1:{port};
+        server_name {name};
+        location = /health {{
+            if (-f "{d}/down") {{
+                return 503 "{name}: down\\n";
+            }}
+            return 200 "{name}: ok\\n";
+        }}
+        location / {{
+            return 200 "region {name}\\n";
+        }}
+    }}
+}}
+""".format(name=self.region, d=d, port=self.port, temps=temps)
+
+    def command(self):
+        # -e: nginx's own start-up messages go to the instance's log, not to our stderr.
+        return [self.binary, "-p", "%s/" % self.dir, "-c", str(self.dir / "nginx.conf"),
+                "-e", str(self.dir / "error.log")]
+
+    def start(self, timeout=5.0):
+        """Start and wait (bounded) until /health answers from this process."""
+        (self.dir / "tmp").mkdir(parents=True, exist_ok=True)
+        self.heal()
+        if not os.access(self.binary, os.X_OK):
+            self.why = ["no nginx at %s (make deps installs it)" % self.binary]
+            return False
+        for _ in range(5):
+            probe = socket.socket()
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+            probe.close()
+            (self.dir / "nginx.conf").write_text(self.conf())
+            if not super().start():
+                return False
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and self.alive():
+                if self.health() in (200, 503) and self.alive():
+                    return True
+                time.sleep(0.1)
+            self.stop_quietly()
+        self.why = ["nginx %s did not serve after 5 tries" % self.region] + \
+            self.log().splitlines()[-20:]
+        return False
+
+    def fail(self):
+        """Make /health answer 503."""
+        (self.dir / "down").touch()
+
+    def heal(self):
+        """Make /health answer 200 again."""
+        try:
+            (self.dir / "down").unlink()
+        except FileNotFoundError:
+            pass
+
+    def health(self, timeout=2.0):
+        """The status code /health answers now (0: no answer)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            conn.request("GET", "/health")
+            return conn.getresponse().status
+        except (OSError, http.client.HTTPException):
+            return 0
+        finally:
+            conn.close()

@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""test_harness.py: the harness's own checks fail when they should.
+
+A suite passes as much by its checks failing on wrong answers as by its server giving
+right ones: a check that can never fail proves nothing. One gslbd serves the example
+zone; each Response check is run against a real reply with one expectation wrong, its
+verdict captured instead of printed, and asserted to be a failure that names the
+mismatch; the same check with the right expectation must pass. Then the Test's own
+parts: groups, exceptions inside them, and the sanitizer scan of logs.
+
+Not here: gslbd's behaviour (test_core.py and the others); the harness's process
+handling is exercised by every suite.
+"""
+
+import gslbtest as g
+
+WWW_A = "www.gslb.example.com. 30 IN A 192.0.2.10"
+
+
+class Verdicts:
+    """Stands in for the Test of a Response: keeps each verdict instead of printing it."""
+
+    def __init__(self):
+        self.last = None
+
+    def report(self, name, problems):
+        self.last = (name, problems)
+        return not problems
+
+
+def verdict(r, check, *args, **kw):
+    """(passed, problems) of one check of Response r, captured, not printed."""
+    test, capture = r.test, Verdicts()
+    r.test = capture
+    try:
+        passed = getattr(r, check)(*args, **kw)
+    finally:
+        r.test = test
+    return passed, capture.last[1]
+
+
+def must_fail(t, name, r, check, mentions, **kw):
+    passed, problems = verdict(r, check, **kw)
+    text = "\n".join(problems)
+    t.check(name, not passed and mentions in text,
+            "the check %s(%s) %s" % (check, kw, "passed" if passed else "failed with:"), text)
+
+
+def must_pass(t, name, r, check, **kw):
+    passed, problems = verdict(r, check, **kw)
+    t.check(name, passed, *problems)
+
+
+def response_checks(t, srv):
+    r = srv.query("www.gslb.example.com", "A")
+    whole = dict(rcode="NOERROR", flags="QR AA RD", edns=g.GSLBD_OPT, answer=[WWW_A])
+    must_pass(t, "check_reply passes on the right reply", r, "check_reply", **whole)
+    must_pass(t, "check_reply: owner names compare without regard to case", r, "check_reply",
+              **dict(whole, answer=[WWW_A.upper()]))
+    for label, change, mention in (
+            ("a wrong TTL", dict(answer=[WWW_A.replace(" 30 ", " 31 ")]), "missing"),
+            ("a wrong address", dict(answer=[WWW_A.replace(".10", ".11")]), "unexpected"),
+            ("a record it did not expect", dict(answer=[]), "unexpected"),
+            ("an expected record missing", dict(authority=[g.EXAMPLE_NEG_SOA]), "missing"),
+            ("a wrong rcode", dict(rcode="NXDOMAIN"), "rcode"),
+            ("a flag too many", dict(flags="QR AA RD RA"), "flags"),
+            ("a wrong OPT payload", dict(edns=dict(g.GSLBD_OPT, payload=4096)), "payload"),
+            ("an OPT where none is expected", dict(edns=None), "OPT"),
+            ("a question in another case", dict(question="WWW.gslb.example.com. IN A"),
+             "question")):
+        must_fail(t, "check_reply notices %s" % label, r, "check_reply", mention,
+                  **dict(whole, **change))
+    must_fail(t, "check notices a flag that should be clear", r, "check", "AA", noflags="AA")
+    must_fail(t, "check notices a flag that is not set", r, "check", "TC", flags="TC")
+    must_fail(t, "check_record notices a TTL", r, "check_record", "no record", rtype="A",
+              ttl=300)
+    must_pass(t, "check_record takes any of several rdata", r, "check_record", rtype="A",
+              rdata=["198.51.100.10", "192.0.2.10"])
+    must_fail(t, "check_count notices a count", r, "check_count", "answer", answer=2)
+    must_fail(t, "check_edns notices DO", r, "check_edns", "flags", do=True)
+    must_fail(t, "check_ecs notices a missing option", r, "check_ecs", "no ECS")
+    must_fail(t, "check_size notices a size", r, "check_size", "size", eq=10)
+    must_fail(t, "check_noreply notices a reply", r, "check_noreply", "got a reply")
+    must_fail(t, "check_types notices the order", r, "check_types", "types", types="CNAME A")
+
+    other = srv.query("www.gslb.example.com", "AAAA")
+    passed, problems = verdict(r, "cmp", other)
+    t.check("cmp notices a different answer", not passed, *problems)
+    passed, problems = verdict(r, "cmp", srv.query("www.gslb.example.com", "A", transport="tcp6"))
+    t.check("cmp passes on the same answer over another transport", passed, *problems)
+
+    ecs = srv.query("www.gslb.example.com", "A", ecs="81.2.69.0/24")
+    must_pass(t, "check_ecs reads the echoed option", ecs, "check_ecs", family=1,
+              address="81.2.69.0", source=24)
+    must_fail(t, "check_ecs notices a source prefix", ecs, "check_ecs", "source", source=16)
+
+    stopped = g.query(g.free_port(), "www.gslb.example.com", timeout=0.3, test=t)
+    must_fail(t, "a check on a missing reply fails with the reason", stopped, "check",
+              "no reply", rcode="NOERROR")
+    must_pass(t, "check_noreply passes when nothing came", stopped, "check_noreply")
+
+
+def test_parts(t):
+    # A group of checks is one assertion that fails when any of them fails, and an
+    # exception inside a group fails the group and lets the script go on.
+    failed_before = t.failed
+    inner = Verdicts()
+    t.report, saved = inner.report, t.report
+    try:
+        with t.group("a group"):
+            t.check("good", True)
+            t.check("bad", False, "detail")
+        group_verdict = inner.last
+        with t.group("a group with an exception"):
+            raise ValueError("on purpose")
+        exception_verdict = inner.last
+    finally:
+        t.report = saved
+    t.check("group: one failed check fails the group, with its detail",
+            group_verdict[0] == "a group" and any("detail" in p for p in group_verdict[1]),
+            repr(group_verdict))
+    t.check("group: an exception fails it with the traceback",
+            any("ValueError: on purpose" in p for p in exception_verdict[1]),
+            repr(exception_verdict))
+    t.eq("nothing was printed or counted for them", failed_before, t.failed)
+
+
+def main(t):
+    srv = g.Gslbd(t, "harness", zones=g.write_example_zone(t))
+    t.start(srv, "gslbd starts", bail=True)
+    response_checks(t, srv)
+    test_parts(t)
+    t.eq("gslbd stops with status 0", 0, srv.stop())
+
+
+if __name__ == "__main__":
+    with g.Test(__file__) as test:
+        main(test)
