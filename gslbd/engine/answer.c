@@ -1,144 +1,12 @@
 /*
- * answer: choosing and writing responses; see answer.h. This is the per-query
- * path: it must stay short, allocation-free and readable in one sitting.
+ * answer: deciding the response to a decoded query; see answer.h. This is
+ * the per-query path: it must stay short, allocation-free and readable in
+ * one sitting.
  */
 #include "gslbd/engine/answer.h"
 
 #include <netinet/in.h>
-
-#include "gslbd/engine/query.h"
-
-#define HDR     12
-#define OPT_LEN 11
-#define FLAG_AA 0x04
-#define FLAG_TC 0x02
-
-/* Big-endian stores: one byte swap and one store each, where shifting byte
- * by byte took four or five instructions, a dozen times per answer. */
-static inline void wr16(uint8_t *p, unsigned v)
-{
-    uint16_t be = htons((uint16_t)v);
-    memcpy(p, &be, 2);
-}
-
-static inline void wr32(uint8_t *p, uint32_t v)
-{
-    uint32_t be = htonl(v);
-    memcpy(p, &be, 4);
-}
-
-/* Copy the first `len` bytes of a fragment to out+pos, moving its pointers
- * if it lands elsewhere than where it was rendered: pointers into the
- * question by `qdelta`, pointers into the fragment by its own move. */
-static void frag_put(const frag_t *f, uint8_t *out, size_t pos, size_t len, int qdelta)
-{
-    int bdelta = (int)pos - f->base;
-
-    if (len == 0) {
-        return; /* an empty fragment has no wire at all */
-    }
-    memcpy(out + pos, f->wire, len);
-    if (qdelta == 0 && bdelta == 0) {
-        return;
-    }
-    for (size_t i = 0; i < f->n_ptrs && f->ptrs[i] < len; i++) {
-        uint8_t *p = out + pos + f->ptrs[i];
-        int v = (p[0] & 0x3f) << 8 | p[1];
-        v += v < f->base ? qdelta : bdelta;
-        wr16(p, 0xc000 | (unsigned)v);
-    }
-}
-
-/* Copy n <= 16 bytes with at most two fixed-size moves each way, which
- * overlap when n is not a power of two: ECS addresses are 0 to 16 bytes, and
- * a library memcpy call costs more than the copy. */
-static inline void copy16(uint8_t *dst, const uint8_t *src, size_t n)
-{
-    uint64_t a, b;
-    uint32_t c, d;
-
-    if (n >= 8) {
-        memcpy(&a, src, 8);
-        memcpy(&b, src + n - 8, 8);
-        memcpy(dst, &a, 8);
-        memcpy(dst + n - 8, &b, 8);
-    } else if (n >= 4) {
-        memcpy(&c, src, 4);
-        memcpy(&d, src + n - 4, 4);
-        memcpy(dst, &c, 4);
-        memcpy(dst + n - 4, &d, 4);
-    } else {
-        for (size_t i = 0; i < n; i++) {
-            dst[i] = src[i];
-        }
-    }
-}
-
-/* Bytes of the OPT record we send: ECS is echoed when it was sent. */
-static size_t opt_len(const query_t *q)
-{
-    return !q->edns ? 0 : OPT_LEN + (q->ecs ? 8u + (q->ecs_source + 7u) / 8u : 0);
-}
-
-static size_t write_opt(uint8_t *out, size_t pos, const query_t *q, unsigned ext_rcode,
-                        unsigned scope)
-{
-    uint8_t *p = out + pos;
-    unsigned abytes = (q->ecs_source + 7u) / 8u;
-
-    p[0] = 0;                    /* owner: root */
-    wr16(p + 1, 41);             /* OPT */
-    wr16(p + 3, ANSWER_UDP_MAX); /* our payload size, RFC 6891 6.2.3 */
-    p[5] = (uint8_t)ext_rcode;
-    p[6] = 0;                       /* version 0 */
-    p[7] = q->dnssec_ok ? 0x80 : 0; /* DO copied, RFC 3225 3 */
-    p[8] = 0;
-    if (!q->ecs || ext_rcode != 0) {
-        wr16(p + 9, 0);
-        return pos + OPT_LEN;
-    }
-    /* RFC 7871 7.2.1: FAMILY, SOURCE PREFIX-LENGTH and ADDRESS echoed, with
-     * the SCOPE PREFIX-LENGTH the answer holds for (0: everyone). */
-    wr16(p + 9, 8 + abytes);
-    wr16(p + 11, 8);
-    wr16(p + 13, 4 + abytes);
-    wr16(p + 15, q->ecs_family);
-    p[17] = q->ecs_source;
-    p[18] = (uint8_t)scope;
-    copy16(p + 19, q->ecs_addr, abytes);
-    return pos + OPT_LEN + 8 + abytes;
-}
-
-/* Header and question; the counts other than QDCOUNT start at zero. */
-static size_t write_head(const query_t *q, uint8_t *out, unsigned rcode, bool aa)
-{
-    const uint8_t *pkt = q->pkt;
-    size_t qlen = q->qend ? q->qend - HDR : 0;
-
-    out[0] = pkt[0];
-    out[1] = pkt[1];
-    out[2] = (uint8_t)(0x80 | (pkt[2] & 0x79) | (aa ? FLAG_AA : 0)); /* QR, opcode, RD */
-    out[3] = (uint8_t)(rcode & 0x0f);                                /* RA, Z, AD, CD clear */
-    wr16(out + 4, q->qend ? 1 : 0);
-    memset(out + 6, 0, 6);
-    if (out != pkt) {                       /* answering in place, the question is already there */
-        memcpy(out + HDR, pkt + HDR, qlen); /* the client's letter case, RFC 4343 4.1 */
-    }
-    return HDR + qlen;
-}
-
-static size_t answer_error(const query_t *q, uint8_t *out, unsigned rcode)
-{
-    size_t pos = write_head(q, out, rcode, false);
-
-    /* RFC 6891 7: a reply to a query with an OPT has one, FORMERR included
-     * (q->edns is set only once an OPT record itself was well formed). */
-    if (q->edns) {
-        pos = write_opt(out, pos, q, rcode >> 4, 0);
-        wr16(out + 10, 1);
-    }
-    return pos;
-}
+#include <string.h>
 
 /* The address a service decision is made for: the ECS address when the
  * query has one with a prefix and the service uses ECS, else the packet's
@@ -177,88 +45,52 @@ static const uint8_t *client_addr(const query_t *q, const svc_rt_t *svc, const s
     return a;
 }
 
-#define SVC_NOROOM   (~0u)     /* the records do not fit: truncate */
-#define SVC_SERVFAIL (~0u - 1) /* on_all_down servfail */
-
-/* Choose the service's regions for this client and write the addresses of
- * the asked family of their answerable members. Returns the records written,
- * or SVC_NOROOM / SVC_SERVFAIL. Sets *scope to the ECS scope of the choice. */
-static unsigned write_svc(answer_ctx_t *ctx, const answer_t *a, const query_t *q,
-                          const struct sockaddr *src, uint8_t *out, size_t pos, size_t room,
-                          unsigned *scope)
+static void trace_choice(answer_trace_t *t, const svc_rt_t *svc, const geo_list_t *order,
+                         const answer_t *a, bool cv6, bool from_ecs, const uint8_t *addr,
+                         unsigned depth)
 {
-    const svc_rt_t *svc = a->svc;
-    bool v6 = a->svc_type == LDNS_RR_TYPE_AAAA, cv6 = false, from_ecs = false;
-    unsigned alen = v6 ? 16 : 4, depth = 0, n = 0;
+    t->used = true; /* its why[] was filled by the selection itself */
+    t->svc = svc;
+    t->order = order;
+    t->sel = a->sel;
+    t->v6 = cv6;
+    t->from_ecs = from_ecs;
+    t->depth = depth;
+    t->scope = a->scope;
+    memset(t->addr, 0, sizeof(t->addr));
+    if (addr != NULL) {
+        memcpy(t->addr, addr, cv6 ? 16 : 4);
+    }
+}
+
+/* Place the client and choose the service's regions into a->sel and
+ * a->scope. Returns false when on_all_down says SERVFAIL. */
+static bool answer_service(answer_ctx_t *ctx, const prepared_t *p, const query_t *q,
+                           const struct sockaddr *src, answer_t *a)
+{
+    const svc_rt_t *svc = p->svc;
+    bool v6 = p->svc_type == LDNS_RR_TYPE_AAAA, cv6 = false, from_ecs = false;
     const geo_list_t *order = svc->listed;
     const uint8_t *addr = NULL;
-    select_t sel;
+    unsigned depth = 0;
 
     if (svc->map != NULL) {
         addr = client_addr(q, svc, src, &cv6, &from_ecs);
         order = geo_map_lookup(svc->map, cv6, addr, &depth);
         /* An IPv4 client sent as IPv4-mapped IPv6 holds for the /96 above it. */
-        *scope = !from_ecs ? 0 : depth + (q->ecs_family == 2 && !cv6 ? 96 : 0);
+        a->scope = !from_ecs ? 0 : depth + (q->ecs_family == 2 && !cv6 ? 96 : 0);
     }
     bool trace_why = ctx->trace != NULL && order->n <= sizeof(ctx->trace->why);
-    select_regions(svc, order, v6, &ctx->rng, &sel, trace_why ? ctx->trace->why : NULL);
-    if (sel.servfail) {
-        return SVC_SERVFAIL;
-    }
+    select_regions(svc, order, v6, &ctx->rng, &a->sel, trace_why ? ctx->trace->why : NULL);
     if (ctx->trace != NULL) {
-        answer_trace_t *t = ctx->trace; /* its why[] was filled by the selection itself */
-        t->used = true;
-        t->svc = svc;
-        t->order = order;
-        t->sel = sel;
-        t->v6 = cv6;
-        t->from_ecs = from_ecs;
-        t->depth = depth;
-        t->scope = *scope;
-        memset(t->addr, 0, sizeof(t->addr));
-        if (addr != NULL) {
-            memcpy(t->addr, addr, cv6 ? 16 : 4);
-        }
+        trace_choice(ctx->trace, svc, order, a, cv6, from_ecs, addr, depth);
     }
-
-    /* Every record has the same owner (a pointer to the service's name),
-     * type, class, TTL and RDLENGTH: build those 12 bytes once. */
-    uint32_t ttl = sel.degraded && svc->min_ttl < svc->ttl ? svc->min_ttl : svc->ttl;
-    uint8_t rr[12];
-    wr16(rr, 0xc000 | a->svc_owner);
-    wr16(rr + 2, a->svc_type);
-    wr16(rr + 4, LDNS_RR_CLASS_IN);
-    wr32(rr + 6, ttl);
-    wr16(rr + 10, alen);
-    for (unsigned i = 0; i < sel.n; i++) {
-        const region_rt_t *r = svc->regions[sel.region[i]];
-        unsigned cnt = v6 ? r->n6 : r->n4;
-        const uint8_t *addrs = v6 ? r->v6 : r->v4;
-        bool all =
-            sel.failed_open || (select_region_status(r) & (v6 ? REGION_ALL6 : REGION_ALL4)) != 0;
-        for (unsigned k = 0; k < cnt; k++) {
-            if (!all && !healthdb_member_up(v6 ? r->s6[k] : r->s4[k])) {
-                continue;
-            }
-            if (12 + alen > room) {
-                return SVC_NOROOM;
-            }
-            memcpy(out + pos, rr, 12);
-            if (v6) {
-                memcpy(out + pos + 12, addrs + k * 16, 16);
-            } else {
-                memcpy(out + pos + 12, addrs + k * 4, 4);
-            }
-            pos += 12 + alen;
-            room -= 12 + alen;
-            n++;
-        }
-    }
-    return n;
+    return !a->sel.servfail;
 }
 
-/* Pick the prepared answer and how far its question-relative pointers move. */
-static const answer_t *answer_choose(const snapshot_t *s, const query_t *q, int *qdelta)
+/* The prepared response for the question, and how far its pointers into
+ * the question move; NULL when the name is in none of our zones. */
+static const prepared_t *answer_choose(const snapshot_t *s, const query_t *q, int *qdelta)
 {
     const node_t *n = snapshot_find(s, q->qname, q->qlen, q->hash);
     const node_t *cut;
@@ -294,88 +126,45 @@ static const answer_t *answer_choose(const snapshot_t *s, const query_t *q, int 
     return &n->zone->nodata;
 }
 
-size_t answer_packet(answer_ctx_t *ctx, const snapshot_t *s, const struct sockaddr *src,
-                     const uint8_t *pkt, size_t len, uint8_t *out, bool tcp)
+/* The status a query that gets an error reply was decoded with, as an
+ * RCODE; 0 for QUERY_OK. */
+static unsigned answer_status_rcode(query_status_t st)
 {
-    query_t q;
-    int qdelta = 0;
-    unsigned scope = 0;
-    query_status_t st = query_parse(&q, pkt, len);
-
     switch (st) {
-    case QUERY_DROP:
-        return 0;
     case QUERY_FORMERR:
-        return answer_error(&q, out, LDNS_RCODE_FORMERR);
+        return LDNS_RCODE_FORMERR;
     case QUERY_NOTIMP:
-        return answer_error(&q, out, LDNS_RCODE_NOTIMPL);
+        return LDNS_RCODE_NOTIMPL;
     case QUERY_BADVERS:
-        return answer_error(&q, out, 16);
-    case QUERY_OK:
-        break;
+        return 16; /* RFC 6891 6.1.3 */
+    default:
+        return 0;
     }
-    if (q.qclass != LDNS_RR_CLASS_IN || q.qtype == LDNS_RR_TYPE_AXFR ||
-        q.qtype == LDNS_RR_TYPE_IXFR) {
-        return answer_error(&q, out, LDNS_RCODE_REFUSED);
-    }
-    const answer_t *a = answer_choose(s, &q, &qdelta);
-    if (a == NULL) {
-        return answer_error(&q, out, LDNS_RCODE_REFUSED);
-    }
+}
 
-    size_t max = tcp ? ANSWER_TCP_MAX : (q.udp_size < ANSWER_UDP_MAX ? q.udp_size : ANSWER_UDP_MAX);
-    size_t opt = opt_len(&q);
-    size_t pos = write_head(&q, out, a->rcode, a->aa);
-    const frag_t *f = &a->frag;
-    size_t flen = f->len;
-    unsigned ar = f->ar, an = f->an, ns = f->ns;
+void answer_query(answer_ctx_t *ctx, const snapshot_t *s, const query_t *q, query_status_t st,
+                  const struct sockaddr *src, answer_t *a)
+{
+    const prepared_t *p;
 
-    if (pos + flen + opt > max) {
-        /* Additional data is optional (RFC 2181 9): drop it before truncating. */
-        flen = f->len_noadd;
-        ar = 0;
-        if (pos + flen + opt > max) {
-            goto truncated;
-        }
+    a->prep = NULL;
+    a->reply = st != QUERY_DROP;
+    a->qdelta = 0;
+    a->scope = 0;
+    if (st != QUERY_OK) {
+        a->rcode = (uint8_t)answer_status_rcode(st);
+        return;
     }
-    frag_put(f, out, pos, flen, qdelta);
-    pos += flen;
-    if (a->svc != NULL) {
-        unsigned n = write_svc(ctx, a, &q, src, out, pos, max - pos - opt, &scope);
-        if (n == SVC_SERVFAIL) {
-            return answer_error(&q, out, LDNS_RCODE_SERVFAIL);
-        }
-        if (n == SVC_NOROOM) {
-            goto truncated;
-        }
-        an += n;
-        pos += n * (a->svc_type == LDNS_RR_TYPE_AAAA ? 28u : 16u);
-        if (n == 0) {
-            const frag_t *soa = &a->svc->zone->nodata.frag;
-            if (pos + soa->len + opt > max) {
-                goto truncated;
-            }
-            frag_put(soa, out, pos, soa->len, q.qlen - a->svc->zone->apex_len);
-            pos += soa->len;
-            ns += soa->ns;
-        }
+    /* No zone transfers unless configured (none are), nothing outside class IN. */
+    if (q->qclass != LDNS_RR_CLASS_IN || q->qtype == LDNS_RR_TYPE_AXFR ||
+        q->qtype == LDNS_RR_TYPE_IXFR || (p = answer_choose(s, q, &a->qdelta)) == NULL) {
+        a->rcode = LDNS_RCODE_REFUSED;
+        return;
     }
-    if (opt) {
-        pos = write_opt(out, pos, &q, 0, scope);
-        ar++;
+    if (p->svc != NULL && !answer_service(ctx, p, q, src, a)) {
+        a->rcode = LDNS_RCODE_SERVFAIL;
+        return;
     }
-    wr16(out + 6, an);
-    wr16(out + 8, ns);
-    wr16(out + 10, ar);
-    return pos;
-
-truncated:
-    /* RFC 1035 4.2.1 / RFC 2181 9: TC set, the client retries over TCP. */
-    pos = write_head(&q, out, a->rcode, a->aa);
-    out[2] |= FLAG_TC;
-    if (opt) {
-        pos = write_opt(out, pos, &q, 0, scope);
-        wr16(out + 10, 1);
-    }
-    return pos;
+    a->prep = p;
+    a->rcode = p->rcode;
 }

@@ -1,11 +1,13 @@
 /*
- * answer: the response to one query message, from a snapshot.
+ * answer: the engine's middle step, deciding what the response to one
+ * decoded query is (engine.h shows the three steps together).
  *
  * A pure function over an immutable snapshot: no I/O, no allocation, no
  * locks, so it is unit-tested and fuzzed directly and runs on any thread.
- * It picks a prepared answer (see snapshot.h), copies it behind the client's
- * own question and fills in what varies per query: the ID, flags, EDNS and,
- * for services, the chosen addresses.
+ * It finds the prepared response of the question's name and type (see
+ * snapshot.h), or the error the query gets, and for a service places the
+ * client and chooses its regions (select.h). It writes no bytes: encode.h
+ * does, from the answer_t filled in here.
  */
 #ifndef GSLB_ANSWER_H
 #define GSLB_ANSWER_H
@@ -16,13 +18,9 @@
 
 #include <sys/socket.h>
 
+#include "gslbd/engine/query.h"
 #include "gslbd/engine/select.h"
 #include "gslbd/engine/snapshot.h"
-
-/* Largest UDP response we send whatever the client offers: avoids IP
- * fragmentation (DNS flag day 2020; RFC 9715). */
-#define ANSWER_UDP_MAX 1232
-#define ANSWER_TCP_MAX 65535
 
 /* What --explain shows of a service decision (filled only when asked). */
 typedef struct {
@@ -43,13 +41,19 @@ typedef struct {
     answer_trace_t *trace; /* NULL except for --explain */
 } answer_ctx_t;
 
-/* Write the response to `pkt`, which came from `src`, into `out`, which has
- * room for ANSWER_UDP_MAX bytes (UDP) or ANSWER_TCP_MAX bytes (TCP).
- * Returns its length, or 0 when the packet gets no reply at all. `out` may
- * be `pkt` itself (the UDP path answers in place: the header and question
- * are then where the response needs them); any other overlap is not allowed.
- * Everything else the response needs is read from pkt before it is written. */
-size_t answer_packet(answer_ctx_t *ctx, const snapshot_t *s, const struct sockaddr *src,
-                     const uint8_t *pkt, size_t len, uint8_t *out, bool tcp);
+/* The decision. Points into the snapshot, which must outlive it. */
+typedef struct {
+    const prepared_t *prep; /* the prepared response; NULL: an error reply, or none */
+    uint8_t rcode;          /* error replies: the RCODE (16 is BADVERS) */
+    bool reply;             /* false: the query gets no reply at all */
+    int qdelta;             /* how far prep's pointers into the question move */
+    unsigned scope;         /* the ECS scope of the choice (RFC 7871 7.2.1) */
+    select_t sel;           /* services: the regions chosen */
+} answer_t;
+
+/* Decide the response to query `q`, decoded with status `st` from a packet
+ * that came from `src` (NULL: no address, as in tests), into *a. */
+void answer_query(answer_ctx_t *ctx, const snapshot_t *s, const query_t *q, query_status_t st,
+                  const struct sockaddr *src, answer_t *a);
 
 #endif

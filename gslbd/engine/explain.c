@@ -3,10 +3,10 @@
  * would answer that client and why.
  *
  * It builds a real query (with an EDNS Client Subnet option for the given
- * prefix), runs it through answer_packet() with a trace attached, and prints
+ * prefix), runs it through engine_reply() with a trace attached, and prints
  * the location found, the regions in order with distances and why each was
  * chosen or skipped, the answer, its TTL and the ECS scope. Nothing here is
- * on the server's path; it only reads what answer_packet() decided.
+ * on the server's path; it only reads what engine_reply() decided.
  */
 #include "gslbd/engine/explain.h"
 
@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gslbd/engine/answer.h"
+#include "gslbd/engine/engine.h"
 
 static const char *const why_text[] = {"chosen", "not needed (answer full)", "skipped: down",
                                        "skipped: drained (weight 0)",
@@ -161,7 +161,7 @@ int explain_run(const snapshot_t *s, const geo_db_t *db, const char *client, con
     client_t c;
     ldns_rdf *qname = ldns_dname_new_frm_str(name);
     uint16_t qtype = type ? ldns_get_rr_type_by_name(type) : LDNS_RR_TYPE_A;
-    uint8_t q[512], reply[ANSWER_TCP_MAX];
+    uint8_t q[512], reply[ENCODE_TCP_MAX];
     answer_trace_t trace = {0};
     answer_ctx_t ctx = {.rng = 0x9e3779b97f4a7c15ull, .trace = &trace};
     struct sockaddr_storage src = {0};
@@ -183,7 +183,7 @@ int explain_run(const snapshot_t *s, const geo_db_t *db, const char *client, con
            c.addr, c.family == AF_INET ? 4 : 16);
     size_t qlen = build_query(&c, qname, qtype, q);
     ldns_rdf_deep_free(qname);
-    size_t n = answer_packet(&ctx, s, (const struct sockaddr *)&src, q, qlen, reply, true);
+    size_t n = engine_reply(&ctx, s, (const struct sockaddr *)&src, q, qlen, reply, true);
     if (n == 0 || ldns_wire2pkt(&pkt, reply, n) != LDNS_STATUS_OK) {
         fprintf(stderr, "gslbd: --explain: no answer could be built\n");
         return -1;

@@ -299,7 +299,7 @@ static bool build_soa_auth(build_t *b, size_t z)
     return render_rr(b->r, RENDER_AUTHORITY, zr->apex, b->zones[z]->soa, build_negttl(b, z));
 }
 
-static void build_finish(build_t *b, answer_t *a, uint8_t rcode, bool aa)
+static void build_finish(build_t *b, prepared_t *a, uint8_t rcode, bool aa)
 {
     render_finish(b->r, &b->s->arena, &a->frag);
     a->rcode = rcode;
@@ -317,7 +317,7 @@ static void build_zone_answers(build_t *b, size_t z)
     zr->nodata.rcode = LDNS_RCODE_NOERROR;
 }
 
-static void build_svc_answer(bnode_t *t, answer_t *a, uint16_t qtype, uint16_t owner)
+static void build_svc_answer(bnode_t *t, prepared_t *a, uint16_t qtype, uint16_t owner)
 {
     a->svc = t->svc_rt;
     a->svc_owner = owner;
@@ -325,7 +325,7 @@ static void build_svc_answer(bnode_t *t, answer_t *a, uint16_t qtype, uint16_t o
 }
 
 /* Render the answer to (n, qtype), following CNAMEs inside the zone. */
-static void build_answer(build_t *b, bnode_t *n, uint16_t qtype, answer_t *a)
+static void build_answer(build_t *b, bnode_t *n, uint16_t qtype, prepared_t *a)
 {
     bnode_t *cur = n;
     uint8_t rcode = LDNS_RCODE_NOERROR;
@@ -404,7 +404,7 @@ static void build_answer(build_t *b, bnode_t *n, uint16_t qtype, answer_t *a)
 static void build_referral(build_t *b, bnode_t *n)
 {
     rrset_t *ns = bnode_set(n, LDNS_RR_TYPE_NS);
-    answer_t *a = arena_alloc(&b->s->arena, sizeof(*a));
+    prepared_t *a = arena_alloc(&b->s->arena, sizeof(*a));
 
     render_begin(b->r, n->name);
     if (!build_set(b, RENDER_AUTHORITY, n, ns) || !build_additional(b, ns)) {
@@ -436,7 +436,7 @@ static void build_node_answers(build_t *b, bnode_t *n)
     /* Exactly the types this node answers: most nodes of a big zone have one
      * or two, and a slot for every type would be most of the snapshot. */
     uint16_t *types = arena_alloc(&b->s->arena, count * sizeof(*types));
-    answer_t *answers = arena_alloc(&b->s->arena, count * sizeof(*answers));
+    prepared_t *answers = arena_alloc(&b->s->arena, count * sizeof(*answers));
     for (size_t i = 0; i < SNAP_NTYPES; i++) {
         if (bnode_answers(n, snap_types[i])) {
             types[k] = snap_types[i];
@@ -447,7 +447,7 @@ static void build_node_answers(build_t *b, bnode_t *n)
     node->answers = answers;
     node->n_types = (uint8_t)k;
     if (bnode_set(n, LDNS_RR_TYPE_CNAME) != NULL) {
-        answer_t *other = arena_alloc(&b->s->arena, sizeof(*other));
+        prepared_t *other = arena_alloc(&b->s->arena, sizeof(*other));
         build_answer(b, n, 0, other); /* the chain, then the target's NODATA */
         node->other = other;
     }

@@ -76,7 +76,7 @@ typedef struct {
     uint16_t svc_type;   /* LDNS_RR_TYPE_A or _AAAA */
     uint8_t rcode;
     bool aa;
-} answer_t;
+} prepared_t;
 
 typedef struct node node_t;
 struct node {
@@ -85,11 +85,11 @@ struct node {
     uint8_t len;
     uint8_t n_types;
     const zone_rt_t *zone;
-    const node_t *cut;        /* the delegation at or above this node, NULL if ours */
-    const uint16_t *types;    /* query types with a prepared answer */
-    const answer_t *answers;  /* parallel to types */
-    const answer_t *other;    /* other types; NULL: the zone's NODATA */
-    const answer_t *referral; /* set on delegation points only */
+    const node_t *cut;          /* the delegation at or above this node, NULL if ours */
+    const uint16_t *types;      /* query types with a prepared answer */
+    const prepared_t *answers;  /* parallel to types */
+    const prepared_t *other;    /* other types; NULL: the zone's NODATA */
+    const prepared_t *referral; /* set on delegation points only */
 };
 
 struct zone_rt {
@@ -99,8 +99,8 @@ struct zone_rt {
     const region_rt_t *const *regions; /* every region of the zone, for status */
     size_t n_regions;
     uint32_t serial;
-    answer_t nxdomain; /* SOA in authority, rendered against the apex */
-    answer_t nodata;
+    prepared_t nxdomain; /* SOA in authority, rendered against the apex */
+    prepared_t nodata;
 };
 
 typedef struct {

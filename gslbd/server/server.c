@@ -19,7 +19,7 @@
 
 #include "common/alloc.h"
 #include "common/errcode.h"
-#include "gslbd/engine/answer.h"
+#include "gslbd/engine/engine.h"
 #include "common/log.h"
 
 #define UDP_BATCH      32
@@ -28,7 +28,7 @@
 #define TCP_RX_SIZE    8192 /* a query message larger than this closes the connection */
 #define CMSG_SPACE_MAX 64
 
-_Static_assert(UDP_RX_SIZE >= ANSWER_UDP_MAX, "UDP answers are written over their query");
+_Static_assert(UDP_RX_SIZE >= ENCODE_UDP_MAX, "UDP answers are written over their query");
 
 typedef struct worker worker_t;
 
@@ -43,7 +43,7 @@ struct conn {
     struct sockaddr_storage peer;
     bool writing, closing;
     uint8_t rbuf[TCP_RX_SIZE];
-    uint8_t wbuf[2 + ANSWER_TCP_MAX];
+    uint8_t wbuf[2 + ENCODE_TCP_MAX];
 };
 
 /* One UDP socket of the SO_REUSEPORT group, served by its own thread that
@@ -370,8 +370,8 @@ static void udp_batch(udp_sock_t *w, int n)
         if (m->msg_flags & MSG_TRUNC) {
             continue;
         }
-        size_t len = answer_packet(&w->ctx, snap, (const struct sockaddr *)&w->peer[i],
-                                   w->rx_buf[i], w->rx[i].msg_len, w->rx_buf[i], false);
+        size_t len = engine_reply(&w->ctx, snap, (const struct sockaddr *)&w->peer[i], w->rx_buf[i],
+                                  w->rx[i].msg_len, w->rx_buf[i], false);
         if (len == 0) {
             continue;
         }
@@ -490,8 +490,8 @@ static void conn_process(conn_t *c)
             return;
         }
         size_t n =
-            answer_packet(&c->w->ctx, server_current(c->w->srv), (const struct sockaddr *)&c->peer,
-                          c->rbuf + 2, mlen, c->wbuf + 2, true);
+            engine_reply(&c->w->ctx, server_current(c->w->srv), (const struct sockaddr *)&c->peer,
+                         c->rbuf + 2, mlen, c->wbuf + 2, true);
         c->rlen -= mlen + 2;
         memmove(c->rbuf, c->rbuf + mlen + 2, c->rlen);
         if (n == 0) {

@@ -1,5 +1,5 @@
 /*
- * Fuzz target: any bytes as a query to answer_packet(), over UDP and TCP,
+ * Fuzz target: any bytes as a query to engine_reply(), over UDP and TCP,
  * against the example zone (and the built-in world database when present).
  * A reply must fit its transport's limit and parse as DNS; nothing may
  * crash or read out of bounds. Build with clang -fsanitize=fuzzer (make
@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "gslbd/engine/answer.h"
+#include "gslbd/engine/engine.h"
 #include "zones/load.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -42,15 +42,15 @@ static snapshot_t *fuzz_snapshot(void)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static uint8_t out[ANSWER_TCP_MAX];
+    static uint8_t out[ENCODE_TCP_MAX];
     static answer_ctx_t ctx = {.rng = 1};
     const snapshot_t *s = fuzz_snapshot();
     struct sockaddr_storage src = {.ss_family = AF_INET};
 
     for (int tcp = 0; tcp < 2; tcp++) {
-        size_t n = answer_packet(&ctx, s, (struct sockaddr *)&src, data, size, out, tcp);
+        size_t n = engine_reply(&ctx, s, (struct sockaddr *)&src, data, size, out, tcp);
         ldns_pkt *p;
-        if (n > (tcp ? ANSWER_TCP_MAX : ANSWER_UDP_MAX)) {
+        if (n > (tcp ? ENCODE_TCP_MAX : ENCODE_UDP_MAX)) {
             abort();
         }
         if (n > 0) {
@@ -63,11 +63,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* The UDP path answers in place, over the query: it must write the same
      * bytes as an answer into a separate buffer (answer_packet reads all it
      * needs before it writes). */
-    static uint8_t inplace[ANSWER_TCP_MAX];
+    static uint8_t inplace[ENCODE_TCP_MAX];
     if (size <= sizeof(inplace)) {
-        size_t n = answer_packet(&ctx, s, (struct sockaddr *)&src, data, size, out, false);
+        size_t n = engine_reply(&ctx, s, (struct sockaddr *)&src, data, size, out, false);
         memcpy(inplace, data, size);
-        size_t m = answer_packet(&ctx, s, (struct sockaddr *)&src, inplace, size, inplace, false);
+        size_t m = engine_reply(&ctx, s, (struct sockaddr *)&src, inplace, size, inplace, false);
         if (m != n || memcmp(inplace, out, n) != 0) {
             abort();
         }

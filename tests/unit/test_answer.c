@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "gslbd/engine/answer.h"
+#include "gslbd/engine/engine.h"
 #include "zones/load.h"
 
 #define EXAMPLE "zones/examples/gslb.example.com.yaml"
@@ -47,7 +47,7 @@ static snapshot_t *load_text(const char *yaml)
 }
 
 typedef struct {
-    uint8_t wire[ANSWER_TCP_MAX];
+    uint8_t wire[ENCODE_TCP_MAX];
     size_t len;
     ldns_pkt *pkt;
 } reply_t;
@@ -79,7 +79,7 @@ static void ask(const snapshot_t *s, reply_t *r, const char *name, ldns_rr_type 
     uint8_t q[512];
     size_t qlen = make_query(q, name, type, edns_size, true);
 
-    r->len = answer_packet(&test_ctx, s, NULL, q, qlen, r->wire, tcp);
+    r->len = engine_reply(&test_ctx, s, NULL, q, qlen, r->wire, tcp);
     cr_assert_gt(r->len, 0, "no reply for %s", name);
     cr_assert_eq(ldns_wire2pkt(&r->pkt, r->wire, r->len), LDNS_STATUS_OK,
                  "reply for %s does not parse", name);
@@ -126,7 +126,7 @@ Test(answer, question_case_is_kept)
     uint8_t q[512];
     size_t qlen = make_query(q, "WwW.GsLb.ExAmPlE.CoM", LDNS_RR_TYPE_A, 0, false);
 
-    r.len = answer_packet(&test_ctx, s, NULL, q, qlen, r.wire, false);
+    r.len = engine_reply(&test_ctx, s, NULL, q, qlen, r.wire, false);
     cr_assert_eq(memcmp(r.wire + 12, q + 12, qlen - 12), 0,
                  "RFC 4343 4.1: question echoed as sent");
     cr_assert_eq(r.wire[2] & 0x01, 0, "RD clear when the query had it clear");
@@ -354,10 +354,10 @@ Test(answer, refusals_and_errors)
     cr_assert_eq(ldns_pkt_get_rcode(r.pkt), LDNS_RCODE_REFUSED);
     ldns_pkt_free(r.pkt);
 
-    uint8_t q[512], out[ANSWER_UDP_MAX];
+    uint8_t q[512], out[ENCODE_UDP_MAX];
     size_t qlen = make_query(q, "www.gslb.example.com", LDNS_RR_TYPE_A, 1232, false);
     q[qlen - 5] = 1; /* EDNS version 1 */
-    size_t n = answer_packet(&test_ctx, s, NULL, q, qlen, out, false);
+    size_t n = engine_reply(&test_ctx, s, NULL, q, qlen, out, false);
     ldns_pkt *p;
     cr_assert_eq(ldns_wire2pkt(&p, out, n), LDNS_STATUS_OK);
     cr_assert_eq(out[3] & 0x0f, 0);
@@ -366,14 +366,14 @@ Test(answer, refusals_and_errors)
     ldns_pkt_free(p);
 
     q[2] = 0x10; /* opcode STATUS */
-    n = answer_packet(&test_ctx, s, NULL, q, qlen, out, false);
+    n = engine_reply(&test_ctx, s, NULL, q, qlen, out, false);
     cr_assert_eq(out[3] & 0x0f, LDNS_RCODE_NOTIMPL);
     cr_assert_eq(out[0] << 8 | out[1], 0xbeef);
     q[2] = 0x80; /* a response: never answered */
-    cr_assert_eq(answer_packet(&test_ctx, s, NULL, q, qlen, out, false), 0);
+    cr_assert_eq(engine_reply(&test_ctx, s, NULL, q, qlen, out, false), 0);
     q[2] = 0;
     q[5] = 2; /* QDCOUNT 2 */
-    n = answer_packet(&test_ctx, s, NULL, q, qlen, out, false);
+    n = engine_reply(&test_ctx, s, NULL, q, qlen, out, false);
     cr_assert_eq(out[3] & 0x0f, LDNS_RCODE_FORMERR);
     cr_assert_eq(n, 12);
     snapshot_free(s);
@@ -384,7 +384,7 @@ Test(answer, refusals_and_errors)
 Test(answer, corrupted_queries_never_crash)
 {
     snapshot_t *s = load_snapshot(EXAMPLE);
-    uint8_t q[512], out[ANSWER_TCP_MAX];
+    uint8_t q[512], out[ENCODE_TCP_MAX];
     unsigned seed = 12345;
 
     for (int i = 0; i < 20000; i++) {
@@ -394,17 +394,17 @@ Test(answer, corrupted_queries_never_crash)
             q[rand_r(&seed) % qlen] = (uint8_t)rand_r(&seed);
         }
         size_t len = (size_t)rand_r(&seed) % (qlen + 1);
-        size_t n = answer_packet(&test_ctx, s, NULL, q, len, out, i % 5 == 0);
-        cr_assert_leq(n, i % 5 == 0 ? ANSWER_TCP_MAX : ANSWER_UDP_MAX);
+        size_t n = engine_reply(&test_ctx, s, NULL, q, len, out, i % 5 == 0);
+        cr_assert_leq(n, i % 5 == 0 ? ENCODE_TCP_MAX : ENCODE_UDP_MAX);
         if (n > 0) {
             ldns_pkt *p;
             cr_assert_eq(ldns_wire2pkt(&p, out, n), LDNS_STATUS_OK, "iteration %d", i);
             ldns_pkt_free(p);
         }
         if (i % 5 != 0) { /* UDP answers in place: the same bytes as into a buffer of its own */
-            static uint8_t inplace[ANSWER_TCP_MAX];
+            static uint8_t inplace[ENCODE_TCP_MAX];
             memcpy(inplace, q, len);
-            size_t m = answer_packet(&test_ctx, s, NULL, inplace, len, inplace, false);
+            size_t m = engine_reply(&test_ctx, s, NULL, inplace, len, inplace, false);
             cr_assert_eq(m, n, "iteration %d: in place", i);
             cr_assert_eq(memcmp(inplace, out, n), 0, "iteration %d: in place", i);
         }

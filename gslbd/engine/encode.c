@@ -1,0 +1,258 @@
+/*
+ * encode: writing responses; see encode.h. This is the per-query path: it
+ * must stay short, allocation-free and readable in one sitting.
+ */
+#include "gslbd/engine/encode.h"
+
+#include <netinet/in.h>
+#include <string.h>
+
+#define HDR     12
+#define OPT_LEN 11
+#define FLAG_AA 0x04
+#define FLAG_TC 0x02
+
+/* Big-endian stores: one byte swap and one store each, where shifting byte
+ * by byte took four or five instructions, a dozen times per answer. */
+static inline void wr16(uint8_t *p, unsigned v)
+{
+    uint16_t be = htons((uint16_t)v);
+    memcpy(p, &be, 2);
+}
+
+static inline void wr32(uint8_t *p, uint32_t v)
+{
+    uint32_t be = htonl(v);
+    memcpy(p, &be, 4);
+}
+
+/* Copy the first `len` bytes of a fragment to out+pos, moving its pointers
+ * if it lands elsewhere than where it was rendered: pointers into the
+ * question by `qdelta`, pointers into the fragment by its own move. */
+static void frag_put(const frag_t *f, uint8_t *out, size_t pos, size_t len, int qdelta)
+{
+    int bdelta = (int)pos - f->base;
+
+    if (len == 0) {
+        return; /* an empty fragment has no wire at all */
+    }
+    memcpy(out + pos, f->wire, len);
+    if (qdelta == 0 && bdelta == 0) {
+        return;
+    }
+    for (size_t i = 0; i < f->n_ptrs && f->ptrs[i] < len; i++) {
+        uint8_t *p = out + pos + f->ptrs[i];
+        int v = (p[0] & 0x3f) << 8 | p[1];
+        v += v < f->base ? qdelta : bdelta;
+        wr16(p, 0xc000 | (unsigned)v);
+    }
+}
+
+/* Copy n <= 16 bytes with at most two fixed-size moves each way, which
+ * overlap when n is not a power of two: ECS addresses are 0 to 16 bytes, and
+ * a library memcpy call costs more than the copy. */
+static inline void copy16(uint8_t *dst, const uint8_t *src, size_t n)
+{
+    uint64_t a, b;
+    uint32_t c, d;
+
+    if (n >= 8) {
+        memcpy(&a, src, 8);
+        memcpy(&b, src + n - 8, 8);
+        memcpy(dst, &a, 8);
+        memcpy(dst + n - 8, &b, 8);
+    } else if (n >= 4) {
+        memcpy(&c, src, 4);
+        memcpy(&d, src + n - 4, 4);
+        memcpy(dst, &c, 4);
+        memcpy(dst + n - 4, &d, 4);
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            dst[i] = src[i];
+        }
+    }
+}
+
+/* Bytes of the OPT record we send: ECS is echoed when it was sent. */
+static size_t opt_len(const query_t *q)
+{
+    return !q->edns ? 0 : OPT_LEN + (q->ecs ? 8u + (q->ecs_source + 7u) / 8u : 0);
+}
+
+static size_t write_opt(uint8_t *out, size_t pos, const query_t *q, unsigned ext_rcode,
+                        unsigned scope)
+{
+    uint8_t *p = out + pos;
+    unsigned abytes = (q->ecs_source + 7u) / 8u;
+
+    p[0] = 0;                    /* owner: root */
+    wr16(p + 1, 41);             /* OPT */
+    wr16(p + 3, ENCODE_UDP_MAX); /* our payload size, RFC 6891 6.2.3 */
+    p[5] = (uint8_t)ext_rcode;
+    p[6] = 0;                       /* version 0 */
+    p[7] = q->dnssec_ok ? 0x80 : 0; /* DO copied, RFC 3225 3 */
+    p[8] = 0;
+    if (!q->ecs || ext_rcode != 0) {
+        wr16(p + 9, 0);
+        return pos + OPT_LEN;
+    }
+    /* RFC 7871 7.2.1: FAMILY, SOURCE PREFIX-LENGTH and ADDRESS echoed, with
+     * the SCOPE PREFIX-LENGTH the answer holds for (0: everyone). */
+    wr16(p + 9, 8 + abytes);
+    wr16(p + 11, 8);
+    wr16(p + 13, 4 + abytes);
+    wr16(p + 15, q->ecs_family);
+    p[17] = q->ecs_source;
+    p[18] = (uint8_t)scope;
+    copy16(p + 19, q->ecs_addr, abytes);
+    return pos + OPT_LEN + 8 + abytes;
+}
+
+/* Header and question; the counts other than QDCOUNT start at zero. */
+static size_t write_head(const query_t *q, uint8_t *out, unsigned rcode, bool aa)
+{
+    const uint8_t *pkt = q->pkt;
+    size_t qlen = q->qend ? q->qend - HDR : 0;
+
+    out[0] = pkt[0];
+    out[1] = pkt[1];
+    out[2] = (uint8_t)(0x80 | (pkt[2] & 0x79) | (aa ? FLAG_AA : 0)); /* QR, opcode, RD */
+    out[3] = (uint8_t)(rcode & 0x0f);                                /* RA, Z, AD, CD clear */
+    wr16(out + 4, q->qend ? 1 : 0);
+    memset(out + 6, 0, 6);
+    if (out != pkt) {                       /* answering in place, the question is already there */
+        memcpy(out + HDR, pkt + HDR, qlen); /* the client's letter case, RFC 4343 4.1 */
+    }
+    return HDR + qlen;
+}
+
+static size_t encode_error(const query_t *q, uint8_t *out, unsigned rcode)
+{
+    size_t pos = write_head(q, out, rcode, false);
+
+    /* RFC 6891 7: a reply to a query with an OPT has one, FORMERR included
+     * (q->edns is set only once an OPT record itself was well formed). */
+    if (q->edns) {
+        pos = write_opt(out, pos, q, rcode >> 4, 0);
+        wr16(out + 10, 1);
+    }
+    return pos;
+}
+
+/* The records of the service's chosen regions: the addresses of the asked
+ * family of their answerable members. Returns the records written, or
+ * ENCODE_NOROOM when they do not fit in `room` bytes. */
+#define ENCODE_NOROOM (~0u)
+
+static unsigned encode_records(const answer_t *a, uint8_t *out, size_t pos, size_t room)
+{
+    const prepared_t *p = a->prep;
+    const svc_rt_t *svc = p->svc;
+    const select_t *sel = &a->sel;
+    bool v6 = p->svc_type == LDNS_RR_TYPE_AAAA;
+    unsigned alen = v6 ? 16 : 4, n = 0;
+
+    /* Every record has the same owner (a pointer to the service's name),
+     * type, class, TTL and RDLENGTH: build those 12 bytes once. */
+    uint32_t ttl = sel->degraded && svc->min_ttl < svc->ttl ? svc->min_ttl : svc->ttl;
+    uint8_t rr[12];
+    wr16(rr, 0xc000 | p->svc_owner);
+    wr16(rr + 2, p->svc_type);
+    wr16(rr + 4, LDNS_RR_CLASS_IN);
+    wr32(rr + 6, ttl);
+    wr16(rr + 10, alen);
+    for (unsigned i = 0; i < sel->n; i++) {
+        const region_rt_t *r = svc->regions[sel->region[i]];
+        unsigned cnt = v6 ? r->n6 : r->n4;
+        const uint8_t *addrs = v6 ? r->v6 : r->v4;
+        bool all =
+            sel->failed_open || (select_region_status(r) & (v6 ? REGION_ALL6 : REGION_ALL4)) != 0;
+        for (unsigned k = 0; k < cnt; k++) {
+            if (!all && !healthdb_member_up(v6 ? r->s6[k] : r->s4[k])) {
+                continue;
+            }
+            if (12 + alen > room) {
+                return ENCODE_NOROOM;
+            }
+            memcpy(out + pos, rr, 12);
+            if (v6) {
+                memcpy(out + pos + 12, addrs + k * 16, 16);
+            } else {
+                memcpy(out + pos + 12, addrs + k * 4, 4);
+            }
+            pos += 12 + alen;
+            room -= 12 + alen;
+            n++;
+        }
+    }
+    return n;
+}
+
+/* RFC 1035 4.2.1 / RFC 2181 9: TC set, the client retries over TCP. */
+static size_t encode_truncated(const answer_t *a, const query_t *q, uint8_t *out, size_t opt)
+{
+    size_t pos = write_head(q, out, a->prep->rcode, a->prep->aa);
+
+    out[2] |= FLAG_TC;
+    if (opt) {
+        pos = write_opt(out, pos, q, 0, a->scope);
+        wr16(out + 10, 1);
+    }
+    return pos;
+}
+
+size_t encode_answer(const answer_t *a, const query_t *q, uint8_t *out, bool tcp)
+{
+    if (!a->reply) {
+        return 0;
+    }
+    if (a->prep == NULL) {
+        return encode_error(q, out, a->rcode);
+    }
+
+    const prepared_t *p = a->prep;
+    size_t max =
+        tcp ? ENCODE_TCP_MAX : (q->udp_size < ENCODE_UDP_MAX ? q->udp_size : ENCODE_UDP_MAX);
+    size_t opt = opt_len(q);
+    size_t pos = write_head(q, out, p->rcode, p->aa);
+    const frag_t *f = &p->frag;
+    size_t flen = f->len;
+    unsigned ar = f->ar, an = f->an, ns = f->ns;
+
+    if (pos + flen + opt > max) {
+        /* Additional data is optional (RFC 2181 9): drop it before truncating. */
+        flen = f->len_noadd;
+        ar = 0;
+        if (pos + flen + opt > max) {
+            return encode_truncated(a, q, out, opt);
+        }
+    }
+    frag_put(f, out, pos, flen, a->qdelta);
+    pos += flen;
+    if (p->svc != NULL) {
+        unsigned n = encode_records(a, out, pos, max - pos - opt);
+        if (n == ENCODE_NOROOM) {
+            return encode_truncated(a, q, out, opt);
+        }
+        an += n;
+        pos += n * (p->svc_type == LDNS_RR_TYPE_AAAA ? 28u : 16u);
+        if (n == 0) {
+            /* NODATA: the zone's SOA tells resolvers how long to cache it. */
+            const frag_t *soa = &p->svc->zone->nodata.frag;
+            if (pos + soa->len + opt > max) {
+                return encode_truncated(a, q, out, opt);
+            }
+            frag_put(soa, out, pos, soa->len, q->qlen - p->svc->zone->apex_len);
+            pos += soa->len;
+            ns += soa->ns;
+        }
+    }
+    if (opt) {
+        pos = write_opt(out, pos, q, 0, a->scope);
+        ar++;
+    }
+    wr16(out + 6, an);
+    wr16(out + 8, ns);
+    wr16(out + 10, ar);
+    return pos;
+}

@@ -1,0 +1,35 @@
+/*
+ * encode: the engine's last step, writing the response that answer.h
+ * decided as DNS wire format (engine.h shows the three steps together).
+ *
+ * It copies the prepared fragment behind the client's own question, moving
+ * its compression pointers if the question's length differs from the one it
+ * was rendered against, and fills in what varies per query: the ID, flags,
+ * the service's chosen addresses, EDNS (RFC 6891) with Client Subnet (RFC
+ * 7871). When the response does not fit the client's limit it drops the
+ * additional section, then truncates (TC). Pure and allocation-free.
+ */
+#ifndef GSLB_ENCODE_H
+#define GSLB_ENCODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gslbd/engine/answer.h"
+#include "gslbd/engine/query.h"
+
+/* Largest UDP response we send whatever the client offers: avoids IP
+ * fragmentation (DNS flag day 2020; RFC 9715). */
+#define ENCODE_UDP_MAX 1232
+#define ENCODE_TCP_MAX 65535
+
+/* Write the response `a` to query `q` into `out`, which has room for
+ * ENCODE_UDP_MAX bytes (UDP) or ENCODE_TCP_MAX bytes (TCP). Returns its
+ * length, or 0 when the query gets no reply at all. `out` may be the
+ * query's own packet (q->pkt: the UDP path answers in place, the header and
+ * question then already where the response needs them); any other overlap
+ * is not allowed. */
+size_t encode_answer(const answer_t *a, const query_t *q, uint8_t *out, bool tcp);
+
+#endif
