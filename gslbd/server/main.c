@@ -24,6 +24,7 @@
 #include "common/version.h"
 #include "daemon/signals.h"
 #include "daemon/watch.h"
+#include "gslbd/server/addr.h"
 #include "gslbd/server/control.h"
 #include "gslbd/engine/explain.h"
 #include "gslbd/server/server.h"
@@ -140,8 +141,7 @@ static int parse_options(int argc, char **argv, options_t *o)
             break;
         case 'l':
             o->srv.listen = realloc(o->srv.listen, (o->srv.n_listen + 1) * sizeof(*o->srv.listen));
-            if (o->srv.listen == NULL ||
-                server_addr_parse(optarg, &o->srv.listen[o->srv.n_listen]) < 0) {
+            if (o->srv.listen == NULL || addr_parse(optarg, &o->srv.listen[o->srv.n_listen]) < 0) {
                 log_err("--listen '%s': expected ADDR:PORT, e.g. 127.0.0.1:5353 or [::1]:5353",
                         optarg);
                 return -1;
@@ -302,7 +302,7 @@ static void announce(const gslbd_t *g)
 
     zoneset_describe(g->zs, desc, sizeof(desc));
     for (size_t i = 0; i < g->opt->srv.n_listen; i++) {
-        server_addr_text(&g->opt->srv.listen[i], one, sizeof(one));
+        addr_text(&g->opt->srv.listen[i], one, sizeof(one));
         o += (size_t)snprintf(addrs + o, sizeof(addrs) - o, "%s%s", i ? " " : "", one);
     }
     log_info("ready: serving %s on %s with %u thread%s", desc, addrs, g->opt->srv.threads,

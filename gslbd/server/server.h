@@ -1,20 +1,13 @@
 /*
- * server: gslbd's sockets and worker threads.
+ * server: gslbd's sockets and worker threads, put together.
  *
- * Per worker (--threads) and listen address there is one UDP socket and one
- * TCP listener of a SO_REUSEPORT group, so the kernel spreads clients over
- * them. Each UDP socket has its own thread blocked in recvmmsg() (no event
- * loop between the kernel and the answer: that wake-up cost more than the
- * answer), answering in batches with sendmmsg(). TCP runs on one libuv loop
- * per worker and follows RFC 7766: pipelined queries, an idle timeout, a
- * connection cap.
- *
- * Snapshots: threads read the current snapshot pointer per batch, without
- * locks. server_swap() publishes a new one and retires the old; a retired
- * snapshot is freed on the main loop once no thread can hold it (QSBR): every
- * loop worker has run its wake-up callback after the swap, and every UDP
- * thread is either blocked in recvmmsg ("offline") or answering a batch it
- * began after the swap.
+ * Per worker (--threads) and listen address there is one UDP socket with its
+ * own thread (udp.h) and one TCP listener on the worker's loop thread
+ * (tcp.h), all of SO_REUSEPORT groups (addr.h), so the kernel spreads
+ * clients over them. Every one of them answers from the snapshot published
+ * through reclaim.h, which frees a replaced snapshot once no thread can
+ * hold it. This file makes, starts, feeds and stops them; it answers
+ * nothing itself (the engine does) and loads nothing (main.c does).
  */
 #ifndef GSLB_SERVER_H
 #define GSLB_SERVER_H
@@ -42,8 +35,9 @@ typedef struct server server_t;
  * errs saying which address failed. */
 int server_new(const server_config_t *cfg, server_t **out, diag_t *errs) ATTR_WUR;
 
-/* Start the worker threads serving `snap` (ownership passes to the server).
- * `main_loop` runs the reclamation of retired snapshots. */
+/* Start the worker threads serving `snap` (ownership passes to the server,
+ * even on failure). `main_loop` runs the reclamation of replaced snapshots.
+ * Returns 0 or a negative libuv code. */
 int server_start(server_t *srv, uv_loop_t *main_loop, snapshot_t *snap) ATTR_WUR;
 
 /* Publish a new snapshot (ownership passes to the server). Main thread only. */
@@ -55,11 +49,5 @@ const snapshot_t *server_snapshot(const server_t *srv);
 /* Stop the workers, close every socket, free everything. NULL-safe. Once
  * started, the last of it is freed by the main loop's next run. */
 void server_free(server_t *srv);
-
-/* Format an address as "1.2.3.4:53" or "[::1]:53". */
-void server_addr_text(const struct sockaddr_storage *ss, char *buf, size_t size);
-
-/* Parse "1.2.3.4:53" or "[::1]:53". Returns 0 or -EINVAL. */
-int server_addr_parse(const char *text, struct sockaddr_storage *ss) ATTR_WUR;
 
 #endif

@@ -1,0 +1,374 @@
+/*
+ * tcp: a TCP loop thread, its listeners and connections; see tcp.h.
+ */
+#include "gslbd/server/tcp.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "common/log.h"
+#include "gslbd/engine/engine.h"
+
+#define TCP_RX_SIZE 8192 /* a query message larger than this closes the connection */
+
+typedef struct conn conn_t;
+struct conn {
+    uv_tcp_t tcp;
+    uv_write_t wreq;
+    tcp_loop_t *w;
+    conn_t *next, *prev; /* active list, or free list via next */
+    size_t rlen;
+    uint64_t active_ms; /* loop time of the last read */
+    struct sockaddr_storage peer;
+    bool writing, closing;
+    uint8_t rbuf[TCP_RX_SIZE];
+    uint8_t wbuf[2 + ENCODE_TCP_MAX];
+};
+
+struct tcp_loop {
+    uv_loop_t loop;
+    uv_thread_t thread;
+    bool started, stopping;
+    uv_async_t wake;
+    uv_timer_t sweep; /* closes idle connections */
+    uv_tcp_t *listeners;
+    int *fds; /* listening sockets not yet attached to the loop, or -1 */
+    size_t n_listen;
+    conn_t *active, *free;
+    unsigned n_conns, max_conns, timeout_ms;
+    reclaim_t *rc;
+    reclaim_reader_t reader;
+    const _Atomic bool *stop;
+    answer_ctx_t ctx;
+};
+
+static void conn_closed(uv_handle_t *h)
+{
+    conn_t *c = h->data;
+    tcp_loop_t *w = c->w;
+
+    if (c->prev != NULL) {
+        c->prev->next = c->next;
+    } else {
+        w->active = c->next;
+    }
+    if (c->next != NULL) {
+        c->next->prev = c->prev;
+    }
+    c->next = w->free;
+    w->free = c;
+    w->n_conns--;
+}
+
+static void conn_close(conn_t *c)
+{
+    if (c->closing) {
+        return;
+    }
+    c->closing = true;
+    uv_close((uv_handle_t *)&c->tcp, conn_closed);
+}
+
+/* RFC 7766 6.2.3: idle connections are closed. One timer per worker walks
+ * its connections every tcp_timeout/8, so a connection closes between 1 and
+ * 1.125 timeouts after its last activity; a timer per connection cost about
+ * a tenth of the instructions of a one-query connection. */
+static void tcp_on_sweep(uv_timer_t *t)
+{
+    tcp_loop_t *w = t->data;
+    uint64_t now = uv_now(&w->loop), limit = w->timeout_ms;
+
+    for (conn_t *c = w->active, *next; c != NULL; c = next) {
+        next = c->next;
+        if (now - c->active_ms >= limit) {
+            conn_close(c);
+        }
+    }
+}
+
+static void conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void conn_process(conn_t *c);
+
+static void conn_on_write(uv_write_t *req, int status)
+{
+    conn_t *c = req->data;
+
+    c->writing = false;
+    if (status < 0 || c->closing) {
+        conn_close(c);
+        return;
+    }
+    uv_read_start((uv_stream_t *)&c->tcp, NULL, conn_on_read);
+    conn_process(c);
+}
+
+/* Answer every complete query in the buffer (RFC 7766 6.2.1.1: pipelining),
+ * pausing reads while a reply waits for the socket. */
+static void conn_process(conn_t *c)
+{
+    uv_stream_t *s = (uv_stream_t *)&c->tcp;
+
+    while (!c->writing && !c->closing && c->rlen >= 2) {
+        size_t mlen = (size_t)c->rbuf[0] << 8 | c->rbuf[1];
+        if (mlen + 2 > sizeof(c->rbuf)) {
+            conn_close(c);
+            return;
+        }
+        if (c->rlen < mlen + 2) {
+            return;
+        }
+        size_t n =
+            engine_reply(&c->w->ctx, reclaim_current(c->w->rc), (const struct sockaddr *)&c->peer,
+                         c->rbuf + 2, mlen, c->wbuf + 2, true);
+        c->rlen -= mlen + 2;
+        memmove(c->rbuf, c->rbuf + mlen + 2, c->rlen);
+        if (n == 0) {
+            continue;
+        }
+        c->wbuf[0] = (uint8_t)(n >> 8);
+        c->wbuf[1] = (uint8_t)n;
+        uv_buf_t b = uv_buf_init((char *)c->wbuf, (unsigned)(n + 2));
+        int r = uv_try_write(s, &b, 1);
+        if (r == (int)(n + 2)) {
+            continue;
+        }
+        if (r < 0 && r != UV_EAGAIN) {
+            conn_close(c);
+            return;
+        }
+        r = r < 0 ? 0 : r;
+        b = uv_buf_init((char *)c->wbuf + r, (unsigned)(n + 2 - (size_t)r));
+        c->writing = true;
+        c->wreq.data = c;
+        uv_read_stop(s);
+        if (uv_write(&c->wreq, s, &b, 1, conn_on_write) < 0) {
+            c->writing = false;
+            conn_close(c);
+            return;
+        }
+    }
+}
+
+static void conn_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+    conn_t *c = h->data;
+    (void)hint;
+
+    *buf = uv_buf_init((char *)c->rbuf + c->rlen, (unsigned)(sizeof(c->rbuf) - c->rlen));
+}
+
+static void conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    conn_t *c = s->data;
+    (void)buf;
+
+    if (nread < 0) {
+        conn_close(c);
+        return;
+    }
+    c->rlen += (size_t)nread;
+    c->active_ms = uv_now(&c->w->loop);
+    conn_process(c);
+}
+
+static conn_t *conn_get(tcp_loop_t *w)
+{
+    conn_t *c = w->free;
+
+    if (c != NULL) {
+        w->free = c->next;
+    } else {
+        c = malloc(sizeof(*c));
+        if (c == NULL) {
+            return NULL;
+        }
+    }
+    c->w = w;
+    c->rlen = 0;
+    c->writing = c->closing = false;
+    c->prev = NULL;
+    c->next = w->active;
+    if (w->active != NULL) {
+        w->active->prev = c;
+    }
+    w->active = c;
+    w->n_conns++;
+    return c;
+}
+
+static void free_handle(uv_handle_t *h)
+{
+    free(h);
+}
+
+/* Over the cap: take the connection and close it at once, so the client is
+ * told now rather than left in the backlog. It must go through uv_accept():
+ * libuv has already accepted it and pauses the listener until it is taken. */
+static void tcp_reject(tcp_loop_t *w, uv_stream_t *server)
+{
+    uv_tcp_t *t = malloc(sizeof(*t));
+    static unsigned long long limit;
+
+    if (t == NULL) {
+        return;
+    }
+    uv_tcp_init(&w->loop, t);
+    uv_accept(server, (uv_stream_t *)t);
+    uv_close((uv_handle_t *)t, free_handle);
+    if (log_ratelimit(&limit, 1)) {
+        log_warn("TCP connection refused: %u connections open on this thread (--tcp-max)",
+                 w->n_conns);
+    }
+}
+
+static void tcp_on_connection(uv_stream_t *server, int status)
+{
+    tcp_loop_t *w = server->data;
+    conn_t *c;
+
+    if (status < 0) {
+        return;
+    }
+    if (w->n_conns >= w->max_conns || (c = conn_get(w)) == NULL) {
+        tcp_reject(w, server);
+        return;
+    }
+    uv_tcp_init(&w->loop, &c->tcp);
+    c->tcp.data = c;
+    c->active_ms = uv_now(&w->loop);
+    if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0) {
+        conn_close(c);
+        return;
+    }
+    int plen = sizeof(c->peer);
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&c->peer, &plen) < 0) {
+        c->peer.ss_family = AF_UNSPEC;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    uv_read_start((uv_stream_t *)&c->tcp, conn_alloc, conn_on_read);
+}
+
+static void tcp_close_all(tcp_loop_t *w)
+{
+    for (size_t i = 0; i < w->n_listen; i++) {
+        uv_close((uv_handle_t *)&w->listeners[i], NULL);
+    }
+    for (conn_t *c = w->active; c != NULL; c = c->next) {
+        conn_close(c);
+    }
+    uv_close((uv_handle_t *)&w->sweep, NULL);
+    uv_close((uv_handle_t *)&w->wake, NULL);
+}
+
+/* Woken after a publication or to stop: whatever this loop held it has
+ * dropped between callbacks, so it reports in (reclaim.h). */
+static void tcp_on_wake(uv_async_t *a)
+{
+    tcp_loop_t *w = a->data;
+
+    reclaim_quiescent(&w->reader, w->rc);
+    if (atomic_load(w->stop) && !w->stopping) {
+        w->stopping = true;
+        tcp_close_all(w);
+    }
+}
+
+static void tcp_main(void *arg)
+{
+    tcp_loop_t *w = arg;
+
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+}
+
+/* Attach the bound sockets to the loop (at start, after privileges may have
+ * been dropped). */
+static int tcp_attach(tcp_loop_t *w)
+{
+    int r = uv_loop_init(&w->loop);
+
+    if (r < 0) {
+        return r;
+    }
+    uv_async_init(&w->loop, &w->wake, tcp_on_wake);
+    w->wake.data = w;
+    uint64_t every = w->timeout_ms / 8;
+    uv_timer_init(&w->loop, &w->sweep);
+    w->sweep.data = w;
+    uv_timer_start(&w->sweep, tcp_on_sweep, every, every);
+    uv_unref((uv_handle_t *)&w->sweep); /* the loop runs as long as its listeners do */
+    for (size_t i = 0; i < w->n_listen; i++) {
+        uv_tcp_init(&w->loop, &w->listeners[i]);
+        w->listeners[i].data = w;
+        if ((r = uv_tcp_open(&w->listeners[i], w->fds[i])) < 0 ||
+            (r = uv_listen((uv_stream_t *)&w->listeners[i], 256, tcp_on_connection)) < 0) {
+            return r;
+        }
+        w->fds[i] = -1; /* owned by the handle now */
+    }
+    return 0;
+}
+
+tcp_loop_t *tcp_loop_new(unsigned timeout_ms, unsigned max_conns, reclaim_t *rc,
+                         const _Atomic bool *stop)
+{
+    tcp_loop_t *w = xcalloc(1, sizeof(*w));
+
+    w->timeout_ms = timeout_ms;
+    w->max_conns = max_conns;
+    w->rc = rc;
+    w->stop = stop;
+    w->ctx.rng = (uv_hrtime() ^ ((uint64_t)(uintptr_t)w << 16)) | 1;
+    reclaim_add_reader(rc, &w->reader, true);
+    return w;
+}
+
+void tcp_loop_add(tcp_loop_t *w, int fd)
+{
+    w->fds = xreallocarray(w->fds, w->n_listen + 1, sizeof(*w->fds));
+    w->listeners = xreallocarray(w->listeners, w->n_listen + 1, sizeof(*w->listeners));
+    w->fds[w->n_listen++] = fd;
+}
+
+int tcp_loop_start(tcp_loop_t *w)
+{
+    int r = tcp_attach(w);
+
+    if (r == 0 && (r = uv_thread_create(&w->thread, tcp_main, w)) == 0) {
+        w->started = true;
+    }
+    return r;
+}
+
+void tcp_loop_wake(tcp_loop_t *w)
+{
+    if (w->started) {
+        uv_async_send(&w->wake);
+    }
+}
+
+void tcp_loop_free(tcp_loop_t *w)
+{
+    if (w == NULL) {
+        return;
+    }
+    if (w->started) {
+        uv_thread_join(&w->thread); /* its loop ends once tcp_loop_wake() saw the stop flag */
+        uv_loop_close(&w->loop);
+    }
+    for (size_t i = 0; i < w->n_listen; i++) {
+        if (w->fds[i] >= 0) {
+            close(w->fds[i]);
+        }
+    }
+    while (w->free != NULL) {
+        conn_t *c = w->free;
+        w->free = c->next;
+        free(c);
+    }
+    free(w->fds);
+    free(w->listeners);
+    free(w);
+}
