@@ -536,6 +536,11 @@ static void services_regions(ynode_doc_t *d, const zone_t *zone, zone_service_t 
         schema_err(d, list, ctx, "'regions' must not be empty");
         return;
     }
+    if (ynode_len(list) > ZONE_SERVICE_REGIONS_MAX) {
+        schema_err(d, list, ctx, "'regions' lists %zu regions, at most %d are allowed",
+                   ynode_len(list), ZONE_SERVICE_REGIONS_MAX);
+        return;
+    }
     s->regions = xcalloc(ynode_len(list), sizeof(*s->regions));
     for (size_t i = 0; i < ynode_len(list); i++) {
         const yaml_node_t *item = ynode_item(d, list, i);

@@ -114,6 +114,10 @@ typedef struct {
     size_t n_dflt;
 } zone_geo_t;
 
+/* Regions one service may list: far more than any deployment has, and a
+ * bound the query path can size its scratch space by. */
+#define ZONE_SERVICE_REGIONS_MAX 1024
+
 typedef struct {
     char *name;      /* as written, relative to the zone ("www") */
     ldns_rdf *owner; /* absolute, lower case */

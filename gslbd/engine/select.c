@@ -181,7 +181,7 @@ static void __attribute__((noinline))
 select_slow(const svc_rt_t *svc, const geo_list_t *order, bool v6, uint64_t *rng, select_t *out,
             uint8_t *why)
 {
-    uint16_t elig[order->n];
+    uint16_t elig[ZONE_SERVICE_REGIONS_MAX]; /* order->n is at most this (zone.h) */
     unsigned n = 0;
     int pass;
 

@@ -1612,3 +1612,39 @@ Test(zone, ns_targets_match_their_glue_in_any_case)
                         "  ns.sub: {A: 192.0.2.2}\n");
     zone_free(z);
 }
+
+/* The query path sizes its scratch space by ZONE_SERVICE_REGIONS_MAX: a
+ * service listing more is refused at load, one listing exactly that many
+ * loads. */
+static char *many_regions_zone(int n)
+{
+    size_t cap = 200 + (size_t)n * 80, len = 0;
+    char *y = malloc(cap);
+
+    len += (size_t)snprintf(y + len, cap - len, "%sregions:\n", HEAD);
+    for (int i = 0; i < n; i++) {
+        len += (size_t)snprintf(y + len, cap - len, "  r%d: {location: [0, 0], pool: [192.0.2.1]}\n",
+                                i);
+    }
+    len += (size_t)snprintf(y + len, cap - len, "services:\n  www: {regions: [");
+    for (int i = 0; i < n; i++) {
+        len += (size_t)snprintf(y + len, cap - len, "%sr%d", i ? ", " : "", i);
+    }
+    snprintf(y + len, cap - len, "]}\n");
+    return y;
+}
+
+Test(zone, service_region_count_is_bounded)
+{
+    char *yaml = many_regions_zone(ZONE_SERVICE_REGIONS_MAX);
+    zone_t *z = load_ok(yaml);
+
+    cr_expect_eq(z->services[0].n_regions, ZONE_SERVICE_REGIONS_MAX);
+    zone_free(z);
+    free(yaml);
+    yaml = many_regions_zone(ZONE_SERVICE_REGIONS_MAX + 1);
+    expect_errors("one region too many", yaml,
+                  "t.yaml:1031:18: error: service 'www': 'regions' lists 1025 regions, at most "
+                  "1024 are allowed");
+    free(yaml);
+}
