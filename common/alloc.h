@@ -30,6 +30,6 @@ void *xmemdup(const void *p, size_t size) ATTR_ALLOC;
 char *xasprintf(const char *fmt, ...) ATTR_ALLOC ATTR_PRINTF(1, 2);
 
 /* Log and abort: for any other resource a load cannot do without. */
-_Noreturn void alloc_fail(const char *what);
+__attribute__((noreturn)) void alloc_fail(const char *what);
 
 #endif

@@ -172,12 +172,17 @@ static int ctl_attrs(char *p, ctl_msg_t *m)
     }
 }
 
-static int ctl_args(ctl_msg_t *m, char **arg, int n)
+/* The positional arguments of m's verb (n of them, as many as the verb
+ * takes: ctl_parse() counted them against the table). */
+static int ctl_args(ctl_msg_t *m, char *const *arg, int n)
 {
     uint64_t v;
 
     switch (m->verb) {
     case CTL_HELLO:
+        if (n != 2) {
+            return -EINVAL;
+        }
         m->peer = arg[0];
         if (ctl_uint(arg[1], 1000000, &v) < 0) {
             return -EINVAL;
@@ -185,17 +190,23 @@ static int ctl_args(ctl_msg_t *m, char **arg, int n)
         m->version = (unsigned)v;
         return 0;
     case CTL_MEMBER:
+        if (n != 4) {
+            return -EINVAL;
+        }
         m->zone = arg[0];
         m->region = arg[1];
         m->member = arg[2];
         return health_state_parse(arg[3], &m->state);
     case CTL_SYNCED:
-        if (ctl_uint(arg[0], 86400000, &v) < 0) {
+        if (n != 1 || ctl_uint(arg[0], 86400000, &v) < 0) {
             return -EINVAL;
         }
         m->interval_ms = (unsigned)v;
         return 0;
     case CTL_SET:
+        if (n < 3) {
+            return -EINVAL;
+        }
         m->zone = arg[1];
         m->region = arg[2];
         m->member = n == 4 ? arg[3] : NULL;
@@ -207,7 +218,7 @@ static int ctl_args(ctl_msg_t *m, char **arg, int n)
 
 int ctl_parse(char *line, ctl_msg_t *m, const char **why)
 {
-    char *p = line, *arg[4];
+    char *p = line, *arg[4] = {NULL, NULL, NULL, NULL};
     const ctl_verb_info_t *info;
     size_t vlen;
     int n = 0;
@@ -295,7 +306,7 @@ static void ctl_put(ctl_out_t *o, const char *s)
 
 static void ctl_put_arg(ctl_out_t *o, const char *s)
 {
-    if (!ctl_token_ok(s)) {
+    if (s == NULL || !ctl_token_ok(s)) {
         o->bad = true;
         return;
     }

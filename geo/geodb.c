@@ -262,7 +262,7 @@ static int compile(loader_t *L)
     if (L->mmdb.metadata.ip_version != 4 && L->mmdb.metadata.ip_version != 6) {
         return fail(L, "unsupported mmdb ip_version");
     }
-    L->memo = malloc((size_t)n * sizeof(*L->memo));
+    L->memo = xreallocarray(NULL, n, sizeof(*L->memo));
     L->data_cap = 1024;
     while (L->data_cap < (size_t)n / 2) {
         L->data_cap *= 2;

@@ -29,7 +29,6 @@ typedef struct {
     uint32_t *memo; /* db trie node -> our reference */
     uint32_t *loc_list;
     uint32_t none_list; /* the order for networks the database does not place */
-    const geo_trie_t *src;
 } mapper_t;
 
 /* Position of zone region `zr` in the service's list, or -1. */
@@ -171,7 +170,7 @@ static uint32_t intern(mapper_t *M, geo_source_t src, const geo_entry_t *e, uint
         }
     }
     if (M->map->n_lists == M->cap_lists) {
-        M->cap_lists = M->cap_lists ? M->cap_lists * 2 : 64;
+        M->cap_lists *= 2;
         M->lists = xreallocarray(M->lists, M->cap_lists, sizeof(*M->lists));
     }
     M->lists[M->map->n_lists] = l;
@@ -391,9 +390,11 @@ const geo_map_t *geo_map_build(const geo_db_t *db, const geo_map_spec_t *spec, a
 
     M.map = map;
     M.hash = xcalloc(M.hash_cap, sizeof(*M.hash));
+    M.cap_lists = 64;
+    M.lists = xcalloc(M.cap_lists, sizeof(*M.lists));
     if (db != NULL) {
-        M.memo = xcalloc(db->trie.n_nodes + 1, sizeof(*M.memo));
-        M.loc_list = xcalloc(db->n_locs + 1, sizeof(*M.loc_list));
+        M.memo = xreallocarray(NULL, db->trie.n_nodes + 1, sizeof(*M.memo));
+        M.loc_list = xreallocarray(NULL, db->n_locs + 1, sizeof(*M.loc_list));
         memset(M.memo, 0xff, (db->trie.n_nodes + 1) * sizeof(*M.memo));
         memset(M.loc_list, 0xff, (db->n_locs + 1) * sizeof(*M.loc_list));
         root4 = convert(&M, db, db->trie.root4);

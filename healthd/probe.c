@@ -268,8 +268,6 @@ static void probe_http_options(probe_t *p)
 /* Made at the first probe, then reused for the target's life. */
 static int probe_http_setup(probe_t *p)
 {
-    char host[1100];
-
     if (p->easy != NULL) {
         return 0;
     }
@@ -279,6 +277,7 @@ static int probe_http_setup(probe_t *p)
     }
     p->headers = curl_slist_append(NULL, "Connection: close");
     if (p->t.host != NULL) {
+        char host[1100];
         snprintf(host, sizeof(host), "Host: %s", p->t.host);
         p->headers = curl_slist_append(p->headers, host);
     }

@@ -242,7 +242,7 @@ static int zone_list_dir(const char *path, char ***files, size_t *n, diag_t *err
     char **out;
 
     if (count < 0) {
-        int e = errno;
+        int e = errno ? errno : EIO; /* a failure always returns a code */
 
         diag_error(errs, &mark, "cannot read directory: %s", gslb_strerror(-e));
         return -e;
@@ -270,7 +270,7 @@ int zone_list_files(const char *path, char ***files, size_t *n, diag_t *errs)
     char **out;
 
     if (stat(path, &st) != 0) {
-        int e = errno;
+        int e = errno ? errno : EIO; /* a failure always returns a code */
 
         diag_error(errs, &mark, "cannot read: %s", gslb_strerror(-e));
         return -e;
@@ -308,8 +308,8 @@ static void zone_follow_prev(zone_t *zone, zone_t *const *prev, size_t n_prev)
 int zone_load_path(const char *path, zone_t *const *prev, size_t n_prev, zone_t ***zones, size_t *n,
                    diag_t *errs)
 {
-    char **files;
-    size_t n_files, n_zones = 0;
+    char **files = NULL;
+    size_t n_files = 0, n_zones = 0;
     zone_t **out;
     bool failed = false;
 

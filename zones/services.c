@@ -62,7 +62,7 @@ static const schema_item_t services_expect_item = {"expect", SCHEMA_INT, .min = 
 static void services_expect(ynode_doc_t *d, zone_check_t *c, const schema_val_t *v, const char *ctx)
 {
     const yaml_node_t *node = v->node;
-    size_t n = ynode_is_seq(node) ? ynode_len(node) : 1;
+    size_t n = node != NULL && ynode_is_seq(node) ? ynode_len(node) : 1;
     schema_val_t code;
 
     c->expect = xcalloc(n, sizeof(*c->expect));
@@ -623,7 +623,6 @@ static void services_vs_records(ynode_doc_t *d, const zone_t *zone, const zone_s
 {
     const records_name_t *e = records_find(names, s->owner);
     unsigned addr;
-    char rctx[320];
 
     if (!e) {
         return;
@@ -639,6 +638,7 @@ static void services_vs_records(ynode_doc_t *d, const zone_t *zone, const zone_s
     /* records.c already reported a CNAME beside other records or at the
      * apex; a CNAME alone clashes with the service. */
     if (e->cname && !(e->types & ~RECORDS_T_CNAME) && ldns_dname_compare(s->owner, zone->origin)) {
+        char rctx[320];
         records_ctx(e, rctx, sizeof(rctx));
         schema_err(d, e->cname, rctx,
                    "CNAME cannot coexist with other data at the same name (service '%s' at "

@@ -250,7 +250,7 @@ static bool zgeo_map_key(ynode_doc_t *d, const yaml_node_t *key, const char *ctx
         return false;
     }
     /* Valid codes are at most "XX-XXX", well within code[8]. */
-    for (i = 0; code[i] && i < sizeof(e->code) - 1; i++) {
+    for (i = 0; i < sizeof(e->code) - 1 && code[i]; i++) {
         e->code[i] = zgeo_upper(code[i]);
     }
     e->code[i] = '\0';
@@ -362,7 +362,6 @@ static bool zgeo_net_key(ynode_doc_t *d, const yaml_node_t *key, const char *ctx
 {
     const char *text = ynode_str(key), *slash = strchr(text, '/');
     size_t len = slash ? (size_t)(slash - text) : strlen(text);
-    char net[INET6_ADDRSTRLEN];
     unsigned max;
 
     e->family = zgeo_parse_addr(text, len, e->addr);
@@ -381,6 +380,7 @@ static bool zgeo_net_key(ynode_doc_t *d, const yaml_node_t *key, const char *ctx
         return false;
     }
     if (zgeo_clear_host_bits(e->addr, max / 8, e->prefix)) {
+        char net[INET6_ADDRSTRLEN];
         inet_ntop(e->family, e->addr, net, sizeof(net));
         schema_err(d, key, ctx, "host bits set beyond /%u (did you mean %s/%u?)", e->prefix, net,
                    e->prefix);
@@ -447,7 +447,7 @@ static void zgeo_nets(ynode_doc_t *d, const zone_t *zone, const yaml_node_t *map
 void zgeo_load(ynode_doc_t *d, const zone_t *zone, const schema_val_t *v, const char *owner,
                zone_geo_t *geo)
 {
-    char gctx[ZGEO_CTX], dctx[ZGEO_CTX_PART];
+    char gctx[ZGEO_CTX];
     schema_val_t g[G_N];
 
     if (!v->ok) {
@@ -464,6 +464,7 @@ void zgeo_load(ynode_doc_t *d, const zone_t *zone, const schema_val_t *v, const 
         zgeo_nets(d, zone, g[G_NETS].node, gctx, geo);
     }
     if (g[G_DEFAULT].key) {
+        char dctx[ZGEO_CTX_PART];
         snprintf(dctx, sizeof(dctx), "%s default", gctx);
         zgeo_regions(d, zone, g[G_DEFAULT].key, g[G_DEFAULT].node, dctx, &geo->dflt, &geo->n_dflt);
     }

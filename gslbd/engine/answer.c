@@ -15,7 +15,7 @@
 static const uint8_t *client_addr(const query_t *q, const svc_rt_t *svc, const struct sockaddr *src,
                                   bool *v6, bool *from_ecs)
 {
-    static const uint8_t none[4]; /* no source (tests): 0.0.0.0, which no database places */
+    static const uint8_t none[4] = {0}; /* no source (tests): 0.0.0.0, placed nowhere */
     const uint8_t *a;
 
     *from_ecs = q->ecs && q->ecs_source > 0 && svc->ecs;

@@ -167,13 +167,16 @@ static bool build_occluded(const build_t *b, const uint8_t *name, size_t len, si
     return false;
 }
 
-static void build_lower(uint8_t *dst, const ldns_rdf *rdf)
+/* Copy a name lower-cased into dst (DNAME_MAX bytes); returns its length. */
+static size_t build_lower(uint8_t *dst, const ldns_rdf *rdf)
 {
     const uint8_t *src = ldns_rdf_data(rdf);
+    size_t len = ldns_rdf_size(rdf);
 
-    for (size_t i = 0; i < ldns_rdf_size(rdf); i++) {
+    for (size_t i = 0; i < len; i++) {
         dst[i] = dname_lower(src[i]);
     }
+    return len;
 }
 
 static void build_zone_rt(build_t *b, size_t z)
@@ -183,8 +186,7 @@ static void build_zone_rt(build_t *b, size_t z)
     uint8_t apex[DNAME_MAX];
     char text[1024];
 
-    build_lower(apex, zone->origin);
-    zr->apex_len = (uint8_t)ldns_rdf_size(zone->origin);
+    zr->apex_len = (uint8_t)build_lower(apex, zone->origin);
     zr->apex = arena_dup(&b->s->arena, apex, zr->apex_len);
     dname_to_text(apex, text, sizeof(text));
     size_t tlen = strlen(text);
@@ -204,17 +206,15 @@ static void build_collect(build_t *b, size_t z)
     bnode_add(build_node(b, zr->apex, zr->apex_len, z), zone->soa);
     for (size_t i = 0; i < ldns_rr_list_rr_count(zone->rrs); i++) {
         ldns_rr *rr = ldns_rr_list_rr(zone->rrs, i);
-        const ldns_rdf *owner = ldns_rr_owner(rr);
-        build_lower(name, owner);
-        if (!build_occluded(b, name, ldns_rdf_size(owner), z)) {
-            bnode_add(build_node(b, name, ldns_rdf_size(owner), z), rr);
+        size_t len = build_lower(name, ldns_rr_owner(rr));
+        if (!build_occluded(b, name, len, z)) {
+            bnode_add(build_node(b, name, len, z), rr);
         }
     }
     for (size_t i = 0; i < zone->n_services; i++) {
-        const ldns_rdf *owner = zone->services[i].owner;
-        build_lower(name, owner);
-        if (!build_occluded(b, name, ldns_rdf_size(owner), z)) {
-            build_node(b, name, ldns_rdf_size(owner), z)->svc = &zone->services[i];
+        size_t len = build_lower(name, zone->services[i].owner);
+        if (!build_occluded(b, name, len, z)) {
+            build_node(b, name, len, z)->svc = &zone->services[i];
         }
     }
 }
@@ -465,7 +465,7 @@ static const zone_geo_t *service_geo(const zone_t *zone, const zone_service_t *s
 static const geo_map_t *build_map(build_t *b, size_t z, const zone_service_t *zs,
                                   const region_rt_t **regions)
 {
-    double lat[zs->n_regions], lon[zs->n_regions];
+    double *lat = xcalloc(zs->n_regions, sizeof(*lat)), *lon = xcalloc(zs->n_regions, sizeof(*lon));
 
     for (size_t i = 0; i < zs->n_regions; i++) {
         lat[i] = regions[zs->regions[i]]->lat;
@@ -473,7 +473,9 @@ static const geo_map_t *build_map(build_t *b, size_t z, const zone_service_t *zs
     }
     geo_map_spec_t spec = {zs->n_regions,    lat, lon, zs->regions, service_geo(b->zones[z], zs),
                            zs->spread_km > 0};
-    geo_cache_entry_t *e = geo_cache_get(b->maps, b->db, &spec);
+    geo_cache_entry_t *e = geo_cache_get(b->maps, b->db, &spec); /* copies what it keeps */
+    free(lat);
+    free(lon);
     if (b->n_refs == b->cap_refs) {
         b->cap_refs = b->cap_refs ? b->cap_refs * 2 : 16;
         b->refs = xreallocarray(b->refs, b->cap_refs, sizeof(*b->refs));

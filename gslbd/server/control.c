@@ -123,8 +123,8 @@ static void cmd_status(client_t *cl)
             unsigned up = select_members_up(r);
             bool is_up = select_region_up(r);
             fprintf(f, "region %s %s %s, %u/%u members up (min_up %u), weight %u, override %s\n",
-                    zr->name, r->name, is_up ? "up" : "DOWN", up, r->n4 + r->n6, r->min_up,
-                    r->weight, health_override_name(healthdb_region_override(r->slot)));
+                    zr->name, r->name, is_up ? "up" : "DOWN", up, (unsigned)(r->n4 + r->n6),
+                    r->min_up, r->weight, health_override_name(healthdb_region_override(r->slot)));
             char addr[64];
             for (unsigned k = 0; k < r->n4; k++) {
                 if (r->s4[k] != NULL) {

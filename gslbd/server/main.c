@@ -397,7 +397,6 @@ int main(int argc, char **argv)
     options_t opt = {0};
     snapshot_t *snap;
     geo_db_t *db;
-    char desc[512];
     int rc;
 
     log_init("gslbd", LOG_LEVEL_INFO);
@@ -438,6 +437,7 @@ int main(int argc, char **argv)
             rc = explain_run(snap, db, opt.explain, opt.explain_name, opt.explain_type, stdout) ? 1
                                                                                                 : 0;
         } else {
+            char desc[512];
             zoneset_describe(zs, desc, sizeof(desc));
             printf("%s: OK: %s\n", opt.zones, desc);
         }
