@@ -9,8 +9,8 @@ the real dig runs only where the test is about dig. Each test name carries the R
 section that dictates the expected answer; each whole-reply check compares the status,
 the flags, the OPT record, the question and every section's records.
 
-Not here: reloads and zone-file errors (test_reload.sh), TCP limits and load
-(test_transport.py), geographic answers (geo tests).
+Not here: reloads and zone-file errors (test_reload.py), TCP limits and load
+(test_transport.py), geographic answers (test_geo.py).
 """
 
 import os

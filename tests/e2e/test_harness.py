@@ -6,7 +6,8 @@ right ones: a check that can never fail proves nothing. One gslbd serves the exa
 zone; each Response check is run against a real reply with one expectation wrong, its
 verdict captured instead of printed, and asserted to be a failure that names the
 mismatch; the same check with the right expectation must pass. Then the Test's own
-parts: groups, exceptions inside them, and the sanitizer scan of logs.
+parts: groups, exceptions inside them, the sanitizer scan of logs and wait_for's
+bounded polling, and a load's tally of its answers.
 
 Not here: gslbd's behaviour (test_core.py and the others); the harness's process
 handling is exercised by every suite.
@@ -93,6 +94,14 @@ def response_checks(t, srv):
     must_pass(t, "check_ecs reads the echoed option", ecs, "check_ecs", family=1,
               address="81.2.69.0", source=24)
     must_fail(t, "check_ecs notices a source prefix", ecs, "check_ecs", "source", source=16)
+    raw = ecs.option_bytes()
+    t.check("option_bytes: the ECS option as received (family 1, source 24, 81.2.69)",
+            len(raw) == 1 and raw[0][0] == 8 and raw[0][1][:3] == b"\x00\x01\x18"
+            and raw[0][1][4:] == bytes([81, 2, 69]), repr(raw))
+    must_pass(t, "check_option passes on the bytes as received", ecs, "check_option", code=8,
+              data=raw[0][1] if raw else b"")
+    must_fail(t, "check_option notices other bytes", ecs, "check_option", "expected", code=8,
+              data=b"\x00\x01\x18\x00\x51\x02\x46")
 
     stopped = g.query(g.free_port(), "www.gslb.example.com", timeout=0.3, test=t)
     must_fail(t, "a check on a missing reply fails with the reason", stopped, "check",
@@ -124,12 +133,31 @@ def test_parts(t):
             repr(exception_verdict))
     t.eq("nothing was printed or counted for them", failed_before, t.failed)
 
+    # wait_for: how many pauses it took, None when the condition never held.
+    looks = []
+    t.eq("wait_for: 0 pauses for a condition true at once", 0, t.wait_for(lambda: True, 1))
+    t.eq("wait_for: 2 pauses for one true at the third look", 2,
+         t.wait_for(lambda: looks.append(1) or len(looks) == 3, 1, 0.01))
+    t.eq("wait_for: None after timeout/every pauses when it never holds (11 looks)",
+         (None, 11), (t.wait_for(lambda: looks.append(1), 0.1, 0.01), len(looks) - 3))
+
+
+def load_tally(t, srv):
+    # A load counts its answers, so a test can see how a policy shares them out.
+    r = srv.load(count=20, expect=["192.0.2.10"], deadline=30)
+    t.check("load: 20 queries answered right", r.clean(20), *r.details())
+    t.eq("load: the tally counts each answer", {"192.0.2.10": 20}, dict(r.tally))
+    r = srv.load(qname="nope.gslb.example.com", count=5, ecs="192.0.2.0/24", deadline=30)
+    t.check("load: an NXDOMAIN is wrong and tallied as an empty answer",
+            r.wrong == 5 and dict(r.tally) == {"": 5}, *r.details())
+
 
 def main(t):
     srv = g.Gslbd(t, "harness", zones=g.write_example_zone(t))
     t.start(srv, "gslbd starts", bail=True)
     response_checks(t, srv)
     test_parts(t)
+    load_tally(t, srv)
     t.eq("gslbd stops with status 0", 0, srv.stop())
 
 

@@ -6,7 +6,7 @@ the connection cap (--tcp-max), and --threads 2 under a bounded parallel load ov
 and TCP. Every load here is bounded in count and in time and goes to 127.0.0.1 or ::1
 only.
 
-Not here: the answers themselves (test_core.py), reloads (test_reload.sh).
+Not here: the answers themselves (test_core.py), reloads (test_reload.py).
 """
 
 import gslbtest as g

@@ -24,7 +24,8 @@ What is where:
                           SKIP / "# SCRIPT: N passed, N failed"), assertions (ok, not_ok,
                           skip, check, eq, like, unlike, compare, report, group, bail),
                           the temporary directory (t.tmp, t.path, t.write; kept with
-                          E2E_KEEP=1), t.run for commands, and clean-up: every process
+                          E2E_KEEP=1), t.run for commands, t.wait_for for bounded
+                          polling, and clean-up: every process
                           stopped, logs scanned for sanitizer/valgrind reports.
   Daemon, Gslbd, Healthd, Nginx, Gslbctl (gslbtest.procs)
                           processes: start (bounded wait for the readiness line),
@@ -35,9 +36,10 @@ What is where:
                           checks: check, check_question, check_count, check_record,
                           check_no_record, check_section, check_types, check_edns,
                           check_option, check_ecs, check_size, check_noreply,
-                          check_reply, cmp.
+                          check_reply, cmp; option_bytes (EDNS options as received).
   TcpConn, udp_exchange, tcp_exchange, idle_close, tcp_cap, load (gslbtest.net)
-                          raw bytes over loopback sockets, TCP behaviour, bounded loads.
+                          raw bytes over loopback sockets, TCP behaviour, bounded loads
+                          (LoadResult.tally counts their answers).
   EXAMPLE_ZONE, write_example_zone, EXAMPLE_NEG_SOA, GSLBD_OPT (gslbtest.zones)
 
 The contract with tools/run-tests.sh: it counts lines starting "ok " and "not ok ", a

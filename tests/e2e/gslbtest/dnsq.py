@@ -323,6 +323,28 @@ def compression(wire):
     return stats[0], len(wire) + stats[1]
 
 
+def _wire_options(wire):
+    """The options of the first OPT record in the additional section of a message, as
+    (code, bytes) pairs read from its bytes; [] when there is none."""
+    p = dns.wire.Parser(wire)
+    counts = p.get_struct("!HHHHHH")[2:]
+    for _ in range(counts[0]):
+        p.get_name()
+        p.get_struct("!HH")
+    for index in range(sum(counts[1:])):
+        p.get_name()
+        rtype, _, _, rdlen = p.get_struct("!HHIH")
+        end = p.current + rdlen
+        if rtype == dns.rdatatype.OPT and index >= counts[1] + counts[2]:
+            out = []
+            while p.current + 4 <= end:
+                code, size = p.get_struct("!HH")
+                out.append((code, p.get_bytes(size)))
+            return out
+        p.seek(end)
+    return []
+
+
 # ------------------------------------------------------------------ responses
 
 
@@ -416,6 +438,12 @@ class Response:
             if opt.otype == dns.edns.OptionType.ECS:
                 return opt
         return None
+
+    def option_bytes(self):
+        """The OPT record's options as (code, bytes) pairs in wire order, as received: read
+        from the reply's bytes, not re-encoded by dnspython (which rewrites an ECS option
+        from its own parse). [] without a reply, an OPT record or options."""
+        return _wire_options(self.wire) if self.parsed else []
 
     def section(self, section):
         """A section's records as (owner, ttl, rdata) tuples, in wire order ([] when the
@@ -675,16 +703,18 @@ class Response:
 
     def check_option(self, name=None, code=None, present=True, data=None):
         """An EDNS option of this code is (or, present=False, is not) in the reply;
-        with data, its bytes."""
+        with data, its bytes exactly as received (option_bytes())."""
         problems = self._need_parse()
         if not problems:
             found = [o for o in (self.edns or {}).get("options", ()) if o.otype == code]
+            raw = [d for c, d in self.option_bytes() if c == code]
             if present and not found:
                 problems = ["no EDNS option %d" % code]
             elif not present and found:
                 problems = ["EDNS option %d present: %s" % (code, found[0].to_text())]
-            elif present and data is not None and found[0].to_wire() != bytes(data):
-                problems = ["EDNS option %d: %s" % (code, found[0].to_wire().hex())]
+            elif present and data is not None and raw[0] != bytes(data):
+                problems = ["EDNS option %d: expected %s, got %s" % (code, bytes(data).hex(),
+                                                                    raw[0].hex())]
         return self._report(name, "option %d %s" % (code, "present" if present else "absent"),
                             problems)
 

@@ -10,6 +10,7 @@ function refuses an address other than 127.0.0.0/8 or ::1, so a test cannot send
 traffic off the machine by mistake.
 """
 
+import collections
 import ipaddress
 import socket
 import struct
@@ -203,7 +204,10 @@ def tcp_cap(host, port, conns, make_wire, timeout=1.0):
 
 class LoadResult:
     """sent, answered, lost, wrong, first_wrong, seconds, every (callbacks run), errors
-    (tracebacks of exceptions in the clients: each ends that client early)."""
+    (tracebacks of exceptions in the clients: each ends that client early), and tally:
+    a collections.Counter of the answers that came, each counted by its answer section's
+    rdata, sorted and joined by spaces ("10.1.0.1"; "" for an empty answer), so a test
+    can see how a policy shares its answers out."""
 
     def __init__(self):
         self.lock = threading.Lock()
@@ -211,6 +215,7 @@ class LoadResult:
         self.first_wrong = ""
         self.seconds = 0.0
         self.errors = []
+        self.tally = collections.Counter()
 
     def clean(self, count):
         """All `count` queries sent and answered right, nothing lost, no client failed."""
@@ -224,24 +229,32 @@ class LoadResult:
     def details(self):
         """Lines for a failure report."""
         out = [str(self)]
+        if self.every:
+            out.append("actions run: %d" % self.every)
+        if self.tally:
+            out.append("answers: " + ", ".join("%s x%d" % (a or "(none)", n)
+                                               for a, n in self.tally.most_common(10)))
         if self.first_wrong:
             out.append("first wrong: " + self.first_wrong)
         return out + self.errors
 
 
 def _judge(wire, query, expect):
-    """"" when `wire` is a good answer to `query` with exactly the rdata in `expect`
-    (a set of text, or None for any); else what is wrong."""
+    """(verdict, answer) of a reply: verdict "" when `wire` is a good answer to `query`
+    with exactly the rdata in `expect` (a set of text, or None for any), else what is
+    wrong; answer the sorted rdata of its answer section joined by spaces (None when it
+    cannot be parsed)."""
     try:
         msg = dns.message.from_wire(wire)
-    except dns.exception.DNSException as e:
-        return "unparseable reply: %s (%s)" % (e, wire.hex())
-    if msg.id != query.id or msg.rcode() != dns.rcode.NOERROR:
-        return "id %d (sent %d), rcode %s" % (msg.id, query.id, dns.rcode.to_text(msg.rcode()))
+    except (dns.exception.DNSException, ValueError) as e:
+        return "unparseable reply: %s (%s)" % (e, wire.hex()), None
     got = sorted(rd.to_text() for rrset in msg.answer for rd in rrset)
+    if msg.id != query.id or msg.rcode() != dns.rcode.NOERROR:
+        return "id %d (sent %d), rcode %s" % (
+            msg.id, query.id, dns.rcode.to_text(msg.rcode())), " ".join(got)
     if expect is not None and got != sorted(expect):
-        return "answer %s, expected %s" % (got, sorted(expect))
-    return ""
+        return "answer %s, expected %s" % (got, sorted(expect)), " ".join(got)
+    return "", " ".join(got)
 
 
 def _load_worker(host, port, tcp, make_query, expect, count, deadline, timeout, result,
@@ -266,13 +279,15 @@ def _load_worker(host, port, tcp, make_query, expect, count, deadline, timeout, 
             if wire is None and conn is not None:
                 conn.close()
                 conn = None
-            verdict = "" if wire is None else _judge(wire, q, expect)
+            verdict, answer = ("", None) if wire is None else _judge(wire, q, expect)
             with result.lock:
                 result.sent += 1
                 if wire is None:
                     result.lost += 1
                 else:
                     result.answered += 1
+                    if answer is not None:
+                        result.tally[answer] += 1
                     if verdict:
                         result.wrong += 1
                         result.first_wrong = result.first_wrong or verdict
@@ -296,7 +311,7 @@ def load(host, port, make_query, tcp=False, count=1000, parallel=1, deadline=60.
     new dns.message.Message per query; `expect` is the set of answer rdata texts every
     reply must have (None: any NOERROR answer). With `action` and `every`, the first
     client calls action() after every `every` queries (say a SIGHUP reload under load).
-    Returns a LoadResult."""
+    Returns a LoadResult; its tally counts the answers by their rdata."""
     loopback(host)
     result = LoadResult()
     expect = None if expect is None else set(expect)

@@ -313,11 +313,16 @@ class Gslbd(Daemon):
                            lambda: dnsq.make_query(qname, qtype, edns=None).to_wire(), timeout)
 
     def load(self, qname="www.gslb.example.com", qtype="A", transport="udp4", edns=None,
-             **kw):
+             ecs=None, **kw):
         """net.load(): a bounded load of qname/qtype queries (no EDNS unless edns is a
-        version); count, parallel, deadline, timeout, expect, every, action as there."""
+        version, or ecs is given); ecs a Client Subnet ("81.2.69.0/24") in every query,
+        with EDNS version 0 unless edns says otherwise; count, parallel, deadline,
+        timeout, expect, every, action as there. A LoadResult; its tally counts the
+        answers (how a policy shares them out)."""
+        if ecs is not None and edns is None:
+            edns = 0
         return net.load(net.host_of(transport), self.port,
-                        lambda: dnsq.make_query(qname, qtype, edns=edns),
+                        lambda: dnsq.make_query(qname, qtype, edns=edns, ecs=ecs),
                         tcp=transport.startswith("tcp"), **kw)
 
     def dig(self, *args, transport="udp4", **kw):

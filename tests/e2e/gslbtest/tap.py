@@ -28,6 +28,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import traceback
 from pathlib import Path
 
@@ -249,6 +250,20 @@ class Test:
                 out = out.decode(errors="replace")
             return Result("timeout", out)
         return Result(p.returncode, p.stdout)
+
+    @staticmethod
+    def wait_for(cond, timeout=3.0, every=0.1):
+        """Poll cond() until it returns a true value: at most timeout/every pauses of
+        `every` seconds, so bounded in count, and in time as long as cond() is (a query
+        with its timeout, say). Returns how many pauses it took (0: true at the first
+        look), or None when it never held."""
+        pauses = int(round(timeout / every))
+        for waited in range(pauses + 1):
+            if cond():
+                return waited
+            if waited < pauses:
+                time.sleep(every)
+        return None
 
     # ------------------------------------------------------------- processes
 
