@@ -471,8 +471,12 @@ static const geo_map_t *build_map(build_t *b, size_t z, const zone_service_t *zs
         lat[i] = regions[zs->regions[i]]->lat;
         lon[i] = regions[zs->regions[i]]->lon;
     }
-    geo_map_spec_t spec = {zs->n_regions,    lat, lon, zs->regions, service_geo(b->zones[z], zs),
-                           zs->spread_km > 0};
+    geo_map_spec_t spec = {.n = zs->n_regions,
+                           .lat = lat,
+                           .lon = lon,
+                           .zone_region = zs->regions,
+                           .cfg = service_geo(b->zones[z], zs),
+                           .keep_km = zs->spread_km > 0};
     geo_cache_entry_t *e = geo_cache_get(b->maps, b->db, &spec); /* copies what it keeps */
     free(lat);
     free(lon);

@@ -60,6 +60,13 @@ TestSuite(geo, .init = build_db, .fini = free_db);
 static double lat3[] = {39.04, 53.35, 1.29}, lon3[] = {-77.49, -6.26, 103.85};
 static size_t zr3[] = {0, 1, 2};
 
+/* The three test regions' geometry, with `lat` (lat3, or moved ones). */
+static geo_map_spec_t spec3(const double *lat, const zone_geo_t *cfg, bool keep_km)
+{
+    return (geo_map_spec_t){
+        .n = 3, .lat = lat, .lon = lon3, .zone_region = zr3, .cfg = cfg, .keep_km = keep_km};
+}
+
 static const geo_list_t *lookup4(const geo_map_t *m, const char *ip, unsigned *scope)
 {
     uint8_t a[4];
@@ -111,7 +118,7 @@ Test(geo, nearest_orders_by_distance)
 {
     arena_t a;
     arena_init(&a);
-    geo_map_spec_t spec = {3, lat3, lon3, zr3, NULL, false};
+    geo_map_spec_t spec = spec3(lat3, NULL, false);
     const geo_map_t *m = geo_map_build(db, &spec, &a);
     unsigned scope;
 
@@ -126,7 +133,7 @@ Test(geo, equal_orders_merge_into_supernets)
 {
     arena_t a;
     arena_init(&a);
-    geo_map_spec_t spec = {3, lat3, lon3, zr3, NULL, false};
+    geo_map_spec_t spec = spec3(lat3, NULL, false);
     const geo_map_t *m = geo_map_build(db, &spec, &a);
     unsigned s69, s70, s71;
 
@@ -149,7 +156,7 @@ Test(geo, spread_keeps_distances_and_splits_merges)
 {
     arena_t a;
     arena_init(&a);
-    geo_map_spec_t spec = {3, lat3, lon3, zr3, NULL, true};
+    geo_map_spec_t spec = spec3(lat3, NULL, true);
     const geo_map_t *m = geo_map_build(db, &spec, &a);
     unsigned scope;
     const geo_list_t *l = lookup4(m, "81.2.70.1", &scope);
@@ -182,7 +189,7 @@ Test(geo, overrides_map_nets_default)
                       .n_dflt = 1};
     arena_t a;
     arena_init(&a);
-    geo_map_spec_t spec = {3, lat3, lon3, zr3, &cfg, false};
+    geo_map_spec_t spec = spec3(lat3, &cfg, false);
     const geo_map_t *m = geo_map_build(db, &spec, &a);
     unsigned scope;
 
@@ -207,7 +214,7 @@ Test(geo, ipv6_lookups)
 {
     arena_t a;
     arena_init(&a);
-    geo_map_spec_t spec = {3, lat3, lon3, zr3, NULL, false};
+    geo_map_spec_t spec = spec3(lat3, NULL, false);
     const geo_map_t *m = geo_map_build(db, &spec, &a);
     uint8_t v6[16];
     unsigned scope;
@@ -230,7 +237,7 @@ static void check_map_address(const geo_map_t *m, bool v6, const uint8_t *addr, 
     unsigned scope, dbdepth, bits = v6 ? 128 : 32, alen = v6 ? 16 : 4;
     const geo_list_t *l = geo_map_lookup(m, v6, addr, &scope);
     uint32_t leaf = geo_trie_walk(&db->trie, v6, addr, &dbdepth);
-    geo_map_spec_t spec = {3, lat3, lon3, zr3, NULL, false};
+    geo_map_spec_t spec = spec3(lat3, NULL, false);
     geo_entry_t want[3];
     uint16_t n;
     uint8_t other[16];
@@ -256,7 +263,7 @@ Test(geo, compiled_map_agrees_with_the_database)
                                  "192.0.2.128", "198.51.100.0", "203.0.113.0", "10.0.0.0"};
     arena_t a;
     arena_init(&a);
-    geo_map_spec_t spec = {3, lat3, lon3, zr3, NULL, false};
+    geo_map_spec_t spec = spec3(lat3, NULL, false);
     const geo_map_t *m = geo_map_build(db, &spec, &a);
     uint64_t rng = 88172645463325252ull;
     char what[96];
@@ -303,8 +310,15 @@ static svc_rt_t make_svc(zone_policy_t policy, unsigned answers, float spread)
 {
     const char *names[] = {"us-east", "eu-west", "ap-south"};
     for (int i = 0; i < 3; i++) {
-        regs[i] = (region_rt_t){names[i], 100,  lat3[i], lon3[i],  1,        0,
-                                v4s[i],   NULL, NULL,    no_slots, no_slots, 1};
+        regs[i] = (region_rt_t){.name = names[i],
+                                .weight = 100,
+                                .lat = lat3[i],
+                                .lon = lon3[i],
+                                .n4 = 1,
+                                .v4 = v4s[i],
+                                .s4 = no_slots,
+                                .s6 = no_slots,
+                                .min_up = 1};
     }
     svc_rt_t svc = (svc_rt_t){.n_regions = 3,
                               .regions = reg_ptrs,
@@ -323,9 +337,9 @@ static geo_list_t *order_of(uint16_t a, float ka, uint16_t b, float kb, uint16_t
         char room[sizeof(geo_list_t) + 3 * sizeof(geo_entry_t)];
     } u;
     u.l.n = 3;
-    u.l.e[0] = (geo_entry_t){a, ka};
-    u.l.e[1] = (geo_entry_t){b, kb};
-    u.l.e[2] = (geo_entry_t){c, kc};
+    u.l.e[0] = (geo_entry_t){.region = a, .km = ka};
+    u.l.e[1] = (geo_entry_t){.region = b, .km = kb};
+    u.l.e[2] = (geo_entry_t){.region = c, .km = kc};
     return &u.l;
 }
 
@@ -559,8 +573,14 @@ Test(health, min_up_counts_members)
     healthdb_t *h = healthdb_new(NULL);
     healthdb_slot_t *m[2] = {healthdb_slot(h, "t.test", "r", "a"), healthdb_slot(h, "t.test", "r", "b")};
     const uint8_t v4[8] = {192, 0, 2, 1, 192, 0, 2, 2};
-    region_rt_t r = {"r", 100,      0, 0, 2, 0, v4, NULL, healthdb_slot(h, "t.test", "r", NULL),
-                     m,   no_slots, 2};
+    region_rt_t r = {.name = "r",
+                     .weight = 100,
+                     .n4 = 2,
+                     .v4 = v4,
+                     .slot = healthdb_slot(h, "t.test", "r", NULL),
+                     .s4 = m,
+                     .s6 = no_slots,
+                     .min_up = 2};
     const region_rt_t *rp[1] = {&r};
     svc_rt_t svc = {
         .n_regions = 1, .regions = rp, .answers = 1, .ttl = 30, .on_all_down = ALL_DOWN_NODATA};
@@ -610,9 +630,9 @@ Test(health, overrides_survive_a_restart_and_reports_go_stale)
 Test(geo, map_cache_reuses_unchanged_geometry)
 {
     geo_cache_t *c = geo_cache_new();
-    geo_map_spec_t spec = {3, lat3, lon3, zr3, NULL, false};
+    geo_map_spec_t spec = spec3(lat3, NULL, false);
     double moved[3] = {39.04, 48.85, 1.29}; /* eu-west moved to Paris */
-    geo_map_spec_t spec2 = {3, moved, lon3, zr3, NULL, false};
+    geo_map_spec_t spec2 = spec3(moved, NULL, false);
 
     geo_cache_entry_t *a = geo_cache_get(c, db, &spec);
     geo_cache_entry_t *b = geo_cache_get(c, db, &spec); /* a reload, same regions */
