@@ -178,7 +178,7 @@ static void on_change(void *arg, const target_t *t, health_state_t state, const 
     int n = target_member_line(t, state, reason, line, sizeof(line));
 
     if (n < 0) {
-        log_err("%s: member line too long for the control protocol", t->label);
+        log_err("%s: cannot report its state: %s", t->label, gslb_strerror(n));
         return;
     }
     for (size_t i = 0; i < h->opt->n_gslbd; i++) {
