@@ -408,7 +408,7 @@ class Gslbctl:
 
 
 class Nginx(Daemon):
-    """A real nginx standing in for a region's balancer (as tests/e2e/nginx.sh).
+    """A real nginx standing in for a region's balancer (as tools/nginx.sh, for the demo).
 
     One foreground, single-process nginx in TMP/nginx/NAME with its own configuration,
     pid file, logs and temporary files, listening on 127.0.0.1:port (a free port, tried
