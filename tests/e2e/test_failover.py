@@ -222,7 +222,8 @@ class Failover:
 # ------------------------------------------------------------------ the steps
 
 
-def regions(t, f):
+def set_up(t, f):
+    """The three nginx (checked by hand first), the zone, gslbd and healthd."""
     for r in ("us-east", "eu-west", "ap-south"):
         f.nginx[r] = g.Nginx(t, r)
         if not t.start(f.nginx[r]):
@@ -237,7 +238,8 @@ def regions(t, f):
 
     t.write(f.zone.relative_to(t.tmp), ZONE.format(
         p_us=f.nginx["us-east"].port, p_eu=eu.port, p_ap=f.nginx["ap-south"].port,
-        **globals()))
+        US_EAST=US_EAST, US_EAST6=US_EAST6, EU_WEST=EU_WEST, EU_WEST6=EU_WEST6,
+        AP_SOUTH=AP_SOUTH, INTERVAL_MS=INTERVAL_MS, RISE=RISE, FALL=FALL))
     f.srv = g.Gslbd(t, "gslbd", zones=f.zone, args=["--threads", 2, "--control", f.ctl])
     if not t.start(f.srv):
         t.bail("gslbd started", *f.srv.why)
@@ -400,7 +402,7 @@ def main(t):
         if not os.access(binary, os.X_OK):
             t.bail("%s present" % what, "no executable at %s (%s)" % (binary, make))
     f = Failover(t)
-    regions(t, f)
+    set_up(t, f)
     steady(t, f)
     failure(t, f)
     recovery(t, f)
