@@ -3,7 +3,7 @@
 #
 # Started by `make demo` once everything is built. It starts one real nginx per region of
 # the README's example zone (us-east, eu-west, ap-south, each on 127.0.0.1 on a free
-# port, its /health failing while a "down" file exists: tests/e2e/nginx.sh), then gslbd
+# port, its /health failing while a "down" file exists: tools/nginx.sh), then gslbd
 # on 127.0.0.1 and [::1] port 5353 (GSLB_DEMO_PORT overrides it) with the built-in world
 # GeoIP database, and healthd probing the nginx servers every second. The zone is
 # tools/demo/gslb.example.com.yaml.in: the example zone with the probes pointed at the
@@ -52,8 +52,8 @@ CTL=$DEMO/control.sock
 ZONE=$DEMO/zones/gslb.example.com.yaml
 # shellcheck disable=SC2034 # read by nginx.sh
 NGINX_BASE=$DEMO/nginx
-# shellcheck source=../tests/e2e/nginx.sh
-. "$ROOT/tests/e2e/nginx.sh"
+# shellcheck source=nginx.sh
+. "$ROOT/tools/nginx.sh"
 GSLBD_PID=""
 HEALTHD_PID=""
 

@@ -1,14 +1,13 @@
 #!/usr/bin/env bash
 # run-tests.sh: what `make test` runs once the binaries are built.
 #
-# Runs bin/unit-tests (Criterion), then every tests/e2e/test_*.py (with python3,
-# on the gslbtest harness) and test_*.sh (with bash, on lib.sh) in name order, and
-# ends with one line "N passed, N failed": Criterion's counts from its "Synthesis:"
+# Runs bin/unit-tests (Criterion), the fuzz corpora, then every tests/e2e/test_*.py
+# (with python3, on the gslbtest harness) in name order, and ends with one line "N passed, N failed": Criterion's counts from its "Synthesis:"
 # line plus the "ok" / "not ok" lines of the end-to-end scripts. A script that dies
 # without reporting a failure, or overruns its time limit, counts as one failure.
 # Exits non-zero when anything failed.
 #
-# Usage: tools/run-tests.sh [--no-unit] [tests/e2e/test_NAME.py|.sh ...]
+# Usage: tools/run-tests.sh [--no-unit] [tests/e2e/test_NAME.py ...]
 #   E2E_TIMEOUT=seconds  limit per end-to-end script (default 600)
 #   E2E_KEEP=1           keep each script's temporary directory (logs, zones)
 #   PYTHON=python3       interpreter for the .py scripts; when it cannot import
@@ -31,7 +30,7 @@ if [ $# -gt 0 ]; then
     scripts=("$@")
 else
     shopt -s nullglob
-    mapfile -t scripts < <(printf '%s\n' tests/e2e/test_*.py tests/e2e/test_*.sh | LC_ALL=C sort)
+    mapfile -t scripts < <(printf '%s\n' tests/e2e/test_*.py | LC_ALL=C sort)
     shopt -u nullglob
 fi
 
@@ -96,11 +95,7 @@ fi
 
 for script in "${scripts[@]}"; do
     echo "== $script"
-    case $script in
-    *.py) runner=("$PYTHON") ;;
-    *) runner=(bash) ;;
-    esac
-    timeout "${E2E_TIMEOUT:-600}" "${runner[@]}" "$script" 2>&1 | tee "$out"
+    timeout "${E2E_TIMEOUT:-600}" "$PYTHON" "$script" 2>&1 | tee "$out"
     status=${PIPESTATUS[0]}
     ok=$(grep -c '^ok ' "$out")
     not_ok=$(grep -c '^not ok ' "$out")

@@ -9,9 +9,19 @@ mismatch; the same check with the right expectation must pass. Then the Test's o
 parts: groups, exceptions inside them, the sanitizer scan of logs and wait_for's
 bounded polling, and a load's tally of its answers.
 
+Last, the stand-ins and waits the healthd suites rely on: until() gives up on time, a
+Backend answers as its mode says, a FakeGslbd replies and records as gslbd would, and a
+stopped (SIGSTOP) process still stops cleanly.
+
 Not here: gslbd's behaviour (test_core.py and the others); the harness's process
 handling is exercised by every suite.
 """
+
+import http.client
+import signal
+import socket
+import sys
+import time
 
 import gslbtest as g
 
@@ -152,6 +162,81 @@ def load_tally(t, srv):
             r.wrong == 5 and dict(r.tally) == {"": 5}, *r.details())
 
 
+def http_get(port, path="/health"):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+    try:
+        conn.request("GET", path, headers={"Host": "www.test"})
+        reply = conn.getresponse()
+        return reply.status, reply.read().decode(errors="replace")
+    except (OSError, http.client.HTTPException) as e:
+        return 0, str(e)
+    finally:
+        conn.close()
+
+
+def control_exchange(path, lines):
+    """Send lines to a Unix control socket; the reply line to each."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(2)
+        s.connect(str(path))
+        f = s.makefile("rwb")
+        replies = []
+        for line in lines:
+            f.write(line.encode() + b"\n")
+            f.flush()
+            replies.append(f.readline().decode().rstrip("\n"))
+        return replies
+
+
+TRAP = """\
+import signal, sys, time
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+print("listening", flush=True)
+time.sleep(60)
+"""
+
+
+def stand_ins(t):
+    start = time.monotonic()
+    w = g.until(lambda: False, 0.3, every=0.1)
+    took = time.monotonic() - start
+    t.check("until gives up after its timeout, and says so", not w and 0.3 <= took < 1.0,
+            repr(w), "took %.2f s" % took)
+    w = g.until(lambda: "here", 5)
+    t.check("until returns at once with a true value", w and w.value == "here" and w.ms < 500,
+            repr(w))
+
+    be = g.Backend(t, "backend")
+    t.start(be, "a Backend starts", bail=True)
+    t.eq("a Backend answers 200 by default", 200, http_get(be.port)[0])
+    be.set("503")
+    t.eq("a Backend answers the status its mode sets", 503, http_get(be.port)[0])
+    be.set("body all fine")
+    status, body = http_get(be.port)
+    t.check("a Backend's body mode: 200, the text, and the Host it was sent",
+            status == 200 and "all fine" in body and "host=www.test" in body, status, body)
+
+    fake = g.FakeGslbd(t, "fake")
+    t.start(fake, "a FakeGslbd starts", bail=True)
+    replies = control_exchange(fake.socket, ["HELLO healthd 2", "MEMBER z r 192.0.2.1 up",
+                                             "PING", "BOGUS"])
+    t.eq("a FakeGslbd replies as gslbd does", ["OK gslbd 2", "OK", "OK", "ERR unknown request"],
+         replies)
+    t.check("a FakeGslbd records each line with its connection",
+            fake.wait_line("^1 CLOSED$", 3) and fake.lines() == [
+                "1 CONNECT", "1 HELLO healthd 2", "1 MEMBER z r 192.0.2.1 up", "1 PING",
+                "1 BOGUS", "1 CLOSED"], *fake.lines())
+
+    t.check("stall: a process stopped for a while still serves after it",
+            be.stall(0.3) and http_get(be.port)[0] == 200)
+    # A process that handles SIGTERM, as gslbd and healthd do, acts on it only once
+    # continued: without the SIGCONT, stop() would have to kill it.
+    trap = g.Daemon(t, "trap", [sys.executable, "-c", TRAP], ready="listening")
+    t.start(trap, "a helper that handles SIGTERM starts", bail=True)
+    trap.signal(signal.SIGSTOP)
+    t.eq("a stopped process still ends on SIGTERM (stop sends SIGCONT)", 0, trap.stop(timeout=3))
+
+
 def main(t):
     srv = g.Gslbd(t, "harness", zones=g.write_example_zone(t))
     t.start(srv, "gslbd starts", bail=True)
@@ -159,6 +244,7 @@ def main(t):
     test_parts(t)
     load_tally(t, srv)
     t.eq("gslbd stops with status 0", 0, srv.stop())
+    stand_ins(t)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
  * (hstate), targets built from zone YAML, their matching across reloads and
  * the spreading of first probes (target), the MEMBER line of the control
  * protocol, and the body substring scan (scan). Nothing here opens a socket:
- * probing and reporting are covered by tests/e2e/test_healthd.sh.
+ * probing and reporting are covered by tests/e2e/test_healthd.py.
  */
 #include <criterion/criterion.h>
 

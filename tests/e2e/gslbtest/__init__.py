@@ -29,8 +29,17 @@ What is where:
                           stopped, logs scanned for sanitizer/valgrind reports.
   Daemon, Gslbd, Healthd, Nginx, Gslbctl (gslbtest.procs)
                           processes: start (bounded wait for the readiness line),
-                          stop (exit status), reload (SIGHUP), wait_log, mark, log;
+                          stop (exit status), reload (SIGHUP), stall (SIGSTOP for a
+                          while), wait_log, mark, log; Gslbd.twin for restarts;
                           GSLBD_WRAPPER (e.g. valgrind) in front of gslbd and healthd.
+  Backend, FakeGslbd, self_signed (gslbtest.procs, running gslbtest/stubs.py)
+                          stand-ins for healthd's tests: an HTTP(S) server whose
+                          behaviour a mode file sets, and a control socket that
+                          records every line healthd sends.
+  until (gslbtest.tap)    a bounded poll: the value and the time it took.
+  private_network (gslbtest.netns)
+                          re-run the script in a network namespace of its own
+                          (unshare -n), for port 53 and tools that chase addresses.
   query, make_query, send_raw, pipeline, keepopen, Response, dig (gslbtest.dnsq)
                           DNS over udp4/tcp4/udp6/tcp6 with dnspython; Response's
                           checks: check, check_question, check_count, check_record,
@@ -67,15 +76,18 @@ from .dnsq import (TRANSPORTS, DigResult, Response, compression, dig, exchange, 
                    keepopen, make_query, pipeline, query, send_raw)
 from .net import (LoadResult, TcpCapResult, TcpConn, frame, host_of, idle_close,  # noqa: E402
                   load, loopback, tcp_cap, tcp_exchange, udp_exchange)
-from .procs import Daemon, Gslbctl, Gslbd, Healthd, Nginx, free_port, wrapper  # noqa: E402
-from .tap import READY_TIMEOUT, ROOT, Result, Test  # noqa: E402
+from .netns import private_network  # noqa: E402
+from .procs import (Backend, Daemon, FakeGslbd, Gslbctl, Gslbd, Healthd, Nginx,  # noqa: E402
+                    free_port, self_signed, wrapper)
+from .tap import READY_TIMEOUT, ROOT, Result, Test, Waited, until  # noqa: E402
 from .zones import EXAMPLE_NEG_SOA, EXAMPLE_ZONE, GSLBD_OPT, write_example_zone  # noqa: E402
 
 __all__ = [
     "TRANSPORTS", "DigResult", "Response", "compression", "dig", "exchange", "keepopen",
     "make_query", "pipeline", "query", "send_raw", "LoadResult", "TcpCapResult", "TcpConn",
     "frame", "host_of", "idle_close", "load", "loopback", "tcp_cap", "tcp_exchange",
-    "udp_exchange", "Daemon", "Gslbctl", "Gslbd", "Healthd", "Nginx", "free_port", "wrapper",
-    "READY_TIMEOUT", "ROOT", "Result", "Test", "EXAMPLE_NEG_SOA", "EXAMPLE_ZONE", "GSLBD_OPT",
+    "udp_exchange", "private_network", "Backend", "Daemon", "FakeGslbd", "Gslbctl", "Gslbd",
+    "Healthd", "Nginx", "free_port", "self_signed", "wrapper", "READY_TIMEOUT", "ROOT",
+    "Result", "Test", "Waited", "until", "EXAMPLE_NEG_SOA", "EXAMPLE_ZONE", "GSLBD_OPT",
     "write_example_zone",
 ]

@@ -2,9 +2,12 @@
 
 Daemon is the general case: a command started in the background with its output in the
 test's temporary directory, a readiness pattern waited for (bounded), a stop with the
-exit status (SIGTERM, bounded wait, SIGKILL), SIGHUP reloads and bounded waits for log
-lines. Gslbd, Healthd and Nginx add their command lines and conveniences; Gslbctl runs
-the control client to completion. Every started process is registered with the Test,
+exit status (SIGTERM, bounded wait, SIGKILL), SIGHUP reloads, stalls (SIGSTOP for a
+while, then SIGCONT) and bounded waits for log lines. Gslbd, Healthd and Nginx add their
+command lines and conveniences; Gslbctl runs the control client to completion. Backend
+(an HTTP(S) server whose behaviour a file sets) and FakeGslbd (a control socket that
+records what healthd sends) are the stand-ins of gslbtest/stubs.py; self_signed() makes
+a certificate for an HTTPS Backend. Every started process is registered with the Test,
 which stops it at the end whatever happens.
 
 The project's daemons (gslbd, healthd) run under GSLBD_WRAPPER when it is set (say
@@ -25,10 +28,12 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 from . import dnsq, net
-from .tap import READY_TIMEOUT, ROOT
+from .tap import READY_TIMEOUT, ROOT, until
 
 
 def _binary(env, default):
@@ -171,6 +176,18 @@ class Daemon:
         """SIGHUP (a reload for gslbd and healthd)."""
         return self.signal(signal.SIGHUP)
 
+    def stall(self, seconds):
+        """Stop the process (SIGSTOP) for `seconds`, then let it go on (SIGCONT, sent
+        whatever happens meanwhile): a process that gets no CPU for a while, as under a
+        loaded machine. False when it is not running."""
+        if not self.signal(signal.SIGSTOP):
+            return False
+        try:
+            time.sleep(seconds)
+        finally:
+            self.signal(signal.SIGCONT)
+        return True
+
     def stop_timeout(self):
         """Seconds a clean stop may take: 5, or 60 under a wrapper such as valgrind,
         whose leak check at exit is slow (as lib.sh)."""
@@ -189,6 +206,8 @@ class Daemon:
         self.test.forget(self)
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
+            # A stopped process (stall() cut short) acts on SIGTERM only once continued.
+            self.proc.send_signal(signal.SIGCONT)
             try:
                 self.proc.wait(self.stop_timeout() if timeout is None else timeout)
             except subprocess.TimeoutExpired:
@@ -272,14 +291,28 @@ class Gslbd(Daemon):
 
     def start(self, timeout=None):
         """As Daemon.start; a port picked here that someone else took meanwhile is
-        replaced by a new one (three tries)."""
-        for _ in range(3):
+        replaced by a new one (three tries). A port given to the constructor (a restart,
+        see twin()) is kept: while it is free, another program's connection or query may
+        be given it as its local port for a moment, so a bind that fails with "Address
+        already in use" is tried again, up to 10 times in about 3 s."""
+        tries = 3 if self._own_port else 10
+        for _ in range(tries):
             if super().start(timeout):
                 return True
-            if not (self._own_port and any("cannot listen" in w for w in self.why)):
+            if self._own_port and any("cannot listen" in w for w in self.why):
+                self.port = free_port()
+            elif not self._own_port and any("Address already in use" in w
+                                             for w in self.why):
+                time.sleep(0.3)
+            else:
                 return False
-            self.port = free_port()
         return False
+
+    def twin(self, name):
+        """A new Gslbd with this one's command line (zones, port, addresses, args) and a
+        log of its own (TMP/NAME.log): what a restart starts once this one has stopped."""
+        return Gslbd(self.test, name, zones=self.zones, args=self.args, port=self.port,
+                     addresses=self.addresses, binary=self.binary)
 
     # ------------------------------------------------------------- DNS
 
@@ -359,6 +392,11 @@ class Healthd(Daemon):
             argv += ["--gslbd", control]
         return argv + self.args
 
+    def run(self, *args, timeout=20):
+        """bin/healthd with these arguments only (--version, a bad command line), run to
+        completion: a Result(status, out)."""
+        return self.test.run([self.binary] + [str(a) for a in args], timeout=timeout)
+
 
 class Gslbctl:
     """bin/gslbctl against one control socket: run("status"), run("drain", "eu-west")."""
@@ -375,7 +413,7 @@ class Gslbctl:
 
 
 class Nginx(Daemon):
-    """A real nginx standing in for a region's balancer (as tests/e2e/nginx.sh).
+    """A real nginx standing in for a region's balancer (as tools/nginx.sh, for the demo).
 
     One foreground, single-process nginx in TMP/nginx/NAME with its own configuration,
     pid file, logs and temporary files, listening on 127.0.0.1:port (a free port, tried
@@ -465,13 +503,99 @@ http {{
         except FileNotFoundError:
             pass
 
-    def health(self, timeout=2.0):
-        """The status code /health answers now (0: no answer)."""
+    def get(self, path="/", timeout=2.0):
+        """GET path from this nginx: (status code, body text); (0, "") without an answer."""
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
-            conn.request("GET", "/health")
-            return conn.getresponse().status
+            conn.request("GET", path)
+            reply = conn.getresponse()
+            return reply.status, reply.read().decode(errors="replace")
         except (OSError, http.client.HTTPException):
-            return 0
+            return 0, ""
         finally:
             conn.close()
+
+    def health(self, timeout=2.0):
+        """The status code /health answers now (0: no answer)."""
+        return self.get("/health", timeout)[0]
+
+    def requests(self):
+        """How many requests this nginx has logged (lines of its access log)."""
+        try:
+            with open(self.dir / "access.log", "rb") as f:
+                return sum(1 for _ in f)
+        except OSError:
+            return 0
+
+
+# ------------------------------------------------------------------ stand-ins (stubs.py)
+
+STUBS = Path(__file__).resolve().with_name("stubs.py")
+
+
+def self_signed(test, cn="www.test", name="cert"):
+    """A self-signed certificate for `cn` (also its subjectAltName), valid two days,
+    made with openssl in TMP: (cert path, key path), or None when openssl failed."""
+    cert, key = test.path(name + ".pem"), test.path(name + ".key")
+    r = test.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                  "-subj", "/CN=" + cn, "-addext", "subjectAltName=DNS:" + cn,
+                  "-keyout", key, "-out", cert], timeout=60)
+    return (cert, key) if r.status == 0 else None
+
+
+class Backend(Daemon):
+    """An HTTP server for healthd to probe, on 127.0.0.1 and ::1 at `port` (default a
+    free one); HTTPS with tls=(cert, key). set(mode) changes how it answers from the next
+    connection on: "200", "503", "301", "body TEXT", "slow MS", "hang", "drip", "close"
+    (see gslbtest/stubs.py). Its mode file is TMP/NAME.mode; it starts answering 200."""
+
+    def __init__(self, test, name, port=None, tls=None, mode="200"):
+        super().__init__(test, name, ready=r"listening", wrap=False, sanitized=False)
+        self.port = port if port is not None else free_port()
+        self.tls = tls
+        self.mode_path = test.path(name + ".mode")
+        self.set(mode)
+
+    def command(self):
+        argv = [sys.executable, str(STUBS), "backend", str(self.port), str(self.mode_path)]
+        return argv + ([str(p) for p in self.tls] if self.tls else [])
+
+    def set(self, mode):
+        """How to answer from now on (written atomically: no probe reads half a mode)."""
+        self.test.write(self.mode_path.relative_to(self.test.tmp), mode + "\n")
+
+
+class FakeGslbd(Daemon):
+    """gslbd's control socket as healthd sees it, recording every line (gslbtest/stubs.py):
+    .socket is the path to give healthd (--gslbd), .lines_path the record, one line per
+    line received as "CONN LINE" (CONN counts connections from 1; "CONN CONNECT" and
+    "CONN CLOSED" around each). Another FakeGslbd on the same socket is what a restarted
+    gslbd looks like to healthd."""
+
+    def __init__(self, test, name, socket_path=None):
+        super().__init__(test, name, ready=r"listening", wrap=False, sanitized=False)
+        self.socket = Path(socket_path) if socket_path else test.path(name + ".sock")
+        self.lines_path = test.path(name + ".lines")
+
+    def command(self):
+        return [sys.executable, str(STUBS), "gslbd", str(self.socket), str(self.lines_path)]
+
+    def text(self):
+        """Everything recorded so far ("" before the first connection)."""
+        try:
+            return self.lines_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def lines(self):
+        return self.text().splitlines()
+
+    def count(self, pattern):
+        """How many recorded lines match the regular expression (re.search)."""
+        rx = re.compile(pattern)
+        return sum(1 for line in self.lines() if rx.search(line))
+
+    def wait_line(self, pattern, timeout=3.0, count=1):
+        """Wait (bounded, polling every 100 ms) until at least `count` recorded lines match:
+        a Waited, true when they did, .ms the time it took."""
+        return until(lambda: self.count(pattern) >= count, timeout)

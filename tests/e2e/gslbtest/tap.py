@@ -1,6 +1,6 @@
 """gslbtest.tap: the Test object: TAP lines, assertions, the temporary directory, clean-up.
 
-One Test per script. It prints one line per assertion, exactly as tests/e2e/lib.sh does,
+One Test per script. It prints one line per assertion, exactly as the shell suites' lib.sh did,
 so tools/run-tests.sh counts Python and shell suites alike:
 
     ok - NAME
@@ -65,6 +65,39 @@ class Result:
 
     def __repr__(self):
         return "Result(status=%r, out=%r)" % (self.status, self.out[:200])
+
+
+class Waited:
+    """What until() returns: the condition's last value and the seconds waited. True when
+    the value was (it came in time); ms is the wait in whole milliseconds."""
+
+    def __init__(self, value, seconds):
+        self.value = value
+        self.seconds = seconds
+
+    @property
+    def ms(self):
+        return int(self.seconds * 1000)
+
+    def __bool__(self):
+        return bool(self.value)
+
+    def __repr__(self):
+        return "Waited(value=%r, seconds=%.3f)" % (self.value, self.seconds)
+
+
+def until(condition, timeout, every=0.1):
+    """Call condition() every `every` seconds until it returns something true or
+    `timeout` seconds have gone by (one last call at the end): a Waited with that value
+    and the time it took. Bounded in time and, through `every`, in count."""
+    start = time.monotonic()
+    deadline = start + timeout
+    while True:
+        value = condition()
+        now = time.monotonic()
+        if value or now >= deadline:
+            return Waited(value, now - start)
+        time.sleep(max(0.0, min(every, deadline - now)))
 
 
 class Test:

@@ -1,6 +1,10 @@
 # shellcheck shell=bash disable=SC2034
 # nginx.sh: real nginx web servers standing in for regional balancers (sourced, never run).
 #
+# Sourced by tools/demo.sh and bench/healthd-scale. The end-to-end tests start the same
+# instances from Python (tests/e2e/gslbtest, class Nginx): keep the two configurations
+# alike.
+#
 # Each instance is one nginx process of its own: its own directory (configuration, pid
 # file, error and access logs, temporary files), listening on 127.0.0.1 on a free port,
 # with two locations:
@@ -58,7 +62,7 @@ print(s.getsockname()[1])'
 nginx_conf() {
     local name=$1 dir=$2 port=$3
     cat <<EOF
-# nginx for the gslb region "$name": written by tests/e2e/nginx.sh, stopped by it too.
+# nginx for the gslb region "$name": written by tools/nginx.sh, stopped by it too.
 daemon off;
 master_process off;
 worker_processes 1;
