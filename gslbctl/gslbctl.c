@@ -17,6 +17,7 @@
 
 #include "common/ctl.h"
 #include "common/errcode.h"
+#include "common/log.h"
 #include "common/version.h"
 
 static void usage(FILE *out)
@@ -45,18 +46,18 @@ static int connect_to(const char *path)
     int fd;
 
     if (strlen(path) >= sizeof(sun.sun_path)) {
-        fprintf(stderr, "gslbctl: %s: path too long for a socket\n", path);
-        return -1;
+        log_err("%s: path too long for a socket", path);
+        return -ENAMETOOLONG;
     }
     strcpy(sun.sun_path, path);
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-        fprintf(stderr, "gslbctl: cannot connect to gslbd at %s: %s\n", path,
-                gslb_strerror(-errno));
+        int e = -errno;
+        log_err("cannot connect to gslbd at %s: %s", path, gslb_strerror(e));
         if (fd >= 0) {
             close(fd);
         }
-        return -1;
+        return e;
     }
     return fd;
 }
@@ -69,8 +70,7 @@ static int request(FILE *io, const ctl_msg_t *req, bool print_data)
     ctl_msg_t m;
 
     if (ctl_format(req, line, sizeof(line)) < 0) {
-        fprintf(stderr, "gslbctl: the request cannot be sent: a name holds a space or a "
-                        "control character\n");
+        log_err("the request cannot be sent: a name holds a space or a control character");
         return 2;
     }
     fputs(line, io);
@@ -84,15 +84,38 @@ static int request(FILE *io, const ctl_msg_t *req, bool print_data)
             return 0;
         }
         if (final) {
-            fprintf(stderr, "gslbctl: gslbd says: %s\n", m.text);
+            log_err("gslbd says: %s", m.text);
             return 1;
         }
         if (print_data) {
             puts(line);
         }
     }
-    fprintf(stderr, "gslbctl: gslbd closed the connection without an answer\n");
+    log_err("gslbd closed the connection without an answer");
     return 1;
+}
+
+/* Connect, say HELLO and send `req`, printing its reply's data lines.
+ * Returns the exit status: 0 OK, 1 refused or unreachable, 2 unsendable. */
+static int session(const char *path, const ctl_msg_t *req)
+{
+    int fd = connect_to(path);
+    FILE *io;
+
+    if (fd < 0) {
+        return 1;
+    }
+    if ((io = fdopen(fd, "r+")) == NULL) {
+        close(fd);
+        return 1;
+    }
+    int rc = request(io, &(ctl_msg_t){.verb = CTL_HELLO, .peer = "gslbctl", .version = CTL_VERSION},
+                     false);
+    if (rc == 0) {
+        rc = request(io, req, true);
+    }
+    fclose(io);
+    return rc;
 }
 
 /* The request a command line asks for. Returns 0, or -EINVAL (usage). */
@@ -126,6 +149,7 @@ int main(int argc, char **argv)
     ctl_msg_t req;
     int c;
 
+    log_init("gslbctl", LOG_LEVEL_INFO);
     while ((c = getopt_long(argc, argv, "C:z:Vh", longs, NULL)) != -1) {
         switch (c) {
         case 'C':
@@ -148,37 +172,22 @@ int main(int argc, char **argv)
     argc -= optind;
     argv += optind;
     if (path == NULL || argc < 1) {
-        fprintf(stderr, "gslbctl: %s\n",
-                path == NULL ? "--control PATH is required (or set "
-                               "GSLB_CONTROL)"
-                             : "a command is required");
+        log_err("%s", path == NULL ? "--control PATH is required (or set "
+                                     "GSLB_CONTROL)"
+                                   : "a command is required");
         usage(stderr);
         return 2;
     }
     if (command(argc, argv, zone, &req) < 0) {
-        fprintf(stderr, "gslbctl: unknown command or wrong arguments: %s\n", argv[0]);
+        log_err("unknown command or wrong arguments: %s", argv[0]);
         usage(stderr);
         return 2;
     }
     signal(SIGPIPE, SIG_IGN); /* gslbd going away is reported, not a silent death */
-    int fd = connect_to(path);
-    if (fd < 0) {
-        return 1;
-    }
-    FILE *io = fdopen(fd, "r+");
-    if (io == NULL) {
-        close(fd);
-        return 1;
-    }
-    int rc = request(io, &(ctl_msg_t){.verb = CTL_HELLO, .peer = "gslbctl", .version = CTL_VERSION},
-                     false);
-    if (rc == 0) {
-        rc = request(io, &req, true);
-    }
+    int rc = session(path, &req);
     if (rc == 0 && req.verb == CTL_SET) {
         printf("%s %s%s%s: %s\n", argv[0], argv[1], argc == 3 ? " " : "", argc == 3 ? argv[2] : "",
                "done (kept across gslbd restarts)");
     }
-    fclose(io);
     return rc;
 }

@@ -82,7 +82,7 @@ static int add_gslbd(options_t *o, const char *path)
 
     if (strlen(path) >= max) {
         log_err("--gslbd '%s': a Unix socket path must be shorter than %zu bytes", path, max);
-        return -1;
+        return -EINVAL;
     }
     o->gslbd = xreallocarray(o->gslbd, o->n_gslbd + 1, sizeof(*o->gslbd));
     o->gslbd[o->n_gslbd++] = path;
@@ -110,7 +110,7 @@ static int parse_options(int argc, char **argv, options_t *o)
             break;
         case 'g':
             if (add_gslbd(o, optarg) < 0) {
-                return -1;
+                return -EINVAL;
             }
             break;
         case 'v':
@@ -128,20 +128,20 @@ static int parse_options(int argc, char **argv, options_t *o)
             exit(0);
         default:
             usage(stderr);
-            return -1;
+            return -EINVAL;
         }
     }
     if (optind < argc) {
         log_err("unexpected argument '%s' (see --help)", argv[optind]);
-        return -1;
+        return -EINVAL;
     }
     if (o->zones == NULL) {
         log_err("--zones PATH is required (see --help)");
-        return -1;
+        return -EINVAL;
     }
     if (o->n_gslbd == 0) {
         log_err("at least one --gslbd PATH is required (see --help)");
-        return -1;
+        return -EINVAL;
     }
     return 0;
 }
@@ -160,9 +160,9 @@ static int load_targets(const char *path, target_t **t, size_t *n, size_t *n_zon
     if (r < 0) {
         return r;
     }
-    if (target_build(zones, nz, t, n) < 0) {
+    if ((r = target_build(zones, nz, t, n)) < 0) {
         zone_set_free(zones, nz);
-        return -1;
+        return r;
     }
     zone_set_free(zones, nz);
     *n_zones = nz;
@@ -236,14 +236,14 @@ static int start(healthd_t *h, target_t *t, size_t n)
     if (r < 0) {
         log_err("cannot start probing: %s", gslb_strerror(r));
         target_free_all(t, n);
-        return -1;
+        return r;
     }
     prober_set(h->prober, t, n, NULL);
     h->reports = xcalloc(h->opt->n_gslbd, sizeof(*h->reports));
     for (size_t i = 0; i < h->opt->n_gslbd; i++) {
         if ((r = report_new(h->loop, h->opt->gslbd[i], dump_all, h, &h->reports[i])) < 0) {
             log_err("--gslbd %s: %s", h->opt->gslbd[i], gslb_strerror(r));
-            return -1;
+            return r;
         }
     }
     return 0;

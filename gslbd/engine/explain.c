@@ -11,6 +11,7 @@
 #include "gslbd/engine/explain.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +33,7 @@ typedef struct {
     unsigned prefix;
 } client_t;
 
-static int parse_client(const char *text, client_t *c, FILE *err)
+static int parse_client(const char *text, client_t *c)
 {
     char buf[INET6_ADDRSTRLEN + 8];
     char *slash;
@@ -48,8 +49,8 @@ static int parse_client(const char *text, client_t *c, FILE *err)
     char *end = NULL;
     unsigned long p = slash ? strtoul(slash, &end, 10) : max;
     if (inet_pton(c->family, buf, c->addr) != 1 || p > max || (slash && (*end || !*slash))) {
-        fprintf(err, "gslbd: --explain: '%s' is not ADDRESS[/PREFIX]\n", text);
-        return -1;
+        log_err("--explain: '%s' is not ADDRESS[/PREFIX]", text);
+        return -EINVAL;
     }
     c->prefix = (unsigned)p;
     for (unsigned bit = c->prefix; bit < max; bit++) {
@@ -167,13 +168,12 @@ int explain_run(const snapshot_t *s, const geo_db_t *db, const char *client, con
     struct sockaddr_storage src = {0};
     ldns_pkt *pkt;
 
-    if (parse_client(client, &c, stderr) < 0 || qname == NULL || qtype == 0) {
+    if (parse_client(client, &c) < 0 || qname == NULL || qtype == 0) {
         if (qname == NULL || qtype == 0) {
-            fprintf(stderr, "gslbd: --explain: bad name '%s' or type '%s'\n", name,
-                    type ? type : "A");
+            log_err("--explain: bad name '%s' or type '%s'", name, type ? type : "A");
         }
         ldns_rdf_deep_free(qname);
-        return -1;
+        return -EINVAL;
     }
     /* The client is both the ECS address and the packet source, so a
      * service with ECS off places it the same way. */
@@ -185,8 +185,8 @@ int explain_run(const snapshot_t *s, const geo_db_t *db, const char *client, con
     ldns_rdf_deep_free(qname);
     size_t n = engine_reply(&ctx, s, (const struct sockaddr *)&src, q, qlen, reply, true);
     if (n == 0 || ldns_wire2pkt(&pkt, reply, n) != LDNS_STATUS_OK) {
-        fprintf(stderr, "gslbd: --explain: no answer could be built\n");
-        return -1;
+        log_err("--explain: no answer could be built");
+        return -EINVAL;
     }
     char net[INET6_ADDRSTRLEN];
     inet_ntop(c.family, c.addr, net, sizeof(net));

@@ -10,8 +10,8 @@
 #include "geo/geodb.h"
 #include "gslbd/engine/snapshot.h"
 
-/* client: "ADDRESS[/PREFIX]"; type may be NULL (A). Returns 0, or -1 with a
- * message on stderr. */
+/* client: "ADDRESS[/PREFIX]"; type may be NULL (A). Returns 0, or -EINVAL
+ * with the reason logged. */
 int explain_run(const snapshot_t *s, const geo_db_t *db, const char *client, const char *name,
                 const char *type, FILE *out);
 

@@ -100,7 +100,7 @@ static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
     unsigned long v = strtoul(s, &end, 10);
 
     if (errno != 0 || *end != '\0' || s[0] == '\0' || s[0] == '-' || v < lo || v > hi) {
-        return -1;
+        return -EINVAL;
     }
     *out = (unsigned)v;
     return 0;
@@ -144,14 +144,14 @@ static int parse_options(int argc, char **argv, options_t *o)
             if (o->srv.listen == NULL || addr_parse(optarg, &o->srv.listen[o->srv.n_listen]) < 0) {
                 log_err("--listen '%s': expected ADDR:PORT, e.g. 127.0.0.1:5353 or [::1]:5353",
                         optarg);
-                return -1;
+                return -EINVAL;
             }
             o->srv.n_listen++;
             break;
         case 't':
             if (parse_uint(optarg, 1, 256, &o->srv.threads) < 0) {
                 log_err("--threads '%s': expected a number from 1 to 256", optarg);
-                return -1;
+                return -EINVAL;
             }
             break;
         case 'c':
@@ -172,14 +172,14 @@ static int parse_options(int argc, char **argv, options_t *o)
         case 'T':
             if (parse_uint(optarg, 1, 3600, &secs) < 0) {
                 log_err("--tcp-timeout '%s': expected seconds from 1 to 3600", optarg);
-                return -1;
+                return -EINVAL;
             }
             o->srv.tcp_timeout_ms = secs * 1000;
             break;
         case 'M':
             if (parse_uint(optarg, 1, 1000000, &o->srv.tcp_max) < 0) {
                 log_err("--tcp-max '%s': expected a number from 1 to 1000000", optarg);
-                return -1;
+                return -EINVAL;
             }
             break;
         case 'u':
@@ -200,13 +200,13 @@ static int parse_options(int argc, char **argv, options_t *o)
             exit(0);
         default:
             usage(stderr);
-            return -1;
+            return -EINVAL;
         }
     }
     if (o->explain != NULL) {
         if (optind >= argc || argc - optind > 2) {
             log_err("--explain ADDRESS[/PREFIX] needs NAME and optionally TYPE after it");
-            return -1;
+            return -EINVAL;
         }
         o->explain_name = argv[optind];
         o->explain_type = optind + 1 < argc ? argv[optind + 1] : NULL;
@@ -214,15 +214,15 @@ static int parse_options(int argc, char **argv, options_t *o)
     }
     if (optind < argc) {
         log_err("unexpected argument '%s' (see --help)", argv[optind]);
-        return -1;
+        return -EINVAL;
     }
     if (o->zones == NULL) {
         log_err("--zones PATH is required (see --help)");
-        return -1;
+        return -EINVAL;
     }
     if (!o->check && o->explain == NULL && o->srv.n_listen == 0) {
         log_err("at least one --listen ADDR:PORT is required (see --help)");
-        return -1;
+        return -EINVAL;
     }
     return 0;
 }
@@ -233,11 +233,12 @@ static int drop_privileges(const char *user)
 
     if (pw == NULL) {
         log_err("--user '%s': no such user", user);
-        return -1;
+        return -ENOENT;
     }
     if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
-        log_err("--user '%s': cannot drop privileges: %s", user, gslb_strerror(-errno));
-        return -1;
+        int e = -errno;
+        log_err("--user '%s': cannot drop privileges: %s", user, gslb_strerror(e));
+        return e;
     }
     return 0;
 }
@@ -370,19 +371,20 @@ static int serve(options_t *opt, zoneset_t *zs, geo_db_t *db, healthdb_t *health
 static int open_geoip(const options_t *opt, geo_db_t **db)
 {
     diag_t errs = {0};
+    int r;
 
     *db = NULL;
     if (opt->geoip != NULL) {
-        if (geo_db_open(opt->geoip, db, &errs) < 0) {
+        if ((r = geo_db_open(opt->geoip, db, &errs)) < 0) {
             diag_log(&errs, LOG_LEVEL_ERR);
             log_err("--geoip %s: cannot load the GeoIP database", opt->geoip);
-            return -1;
+            return r;
         }
     } else if (access(GSLB_WORLD_DB, R_OK) == 0) {
-        if (geo_db_open(GSLB_WORLD_DB, db, &errs) < 0) {
+        if ((r = geo_db_open(GSLB_WORLD_DB, db, &errs)) < 0) {
             diag_log(&errs, LOG_LEVEL_ERR);
             log_err("cannot load the built-in world database %s", GSLB_WORLD_DB);
-            return -1;
+            return r;
         }
     } else {
         log_warn("no GeoIP database (%s not found, no --geoip): clients are not placed, "
