@@ -371,10 +371,14 @@ static void records_name(records_loader_t *l, records_name_t *e, const yaml_node
             continue;
         }
         e->types |= v.type->bit;
+        size_t before = ldns_rr_list_rr_count(l->zone->rrs);
         n = records_values(l, &v, key, ynode_value(l->d, map, i));
         if (v.type->type == LDNS_RR_TYPE_CNAME) {
             e->cname = key;
             n_cname = n;
+            if (n == 1 && ldns_rr_list_rr_count(l->zone->rrs) == before + 1) {
+                e->target = ldns_rr_rdf(ldns_rr_list_rr(l->zone->rrs, before), 0);
+            }
         } else if (v.type->type == LDNS_RR_TYPE_NS) {
             ns_key = key;
         }
@@ -507,6 +511,90 @@ const records_name_t *records_find(const records_names_t *names, const ldns_rdf 
     return NULL;
 }
 
+/* ---- CNAME loops ---- */
+
+/* Names of a loop shown in full up to this many; a longer one shows its
+ * first few and its last. */
+#define RECORDS_LOOP_SHOWN 8
+
+/* The name a CNAME leads to, as an index into names, SIZE_MAX when the chain
+ * ends there (no CNAME, or a target records: does not name). */
+static size_t *records_cname_next(const records_names_t *names)
+{
+    size_t *next = xcalloc(names->n + 1, sizeof(*next));
+
+    for (size_t i = 0; i < names->n; i++) {
+        const records_name_t *t =
+            names->v[i].target ? records_find(names, names->v[i].target) : NULL;
+
+        next[i] = t ? (size_t)(t - names->v) : SIZE_MAX;
+    }
+    return next;
+}
+
+/* Append to a message, cutting it short rather than overflowing. */
+static void records_loop_add(char *buf, size_t size, size_t *len, const char *text)
+{
+    int n = snprintf(buf + *len, size - *len, "%s -> ", text);
+
+    *len = n < 0 || (size_t)n >= size - *len ? size - 1 : *len + (size_t)n;
+}
+
+/* Report the loop through names->v[k] once, at the CNAME of its name
+ * written first, starting the chain there. */
+static void records_loop_report(records_loader_t *l, const size_t *next, size_t k)
+{
+    const records_name_t *v = l->names->v;
+    size_t first = k, n = 1, len = 0;
+    char chain[1024], ctx[320];
+
+    for (size_t j = next[k]; j != k; j = next[j], n++) {
+        if (v[j].key->start_mark.index < v[first].key->start_mark.index) {
+            first = j;
+        }
+    }
+    size_t j = first;
+    for (size_t shown = 0; shown < n; shown++, j = next[j]) {
+        if (n <= RECORDS_LOOP_SHOWN || shown < RECORDS_LOOP_SHOWN - 2 || shown == n - 1) {
+            records_loop_add(chain, sizeof(chain), &len, ynode_str(v[j].key));
+        } else if (shown == RECORDS_LOOP_SHOWN - 2) {
+            records_loop_add(chain, sizeof(chain), &len, "...");
+        }
+    }
+    snprintf(chain + len, sizeof(chain) - len, "%s", ynode_str(v[first].key));
+    records_ctx(&v[first], ctx, sizeof(ctx));
+    if (n <= RECORDS_LOOP_SHOWN) {
+        schema_err(l->d, v[first].cname, ctx, "CNAME loop: %s", chain);
+    } else {
+        schema_err(l->d, v[first].cname, ctx, "CNAME loop of %zu names: %s", n, chain);
+    }
+}
+
+/* Every name has at most one CNAME, so the chains form a graph in which each
+ * name has at most one successor: walking from each name not seen yet, and
+ * stopping at a name seen before, visits every name once. A walk that meets
+ * a name of its own has found a loop; one that meets an earlier walk's name
+ * has not (that loop, if any, was reported then). */
+static void records_check_loops(records_loader_t *l)
+{
+    size_t n = l->names->n, *next = records_cname_next(l->names);
+    size_t *walk = xcalloc(n + 1, sizeof(*walk)); /* 0: not seen, else the walk + 1 */
+
+    for (size_t i = 0; i < n; i++) {
+        size_t k = i;
+
+        while (k != SIZE_MAX && walk[k] == 0) {
+            walk[k] = i + 1;
+            k = next[k];
+        }
+        if (k != SIZE_MAX && walk[k] == i + 1) {
+            records_loop_report(l, next, k);
+        }
+    }
+    free(walk);
+    free(next);
+}
+
 static bool records_has_address(const records_names_t *names, const ldns_rdf *target)
 {
     const records_name_t *e = records_find(names, target);
@@ -553,6 +641,7 @@ void records_load(ynode_doc_t *d, zone_t *zone, const yaml_node_t *map, records_
     }
     free(bad);
     records_sort(&l);
+    records_check_loops(&l);
     records_check_delegs(&l);
     free(l.delegs);
 }

@@ -7,9 +7,9 @@
  * "bad IPv6 address") and TXT (the YAML string is the text itself). This
  * module checks what concerns records alone: names inside the zone, one
  * spelling per name, CNAME alone at its name (RFC 1034 section 3.6.2), no
- * duplicate records in an RRset (RFC 2181 section 5), and addresses for
- * in-zone name servers. It leaves regions and services to services.c, which
- * uses the name table built here.
+ * CNAME chain that comes back on itself, no duplicate records in an RRset
+ * (RFC 2181 section 5), and addresses for in-zone name servers. It leaves
+ * regions and services to services.c, which uses the name table built here.
  *
  * Internal to zones/.
  */
@@ -32,6 +32,7 @@ typedef struct {
     ldns_rdf *owner;          /* absolute, lower case; owned */
     const yaml_node_t *key;   /* the name's key under records: */
     const yaml_node_t *cname; /* its CNAME key, NULL if none */
+    const ldns_rdf *target;   /* its one CNAME's target (owned by zone->rrs), or NULL */
     unsigned types;           /* RECORDS_T_* */
 } records_name_t;
 

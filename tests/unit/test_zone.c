@@ -1648,3 +1648,66 @@ Test(zone, service_region_count_is_bounded)
                   "1024 are allowed");
     free(yaml);
 }
+
+/* ---- CNAME loops ---- */
+
+/* A CNAME chain that comes back to a name already on it never ends: gslbd
+ * would answer with CNAME_CHAIN_MAX copies of the loop and resolvers give up
+ * with SERVFAIL (RFC 1034 section 3.6.2: "CNAME chains should be followed",
+ * and a loop cannot be). Each loop is reported once, at the CNAME of the name
+ * written first, naming the whole chain. */
+static const error_case_t cname_loop_cases[] = {
+    {"two names pointing at each other",
+     HEAD "records:\n  loop1: {CNAME: loop2}\n  loop2: {CNAME: loop1}\n",
+     "t.yaml:5:11: error: records 'loop1': CNAME loop: loop1 -> loop2 -> loop1"},
+    {"a name pointing at itself", HEAD "records:\n  self: {CNAME: self.gslb.example.com.}\n",
+     "t.yaml:5:10: error: records 'self': CNAME loop: self -> self"},
+    {"three names, one absolute and in capitals",
+     HEAD "records:\n  c: {CNAME: A.GSLB.EXAMPLE.COM.}\n  a: {CNAME: b}\n  b: {CNAME: c}\n",
+     "t.yaml:5:7: error: records 'c': CNAME loop: c -> a -> b -> c"},
+    {"a chain into a loop reports the loop only",
+     HEAD "records:\n  www: {CNAME: x}\n  x: {CNAME: y}\n  y: {CNAME: x}\n",
+     "t.yaml:6:7: error: records 'x': CNAME loop: x -> y -> x"},
+    {"two separate loops",
+     HEAD "records:\n  a: {CNAME: b}\n  b: {CNAME: a}\n  c: {CNAME: c}\n",
+     "t.yaml:5:7: error: records 'a': CNAME loop: a -> b -> a\n"
+     "t.yaml:7:7: error: records 'c': CNAME loop: c -> c"},
+};
+
+Test(zone, cname_loops_are_refused)
+{
+    RUN(cname_loop_cases);
+}
+
+/* Chains that end (at an address, a service, a name outside the zone or a
+ * name that does not exist) are fine, however they are spelled. */
+Test(zone, cname_chains_that_end_load)
+{
+    zone_t *z = load_ok(HEAD "records:\n"
+                             "  a: {CNAME: b}\n"
+                             "  b: {CNAME: C.gslb.example.com.}\n"
+                             "  c: {A: 192.0.2.1}\n"
+                             "  d: {CNAME: www}\n"
+                             "  e: {CNAME: www.example.org.}\n"
+                             "  f: {CNAME: nothing}\n" REGION "services:\n  www: {regions: [r]}\n");
+
+    cr_expect_eq(ldns_rr_list_rr_count(z->rrs), 7);
+    zone_free(z);
+}
+
+/* A loop through many names is found in one pass (not a walk per name) and
+ * its message stays short. */
+Test(zone, long_cname_loop_is_named_briefly, .timeout = 20)
+{
+    size_t n = 20000, cap = 64 + n * 40, len = 0;
+    char *y = malloc(cap);
+
+    len += (size_t)snprintf(y + len, cap - len, "%srecords:\n", HEAD);
+    for (size_t i = 0; i < n; i++) {
+        len += (size_t)snprintf(y + len, cap - len, "  n%zu: {CNAME: n%zu}\n", i, (i + 1) % n);
+    }
+    expect_errors("20000 names in a loop", y,
+                  "t.yaml:5:8: error: records 'n0': CNAME loop of 20000 names: n0 -> n1 -> n2 -> "
+                  "n3 -> n4 -> n5 -> ... -> n19999 -> n0");
+    free(y);
+}
