@@ -197,13 +197,19 @@ static void zone_build(ynode_doc_t *d, zone_t *zone, uint32_t floor)
     zone_names(d, zone, v, floor);
 }
 
+static const ynode_limits_t zone_limits = {
+    .file_max = ZONE_FILE_MAX,
+    .depth_max = ZONE_DEPTH_MAX,
+    .alias_nodes_max = ZONE_ALIAS_NODES_MAX,
+};
+
 int zone_load(const char *file, uint32_t serial_floor, zone_t **out, diag_t *errs)
 {
     ynode_doc_t d = {0};
     zone_t *zone = zone_new(file);
     bool ok;
 
-    if (ynode_load(&d, zone->file) == 0) {
+    if (ynode_load(&d, zone->file, &zone_limits) == 0) {
         zone_build(&d, zone, serial_floor);
     }
     ok = ynode_errors(&d) == 0;

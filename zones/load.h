@@ -18,6 +18,17 @@
 #include "common/diag.h"
 #include "zones/zone.h"
 
+/* What one zone file may make the loader do. Real zones are a few kilobytes,
+ * nested a handful of levels, with a few aliases; these bounds sit far above
+ * that and keep a broken or hostile file from costing minutes or gigabytes:
+ * libyaml's time grows with the square of the nesting depth, and an alias
+ * stands for its whole node each time it is used (ten aliases of ten aliases
+ * of ... is a billion nodes from a few hundred bytes). A file beyond a bound
+ * is an error at the place it crosses it. */
+#define ZONE_FILE_MAX        (4u * 1024 * 1024) /* bytes */
+#define ZONE_DEPTH_MAX       64                 /* mappings and lists inside each other */
+#define ZONE_ALIAS_NODES_MAX 100000             /* nodes aliases stand for, in all */
+
 /* Load one zone YAML file (the format is described, with comments, in
  * zones/examples/gslb.example.com.yaml). On success returns 0 and sets *out (caller frees
  * with zone_free()). On failure (the file unreadable included) returns

@@ -2,12 +2,15 @@
  * ynode: one YAML file loaded as a libyaml document, and the errors that point
  * into it.
  *
- * The zone loader walks libyaml's document tree rather than its event stream:
- * libyaml resolves aliases, and every node keeps the position an error message
- * must show. This module reads the file, turns YAML syntax errors into
- * "file:line:col: error:" lines, and collects the loader's errors so they come
- * out in file order however the loader walked the tree. It knows nothing of
- * zones: what a key means is for schema.c and the modules that use it.
+ * The zone loader walks a libyaml document tree rather than its event stream:
+ * aliases are resolved, and every node keeps the position an error message
+ * must show. This module reads the file, builds the tree from libyaml's
+ * events within limits the caller sets (file size, nesting depth, and the
+ * nodes aliases may stand for: libyaml's own loader has none), turns YAML
+ * syntax errors into "file:line:col: error:" lines, and collects the loader's
+ * errors so they come out in file order however the loader walked the tree.
+ * It knows nothing of zones: what a key means is for schema.c and the
+ * modules that use it.
  *
  * Internal to zones/: not part of the zone.h contract.
  */
@@ -31,10 +34,19 @@ typedef struct {
     size_t n_msgs;
 } ynode_doc_t;
 
-/* Read and parse `file` (its first and only YAML document) into d. Returns 0,
- * or -1 with the reason recorded as an error of d. Either way the caller calls
- * ynode_flush() and ynode_free(). */
-int ynode_load(ynode_doc_t *d, const char *file) ATTR_WUR;
+/* What one file may cost. A tree walked with its aliases expanded has at
+ * most (nodes written) + alias_nodes_max nodes. */
+typedef struct {
+    size_t file_max;        /* bytes read at most */
+    unsigned depth_max;     /* mappings and sequences inside each other */
+    size_t alias_nodes_max; /* nodes the aliases of the file stand for, in all */
+} ynode_limits_t;
+
+/* Read and parse `file` (its first and only YAML document) into d, within
+ * `lim`. Returns 0, or GSLB_ECONFIG with the reason recorded as an error of
+ * d (at the place a limit is crossed when one is). Either way the caller
+ * calls ynode_flush() and ynode_free(). */
+int ynode_load(ynode_doc_t *d, const char *file, const ynode_limits_t *lim) ATTR_WUR;
 
 /* Move every recorded error to errs, ordered by line and column (errors
  * without a position first), and forget them. */

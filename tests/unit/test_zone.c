@@ -1711,3 +1711,149 @@ Test(zone, long_cname_loop_is_named_briefly, .timeout = 20)
                   "n3 -> n4 -> n5 -> ... -> n19999 -> n0");
     free(y);
 }
+
+/* ---- limits: what one file may make the loader do ---- */
+
+/* A file of `n` bytes: HEAD, then comment lines of 64 bytes, the last one
+ * cut to fit. Caller frees. */
+static char *padded_zone(size_t n)
+{
+    char *y = malloc(n + 1);
+    size_t len = strlen(HEAD);
+
+    memcpy(y, HEAD, len);
+    while (len < n) {
+        size_t k = n - len < 64 ? n - len : 64;
+
+        memset(y + len, 'x', k);
+        y[len] = '#';
+        y[len + k - 1] = '\n';
+        len += k;
+    }
+    y[n] = '\0';
+    return y;
+}
+
+/* A zone file of ZONE_FILE_MAX bytes loads; one byte more is refused at the
+ * place the limit is reached, before libyaml sees any of it. */
+Test(zone, file_size_is_bounded, .timeout = 30)
+{
+    char *y = padded_zone(ZONE_FILE_MAX);
+    zone_t *z = load_ok(y);
+    char want[160];
+    size_t lines = 3 + (ZONE_FILE_MAX - strlen(HEAD)) / 64;
+
+    zone_free(z);
+    free(y);
+    y = padded_zone(ZONE_FILE_MAX + 100);
+    snprintf(want, sizeof(want),
+             "t.yaml:%zu:%zu: error: zone file larger than %u bytes (4 MiB), the most a zone file "
+             "may have",
+             lines + 1, (size_t)1 + (ZONE_FILE_MAX - strlen(HEAD)) % 64, ZONE_FILE_MAX);
+    expect_errors("one byte too many", y, want);
+    free(y);
+}
+
+/* "[" repeated: libyaml's cost grows with the square of the depth (100,000
+ * brackets took 31 s), so the depth is checked as the file is parsed and
+ * parsing stops at the first node too deep. */
+static char *nested(const char *key, size_t depth)
+{
+    size_t klen = strlen(key), hlen = strlen(HEAD);
+    char *y = malloc(hlen + klen + 2 * depth + 2);
+
+    memcpy(y, HEAD, hlen);
+    memcpy(y + hlen, key, klen);
+    memset(y + hlen + klen, '[', depth);
+    memset(y + hlen + klen + depth, ']', depth);
+    strcpy(y + hlen + klen + 2 * depth, "\n");
+    return y;
+}
+
+Test(zone, nesting_depth_is_bounded, .timeout = 10)
+{
+    char *y = nested("x: ", ZONE_DEPTH_MAX - 1); /* the top-level mapping is the first level */
+
+    expect_errors("as deep as allowed", y,
+                  "t.yaml:4:1: error: unknown key 'x' at top level");
+    free(y);
+    y = nested("x: ", ZONE_DEPTH_MAX);
+    expect_errors("one level too deep", y,
+                  "t.yaml:4:67: error: mappings and lists nested more than 64 deep");
+    free(y);
+    y = nested("records: ", 100000);
+    expect_errors("100000 brackets", y,
+                  "t.yaml:4:73: error: mappings and lists nested more than 64 deep");
+    free(y);
+}
+
+/* Block mappings, one more space of indentation per level. */
+Test(zone, block_nesting_depth_is_bounded, .timeout = 10)
+{
+    size_t depth = 2000, cap = strlen(HEAD) + depth * (depth + 4), len = 0;
+    char *y = malloc(cap);
+
+    len += (size_t)snprintf(y, cap, "%s", HEAD);
+    for (size_t i = 0; i < depth; i++) {
+        len += (size_t)snprintf(y + len, cap - len, "%*sk:\n", (int)i, "");
+    }
+    expect_errors("2000 levels of block mappings", y,
+                  "t.yaml:68:65: error: mappings and lists nested more than 64 deep");
+    free(y);
+}
+
+/* Each level of anchors holds ten aliases of the one before: the last would
+ * stand for 10^9 nodes. The count stops at ZONE_ALIAS_NODES_MAX, at the
+ * alias that crosses it. */
+Test(zone, alias_expansion_is_bounded, .timeout = 10)
+{
+    char y[2048];
+    size_t len = (size_t)snprintf(y, sizeof(y), "%sx0: &a0 [a, a, a, a, a, a, a, a, a, a]\n", HEAD);
+
+    for (int i = 1; i < 9; i++) {
+        len += (size_t)snprintf(y + len, sizeof(y) - len, "x%d: &a%d [", i, i);
+        for (int k = 0; k < 10; k++) {
+            len += (size_t)snprintf(y + len, sizeof(y) - len, "%s*a%d", k ? ", " : "", i - 1);
+        }
+        len += (size_t)snprintf(y + len, sizeof(y) - len, "]\n");
+    }
+    expect_errors("a billion laughs", y,
+                  "t.yaml:8:45: error: aliases expand to more than 100000 nodes");
+}
+
+/* The 23 KB file of the issue: names sharing one long list through an
+ * alias, each walked (and checked for duplicates) in full. */
+Test(zone, many_aliases_of_a_long_list_are_bounded, .timeout = 10)
+{
+    size_t cap = 64 * 1024, len = 0;
+    char *y = malloc(cap);
+
+    len += (size_t)snprintf(y, cap, "%srecords:\n  n0: {TXT: &v [", HEAD);
+    for (int i = 0; i < 1500; i++) {
+        len += (size_t)snprintf(y + len, cap - len, "%st%d", i ? ", " : "", i);
+    }
+    len += (size_t)snprintf(y + len, cap - len, "]}\n");
+    for (int i = 1; i < 1000; i++) {
+        len += (size_t)snprintf(y + len, cap - len, "  n%d: {TXT: *v}\n", i);
+    }
+    expect_errors("1000 names aliasing 1500 values", y,
+                  "t.yaml:72:14: error: aliases expand to more than 100000 nodes");
+    free(y);
+}
+
+/* An alias inside the node it names would make the tree infinite. The
+ * errors libyaml's own loader gave for aliases stay as they were. */
+static const error_case_t alias_cases[] = {
+    {"alias inside its own anchor", HEAD "x: &a [1, *a]\n",
+     "t.yaml:4:11: error: alias '*a' refers to a node that contains it"},
+    {"alias before its anchor", HEAD "x: *a\ny: &a 1\n",
+     "t.yaml:4:4: error: YAML syntax: found undefined alias"},
+    {"anchor defined twice", HEAD "x: &a 1\ny: &a 2\n",
+     "t.yaml:5:4: error: YAML syntax: second occurrence (found duplicate anchor; first "
+     "occurrence at line 4, column 4)"},
+};
+
+Test(zone, alias_errors)
+{
+    RUN(alias_cases);
+}
