@@ -14,6 +14,7 @@
 
 #include "common/alloc.h"
 #include "zones/schema.h"
+#include "zones/zdup.h"
 #include "zones/zname.h"
 
 /* RFC 1035 section 3.3: a character-string holds at most 255 bytes; the TXT
@@ -209,9 +210,8 @@ static ldns_rr *records_generic(records_loader_t *l, const records_value_t *v)
     return NULL;
 }
 
-/* Parse one value and append its record unless it repeats one of the RRset,
- * whose first record is zone->rrs[first]. */
-static void records_value(records_loader_t *l, records_value_t *v, size_t first)
+/* Parse one value and append its record; true when it did. */
+static bool records_value(records_loader_t *l, records_value_t *v)
 {
     ldns_rr_type t = v->type->type;
     ldns_rr *rr;
@@ -220,27 +220,113 @@ static void records_value(records_loader_t *l, records_value_t *v, size_t first)
     if (!v->text) {
         schema_err(l->d, v->node, l->ctx, "'%s' must be a string or a list of strings",
                    v->type->name);
-        return;
+        return false;
     }
     rr = t == LDNS_RR_TYPE_A || t == LDNS_RR_TYPE_AAAA ? records_address(l, v)
          : t == LDNS_RR_TYPE_TXT                       ? records_txt(l, v)
                                                        : records_generic(l, v);
     if (!rr) {
-        return;
-    }
-    for (size_t i = first; i < ldns_rr_list_rr_count(l->zone->rrs); i++) {
-        if (ldns_rr_compare(ldns_rr_list_rr(l->zone->rrs, i), rr) == 0) {
-            schema_err(l->d, v->node, l->ctx, "'%s': duplicate value '%s'", v->type->name, v->text);
-            ldns_rr_free(rr);
-            return;
-        }
-    }
-    if (t == LDNS_RR_TYPE_NS && ldns_dname_compare(v->owner, l->zone->origin)) {
-        l->delegs = xreallocarray(l->delegs, l->n_delegs + 1, sizeof(*l->delegs));
-        l->delegs[l->n_delegs++] =
-            (records_deleg_t){.rr = ldns_rr_list_rr_count(l->zone->rrs), .node = v->node};
+        return false;
     }
     records_push(l->zone, rr);
+    return true;
+}
+
+/* ---- repeated records ---- */
+
+/* Records in canonical wire form (RFC 4034 section 6.2: names in RDATA lower
+ * case), compared by length, then bytes: equal exactly when ldns_rr_compare()
+ * says so. */
+typedef struct {
+    uint8_t **data;
+    size_t *len;
+} records_wire_t;
+
+static int records_wire_cmp(const void *ctx, size_t a, size_t b)
+{
+    const records_wire_t *w = ctx;
+
+    if (w->len[a] != w->len[b]) {
+        return w->len[a] < w->len[b] ? -1 : 1;
+    }
+    return memcmp(w->data[a], w->data[b], w->len[a]);
+}
+
+static void records_wire(records_wire_t *w, size_t i, const ldns_rr *rr)
+{
+    ldns_buffer *buf = ldns_buffer_new(LDNS_MAX_PACKETLEN);
+
+    if (!buf || ldns_rr2buffer_wire_canonical(buf, rr, LDNS_SECTION_ANY) != LDNS_STATUS_OK) {
+        alloc_fail("ldns_rr2buffer_wire_canonical");
+    }
+    w->len[i] = ldns_buffer_position(buf);
+    w->data[i] = ldns_buffer_export(buf);
+    ldns_buffer_free(buf);
+}
+
+typedef void (*records_report_t)(void *arg, const yaml_node_t *node);
+
+/* Drop the records of zone->rrs[from..] that repeat an earlier one of them
+ * (RFC 2181 section 5: no two records of an RRset are the same), calling
+ * report() with the node of each. nodes[i] is record from + i's node; the
+ * kept ones move up with their records. Sorting finds the repeats: an RRset
+ * may hold many thousands of values. */
+static void records_unique(zone_t *zone, size_t from, const yaml_node_t **nodes,
+                           records_report_t report, void *arg)
+{
+    size_t n = ldns_rr_list_rr_count(zone->rrs) - from, kept = 0;
+    records_wire_t w = {xcalloc(n + 1, sizeof(*w.data)), xcalloc(n + 1, sizeof(*w.len))};
+    size_t *first;
+
+    for (size_t i = 0; i < n; i++) {
+        records_wire(&w, i, ldns_rr_list_rr(zone->rrs, from + i));
+    }
+    first = zdup_first(n, records_wire_cmp, &w);
+    for (size_t i = 0; i < n; i++) {
+        ldns_rr *rr = ldns_rr_list_rr(zone->rrs, from + i);
+
+        free(w.data[i]);
+        if (first[i] != i) {
+            report(arg, nodes[i]);
+            ldns_rr_free(rr);
+            continue;
+        }
+        ldns_rr_list_set_rr(zone->rrs, rr, from + kept);
+        nodes[kept++] = nodes[i];
+    }
+    ldns_rr_list_set_rr_count(zone->rrs, from + kept);
+    free(first);
+    free(w.data);
+    free(w.len);
+}
+
+/* What a repeated value is reported with. */
+typedef struct {
+    records_loader_t *l;
+    const char *type;
+} records_repeat_t;
+
+static void records_report_value(void *arg, const yaml_node_t *node)
+{
+    const records_repeat_t *r = arg;
+
+    schema_err(r->l->d, node, r->l->ctx, "'%s': duplicate value '%s'", r->type, ynode_str(node));
+}
+
+/* Delegations (NS below the apex) are checked for glue once every name is
+ * known; remember the records that made it. */
+static void records_note_delegs(records_loader_t *l, const records_value_t *v, size_t from,
+                                const yaml_node_t **nodes)
+{
+    size_t n = ldns_rr_list_rr_count(l->zone->rrs) - from;
+
+    if (v->type->type != LDNS_RR_TYPE_NS || !ldns_dname_compare(v->owner, l->zone->origin)) {
+        return;
+    }
+    l->delegs = xreallocarray(l->delegs, l->n_delegs + n, sizeof(*l->delegs));
+    for (size_t i = 0; i < n; i++) {
+        l->delegs[l->n_delegs++] = (records_deleg_t){.rr = from + i, .node = nodes[i]};
+    }
 }
 
 /* The values of one type at one name: a scalar or a non-empty list. Returns
@@ -248,18 +334,26 @@ static void records_value(records_loader_t *l, records_value_t *v, size_t first)
 static size_t records_values(records_loader_t *l, records_value_t *v, const yaml_node_t *key,
                              const yaml_node_t *value)
 {
-    size_t first = ldns_rr_list_rr_count(l->zone->rrs);
+    size_t first = ldns_rr_list_rr_count(l->zone->rrs), made = 0;
     size_t n = ynode_is_seq(value) ? ynode_len(value) : 1;
+    records_repeat_t repeat = {l, v->type->name};
+    const yaml_node_t **nodes;
 
     if (ynode_is_null(value) || (ynode_is_seq(value) && !n)) {
         schema_err(l->d, ynode_is_null(value) ? key : value, l->ctx, "'%s' must not be empty",
                    v->type->name);
         return 0;
     }
+    nodes = xcalloc(n, sizeof(*nodes));
     for (size_t i = 0; i < n; i++) {
         v->node = ynode_is_seq(value) ? ynode_item(l->d, value, i) : value;
-        records_value(l, v, first);
+        if (records_value(l, v)) {
+            nodes[made++] = v->node;
+        }
     }
+    records_unique(l->zone, first, nodes, records_report_value, &repeat);
+    records_note_delegs(l, v, first, nodes);
+    free(nodes);
     return n;
 }
 
@@ -294,28 +388,6 @@ static void records_bad_type(records_loader_t *l, const yaml_node_t *key)
         cands[i + 1] = records_types[i].name;
     }
     schema_unknown_key(l->d, key, l->ctx, cands, RECORDS_N_TYPES + 1);
-}
-
-/* Keys of a name's mapping compare without case ("A" and "a" are the same
- * type). Reports and returns true when pair i repeats an earlier key. */
-static bool records_dup_key(records_loader_t *l, const yaml_node_t *map, size_t i)
-{
-    const yaml_node_t *key = ynode_key(l->d, map, i);
-
-    if (!ynode_str(key) || ynode_is_null(key)) {
-        schema_err(l->d, key, l->ctx, "keys must be non-empty strings");
-        return true;
-    }
-    for (size_t j = 0; j < i; j++) {
-        const char *prev = ynode_str(ynode_key(l->d, map, j));
-
-        if (prev && !strcasecmp(prev, ynode_str(key))) {
-            ynode_err(l->d, key, "duplicate key '%s' in %s (first at line %u)", ynode_str(key),
-                      l->ctx, (unsigned)ynode_key(l->d, map, j)->start_mark.line + 1);
-            return true;
-        }
-    }
-    return false;
 }
 
 /* The name's own ttl key, or the zone default. */
@@ -357,12 +429,14 @@ static void records_name(records_loader_t *l, records_name_t *e, const yaml_node
     records_value_t v = {.owner = e->owner, .ttl = records_name_ttl(l, map)};
     const yaml_node_t *ns_key = NULL;
     size_t n_cname = 0;
+    /* Keys compare without case: "A" and "a" are the same type. */
+    bool *bad = schema_bad_keys_nocase(l->d, map, l->ctx);
 
     for (size_t i = 0; i < ynode_len(map); i++) {
         const yaml_node_t *key = ynode_key(l->d, map, i);
         size_t n;
 
-        if (records_dup_key(l, map, i) || !strcmp(ynode_str(key), "ttl")) {
+        if (bad[i] || !strcmp(ynode_str(key), "ttl")) {
             continue;
         }
         v.type = records_type(ynode_str(key));
@@ -383,6 +457,7 @@ static void records_name(records_loader_t *l, records_name_t *e, const yaml_node
             ns_key = key;
         }
     }
+    free(bad);
     records_name_rules(l, e, n_cname, ns_key);
 }
 
@@ -646,14 +721,21 @@ void records_load(ynode_doc_t *d, zone_t *zone, const yaml_node_t *map, records_
     free(l.delegs);
 }
 
+static void records_report_ns(void *arg, const yaml_node_t *node)
+{
+    ynode_err(arg, node, "'ns': '%s' is listed twice", ynode_str(node));
+}
+
 void records_load_ns(ynode_doc_t *d, zone_t *zone, const yaml_node_t *list)
 {
-    size_t first = ldns_rr_list_rr_count(zone->rrs);
+    size_t first = ldns_rr_list_rr_count(zone->rrs), made = 0;
+    const yaml_node_t **nodes;
 
     if (!ynode_len(list)) {
         ynode_err(d, list, "'ns' must not be empty");
         return;
     }
+    nodes = xcalloc(ynode_len(list), sizeof(*nodes));
     for (size_t i = 0; i < ynode_len(list); i++) {
         const yaml_node_t *item = ynode_item(d, list, i);
         const char *text = ynode_str(item);
@@ -670,17 +752,11 @@ void records_load_ns(ynode_doc_t *d, zone_t *zone, const yaml_node_t *list)
         }
         rr = records_new_rr(zone->origin, LDNS_RR_TYPE_NS, zone->ttl);
         ldns_rr_push_rdf(rr, target);
-        for (size_t j = first; rr && j < ldns_rr_list_rr_count(zone->rrs); j++) {
-            if (ldns_rr_compare(ldns_rr_list_rr(zone->rrs, j), rr) == 0) {
-                ynode_err(d, item, "'ns': '%s' is listed twice", text);
-                ldns_rr_free(rr);
-                rr = NULL;
-            }
-        }
-        if (rr) {
-            records_push(zone, rr);
-        }
+        records_push(zone, rr);
+        nodes[made++] = item;
     }
+    records_unique(zone, first, nodes, records_report_ns, d);
+    free(nodes);
 }
 
 void records_check_ns(ynode_doc_t *d, const zone_t *zone, const yaml_node_t *list,

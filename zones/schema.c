@@ -112,10 +112,10 @@ typedef struct {
     size_t index;
 } schema_key_ref_t;
 
-static int schema_key_cmp(const void *a, const void *b)
+static int schema_key_cmp(const void *a, const void *b, void *nocase)
 {
     const schema_key_ref_t *x = a, *y = b;
-    int c = strcmp(x->text, y->text);
+    int c = *(const bool *)nocase ? strcasecmp(x->text, y->text) : strcmp(x->text, y->text);
 
     if (c) {
         return c;
@@ -123,18 +123,23 @@ static int schema_key_cmp(const void *a, const void *b)
     return x->index < y->index ? -1 : x->index > y->index;
 }
 
-static void schema_report_dups(ynode_doc_t *d, const yaml_node_t *map, const char *ctx,
-                               schema_key_ref_t *refs, size_t n, bool *bad)
+static bool schema_key_same(const char *a, const char *b, bool nocase)
 {
-    qsort(refs, n, sizeof(*refs), schema_key_cmp);
+    return nocase ? !strcasecmp(a, b) : !strcmp(a, b);
+}
+
+static void schema_report_dups(ynode_doc_t *d, const yaml_node_t *map, const char *ctx,
+                               schema_key_ref_t *refs, size_t n, bool nocase, bool *bad)
+{
+    qsort_r(refs, n, sizeof(*refs), schema_key_cmp, &nocase);
     for (size_t i = 1; i < n; i++) {
         size_t first = i - 1;
         const yaml_node_t *key, *orig;
 
-        if (strcmp(refs[i].text, refs[first].text)) {
+        if (!schema_key_same(refs[i].text, refs[first].text, nocase)) {
             continue;
         }
-        while (first > 0 && !strcmp(refs[first - 1].text, refs[i].text)) {
+        while (first > 0 && schema_key_same(refs[first - 1].text, refs[i].text, nocase)) {
             first--;
         }
         key = ynode_key(d, map, refs[i].index);
@@ -145,7 +150,8 @@ static void schema_report_dups(ynode_doc_t *d, const yaml_node_t *map, const cha
     }
 }
 
-bool *schema_bad_keys(ynode_doc_t *d, const yaml_node_t *map, const char *ctx)
+static bool *schema_bad_keys_case(ynode_doc_t *d, const yaml_node_t *map, const char *ctx,
+                                  bool nocase)
 {
     size_t n = ynode_len(map), n_refs = 0;
     schema_key_ref_t *refs;
@@ -166,9 +172,19 @@ bool *schema_bad_keys(ynode_doc_t *d, const yaml_node_t *map, const char *ctx)
         }
         refs[n_refs++] = (schema_key_ref_t){.text = ynode_str(key), .index = i};
     }
-    schema_report_dups(d, map, ctx, refs, n_refs, bad);
+    schema_report_dups(d, map, ctx, refs, n_refs, nocase, bad);
     free(refs);
     return bad;
+}
+
+bool *schema_bad_keys(ynode_doc_t *d, const yaml_node_t *map, const char *ctx)
+{
+    return schema_bad_keys_case(d, map, ctx, false);
+}
+
+bool *schema_bad_keys_nocase(ynode_doc_t *d, const yaml_node_t *map, const char *ctx)
+{
+    return schema_bad_keys_case(d, map, ctx, true);
 }
 
 /* A decimal integer with an optional sign; values beyond int64 saturate so

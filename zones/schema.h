@@ -75,6 +75,9 @@ bool schema_value(ynode_doc_t *d, const yaml_node_t *node, const char *ctx,
  * nothing to flag. `ctx` names the mapping as in "duplicate key 'x' in CTX". */
 bool *schema_bad_keys(ynode_doc_t *d, const yaml_node_t *map, const char *ctx);
 
+/* The same for keys that compare without case (record types: "A" and "a"). */
+bool *schema_bad_keys_nocase(ynode_doc_t *d, const yaml_node_t *map, const char *ctx);
+
 /* Report an unknown key, suggesting the closest of cands[0..n) if one is
  * close enough to be a typo. */
 void schema_unknown_key(ynode_doc_t *d, const yaml_node_t *key, const char *ctx,

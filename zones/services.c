@@ -14,6 +14,7 @@
 
 #include "common/alloc.h"
 #include "zones/schema.h"
+#include "zones/zdup.h"
 #include "zones/zgeo.h"
 #include "zones/zname.h"
 
@@ -204,6 +205,7 @@ void services_load_checks(ynode_doc_t *d, zone_t *zone, const yaml_node_t *map)
         services_check(d, c, key, value, ctx);
     }
     free(bad);
+    zone_index_checks(zone);
 }
 
 /* ---- regions ---- */
@@ -356,14 +358,23 @@ static bool services_member(ynode_doc_t *d, zone_member_t *m, const yaml_node_t 
     return true;
 }
 
-static bool services_same_addr(const zone_member_t *a, const zone_member_t *b)
+static int services_member_cmp(const void *ctx, size_t a, size_t b)
 {
-    return a->family == b->family && !memcmp(a->addr, b->addr, sizeof(a->addr));
+    const zone_member_t *x = (const zone_member_t *)ctx + a, *y = (const zone_member_t *)ctx + b;
+
+    if (x->family != y->family) {
+        return x->family < y->family ? -1 : 1;
+    }
+    return memcmp(x->addr, y->addr, sizeof(x->addr));
 }
 
+/* Every member that parses, then the repeats dropped (each reported at its
+ * item): sorting finds them, since a pool may be long. */
 static void services_pool(ynode_doc_t *d, zone_region_t *r, const yaml_node_t *list,
                           const char *ctx)
 {
+    const yaml_node_t **items;
+    size_t *first;
     char pctx[352];
 
     snprintf(pctx, sizeof(pctx), "%s pool", ctx);
@@ -372,34 +383,26 @@ static void services_pool(ynode_doc_t *d, zone_region_t *r, const yaml_node_t *l
         return;
     }
     r->pool = xcalloc(ynode_len(list), sizeof(*r->pool));
+    items = xcalloc(ynode_len(list), sizeof(*items));
     for (size_t i = 0; i < ynode_len(list); i++) {
         const yaml_node_t *item = ynode_item(d, list, i);
         zone_member_t *m = &r->pool[r->n_pool];
 
         memset(m, 0, sizeof(*m));
-        if (!services_member(d, m, item, pctx)) {
-            continue;
-        }
-        for (size_t j = 0; j < r->n_pool; j++) {
-            if (services_same_addr(&r->pool[j], m)) {
-                schema_err(d, item, pctx, "address %s is listed twice", m->text);
-                free(m->text);
-                m = NULL;
-                break;
-            }
-        }
-        r->n_pool += m != NULL;
-    }
-}
-
-static int services_find_check(const zone_t *zone, const char *name)
-{
-    for (size_t i = 0; i < zone->n_checks; i++) {
-        if (!strcmp(zone->checks[i].name, name)) {
-            return (int)i;
+        if (services_member(d, m, item, pctx)) {
+            items[r->n_pool++] = item;
         }
     }
-    return -1;
+    first = zdup_first(r->n_pool, services_member_cmp, r->pool);
+    for (size_t i = 0; i < r->n_pool; i++) {
+        if (first[i] != i) {
+            schema_err(d, items[i], pctx, "address %s is listed twice", r->pool[i].text);
+            free(r->pool[i].text);
+        }
+    }
+    r->n_pool = r->n_pool ? zdup_compact(r->pool, r->n_pool, sizeof(*r->pool), first) : 0;
+    free(first);
+    free(items);
 }
 
 static void services_region(ynode_doc_t *d, const zone_t *zone, zone_region_t *r,
@@ -422,7 +425,7 @@ static void services_region(ynode_doc_t *d, const zone_t *zone, zone_region_t *r
                    ynode_len(v[RG_POOL].node));
     }
     if (v[RG_CHECK].ok) {
-        r->check = services_find_check(zone, v[RG_CHECK].str);
+        r->check = zone_find_check(zone, v[RG_CHECK].str);
         if (r->check < 0) {
             schema_err(d, v[RG_CHECK].node, ctx, "check '%s' is not defined", v[RG_CHECK].str);
         }
@@ -479,6 +482,7 @@ void services_load_regions(ynode_doc_t *d, zone_t *zone, const yaml_node_t *map)
         services_region(d, zone, r, key, value, ctx);
     }
     free(bad);
+    zone_index_regions(zone);
 }
 
 /* ---- services ---- */
@@ -519,16 +523,6 @@ static const schema_item_t services_service_items[SV_N] = {
     [SV_FALLBACK] = {"fallback", SCHEMA_STR},
 };
 
-static size_t services_find_region(const zone_t *zone, const char *name)
-{
-    for (size_t i = 0; i < zone->n_regions; i++) {
-        if (!strcmp(zone->regions[i].name, name)) {
-            return i;
-        }
-    }
-    return SIZE_MAX;
-}
-
 static void services_regions(ynode_doc_t *d, const zone_t *zone, zone_service_t *s,
                              const yaml_node_t *list, const char *ctx)
 {
@@ -541,12 +535,12 @@ static void services_regions(ynode_doc_t *d, const zone_t *zone, zone_service_t 
                    ynode_len(list), ZONE_SERVICE_REGIONS_MAX);
         return;
     }
+    const yaml_node_t **items = xcalloc(ynode_len(list), sizeof(*items));
     s->regions = xcalloc(ynode_len(list), sizeof(*s->regions));
     for (size_t i = 0; i < ynode_len(list); i++) {
         const yaml_node_t *item = ynode_item(d, list, i);
         const char *name = ynode_str(item);
-        size_t r = name ? services_find_region(zone, name) : SIZE_MAX;
-        bool dup = false;
+        size_t r = name ? zone_find_region(zone, name) : SIZE_MAX;
 
         if (!name) {
             schema_err(d, item, ctx, "'regions' must be a list of region names");
@@ -556,15 +550,11 @@ static void services_regions(ynode_doc_t *d, const zone_t *zone, zone_service_t 
             schema_err(d, item, ctx, "region '%s' is not defined", name);
             continue;
         }
-        for (size_t j = 0; j < s->n_regions && !dup; j++) {
-            dup = s->regions[j] == r;
-        }
-        if (dup) {
-            schema_err(d, item, ctx, "region '%s' is listed twice", name);
-            continue;
-        }
+        items[s->n_regions] = item;
         s->regions[s->n_regions++] = r;
     }
+    zgeo_unique_regions(d, zone, ctx, s->regions, &s->n_regions, items);
+    free(items);
 }
 
 /* on_all_down and fallback. Writing a fallback region implies on_all_down
@@ -588,7 +578,7 @@ static void services_all_down(ynode_doc_t *d, const zone_t *zone, zone_service_t
                    services_on_all_down[s->on_all_down]);
     }
     if (fb->ok) {
-        s->fallback = services_find_region(zone, fb->str);
+        s->fallback = zone_find_region(zone, fb->str);
         if (s->fallback == SIZE_MAX) {
             schema_err(d, fb->node, ctx, "region '%s' is not defined", fb->str);
         }
@@ -674,18 +664,33 @@ static void services_vs_delegations(ynode_doc_t *d, const zone_t *zone, const zo
     ldns_rdf_deep_free(name);
 }
 
-/* Two keys that spell one name ("www" and "WWW"); repeats of the same text
- * were reported by schema_bad_keys() already. Earlier services only. */
-static void services_same_owner(ynode_doc_t *d, const zone_t *zone, const zone_service_t *s,
-                                const yaml_node_t *key)
+/* Owners compare by size, then bytes: they are lower case, and any total
+ * order finds repeats. A service without a valid owner sorts first. */
+static int services_owner_cmp(const void *ctx, size_t a, size_t b)
 {
-    for (const zone_service_t *o = zone->services; o < s; o++) {
-        if (o->owner && !ldns_dname_compare(o->owner, s->owner)) {
-            ynode_err(d, key, "duplicate key '%s' in services (first at line %u)", s->name,
-                      o->mark.line);
-            return;
+    const ldns_rdf *x = ((const zone_service_t *)ctx)[a].owner;
+    const ldns_rdf *y = ((const zone_service_t *)ctx)[b].owner;
+    size_t xs = x ? ldns_rdf_size(x) : 0, ys = y ? ldns_rdf_size(y) : 0;
+
+    if (xs != ys) {
+        return xs < ys ? -1 : 1;
+    }
+    return xs ? memcmp(ldns_rdf_data(x), ldns_rdf_data(y), xs) : 0;
+}
+
+/* Two keys that spell one name ("www" and "WWW"); repeats of the same text
+ * were reported by schema_bad_keys() already. keys[i] is service i's key. */
+static void services_same_owner(ynode_doc_t *d, const zone_t *zone, const yaml_node_t **keys)
+{
+    size_t *first = zdup_first(zone->n_services, services_owner_cmp, zone->services);
+
+    for (size_t i = 0; i < zone->n_services; i++) {
+        if (first[i] != i && zone->services[i].owner) {
+            ynode_err(d, keys[i], "duplicate key '%s' in services (first at line %u)",
+                      zone->services[i].name, zone->services[first[i]].mark.line);
         }
     }
+    free(first);
 }
 
 static void services_service(ynode_doc_t *d, zone_t *zone, zone_service_t *s,
@@ -698,7 +703,6 @@ static void services_service(ynode_doc_t *d, zone_t *zone, zone_service_t *s,
     snprintf(ctx, sizeof(ctx), "service '%s'", s->name);
     s->owner = records_owner(d, zone, key, ctx);
     if (s->owner) {
-        services_same_owner(d, zone, s, key);
         services_vs_records(d, zone, s, key, names, ctx);
         services_vs_delegations(d, zone, s, key, names, ctx);
     }
@@ -731,6 +735,7 @@ static void services_service(ynode_doc_t *d, zone_t *zone, zone_service_t *s,
 void services_load(ynode_doc_t *d, zone_t *zone, const yaml_node_t *map,
                    const records_names_t *names)
 {
+    const yaml_node_t **keys;
     bool *bad;
 
     if (!map) {
@@ -738,6 +743,7 @@ void services_load(ynode_doc_t *d, zone_t *zone, const yaml_node_t *map,
     }
     bad = schema_bad_keys(d, map, "services");
     zone->services = xcalloc(ynode_len(map), sizeof(*zone->services));
+    keys = xcalloc(ynode_len(map) + 1, sizeof(*keys));
     for (size_t i = 0; i < ynode_len(map); i++) {
         const yaml_node_t *key = ynode_key(d, map, i);
         zone_service_t *s = &zone->services[zone->n_services];
@@ -747,8 +753,10 @@ void services_load(ynode_doc_t *d, zone_t *zone, const yaml_node_t *map,
         }
         s->name = xstrdup_opt(ynode_str(key));
         s->mark = ynode_mark(d, key);
-        zone->n_services++;
+        keys[zone->n_services++] = key;
         services_service(d, zone, s, key, ynode_value(d, map, i), names);
     }
+    services_same_owner(d, zone, keys);
+    free(keys);
     free(bad);
 }

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "common/alloc.h"
+#include "zones/zdup.h"
 
 /* Room for message contexts: "service 'NAME': geo" (the service context is
  * at most 320 bytes), then " map" and the like, then " 'KEY'". Longer names
@@ -74,24 +75,19 @@ static const schema_item_t zgeo_items[G_N] = {
 
 /* ---- region lists ---- */
 
-static size_t zgeo_find_region(const zone_t *zone, const char *name)
+void zgeo_unique_regions(ynode_doc_t *d, const zone_t *zone, const char *ctx, size_t *regions,
+                         size_t *n, const yaml_node_t **items)
 {
-    for (size_t i = 0; i < zone->n_regions; i++) {
-        if (!strcmp(zone->regions[i].name, name)) {
-            return i;
-        }
-    }
-    return SIZE_MAX;
-}
+    size_t *first = zdup_first(*n, zdup_cmp_index, regions);
 
-static bool zgeo_listed(const size_t *regions, size_t n, size_t r)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (regions[i] == r) {
-            return true;
+    for (size_t i = 0; i < *n; i++) {
+        if (first[i] != i) {
+            schema_err(d, items[i], ctx, "region '%s' is listed twice",
+                       zone->regions[regions[i]].name);
         }
     }
-    return false;
+    *n = *n ? zdup_compact(regions, *n, sizeof(*regions), first) : 0;
+    free(first);
 }
 
 /* A non-empty list of defined regions, each once, as indices in *out (set
@@ -110,22 +106,24 @@ static void zgeo_regions(ynode_doc_t *d, const zone_t *zone, const yaml_node_t *
         schema_err(d, list, ctx, "must be a list of region names");
         return;
     }
+    const yaml_node_t **items = xcalloc(ynode_len(list), sizeof(*items));
     *out = xcalloc(ynode_len(list), sizeof(**out));
     for (size_t i = 0; i < ynode_len(list); i++) {
         const yaml_node_t *item = ynode_item(d, list, i);
         const char *name = ynode_str(item);
-        size_t r = name ? zgeo_find_region(zone, name) : SIZE_MAX;
+        size_t r = name ? zone_find_region(zone, name) : SIZE_MAX;
 
         if (!name) {
             schema_err(d, item, ctx, "must be a list of region names");
         } else if (r == SIZE_MAX) {
             schema_err(d, item, ctx, "region '%s' is not defined", name);
-        } else if (zgeo_listed(*out, *n, r)) {
-            schema_err(d, item, ctx, "region '%s' is listed twice", name);
         } else {
+            items[*n] = item;
             (*out)[(*n)++] = r;
         }
     }
+    zgeo_unique_regions(d, zone, ctx, *out, n, items);
+    free(items);
 }
 
 /* ---- map keys ---- */
@@ -258,32 +256,49 @@ static bool zgeo_map_key(ynode_doc_t *d, const yaml_node_t *key, const char *ctx
     return true;
 }
 
-/* Two keys that mean the same ("eu" and "EU", or "EU" and "continent:EU");
- * repeats of the same text were reported by schema_bad_keys() already. */
-static bool zgeo_map_dup(ynode_doc_t *d, const zone_geo_t *geo, const zone_geo_map_t *e,
-                         const yaml_node_t *key, const char *mctx)
+static int zgeo_map_cmp(const void *ctx, size_t a, size_t b)
 {
-    for (size_t i = 0; i < geo->n_map; i++) {
-        const zone_geo_map_t *o = &geo->map[i];
+    const zone_geo_map_t *x = (const zone_geo_map_t *)ctx + a, *y = (const zone_geo_map_t *)ctx + b;
 
-        if (o->kind == e->kind && !strcmp(o->code, e->code)) {
-            ynode_err(d, key, "duplicate key '%s' in %s (%s %s, first at line %u)", ynode_str(key),
-                      mctx, zgeo_kinds[e->kind], e->code, o->mark.line);
-            return true;
+    if (x->kind != y->kind) {
+        return x->kind < y->kind ? -1 : 1;
+    }
+    return strcmp(x->code, y->code);
+}
+
+/* Two keys that mean the same ("eu" and "EU", or "EU" and "continent:EU");
+ * repeats of the same text were reported by schema_bad_keys() already. The
+ * later one is reported and dropped. keys[i] is entry i's key. */
+static void zgeo_map_repeats(ynode_doc_t *d, zone_geo_t *geo, const yaml_node_t **keys,
+                             const char *mctx)
+{
+    size_t *first = zdup_first(geo->n_map, zgeo_map_cmp, geo->map);
+
+    for (size_t i = 0; i < geo->n_map; i++) {
+        const zone_geo_map_t *e = &geo->map[i];
+
+        if (first[i] != i) {
+            ynode_err(d, keys[i], "duplicate key '%s' in %s (%s %s, first at line %u)",
+                      ynode_str(keys[i]), mctx, zgeo_kinds[e->kind], e->code,
+                      geo->map[first[i]].mark.line);
+            free(e->regions);
         }
     }
-    return false;
+    geo->n_map = geo->n_map ? zdup_compact(geo->map, geo->n_map, sizeof(*geo->map), first) : 0;
+    free(first);
 }
 
 static void zgeo_map(ynode_doc_t *d, const zone_t *zone, const yaml_node_t *map, const char *gctx,
                      zone_geo_t *geo)
 {
     char mctx[ZGEO_CTX_PART];
+    const yaml_node_t **keys;
     bool *bad;
 
     snprintf(mctx, sizeof(mctx), "%s map", gctx);
     bad = schema_bad_keys(d, map, mctx);
     geo->map = xcalloc(ynode_len(map), sizeof(*geo->map));
+    keys = xcalloc(ynode_len(map) + 1, sizeof(*keys));
     for (size_t i = 0; i < ynode_len(map); i++) {
         const yaml_node_t *key = ynode_key(d, map, i);
         zone_geo_map_t *e = &geo->map[geo->n_map];
@@ -295,14 +310,16 @@ static void zgeo_map(ynode_doc_t *d, const zone_t *zone, const yaml_node_t *map,
         }
         snprintf(ctx, sizeof(ctx), "%s '%s'", mctx, ynode_str(key));
         memset(e, 0, sizeof(*e));
-        ok = zgeo_map_key(d, key, ctx, e) && !zgeo_map_dup(d, geo, e, key, mctx);
+        ok = zgeo_map_key(d, key, ctx, e);
         zgeo_regions(d, zone, key, ynode_value(d, map, i), ctx, &e->regions, &e->n_regions);
         if (!ok) {
             free(e->regions);
             continue;
         }
-        geo->n_map++;
+        keys[geo->n_map++] = key;
     }
+    zgeo_map_repeats(d, geo, keys, mctx);
+    free(keys);
     free(bad);
 }
 
@@ -390,36 +407,53 @@ static bool zgeo_net_key(ynode_doc_t *d, const yaml_node_t *key, const char *ctx
     return true;
 }
 
-/* Two spellings of one network ("2001:DB8::/32" and "2001:db8::/32", or
- * "192.0.2.1" and "192.0.2.1/32"). */
-static bool zgeo_net_dup(ynode_doc_t *d, const zone_geo_t *geo, const zone_geo_net_t *e,
-                         const yaml_node_t *key, const char *nctx)
+static int zgeo_net_cmp(const void *ctx, size_t a, size_t b)
 {
+    const zone_geo_net_t *x = (const zone_geo_net_t *)ctx + a, *y = (const zone_geo_net_t *)ctx + b;
+
+    if (x->family != y->family) {
+        return x->family < y->family ? -1 : 1;
+    }
+    if (x->prefix != y->prefix) {
+        return x->prefix < y->prefix ? -1 : 1;
+    }
+    return memcmp(x->addr, y->addr, sizeof(x->addr));
+}
+
+/* Two spellings of one network ("2001:DB8::/32" and "2001:db8::/32", or
+ * "192.0.2.1" and "192.0.2.1/32"): the later is reported and dropped.
+ * keys[i] is entry i's key. */
+static void zgeo_net_repeats(ynode_doc_t *d, zone_geo_t *geo, const yaml_node_t **keys,
+                             const char *nctx)
+{
+    size_t *first = zdup_first(geo->n_nets, zgeo_net_cmp, geo->nets);
     char net[INET6_ADDRSTRLEN];
 
     for (size_t i = 0; i < geo->n_nets; i++) {
-        const zone_geo_net_t *o = &geo->nets[i];
+        const zone_geo_net_t *e = &geo->nets[i];
 
-        if (o->family == e->family && o->prefix == e->prefix &&
-            !memcmp(o->addr, e->addr, sizeof(o->addr))) {
+        if (first[i] != i) {
             inet_ntop(e->family, e->addr, net, sizeof(net));
-            ynode_err(d, key, "duplicate key '%s' in %s (%s/%u, first at line %u)", ynode_str(key),
-                      nctx, net, e->prefix, o->mark.line);
-            return true;
+            ynode_err(d, keys[i], "duplicate key '%s' in %s (%s/%u, first at line %u)",
+                      ynode_str(keys[i]), nctx, net, e->prefix, geo->nets[first[i]].mark.line);
+            free(e->regions);
         }
     }
-    return false;
+    geo->n_nets = geo->n_nets ? zdup_compact(geo->nets, geo->n_nets, sizeof(*geo->nets), first) : 0;
+    free(first);
 }
 
 static void zgeo_nets(ynode_doc_t *d, const zone_t *zone, const yaml_node_t *map, const char *gctx,
                       zone_geo_t *geo)
 {
     char nctx[ZGEO_CTX_PART];
+    const yaml_node_t **keys;
     bool *bad;
 
     snprintf(nctx, sizeof(nctx), "%s nets", gctx);
     bad = schema_bad_keys(d, map, nctx);
     geo->nets = xcalloc(ynode_len(map), sizeof(*geo->nets));
+    keys = xcalloc(ynode_len(map) + 1, sizeof(*keys));
     for (size_t i = 0; i < ynode_len(map); i++) {
         const yaml_node_t *key = ynode_key(d, map, i);
         zone_geo_net_t *e = &geo->nets[geo->n_nets];
@@ -431,14 +465,16 @@ static void zgeo_nets(ynode_doc_t *d, const zone_t *zone, const yaml_node_t *map
         }
         snprintf(ctx, sizeof(ctx), "%s '%s'", nctx, ynode_str(key));
         memset(e, 0, sizeof(*e));
-        ok = zgeo_net_key(d, key, ctx, e) && !zgeo_net_dup(d, geo, e, key, nctx);
+        ok = zgeo_net_key(d, key, ctx, e);
         zgeo_regions(d, zone, key, ynode_value(d, map, i), ctx, &e->regions, &e->n_regions);
         if (!ok) {
             free(e->regions);
             continue;
         }
-        geo->n_nets++;
+        keys[geo->n_nets++] = key;
     }
+    zgeo_net_repeats(d, geo, keys, nctx);
+    free(keys);
     free(bad);
 }
 

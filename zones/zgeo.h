@@ -28,4 +28,10 @@
 void zgeo_load(ynode_doc_t *d, const zone_t *zone, const schema_val_t *v, const char *owner,
                zone_geo_t *geo);
 
+/* Drop the regions listed more than once from regions[0..*n) (indices into
+ * zone->regions, read from items[0..*n)), reporting each repeat at its item;
+ * services' region lists share this with geo's. */
+void zgeo_unique_regions(ynode_doc_t *d, const zone_t *zone, const char *ctx, size_t *regions,
+                         size_t *n, const yaml_node_t **items);
+
 #endif

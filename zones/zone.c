@@ -4,6 +4,7 @@
  */
 #include "zones/zone.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,6 +70,8 @@ void zone_free(zone_t *zone)
     zone_free_checks(zone);
     zone_free_services(zone);
     zone_geo_free(&zone->geo);
+    free(zone->region_order);
+    free(zone->check_order);
     ldns_rr_list_deep_free(zone->rrs);
     ldns_rr_free(zone->soa);
     ldns_rdf_deep_free(zone->origin);
@@ -91,6 +94,106 @@ void zone_geo_free(zone_geo_t *geo)
     free(geo->nets);
     free(geo->dflt);
     memset(geo, 0, sizeof(*geo));
+}
+
+/* ---- lookups by name ---- */
+
+/* Names at a fixed offset in an array of structs, for sorting indices. */
+typedef struct {
+    const char *base;
+    size_t size, name; /* element size, offset of its `char *name` */
+} zone_names_t;
+
+static const char *zone_name_at(const zone_names_t *t, size_t i)
+{
+    return *(const char *const *)(t->base + i * t->size + t->name);
+}
+
+static int zone_name_order(const void *x, const void *y, void *arg)
+{
+    return strcmp(zone_name_at(arg, *(const size_t *)x), zone_name_at(arg, *(const size_t *)y));
+}
+
+static size_t *zone_sort_names(const zone_names_t *t, size_t n)
+{
+    size_t *order = xcalloc(n + 1, sizeof(*order));
+
+    for (size_t i = 0; i < n; i++) {
+        order[i] = i;
+    }
+    qsort_r(order, n, sizeof(*order), zone_name_order, (void *)t);
+    return order;
+}
+
+static size_t zone_find_name(const zone_names_t *t, const size_t *order, size_t n, const char *name)
+{
+    size_t lo = 0, hi = n;
+
+    if (!order) {
+        for (size_t i = 0; i < n; i++) {
+            if (!strcmp(zone_name_at(t, i), name)) {
+                return i;
+            }
+        }
+        return SIZE_MAX;
+    }
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(zone_name_at(t, order[mid]), name);
+
+        if (!c) {
+            return order[mid];
+        }
+        if (c < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return SIZE_MAX;
+}
+
+static zone_names_t zone_region_names(const zone_t *zone)
+{
+    return (zone_names_t){(const char *)zone->regions, sizeof(zone_region_t),
+                          offsetof(zone_region_t, name)};
+}
+
+static zone_names_t zone_check_names(const zone_t *zone)
+{
+    return (zone_names_t){(const char *)zone->checks, sizeof(zone_check_t),
+                          offsetof(zone_check_t, name)};
+}
+
+void zone_index_regions(zone_t *zone)
+{
+    zone_names_t t = zone_region_names(zone);
+
+    free(zone->region_order);
+    zone->region_order = zone_sort_names(&t, zone->n_regions);
+}
+
+void zone_index_checks(zone_t *zone)
+{
+    zone_names_t t = zone_check_names(zone);
+
+    free(zone->check_order);
+    zone->check_order = zone_sort_names(&t, zone->n_checks);
+}
+
+size_t zone_find_region(const zone_t *zone, const char *name)
+{
+    zone_names_t t = zone_region_names(zone);
+
+    return zone_find_name(&t, zone->region_order, zone->n_regions, name);
+}
+
+int zone_find_check(const zone_t *zone, const char *name)
+{
+    zone_names_t t = zone_check_names(zone);
+    size_t i = zone_find_name(&t, zone->check_order, zone->n_checks, name);
+
+    return i == SIZE_MAX ? -1 : (int)i;
 }
 
 void zone_set_free(zone_t **zones, size_t n)

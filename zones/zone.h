@@ -152,6 +152,9 @@ typedef struct zone {
     size_t n_services;
     bool ecs;       /* top-level `ecs`, default true */
     zone_geo_t geo; /* top-level `geo` overrides */
+    /* Indices of regions and checks sorted by name, for the lookups below
+     * (NULL: not made, the lookups search in order). */
+    size_t *region_order, *check_order;
 } zone_t;
 
 /* A new, empty zone for `file` (copied): the loader fills it in. */
@@ -161,6 +164,17 @@ void zone_free(zone_t *zone);
 
 /* Free the lists of a zone_geo_t and zero it. NULL-safe. */
 void zone_geo_free(zone_geo_t *geo);
+
+/* Sort the names of zone->regions (zone->checks) for the lookups below; the
+ * loader calls them once each list is complete. Names are unique. */
+void zone_index_regions(zone_t *zone);
+void zone_index_checks(zone_t *zone);
+
+/* The index of the region (check) named `name`, SIZE_MAX (-1) when there is
+ * none: O(log n) once indexed. A zone names thousands of regions in its
+ * services and geo lists at most, but a file may hold far more. */
+size_t zone_find_region(const zone_t *zone, const char *name);
+int zone_find_check(const zone_t *zone, const char *name);
 
 /* Free an array of zones: each zone, then the array. NULL-safe. */
 void zone_set_free(zone_t **zones, size_t n);

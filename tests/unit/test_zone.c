@@ -11,6 +11,7 @@
 #include <criterion/criterion.h>
 
 #include <arpa/inet.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,16 +81,13 @@ static char *join_errors(const diag_t *errs)
     }
     out = calloc(1, size);
     cr_assert_not_null(out);
-    for (size_t i = 0; i < errs->n; i++) {
+    for (size_t i = 0, len = 0; i < errs->n; i++) {
         const char *line = errs->lines[i];
 
         if (!strncmp(line, tmpdir, dlen) && line[dlen] == '/') {
             line += dlen + 1;
         }
-        strcat(out, line);
-        if (i + 1 < errs->n) {
-            strcat(out, "\n");
-        }
+        len += (size_t)sprintf(out + len, "%s%s", line, i + 1 < errs->n ? "\n" : "");
     }
     return out;
 }
@@ -1856,4 +1854,184 @@ static const error_case_t alias_cases[] = {
 Test(zone, alias_errors)
 {
     RUN(alias_cases);
+}
+
+/* ---- long lists: every check for repeats, and every lookup by name, must
+ * cost O(n log n) or less, since a file within the limits above may still
+ * hold a few hundred thousand items. Each case took from several seconds
+ * to minutes while these were a comparison of each item with every earlier
+ * one; the timeouts are far above what they take now. ---- */
+
+/* A growing string for the generated zones below. */
+typedef struct {
+    char *s;
+    size_t len, cap;
+} text_t;
+
+static void add(text_t *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void add(text_t *t, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    for (;;) {
+        va_start(ap, fmt);
+        n = vsnprintf(t->s + t->len, t->cap - t->len, fmt, ap);
+        va_end(ap);
+        cr_assert_geq(n, 0);
+        if (t->len + (size_t)n < t->cap) {
+            t->len += (size_t)n;
+            return;
+        }
+        t->cap = t->cap ? t->cap * 2 : 4096;
+        t->s = realloc(t->s, t->cap);
+        cr_assert_not_null(t->s);
+    }
+}
+
+static void add_regions(text_t *t, int n, const char *check)
+{
+    add(t, "regions:\n");
+    for (int i = 0; i < n; i++) {
+        add(t, "  r%d: {location: [0, 0], pool: [192.0.2.1]%s%s}\n", i, check ? ", check: " : "",
+            check ? check : "");
+    }
+}
+
+Test(zone, many_values_at_one_name, .timeout = 10)
+{
+    text_t t = {0};
+    zone_t *z;
+
+    add(&t, "%srecords:\n  www: {A: [", HEAD);
+    for (int i = 0; i < 20000; i++) {
+        add(&t, "%s10.0.%d.%d", i ? ", " : "", i / 256, i % 256);
+    }
+    add(&t, "]}\n  txt: {TXT: [");
+    for (int i = 0; i < 20000; i++) {
+        add(&t, "%sv%d", i ? ", " : "", i);
+    }
+    add(&t, "]}\n");
+    z = load_ok(t.s);
+    cr_expect_eq(ldns_rr_list_rr_count(z->rrs), 40001);
+    zone_free(z);
+    free(t.s);
+}
+
+Test(zone, many_name_servers, .timeout = 10)
+{
+    text_t t = {0};
+    zone_t *z;
+
+    add(&t, "zone: gslb.example.com\nsoa: {mname: ns1.example.net, rname: h.example.net}\nns: [");
+    for (int i = 0; i < 20000; i++) {
+        add(&t, "%sns%d.example.net", i ? ", " : "", i);
+    }
+    add(&t, "]\n");
+    z = load_ok(t.s);
+    cr_expect_eq(ldns_rr_list_rr_count(z->rrs), 20000);
+    zone_free(z);
+    free(t.s);
+}
+
+Test(zone, a_large_pool, .timeout = 10)
+{
+    text_t t = {0};
+    zone_t *z;
+
+    add(&t, "%sregions:\n  r: {location: [0, 0], pool: [", HEAD);
+    for (int i = 0; i < 200000; i++) {
+        add(&t, "%s10.%d.%d.%d", i ? ", " : "", i >> 16, (i >> 8) & 255, i & 255);
+    }
+    add(&t, "]}\n");
+    z = load_ok(t.s);
+    cr_expect_eq(z->regions[0].n_pool, 200000);
+    zone_free(z);
+    free(t.s);
+}
+
+Test(zone, many_geo_networks, .timeout = 10)
+{
+    text_t t = {0};
+    zone_t *z;
+
+    add(&t, "%sregions:\n  r: {location: [0, 0], pool: [192.0.2.1]}\ngeo:\n  nets: {", HEAD);
+    for (int i = 0; i < 160000; i++) {
+        add(&t, "%s%d.%d.%d.0/24: [r]", i ? ", " : "", 10 + (i >> 16), (i >> 8) & 255, i & 255);
+    }
+    add(&t, "}\n");
+    z = load_ok(t.s);
+    cr_expect_eq(z->geo.n_nets, 160000);
+    zone_free(z);
+    free(t.s);
+}
+
+/* Regions and checks are looked up by name wherever they are named. */
+Test(zone, many_regions_checks_and_lookups, .timeout = 10)
+{
+    text_t t = {0};
+    zone_t *z;
+
+    add(&t, "%schecks:\n", HEAD);
+    for (int i = 0; i < 20000; i++) {
+        add(&t, "  c%d: {type: tcp, port: 80}\n", i);
+    }
+    add_regions(&t, 20000, "c19999");
+    add(&t, "geo:\n  map:\n    EU: [");
+    for (int i = 0; i < 20000; i++) {
+        add(&t, "%sr%d", i ? ", " : "", 19999 - i);
+    }
+    add(&t, "]\nservices:\n");
+    for (int s = 0; s < 100; s++) {
+        add(&t, "  s%d: {regions: [", s);
+        for (int i = 0; i < ZONE_SERVICE_REGIONS_MAX; i++) {
+            add(&t, "%sr%d", i ? ", " : "", 19999 - i);
+        }
+        add(&t, "]}\n");
+    }
+    z = load_ok(t.s);
+    cr_expect_eq(z->n_regions, 20000);
+    cr_expect_eq(z->regions[0].check, 19999);
+    cr_expect_eq(z->geo.map[0].n_regions, 20000);
+    cr_expect_eq(z->geo.map[0].regions[0], 19999);
+    cr_expect_eq(z->services[99].regions[1023], 19999 - 1023);
+    zone_free(z);
+    free(t.s);
+}
+
+Test(zone, many_services, .timeout = 10)
+{
+    text_t t = {0};
+    zone_t *z;
+
+    add(&t, "%sregions:\n  r: {location: [0, 0], pool: [192.0.2.1]}\nservices:\n", HEAD);
+    for (int i = 0; i < 50000; i++) {
+        add(&t, "  s%d: {regions: [r]}\n", i);
+    }
+    z = load_ok(t.s);
+    cr_expect_eq(z->n_services, 50000);
+    zone_free(z);
+    free(t.s);
+}
+
+/* Keys of one name's mapping compare without case; thousands of them that
+ * are no record type are each reported once. */
+Test(zone, many_keys_at_one_name, .timeout = 10)
+{
+    text_t t = {0};
+    char *errors;
+
+    add(&t, "%srecords:\n  www: {A: 192.0.2.1, a: 192.0.2.2", HEAD);
+    for (int i = 0; i < 50000; i++) {
+        add(&t, ", k%d: x", i);
+    }
+    add(&t, "}\n");
+    cr_expect_null(load_text(t.s, &errors));
+    cr_expect(strstr(errors, "t.yaml:5:23: error: duplicate key 'a' in records 'www' (first at "
+                             "line 5)\n") == errors,
+              "%.200s", errors);
+    cr_expect(strstr(errors, "unknown key 'k49999' in records 'www'") != NULL);
+    free(errors);
+    free(t.s);
 }
