@@ -14,16 +14,31 @@ static void watch_on_timer(uv_timer_t *t)
     w->fire(w->arg);
 }
 
+/* The names whose change may change what the watched path holds: the file
+ * itself, any *.yaml of a watched directory, and `..data`. A Kubernetes
+ * ConfigMap volume holds each file as a symlink NAME -> ..data/NAME, and
+ * ..data -> ..TIMESTAMP/; an update writes a new timestamped directory and
+ * renames a new ..data symlink over the old one, so that rename is the only
+ * event the directory sees. */
+static bool watch_concerns(const watch_t *w, const char *file)
+{
+    size_t len = strlen(file);
+
+    if (strcmp(file, WATCH_K8S_DATA) == 0) {
+        return true;
+    }
+    if (w->file) {
+        return strcmp(file, w->file) == 0;
+    }
+    return len >= 5 && strcmp(file + len - 5, ".yaml") == 0;
+}
+
 static void watch_on_event(uv_fs_event_t *h, const char *file, int events, int status)
 {
     watch_t *w = h->data;
-    size_t len = file ? strlen(file) : 0;
     (void)events;
 
-    if (status < 0 || file == NULL) {
-        return;
-    }
-    if (w->file ? strcmp(file, w->file) != 0 : len < 5 || strcmp(file + len - 5, ".yaml") != 0) {
+    if (status < 0 || file == NULL || !watch_concerns(w, file)) {
         return;
     }
     uv_timer_start(&w->timer, watch_on_timer, WATCH_DELAY_MS, 0);

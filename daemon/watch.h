@@ -4,7 +4,10 @@
  * gslbd its GeoIP database.
  *
  * It watches the directory, not the file: editors and tools replace files by
- * renaming, which a watch on the file itself would miss. Changes are
+ * renaming, which a watch on the file itself would miss. A Kubernetes
+ * ConfigMap volume (files that are symlinks into `..data/`, updated by
+ * renaming a new `..data` symlink over the old one) is watched the same way:
+ * the rename of `..data` counts as a change of every file. Changes are
  * debounced (WATCH_DELAY_MS after the last one) so a file is read once its
  * writer has finished. Failing to watch is a warning, not an error: SIGHUP
  * still reloads.
@@ -17,6 +20,9 @@
 #include <uv.h>
 
 #define WATCH_DELAY_MS 200
+
+/* The symlink a Kubernetes ConfigMap volume swaps on every update. */
+#define WATCH_K8S_DATA "..data"
 
 typedef struct {
     uv_fs_event_t ev;

@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""test_zone_faults.py: zone files under the faults of issue 10 (items 9 to 11).
+
+Kubernetes ConfigMap updates (a new timestamped directory, then the `..data` symlink
+renamed over) noticed within a second by gslbd and healthd, with --zones naming the
+directory or one file that is a symlink into `..data/`.
+
+Not here: loader limits and CNAME loops (tests/unit/test_zone.c), ordinary reloads and
+--check (test_reload.py). Traffic goes to 127.0.0.1 and ::1 only; every wait and loop
+is bounded.
+"""
+
+import os
+import shutil
+import time
+
+import gslbtest as g
+
+NS2 = "  ns2: {A: 203.0.113.53}\n"
+
+# What the issue asks: a ConfigMap update is noticed within a second.
+NOTICE_S = 1.0
+
+
+def zone_with_ns2(addr):
+    """The example zone with ns2's address changed."""
+    assert NS2 in g.EXAMPLE_ZONE
+    return g.EXAMPLE_ZONE.replace(NS2, "  ns2: {A: %s}\n" % addr)
+
+
+def ns2_now(srv, tr="udp4"):
+    """ns2's A record as served now ("" without one)."""
+    r = srv.query("ns2.gslb.example.com", "A", transport=tr)
+    return " ".join(rd.to_text() for _, _, rd in r.section("answer"))
+
+
+# ------------------------------------------------------------------ ConfigMaps
+
+
+class ConfigMap:
+    """A directory laid out as the kubelet lays out a ConfigMap volume, and updated as
+    it updates one (its atomic writer): every file in a timestamped directory
+    `..TIMESTAMP/`, a symlink `..data` to it, and for each file a symlink `NAME ->
+    ..data/NAME`. An update writes a new timestamped directory, points `..data_tmp` at
+    it, renames `..data_tmp` over `..data` (the one atomic step) and removes the old
+    directory. Nothing a zone loader reads is ever half written."""
+
+    def __init__(self, t, relpath):
+        self.dir = t.path(relpath)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.serial = 0
+        self.current = None
+
+    def publish(self, files):
+        """Publish {name: text}; returns the time.monotonic() of the atomic rename."""
+        self.serial += 1
+        stamp = "..2024_01_01_00_00_%02d.%09d" % (self.serial, self.serial)
+        os.mkdir(self.dir / stamp)
+        for name, text in files.items():
+            (self.dir / stamp / name).write_text(text)
+        os.symlink(stamp, self.dir / "..data_tmp")
+        os.replace(self.dir / "..data_tmp", self.dir / "..data")
+        swapped = time.monotonic()
+        for name in files:
+            link = self.dir / name
+            if not os.path.islink(link):
+                os.symlink(os.path.join("..data", name), link)
+        if self.current:
+            shutil.rmtree(self.dir / self.current)
+        self.current = stamp
+        return swapped
+
+
+def noticed(t, name, cond, swapped):
+    """One assertion: cond() holds within NOTICE_S of the swap (polled every 50 ms, up to
+    3 s so a late notice shows how late it was)."""
+    w = g.until(cond, 3, every=0.05)
+    took = time.monotonic() - swapped
+    t.check("%s within %.0f ms (after %d ms)" % (name, NOTICE_S * 1000, took * 1000),
+            w and took <= NOTICE_S,
+            "noticed" if w else "not noticed within 3 s")
+
+
+def configmap_gslbd(t, single_file):
+    mode = "single-file" if single_file else "directory"
+    cm = ConfigMap(t, "cm-gslbd-" + mode)
+    cm.publish({"gslb.example.com.yaml": zone_with_ns2("203.0.113.53")})
+    zones = cm.dir / "gslb.example.com.yaml" if single_file else cm.dir
+    srv = g.Gslbd(t, "gslbd-cm-" + mode, zones=zones, args=["--threads", 1])
+    t.start(srv, "gslbd starts on a ConfigMap (%s mode)" % mode, bail=True)
+    t.eq("ConfigMap (%s mode): first version served" % mode, "203.0.113.53", ns2_now(srv))
+    for addr in ("203.0.113.54", "203.0.113.55"):
+        swapped = cm.publish({"gslb.example.com.yaml": zone_with_ns2(addr)})
+        noticed(t, "gslbd, --zones a ConfigMap %s: the ..data swap to ns2 %s is served"
+                % ("file" if single_file else "directory", addr),
+                lambda a=addr: ns2_now(srv) == a, swapped)
+    t.eq("gslbd on a ConfigMap (%s mode): SIGTERM exits 0" % mode, 0, srv.stop())
+
+
+HC_ZONE = """\
+zone: hc.test
+soa: {mname: ns1.example.net, rname: h.example.net}
+ns: [ns1.example.net]
+checks:
+  tcp: {type: tcp, port: %(port)d, interval: 1s, timeout: 500ms, rise: 1, fall: 1}
+regions:
+  r: {location: [0, 0], check: tcp, pool: [%(pool)s]}
+services:
+  www: {regions: [r]}
+"""
+
+
+def hc_zone(port, members):
+    pool = ", ".join('{address: 192.0.2.%d, probe: "127.0.0.1:%d"}' % (m, port)
+                     for m in range(1, members + 1))
+    return HC_ZONE % {"port": port, "pool": pool}
+
+
+def configmap_healthd(t, backend, single_file):
+    mode = "single-file" if single_file else "directory"
+    cm = ConfigMap(t, "cm-healthd-" + mode)
+    cm.publish({"hc.test.yaml": hc_zone(backend.port, 1)})
+    zones = cm.dir / "hc.test.yaml" if single_file else cm.dir
+    fake = g.FakeGslbd(t, "fake-cm-" + mode)
+    t.start(fake, bail=True)
+    hd = g.Healthd(t, "healthd-cm-" + mode, zones=zones, gslbd=[fake.socket])
+    t.start(hd, "healthd starts on a ConfigMap (%s mode)" % mode, bail=True)
+    for members in (2, 3):
+        mark = hd.mark()
+        swapped = cm.publish({"hc.test.yaml": hc_zone(backend.port, members)})
+        noticed(t, "healthd, --zones a ConfigMap %s: the ..data swap to %d members is "
+                "reloaded" % ("file" if single_file else "directory", members),
+                lambda n=members, m=mark: "reloaded: probing %d targets" % n in hd.log(m),
+                swapped)
+    t.eq("healthd on a ConfigMap (%s mode): SIGTERM exits 0" % mode, 0, hd.stop())
+    fake.stop()
+
+
+def main(t):
+    for single_file in (False, True):
+        configmap_gslbd(t, single_file)
+    backend = g.Backend(t, "backend")
+    t.start(backend, bail=True)
+    for single_file in (False, True):
+        configmap_healthd(t, backend, single_file)
+
+
+if __name__ == "__main__":
+    with g.Test(__file__) as test:
+        main(test)
