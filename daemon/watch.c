@@ -1,16 +1,95 @@
-/* watch: debounced directory watching for reloads; see watch.h. */
+/* watch: directory watching for reloads, debounced and settled; see watch.h. */
 #include "daemon/watch.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/alloc.h"
 #include "common/log.h"
 
+/* ---- settling: has anything changed since the last look? ---- */
+
+/* FNV-1a: any mix serves, the hash is only compared with the previous one. */
+static uint64_t watch_mix(uint64_t h, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+
+    for (size_t i = 0; i < n; i++) {
+        h = (h ^ p[i]) * 1099511628211ULL;
+    }
+    return h;
+}
+
+/* One file's name and metadata (through symlinks), or why stat() failed. */
+static uint64_t watch_file(const char *dir, const char *name)
+{
+    uint64_t h = watch_mix(14695981039346656037ULL, name, strlen(name) + 1);
+    char *path = xasprintf("%s/%s", dir, name);
+    struct stat st;
+
+    if (stat(path, &st) == 0) {
+        uint64_t meta[] = {st.st_dev,
+                           st.st_ino,
+                           (uint64_t)st.st_size,
+                           (uint64_t)st.st_mtim.tv_sec,
+                           (uint64_t)st.st_mtim.tv_nsec,
+                           (uint64_t)st.st_ctim.tv_sec,
+                           (uint64_t)st.st_ctim.tv_nsec};
+
+        h = watch_mix(h, meta, sizeof(meta));
+    } else {
+        int e = errno;
+
+        h = watch_mix(h, &e, sizeof(e));
+    }
+    free(path);
+    return h;
+}
+
+/* The watched file, or the zone files of the watched directory (the names
+ * the loaders read: *.yaml, not hidden), hashed. Files are summed so that the
+ * order readdir() gives does not matter. */
+static uint64_t watch_sample(const watch_t *w)
+{
+    uint64_t h = 0;
+    struct dirent *e;
+    DIR *d;
+
+    if (w->file) {
+        return watch_file(w->dir, w->file);
+    }
+    if (!(d = opendir(w->dir))) {
+        return (uint64_t)errno;
+    }
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+
+        if (e->d_name[0] != '.' && len > 5 && !strcmp(e->d_name + len - 5, ".yaml")) {
+            h += watch_file(w->dir, e->d_name);
+        }
+    }
+    closedir(d);
+    return h;
+}
+
+/* Fire once two samples WATCH_SETTLE_MS apart agree; sample again until
+ * they do. */
 static void watch_on_timer(uv_timer_t *t)
 {
     watch_t *w = t->data;
+    uint64_t now = watch_sample(w);
+
+    if (!w->sampled || now != w->sample) {
+        w->sample = now;
+        w->sampled = true;
+        uv_timer_start(&w->timer, watch_on_timer, WATCH_SETTLE_MS, 0);
+        return;
+    }
+    w->sampled = false;
     w->fire(w->arg);
 }
 
@@ -41,6 +120,7 @@ static void watch_on_event(uv_fs_event_t *h, const char *file, int events, int s
     if (status < 0 || file == NULL || !watch_concerns(w, file)) {
         return;
     }
+    w->sampled = false;
     uv_timer_start(&w->timer, watch_on_timer, WATCH_DELAY_MS, 0);
 }
 

@@ -3,15 +3,18 @@
 
 Kubernetes ConfigMap updates (a new timestamped directory, then the `..data` symlink
 renamed over) noticed within a second by gslbd and healthd, with --zones naming the
-directory or one file that is a symlink into `..data/`.
+directory or one file that is a symlink into `..data/`. A zone file written in place in
+two halves with a pause between them (a slow editor, `cat >`): never served half written.
 
 Not here: loader limits and CNAME loops (tests/unit/test_zone.c), ordinary reloads and
 --check (test_reload.py). Traffic goes to 127.0.0.1 and ::1 only; every wait and loop
 is bounded.
 """
 
+import collections
 import os
 import shutil
+import threading
 import time
 
 import gslbtest as g
@@ -136,6 +139,66 @@ def configmap_healthd(t, backend, single_file):
     fake.stop()
 
 
+# ------------------------------------------------------------------ partial writes
+
+# How long the writer pauses between the two halves: longer than the 200 ms the watcher
+# used to wait after the last change before reloading, shorter than the 600 ms a file
+# must now stay unchanged (daemon/watch.h: WATCH_DELAY_MS + WATCH_SETTLE_MS).
+PAUSE_S = 0.4
+
+
+class Asker:
+    """A client asking for www's A record every 20 ms in a thread of its own until
+    stopped (at most 600 times), counting the answers' status codes."""
+
+    def __init__(self, srv):
+        self.srv = srv
+        self.rcodes = collections.Counter()
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        for _ in range(600):
+            if self.done.is_set():
+                return
+            r = self.srv.query("www.gslb.example.com", "A", timeout=1)
+            self.rcodes[r.rcode or "no reply"] += 1
+            time.sleep(0.02)
+
+    def stop(self):
+        self.done.set()
+        self.thread.join(15)
+        return self.rcodes
+
+
+def partial_write(t, single_file):
+    mode = "single-file" if single_file else "directory"
+    zf = g.write_example_zone(t, "zones-%s/gslb.example.com.yaml" % mode)
+    srv = g.Gslbd(t, "gslbd-partial-" + mode, zones=zf if single_file else zf.parent,
+                  args=["--threads", 1])
+    t.start(srv, "gslbd starts (%s mode)" % mode, bail=True)
+    new = zone_with_ns2("203.0.113.60")
+    cut = new.index("services:")  # the first half is a valid zone without www
+    time.sleep(1.1)  # let the file's modification time move on
+    asker = Asker(srv)
+    time.sleep(0.3)
+    with open(zf, "w") as f:  # in place: truncated, then written
+        f.write(new[:cut])
+        f.flush()
+        time.sleep(PAUSE_S)
+        f.write(new[cut:])
+    w = g.until(lambda: ns2_now(srv) == "203.0.113.60", 5)
+    time.sleep(0.3)
+    rcodes = asker.stop()
+    t.check("%s mode: the file written in place is served once complete (after %d ms)"
+            % (mode, w.ms), w, "ns2 still %s" % ns2_now(srv))
+    t.check("%s mode: www answered throughout, never from the half-written file (%s)"
+            % (mode, dict(rcodes)), set(rcodes) == {"NOERROR"} and rcodes["NOERROR"] > 20,
+            "answers by status: %s" % dict(rcodes))
+    t.eq("gslbd (%s mode): SIGTERM exits 0" % mode, 0, srv.stop())
+
+
 def main(t):
     for single_file in (False, True):
         configmap_gslbd(t, single_file)
@@ -143,6 +206,8 @@ def main(t):
     t.start(backend, bail=True)
     for single_file in (False, True):
         configmap_healthd(t, backend, single_file)
+    for single_file in (False, True):
+        partial_write(t, single_file)
 
 
 if __name__ == "__main__":
