@@ -26,6 +26,7 @@
 #include "common/errcode.h"
 #include "common/log.h"
 #include "common/version.h"
+#include "daemon/reloader.h"
 #include "daemon/signals.h"
 #include "daemon/watch.h"
 #include "healthd/probe.h"
@@ -40,6 +41,17 @@ typedef struct {
     log_level_t level;
 } options_t;
 
+/* A reload's result, from the loader thread to the main loop. */
+typedef struct {
+    diag_t errs;
+    int rc;
+    target_t *targets;
+    size_t n, n_zones;
+} reload_job_t;
+
+/* Reloads load and build targets on the loader thread (reloader.h), which
+ * touches nothing of the main loop's (the path only); the prober takes the
+ * new targets on the main loop. */
 typedef struct {
     options_t *opt;
     uv_loop_t *loop;
@@ -48,6 +60,8 @@ typedef struct {
     size_t n_zones;
     signals_t signals;
     watch_t watch;
+    reloader_t reloader;
+    reload_job_t job;
 } healthd_t;
 
 static void usage(FILE *out)
@@ -146,17 +160,15 @@ static int parse_options(int argc, char **argv, options_t *o)
     return 0;
 }
 
-/* Load the zones and build targets from them. On failure every error line
- * has been printed and nothing is returned. */
-static int load_targets(const char *path, target_t **t, size_t *n, size_t *n_zones)
+/* Load the zones and build targets from them, the errors in errs. On
+ * failure nothing is returned. Any thread. */
+static int load_targets(const char *path, target_t **t, size_t *n, size_t *n_zones, diag_t *errs)
 {
-    diag_t errs = {0};
     zone_t **zones;
     size_t nz;
 
-    int r = zone_load_path(path, NULL, 0, &zones, &nz, &errs);
+    int r = zone_load_path(path, NULL, 0, &zones, &nz, errs);
 
-    diag_log(&errs, LOG_LEVEL_ERR);
     if (r < 0) {
         return r;
     }
@@ -206,25 +218,48 @@ static void dump_all(void *arg, report_buf_t *b, unsigned *interval_ms)
 
 /* ------------------------------------------------------------ reloads */
 
-static void reload(healthd_t *h)
+/* Loader thread. */
+static void reload_work(void *arg, unsigned what)
 {
-    target_t *t;
-    size_t n, nz;
+    healthd_t *h = arg;
+    reload_job_t *j = &h->job;
+
+    (void)what;
+    *j = (reload_job_t){0};
+    j->rc = load_targets(h->opt->zones, &j->targets, &j->n, &j->n_zones, &j->errs);
+}
+
+/* Main loop: probe the new targets. */
+static void reload_done(void *arg, unsigned what, bool stopping)
+{
+    healthd_t *h = arg;
+    reload_job_t *j = &h->job;
     prober_diff_t d;
 
-    if (load_targets(h->opt->zones, &t, &n, &nz) < 0) {
+    (void)what;
+    if (stopping) {
+        diag_clear(&j->errs);
+        if (j->rc == 0) {
+            target_free_all(j->targets, j->n);
+        }
+        return;
+    }
+    diag_log(&j->errs, LOG_LEVEL_ERR);
+    if (j->rc < 0) {
         log_err("reload failed: still probing the previous %zu targets", prober_count(h->prober));
         return;
     }
-    prober_set(h->prober, t, n, &d);
-    h->n_zones = nz;
-    log_info("reloaded: probing %zu targets in %zu zones (%zu added, %zu removed, %zu kept)", n, nz,
-             d.added, d.removed, d.kept);
+    prober_set(h->prober, j->targets, j->n, &d);
+    h->n_zones = j->n_zones;
+    log_info("reloaded: probing %zu targets in %zu zones (%zu added, %zu removed, %zu kept)", j->n,
+             j->n_zones, d.added, d.removed, d.kept);
 }
+
+static const reloader_ops_t reload_ops = {NULL, reload_work, reload_done};
 
 static void reload_fire(void *arg)
 {
-    reload(arg);
+    reloader_request(&((healthd_t *)arg)->reloader, 1);
 }
 
 /* ------------------------------------------------------------ main loop */
@@ -264,6 +299,7 @@ static int serve(options_t *opt, target_t *t, size_t n, size_t n_zones)
     healthd_t h = {.opt = opt, .loop = uv_default_loop(), .n_zones = n_zones};
     int rc = 0;
 
+    reloader_init(h.loop, &h.reloader, &reload_ops, &h);
     signals_start(h.loop, &h.signals, "reloading the zones", reload_fire, &h);
     if (start(&h, t, n) < 0) {
         rc = 1;
@@ -273,6 +309,7 @@ static int serve(options_t *opt, target_t *t, size_t n, size_t n_zones)
                  opt->n_gslbd);
         uv_run(h.loop, UV_RUN_DEFAULT);
     }
+    reloader_stop(&h.reloader);
     stop(&h);
     signals_stop(&h.signals);
     uv_run(h.loop, UV_RUN_DEFAULT);
@@ -303,7 +340,10 @@ int main(int argc, char **argv)
         free(opt.gslbd);
         return 1;
     }
-    if (load_targets(opt.zones, &t, &n, &nz) < 0) {
+    diag_t errs = {0};
+    int r = load_targets(opt.zones, &t, &n, &nz, &errs);
+    diag_log(&errs, LOG_LEVEL_ERR);
+    if (r < 0) {
         log_err("%s: not loaded", opt.zones);
         rc = 1;
     } else {

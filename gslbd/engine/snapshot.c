@@ -62,8 +62,18 @@ typedef struct {
     geo_cache_t *maps;
     geo_cache_entry_t **refs; /* map references taken, handed to the snapshot */
     size_t n_refs, cap_refs;
+    snapshot_bind_t *binds; /* health slots to find, handed to the snapshot */
+    size_t n_binds;
     int failed;
 } build_t;
+
+/* A health slot a region points at, found by name once the snapshot is on
+ * the healthdb's thread. The names live in the snapshot's arena. */
+struct snapshot_bind {
+    healthdb_slot_t **slot;
+    const char *zone, *region, *member; /* member NULL: the region's slot */
+    unsigned stale_after_ms;
+};
 
 static bnode_t *build_find(const build_t *b, const uint8_t *name, size_t len)
 {
@@ -532,6 +542,40 @@ static svc_rt_t *build_service(build_t *b, size_t z, const zone_service_t *zs,
     return s;
 }
 
+/* Note that *slot must point at the health slot of (zone, region, member):
+ * found when the snapshot is attached to the healthdb. */
+static void build_bind(build_t *b, healthdb_slot_t **slot, const char *zone, const char *region,
+                       const char *member, unsigned stale_after_ms)
+{
+    arena_t *ar = &b->s->arena;
+
+    *slot = NULL;
+    b->binds = xreallocarray(b->binds, b->n_binds + 1, sizeof(*b->binds));
+    b->binds[b->n_binds++] = (snapshot_bind_t){
+        .slot = slot,
+        .zone = zone,
+        .region = region,
+        .member = member ? arena_dup(ar, member, strlen(member) + 1) : NULL,
+        .stale_after_ms = stale_after_ms,
+    };
+}
+
+void snapshot_attach_health(snapshot_t *s, healthdb_t *health)
+{
+    for (size_t i = 0; i < s->n_binds; i++) {
+        const snapshot_bind_t *bd = &s->binds[i];
+        healthdb_slot_t *slot = healthdb_slot(health, bd->zone, bd->region, bd->member);
+
+        if (bd->member != NULL) {
+            slot->stale_after_ms = bd->stale_after_ms;
+        }
+        *bd->slot = slot;
+    }
+    free(s->binds);
+    s->binds = NULL;
+    s->n_binds = 0;
+}
+
 /* A region's addresses by family, each with its member's health slot. */
 static region_rt_t *build_region(build_t *b, size_t z, const zone_region_t *zreg)
 {
@@ -550,23 +594,21 @@ static region_rt_t *build_region(build_t *b, size_t z, const zone_region_t *zreg
     r->lat = zreg->lat;
     r->lon = zreg->lon;
     r->min_up = (uint16_t)(zreg->min_up ? zreg->min_up : 1);
-    r->slot = b->health ? healthdb_slot(b->health, zname, zreg->name, NULL) : NULL;
     if (b->health != NULL) {
+        build_bind(b, &r->slot, zname, r->name, NULL, 0);
         r->health_gen = healthdb_gen(b->health);
         r->status = arena_alloc(ar, sizeof(*r->status)); /* 0: nothing cached */
     }
     for (size_t m = 0; m < zreg->n_pool; m++) {
         const zone_member_t *mem = &zreg->pool[m];
-        healthdb_slot_t *slot = NULL;
+        healthdb_slot_t **slot = mem->family == AF_INET ? &s4[r->n4] : &s6[r->n6];
+
         if (b->health != NULL) {
-            slot = healthdb_slot(b->health, zname, zreg->name, mem->text);
-            slot->stale_after_ms = stale;
+            build_bind(b, slot, zname, r->name, mem->text, stale);
         }
         if (mem->family == AF_INET) {
-            s4[r->n4] = slot;
             memcpy(v4 + 4 * r->n4++, mem->addr, 4);
         } else {
-            s6[r->n6] = slot;
             memcpy(v6 + 16 * r->n6++, mem->addr, 16);
         }
     }
@@ -683,10 +725,15 @@ int snapshot_build(zone_t *const *zones, size_t n, const snapshot_env_t *env, sn
     s->maps = b.refs; /* the snapshot holds these references now */
     s->n_maps = b.n_refs;
     b.refs = NULL;
+    s->binds = b.binds;
+    s->n_binds = b.n_binds;
     build_cleanup(&b);
     if (b.failed) {
         snapshot_free(s);
         return GSLB_ECONFIG;
+    }
+    if (b.health != NULL && !env->attach_later) {
+        snapshot_attach_health(s, b.health);
     }
     *out = s;
     return 0;
@@ -701,6 +748,7 @@ void snapshot_free(snapshot_t *s)
         geo_cache_release(s->maps[i]);
     }
     free(s->maps);
+    free(s->binds);
     geo_cache_free(s->own_maps);
     arena_free(&s->arena);
     free(s);

@@ -23,6 +23,7 @@
 
 typedef struct zone_rt zone_rt_t;
 typedef struct svc_rt svc_rt_t;
+typedef struct snapshot_bind snapshot_bind_t;
 
 typedef struct {
     const char *name;
@@ -112,6 +113,8 @@ typedef struct {
     geo_cache_t *own_maps;    /* a private map cache when none was given */
     geo_cache_entry_t **maps; /* the geo maps this snapshot holds references to */
     size_t n_maps;
+    snapshot_bind_t *binds; /* health slots still to attach (snapshot_attach_health()) */
+    size_t n_binds;
 } snapshot_t;
 
 /* What a snapshot is compiled against; every member may be NULL. */
@@ -119,6 +122,11 @@ typedef struct {
     const geo_db_t *db; /* NULL: no database, clients are not placed */
     healthdb_t *health; /* NULL: every region always up */
     geo_cache_t *maps;  /* geo maps shared with other snapshots; NULL: its own */
+    /* Leave the health slots unattached: the snapshot is compiled on a thread
+     * other than the one that owns `health` (gslbd compiles reloads on a
+     * loader thread), and snapshot_attach_health() attaches them on that one
+     * before the snapshot is published. */
+    bool attach_later;
 } snapshot_env_t;
 
 /* Compile zones into a new snapshot against `env` (NULL for none). Returns
@@ -129,7 +137,14 @@ typedef struct {
 int snapshot_build(zone_t *const *zones, size_t n, const snapshot_env_t *env, snapshot_t **out,
                    diag_t *errs) ATTR_WUR;
 
-/* Main thread only: releases the geo maps back to their cache. */
+/* Find (or create) the health slots of a snapshot compiled with
+ * env->attach_later in `health`, which must be the thread's own, and point
+ * the regions at them. Call before the snapshot is published; nothing to do
+ * for one compiled without. */
+void snapshot_attach_health(snapshot_t *s, healthdb_t *health);
+
+/* Releases the geo maps back to their cache: on the thread that may use the
+ * cache now (the main thread, or the loader thread while it compiles). */
 void snapshot_free(snapshot_t *s);
 
 static inline const node_t *snapshot_find(const snapshot_t *s, const uint8_t *name, uint8_t len,

@@ -23,6 +23,7 @@ struct zoneset {
     geo_cache_t *maps; /* geo maps shared by successive snapshots */
     entry_t *cur;
     size_t n_cur;
+    bool attach_later; /* see zoneset_attach_later() */
 };
 
 zoneset_t *zoneset_new(const char *path, healthdb_t *health)
@@ -139,7 +140,8 @@ int zoneset_load(zoneset_t *zs, const geo_db_t *db, bool force, bool strict, sna
     if (failed && strict) {
         r = GSLB_ECONFIG;
     } else if ((r = zone_check_set(zones, n, errs)) == 0) {
-        r = snapshot_build(zones, n, &(snapshot_env_t){db, zs->health, zs->maps}, snap, errs);
+        r = snapshot_build(zones, n, &(snapshot_env_t){db, zs->health, zs->maps, zs->attach_later},
+                           snap, errs);
     }
     if (r < 0) {
         drop_new(zs, set, n);
@@ -166,9 +168,15 @@ int zoneset_rebuild(zoneset_t *zs, const geo_db_t *db, snapshot_t **snap, diag_t
         zones[i] = zs->cur[i].zone;
     }
     int r =
-        snapshot_build(zones, zs->n_cur, &(snapshot_env_t){db, zs->health, zs->maps}, snap, errs);
+        snapshot_build(zones, zs->n_cur,
+                       &(snapshot_env_t){db, zs->health, zs->maps, zs->attach_later}, snap, errs);
     free(zones);
     return r;
+}
+
+void zoneset_attach_later(zoneset_t *zs)
+{
+    zs->attach_later = true;
 }
 
 void zoneset_describe(const zoneset_t *zs, char *buf, size_t size)

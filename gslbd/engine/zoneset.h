@@ -37,6 +37,14 @@ int zoneset_load(zoneset_t *zs, const geo_db_t *db, bool force, bool strict, sna
  * errs. */
 int zoneset_rebuild(zoneset_t *zs, const geo_db_t *db, snapshot_t **snap, diag_t *errs) ATTR_WUR;
 
+/* From now on, snapshots come back from zoneset_load() and zoneset_rebuild()
+ * with their health slots unattached (snapshot_env_t.attach_later), so that
+ * they can run on a thread other than the healthdb's; the caller attaches
+ * them there with snapshot_attach_health() before publishing. Only one load
+ * or rebuild may run at a time, and nothing else may use the zoneset, its
+ * geo map cache or snapshots from it meanwhile. */
+void zoneset_attach_later(zoneset_t *zs);
+
 /* Human summary of what is loaded, e.g. "1 zone (gslb.example.com serial 5)". */
 void zoneset_describe(const zoneset_t *zs, char *buf, size_t size);
 

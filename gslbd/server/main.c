@@ -22,6 +22,7 @@
 #include "common/errcode.h"
 #include "common/log.h"
 #include "common/version.h"
+#include "daemon/reloader.h"
 #include "daemon/signals.h"
 #include "daemon/watch.h"
 #include "gslbd/server/addr.h"
@@ -48,6 +49,26 @@ typedef struct {
     log_level_t level;
 } options_t;
 
+/* What a reload does (reloader.h merges them): the zone files that changed,
+ * every zone file, the GeoIP database. */
+enum { RELOAD_ZONES = 1, RELOAD_ALL_ZONES = 2, RELOAD_DB = 4 };
+
+/* The result of one reload, from the loader thread to the main loop. */
+typedef struct {
+    diag_t db_errs, zone_errs;
+    int db_rc;        /* RELOAD_DB: 0, or why the new database is not used */
+    bool db_compiled; /* the new database opened; db_rc < 0: the zones did not compile */
+    geo_db_t *db;     /* the new database, when db_rc is 0 */
+    int zone_rc;      /* RELOAD_(ALL_)ZONES: 0 or why nothing new is served */
+    snapshot_t *snap; /* to publish, or NULL */
+} reload_job_t;
+
+/* While a reload runs on the loader thread it uses the zoneset (with its geo
+ * map cache), the database and, to compile, the cache's maps that replaced
+ * snapshots hold; the main loop leaves all of them alone meanwhile: it
+ * starts no other reload, swaps no database, and frees no snapshot
+ * (server_hold_frees()). Health slots are attached on the main loop, which
+ * owns the healthdb, before the new snapshot is published. */
 typedef struct {
     options_t *opt;
     zoneset_t *zs;
@@ -58,6 +79,8 @@ typedef struct {
     uv_loop_t *loop;
     signals_t signals;
     watch_t zones_watch, db_watch;
+    reloader_t reloader;
+    reload_job_t job;
 } gslbd_t;
 
 static void usage(FILE *out)
@@ -243,57 +266,118 @@ static int drop_privileges(const char *user)
     return 0;
 }
 
-static void reload(gslbd_t *g, bool force)
-{
-    snapshot_t *snap;
-    diag_t errs = {0};
-    char desc[512];
-    int r = zoneset_load(g->zs, g->db, force, false, &snap, &errs);
+/* ---- reloads: loaded and compiled on the loader thread, published here ---- */
 
-    diag_log(&errs, LOG_LEVEL_ERR);
-    if (r < 0) {
-        log_err("reload failed: still serving the previous zones");
-        return;
-    }
-    server_swap(g->srv, snap);
-    zoneset_describe(g->zs, desc, sizeof(desc));
-    log_info("reloaded: %s", desc);
-}
-
-static void reload_zones(void *arg)
+/* Loader thread: the database named by the one serving, opened again, and
+ * the zones compiled against it. A broken file keeps the old one serving. */
+static void reload_db_aside(gslbd_t *g, reload_job_t *j)
 {
-    reload(arg, false);
-}
-
-/* The mmdb changed on disk: load it aside, and only if it loads, recompile
- * the zones against it. A broken file keeps the old database serving. */
-static void reload_db(void *arg)
-{
-    gslbd_t *g = arg;
     geo_db_t *db;
-    snapshot_t *snap;
-    diag_t errs = {0};
 
-    if (geo_db_open(g->db->path, &db, &errs) < 0) { /* the file it was loaded from */
-        diag_log(&errs, LOG_LEVEL_ERR);
-        log_err("GeoIP database not reloaded, the previous one keeps serving: %s", g->db->path);
+    j->db_rc = geo_db_open(g->db->path, &db, &j->db_errs); /* the file it was loaded from */
+    if (j->db_rc < 0) {
         return;
     }
-    if (zoneset_rebuild(g->zs, db, &snap, &errs) < 0) {
-        diag_log(&errs, LOG_LEVEL_ERR);
-        log_err("zones could not be compiled with the new GeoIP database: keeping the old one");
+    j->db_compiled = true;
+    j->db_rc = zoneset_rebuild(g->zs, db, &j->snap, &j->db_errs);
+    if (j->db_rc < 0) {
         geo_db_free(db);
         return;
     }
-    server_swap(g->srv, snap);
-    geo_db_free(g->db);
-    g->db = db;
-    log_info("reloaded GeoIP database %s (%s, %zu locations)", db->path, db->type, db->n_locs);
+    j->db = db;
+}
+
+/* Loader thread. */
+static void reload_work(void *arg, unsigned what)
+{
+    gslbd_t *g = arg;
+    reload_job_t *j = &g->job;
+    snapshot_t *snap;
+
+    *j = (reload_job_t){0};
+    if (what & RELOAD_DB) {
+        reload_db_aside(g, j);
+    }
+    if (!(what & (RELOAD_ZONES | RELOAD_ALL_ZONES))) {
+        return;
+    }
+    j->zone_rc = zoneset_load(g->zs, j->db ? j->db : g->db, what & RELOAD_ALL_ZONES, false, &snap,
+                              &j->zone_errs);
+    if (j->zone_rc == 0) {
+        snapshot_free(j->snap); /* compiled for the new database only: superseded */
+        j->snap = snap;
+    }
+}
+
+static void reload_begin(void *arg, unsigned what)
+{
+    (void)what;
+    server_hold_frees(((gslbd_t *)arg)->srv, true);
+}
+
+static void reload_log_db(gslbd_t *g, reload_job_t *j)
+{
+    diag_log(&j->db_errs, LOG_LEVEL_ERR);
+    if (j->db_rc < 0 && !j->db_compiled) {
+        log_err("GeoIP database not reloaded, the previous one keeps serving: %s", g->db->path);
+    } else if (j->db_rc < 0) {
+        log_err("zones could not be compiled with the new GeoIP database: keeping the old one");
+    }
+}
+
+/* Main loop: publish what the loader thread made. */
+static void reload_done(void *arg, unsigned what, bool stopping)
+{
+    gslbd_t *g = arg;
+    reload_job_t *j = &g->job;
+    char desc[512];
+
+    server_hold_frees(g->srv, false);
+    if (stopping) {
+        snapshot_free(j->snap);
+        geo_db_free(j->db);
+        diag_clear(&j->db_errs);
+        diag_clear(&j->zone_errs);
+        return;
+    }
+    if (what & RELOAD_DB) {
+        reload_log_db(g, j);
+    }
+    diag_log(&j->zone_errs, LOG_LEVEL_ERR);
+    if (j->snap != NULL) {
+        snapshot_attach_health(j->snap, g->health);
+        server_swap(g->srv, j->snap);
+    }
+    if (j->db != NULL) {
+        geo_db_free(g->db);
+        g->db = j->db;
+        log_info("reloaded GeoIP database %s (%s, %zu locations)", g->db->path, g->db->type,
+                 g->db->n_locs);
+    }
+    if ((what & (RELOAD_ZONES | RELOAD_ALL_ZONES)) && j->zone_rc < 0) {
+        log_err("reload failed: still serving the previous zones");
+    } else if (what & (RELOAD_ZONES | RELOAD_ALL_ZONES)) {
+        zoneset_describe(g->zs, desc, sizeof(desc));
+        log_info("reloaded: %s", desc);
+    }
+}
+
+static const reloader_ops_t reload_ops = {reload_begin, reload_work, reload_done};
+
+static void reload_zones(void *arg)
+{
+    reloader_request(&((gslbd_t *)arg)->reloader, RELOAD_ZONES);
 }
 
 static void reload_all(void *arg)
 {
-    reload(arg, true);
+    reloader_request(&((gslbd_t *)arg)->reloader, RELOAD_ALL_ZONES);
+}
+
+/* The mmdb changed on disk. */
+static void reload_db(void *arg)
+{
+    reloader_request(&((gslbd_t *)arg)->reloader, RELOAD_DB);
 }
 
 static void announce(const gslbd_t *g)
@@ -345,6 +429,8 @@ static int serve(options_t *opt, zoneset_t *zs, geo_db_t *db, healthdb_t *health
         server_free(g.srv);
         return 1;
     }
+    zoneset_attach_later(zs);
+    reloader_init(g.loop, &g.reloader, &reload_ops, &g);
     signals_start(g.loop, &g.signals, "reloading every zone file", reload_all, &g);
     watch_start(g.loop, &g.zones_watch, opt->zones, reload_zones, &g);
     if (db != NULL) {
@@ -353,6 +439,7 @@ static int serve(options_t *opt, zoneset_t *zs, geo_db_t *db, healthdb_t *health
     announce(&g);
     uv_run(g.loop, UV_RUN_DEFAULT);
 
+    reloader_stop(&g.reloader); /* the loader thread uses zs, db and the server's snapshots */
     server_free(g.srv);
     control_close(g.ctl);
     watch_stop(&g.zones_watch);

@@ -39,6 +39,10 @@ static void reclaim_check(reclaim_t *r)
     uint64_t min = UINT64_MAX;
     bool freed = false;
 
+    if (r->held) {
+        uv_timer_stop(&r->retry); /* reclaim_hold() checks again on release */
+        return;
+    }
     for (size_t i = 0; i < r->n_readers; i++) {
         uint64_t g = atomic_load(&r->readers[i]->seen);
         min = g < min ? g : min;
@@ -97,6 +101,14 @@ void reclaim_publish(reclaim_t *r, snapshot_t *s)
     old->next = r->retired;
     r->retired = old;
     reclaim_check(r); /* and again from the timer until it is done */
+}
+
+void reclaim_hold(reclaim_t *r, bool hold)
+{
+    r->held = hold;
+    if (!hold && r->async.loop != NULL) {
+        reclaim_check(r);
+    }
 }
 
 static void reclaim_on_closed(uv_handle_t *h)

@@ -45,6 +45,7 @@ typedef struct {
     uv_async_t async; /* a loop reader reported in */
     uv_timer_t retry; /* runs while retired snapshots wait */
     int closing;      /* handles still closing in reclaim_free() */
+    bool held;        /* reclaim_hold(): free nothing for now */
 } reclaim_t;
 
 /* A publisher with no reader and nothing published yet. */
@@ -63,6 +64,12 @@ int reclaim_start(reclaim_t *r, uv_loop_t *loop, snapshot_t *first) ATTR_WUR;
  * thread only. Loop readers must be woken afterwards (they report in with
  * reclaim_quiescent). */
 void reclaim_publish(reclaim_t *r, snapshot_t *s);
+
+/* While held, retired snapshots wait even when no reader holds them: a
+ * snapshot being compiled on another thread shares the geo map cache that
+ * freeing one would change. Releasing frees what can be freed. Main thread
+ * only. */
+void reclaim_hold(reclaim_t *r, bool hold);
 
 /* Free everything: retired and current snapshots now, the structure once
  * the main loop has run the handles' close callbacks. Every reader must

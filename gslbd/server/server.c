@@ -122,6 +122,11 @@ void server_swap(server_t *srv, snapshot_t *snap)
     }
 }
 
+void server_hold_frees(server_t *srv, bool hold)
+{
+    reclaim_hold(srv->rc, hold);
+}
+
 const snapshot_t *server_snapshot(const server_t *srv)
 {
     return reclaim_current(srv->rc);

@@ -12,6 +12,7 @@
 #ifndef GSLB_SERVER_H
 #define GSLB_SERVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
 
@@ -42,6 +43,11 @@ int server_start(server_t *srv, uv_loop_t *main_loop, snapshot_t *snap) ATTR_WUR
 
 /* Publish a new snapshot (ownership passes to the server). Main thread only. */
 void server_swap(server_t *srv, snapshot_t *snap);
+
+/* Keep replaced snapshots (hold true) while a new one is compiled on another
+ * thread, then free those no thread holds (false); see reclaim_hold(). Main
+ * thread only. */
+void server_hold_frees(server_t *srv, bool hold);
 
 /* The snapshot being served now (main thread: stable until the next swap). */
 const snapshot_t *server_snapshot(const server_t *srv);

@@ -5,6 +5,9 @@ Kubernetes ConfigMap updates (a new timestamped directory, then the `..data` sym
 renamed over) noticed within a second by gslbd and healthd, with --zones naming the
 directory or one file that is a symlink into `..data/`. A zone file written in place in
 two halves with a pause between them (a slow editor, `cat >`): never served half written.
+Reloads that take seconds (large zones within the loader's limits): gslbd's control
+socket and healthd's reports keep being served during them, SIGHUPs that arrive during
+one make one more reload, not one each, and SIGTERM during one stops either daemon.
 
 Not here: loader limits and CNAME loops (tests/unit/test_zone.c), ordinary reloads and
 --check (test_reload.py). Traffic goes to 127.0.0.1 and ::1 only; every wait and loop
@@ -199,6 +202,139 @@ def partial_write(t, single_file):
     t.eq("gslbd (%s mode): SIGTERM exits 0" % mode, 0, srv.stop())
 
 
+# ------------------------------------------------------------------ long reloads
+
+# Zones that take seconds to load (and for gslbd compile): files of BIG_NAMES names each,
+# about 1.8 MB a file, within the loader's 4 MiB limit; healthd, which compiles nothing,
+# gets twice as many for a load as long. Here, about 2 s and 3 s.
+GSLBD_BIG_FILES = 4
+HEALTHD_BIG_FILES = 8
+# Under a wrapper (valgrind), twenty times fewer names take as long.
+BIG_NAMES = 2000 if g.wrapper() else 40000
+
+# What a client of the main loop may wait: gslbctl's status, a gap in healthd's PINGs
+# (one a second when all is well). Valgrind runs one thread at a time, so the main loop
+# shares its time with the loader thread there.
+ANSWER_S = 5.0 if g.wrapper() else 1.0
+PING_GAP_S = 3.0 if g.wrapper() else 1.5
+
+
+def write_big_zones(t, reldir, files):
+    for k in range(files):
+        lines = ["zone: big%d.test\nsoa: {mname: ns1.example.net, rname: h.example.net}\n"
+                 "ns: [ns1.example.net]\nrecords:\n" % k]
+        lines += ["  h%d: {A: 10.%d.%d.%d, TXT: \"text %d\"}\n"
+                  % (i, k, (i >> 8) & 255, i & 255, i) for i in range(BIG_NAMES)]
+        t.write("%s/big%d.test.yaml" % (reldir, k), "".join(lines))
+
+
+def reloads_logged(d, since):
+    return d.log(since).count("reloaded:")
+
+
+def start_slow(t, d, name):
+    """Start a daemon whose first load takes seconds: one assertion, bail on failure."""
+    if d.start(timeout=90):
+        t.ok(name)
+    else:
+        t.bail(name, *d.why)
+
+
+def gslbctl_during_reload(t, srv, ctl):
+    mark = srv.mark()
+    sent = time.monotonic()
+    srv.reload()
+    time.sleep(0.3)
+    asked = time.monotonic()
+    x = g.Gslbctl(t, ctl).run("status", timeout=60)
+    answered = time.monotonic()
+    still_loading = reloads_logged(srv, mark) == 0
+    r = srv.query("www.gslb.example.com", "A", timeout=2)
+    w = g.until(lambda: reloads_logged(srv, mark) > 0, 90)
+    took = time.monotonic() - sent
+    t.check("gslbd: gslbctl status answered within %.0f ms during a %.1f s reload "
+            "(after %d ms)" % (ANSWER_S * 1000, took, (answered - asked) * 1000),
+            x.status == 0 and answered - asked <= ANSWER_S and still_loading,
+            "status %s, %s" % (x.status, "while the reload ran" if still_loading
+                               else "after the reload had finished"), x.out[-400:])
+    t.eq("gslbd: DNS answered during the reload", "NOERROR", r.rcode)
+    t.check("gslbd: the long reload finishes and says so", w, srv.log(mark)[-1000:])
+
+
+def sighups_coalesce(t, srv):
+    mark = srv.mark()
+    for i in range(5):
+        srv.reload()
+        if i == 3:  # a change the later loads must see
+            t.write("zones-long/gslb.example.com.yaml", zone_with_ns2("203.0.113.70"))
+        time.sleep(0.15)
+    first = g.until(lambda: reloads_logged(srv, mark) >= 1, 90)
+    start = time.monotonic()
+    second = g.until(lambda: reloads_logged(srv, mark) >= 2, 90)
+    # As long again as a reload took, and a second, for any further reload to show.
+    time.sleep(time.monotonic() - start + 1)
+    n = reloads_logged(srv, mark)
+    t.check("gslbd: 5 SIGHUPs and a file change during a reload make 2 reloads (%d)" % n,
+            first and second and n == 2, srv.log(mark)[-1500:])
+    t.eq("gslbd: the last reload serves the file as it was last written", "203.0.113.70",
+         ns2_now(srv))
+
+
+def long_reload_gslbd(t):
+    g.write_example_zone(t, "zones-long/gslb.example.com.yaml")
+    write_big_zones(t, "zones-long", GSLBD_BIG_FILES)
+    ctl = t.path("long.sock")
+    srv = g.Gslbd(t, "gslbd-long", zones=t.path("zones-long"),
+                  args=["--threads", 1, "--control", ctl])
+    start_slow(t, srv, "gslbd starts with %d large zones" % GSLBD_BIG_FILES)
+    gslbctl_during_reload(t, srv, ctl)
+    sighups_coalesce(t, srv)
+    srv.reload()
+    time.sleep(0.3)
+    t.eq("gslbd: SIGTERM during a reload exits 0", 0, srv.stop(timeout=60))
+
+
+def ping_gaps(fake, seconds):
+    """The longest time between two PINGs healthd sent in the next `seconds` (polled
+    every 50 ms)."""
+    seen, last, longest = fake.count("PING"), time.monotonic(), 0.0
+    end = last + seconds
+    while time.monotonic() < end:
+        time.sleep(0.05)
+        n = fake.count("PING")
+        if n != seen:
+            now = time.monotonic()
+            longest = max(longest, now - last)
+            seen, last = n, now
+    return max(longest, time.monotonic() - last)
+
+
+def long_reload_healthd(t, backend):
+    write_big_zones(t, "zones-hd-long", HEALTHD_BIG_FILES)
+    t.write("zones-hd-long/hc.test.yaml", hc_zone(backend.port, 1))
+    fake = g.FakeGslbd(t, "fake-long")
+    t.start(fake, bail=True)
+    hd = g.Healthd(t, "healthd-long", zones=t.path("zones-hd-long"), gslbd=[fake.socket])
+    start_slow(t, hd, "healthd starts with %d large zones" % HEALTHD_BIG_FILES)
+    fake.wait_line("PING", 5)
+    mark = hd.mark()
+    sent = time.monotonic()
+    hd.reload()
+    t.write("zones-hd-long/hc.test.yaml", hc_zone(backend.port, 2))
+    hd.reload()
+    gap = ping_gaps(fake, 4)
+    w = g.until(lambda: "reloaded: probing 2 targets" in hd.log(mark), 90)
+    took = time.monotonic() - sent
+    t.check("healthd: PINGs keep coming during a %.1f s reload (longest gap %d ms, at most "
+            "%d)" % (took, gap * 1000, PING_GAP_S * 1000), gap <= PING_GAP_S and w)
+    t.check("healthd: the reload after the one running takes the zone as last written", w,
+            hd.log(mark)[-1000:])
+    hd.reload()
+    time.sleep(0.3)
+    t.eq("healthd: SIGTERM during a reload exits 0", 0, hd.stop(timeout=60))
+    fake.stop()
+
+
 def main(t):
     for single_file in (False, True):
         configmap_gslbd(t, single_file)
@@ -208,6 +344,8 @@ def main(t):
         configmap_healthd(t, backend, single_file)
     for single_file in (False, True):
         partial_write(t, single_file)
+    long_reload_gslbd(t)
+    long_reload_healthd(t, backend)
 
 
 if __name__ == "__main__":
