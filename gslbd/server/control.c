@@ -164,6 +164,18 @@ static void cmd_set(client_t *cl, const ctl_msg_t *m)
     reply(cl, CTL_OK, "%d", n);
 }
 
+/* "OK", or "OK sync" when gslbd needs the source's full state again
+ * (common/ctl.h). */
+static void reply_ok(client_t *cl)
+{
+    bool sync = healthdb_want_sync(cl->ctl->health, cl->source);
+
+    if (sync) {
+        log_info("control: asking %s for its full state", cl->name);
+    }
+    reply(cl, CTL_OK, "%s", sync ? CTL_SYNC_REQUEST : "");
+}
+
 static void cmd_member(client_t *cl, const ctl_msg_t *m)
 {
     if (cl->source < 0) {
@@ -173,11 +185,11 @@ static void cmd_member(client_t *cl, const ctl_msg_t *m)
     int r = healthdb_report(cl->ctl->health, cl->source, m->zone, m->region, m->member, m->state,
                             m->text ? m->text : "", now_ms(cl->ctl));
     if (r < 0) {
-        reply(cl, CTL_ERR, "no member %s %s %s is served (kept for a later reload)", m->zone,
-              m->region, m->member);
+        reply(cl, CTL_ERR, "no member %s %s %s is served (report dropped)", m->zone, m->region,
+              m->member);
         return;
     }
-    reply(cl, CTL_OK, "%s", "");
+    reply_ok(cl);
 }
 
 static void cmd_hello(client_t *cl, const ctl_msg_t *m)
@@ -216,8 +228,11 @@ static void on_line(void *arg, char *line)
         cmd_member(cl, &m);
         break;
     case CTL_SYNCED:
+        healthdb_synced(cl->ctl->health, cl->source, now_ms(cl->ctl));
+        reply_ok(cl);
+        break;
     case CTL_PING:
-        reply(cl, CTL_OK, "%s", "");
+        reply_ok(cl);
         break;
     case CTL_STATUS:
         cmd_status(cl);

@@ -43,6 +43,7 @@ typedef struct {
     const char *explain_name, *explain_type;
     const char *control;   /* --control PATH */
     const char *overrides; /* --overrides FILE, default PATH.overrides */
+    unsigned sync_wait_ms; /* --sync-wait */
     server_config_t srv;
     bool check;
     log_level_t level;
@@ -81,7 +82,11 @@ static void usage(FILE *out)
         "  -C, --control PATH      control socket for healthd and gslbctl (health reports,\n"
         "                          status, drain/down/up overrides)\n"
         "      --overrides FILE    where overrides are kept across restarts\n"
-        "                          (default: the control PATH with .overrides appended)\n"
+        "                          (default: the control PATH with .overrides appended;\n"
+        "                          FILE.sources keeps the names of the healthd heard from)\n"
+        "      --sync-wait SEC     after a restart, answer with min_ttl until the healthd\n"
+        "                          heard from before have sent their state, at most\n"
+        "                          SEC seconds (default 3; 0: do not wait)\n"
         "  -u, --user NAME         drop root privileges to NAME after binding\n"
         "  -v, --verbose           log debug messages\n"
         "  -q, --quiet             log warnings and errors only\n"
@@ -117,6 +122,7 @@ static int parse_options(int argc, char **argv, options_t *o)
         {"explain", required_argument, NULL, 'e'},
         {"control", required_argument, NULL, 'C'},
         {"overrides", required_argument, NULL, 'O'},
+        {"sync-wait", required_argument, NULL, 'W'},
         {"tcp-timeout", required_argument, NULL, 'T'},
         {"tcp-max", required_argument, NULL, 'M'},
         {"user", required_argument, NULL, 'u'},
@@ -132,6 +138,7 @@ static int parse_options(int argc, char **argv, options_t *o)
 
     o->srv.threads = ncpu > 0 ? (unsigned)ncpu : 1;
     o->srv.tcp_timeout_ms = 10000;
+    o->sync_wait_ms = 3000;
     o->srv.tcp_max = 512;
     o->level = LOG_LEVEL_INFO;
     while ((c = getopt_long(argc, argv, "z:l:t:cg:e:C:u:vqVh", longs, NULL)) != -1) {
@@ -168,6 +175,13 @@ static int parse_options(int argc, char **argv, options_t *o)
             break;
         case 'O':
             o->overrides = optarg;
+            break;
+        case 'W':
+            if (parse_uint(optarg, 0, 3600, &secs) < 0) {
+                log_err("--sync-wait '%s': expected seconds from 0 to 3600", optarg);
+                return -EINVAL;
+            }
+            o->sync_wait_ms = secs * 1000;
             break;
         case 'T':
             if (parse_uint(optarg, 1, 3600, &secs) < 0) {
@@ -340,6 +354,9 @@ static int serve(options_t *opt, zoneset_t *zs, geo_db_t *db, healthdb_t *health
         server_free(g.srv);
         return 1;
     }
+    if (g.ctl != NULL) {
+        healthdb_begin(health, uv_now(g.loop)); /* wait for the healthd heard from before */
+    }
     if (server_start(g.srv, g.loop, snap) < 0) {
         log_err("cannot start worker threads");
         server_free(g.srv);
@@ -415,12 +432,17 @@ int main(int argc, char **argv)
         free(opt.srv.listen);
         return 1;
     }
-    char overrides[4096];
+    char overrides[4096], sources[4200];
     if (opt.control != NULL && opt.overrides == NULL) {
         snprintf(overrides, sizeof(overrides), "%s.overrides", opt.control);
         opt.overrides = overrides;
     }
-    healthdb_t *health = healthdb_new(opt.control ? opt.overrides : NULL);
+    snprintf(sources, sizeof(sources), "%s.sources", opt.overrides ? opt.overrides : "");
+    healthdb_t *health =
+        healthdb_new(opt.control == NULL ? NULL
+                                         : &(healthdb_config_t){.overrides_file = opt.overrides,
+                                                                .sources_file = sources,
+                                                                .sync_wait_ms = opt.sync_wait_ms});
     zoneset_t *zs = zoneset_new(opt.zones, health);
     diag_t errs = {0};
     int r = zoneset_load(zs, db, true, true, &snap, &errs);
