@@ -8,8 +8,11 @@
 #include "gslbd/engine/healthdb.h"
 
 #include <errno.h>
+#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/afile.h"
 #include "common/alloc.h"
@@ -480,9 +483,9 @@ int healthdb_report(healthdb_t *h, int source, const char *zone, const char *reg
 }
 
 int healthdb_override(healthdb_t *h, const char *zone, const char *region, const char *member,
-                      health_override_t ov)
+                      health_override_t ov, int *save_err)
 {
-    int changed = 0;
+    int changed = 0, r;
 
     rule_add(h, zone ? zone : "*", region, member, ov);
     for (unsigned b = 0; b < HEALTH_BUCKETS; b++) {
@@ -499,8 +502,37 @@ int healthdb_override(healthdb_t *h, const char *zone, const char *region, const
         rule_add(h, zone ? zone : "*", region, member, HEALTH_OV_NONE); /* names nothing: drop */
         return -ENOENT;
     }
-    rules_save(h);
+    r = rules_save(h);
+    if (save_err != NULL) {
+        *save_err = r;
+    }
     return changed;
+}
+
+static void check_file(const char *file, const char *what)
+{
+    char *copy = xstrdup(file), *dir = dirname(copy);
+    struct stat st;
+
+    if (access(dir, W_OK | X_OK) != 0) {
+        log_warn("%s %s cannot be saved: %s is not writable by this process (uid %u): %s", what,
+                 file, dir, (unsigned)geteuid(), gslb_strerror(-errno));
+    } else if (stat(dir, &st) == 0 && (st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX)) {
+        log_warn("%s %s: anyone may replace files in %s; keep it in a directory only gslbd "
+                 "writes",
+                 what, file, dir);
+    }
+    free(copy);
+}
+
+void healthdb_check_files(const healthdb_t *h)
+{
+    if (h->file != NULL) {
+        check_file(h->file, "overrides");
+    }
+    if (h->sources_file != NULL) {
+        check_file(h->sources_file, "the list of healthd sources");
+    }
 }
 
 void healthdb_tick(healthdb_t *h, uint64_t now_ms)

@@ -91,10 +91,17 @@ int healthdb_report(healthdb_t *h, int source, const char *zone, const char *reg
                     const char *member, health_state_t state, const char *reason, uint64_t now_ms);
 
 /* Set or clear ("auto") an override on a region, or a member when `member`
- * is given; `zone` NULL means every zone with that region. Saves the file.
- * Returns the number of slots changed, or -ENOENT when none matched. */
+ * is given; `zone` NULL means every zone with that region. Saves the file;
+ * *save_err (may be NULL) gets 0 or the negative errno of a save that
+ * failed (the override is in force all the same). Returns the number of
+ * slots changed, or -ENOENT when none matched. */
 int healthdb_override(healthdb_t *h, const char *zone, const char *region, const char *member,
-                      health_override_t ov);
+                      health_override_t ov, int *save_err);
+
+/* Say (log) now, at start, if the files kept across restarts could not be
+ * saved: their directory is not writable by this process, or anyone may
+ * replace them. Call after dropping privileges. */
+void healthdb_check_files(const healthdb_t *h);
 
 /* Turn reports not refreshed within their stale_after into unknown (logged;
  * their source is then asked for its full state when it speaks again), and

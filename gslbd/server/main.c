@@ -41,9 +41,10 @@ typedef struct {
     const char *geoip;   /* NULL: the built-in world database, if present */
     const char *explain; /* --explain ADDRESS[/PREFIX] */
     const char *explain_name, *explain_type;
-    const char *control;   /* --control PATH */
-    const char *overrides; /* --overrides FILE, default PATH.overrides */
-    unsigned sync_wait_ms; /* --sync-wait */
+    const char *control;       /* --control PATH */
+    const char *overrides;     /* --overrides FILE, default PATH.overrides */
+    const char *control_group; /* --control-group */
+    unsigned sync_wait_ms;     /* --sync-wait */
     server_config_t srv;
     bool check;
     log_level_t level;
@@ -87,6 +88,9 @@ static void usage(FILE *out)
         "      --sync-wait SEC     after a restart, answer with min_ttl until the healthd\n"
         "                          heard from before have sent their state, at most\n"
         "                          SEC seconds (default 3; 0: do not wait)\n"
+        "      --control-group GROUP  the control socket's group: its members may read the\n"
+        "                          status and set overrides (default: gslbd's group);\n"
+        "                          health reports are taken from root and gslbd's user only\n"
         "  -u, --user NAME         drop root privileges to NAME after binding\n"
         "  -v, --verbose           log debug messages\n"
         "  -q, --quiet             log warnings and errors only\n"
@@ -126,6 +130,7 @@ static int parse_options(int argc, char **argv, options_t *o)
         {"tcp-timeout", required_argument, NULL, 'T'},
         {"tcp-max", required_argument, NULL, 'M'},
         {"user", required_argument, NULL, 'u'},
+        {"control-group", required_argument, NULL, 'G'},
         {"verbose", no_argument, NULL, 'v'},
         {"quiet", no_argument, NULL, 'q'},
         {"version", no_argument, NULL, 'V'},
@@ -195,6 +200,9 @@ static int parse_options(int argc, char **argv, options_t *o)
                 log_err("--tcp-max '%s': expected a number from 1 to 1000000", optarg);
                 return -EINVAL;
             }
+            break;
+        case 'G':
+            o->control_group = optarg;
             break;
         case 'u':
             o->user = optarg;
@@ -329,18 +337,47 @@ static const snapshot_t *current_snapshot(void *arg)
     return server_snapshot(((gslbd_t *)arg)->srv);
 }
 
+/* Who the control socket belongs to: gslbd's --user and the --control-group
+ * (by default the user's own group), resolved before privileges drop. */
+static int control_owner(const options_t *opt, control_config_t *cfg)
+{
+    if (opt->user != NULL) {
+        struct passwd *pw = getpwnam(opt->user);
+        if (pw == NULL) {
+            log_err("--user '%s': no such user", opt->user);
+            return -ENOENT;
+        }
+        cfg->owner = pw->pw_uid;
+        cfg->group = pw->pw_gid;
+    }
+    if (opt->control_group != NULL) {
+        struct group *gr = getgrnam(opt->control_group);
+        if (gr == NULL) {
+            log_err("--control-group '%s': no such group", opt->control_group);
+            return -ENOENT;
+        }
+        cfg->group = gr->gr_gid;
+    }
+    return 0;
+}
+
 static int serve(options_t *opt, zoneset_t *zs, geo_db_t *db, healthdb_t *health, snapshot_t *snap)
 {
     gslbd_t g = {.opt = opt, .zs = zs, .db = db, .health = health, .loop = uv_default_loop()};
     diag_t errs = {0};
 
+    control_config_t ctl_cfg = {.path = opt->control, .owner = (uid_t)-1, .group = (gid_t)-1};
+    if (control_owner(opt, &ctl_cfg) < 0) {
+        snapshot_free(snap);
+        return 1;
+    }
     if (server_new(&opt->srv, &g.srv, &errs) < 0) {
         diag_log(&errs, LOG_LEVEL_ERR);
         snapshot_free(snap);
         return 1;
     }
     if (opt->control != NULL &&
-        control_new(g.loop, opt->control, health, current_snapshot, &g, &g.ctl, &errs) < 0) {
+        control_new(g.loop, &ctl_cfg, health, current_snapshot, &g, &g.ctl, &errs) < 0) {
         diag_log(&errs, LOG_LEVEL_ERR);
         control_close(g.ctl);
         uv_run(g.loop, UV_RUN_NOWAIT);
@@ -355,6 +392,7 @@ static int serve(options_t *opt, zoneset_t *zs, geo_db_t *db, healthdb_t *health
         return 1;
     }
     if (g.ctl != NULL) {
+        healthdb_check_files(health);           /* as the user it will save them as */
         healthdb_begin(health, uv_now(g.loop)); /* wait for the healthd heard from before */
     }
     if (server_start(g.srv, g.loop, snap) < 0) {

@@ -515,19 +515,19 @@ Test(health, overrides_drain_down_up)
     uint64_t rng = 1;
     select_t sel;
 
-    cr_assert_gt(healthdb_override(hl, NULL, "eu-west", NULL, HEALTH_OV_DRAIN), 0);
+    cr_assert_gt(healthdb_override(hl, NULL, "eu-west", NULL, HEALTH_OV_DRAIN, NULL), 0);
     select_regions(&svc, order_of(1, -1, 0, -1, 2, -1), false, &rng, &sel, NULL);
     cr_assert_eq(sel.region[0], 0, "drained");
     cr_assert_not(sel.degraded, "a drain is intended: normal TTL");
     report(0, false);
-    cr_assert_gt(healthdb_override(hl, "t.test", "us-east", NULL, HEALTH_OV_UP), 0);
+    cr_assert_gt(healthdb_override(hl, "t.test", "us-east", NULL, HEALTH_OV_UP, NULL), 0);
     select_regions(&svc, order_of(0, -1, 2, -1, 1, -1), false, &rng, &sel, NULL);
     cr_assert_eq(sel.region[0], 0, "forced up beats the health check");
     cr_assert(select_member_ok(&regs[0], false, 0, false), "its members are answered");
-    cr_assert_gt(healthdb_override(hl, NULL, "us-east", NULL, HEALTH_OV_NONE), 0);
+    cr_assert_gt(healthdb_override(hl, NULL, "us-east", NULL, HEALTH_OV_NONE, NULL), 0);
     select_regions(&svc, order_of(0, -1, 2, -1, 1, -1), false, &rng, &sel, NULL);
     cr_assert_eq(sel.region[0], 2, "auto: the check decides again");
-    cr_assert_eq(healthdb_override(hl, NULL, "nowhere", NULL, HEALTH_OV_DOWN), -ENOENT);
+    cr_assert_eq(healthdb_override(hl, NULL, "nowhere", NULL, HEALTH_OV_DOWN, NULL), -ENOENT);
     healthdb_free(hl);
 }
 
@@ -606,7 +606,7 @@ Test(health, overrides_survive_a_restart_and_reports_go_stale)
     close(fd);
     healthdb_t *h = healthdb_new(&(healthdb_config_t){.overrides_file = path});
     healthdb_slot(h, "t.test", "eu-west", NULL);
-    cr_assert_gt(healthdb_override(h, NULL, "eu-west", NULL, HEALTH_OV_DRAIN), 0);
+    cr_assert_gt(healthdb_override(h, NULL, "eu-west", NULL, HEALTH_OV_DRAIN, NULL), 0);
     healthdb_free(h);
 
     h = healthdb_new(&(healthdb_config_t){.overrides_file = path}); /* gslbd restarted */
