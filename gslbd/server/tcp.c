@@ -89,9 +89,13 @@ static void tcp_on_sweep(uv_timer_t *t)
     }
 }
 
+static void conn_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
 static void conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static void conn_process(conn_t *c);
 
+/* Reading was paused while the reply waited for the socket: answer the queries
+ * already read, then read again, unless another reply is waiting by then. A
+ * connection that cannot read again is closed rather than left hanging. */
 static void conn_on_write(uv_write_t *req, int status)
 {
     conn_t *c = req->data;
@@ -101,8 +105,11 @@ static void conn_on_write(uv_write_t *req, int status)
         conn_close(c);
         return;
     }
-    uv_read_start((uv_stream_t *)&c->tcp, NULL, conn_on_read);
     conn_process(c);
+    if (!c->writing && !c->closing &&
+        uv_read_start((uv_stream_t *)&c->tcp, conn_alloc, conn_on_read) < 0) {
+        conn_close(c);
+    }
 }
 
 /* Answer every complete query in the buffer (RFC 7766 6.2.1.1: pipelining),
@@ -141,14 +148,12 @@ static void conn_process(conn_t *c)
         }
         r = r < 0 ? 0 : r;
         b = uv_buf_init((char *)c->wbuf + r, (unsigned)(n + 2 - (size_t)r));
-        c->writing = true;
         c->wreq.data = c;
-        uv_read_stop(s);
-        if (uv_write(&c->wreq, s, &b, 1, conn_on_write) < 0) {
-            c->writing = false;
+        if (uv_read_stop(s) < 0 || uv_write(&c->wreq, s, &b, 1, conn_on_write) < 0) {
             conn_close(c);
             return;
         }
+        c->writing = true;
     }
 }
 
@@ -247,8 +252,10 @@ static void tcp_on_connection(uv_stream_t *server, int status)
     if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&c->peer, &plen) < 0) {
         c->peer.ss_family = AF_UNSPEC;
     }
-    uv_tcp_nodelay(&c->tcp, 1);
-    uv_read_start((uv_stream_t *)&c->tcp, conn_alloc, conn_on_read);
+    (void)uv_tcp_nodelay(&c->tcp, 1); /* only a little slower without it */
+    if (uv_read_start((uv_stream_t *)&c->tcp, conn_alloc, conn_on_read) < 0) {
+        conn_close(c);
+    }
 }
 
 static void tcp_close_all(tcp_loop_t *w)
