@@ -19,9 +19,9 @@ struct conn {
     uv_tcp_t tcp;
     uv_write_t wreq;
     tcp_loop_t *w;
-    conn_t *next, *prev; /* active list, or free list via next */
+    conn_t *next, *prev; /* open list, most recently active first; free list via next */
     size_t rlen;
-    uint64_t active_ms; /* loop time of the last read */
+    uint64_t active_ms; /* loop time it was opened or last completed a query */
     struct sockaddr_storage peer;
     bool writing, closing;
     uint8_t rbuf[TCP_RX_SIZE];
@@ -37,17 +37,18 @@ struct tcp_loop {
     uv_tcp_t *listeners;
     int *fds; /* listening sockets not yet attached to the loop, or -1 */
     size_t n_listen;
-    conn_t *active, *free;
-    unsigned n_conns, max_conns, timeout_ms;
+    conn_t *active, *oldest, *free; /* open list head and tail, free list */
+    unsigned n_conns, max_conns, timeout_ms; /* n_conns: open, not closing */
     reclaim_t *rc;
     reclaim_reader_t reader;
     const _Atomic bool *stop;
     answer_ctx_t ctx;
 };
 
-static void conn_closed(uv_handle_t *h)
+/* The open list is kept in order of activity: the head completed a query last,
+ * the tail (oldest) has been idle longest. */
+static void conn_unlink(conn_t *c)
 {
-    conn_t *c = h->data;
     tcp_loop_t *w = c->w;
 
     if (c->prev != NULL) {
@@ -57,35 +58,71 @@ static void conn_closed(uv_handle_t *h)
     }
     if (c->next != NULL) {
         c->next->prev = c->prev;
+    } else {
+        w->oldest = c->prev;
     }
-    c->next = w->free;
-    w->free = c;
-    w->n_conns--;
 }
 
+static void conn_push(conn_t *c)
+{
+    tcp_loop_t *w = c->w;
+
+    c->prev = NULL;
+    c->next = w->active;
+    if (w->active != NULL) {
+        w->active->prev = c;
+    } else {
+        w->oldest = c;
+    }
+    w->active = c;
+}
+
+/* A query completed: only that counts as activity, not a byte. */
+static void conn_touch(conn_t *c)
+{
+    c->active_ms = uv_now(&c->w->loop);
+    if (c->w->active != c) {
+        conn_unlink(c);
+        conn_push(c);
+    }
+}
+
+static void conn_closed(uv_handle_t *h)
+{
+    conn_t *c = h->data;
+
+    c->next = c->w->free;
+    c->w->free = c;
+}
+
+/* Off the open list and out of the count at once; the memory is reused once
+ * libuv is done with the handle. */
 static void conn_close(conn_t *c)
 {
     if (c->closing) {
         return;
     }
     c->closing = true;
+    conn_unlink(c);
+    c->w->n_conns--;
     uv_close((uv_handle_t *)&c->tcp, conn_closed);
 }
 
-/* RFC 7766 6.2.3: idle connections are closed. One timer per worker walks
- * its connections every tcp_timeout/8, so a connection closes between 1 and
- * 1.125 timeouts after its last activity; a timer per connection cost about
- * a tenth of the instructions of a one-query connection. */
+/* RFC 7766 6.2.3: idle connections are closed. Idle means no query completed
+ * since the connection opened or since its last query, however many bytes
+ * trickle in meanwhile, so a message must be whole within the timeout (a
+ * client sending a byte now and then, slowloris-style, cannot hold a slot).
+ * One timer per worker looks at the idle end of the open list every
+ * tcp_timeout/8, so a connection closes between 1 and 1.125 timeouts after its
+ * last query; a timer per connection cost about a tenth of the instructions of
+ * a one-query connection. */
 static void tcp_on_sweep(uv_timer_t *t)
 {
     tcp_loop_t *w = t->data;
-    uint64_t now = uv_now(&w->loop), limit = w->timeout_ms;
+    uint64_t now = uv_now(&w->loop);
 
-    for (conn_t *c = w->active, *next; c != NULL; c = next) {
-        next = c->next;
-        if (now - c->active_ms >= limit) {
-            conn_close(c);
-        }
+    while (w->oldest != NULL && now - w->oldest->active_ms >= w->timeout_ms) {
+        conn_close(w->oldest);
     }
 }
 
@@ -130,6 +167,7 @@ static void conn_process(conn_t *c)
         size_t n =
             engine_reply(&c->w->ctx, reclaim_current(c->w->rc), (const struct sockaddr *)&c->peer,
                          c->rbuf + 2, mlen, c->wbuf + 2, true);
+        conn_touch(c);
         c->rlen -= mlen + 2;
         memmove(c->rbuf, c->rbuf + mlen + 2, c->rlen);
         if (n == 0) {
@@ -175,7 +213,6 @@ static void conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     c->rlen += (size_t)nread;
-    c->active_ms = uv_now(&c->w->loop);
     conn_process(c);
 }
 
@@ -194,12 +231,8 @@ static conn_t *conn_get(tcp_loop_t *w)
     c->w = w;
     c->rlen = 0;
     c->writing = c->closing = false;
-    c->prev = NULL;
-    c->next = w->active;
-    if (w->active != NULL) {
-        w->active->prev = c;
-    }
-    w->active = c;
+    c->active_ms = uv_now(&w->loop);
+    conn_push(c);
     w->n_conns++;
     return c;
 }
@@ -209,7 +242,23 @@ static void free_handle(uv_handle_t *h)
     free(h);
 }
 
-/* Over the cap: take the connection and close it at once, so the client is
+/* RFC 7766 6.2.3: with every slot taken, the connection idle longest makes
+ * room for the new one, so connections that hold slots without completing
+ * queries cannot lock clients out. */
+static void tcp_make_room(tcp_loop_t *w)
+{
+    static unsigned long long limit;
+    conn_t *c = w->oldest;
+
+    if (log_ratelimit(&limit, 1)) {
+        log_warn("TCP connections: all %u of this thread's taken (--tcp-max): closed one "
+                 "idle for %llu ms to make room",
+                 w->max_conns, (unsigned long long)(uv_now(&w->loop) - c->active_ms));
+    }
+    conn_close(c);
+}
+
+/* No memory for the connection: take it and close it at once, so the client is
  * told now rather than left in the backlog. It must go through uv_accept():
  * libuv has already accepted it and pauses the listener until it is taken. */
 static void tcp_reject(tcp_loop_t *w, uv_stream_t *server)
@@ -224,7 +273,7 @@ static void tcp_reject(tcp_loop_t *w, uv_stream_t *server)
     uv_accept(server, (uv_stream_t *)t);
     uv_close((uv_handle_t *)t, free_handle);
     if (log_ratelimit(&limit, 1)) {
-        log_warn("TCP connection refused: %u connections open on this thread (--tcp-max)",
+        log_warn("TCP connection refused: no memory for it (%u open on this thread)",
                  w->n_conns);
     }
 }
@@ -237,13 +286,15 @@ static void tcp_on_connection(uv_stream_t *server, int status)
     if (status < 0) {
         return;
     }
-    if (w->n_conns >= w->max_conns || (c = conn_get(w)) == NULL) {
+    if (w->n_conns >= w->max_conns && w->oldest != NULL) {
+        tcp_make_room(w);
+    }
+    if ((c = conn_get(w)) == NULL) {
         tcp_reject(w, server);
         return;
     }
     uv_tcp_init(&w->loop, &c->tcp);
     c->tcp.data = c;
-    c->active_ms = uv_now(&w->loop);
     if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0) {
         conn_close(c);
         return;
@@ -263,8 +314,8 @@ static void tcp_close_all(tcp_loop_t *w)
     for (size_t i = 0; i < w->n_listen; i++) {
         uv_close((uv_handle_t *)&w->listeners[i], NULL);
     }
-    for (conn_t *c = w->active; c != NULL; c = c->next) {
-        conn_close(c);
+    while (w->active != NULL) {
+        conn_close(w->active);
     }
     uv_close((uv_handle_t *)&w->sweep, NULL);
     uv_close((uv_handle_t *)&w->wake, NULL);

@@ -2,7 +2,9 @@
 """test_tcp_faults.py: gslbd's TCP side under faults and abuse.
 
 A client that reads its answers slowly while 2,000 pipelined queries wait (RFC 7766
-s6.2.1.1).
+s6.2.1.1); a slowloris flood of connections that trickle bytes and never finish a message
+(RFC 7766 s6.2.3: a message must complete within the timeout, and the longest-idle
+connection makes room for a new client).
 
 Not here: pipelining, the idle timeout and the cap in the ordinary case
 (test_transport.py).
@@ -118,8 +120,134 @@ def slow_readers(t):
     check_stop(t, "SIGTERM after the slow readers: status 0 within 2 s", srv)
 
 
+# ------------------------------------------------------------- slowloris
+
+
+class Slowloris:
+    """`conns` connections, each announcing a 512-byte message and then sending one byte
+    of it every `every` seconds, so none ever completes; one that gslbd closes is opened
+    again on the next round (as an attacker would). Runs in a thread until stop(), or
+    `deadline` seconds."""
+
+    def __init__(self, port, transport="tcp4", conns=700, every=2.0, deadline=60.0):
+        self.addr = (g.host_of(transport), port)
+        self.fam = family(transport)
+        self.conns, self.every, self.deadline = conns, every, deadline
+        self.closed = self.opened = 0
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _open(self):
+        s = socket.socket(self.fam, socket.SOCK_STREAM)
+        s.settimeout(0.2)
+        try:
+            s.connect(self.addr)
+            s.sendall(struct.pack("!H", 512))
+        except OSError:
+            s.close()
+            return None
+        s.setblocking(False)
+        self.opened += 1
+        return s
+
+    def _gone(self, s):
+        try:
+            return s.recv(1, socket.MSG_PEEK) == b""
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
+
+    def _run(self):
+        socks = []
+        stop = time.monotonic() + self.deadline
+        while not self.done.is_set() and time.monotonic() < stop:
+            round_start = time.monotonic()
+            keep = []
+            for s in socks:
+                if self._gone(s):
+                    s.close()
+                    self.closed += 1
+                    continue
+                try:
+                    s.send(b"\0")
+                except OSError:
+                    pass
+                keep.append(s)
+            socks = keep
+            while len(socks) < self.conns and time.monotonic() - round_start < self.every \
+                    and not self.done.is_set():
+                s = self._open()
+                if s is not None:
+                    socks.append(s)
+            self.done.wait(max(0.0, self.every - (time.monotonic() - round_start)))
+        for s in socks:
+            s.close()
+
+    def start(self):
+        self.thread.start()
+
+    def stop(self):
+        self.done.set()
+        self.thread.join(10)
+
+
+def trickle_close(srv, every=0.3, max_wait=8.0):
+    """Seconds until gslbd closes a connection that sends a byte of an unfinished
+    message every `every` seconds, or None when still open after `max_wait`."""
+    with g.TcpConn("127.0.0.1", srv.port) as c:
+        c.send_bytes(struct.pack("!H", 512))
+        start = time.monotonic()
+        while time.monotonic() - start < max_wait:
+            if c.closed_by_peer(every):
+                return time.monotonic() - start
+            try:
+                c.send_bytes(b"\0")
+            except OSError:
+                return time.monotonic() - start
+    return None
+
+
+def slowloris(t, zones):
+    srv = g.Gslbd(t, "trickle", zones=zones, args=["--tcp-timeout", 2])
+    if t.start(srv, "gslbd with --tcp-timeout 2 starts"):
+        seconds = trickle_close(srv)
+        t.diag("the trickling connection: %s" % ("still open after 8 s" if seconds is None
+                                                 else "closed after %.2f s" % seconds))
+        t.check("RFC 7766 s6.2.3: a message trickled a byte every 0.3 s is cut off within "
+                "the timeout (2 s)", seconds is not None and seconds <= 3.5,
+                "closed after %s" % ("never (still open after 8 s)" if seconds is None
+                                     else "%.2f s" % seconds))
+        srv.stop()
+
+    srv = g.Gslbd(t, "slowloris", zones=zones, args=["--threads", 2])
+    if not t.start(srv, "gslbd for the slowloris flood starts"):
+        return
+    flood = Slowloris(srv.port, conns=700, every=2.0, deadline=60)
+    flood.start()
+    try:
+        g.until(lambda: flood.opened >= 700, 15)
+        time.sleep(2)
+        answered = 0
+        for _ in range(40):
+            if answered_tcp(srv, timeout=2.0):
+                answered += 1
+            time.sleep(0.25)
+        t.diag("slowloris: %d connections opened, %d closed by gslbd" % (flood.opened,
+                                                                          flood.closed))
+        t.eq("RFC 7766 s6.2.3: during a flood of 700 trickling connections, 40 real TCP "
+             "queries are all answered", "40 of 40", "%d of 40" % answered)
+        t.check("UDP is answered during the flood",
+                srv.query(WWW, "A", transport="udp4").rcode == "NOERROR")
+        check_stop(t, "SIGTERM during the flood: status 0 within 2 s", srv)
+    finally:
+        flood.stop()
+
+
 def main(t):
+    zones = g.write_example_zone(t).parent
     slow_readers(t)
+    slowloris(t, zones)
 
 
 if __name__ == "__main__":
