@@ -19,6 +19,7 @@
 #include "common/errcode.h"
 #include "common/ctl.h"
 #include "gslbd/engine/select.h"
+#include "gslbd/server/listener.h"
 
 #define CONTROL_CLIENTS_MAX 64
 
@@ -274,6 +275,10 @@ static void on_connection(uv_stream_t *server, int status)
     client_t *cl;
 
     if (status < 0 || (cl = calloc(1, sizeof(*cl))) == NULL) {
+        /* Out of descriptors or memory: libuv would try again at once, for
+         * ever, or stop listening. Pause instead (listener.h); 16 is
+         * control_new()'s backlog. */
+        listener_pause(server, 16, status < 0 ? status : UV_ENOMEM);
         return;
     }
     cl->ctl = c;

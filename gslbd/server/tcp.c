@@ -11,8 +11,10 @@
 #include "common/alloc.h"
 #include "common/log.h"
 #include "gslbd/engine/engine.h"
+#include "gslbd/server/listener.h"
 
 #define TCP_RX_SIZE 8192 /* a query message larger than this closes the connection */
+#define TCP_BACKLOG 256
 
 typedef struct conn conn_t;
 struct conn {
@@ -37,7 +39,7 @@ struct tcp_loop {
     uv_tcp_t *listeners;
     int *fds; /* listening sockets not yet attached to the loop, or -1 */
     size_t n_listen;
-    conn_t *active, *oldest, *free; /* open list head and tail, free list */
+    conn_t *active, *oldest, *free;          /* open list head and tail, free list */
     unsigned n_conns, max_conns, timeout_ms; /* n_conns: open, not closing */
     reclaim_t *rc;
     reclaim_reader_t reader;
@@ -216,30 +218,30 @@ static void conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     conn_process(c);
 }
 
+/* A connection's memory (from the free list, else malloc), or NULL. */
 static conn_t *conn_get(tcp_loop_t *w)
 {
     conn_t *c = w->free;
 
     if (c != NULL) {
         w->free = c->next;
-    } else {
-        c = malloc(sizeof(*c));
-        if (c == NULL) {
-            return NULL;
-        }
+    } else if ((c = malloc(sizeof(*c))) == NULL) {
+        return NULL;
     }
     c->w = w;
-    c->rlen = 0;
-    c->writing = c->closing = false;
-    c->active_ms = uv_now(&w->loop);
-    conn_push(c);
-    w->n_conns++;
     return c;
 }
 
-static void free_handle(uv_handle_t *h)
+/* A connection accepted into c's initialised handle: open and the most
+ * recently active. */
+static void conn_open(conn_t *c)
 {
-    free(h);
+    c->tcp.data = c;
+    c->rlen = 0;
+    c->writing = c->closing = false;
+    c->active_ms = uv_now(&c->w->loop);
+    conn_push(c);
+    c->w->n_conns++;
 }
 
 /* RFC 7766 6.2.3: with every slot taken, the connection idle longest makes
@@ -258,43 +260,33 @@ static void tcp_make_room(tcp_loop_t *w)
     conn_close(c);
 }
 
-/* No memory for the connection: take it and close it at once, so the client is
- * told now rather than left in the backlog. It must go through uv_accept():
- * libuv has already accepted it and pauses the listener until it is taken. */
-static void tcp_reject(tcp_loop_t *w, uv_stream_t *server)
-{
-    uv_tcp_t *t = malloc(sizeof(*t));
-    static unsigned long long limit;
-
-    if (t == NULL) {
-        return;
-    }
-    uv_tcp_init(&w->loop, t);
-    uv_accept(server, (uv_stream_t *)t);
-    uv_close((uv_handle_t *)t, free_handle);
-    if (log_ratelimit(&limit, 1)) {
-        log_warn("TCP connection refused: no memory for it (%u open on this thread)",
-                 w->n_conns);
-    }
-}
-
+/* A failed accept() (out of descriptors, say) or no memory for the
+ * connection: libuv would call again at once, for ever, or stop listening,
+ * so the listener pauses and tries again on a timer (listener.h). */
 static void tcp_on_connection(uv_stream_t *server, int status)
 {
     tcp_loop_t *w = server->data;
     conn_t *c;
+    int r;
 
     if (status < 0) {
+        listener_pause(server, TCP_BACKLOG, status);
         return;
     }
     if (w->n_conns >= w->max_conns && w->oldest != NULL) {
         tcp_make_room(w);
     }
     if ((c = conn_get(w)) == NULL) {
-        tcp_reject(w, server);
+        listener_pause(server, TCP_BACKLOG, UV_ENOMEM);
         return;
     }
-    uv_tcp_init(&w->loop, &c->tcp);
-    c->tcp.data = c;
+    if ((r = uv_tcp_init(&w->loop, &c->tcp)) < 0) { /* not without a domain; still */
+        c->next = w->free;
+        w->free = c;
+        listener_pause(server, TCP_BACKLOG, r);
+        return;
+    }
+    conn_open(c);
     if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0) {
         conn_close(c);
         return;
@@ -311,8 +303,11 @@ static void tcp_on_connection(uv_stream_t *server, int status)
 
 static void tcp_close_all(tcp_loop_t *w)
 {
+    listener_stop(&w->loop); /* a paused listener is closed already */
     for (size_t i = 0; i < w->n_listen; i++) {
-        uv_close((uv_handle_t *)&w->listeners[i], NULL);
+        if (!uv_is_closing((uv_handle_t *)&w->listeners[i])) {
+            uv_close((uv_handle_t *)&w->listeners[i], NULL);
+        }
     }
     while (w->active != NULL) {
         conn_close(w->active);
@@ -347,10 +342,9 @@ static int tcp_attach(tcp_loop_t *w)
 {
     int r = uv_loop_init(&w->loop);
 
-    if (r < 0) {
+    if (r < 0 || (r = uv_async_init(&w->loop, &w->wake, tcp_on_wake)) < 0) {
         return r;
     }
-    uv_async_init(&w->loop, &w->wake, tcp_on_wake);
     w->wake.data = w;
     uint64_t every = w->timeout_ms / 8;
     uv_timer_init(&w->loop, &w->sweep);
@@ -358,10 +352,13 @@ static int tcp_attach(tcp_loop_t *w)
     uv_timer_start(&w->sweep, tcp_on_sweep, every, every);
     uv_unref((uv_handle_t *)&w->sweep); /* the loop runs as long as its listeners do */
     for (size_t i = 0; i < w->n_listen; i++) {
-        uv_tcp_init(&w->loop, &w->listeners[i]);
-        w->listeners[i].data = w;
-        if ((r = uv_tcp_open(&w->listeners[i], w->fds[i])) < 0 ||
-            (r = uv_listen((uv_stream_t *)&w->listeners[i], 256, tcp_on_connection)) < 0) {
+        uv_tcp_t *l = &w->listeners[i];
+        if ((r = uv_tcp_init(&w->loop, l)) < 0) {
+            return r;
+        }
+        l->data = w;
+        if ((r = uv_tcp_open(l, w->fds[i])) < 0 ||
+            (r = uv_listen((uv_stream_t *)l, TCP_BACKLOG, tcp_on_connection)) < 0) {
             return r;
         }
         w->fds[i] = -1; /* owned by the handle now */

@@ -2,14 +2,19 @@
 """test_tcp_faults.py: gslbd's TCP side under faults and abuse.
 
 A client that reads its answers slowly while 2,000 pipelined queries wait (RFC 7766
-s6.2.1.1); a slowloris flood of connections that trickle bytes and never finish a message
-(RFC 7766 s6.2.3: a message must complete within the timeout, and the longest-idle
-connection makes room for a new client).
+s6.2.1.1); file descriptors running out, with a low open-file limit at start and with one
+lowered under a running gslbd (no spinning, TCP and the control socket serve again once
+descriptors are back, SIGHUP and SIGTERM obeyed); SIGTERM under load; a slowloris flood
+of connections that trickle bytes and never finish a message (RFC 7766 s6.2.3: a message
+must complete within the timeout, and the longest-idle connection makes room for a new
+client).
 
 Not here: pipelining, the idle timeout and the cap in the ordinary case
-(test_transport.py).
+(test_transport.py); the control protocol itself (test_healthd_gslbd.py).
 """
 
+import os
+import resource
 import socket
 import struct
 import threading
@@ -25,6 +30,34 @@ BIG_TXT = ", ".join('"%02d%s"' % (i, "x" * 249) for i in range(16))
 
 def family(transport):
     return socket.AF_INET6 if transport.endswith("6") else socket.AF_INET
+
+
+def cpu_seconds(pid):
+    """User and system CPU time a process has used, from /proc/PID/stat."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_share(pid, seconds):
+    """The CPU a process used over the next `seconds`, as a share of one core."""
+    before = cpu_seconds(pid)
+    time.sleep(seconds)
+    return (cpu_seconds(pid) - before) / seconds
+
+
+def open_fds(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def nofile_limits(pid):
+    """(soft, hard) RLIMIT_NOFILE of a process, from /proc/PID/limits."""
+    with open("/proc/%d/limits" % pid) as f:
+        for line in f:
+            if line.startswith("Max open files"):
+                soft, hard = line.split()[3:5]
+                return int(soft), int(hard)
+    return None
 
 
 def answered_tcp(srv, transport="tcp4", timeout=2.0):
@@ -44,6 +77,59 @@ def check_stop(t, name, srv):
     status, seconds = stop_seconds(srv, 60.0 if g.wrapper() else 5.0)
     t.check(name, status == 0 and (seconds <= 2.0 or bool(g.wrapper())),
             "exit status %s after %.2f s (want 0 within 2 s)" % (status, seconds))
+
+
+class Flood:
+    """Idle TCP connections to a server, opened until `count` or a bounded time: each
+    connect waits at most 0.2 s, and three failures in a row end the opening (the
+    server no longer accepts). Closed on close()."""
+
+    def __init__(self, port, transport="tcp4", count=100, deadline=10.0):
+        self.socks = []
+        self.failed = 0
+        stop = time.monotonic() + deadline
+        in_a_row = 0
+        while len(self.socks) < count and in_a_row < 3 and time.monotonic() < stop:
+            s = socket.socket(family(transport), socket.SOCK_STREAM)
+            s.settimeout(0.2)
+            try:
+                s.connect((g.host_of(transport), port))
+            except OSError:
+                s.close()
+                self.failed += 1
+                in_a_row += 1
+                continue
+            in_a_row = 0
+            self.socks.append(s)
+
+    def close(self):
+        for s in self.socks:
+            s.close()
+        self.socks = []
+
+
+def hammer(srv, control, seconds=3.0):
+    """Connections opened and closed at once from four threads for `seconds`: two on
+    TCP (127.0.0.1 and ::1), two on the control socket. What a daemon out of descriptors
+    sees from clients retrying."""
+    stop = time.monotonic() + seconds
+
+    def run(fam, addr):
+        while time.monotonic() < stop:
+            with socket.socket(fam, socket.SOCK_STREAM) as s:
+                s.settimeout(0.2)
+                try:
+                    s.connect(addr)
+                except OSError:
+                    pass
+
+    threads = [threading.Thread(target=run, args=a, daemon=True) for a in (
+        (socket.AF_INET, ("127.0.0.1", srv.port)), (socket.AF_INET6, ("::1", srv.port)),
+        (socket.AF_UNIX, str(control)), (socket.AF_UNIX, str(control)))]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(seconds + 5)
 
 
 # ------------------------------------------------------------- a slow reader
@@ -118,6 +204,113 @@ def slow_readers(t):
                 % (got, wrong, end, seconds))
     t.check("a query on a new connection is still answered", answered_tcp(srv))
     check_stop(t, "SIGTERM after the slow readers: status 0 within 2 s", srv)
+
+
+# ------------------------------------------------------------- descriptors run out
+
+
+class LimitedGslbd(g.Gslbd):
+    """gslbd started by prlimit(1) under an open-file limit (soft, hard)."""
+
+    def __init__(self, test, name, nofile, **kw):
+        super().__init__(test, name, **kw)
+        self.nofile = nofile
+
+    def command(self):
+        return ["prlimit", "--nofile=%d:%d" % self.nofile, "--"] + super().command()
+
+
+def exhausted_at_start(t, zones):
+    """A soft limit of 256 and a hard one of 400, below the default --tcp-max of 512,
+    and more connections than that."""
+    control = t.path("low-limit.control")
+    srv = LimitedGslbd(t, "low-limit", (256, 400), zones=zones,
+                       args=["--threads", 2, "--control", control])
+    if not t.start(srv, "gslbd starts under a 256/400 open-file limit"):
+        return
+    t.eq("the soft open-file limit is raised to the hard one", (400, 400),
+         nofile_limits(srv.pid))
+    t.like("a warning says --tcp-max was lowered to fit the limit",
+           r"warning: --tcp-max 512 lowered to \d+", srv.log())
+    flood = Flood(srv.port, count=450)
+    try:
+        t.diag("450 connections tried: %d open, %d failed; gslbd holds %d descriptors"
+               % (len(flood.socks), flood.failed, open_fds(srv.pid)))
+        hammer(srv, control)
+        share = cpu_share(srv.pid, 2.0)
+        t.check("with every connection slot taken gslbd does not spin (%.0f %% CPU)"
+                % (share * 100), share < 0.15, "%.0f %% of a core over 2 s" % (share * 100))
+        t.check("RFC 7766 s6.2.3: a new TCP client is answered (an idle one made room)",
+                answered_tcp(srv, timeout=3.0))
+        t.check("UDP is answered", srv.query(WWW, "A", transport="udp4").rcode == "NOERROR")
+        r = g.Gslbctl(t, control).run("status", timeout=5)
+        t.check("the control socket answers gslbctl status", r.status == 0,
+                "status %s" % r.status, r.out[-300:])
+        mark = srv.mark()
+        srv.reload()
+        t.check("SIGHUP is obeyed", srv.wait_log(r"SIGHUP", 2.0, since=mark) is not None)
+        check_stop(t, "SIGTERM with every slot taken: status 0 within 2 s", srv)
+    finally:
+        flood.close()
+
+
+def exhausted_underneath(t, zones):
+    """The limit lowered under a running gslbd (prlimit on its pid): accept() fails with
+    EMFILE whatever gslbd does."""
+    control = t.path("lowered.control")
+    srv = g.Gslbd(t, "lowered", zones=zones, args=["--threads", 2, "--control", control])
+    if not t.start(srv, "gslbd starts for a limit lowered under it"):
+        return
+    if g.wrapper():
+        t.skip("descriptors run out under a running gslbd", "not under GSLBD_WRAPPER, "
+               "which keeps descriptors of its own")
+        srv.stop()
+        return
+    limit = open_fds(srv.pid) + 12
+    resource.prlimit(srv.pid, resource.RLIMIT_NOFILE, (limit, limit))
+    t.diag("open-file limit lowered to %d" % limit)
+    flood = Flood(srv.port, count=100)
+    try:
+        t.diag("100 connections tried: %d open, %d failed; gslbd holds %d descriptors"
+               % (len(flood.socks), flood.failed, open_fds(srv.pid)))
+        hammer(srv, control)
+        share = cpu_share(srv.pid, 2.0)
+        t.check("descriptors exhausted: gslbd does not spin (%.0f %% CPU)" % (share * 100),
+                share < 0.15, "%.0f %% of a core over 2 s" % (share * 100))
+        mark = srv.mark()
+        srv.reload()
+        t.check("descriptors exhausted: SIGHUP is obeyed",
+                srv.wait_log(r"SIGHUP", 2.0, since=mark) is not None)
+        t.check("descriptors exhausted: UDP is answered",
+                srv.query(WWW, "A", transport="udp4").rcode == "NOERROR")
+    finally:
+        flood.close()
+    w = g.until(lambda: answered_tcp(srv, timeout=1.0), 10)
+    t.check("descriptors back: TCP answers again (%.1f s)" % w.seconds, bool(w),
+            "no TCP answer within 10 s of the connections closing")
+    w = g.until(lambda: g.Gslbctl(t, control).run("status", timeout=2).status == 0, 10)
+    t.check("descriptors back: the control socket answers again (%.1f s)" % w.seconds,
+            bool(w), "gslbctl status failed for 10 s")
+    flood = Flood(srv.port, count=100)
+    try:
+        check_stop(t, "descriptors exhausted: SIGTERM stops gslbd, status 0 within 2 s", srv)
+    finally:
+        flood.close()
+
+
+def stop_under_load(t, zones):
+    srv = g.Gslbd(t, "stop-load", zones=zones, args=["--threads", 2])
+    if not t.start(srv, "gslbd for SIGTERM under load starts"):
+        return
+    loads = [threading.Thread(target=srv.load, kwargs=dict(
+        transport=tr, count=100000, parallel=4, deadline=8, timeout=0.5, max_lost=10 ** 6),
+        daemon=True) for tr in ("udp4", "tcp4", "udp6", "tcp6")]
+    for th in loads:
+        th.start()
+    time.sleep(1.5)
+    check_stop(t, "SIGTERM under a UDP and TCP load: status 0 within 2 s", srv)
+    for th in loads:
+        th.join(15)
 
 
 # ------------------------------------------------------------- slowloris
@@ -247,6 +440,9 @@ def slowloris(t, zones):
 def main(t):
     zones = g.write_example_zone(t).parent
     slow_readers(t)
+    exhausted_at_start(t, zones)
+    exhausted_underneath(t, zones)
+    stop_under_load(t, zones)
     slowloris(t, zones)
 
 
