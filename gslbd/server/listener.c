@@ -263,7 +263,7 @@ int listener_pause(uv_stream_t *s, int backlog, int why)
     return 0;
 }
 
-void listener_stop(uv_loop_t *loop)
+void listener_stop(const uv_loop_t *loop)
 {
     pthread_mutex_lock(&listener_lock);
     for (pause_t *p = listener_pauses; p != NULL; p = p->next) {

@@ -50,7 +50,7 @@ int listener_pause(uv_stream_t *s, int backlog, int why);
 /* Give up the pauses of `loop`, whose owner is stopping: their handles stay
  * closed and their sockets are closed. Before the loop's last run, on its
  * thread. */
-void listener_stop(uv_loop_t *loop);
+void listener_stop(const uv_loop_t *loop);
 
 /* Close every reserve and free the bookkeeping, once every loop is done. */
 void listener_free(void);
