@@ -19,8 +19,10 @@
 #include "common/errcode.h"
 #include "common/ctl.h"
 #include "gslbd/engine/select.h"
+#include "gslbd/server/listener.h"
 
 #define CONTROL_CLIENTS_MAX 64
+#define CONTROL_BACKLOG     64         /* connections the kernel holds until accepted */
 #define CONTROL_QUEUE_MAX   (4u << 20) /* reply bytes queued for one client at most */
 #define CONTROL_IDLE_MS     10000      /* a client silent this long is closed */
 #define CONTROL_BUSY_MS     2000       /* a reporting client heard from this recently stays */
@@ -431,6 +433,9 @@ static void on_connection(uv_stream_t *server, int status)
     client_t *cl;
 
     if (status < 0 || (cl = calloc(1, sizeof(*cl))) == NULL) {
+        /* Out of descriptors or memory: libuv would try again at once, for
+         * ever, or stop listening. Pause instead (listener.h). */
+        listener_pause(server, CONTROL_BACKLOG, status < 0 ? status : UV_ENOMEM);
         return;
     }
     cl->ctl = c;
@@ -537,7 +542,7 @@ int control_new(uv_loop_t *loop, const control_config_t *cfg, healthdb_t *health
         return r;
     }
     if (r == 0) {
-        r = uv_listen((uv_stream_t *)&c->server, CONTROL_CLIENTS_MAX, on_connection);
+        r = uv_listen((uv_stream_t *)&c->server, CONTROL_BACKLOG, on_connection);
     }
     if (r < 0) {
         diag_error(errs, NULL, "--control %s: %s", path, uv_strerror(r));

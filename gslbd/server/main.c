@@ -6,6 +6,7 @@
  * SIGTERM/SIGINT into a clean stop. Answering lives in answer.c, sockets in
  * server.c.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -26,9 +28,15 @@
 #include "daemon/watch.h"
 #include "gslbd/server/addr.h"
 #include "gslbd/server/control.h"
+#include "gslbd/server/listener.h"
 #include "gslbd/engine/explain.h"
 #include "gslbd/server/server.h"
 #include "gslbd/engine/zoneset.h"
+
+/* Descriptors kept for other things than TCP connections, besides those open
+ * at start and the server's sockets: the main loop's (signals, file watches),
+ * the control socket and its clients (64), files a reload opens, slack. */
+#define FILES_SPARE 128
 
 /* The built-in world database; the Makefile points this at geo/world.mmdb. */
 #ifndef GSLB_WORLD_DB
@@ -78,8 +86,11 @@ static void usage(FILE *out)
         "  -c, --check             load and validate the zones, print every error, exit 0/1\n"
         "  -e, --explain ADDRESS[/PREFIX] NAME [TYPE]\n"
         "                          print what a client there would get for NAME, and why\n"
-        "      --tcp-timeout SEC   close idle TCP connections after SEC seconds (default 10)\n"
-        "      --tcp-max N         concurrent TCP connections at most (default 512)\n"
+        "      --tcp-timeout SEC   close a TCP connection that completes no query for SEC\n"
+        "                          seconds (default 10)\n"
+        "      --tcp-max N         concurrent TCP connections at most (default 512; lowered to\n"
+        "                          fit the open-file limit, which gslbd raises to its hard\n"
+        "                          limit); when all are taken, the one idle longest makes room\n"
         "  -C, --control PATH      control socket for healthd and gslbctl (health reports,\n"
         "                          status, drain/down/up overrides)\n"
         "      --overrides FILE    where overrides are kept across restarts\n"
@@ -265,6 +276,60 @@ static int drop_privileges(const char *user)
     return 0;
 }
 
+/* How many descriptors are open now (16 if /proc cannot tell). */
+static unsigned files_open(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    unsigned n = 0;
+
+    if (d == NULL) {
+        return 16;
+    }
+    while (readdir(d) != NULL) {
+        n++;
+    }
+    closedir(d);
+    return n > 3 ? n - 3 : 0; /* ".", ".." and the directory's own */
+}
+
+/* Raise the soft open-file limit to the hard one, and keep --tcp-max within
+ * it: past the limit accept() fails and clients are turned away, while under
+ * the cap the idlest connection makes room. Besides TCP connections gslbd
+ * needs what is open now, per worker its loop (epoll, eventfd, libuv's spare),
+ * per worker and address a UDP socket, a TCP listener and its reserve, one
+ * connection per worker being swapped for the idlest, and FILES_SPARE. */
+static void files_limit(server_config_t *cfg)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+        return;
+    }
+    if (rl.rlim_cur < rl.rlim_max) {
+        struct rlimit raised = {.rlim_cur = rl.rlim_max, .rlim_max = rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+            rl = raised;
+        } else {
+            log_warn("cannot raise the open-file limit from %llu to %llu: %s",
+                     (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max,
+                     gslb_strerror(-errno));
+        }
+    }
+    if (rl.rlim_cur == RLIM_INFINITY) {
+        return;
+    }
+    unsigned long long need =
+        files_open() + FILES_SPARE + (unsigned long long)cfg->threads * (4 + 3 * cfg->n_listen);
+    unsigned long long room = rl.rlim_cur > need ? rl.rlim_cur - need : 0;
+    if (cfg->tcp_max > room) {
+        unsigned cap = room > cfg->threads ? (unsigned)room : cfg->threads;
+        log_warn("--tcp-max %u lowered to %u: the open-file limit is %llu and %llu are "
+                 "needed besides (raise it: ulimit -n, LimitNOFILE= in systemd)",
+                 cfg->tcp_max, cap, (unsigned long long)rl.rlim_cur, need);
+        cfg->tcp_max = cap;
+    }
+}
+
 static void reload(gslbd_t *g, bool force)
 {
     snapshot_t *snap;
@@ -365,15 +430,25 @@ static int serve(options_t *opt, zoneset_t *zs, geo_db_t *db, healthdb_t *health
 {
     gslbd_t g = {.opt = opt, .zs = zs, .db = db, .health = health, .loop = uv_default_loop()};
     diag_t errs = {0};
+    int r;
 
     control_config_t ctl_cfg = {.path = opt->control, .owner = (uid_t)-1, .group = (gid_t)-1};
     if (control_owner(opt, &ctl_cfg) < 0) {
         snapshot_free(snap);
         return 1;
     }
+    files_limit(&opt->srv);
     if (server_new(&opt->srv, &g.srv, &errs) < 0) {
         diag_log(&errs, LOG_LEVEL_ERR);
         snapshot_free(snap);
+        return 1;
+    }
+    /* The control socket's reserve, to pause on when descriptors run out. */
+    if (opt->control != NULL && (r = listener_reserve(1)) < 0) {
+        log_err("--control %s: cannot open a reserve descriptor: %s", opt->control,
+                gslb_strerror(r));
+        snapshot_free(snap);
+        server_free(g.srv);
         return 1;
     }
     if (opt->control != NULL &&
@@ -410,6 +485,7 @@ static int serve(options_t *opt, zoneset_t *zs, geo_db_t *db, healthdb_t *health
 
     server_free(g.srv);
     control_close(g.ctl);
+    listener_stop(g.loop); /* a paused control socket */
     watch_stop(&g.zones_watch);
     watch_stop(&g.db_watch);
     signals_stop(&g.signals);
@@ -510,6 +586,7 @@ int main(int argc, char **argv)
     }
     zoneset_free(zs);
     healthdb_free(health);
+    listener_free();
     free(opt.srv.listen);
     return rc;
 }
