@@ -31,8 +31,13 @@ static char *diag_escape(const char *s)
 
 static void diag_push(diag_t *d, char *line, unsigned flags)
 {
-    d->lines = xreallocarray(d->lines, d->n + 1, sizeof(*d->lines));
-    d->flags = xreallocarray(d->flags, d->n + 1, sizeof(*d->flags));
+    /* Doubled at each power of two: a broken zone file may have thousands. */
+    if ((d->n & (d->n - 1)) == 0) {
+        size_t cap = d->n ? 2 * d->n : 1;
+
+        d->lines = xreallocarray(d->lines, cap, sizeof(*d->lines));
+        d->flags = xreallocarray(d->flags, cap, sizeof(*d->flags));
+    }
     d->lines[d->n] = line;
     d->flags[d->n++] = (unsigned char)flags;
 }

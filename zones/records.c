@@ -252,16 +252,17 @@ static int records_wire_cmp(const void *ctx, size_t a, size_t b)
     return memcmp(w->data[a], w->data[b], w->len[a]);
 }
 
-static void records_wire(records_wire_t *w, size_t i, const ldns_rr *rr)
+/* Record i in wire form, through `buf` (one buffer for all: a record can
+ * be 64 KB long, most are a few dozen bytes). */
+static void records_wire(records_wire_t *w, size_t i, const ldns_rr *rr, ldns_buffer *buf)
 {
-    ldns_buffer *buf = ldns_buffer_new(LDNS_MAX_PACKETLEN);
-
-    if (!buf || ldns_rr2buffer_wire_canonical(buf, rr, LDNS_SECTION_ANY) != LDNS_STATUS_OK) {
+    ldns_buffer_clear(buf);
+    if (ldns_rr2buffer_wire_canonical(buf, rr, LDNS_SECTION_ANY) != LDNS_STATUS_OK) {
         alloc_fail("ldns_rr2buffer_wire_canonical");
     }
     w->len[i] = ldns_buffer_position(buf);
-    w->data[i] = ldns_buffer_export(buf);
-    ldns_buffer_free(buf);
+    w->data[i] = xmalloc(w->len[i] + 1);
+    memcpy(w->data[i], ldns_buffer_begin(buf), w->len[i]);
 }
 
 typedef void (*records_report_t)(void *arg, const yaml_node_t *node);
@@ -276,11 +277,16 @@ static void records_unique(zone_t *zone, size_t from, const yaml_node_t **nodes,
 {
     size_t n = ldns_rr_list_rr_count(zone->rrs) - from, kept = 0;
     records_wire_t w = {xcalloc(n + 1, sizeof(*w.data)), xcalloc(n + 1, sizeof(*w.len))};
+    ldns_buffer *buf = ldns_buffer_new(512);
     size_t *first;
 
-    for (size_t i = 0; i < n; i++) {
-        records_wire(&w, i, ldns_rr_list_rr(zone->rrs, from + i));
+    if (!buf) {
+        alloc_fail("ldns_buffer_new");
     }
+    for (size_t i = 0; i < n; i++) {
+        records_wire(&w, i, ldns_rr_list_rr(zone->rrs, from + i), buf);
+    }
+    ldns_buffer_free(buf);
     first = zdup_first(n, records_wire_cmp, &w);
     for (size_t i = 0; i < n; i++) {
         ldns_rr *rr = ldns_rr_list_rr(zone->rrs, from + i);
@@ -501,7 +507,12 @@ static void records_entry(records_loader_t *l, const yaml_node_t *key, const yam
         return;
     }
     records_name(l, &e, value);
-    l->names->v = xreallocarray(l->names->v, l->names->n + 1, sizeof(*l->names->v));
+    /* Doubled at each power of two: a zone may name many thousands. */
+    if ((l->names->n & (l->names->n - 1)) == 0) {
+        size_t cap = l->names->n ? 2 * l->names->n : 1;
+
+        l->names->v = xreallocarray(l->names->v, cap, sizeof(*l->names->v));
+    }
     l->names->v[l->names->n++] = e;
 }
 

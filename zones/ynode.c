@@ -38,8 +38,11 @@ static void ynode_add(ynode_doc_t *d, unsigned line, unsigned col, const char *f
     if (vasprintf(&text, fmt, ap) < 0) {
         alloc_fail("vasprintf");
     }
-    m = xreallocarray(d->msgs, d->n_msgs + 1, sizeof(*m));
-    d->msgs = m;
+    /* Doubled at each power of two: a broken file may have thousands. */
+    if ((d->n_msgs & (d->n_msgs - 1)) == 0) {
+        d->msgs = xreallocarray(d->msgs, d->n_msgs ? 2 * d->n_msgs : 1, sizeof(*d->msgs));
+    }
+    m = d->msgs;
     m[d->n_msgs] = (ynode_msg_t){.line = line, .col = col, .seq = d->n_msgs, .text = text};
     d->n_msgs++;
 }

@@ -550,7 +550,9 @@ static void build_bind(build_t *b, healthdb_slot_t **slot, const char *zone, con
     arena_t *ar = &b->s->arena;
 
     *slot = NULL;
-    b->binds = xreallocarray(b->binds, b->n_binds + 1, sizeof(*b->binds));
+    if ((b->n_binds & (b->n_binds - 1)) == 0) { /* doubled at each power of two */
+        b->binds = xreallocarray(b->binds, b->n_binds ? 2 * b->n_binds : 1, sizeof(*b->binds));
+    }
     b->binds[b->n_binds++] = (snapshot_bind_t){
         .slot = slot,
         .zone = zone,
