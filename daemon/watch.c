@@ -13,24 +13,23 @@
 
 /* ---- settling: has anything changed since the last look? ---- */
 
-/* FNV-1a: any mix serves, the hash is only compared with the previous one. */
-static uint64_t watch_mix(uint64_t h, const void *data, size_t n)
+/* FNV-1a, a word at a time: any mix serves, the hash is only compared with
+ * the previous one. */
+static uint64_t watch_mix(uint64_t h, uint64_t v)
 {
-    const unsigned char *p = data;
-
-    for (size_t i = 0; i < n; i++) {
-        h = (h ^ p[i]) * 1099511628211ULL;
-    }
-    return h;
+    return (h ^ v) * 1099511628211ULL;
 }
 
 /* One file's name and metadata (through symlinks), or why stat() failed. */
 static uint64_t watch_file(const char *dir, const char *name)
 {
-    uint64_t h = watch_mix(14695981039346656037ULL, name, strlen(name) + 1);
+    uint64_t h = 14695981039346656037ULL;
     char *path = xasprintf("%s/%s", dir, name);
     struct stat st;
 
+    for (const char *p = name; *p; p++) {
+        h = watch_mix(h, (unsigned char)*p);
+    }
     if (stat(path, &st) == 0) {
         uint64_t meta[] = {st.st_dev,
                            st.st_ino,
@@ -40,11 +39,11 @@ static uint64_t watch_file(const char *dir, const char *name)
                            (uint64_t)st.st_ctim.tv_sec,
                            (uint64_t)st.st_ctim.tv_nsec};
 
-        h = watch_mix(h, meta, sizeof(meta));
+        for (size_t i = 0; i < sizeof(meta) / sizeof(meta[0]); i++) {
+            h = watch_mix(h, meta[i]);
+        }
     } else {
-        int e = errno;
-
-        h = watch_mix(h, &e, sizeof(e));
+        h = watch_mix(h, (uint64_t)errno);
     }
     free(path);
     return h;

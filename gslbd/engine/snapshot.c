@@ -736,8 +736,8 @@ int snapshot_build(zone_t *const *zones, size_t n, const snapshot_env_t *env, sn
         snapshot_free(s);
         return GSLB_ECONFIG;
     }
-    if (b.health != NULL && !env->attach_later) {
-        snapshot_attach_health(s, b.health);
+    if (env != NULL && env->health != NULL && !env->attach_later) {
+        snapshot_attach_health(s, env->health);
     }
     *out = s;
     return 0;
