@@ -262,20 +262,30 @@ def gslbctl_during_reload(t, srv, ctl):
 
 
 def sighups_coalesce(t, srv):
+    """A file change and SIGHUP start a reload; four more SIGHUPs and the watcher's own
+    request (0.6 s after the change) come while it runs and make one more reload, which
+    sees the change whether the first did or not."""
     mark = srv.mark()
-    for i in range(5):
+    sent = time.monotonic()
+    t.write("zones-long/gslb.example.com.yaml", zone_with_ns2("203.0.113.70"))
+    for _ in range(5):
         srv.reload()
-        if i == 3:  # a change the later loads must see
-            t.write("zones-long/gslb.example.com.yaml", zone_with_ns2("203.0.113.70"))
         time.sleep(0.15)
     first = g.until(lambda: reloads_logged(srv, mark) >= 1, 90)
-    start = time.monotonic()
+    first_s = time.monotonic() - sent
     second = g.until(lambda: reloads_logged(srv, mark) >= 2, 90)
     # As long again as a reload took, and a second, for any further reload to show.
-    time.sleep(time.monotonic() - start + 1)
+    time.sleep(first_s + 1)
     n = reloads_logged(srv, mark)
-    t.check("gslbd: 5 SIGHUPs and a file change during a reload make 2 reloads (%d)" % n,
-            first and second and n == 2, srv.log(mark)[-1500:])
+    # Valgrind runs one thread at a time: the watcher's timers may then fire only after
+    # the second reload has started, and make a third that finds nothing new.
+    want = (2, 3) if g.wrapper() else (2,)
+    if first_s < 1.0:
+        t.skip("gslbd: 5 SIGHUPs and a file change during a reload make 2 reloads",
+               "the first reload took %.1f s, too short to send them during it" % first_s)
+    else:
+        t.check("gslbd: 5 SIGHUPs and a file change during a %.1f s reload make 2 reloads (%d)"
+                % (first_s, n), first and second and n in want, srv.log(mark)[-1500:])
     t.eq("gslbd: the last reload serves the file as it was last written", "203.0.113.70",
          ns2_now(srv))
 
