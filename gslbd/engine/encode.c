@@ -11,6 +11,7 @@
 #define OPT_LEN 11
 #define FLAG_AA 0x04
 #define FLAG_TC 0x02
+#define FLAG_CD 0x10 /* in the fourth byte of the header */
 
 /* Big-endian stores: one byte swap and one store each, where shifting byte
  * by byte took four or five instructions, a dozen times per answer. */
@@ -117,7 +118,8 @@ static size_t write_head(const query_t *q, uint8_t *out, unsigned rcode, bool aa
     out[0] = pkt[0];
     out[1] = pkt[1];
     out[2] = (uint8_t)(0x80 | (pkt[2] & 0x79) | (aa ? FLAG_AA : 0)); /* QR, opcode, RD */
-    out[3] = (uint8_t)(rcode & 0x0f);                                /* RA, Z, AD, CD clear */
+    /* RA, Z and AD clear; CD copied, as RFC 4035 3.1.6 says a server MUST. */
+    out[3] = (uint8_t)((rcode & 0x0f) | (pkt[3] & FLAG_CD));
     wr16(out + 4, q->qend ? 1 : 0);
     memset(out + 6, 0, 6);
     if (out != pkt) {                       /* answering in place, the question is already there */

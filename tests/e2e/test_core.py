@@ -79,6 +79,11 @@ def header_and_basics(srv):
         expect(srv, "RFC 1035 4.1.1: RD clear in query, clear in reply (%s)" % tr, tr,
                "www.gslb.example.com", "A", flags="QR AA", rd=False,
                answer=["www.gslb.example.com. 30 IN A 192.0.2.10"])
+        for qname, rcode in (("www.gslb.example.com", "NOERROR"),
+                             ("nope.gslb.example.com", "NXDOMAIN"), ("example.org", "REFUSED")):
+            srv.query(qname, "A", transport=tr, flags="RD CD").check(
+                "RFC 4035 3.1.6: CD copied from the query: %s %s (%s)" % (qname, rcode, tr),
+                rcode=rcode, flags="QR RD CD", noflags="TC RA Z AD")
         expect(srv, "RFC 2308 s3: NXDOMAIN with SOA, TTL min(300, 60) (%s)" % tr, tr,
                "nope.gslb.example.com", "A", rcode="NXDOMAIN", authority=[NEG])
         expect(srv, "RFC 2308 s3: NXDOMAIN below an existing name (%s)" % tr, tr,

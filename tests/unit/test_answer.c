@@ -411,3 +411,33 @@ Test(answer, corrupted_queries_never_crash)
     }
     snapshot_free(s);
 }
+
+/* ---- protocol details: CD, OPT on every EDNS reply, TSIG, Extended DNS Errors ---- */
+
+/* The reply to `q` (qlen bytes) over UDP into r (not parsed: r->pkt is NULL). */
+static void ask_raw(const snapshot_t *s, reply_t *r, const uint8_t *q, size_t qlen)
+{
+    r->len = engine_reply(&test_ctx, s, NULL, q, qlen, r->wire, false);
+    r->pkt = NULL;
+}
+
+Test(answer, cd_bit_is_copied_rfc4035_3_1_6)
+{
+    snapshot_t *s = load_snapshot(EXAMPLE);
+    const char *names[] = {"www.gslb.example.com", "nope.gslb.example.com", "example.org"};
+    const uint8_t rcodes[] = {LDNS_RCODE_NOERROR, LDNS_RCODE_NXDOMAIN, LDNS_RCODE_REFUSED};
+    uint8_t q[512];
+    reply_t r;
+
+    for (size_t i = 0; i < 3; i++) {
+        size_t qlen = make_query(q, names[i], LDNS_RR_TYPE_A, 0, true);
+        q[3] |= 0x10; /* CD */
+        ask_raw(s, &r, q, qlen);
+        cr_expect_eq(r.wire[3], 0x10 | rcodes[i], "%s: RFC 4035 3.1.6: CD copied, got 0x%02x",
+                     names[i], r.wire[3]);
+        q[3] &= (uint8_t)~0x10;
+        ask_raw(s, &r, q, qlen);
+        cr_expect_eq(r.wire[3], rcodes[i], "%s: CD clear when the query had it clear", names[i]);
+    }
+    snapshot_free(s);
+}
