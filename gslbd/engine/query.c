@@ -234,6 +234,23 @@ static query_status_t query_additional(query_t *q, const uint8_t *p, size_t len,
     return query_opt(q, p + at, rdlen);
 }
 
+/* A message with an opcode we do not implement gets NOTIMP. Its OPT record is
+ * still looked for, when its questions can be stepped over, because a reply
+ * to a request with an OPT must carry one (RFC 6891 7); a shape we cannot
+ * walk just gets NOTIMP without it. */
+static query_status_t query_notimp(query_t *q, const uint8_t *p, size_t len)
+{
+    size_t pos = 12;
+
+    for (unsigned i = rd16(p + 4); i > 0; i--) {
+        if (!query_skip_name(p, len, &pos) || (pos += 4) > len) {
+            return QUERY_NOTIMP;
+        }
+    }
+    (void)query_records(q, p, len, pos);
+    return QUERY_NOTIMP;
+}
+
 query_status_t query_parse(query_t *q, const uint8_t *pkt, size_t len)
 {
     size_t qlen;
@@ -249,13 +266,13 @@ query_status_t query_parse(query_t *q, const uint8_t *pkt, size_t len)
         return QUERY_DROP;
     }
     if (rd16(pkt + 4) != 1 || (qlen = query_qname(q, pkt, len)) == 0 || 12 + qlen + 4 > len) {
-        return OPCODE(pkt) != 0 ? QUERY_NOTIMP : QUERY_FORMERR;
+        return OPCODE(pkt) != 0 ? query_notimp(q, pkt, len) : QUERY_FORMERR;
     }
     q->qtype = rd16(pkt + 12 + qlen);
     q->qclass = rd16(pkt + 12 + qlen + 2);
     q->qend = 12 + qlen + 4;
     if (OPCODE(pkt) != 0) {
-        return QUERY_NOTIMP;
+        return query_notimp(q, pkt, len);
     }
     return query_additional(q, pkt, len, q->qend);
 }

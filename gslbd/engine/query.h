@@ -18,7 +18,7 @@ typedef enum {
     QUERY_OK,      /* answer it */
     QUERY_DROP,    /* no reply at all: shorter than a header, or QR set */
     QUERY_FORMERR, /* malformed: reply FORMERR */
-    QUERY_NOTIMP,  /* opcode other than QUERY: reply NOTIMP */
+    QUERY_NOTIMP,  /* opcode other than QUERY: reply NOTIMP (its OPT read: RFC 6891 7) */
     QUERY_BADVERS, /* EDNS version other than 0: reply BADVERS (RFC 6891 6.1.3) */
 } query_status_t;
 

@@ -348,9 +348,13 @@ def opcodes_and_classes(srv):
             r.check("RFC 1035 4.1.1: opcode %d gets NOTIMP (%s)" % (op, tr), rcode="NOTIMP")
             r.check_count("RFC 1035 4.1.1: opcode %d: nothing answered (%s)" % (op, tr),
                           answer=0)
+            r.check_edns("RFC 6891 s7: OPT in the NOTIMP reply to an EDNS query (opcode %d, %s)"
+                         % (op, tr), version=0, payload=1232, do=False)
         r = srv.query("www.gslb.example.com", "A", transport=tr, opcode=2, edns=None)
         r.check("RFC 1035 4.1.1: raw opcode 2 reply: NOTIMP, opcode echoed, id kept (%s)" % tr,
                 rcode="NOTIMP", opcode=2, same_id=True)
+        r.check_edns("RFC 6891 s7: no OPT in the NOTIMP reply to a query without one (%s)" % tr,
+                     present=False)
 
         # version.bind may be answered (as BIND and Knot do) or refused; either way a reply.
         srv.query("version.bind", "TXT", transport=tr, qclass="CH").check(

@@ -441,3 +441,33 @@ Test(answer, cd_bit_is_copied_rfc4035_3_1_6)
     }
     snapshot_free(s);
 }
+
+/* The bytes of our OPT record with no options: owner root, type 41, our size
+ * 1232, extended rcode `ercode`, version 0, DO as given, RDLENGTH `rdlen`. */
+static size_t our_opt(uint8_t *p, uint8_t ercode, bool dnssec_ok, uint16_t rdlen)
+{
+    const uint8_t opt[11] = {0, 0, 41, 0x04, 0xd0, ercode, 0, dnssec_ok ? 0x80 : 0, 0,
+                             (uint8_t)(rdlen >> 8), (uint8_t)rdlen};
+    memcpy(p, opt, sizeof(opt));
+    return sizeof(opt);
+}
+
+Test(answer, notimp_reply_to_an_edns_query_has_an_opt_rfc6891_7)
+{
+    snapshot_t *s = load_snapshot(EXAMPLE);
+    uint8_t q[512], want[512];
+    reply_t r;
+    size_t qlen = make_query(q, "www.gslb.example.com", LDNS_RR_TYPE_SOA, 1232, true);
+    size_t qend = 12 + 22 + 4;
+
+    q[2] = (uint8_t)(4 << 3 | 1); /* opcode NOTIFY, RD */
+    ask_raw(s, &r, q, qlen);
+    /* Header: ID, QR + NOTIFY + RD, NOTIMP, one question, one additional. */
+    const uint8_t head[12] = {0xbe, 0xef, 0x80 | 4 << 3 | 1, 4, 0, 1, 0, 0, 0, 0, 0, 1};
+    memcpy(want, head, 12);
+    memcpy(want + 12, q + 12, qend - 12);
+    size_t n = qend + our_opt(want + qend, 0, true, 0);
+    cr_assert_eq(r.len, n, "RFC 6891 7: NOTIMP with the OPT, got %zu bytes", r.len);
+    cr_assert_eq(memcmp(r.wire, want, n), 0, "RFC 6891 7: NOTIMP with the OPT, byte for byte");
+    snapshot_free(s);
+}

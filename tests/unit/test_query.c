@@ -466,3 +466,38 @@ Test(query, lower_casing_changes_only_letters)
         free(pkt);
     }
 }
+
+/* RFC 6891 7: a reply to a request with an OPT has one, whatever the opcode,
+ * so the OPT of a query gslbd does not implement is read too. */
+Test(query, opt_is_read_whatever_the_opcode_rfc6891_7)
+{
+    uint8_t pkt[128];
+    query_t q;
+    size_t n = with_opt(pkt, 0, NULL, 0);
+
+    pkt[2] = 0x20; /* opcode NOTIFY (4) */
+    cr_assert_eq(query_parse(&q, pkt, n), QUERY_NOTIMP);
+    cr_assert(q.edns, "NOTIFY with an OPT: its OPT is read");
+    cr_assert_eq(q.udp_size, 4096);
+    cr_assert(q.dnssec_ok);
+    cr_assert_eq(q.qend, sizeof(base_query), "the question is echoed");
+
+    /* DSO (opcode 6, RFC 8490) has no question: the records follow the header. */
+    uint8_t dso[12 + 11] = {0x12, 0x34, 0x30, 0, 0, 0, 0, 0, 0, 0, 0, 1,
+                            0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0};
+    cr_assert_eq(query_parse(&q, dso, sizeof(dso)), QUERY_NOTIMP);
+    cr_assert(q.edns, "no question, then an OPT: read");
+    cr_assert_eq(q.qend, 0);
+    cr_assert_eq(q.udp_size, 1232);
+
+    /* The version is not checked for an opcode that is not implemented anyway. */
+    n = with_opt(pkt, 1, NULL, 0);
+    pkt[2] = 0x28; /* opcode UPDATE (5) */
+    cr_assert_eq(query_parse(&q, pkt, n), QUERY_NOTIMP);
+    cr_assert(q.edns);
+    /* A broken OPT does not turn NOTIMP into FORMERR, and gets no OPT back. */
+    n = with_opt(pkt, 0, NULL, 0);
+    pkt[2] = 0x20;
+    cr_assert_eq(query_parse(&q, pkt, n - 1), QUERY_NOTIMP);
+    cr_assert_not(q.edns);
+}
