@@ -137,6 +137,8 @@ static unsigned answer_status_rcode(query_status_t st)
         return LDNS_RCODE_NOTIMPL;
     case QUERY_BADVERS:
         return 16; /* RFC 6891 6.1.3 */
+    case QUERY_BADKEY:
+        return LDNS_RCODE_NOTAUTH; /* with TSIG error BADKEY, RFC 8945 5.2.1 */
     default:
         return 0;
     }

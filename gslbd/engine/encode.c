@@ -21,6 +21,11 @@ static inline void wr16(uint8_t *p, unsigned v)
     memcpy(p, &be, 2);
 }
 
+static inline unsigned rd16in(const uint8_t *p)
+{
+    return (unsigned)(p[0] << 8 | p[1]);
+}
+
 static inline void wr32(uint8_t *p, uint32_t v)
 {
     uint32_t be = htonl(v);
@@ -128,16 +133,99 @@ static size_t write_head(const query_t *q, uint8_t *out, unsigned rcode, bool aa
     return HDR + qlen;
 }
 
-static size_t encode_error(const query_t *q, uint8_t *out, unsigned rcode)
+/* Copy the possibly compressed name at `pos` of the query into `out`,
+ * uncompressed. Pointers must point backwards, so the walk ends; returns the
+ * name's length, 0 if it is not a valid name. */
+static size_t name_copy(const uint8_t *pkt, size_t len, size_t pos, uint8_t *out)
 {
+    size_t n = 0;
+
+    while (pos < len) {
+        unsigned c = pkt[pos];
+        if ((c & 0xc0) == 0xc0) {
+            size_t to = pos + 1 < len ? (size_t)(c & 0x3f) << 8 | pkt[pos + 1] : len;
+            if (to >= pos) {
+                return 0;
+            }
+            pos = to;
+        } else if (c > 63 || pos + 1 + c > len || n + 1 + c > DNAME_MAX) {
+            return 0;
+        } else {
+            memcpy(out + n, pkt + pos, 1 + c);
+            n += 1 + c;
+            pos += 1 + c;
+            if (c == 0) {
+                return n;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Just past the name at `pos` of a record whose framing query.c checked. */
+static size_t name_skip(const uint8_t *p, size_t pos)
+{
+    while (p[pos] != 0 && (p[pos] & 0xc0) != 0xc0) {
+        pos += 1u + p[pos];
+    }
+    return pos + (p[pos] == 0 ? 1 : 2);
+}
+
+/* Largest TSIG record we send back: two names and the fixed fields. */
+#define TSIG_MAX (2 * DNAME_MAX + 10 + 16)
+
+/* The TSIG record of a NOTAUTH reply to a signed query (RFC 8945 5.3.2): the
+ * key's name, algorithm, time signed and fudge of the request, no MAC (the
+ * reply is unsigned: we hold no key), its original ID, error BADKEY (17).
+ * Written to `rr` before the reply overwrites the query. Returns its
+ * length, 0 if the request's record cannot be read back. */
+static size_t tsig_badkey(const query_t *q, uint8_t *rr)
+{
+    const uint8_t *p = q->pkt;
+    size_t n = name_copy(p, q->len, q->tsig, rr);
+    size_t rdata = name_skip(p, q->tsig) + 10;
+    size_t alen = n != 0 ? name_copy(p, q->len, rdata, rr + n + 10) : 0;
+
+    if (alen == 0) {
+        return 0;
+    }
+    size_t at = name_skip(p, rdata);          /* time signed 6, fudge 2, MAC size 2 */
+    size_t id = at + 10 + rd16in(p + at + 8); /* original ID, after the MAC */
+    uint8_t *d = rr + n;
+    wr16(d, 250);      /* TSIG */
+    wr16(d + 2, 255);  /* class ANY */
+    wr32(d + 4, 0);    /* TTL 0 */
+    wr16(d + 8, (unsigned)(alen + 16));
+    d += 10 + alen;
+    memcpy(d, p + at, 8); /* time signed and fudge */
+    wr16(d + 8, 0);       /* MAC size: no MAC */
+    memcpy(d + 10, p + id, 2);
+    wr16(d + 12, 17); /* BADKEY */
+    wr16(d + 14, 0);  /* no other data */
+    return n + 10 + alen + 16;
+}
+
+static size_t encode_error(const query_t *q, uint8_t *out, unsigned rcode, size_t max)
+{
+    uint8_t tsig[TSIG_MAX];
+    size_t tlen = q->tsig != 0 ? tsig_badkey(q, tsig) : 0;
     size_t pos = write_head(q, out, rcode, false);
+    unsigned ar = 0;
 
     /* RFC 6891 7: a reply to a query with an OPT has one, FORMERR included
      * (q->edns is set only once an OPT record itself was well formed). */
     if (q->edns) {
         pos = write_opt(out, pos, q, rcode >> 4, 0);
-        wr16(out + 10, 1);
+        ar++;
     }
+    if (tlen != 0 && pos + tlen <= max) {
+        memcpy(out + pos, tsig, tlen);
+        pos += tlen;
+        ar++;
+    } else if (tlen != 0) {
+        out[2] |= FLAG_TC; /* two long names over 512 bytes: the client can ask over TCP */
+    }
+    wr16(out + 10, ar);
     return pos;
 }
 
@@ -208,13 +296,13 @@ size_t encode_answer(const answer_t *a, const query_t *q, uint8_t *out, bool tcp
     if (!a->reply) {
         return 0;
     }
+    size_t max =
+        tcp ? ENCODE_TCP_MAX : (q->udp_size < ENCODE_UDP_MAX ? q->udp_size : ENCODE_UDP_MAX);
     if (a->prep == NULL) {
-        return encode_error(q, out, a->rcode);
+        return encode_error(q, out, a->rcode, max);
     }
 
     const prepared_t *p = a->prep;
-    size_t max =
-        tcp ? ENCODE_TCP_MAX : (q->udp_size < ENCODE_UDP_MAX ? q->udp_size : ENCODE_UDP_MAX);
     size_t opt = opt_len(q);
     size_t pos = write_head(q, out, p->rcode, p->aa);
     const frag_t *f = &p->frag;

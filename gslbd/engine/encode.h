@@ -7,7 +7,9 @@
  * was rendered against, and fills in what varies per query: the ID, flags,
  * the service's chosen addresses, EDNS (RFC 6891) with Client Subnet (RFC
  * 7871). When the response does not fit the client's limit it drops the
- * additional section, then truncates (TC). Pure and allocation-free.
+ * additional section, then truncates (TC). Error replies carry the OPT of an
+ * EDNS query and, for a query signed with TSIG, an unsigned TSIG record with
+ * error BADKEY (RFC 8945 5.3.2). Pure and allocation-free.
  */
 #ifndef GSLB_ENCODE_H
 #define GSLB_ENCODE_H

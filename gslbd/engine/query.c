@@ -10,6 +10,7 @@
 
 #define OPCODE(pkt)  (((pkt)[2] >> 3) & 0x0f)
 #define RR_TYPE_OPT  41
+#define RR_TYPE_TSIG 250
 #define EDNS_OPT_ECS 8
 #define OPT_FIXED    11 /* an OPT record up to its RDATA: root owner, TYPE, CLASS, TTL, RDLENGTH */
 
@@ -182,7 +183,25 @@ static query_status_t query_opt(query_t *q, const uint8_t *at, size_t rdlen)
     return at[6] != 0 ? QUERY_BADVERS : QUERY_OK;
 }
 
-/* Walk the answer, authority and additional sections looking for OPT. */
+/* RFC 8945 4.2: the TSIG RDATA's fields (algorithm name, time signed, fudge,
+ * MAC size and MAC, original ID, error, other length and data) fill exactly
+ * its RDLENGTH. */
+static bool query_tsig_ok(const uint8_t *p, size_t rdata, size_t rdlen)
+{
+    size_t pos = rdata, end = rdata + rdlen;
+
+    if (!query_skip_name(p, end, &pos) || pos + 10 > end) {
+        return false;
+    }
+    pos += 10 + (size_t)rd16(p + pos + 8);
+    if (pos + 6 > end) {
+        return false;
+    }
+    return pos + 6 + rd16(p + pos + 4) == end;
+}
+
+/* Walk the answer, authority and additional sections looking for OPT, and
+ * for TSIG, which must be the last record of all (RFC 8945 5.2). */
 static query_status_t query_records(query_t *q, const uint8_t *p, size_t len, size_t pos)
 {
     unsigned total = (unsigned)rd16(p + 6) + rd16(p + 8) + rd16(p + 10);
@@ -209,6 +228,12 @@ static query_status_t query_records(query_t *q, const uint8_t *p, size_t len, si
             if (s != QUERY_OK) {
                 st = s;
             }
+        } else if (type == RR_TYPE_TSIG) {
+            if (r != total - 1 || r < first_additional || !query_tsig_ok(p, pos + 10, rdlen)) {
+                return QUERY_FORMERR; /* RFC 8945 5.2: misplaced, repeated or broken */
+            }
+            q->tsig = (uint16_t)at;
+            st = QUERY_BADKEY; /* checked before the EDNS version: RFC 8945 5.2.1 */
         }
         pos += 10 + (size_t)rdlen;
     }
@@ -247,8 +272,9 @@ static query_status_t query_notimp(query_t *q, const uint8_t *p, size_t len)
             return QUERY_NOTIMP;
         }
     }
-    (void)query_records(q, p, len, pos);
-    return QUERY_NOTIMP;
+    /* A signed message is answered BADKEY whatever its opcode: the key is
+     * what the sender needs to hear about. */
+    return query_records(q, p, len, pos) == QUERY_BADKEY ? QUERY_BADKEY : QUERY_NOTIMP;
 }
 
 query_status_t query_parse(query_t *q, const uint8_t *pkt, size_t len)
@@ -262,6 +288,7 @@ query_status_t query_parse(query_t *q, const uint8_t *pkt, size_t len)
     q->ecs = false;
     q->dnssec_ok = false;
     q->udp_size = 512;
+    q->tsig = 0;
     if (len < 12 || (pkt[2] & 0x80) != 0) {
         return QUERY_DROP;
     }

@@ -13,8 +13,12 @@ Not here: reloads and zone-file errors (test_reload.py), TCP limits and load
 (test_transport.py), geographic answers (test_geo.py).
 """
 
+import base64
 import os
 import struct
+
+import dns.message
+import dns.tsig
 
 import gslbtest as g
 
@@ -365,6 +369,42 @@ def opcodes_and_classes(srv):
             rcode=["REFUSED", "NOTIMP"])
 
 
+def tsig(t, srv):
+    # We hold no TSIG keys: a signed query gets NOTAUTH and an unsigned TSIG record with
+    # error BADKEY, which dnspython, given the key, reports as PeerBadKey.
+    key = dns.tsig.Key("gslb.example.com.", base64.b64encode(b"k" * 32).decode(),
+                       algorithm=dns.tsig.HMAC_SHA256)
+    for tr in ("udp4", "tcp4", "udp6"):
+        for edns in (None, 0):
+            q = g.make_query("www.gslb.example.com", "SOA", edns=edns)
+            q.use_tsig(key)
+            wire = q.to_wire()
+            r = srv.send_raw(wire, tr)
+            what = "%s, %s" % ("EDNS" if edns is not None else "no EDNS", tr)
+            got = r.wire or b""
+            t.eq("RFC 8945 5.2.1: signed query gets NOTAUTH, nothing answered (%s)" % what,
+                 (9, 0, 0), (got[3] & 0x0f, got[6] << 8 | got[7], got[8] << 8 | got[9])
+                 if len(got) >= 12 else None)
+            try:
+                dns.message.from_wire(got, keyring=key, request_mac=q.mac)
+                verdict = "accepted"
+            except dns.tsig.PeerBadKey:
+                verdict = "PeerBadKey"
+            except Exception as e:  # noqa: BLE001: the verdict says which
+                verdict = "%s: %s" % (type(e).__name__, e)
+            t.eq("RFC 8945 5.3.2: unsigned TSIG with error BADKEY in the reply (%s)" % what,
+                 "PeerBadKey", verdict)
+    # The TSIG record anywhere but last is a format error (RFC 8945 5.2).
+    q = g.make_query("www.gslb.example.com", "SOA", edns=None)
+    q.use_tsig(key)
+    signed = q.to_wire()
+    opt = b"\0\0\x29\x04\xd0\0\0\0\0\0\0"
+    misplaced = signed[:11] + b"\x02" + signed[12:] + opt
+    r = srv.send_raw(misplaced, "udp4")
+    t.eq("RFC 8945 5.2: TSIG not the last record gets FORMERR", 1,
+         r.wire[3] & 0x0f if r.wire else None)
+
+
 def zone_transfers(t, srv):
     def refused(name, r, rcodes=("REFUSED",)):
         with t.group(name):
@@ -457,6 +497,7 @@ def main(t):
     edns(t, srv)
     truncation(srv)
     opcodes_and_classes(srv)
+    tsig(t, srv)
     zone_transfers(t, srv)
     malformed(srv)
 

@@ -471,3 +471,82 @@ Test(answer, notimp_reply_to_an_edns_query_has_an_opt_rfc6891_7)
     cr_assert_eq(memcmp(r.wire, want, n), 0, "RFC 6891 7: NOTIMP with the OPT, byte for byte");
     snapshot_free(s);
 }
+
+/* A query for www.gslb.example.com SOA signed with TSIG (RFC 8945 4.2), the
+ * key "gslb.example.com" written as a pointer to the question's suffix as
+ * dnspython writes it, hmac-sha256, a 32-byte MAC; with an OPT before it if
+ * `edns`. Returns its length; *tsig_at is where the TSIG record starts. */
+static size_t signed_query(uint8_t *q, bool edns, size_t *tsig_at)
+{
+    size_t n = make_query(q, "www.gslb.example.com", LDNS_RR_TYPE_SOA, edns ? 1232 : 0, false);
+    static const uint8_t tsig[] = {
+        0xc0, 12 + 4,                 /* owner: "gslb.example.com", a pointer into the question */
+        0, 250, 0, 255, 0, 0, 0, 0,   /* TSIG, class ANY, TTL 0 */
+        0, 13 + 10 + 32 + 6,          /* RDLENGTH */
+        11, 'h', 'm', 'a', 'c', '-', 's', 'h', 'a', '2', '5', '6', 0,
+        0, 0, 0x65, 0x53, 0xf1, 0x00, /* time signed */
+        1, 44,                        /* fudge 300 */
+        0, 32,                        /* MAC size */
+    };
+
+    q[11] = edns ? 2 : 1;
+    *tsig_at = n;
+    memcpy(q + n, tsig, sizeof(tsig));
+    n += sizeof(tsig);
+    memset(q + n, 0xaa, 32);
+    n += 32;
+    const uint8_t tail[6] = {0xbe, 0xef, 0, 0, 0, 0}; /* original ID, error, other length */
+    memcpy(q + n, tail, 6);
+    return n + 6;
+}
+
+/* The TSIG record of the reply: the key's name uncompressed, the algorithm,
+ * time signed and fudge of the request, no MAC, error BADKEY (RFC 8945 5.3.2). */
+static size_t badkey_tsig(uint8_t *p)
+{
+    static const uint8_t rr[] = {
+        4, 'g', 's', 'l', 'b', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 3, 'c', 'o', 'm', 0,
+        0, 250, 0, 255, 0, 0, 0, 0, 0, 13 + 10 + 6,
+        11, 'h', 'm', 'a', 'c', '-', 's', 'h', 'a', '2', '5', '6', 0,
+        0, 0, 0x65, 0x53, 0xf1, 0x00, 1, 44, /* time signed, fudge: the request's */
+        0, 0,                                /* MAC size 0: unsigned */
+        0xbe, 0xef,                          /* original ID */
+        0, 17,                               /* error BADKEY */
+        0, 0,                                /* no other data */
+    };
+    memcpy(p, rr, sizeof(rr));
+    return sizeof(rr);
+}
+
+Test(answer, tsig_signed_query_gets_notauth_badkey_rfc8945_5_2)
+{
+    snapshot_t *s = load_snapshot(EXAMPLE);
+    uint8_t q[512], want[512];
+    size_t qend = 12 + 22 + 4, at;
+    reply_t r;
+
+    for (int edns = 0; edns < 2; edns++) {
+        size_t qlen = signed_query(q, edns, &at);
+        ask_raw(s, &r, q, qlen);
+        /* ID, QR (RD was clear), NOTAUTH; the question; OPT if asked; the TSIG. */
+        const uint8_t head[12] = {0xbe, 0xef, 0x80, 9, 0, 1, 0, 0, 0, 0, 0, edns ? 2 : 1};
+        memcpy(want, head, 12);
+        memcpy(want + 12, q + 12, qend - 12);
+        size_t n = qend;
+        if (edns) {
+            n += our_opt(want + n, 0, true, 0);
+        }
+        n += badkey_tsig(want + n);
+        cr_assert_eq(r.len, n, "edns %d: RFC 8945 5.2.1: NOTAUTH/BADKEY, got %zu bytes", edns,
+                     r.len);
+        cr_assert_eq(memcmp(r.wire, want, n), 0,
+                     "edns %d: RFC 8945 5.2.1: NOTAUTH with an unsigned TSIG, error BADKEY",
+                     edns);
+        /* UDP answers in place: the same bytes. */
+        uint8_t inplace[512];
+        memcpy(inplace, q, qlen);
+        cr_assert_eq(engine_reply(&test_ctx, s, NULL, inplace, qlen, inplace, false), n);
+        cr_assert_eq(memcmp(inplace, want, n), 0, "edns %d: in place", edns);
+    }
+    snapshot_free(s);
+}
