@@ -155,16 +155,22 @@ void answer_query(answer_ctx_t *ctx, const snapshot_t *s, const query_t *q, quer
     a->scope = 0;
     if (st != QUERY_OK) {
         a->rcode = (uint8_t)answer_status_rcode(st);
+        a->ede = ANSWER_EDE_NONE;
         return;
     }
     /* No zone transfers unless configured (none are), nothing outside class IN. */
     if (q->qclass != LDNS_RR_CLASS_IN || q->qtype == LDNS_RR_TYPE_AXFR ||
         q->qtype == LDNS_RR_TYPE_IXFR || (p = answer_choose(s, q, &a->qdelta)) == NULL) {
         a->rcode = LDNS_RCODE_REFUSED;
+        a->ede = q->qclass == LDNS_RR_CLASS_IN &&
+                         (q->qtype == LDNS_RR_TYPE_AXFR || q->qtype == LDNS_RR_TYPE_IXFR)
+                     ? ANSWER_EDE_NO_TRANSFER
+                     : ANSWER_EDE_NOT_AUTH;
         return;
     }
     if (p->svc != NULL && !answer_service(ctx, p, q, src, a)) {
         a->rcode = LDNS_RCODE_SERVFAIL;
+        a->ede = ANSWER_EDE_ALL_DOWN;
         return;
     }
     a->prep = p;

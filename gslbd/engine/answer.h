@@ -41,10 +41,20 @@ typedef struct {
     answer_trace_t *trace; /* NULL except for --explain */
 } answer_ctx_t;
 
+/* Why an error reply was given, told to resolver operators as an Extended
+ * DNS Error (RFC 8914) in the OPT of replies to EDNS queries. */
+typedef enum {
+    ANSWER_EDE_NONE,
+    ANSWER_EDE_NOT_AUTH,    /* REFUSED, not a zone or class of ours: 20 Not Authoritative */
+    ANSWER_EDE_NO_TRANSFER, /* REFUSED AXFR/IXFR: 21 Not Supported */
+    ANSWER_EDE_ALL_DOWN,    /* SERVFAIL from on_all_down: 0 Other, with the reason */
+} answer_ede_t;
+
 /* The decision. Points into the snapshot, which must outlive it. */
 typedef struct {
     const prepared_t *prep; /* the prepared response; NULL: an error reply, or none */
     uint8_t rcode;          /* error replies: the RCODE (16 is BADVERS) */
+    uint8_t ede;            /* error replies: answer_ede_t */
     bool reply;             /* false: the query gets no reply at all */
     int qdelta;             /* how far prep's pointers into the question move */
     unsigned scope;         /* the ECS scope of the choice (RFC 7871 7.2.1) */

@@ -85,11 +85,40 @@ static size_t opt_len(const query_t *q)
     return !q->edns ? 0 : OPT_LEN + (q->ecs ? 8u + (q->ecs_source + 7u) / 8u : 0);
 }
 
+/* The Extended DNS Error (RFC 8914 2) of each answer_ede_t: INFO-CODE and
+ * EXTRA-TEXT (UTF-8, no terminating NUL on the wire). */
+static const struct {
+    uint16_t code;
+    uint8_t len;
+    const char *text;
+} ede_table[] = {
+#define EDE(code, text) {code, sizeof(text) - 1, text}
+    [ANSWER_EDE_NOT_AUTH] = EDE(20, ""),
+    [ANSWER_EDE_NO_TRANSFER] = EDE(21, "zone transfers are not served"),
+    [ANSWER_EDE_ALL_DOWN] = EDE(0, "no region of this service is up (on_all_down: servfail)"),
+#undef EDE
+};
+
+static size_t write_ede(uint8_t *out, size_t pos, unsigned ede)
+{
+    unsigned len = ede_table[ede].len;
+
+    wr16(out + pos, 15); /* EDNS option 15: Extended DNS Error */
+    wr16(out + pos + 2, 2 + len);
+    wr16(out + pos + 4, ede_table[ede].code);
+    memcpy(out + pos + 6, ede_table[ede].text, len);
+    return pos + 6 + len;
+}
+
+/* Our OPT record at `pos`, its options: ECS echoed (not with an extended
+ * RCODE), then an Extended DNS Error for error replies (`ede`, an
+ * answer_ede_t). Returns the position after it. */
 static size_t write_opt(uint8_t *out, size_t pos, const query_t *q, unsigned ext_rcode,
-                        unsigned scope)
+                        unsigned scope, unsigned ede)
 {
     uint8_t *p = out + pos;
     unsigned abytes = (q->ecs_source + 7u) / 8u;
+    size_t end = pos + OPT_LEN;
 
     p[0] = 0;                    /* owner: root */
     wr16(p + 1, 41);             /* OPT */
@@ -98,20 +127,22 @@ static size_t write_opt(uint8_t *out, size_t pos, const query_t *q, unsigned ext
     p[6] = 0;                       /* version 0 */
     p[7] = q->dnssec_ok ? 0x80 : 0; /* DO copied, RFC 3225 3 */
     p[8] = 0;
-    if (!q->ecs || ext_rcode != 0) {
-        wr16(p + 9, 0);
-        return pos + OPT_LEN;
+    if (q->ecs && ext_rcode == 0) {
+        /* RFC 7871 7.2.1: FAMILY, SOURCE PREFIX-LENGTH and ADDRESS echoed,
+         * with the SCOPE PREFIX-LENGTH the answer holds for (0: everyone). */
+        wr16(p + 11, 8);
+        wr16(p + 13, 4 + abytes);
+        wr16(p + 15, q->ecs_family);
+        p[17] = q->ecs_source;
+        p[18] = (uint8_t)scope;
+        copy16(p + 19, q->ecs_addr, abytes);
+        end += 8 + abytes;
     }
-    /* RFC 7871 7.2.1: FAMILY, SOURCE PREFIX-LENGTH and ADDRESS echoed, with
-     * the SCOPE PREFIX-LENGTH the answer holds for (0: everyone). */
-    wr16(p + 9, 8 + abytes);
-    wr16(p + 11, 8);
-    wr16(p + 13, 4 + abytes);
-    wr16(p + 15, q->ecs_family);
-    p[17] = q->ecs_source;
-    p[18] = (uint8_t)scope;
-    copy16(p + 19, q->ecs_addr, abytes);
-    return pos + OPT_LEN + 8 + abytes;
+    if (ede != ANSWER_EDE_NONE) {
+        end = write_ede(out, end, ede);
+    }
+    wr16(p + 9, (unsigned)(end - pos - OPT_LEN));
+    return end;
 }
 
 /* Header and question; the counts other than QDCOUNT start at zero. */
@@ -205,17 +236,17 @@ static size_t tsig_badkey(const query_t *q, uint8_t *rr)
     return n + 10 + alen + 16;
 }
 
-static size_t encode_error(const query_t *q, uint8_t *out, unsigned rcode, size_t max)
+static size_t encode_error(const answer_t *a, const query_t *q, uint8_t *out, size_t max)
 {
     uint8_t tsig[TSIG_MAX];
     size_t tlen = q->tsig != 0 ? tsig_badkey(q, tsig) : 0;
-    size_t pos = write_head(q, out, rcode, false);
+    size_t pos = write_head(q, out, a->rcode, false);
     unsigned ar = 0;
 
     /* RFC 6891 7: a reply to a query with an OPT has one, FORMERR included
      * (q->edns is set only once an OPT record itself was well formed). */
     if (q->edns) {
-        pos = write_opt(out, pos, q, rcode >> 4, 0);
+        pos = write_opt(out, pos, q, a->rcode >> 4, 0, a->ede);
         ar++;
     }
     if (tlen != 0 && pos + tlen <= max) {
@@ -285,7 +316,7 @@ static size_t encode_truncated(const answer_t *a, const query_t *q, uint8_t *out
 
     out[2] |= FLAG_TC;
     if (opt) {
-        pos = write_opt(out, pos, q, 0, a->scope);
+        pos = write_opt(out, pos, q, 0, a->scope, ANSWER_EDE_NONE);
         wr16(out + 10, 1);
     }
     return pos;
@@ -299,7 +330,7 @@ size_t encode_answer(const answer_t *a, const query_t *q, uint8_t *out, bool tcp
     size_t max =
         tcp ? ENCODE_TCP_MAX : (q->udp_size < ENCODE_UDP_MAX ? q->udp_size : ENCODE_UDP_MAX);
     if (a->prep == NULL) {
-        return encode_error(q, out, a->rcode, max);
+        return encode_error(a, q, out, max);
     }
 
     const prepared_t *p = a->prep;
@@ -338,7 +369,7 @@ size_t encode_answer(const answer_t *a, const query_t *q, uint8_t *out, bool tcp
         }
     }
     if (opt) {
-        pos = write_opt(out, pos, q, 0, a->scope);
+        pos = write_opt(out, pos, q, 0, a->scope, ANSWER_EDE_NONE);
         ar++;
     }
     wr16(out + 6, an);

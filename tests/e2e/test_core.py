@@ -24,6 +24,7 @@ import gslbtest as g
 
 OPT = g.GSLBD_OPT
 NEG = g.EXAMPLE_NEG_SOA
+EDE20 = (15, b"\x00\x14")  # Extended DNS Error 20, Not Authoritative (RFC 8914 4.21)
 EXTRA_NEG = ("extra.example.net. 20 IN SOA ns1.extra.example.net. hostmaster.example.net. "
              "SERIAL 3600 600 604800 3600")
 
@@ -97,8 +98,11 @@ def header_and_basics(srv):
         expect(srv, "RFC 8020 s2: empty non-terminal is NODATA, not NXDOMAIN (%s)" % tr, tr,
                "_tcp.gslb.example.com", "A", authority=[NEG])
         for name in ("example.org", "example.com", "com", "."):
-            expect(srv, "RFC 1035 4.1.1: REFUSED outside served zones: %s (%s)" % (name, tr),
-                   tr, name, "A", rcode="REFUSED", flags="QR RD")
+            expect(srv, "RFC 1035 4.1.1, RFC 8914 4.21: REFUSED outside served zones, "
+                   "EDE 20 Not Authoritative: %s (%s)" % (name, tr),
+                   tr, name, "A", rcode="REFUSED", flags="QR RD", opt=dict(OPT, options=[EDE20]))
+        expect(srv, "RFC 8914: no OPT, so no EDE, without EDNS (%s)" % tr, tr, "example.org",
+               "A", rcode="REFUSED", flags="QR RD", opt=None, edns=None)
 
         # RFC 4343 s3 / RFC 1035 4.1.1: matching ignores case; the question is echoed
         # byte for byte. Owner names in the answer may use either case, and are compared
@@ -364,9 +368,11 @@ def opcodes_and_classes(srv):
         srv.query("version.bind", "TXT", transport=tr, qclass="CH").check(
             "RFC 4892 s2: CH TXT version.bind gets a reply (%s)" % tr,
             rcode=["NOERROR", "REFUSED", "NOTIMP"])
-        srv.query("www.gslb.example.com", "A", transport=tr, qclass="CH").check(
-            "RFC 6895 s3.2: class CH for an IN name: REFUSED or NOTIMP (%s)" % tr,
-            rcode=["REFUSED", "NOTIMP"])
+        r = srv.query("www.gslb.example.com", "A", transport=tr, qclass="CH")
+        r.check("RFC 6895 s3.2: class CH for an IN name: REFUSED or NOTIMP (%s)" % tr,
+                rcode=["REFUSED", "NOTIMP"])
+        r.check_edns("RFC 8914 4.21: class CH refused with EDE 20 Not Authoritative (%s)" % tr,
+                     options=[EDE20])
 
 
 def tsig(t, srv):
@@ -423,6 +429,9 @@ def zone_transfers(t, srv):
             srv.query("gslb.example.com", "IXFR", transport="tcp6", edns=None, authority=soa))
     refused("RFC 1995 s2: IXFR over UDP refused",
             srv.query("gslb.example.com", "IXFR", transport="udp4", edns=None, authority=soa))
+    r = srv.query("gslb.example.com", "AXFR", transport="tcp4")
+    r.check_edns("RFC 8914 4.22: AXFR refused with EDE 21 Not Supported and a reason",
+                 options=[(15, b"\x00\x15zone transfers are not served")])
     t.like("RFC 5936: dig axfr reports the transfer failed", "Transfer failed",
            srv.dig("gslb.example.com", "AXFR").out)
 

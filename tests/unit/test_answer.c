@@ -550,3 +550,90 @@ Test(answer, tsig_signed_query_gets_notauth_badkey_rfc8945_5_2)
     }
     snapshot_free(s);
 }
+
+/* The reply to a query for name/type, with EDNS (DO set) if `edns`, over
+ * UDP or TCP, must be exactly: the header with `rcode` and `flags3` bits of
+ * byte 2 besides QR and RD, the question, then our OPT carrying `options`
+ * (olen bytes) when `edns`. */
+static void expect_error_reply(const snapshot_t *s, const char *name, ldns_rr_type type, bool edns,
+                               bool tcp, uint8_t rcode, const uint8_t *options, size_t olen,
+                               const char *what)
+{
+    uint8_t q[512], want[512];
+    reply_t r;
+    size_t qlen = make_query(q, name, type, edns ? 1232 : 0, true);
+    size_t qend = qlen - (edns ? 11 : 0);
+
+    r.len = engine_reply(&test_ctx, s, NULL, q, qlen, r.wire, tcp);
+    const uint8_t head[12] = {0xbe, 0xef, 0x81, rcode, 0, 1, 0, 0, 0, 0, 0, edns ? 1 : 0};
+    memcpy(want, head, 12);
+    memcpy(want + 12, q + 12, qend - 12);
+    size_t n = qend;
+    if (edns) {
+        n += our_opt(want + n, 0, true, (uint16_t)olen);
+        memcpy(want + n, options, olen);
+        n += olen;
+    }
+    cr_expect_eq(r.len, n, "%s (edns %d): %zu bytes, want %zu", what, edns, r.len, n);
+    cr_expect_eq(memcmp(r.wire, want, n), 0, "%s (edns %d): byte for byte", what, edns);
+}
+
+Test(answer, refused_carries_extended_error_not_authoritative_rfc8914_4_21)
+{
+    snapshot_t *s = load_snapshot(EXAMPLE);
+    const uint8_t ede20[] = {0, 15, 0, 2, 0, 20}; /* EDE, INFO-CODE 20, no text */
+
+    for (int edns = 0; edns < 2; edns++) {
+        expect_error_reply(s, "example.org", LDNS_RR_TYPE_A, edns, false, LDNS_RCODE_REFUSED,
+                           ede20, sizeof(ede20), "RFC 8914 4.21: outside our zones");
+    }
+    snapshot_free(s);
+}
+
+Test(answer, zone_transfers_refused_with_extended_error_not_supported_rfc8914_4_22)
+{
+    snapshot_t *s = load_snapshot(EXAMPLE);
+    static const char text[] = "zone transfers are not served";
+    uint8_t ede21[6 + sizeof(text) - 1] = {0, 15, 0, 2 + sizeof(text) - 1, 0, 21};
+
+    memcpy(ede21 + 6, text, sizeof(text) - 1);
+    expect_error_reply(s, "gslb.example.com", LDNS_RR_TYPE_AXFR, true, true, LDNS_RCODE_REFUSED,
+                       ede21, sizeof(ede21), "RFC 8914 4.22: AXFR");
+    expect_error_reply(s, "gslb.example.com", LDNS_RR_TYPE_IXFR, true, true, LDNS_RCODE_REFUSED,
+                       ede21, sizeof(ede21), "RFC 8914 4.22: IXFR");
+    snapshot_free(s);
+}
+
+Test(answer, servfail_from_on_all_down_carries_extended_error_rfc8914_4_1)
+{
+    healthdb_t *h = healthdb_new(NULL);
+    const char *yaml = "zone: t.test\n"
+                       "soa: {mname: ns.t.test, rname: h.t.test}\n"
+                       "ns: [ns.t.test]\n"
+                       "records: {ns: {A: 192.0.2.1}}\n"
+                       "regions: {r1: {location: [0, 0], pool: [192.0.2.7]}}\n"
+                       "services: {app: {regions: [r1], on_all_down: servfail}}\n";
+    char path[] = "/tmp/gslb-test-XXXXXX.yaml";
+    int fd = mkstemps(path, 5);
+    cr_assert(fd >= 0);
+    cr_assert_eq(write(fd, yaml, strlen(yaml)), (ssize_t)strlen(yaml));
+    close(fd);
+    zone_t *zone;
+    diag_t errs = {0};
+    snapshot_t *s;
+    cr_assert_eq(zone_load(path, 0, &zone, &errs), 0);
+    unlink(path);
+    cr_assert_eq(snapshot_build(&zone, 1, &(snapshot_env_t){.health = h}, &s, &errs), 0);
+    zone_free(zone);
+    cr_assert_gt(healthdb_override(h, NULL, "r1", NULL, HEALTH_OV_DOWN), 0);
+
+    static const char text[] = "no region of this service is up (on_all_down: servfail)";
+    uint8_t ede0[6 + sizeof(text) - 1] = {0, 15, 0, 2 + sizeof(text) - 1, 0, 0};
+    memcpy(ede0 + 6, text, sizeof(text) - 1);
+    for (int edns = 0; edns < 2; edns++) {
+        expect_error_reply(s, "app.t.test", LDNS_RR_TYPE_A, edns, false, LDNS_RCODE_SERVFAIL, ede0,
+                           sizeof(ede0), "RFC 8914 4.1: Other, with the reason as EXTRA-TEXT");
+    }
+    snapshot_free(s);
+    healthdb_free(h);
+}
