@@ -7,6 +7,9 @@
 
 #include <netinet/in.h>
 #include <string.h>
+#include <time.h>
+
+#include "gslbd/engine/cookie.h"
 
 /* The address a service decision is made for: the ECS address when the
  * query has one with a prefix and the service uses ECS, else the packet's
@@ -15,34 +18,16 @@
 static const uint8_t *client_addr(const query_t *q, const svc_rt_t *svc, const struct sockaddr *src,
                                   bool *v6, bool *from_ecs)
 {
-    static const uint8_t none[4] = {0}; /* no source (tests): 0.0.0.0, placed nowhere */
-    const uint8_t *a;
-
     *from_ecs = q->ecs && q->ecs_source > 0 && svc->ecs;
-    if (*from_ecs) {
-        *v6 = q->ecs_family == 2;
-        a = q->ecs_addr;
-    } else if (src != NULL && src->sa_family == AF_INET6) {
-        *v6 = true;
-        a = ((const struct sockaddr_in6 *)src)->sin6_addr.s6_addr;
-    } else if (src != NULL && src->sa_family == AF_INET) {
-        *v6 = false;
-        return (const uint8_t *)&((const struct sockaddr_in *)src)->sin_addr;
-    } else {
-        *v6 = false;
-        return none;
+    if (!*from_ecs) {
+        return answer_source(src, v6);
     }
-    if (*v6) {
-        uint64_t hi;
-        uint32_t mid;
-        memcpy(&hi, a, 8);
-        memcpy(&mid, a + 8, 4);
-        if (hi == 0 && mid == htonl(0xffff)) { /* ::ffff:0:0/96 */
-            *v6 = false;
-            a += 12;
-        }
+    *v6 = q->ecs_family == 2;
+    if (*v6 && answer_mapped(q->ecs_addr)) {
+        *v6 = false;
+        return q->ecs_addr + 12;
     }
-    return a;
+    return q->ecs_addr;
 }
 
 static void trace_choice(answer_trace_t *t, const svc_rt_t *svc, const geo_list_t *order,
@@ -144,6 +129,39 @@ static unsigned answer_status_rcode(query_status_t st)
     }
 }
 
+uint64_t answer_clock_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* RFC 7873 5.2.3-5.2.5: every reply to a query with a COOKIE option carries
+ * the client's cookie and a server cookie: the one presented if it is ours
+ * and fresh, else a new one. Whatever was presented, the query is answered:
+ * only the rate limiter treats clients differently (rrl.h). */
+static void answer_cookie(answer_ctx_t *ctx, const query_t *q, const struct sockaddr *src,
+                          answer_t *a)
+{
+    bool v6;
+    const uint8_t *ip = answer_source(src, &v6);
+    size_t iplen = v6 ? 16 : 4;
+
+    if (ctx->cookie_secret == NULL) {
+        a->cookie_state = ANSWER_COOKIE_NONE;
+        return;
+    }
+    uint32_t now = (uint32_t)(answer_now(ctx) / 1000000u);
+    cookie_check_t c = cookie_check(ctx->cookie_secret, q->cookie, q->cookie_len, ip, iplen, now);
+    if (c == COOKIE_VALID) {
+        memcpy(a->server_cookie, q->cookie + COOKIE_CLIENT_LEN, COOKIE_SERVER_LEN);
+    } else {
+        cookie_make(ctx->cookie_secret, q->cookie, ip, iplen, now, a->server_cookie);
+    }
+    a->cookie_state = c == COOKIE_INVALID ? ANSWER_COOKIE_NEW : ANSWER_COOKIE_VALID;
+}
+
 void answer_query(answer_ctx_t *ctx, const snapshot_t *s, const query_t *q, query_status_t st,
                   const struct sockaddr *src, answer_t *a)
 {
@@ -153,6 +171,9 @@ void answer_query(answer_ctx_t *ctx, const snapshot_t *s, const query_t *q, quer
     a->reply = st != QUERY_DROP;
     a->qdelta = 0;
     a->scope = 0;
+    if (q->cookie_len != 0) {
+        answer_cookie(ctx, q, src, a);
+    }
     if (st != QUERY_OK) {
         a->rcode = (uint8_t)answer_status_rcode(st);
         a->ede = ANSWER_EDE_NONE;

@@ -7,6 +7,8 @@
 #include <netinet/in.h>
 #include <string.h>
 
+#include "gslbd/engine/cookie.h"
+
 #define HDR     12
 #define OPT_LEN 11
 #define FLAG_AA 0x04
@@ -79,10 +81,24 @@ static inline void copy16(uint8_t *dst, const uint8_t *src, size_t n)
     }
 }
 
-/* Bytes of the OPT record we send: ECS is echoed when it was sent. */
+/* Bytes of the OPT record we send: ECS is echoed when it was sent, and a
+ * cookie answered with ours (at most: without a secret there is none). */
 static size_t opt_len(const query_t *q)
 {
-    return !q->edns ? 0 : OPT_LEN + (q->ecs ? 8u + (q->ecs_source + 7u) / 8u : 0);
+    return !q->edns ? 0
+                    : OPT_LEN + (q->ecs ? 8u + (q->ecs_source + 7u) / 8u : 0) +
+                          (q->cookie_len ? 4u + COOKIE_CLIENT_LEN + COOKIE_SERVER_LEN : 0);
+}
+
+/* RFC 7873 5.2: the client's cookie, then the server cookie answer_query()
+ * chose. */
+static size_t write_cookie(uint8_t *out, size_t pos, const query_t *q, const answer_t *a)
+{
+    wr16(out + pos, 10); /* EDNS option 10: COOKIE */
+    wr16(out + pos + 2, COOKIE_CLIENT_LEN + COOKIE_SERVER_LEN);
+    memcpy(out + pos + 4, q->cookie, COOKIE_CLIENT_LEN);
+    memcpy(out + pos + 4 + COOKIE_CLIENT_LEN, a->server_cookie, COOKIE_SERVER_LEN);
+    return pos + 4 + COOKIE_CLIENT_LEN + COOKIE_SERVER_LEN;
 }
 
 /* The Extended DNS Error (RFC 8914 2) of each answer_ede_t: INFO-CODE and
@@ -110,11 +126,11 @@ static size_t write_ede(uint8_t *out, size_t pos, unsigned ede)
     return pos + 6 + len;
 }
 
-/* Our OPT record at `pos`, its options: ECS echoed (not with an extended
- * RCODE), then an Extended DNS Error for error replies (`ede`, an
- * answer_ede_t). Returns the position after it. */
-static size_t write_opt(uint8_t *out, size_t pos, const query_t *q, unsigned ext_rcode,
-                        unsigned scope, unsigned ede)
+/* Our OPT record at `pos`, its options: ECS echoed with a->scope (not with
+ * an extended RCODE), the cookie, then an Extended DNS Error for error
+ * replies (`ede`, an answer_ede_t). Returns the position after it. */
+static size_t write_opt(uint8_t *out, size_t pos, const query_t *q, const answer_t *a,
+                        unsigned ext_rcode, unsigned ede)
 {
     uint8_t *p = out + pos;
     unsigned abytes = (q->ecs_source + 7u) / 8u;
@@ -134,9 +150,12 @@ static size_t write_opt(uint8_t *out, size_t pos, const query_t *q, unsigned ext
         wr16(p + 13, 4 + abytes);
         wr16(p + 15, q->ecs_family);
         p[17] = q->ecs_source;
-        p[18] = (uint8_t)scope;
+        p[18] = (uint8_t)a->scope;
         copy16(p + 19, q->ecs_addr, abytes);
         end += 8 + abytes;
+    }
+    if (q->cookie_len != 0 && a->cookie_state != ANSWER_COOKIE_NONE) {
+        end = write_cookie(out, end, q, a);
     }
     if (ede != ANSWER_EDE_NONE) {
         end = write_ede(out, end, ede);
@@ -246,7 +265,7 @@ static size_t encode_error(const answer_t *a, const query_t *q, uint8_t *out, si
     /* RFC 6891 7: a reply to a query with an OPT has one, FORMERR included
      * (q->edns is set only once an OPT record itself was well formed). */
     if (q->edns) {
-        pos = write_opt(out, pos, q, a->rcode >> 4, 0, a->ede);
+        pos = write_opt(out, pos, q, a, a->rcode >> 4, a->ede);
         ar++;
     }
     if (tlen != 0 && pos + tlen <= max) {
@@ -316,7 +335,7 @@ static size_t encode_truncated(const answer_t *a, const query_t *q, uint8_t *out
 
     out[2] |= FLAG_TC;
     if (opt) {
-        pos = write_opt(out, pos, q, 0, a->scope, ANSWER_EDE_NONE);
+        pos = write_opt(out, pos, q, a, 0, ANSWER_EDE_NONE);
         wr16(out + 10, 1);
     }
     return pos;
@@ -369,7 +388,7 @@ size_t encode_answer(const answer_t *a, const query_t *q, uint8_t *out, bool tcp
         }
     }
     if (opt) {
-        pos = write_opt(out, pos, q, 0, a->scope, ANSWER_EDE_NONE);
+        pos = write_opt(out, pos, q, a, 0, ANSWER_EDE_NONE);
         ar++;
     }
     wr16(out + 6, an);

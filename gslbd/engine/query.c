@@ -12,6 +12,7 @@
 #define RR_TYPE_OPT  41
 #define RR_TYPE_TSIG 250
 #define EDNS_OPT_ECS 8
+#define EDNS_OPT_COOKIE 10
 #define OPT_FIXED    11 /* an OPT record up to its RDATA: root owner, TYPE, CLASS, TTL, RDLENGTH */
 
 _Static_assert(sizeof(((query_t *)0)->qname) % 8 == 0, "the name is copied in whole words");
@@ -158,6 +159,21 @@ static bool query_ecs(query_t *q, const uint8_t *o, size_t len)
     return true;
 }
 
+/* RFC 7873 4: a client cookie of 8 bytes, alone or followed by a server
+ * cookie of 8 to 32; any other length is malformed (5.2.2). The RFC gives
+ * no rule for a second COOKIE option: the first is the one taken. */
+static bool query_cookie(query_t *q, const uint8_t *o, size_t len)
+{
+    if (len != 8 && (len < 16 || len > 40)) {
+        return false;
+    }
+    if (q->cookie_len == 0) {
+        memcpy(q->cookie, o, len);
+        q->cookie_len = (uint8_t)len;
+    }
+    return true;
+}
+
 /* The OPT record at `at`, its RDATA known to lie in the packet. The caller has
  * checked the rest of RFC 6891 6.1.1: it is the first OPT, its owner the root. */
 static query_status_t query_opt(query_t *q, const uint8_t *at, size_t rdlen)
@@ -174,8 +190,12 @@ static query_status_t query_opt(query_t *q, const uint8_t *at, size_t rdlen)
         if (rdlen < 4 || olen > rdlen - 4) {
             return QUERY_FORMERR;
         }
-        if (rd16(o) == EDNS_OPT_ECS && !query_ecs(q, o + 4, olen)) {
+        unsigned code = rd16(o);
+        if (code == EDNS_OPT_ECS && !query_ecs(q, o + 4, olen)) {
             return QUERY_FORMERR; /* RFC 7871 7.1.2 */
+        }
+        if (code == EDNS_OPT_COOKIE && !query_cookie(q, o + 4, olen)) {
+            return QUERY_FORMERR; /* RFC 7873 5.2.2 */
         }
         o += 4 + olen;
         rdlen -= 4 + olen;
@@ -289,6 +309,7 @@ query_status_t query_parse(query_t *q, const uint8_t *pkt, size_t len)
     q->dnssec_ok = false;
     q->udp_size = 512;
     q->tsig = 0;
+    q->cookie_len = 0;
     if (len < 12 || (pkt[2] & 0x80) != 0) {
         return QUERY_DROP;
     }

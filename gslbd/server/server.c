@@ -6,10 +6,12 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "common/alloc.h"
 #include "common/errcode.h"
+#include "gslbd/engine/cookie.h"
 #include "gslbd/server/addr.h"
 #include "gslbd/server/reclaim.h"
 #include "gslbd/server/tcp.h"
@@ -17,6 +19,7 @@
 
 struct server {
     server_config_t cfg;
+    uint8_t cookie_secret[COOKIE_SECRET_LEN]; /* made at start: RFC 9018 server cookies */
     _Atomic bool stopping;
     reclaim_t *rc;
     tcp_loop_t **loops; /* one per worker */
@@ -61,7 +64,9 @@ static int server_bind(server_t *srv, unsigned w, diag_t *errs)
             diag_error(errs, NULL, "cannot listen on %s: %s", addr, gslb_strerror(tcp));
             return tcp;
         }
-        srv->udp[srv->n_udp++] = udp_new(udp, addr_is_wildcard(ss), srv->rc, &srv->stopping);
+        udp_sock_t *u = udp_new(udp, addr_is_wildcard(ss), srv->rc, &srv->stopping);
+        udp_ctx(u)->cookie_secret = srv->cookie_secret;
+        srv->udp[srv->n_udp++] = u;
         tcp_loop_add(srv->loops[w], tcp);
     }
     return 0;
@@ -77,12 +82,22 @@ int server_new(const server_config_t *cfg, server_t **out, diag_t *errs)
     }
     srv = xcalloc(1, sizeof(*srv));
     srv->cfg = *cfg;
+    /* A secret of our own: cookies this server hands out are valid until it
+     * restarts (or, signed with the time, for an hour at most). */
+    if (getrandom(srv->cookie_secret, sizeof(srv->cookie_secret), 0) !=
+        (ssize_t)sizeof(srv->cookie_secret)) {
+        r = -errno;
+        diag_error(errs, NULL, "cannot make the DNS cookie secret: %s", gslb_strerror(r));
+        free(srv);
+        return r;
+    }
     srv->rc = reclaim_new();
     srv->loops = xcalloc(cfg->threads, sizeof(*srv->loops));
     srv->udp = xcalloc((size_t)cfg->threads * cfg->n_listen, sizeof(*srv->udp));
     unsigned per_loop = (cfg->tcp_max + cfg->threads - 1) / cfg->threads;
     for (unsigned w = 0; w < cfg->threads; w++) {
         srv->loops[w] = tcp_loop_new(cfg->tcp_timeout_ms, per_loop, srv->rc, &srv->stopping);
+        tcp_loop_ctx(srv->loops[w])->cookie_secret = srv->cookie_secret;
         if ((r = server_bind(srv, w, errs)) < 0) {
             server_free(srv);
             return r;

@@ -272,10 +272,7 @@ def edns(t, srv):
                "www.gslb.example.com", "A", do=True, opt=dict(OPT, do=True),
                answer=["www.gslb.example.com. 30 IN A 192.0.2.10"])
 
-        # An 8-byte client cookie (RFC 7873 s4.1), as dig +cookie sends.
-        expect(srv, "RFC 7873 5.2: client cookie from a cookie-less server is ignored (%s)"
-               % tr, tr, "www.gslb.example.com", "A", options=[(10, os.urandom(8))],
-               answer=["www.gslb.example.com. 30 IN A 192.0.2.10"])
+        cookies(t, srv, tr)
 
         r = srv.query("www.gslb.example.com", "A", transport=tr, ecs="192.0.2.0/24")
         r.check("RFC 7871: query with client subnet answered NOERROR (%s)" % tr,
@@ -293,6 +290,41 @@ def edns(t, srv):
     with t.group("RFC 6891 6.1.3: raw BADVERS is extended rcode 16 (ercode 1, rcode 0)"):
         r.check(rcode="BADVERS")
         r.check_edns(version=0, payload=1232, do=False, ercode=1, options=[])
+
+
+def cookies(t, srv, tr):
+    """DNS cookies (RFC 7873) answered with RFC 9018 server cookies, over one transport."""
+    def cookie_of(r):
+        got = [data for code, data in r.option_bytes() if code == 10]
+        return got[0] if len(got) == 1 else None
+
+    for n in (0, 7, 9, 15, 41):
+        srv.query("www.gslb.example.com", "A", transport=tr, options=[(10, bytes(n))]).check(
+            "RFC 7873 5.2.2: a COOKIE option of %d bytes gets FORMERR (%s)" % (n, tr),
+            rcode="FORMERR")
+    # An 8-byte client cookie (RFC 7873 s4.1), as dig +cookie sends.
+    client = os.urandom(8)
+    r = srv.query("www.gslb.example.com", "A", transport=tr, options=[(10, client)])
+    r.check("RFC 7873 5.2.3: a client cookie alone: answered normally (%s)" % tr,
+            rcode="NOERROR", flags="QR AA RD")
+    cookie = cookie_of(r)
+    t.check("RFC 7873 5.2.3, RFC 9018 4.2: the client cookie comes back with a 16-byte server "
+            "cookie of version 1 (%s)" % tr,
+            cookie is not None and len(cookie) == 24 and cookie[:8] == client and
+            cookie[8:12] == b"\x01\0\0\0", "got: %s" % (cookie.hex() if cookie else None))
+    if cookie is None or len(cookie) != 24:
+        return
+    r = srv.query("www.gslb.example.com", "A", transport=tr, options=[(10, cookie)])
+    r.check("RFC 7873 5.2.5: the whole cookie sent back: answered (%s)" % tr, rcode="NOERROR")
+    t.eq("RFC 9018 4.3: a valid cookie under half an hour old comes back unchanged (%s)" % tr,
+         cookie.hex(), (cookie_of(r) or b"").hex())
+    forged = cookie[:23] + bytes([cookie[23] ^ 1])
+    r = srv.query("www.gslb.example.com", "A", transport=tr, options=[(10, forged)])
+    r.check("RFC 7873 5.2.4: a server cookie not ours: answered normally (%s)" % tr,
+            rcode="NOERROR")
+    new = cookie_of(r) or b""
+    t.check("RFC 7873 5.2.4: ... with a new server cookie (%s)" % tr,
+            new[:8] == client and len(new) == 24 and new != forged, "got: %s" % new.hex())
 
 
 def truncation(srv):

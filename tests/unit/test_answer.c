@@ -4,6 +4,7 @@
  * responses checked both decoded (sections, flags, TTLs) and, where name
  * compression matters, byte for byte.
  */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -636,4 +637,144 @@ Test(answer, servfail_from_on_all_down_carries_extended_error_rfc8914_4_1)
     }
     snapshot_free(s);
     healthdb_free(h);
+}
+
+/* ---- DNS cookies (RFC 7873) with RFC 9018 server cookies ---- */
+
+/* RFC 9018 Appendix A: its secret, its first client and that client's address. */
+static const uint8_t secret_a[16] = {0xe5, 0xe9, 0x73, 0xe5, 0xa6, 0xb2, 0xa4, 0x3f,
+                                     0x48, 0xe7, 0xdc, 0x84, 0x9e, 0x37, 0xbf, 0xcf};
+#define A1_TIME 1559731985u
+#define A2_TIME 1559734385u
+
+static struct sockaddr_in client_a(void)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET};
+    inet_pton(AF_INET, "198.51.100.100", &sin.sin_addr);
+    return sin;
+}
+
+static answer_ctx_t cookie_ctx(uint32_t now)
+{
+    return (answer_ctx_t){.rng = 1, .cookie_secret = secret_a, .now_us = now * 1000000ull};
+}
+
+/* A query for www.gslb.example.com A with an OPT holding only a COOKIE
+ * option of `len` bytes. */
+static size_t cookie_query(uint8_t *q, const uint8_t *cookie, size_t len)
+{
+    size_t n = make_query(q, "www.gslb.example.com", LDNS_RR_TYPE_A, 0, true);
+    const uint8_t opt[11] = {0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, (uint8_t)(4 + len)};
+
+    q[11] = 1;
+    memcpy(q + n, opt, 11);
+    const uint8_t head[4] = {0, 10, 0, (uint8_t)len};
+    memcpy(q + n + 11, head, 4);
+    memcpy(q + n + 15, cookie, len);
+    return n + 15 + len;
+}
+
+/* The three steps, keeping the decision for the test to look at. */
+static size_t reply_with(answer_ctx_t *ctx, const snapshot_t *s, const struct sockaddr *src,
+                         const uint8_t *q, size_t qlen, uint8_t *out, answer_t *a)
+{
+    query_t pq;
+    query_status_t st = query_parse(&pq, q, qlen);
+
+    answer_query(ctx, s, &pq, st, src, a);
+    return encode_answer(a, &pq, out, false);
+}
+
+/* The reply's COOKIE option must be `want` (24 bytes): it is the last 28
+ * bytes of the reply, the only option of its OPT. */
+static void expect_cookie(const uint8_t *r, size_t len, const uint8_t *want, const char *what)
+{
+    const uint8_t head[6] = {0, 28, 0, 10, 0, 24}; /* RDLENGTH 28; COOKIE, 24 bytes */
+
+    cr_assert_gt(len, 34);
+    cr_expect_eq(memcmp(r + len - 30, head, 6), 0, "%s: one COOKIE option of 24 bytes", what);
+    cr_expect_eq(memcmp(r + len - 24, want, 24), 0, "%s: the cookie", what);
+}
+
+static const uint8_t a1_cookie[24] = {0x24, 0x64, 0xc4, 0xab, 0xcf, 0x10, 0xc9, 0x57,
+                                      0x01, 0x00, 0x00, 0x00, 0x5c, 0xf7, 0x9f, 0x11,
+                                      0x1f, 0x81, 0x30, 0xc3, 0xee, 0xe2, 0x94, 0x80};
+static const uint8_t a2_cookie[24] = {0x24, 0x64, 0xc4, 0xab, 0xcf, 0x10, 0xc9, 0x57,
+                                      0x01, 0x00, 0x00, 0x00, 0x5c, 0xf7, 0xa8, 0x71,
+                                      0xd4, 0xa5, 0x64, 0xa1, 0x44, 0x2a, 0xca, 0x77};
+
+Test(answer, client_cookie_gets_a_server_cookie_rfc7873_5_2_3)
+{
+    snapshot_t *s = load_snapshot(EXAMPLE);
+    struct sockaddr_in src = client_a();
+    answer_ctx_t ctx = cookie_ctx(A1_TIME);
+    uint8_t q[512], out[ENCODE_UDP_MAX];
+    answer_t a;
+    size_t qlen = cookie_query(q, a1_cookie, 8);
+    size_t n = reply_with(&ctx, s, (struct sockaddr *)&src, q, qlen, out, &a);
+
+    cr_assert_eq(out[3] & 0x0f, LDNS_RCODE_NOERROR, "RFC 7873 5.2.3: answered normally");
+    cr_assert_eq(out[7], 1, "the answer is there");
+    expect_cookie(out, n, a1_cookie, "RFC 9018 A.1: the client's cookie and ours");
+    cr_assert_eq(a.cookie_state, ANSWER_COOKIE_NEW, "no server cookie of ours was presented");
+    snapshot_free(s);
+}
+
+Test(answer, server_cookie_is_kept_renewed_or_replaced_rfc9018_4_3)
+{
+    snapshot_t *s = load_snapshot(EXAMPLE);
+    struct sockaddr_in src = client_a();
+    uint8_t q[512], out[ENCODE_UDP_MAX], forged[24];
+    answer_t a;
+    size_t qlen = cookie_query(q, a1_cookie, 24);
+
+    answer_ctx_t ctx = cookie_ctx(A1_TIME + 60);
+    size_t n = reply_with(&ctx, s, (struct sockaddr *)&src, q, qlen, out, &a);
+    expect_cookie(out, n, a1_cookie, "RFC 7873 5.2.5: a valid cookie a minute old is kept");
+    cr_assert_eq(a.cookie_state, ANSWER_COOKIE_VALID);
+
+    ctx = cookie_ctx(A2_TIME);
+    n = reply_with(&ctx, s, (struct sockaddr *)&src, q, qlen, out, &a);
+    expect_cookie(out, n, a2_cookie, "RFC 9018 A.2: 40 minutes old, renewed");
+    cr_assert_eq(a.cookie_state, ANSWER_COOKIE_VALID, "still valid: it proves the address");
+
+    memcpy(forged, a1_cookie, 24);
+    forged[23] ^= 1;
+    qlen = cookie_query(q, forged, 24);
+    ctx = cookie_ctx(A1_TIME);
+    n = reply_with(&ctx, s, (struct sockaddr *)&src, q, qlen, out, &a);
+    expect_cookie(out, n, a1_cookie, "RFC 7873 5.2.4: a forged cookie is replaced");
+    cr_assert_eq(a.cookie_state, ANSWER_COOKIE_NEW);
+    cr_assert_eq(out[3] & 0x0f, LDNS_RCODE_NOERROR, "and the query answered normally");
+    snapshot_free(s);
+}
+
+Test(answer, cookie_comes_back_on_error_replies_too)
+{
+    snapshot_t *s = load_snapshot(EXAMPLE);
+    struct sockaddr_in src = client_a();
+    answer_ctx_t ctx = cookie_ctx(A1_TIME);
+    uint8_t q[512], out[ENCODE_UDP_MAX];
+    answer_t a;
+    size_t qlen = cookie_query(q, a1_cookie, 8);
+
+    q[2] = 0x20; /* NOTIFY: NOTIMP */
+    size_t n = reply_with(&ctx, s, (struct sockaddr *)&src, q, qlen, out, &a);
+    cr_assert_eq(out[3] & 0x0f, LDNS_RCODE_NOTIMPL);
+    expect_cookie(out, n, a1_cookie, "RFC 7873 5.2: NOTIMP carries the cookie");
+    snapshot_free(s);
+}
+
+Test(answer, no_cookie_is_sent_without_a_secret)
+{
+    snapshot_t *s = load_snapshot(EXAMPLE);
+    uint8_t q[512], out[ENCODE_UDP_MAX];
+    size_t qlen = cookie_query(q, a1_cookie, 8);
+    size_t n = engine_reply(&test_ctx, s, NULL, q, qlen, out, false);
+    ldns_pkt *p;
+
+    cr_assert_eq(ldns_wire2pkt(&p, out, n), LDNS_STATUS_OK);
+    cr_assert_eq(out[n - 2] << 8 | out[n - 1], 0, "the OPT has no options");
+    ldns_pkt_free(p);
+    snapshot_free(s);
 }

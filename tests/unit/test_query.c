@@ -591,3 +591,49 @@ Test(query, tsig_on_an_opcode_we_do_not_implement_is_badkey_too)
     n += tsig_rr(pkt + n);
     cr_assert_eq(query_parse(&q, pkt, n), QUERY_BADKEY, "RFC 8945 5.2.1: the key is unknown");
 }
+
+/* A COOKIE option (RFC 7873 4) of `len` bytes 0x11, 0x12, ... in an OPT. */
+static size_t with_cookie(uint8_t *buf, size_t len)
+{
+    uint8_t opt[64] = {0, 10, 0, (uint8_t)len};
+
+    for (size_t i = 0; i < len; i++) {
+        opt[4 + i] = (uint8_t)(0x11 + i);
+    }
+    return with_opt(buf, 0, opt, (uint16_t)(4 + len));
+}
+
+Test(query, cookie_option_is_read_rfc7873_4)
+{
+    uint8_t pkt[128];
+    query_t q;
+    const size_t good[] = {8, 16, 24, 40}; /* a client cookie, with a server cookie of 8 to 32 */
+
+    cr_assert_eq(query_parse(&q, base_query, sizeof(base_query)), QUERY_OK);
+    cr_assert_eq(q.cookie_len, 0, "no OPT: no cookie");
+    for (size_t i = 0; i < 4; i++) {
+        size_t n = with_cookie(pkt, good[i]);
+        cr_expect_eq(query_parse(&q, pkt, n), QUERY_OK, "%zu bytes", good[i]);
+        cr_expect_eq(q.cookie_len, good[i]);
+        cr_expect_eq(q.cookie[0], 0x11);
+        cr_expect_eq(q.cookie[good[i] - 1], 0x11 + good[i] - 1);
+    }
+    /* Two COOKIE options: RFC 7873 gives no rule; the first is taken. */
+    uint8_t two[4 + 8 + 4 + 16] = {0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8, 0, 10, 0, 16};
+    size_t n = with_opt(pkt, 0, two, sizeof(two));
+    cr_assert_eq(query_parse(&q, pkt, n), QUERY_OK);
+    cr_assert_eq(q.cookie_len, 8);
+    cr_assert_eq(q.cookie[7], 8);
+}
+
+Test(query, malformed_cookie_is_formerr_rfc7873_5_2_2)
+{
+    uint8_t pkt[128];
+    query_t q;
+    const size_t bad[] = {0, 7, 9, 15, 41};
+
+    for (size_t i = 0; i < 5; i++) {
+        size_t n = with_cookie(pkt, bad[i]);
+        cr_expect_eq(query_parse(&q, pkt, n), QUERY_FORMERR, "a cookie of %zu bytes", bad[i]);
+    }
+}
