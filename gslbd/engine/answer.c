@@ -77,7 +77,7 @@ static bool answer_service(answer_ctx_t *ctx, const prepared_t *p, const query_t
  * the question move; NULL when the name is in none of our zones. */
 static const prepared_t *answer_choose(const snapshot_t *s, const query_t *q, int *qdelta)
 {
-    const node_t *n = snapshot_find(s, q->qname, q->qlen, q->hash);
+    const node_t *n = snapshot_find_padded(s, q->qname, q->qlen, q->hash);
     const node_t *cut;
 
     if (n == NULL) {
@@ -140,9 +140,10 @@ uint64_t answer_clock_us(void)
 /* RFC 7873 5.2.3-5.2.5: every reply to a query with a COOKIE option carries
  * the client's cookie and a server cookie: the one presented if it is ours
  * and fresh, else a new one. Whatever was presented, the query is answered:
- * only the rate limiter treats clients differently (rrl.h). */
-static void answer_cookie(answer_ctx_t *ctx, const query_t *q, const struct sockaddr *src,
-                          answer_t *a)
+ * only the rate limiter treats clients differently (rrl.h). Out of line:
+ * most queries have no cookie and should not pay for its frame. */
+static void __attribute__((noinline))
+answer_cookie(const answer_ctx_t *ctx, const query_t *q, const struct sockaddr *src, answer_t *a)
 {
     bool v6;
     const uint8_t *ip = answer_source(src, &v6);
@@ -152,6 +153,7 @@ static void answer_cookie(answer_ctx_t *ctx, const query_t *q, const struct sock
         a->cookie_state = ANSWER_COOKIE_NONE;
         return;
     }
+    memcpy(a->client_cookie, q->cookie, COOKIE_CLIENT_LEN);
     uint32_t now = (uint32_t)(answer_now(ctx) / 1000000u);
     cookie_check_t c = cookie_check(ctx->cookie_secret, q->cookie, q->cookie_len, ip, iplen, now);
     if (c == COOKIE_VALID) {

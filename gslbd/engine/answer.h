@@ -12,6 +12,7 @@
 #ifndef GSLB_ANSWER_H
 #define GSLB_ANSWER_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -42,11 +43,10 @@ typedef struct {
     uint64_t rng;          /* select_rand() state, never 0 */
     answer_trace_t *trace; /* NULL except for --explain */
     /* The wall clock in microseconds, for cookie timestamps and rate
-     * limiting; 0: read the clock when a query needs it (answer_now). With
-     * keep_now the first reading is kept here, and the caller sets it back
-     * to 0 before each batch of queries; tests set the time they want. */
-    uint64_t now_us;
-    bool keep_now;
+     * limiting, as a ticker keeps it (gslbd/server: every few milliseconds)
+     * so that reading it costs a load rather than a system call. NULL: read
+     * the system clock when a query needs it (answer_now). */
+    const _Atomic uint64_t *clock;
     const uint8_t *cookie_secret; /* COOKIE_SECRET_LEN bytes; NULL: cookies ignored */
 } answer_ctx_t;
 
@@ -75,26 +75,21 @@ typedef struct {
     int qdelta;             /* how far prep's pointers into the question move */
     unsigned scope;         /* the ECS scope of the choice (RFC 7871 7.2.1) */
     select_t sel;           /* services: the regions chosen */
-    /* Set only when the query has a COOKIE option (q->cookie_len != 0). */
+    /* Set only when the query has a COOKIE option (q->cookie_len != 0),
+     * copied here because a UDP reply is written over its query. */
     uint8_t cookie_state;      /* answer_cookie_t */
+    uint8_t client_cookie[8];  /* the client's cookie, to send back (COOKIE_CLIENT_LEN) */
     uint8_t server_cookie[16]; /* the server cookie to send (COOKIE_SERVER_LEN) */
 } answer_t;
 
 /* The wall clock in microseconds (CLOCK_REALTIME_COARSE: a few
- * milliseconds' resolution is all that is needed, for the price of a
- * memory read). */
+ * milliseconds' resolution is all cookies and rate limiting need). */
 uint64_t answer_clock_us(void);
 
-static inline uint64_t answer_now(answer_ctx_t *ctx)
+static inline uint64_t answer_now(const answer_ctx_t *ctx)
 {
-    if (ctx->now_us != 0) {
-        return ctx->now_us;
-    }
-    uint64_t now = answer_clock_us();
-    if (ctx->keep_now) {
-        ctx->now_us = now;
-    }
-    return now;
+    return ctx->clock != NULL ? atomic_load_explicit(ctx->clock, memory_order_relaxed)
+                              : answer_clock_us();
 }
 
 /* Whether an IPv6 address is IPv4-mapped (::ffff:0:0/96), to be taken as

@@ -57,8 +57,8 @@ static inline void sip_word(sip_t *s, uint64_t m)
 uint64_t cookie_siphash24(const uint8_t key[16], const uint8_t *msg, size_t len)
 {
     uint64_t k0 = load_le64(key), k1 = load_le64(key + 8);
-    sip_t s = {k0 ^ 0x736f6d6570736575ull, k1 ^ 0x646f72616e646f6dull,
-               k0 ^ 0x6c7967656e657261ull, k1 ^ 0x7465646279746573ull};
+    sip_t s = {k0 ^ 0x736f6d6570736575ull, k1 ^ 0x646f72616e646f6dull, k0 ^ 0x6c7967656e657261ull,
+               k1 ^ 0x7465646279746573ull};
     size_t whole = len & ~(size_t)7;
 
     for (size_t i = 0; i < whole; i += 8) {

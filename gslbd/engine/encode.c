@@ -57,12 +57,14 @@ static void frag_put(const frag_t *f, uint8_t *out, size_t pos, size_t len, int 
 }
 
 /* Copy n <= 16 bytes with at most two fixed-size moves each way, which
- * overlap when n is not a power of two: ECS addresses are 0 to 16 bytes, and
- * a library memcpy call costs more than the copy. */
+ * overlap when n is not a power of two: ECS addresses are 0 to 16 bytes (3
+ * for the /24 resolvers send most), and a library memcpy call, or a byte
+ * loop, costs more than the copy. */
 static inline void copy16(uint8_t *dst, const uint8_t *src, size_t n)
 {
     uint64_t a, b;
     uint32_t c, d;
+    uint16_t e, f;
 
     if (n >= 8) {
         memcpy(&a, src, 8);
@@ -74,10 +76,13 @@ static inline void copy16(uint8_t *dst, const uint8_t *src, size_t n)
         memcpy(&d, src + n - 4, 4);
         memcpy(dst, &c, 4);
         memcpy(dst + n - 4, &d, 4);
-    } else {
-        for (size_t i = 0; i < n; i++) {
-            dst[i] = src[i];
-        }
+    } else if (n >= 2) {
+        memcpy(&e, src, 2);
+        memcpy(&f, src + n - 2, 2);
+        memcpy(dst, &e, 2);
+        memcpy(dst + n - 2, &f, 2);
+    } else if (n == 1) {
+        dst[0] = src[0];
     }
 }
 
@@ -90,13 +95,11 @@ static size_t opt_len(const query_t *q)
                           (q->cookie_len ? 4u + COOKIE_CLIENT_LEN + COOKIE_SERVER_LEN : 0);
 }
 
-/* RFC 7873 5.2: the client's cookie, then the server cookie answer_query()
- * chose. */
-static size_t write_cookie(uint8_t *out, size_t pos, const query_t *q, const answer_t *a)
+static size_t write_cookie(uint8_t *out, size_t pos, const answer_t *a)
 {
     wr16(out + pos, 10); /* EDNS option 10: COOKIE */
     wr16(out + pos + 2, COOKIE_CLIENT_LEN + COOKIE_SERVER_LEN);
-    memcpy(out + pos + 4, q->cookie, COOKIE_CLIENT_LEN);
+    memcpy(out + pos + 4, a->client_cookie, COOKIE_CLIENT_LEN);
     memcpy(out + pos + 4 + COOKIE_CLIENT_LEN, a->server_cookie, COOKIE_SERVER_LEN);
     return pos + 4 + COOKIE_CLIENT_LEN + COOKIE_SERVER_LEN;
 }
@@ -108,7 +111,10 @@ static const struct {
     uint8_t len;
     const char *text;
 } ede_table[] = {
-#define EDE(code, text) {code, sizeof(text) - 1, text}
+#define EDE(code, text)                                                                            \
+    {                                                                                              \
+        code, sizeof(text) - 1, text                                                               \
+    }
     [ANSWER_EDE_NOT_AUTH] = EDE(20, ""),
     [ANSWER_EDE_NO_TRANSFER] = EDE(21, "zone transfers are not served"),
     [ANSWER_EDE_ALL_DOWN] = EDE(0, "no region of this service is up (on_all_down: servfail)"),
@@ -124,6 +130,25 @@ static size_t write_ede(uint8_t *out, size_t pos, unsigned ede)
     wr16(out + pos + 4, ede_table[ede].code);
     memcpy(out + pos + 6, ede_table[ede].text, len);
     return pos + 6 + len;
+}
+
+/* The end of the OPT record at `opt` whose options so far end at `end`:
+ * the cookie (RFC 7873 5.2: the client's, then the server cookie
+ * answer_query() chose), an Extended DNS Error (`ede`), then its RDLENGTH.
+ * Out of line, and called last, so that write_opt() stays a leaf: most
+ * replies have neither. */
+static size_t __attribute__((noinline))
+write_opt_end(uint8_t *out, size_t opt, size_t end, const query_t *q, const answer_t *a,
+              unsigned ede)
+{
+    if (q->cookie_len != 0 && a->cookie_state != ANSWER_COOKIE_NONE) {
+        end = write_cookie(out, end, a);
+    }
+    if (ede != ANSWER_EDE_NONE) {
+        end = write_ede(out, end, ede);
+    }
+    wr16(out + opt + 9, (unsigned)(end - opt - OPT_LEN));
+    return end;
 }
 
 /* Our OPT record at `pos`, its options: ECS echoed with a->scope (not with
@@ -143,6 +168,7 @@ static size_t write_opt(uint8_t *out, size_t pos, const query_t *q, const answer
     p[6] = 0;                       /* version 0 */
     p[7] = q->dnssec_ok ? 0x80 : 0; /* DO copied, RFC 3225 3 */
     p[8] = 0;
+    bool more = (q->cookie_len | ede) != 0;
     if (q->ecs && ext_rcode == 0) {
         /* RFC 7871 7.2.1: FAMILY, SOURCE PREFIX-LENGTH and ADDRESS echoed,
          * with the SCOPE PREFIX-LENGTH the answer holds for (0: everyone). */
@@ -153,31 +179,32 @@ static size_t write_opt(uint8_t *out, size_t pos, const query_t *q, const answer
         p[18] = (uint8_t)a->scope;
         copy16(p + 19, q->ecs_addr, abytes);
         end += 8 + abytes;
+        if (!more) {
+            wr16(p + 9, 8 + abytes);
+            return end;
+        }
+    } else if (!more) {
+        wr16(p + 9, 0);
+        return end;
     }
-    if (q->cookie_len != 0 && a->cookie_state != ANSWER_COOKIE_NONE) {
-        end = write_cookie(out, end, q, a);
-    }
-    if (ede != ANSWER_EDE_NONE) {
-        end = write_ede(out, end, ede);
-    }
-    wr16(p + 9, (unsigned)(end - pos - OPT_LEN));
-    return end;
+    return write_opt_end(out, pos, end, q, a, ede);
 }
 
-/* Header and question; the counts other than QDCOUNT start at zero. */
+/* Header and question, the counts other than QDCOUNT left for the caller
+ * to write. Answering in place, the ID, the question and its count (1, or
+ * query_parse() would not have read it) are already there. */
 static size_t write_head(const query_t *q, uint8_t *out, unsigned rcode, bool aa)
 {
     const uint8_t *pkt = q->pkt;
     size_t qlen = q->qend ? q->qend - HDR : 0;
 
-    out[0] = pkt[0];
-    out[1] = pkt[1];
     out[2] = (uint8_t)(0x80 | (pkt[2] & 0x79) | (aa ? FLAG_AA : 0)); /* QR, opcode, RD */
     /* RA, Z and AD clear; CD copied, as RFC 4035 3.1.6 says a server MUST. */
     out[3] = (uint8_t)((rcode & 0x0f) | (pkt[3] & FLAG_CD));
-    wr16(out + 4, q->qend ? 1 : 0);
-    memset(out + 6, 0, 6);
-    if (out != pkt) {                       /* answering in place, the question is already there */
+    if (out != pkt || qlen == 0) {
+        out[0] = pkt[0];
+        out[1] = pkt[1];
+        wr16(out + 4, qlen ? 1 : 0);
         memcpy(out + HDR, pkt + HDR, qlen); /* the client's letter case, RFC 4343 4.1 */
     }
     return HDR + qlen;
@@ -229,7 +256,7 @@ static size_t name_skip(const uint8_t *p, size_t pos)
  * reply is unsigned: we hold no key), its original ID, error BADKEY (17).
  * Written to `rr` before the reply overwrites the query. Returns its
  * length, 0 if the request's record cannot be read back. */
-static size_t tsig_badkey(const query_t *q, uint8_t *rr)
+static size_t __attribute__((noinline)) tsig_badkey(const query_t *q, uint8_t *rr)
 {
     const uint8_t *p = q->pkt;
     size_t n = name_copy(p, q->len, q->tsig, rr);
@@ -242,9 +269,9 @@ static size_t tsig_badkey(const query_t *q, uint8_t *rr)
     size_t at = name_skip(p, rdata);          /* time signed 6, fudge 2, MAC size 2 */
     size_t id = at + 10 + rd16in(p + at + 8); /* original ID, after the MAC */
     uint8_t *d = rr + n;
-    wr16(d, 250);      /* TSIG */
-    wr16(d + 2, 255);  /* class ANY */
-    wr32(d + 4, 0);    /* TTL 0 */
+    wr16(d, 250);     /* TSIG */
+    wr16(d + 2, 255); /* class ANY */
+    wr32(d + 4, 0);   /* TTL 0 */
     wr16(d + 8, (unsigned)(alen + 16));
     d += 10 + alen;
     memcpy(d, p + at, 8); /* time signed and fudge */
@@ -255,12 +282,17 @@ static size_t tsig_badkey(const query_t *q, uint8_t *rr)
     return n + 10 + alen + 16;
 }
 
-static size_t encode_error(const answer_t *a, const query_t *q, uint8_t *out, size_t max)
+/* Error replies: header, question, OPT, TSIG. Out of line, for the frame
+ * the TSIG record needs. */
+static size_t __attribute__((noinline))
+encode_error(const answer_t *a, const query_t *q, uint8_t *out, size_t max)
 {
     uint8_t tsig[TSIG_MAX];
     size_t tlen = q->tsig != 0 ? tsig_badkey(q, tsig) : 0;
     size_t pos = write_head(q, out, a->rcode, false);
     unsigned ar = 0;
+
+    memset(out + 6, 0, 4);
 
     /* RFC 6891 7: a reply to a query with an OPT has one, FORMERR included
      * (q->edns is set only once an OPT record itself was well formed). */
@@ -333,6 +365,7 @@ static size_t encode_truncated(const answer_t *a, const query_t *q, uint8_t *out
 {
     size_t pos = write_head(q, out, a->prep->rcode, a->prep->aa);
 
+    memset(out + 6, 0, 6);
     out[2] |= FLAG_TC;
     if (opt) {
         pos = write_opt(out, pos, q, a, 0, ANSWER_EDE_NONE);

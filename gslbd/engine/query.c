@@ -8,12 +8,12 @@
 
 #include <string.h>
 
-#define OPCODE(pkt)  (((pkt)[2] >> 3) & 0x0f)
-#define RR_TYPE_OPT  41
-#define RR_TYPE_TSIG 250
-#define EDNS_OPT_ECS 8
+#define OPCODE(pkt)     (((pkt)[2] >> 3) & 0x0f)
+#define RR_TYPE_OPT     41
+#define RR_TYPE_TSIG    250
+#define EDNS_OPT_ECS    8
 #define EDNS_OPT_COOKIE 10
-#define OPT_FIXED    11 /* an OPT record up to its RDATA: root owner, TYPE, CLASS, TTL, RDLENGTH */
+#define OPT_FIXED       11 /* an OPT record up to its RDATA: root owner, TYPE, CLASS, TTL, RDLENGTH */
 
 _Static_assert(sizeof(((query_t *)0)->qname) % 8 == 0, "the name is copied in whole words");
 
@@ -159,21 +159,6 @@ static bool query_ecs(query_t *q, const uint8_t *o, size_t len)
     return true;
 }
 
-/* RFC 7873 4: a client cookie of 8 bytes, alone or followed by a server
- * cookie of 8 to 32; any other length is malformed (5.2.2). The RFC gives
- * no rule for a second COOKIE option: the first is the one taken. */
-static bool query_cookie(query_t *q, const uint8_t *o, size_t len)
-{
-    if (len != 8 && (len < 16 || len > 40)) {
-        return false;
-    }
-    if (q->cookie_len == 0) {
-        memcpy(q->cookie, o, len);
-        q->cookie_len = (uint8_t)len;
-    }
-    return true;
-}
-
 /* The OPT record at `at`, its RDATA known to lie in the packet. The caller has
  * checked the rest of RFC 6891 6.1.1: it is the first OPT, its owner the root. */
 static query_status_t query_opt(query_t *q, const uint8_t *at, size_t rdlen)
@@ -191,11 +176,24 @@ static query_status_t query_opt(query_t *q, const uint8_t *at, size_t rdlen)
             return QUERY_FORMERR;
         }
         unsigned code = rd16(o);
-        if (code == EDNS_OPT_ECS && !query_ecs(q, o + 4, olen)) {
-            return QUERY_FORMERR; /* RFC 7871 7.1.2 */
-        }
-        if (code == EDNS_OPT_COOKIE && !query_cookie(q, o + 4, olen)) {
-            return QUERY_FORMERR; /* RFC 7873 5.2.2 */
+        if (code == EDNS_OPT_ECS) {
+            if (!query_ecs(q, o + 4, olen)) {
+                return QUERY_FORMERR; /* RFC 7871 7.1.2 */
+            }
+        } else if (code == EDNS_OPT_COOKIE) {
+            /* RFC 7873 4: a client cookie of 8 bytes, alone or followed by
+             * a server cookie of 8 to 32; any other length is malformed
+             * (5.2.2). The RFC gives no rule for a second COOKIE option: the
+             * first is the one taken. Where it is is noted; answer.c reads
+             * it (no call here keeps this loop, run by every ECS query, a
+             * leaf). */
+            if (olen != 8 && olen - 16 > 24) {
+                return QUERY_FORMERR;
+            }
+            if (q->cookie_len == 0) {
+                q->cookie = o + 4;
+                q->cookie_len = (uint8_t)olen;
+            }
         }
         o += 4 + olen;
         rdlen -= 4 + olen;
@@ -283,7 +281,8 @@ static query_status_t query_additional(query_t *q, const uint8_t *p, size_t len,
  * still looked for, when its questions can be stepped over, because a reply
  * to a request with an OPT must carry one (RFC 6891 7); a shape we cannot
  * walk just gets NOTIMP without it. */
-static query_status_t query_notimp(query_t *q, const uint8_t *p, size_t len)
+static query_status_t __attribute__((noinline))
+query_notimp(query_t *q, const uint8_t *p, size_t len)
 {
     size_t pos = 12;
 

@@ -39,7 +39,7 @@ typedef struct {
     uint16_t udp_size;              /* the client's limit: 512 without EDNS */
     uint16_t tsig;                  /* offset of a well-placed TSIG record, 0: none */
     uint8_t cookie_len;             /* COOKIE option (RFC 7873): 0 none, 8, or 16 to 40 */
-    uint8_t cookie[40];             /* its data: the client cookie, then any server cookie */
+    const uint8_t *cookie;          /* its data in pkt: the client cookie, then any server's */
     bool ecs;                       /* a valid EDNS Client Subnet option (RFC 7871) was sent */
     uint8_t ecs_family;             /* 1 IPv4, 2 IPv6 */
     uint8_t ecs_source;             /* SOURCE PREFIX-LENGTH */

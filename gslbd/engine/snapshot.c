@@ -611,7 +611,9 @@ static void build_nodes(build_t *b)
     for (size_t k = 0; k < b->n_all; k++) {
         bnode_t *n = b->all[k];
         node_t *node = arena_alloc(&s->arena, sizeof(*node));
-        node->name = arena_dup(&s->arena, n->name, n->len);
+        uint8_t *name = arena_alloc(&s->arena, (n->len + 7u) & ~7u); /* zeroed: padded */
+        memcpy(name, n->name, n->len);
+        node->name = name;
         node->len = n->len;
         node->hash = n->hash;
         node->zone = &s->zones[n->zone];

@@ -17,6 +17,7 @@
 #include "common/arena.h"
 #include "geo/geomap.h"
 #include "geo/mapcache.h"
+#include "gslbd/engine/dname.h"
 #include "gslbd/engine/healthdb.h"
 #include "gslbd/engine/render.h"
 #include "zones/zone.h"
@@ -80,7 +81,7 @@ typedef struct {
 
 typedef struct node node_t;
 struct node {
-    const uint8_t *name; /* lower-case wire */
+    const uint8_t *name; /* lower-case wire, zero-padded to whole 8-byte words */
     uint32_t hash;
     uint8_t len;
     uint8_t n_types;
@@ -132,6 +133,24 @@ int snapshot_build(zone_t *const *zones, size_t n, const snapshot_env_t *env, sn
 /* Main thread only: releases the geo maps back to their cache. */
 void snapshot_free(snapshot_t *s);
 
+/* The node of a name stored zero-padded to whole eight-byte words, as the
+ * question name of a query_t is (query.h), the node names of a snapshot
+ * are: one hash probe, compared a word at a time. */
+static inline const node_t *snapshot_find_padded(const snapshot_t *s, const uint8_t *name,
+                                                 uint8_t len, uint32_t hash)
+{
+    for (uint32_t i = hash & s->mask;; i = (i + 1) & s->mask) {
+        const node_t *n = s->table[i];
+        if (n == NULL) {
+            return NULL;
+        }
+        if (n->hash == hash && n->len == len && dname_equal_padded(n->name, name, len)) {
+            return n;
+        }
+    }
+}
+
+/* The node of any name (a suffix of the question, say). */
 static inline const node_t *snapshot_find(const snapshot_t *s, const uint8_t *name, uint8_t len,
                                           uint32_t hash)
 {

@@ -15,11 +15,13 @@
 #include "gslbd/server/addr.h"
 #include "gslbd/server/reclaim.h"
 #include "gslbd/server/tcp.h"
+#include "gslbd/server/ticker.h"
 #include "gslbd/server/udp.h"
 
 struct server {
     server_config_t cfg;
     uint8_t cookie_secret[COOKIE_SECRET_LEN]; /* made at start: RFC 9018 server cookies */
+    ticker_t clock;                           /* the time the workers read */
     _Atomic bool stopping;
     reclaim_t *rc;
     tcp_loop_t **loops; /* one per worker */
@@ -65,7 +67,9 @@ static int server_bind(server_t *srv, unsigned w, diag_t *errs)
             return tcp;
         }
         udp_sock_t *u = udp_new(udp, addr_is_wildcard(ss), srv->rc, &srv->stopping);
-        udp_ctx(u)->cookie_secret = srv->cookie_secret;
+        answer_ctx_t *ctx = udp_ctx(u);
+        ctx->cookie_secret = srv->cookie_secret;
+        ctx->clock = &srv->clock.now_us;
         srv->udp[srv->n_udp++] = u;
         tcp_loop_add(srv->loops[w], tcp);
     }
@@ -98,6 +102,7 @@ int server_new(const server_config_t *cfg, server_t **out, diag_t *errs)
     for (unsigned w = 0; w < cfg->threads; w++) {
         srv->loops[w] = tcp_loop_new(cfg->tcp_timeout_ms, per_loop, srv->rc, &srv->stopping);
         tcp_loop_ctx(srv->loops[w])->cookie_secret = srv->cookie_secret;
+        tcp_loop_ctx(srv->loops[w])->clock = &srv->clock.now_us;
         if ((r = server_bind(srv, w, errs)) < 0) {
             server_free(srv);
             return r;
@@ -116,6 +121,9 @@ int server_start(server_t *srv, uv_loop_t *main_loop, snapshot_t *snap)
         return r;
     }
     srv->started = true; /* from here on server_free() stops what did start */
+    if ((r = ticker_start(&srv->clock)) < 0) {
+        return r;
+    }
     for (unsigned w = 0; w < srv->cfg.threads; w++) {
         if ((r = tcp_loop_start(srv->loops[w])) < 0) {
             return r;
@@ -159,6 +167,7 @@ void server_free(server_t *srv)
     for (size_t i = 0; i < srv->n_udp; i++) {
         udp_free(srv->udp[i]);
     }
+    ticker_stop(&srv->clock); /* no worker reads it any more */
     reclaim_free(srv->rc); /* its handles close on the main loop's next run */
     free(srv->loops);
     free(srv->udp);

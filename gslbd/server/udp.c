@@ -154,7 +154,6 @@ static void udp_batch(udp_sock_t *w, int n)
     const snapshot_t *snap = reclaim_current(w->rc);
     int out = 0;
 
-    w->ctx.now_us = 0; /* a new batch: the engine reads the clock again if it needs it */
     for (int i = 0; i < n; i++) {
         struct msghdr *m = &w->rx[i].msg_hdr;
         if (m->msg_flags & MSG_TRUNC) {
@@ -210,7 +209,6 @@ udp_sock_t *udp_new(int fd, bool pktinfo, reclaim_t *rc, const _Atomic bool *sto
     u->rc = rc;
     u->stopping = stopping;
     u->ctx.rng = (uv_hrtime() ^ ((uint64_t)(uintptr_t)u << 16)) | 1;
-    u->ctx.keep_now = true; /* the clock is read once per batch, see udp_batch() */
     udp_prepare(u);
     reclaim_add_reader(rc, &u->reader, false);
     return u;

@@ -654,9 +654,12 @@ static struct sockaddr_in client_a(void)
     return sin;
 }
 
+static _Atomic uint64_t cookie_clock;
+
 static answer_ctx_t cookie_ctx(uint32_t now)
 {
-    return (answer_ctx_t){.rng = 1, .cookie_secret = secret_a, .now_us = now * 1000000ull};
+    cookie_clock = now * 1000000ull;
+    return (answer_ctx_t){.rng = 1, .cookie_secret = secret_a, .clock = &cookie_clock};
 }
 
 /* A query for www.gslb.example.com A with an OPT holding only a COOKIE
