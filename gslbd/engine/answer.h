@@ -48,6 +48,7 @@ typedef struct {
      * the system clock when a query needs it (answer_now). */
     const _Atomic uint64_t *clock;
     const uint8_t *cookie_secret; /* COOKIE_SECRET_LEN bytes; NULL: cookies ignored */
+    struct rrl *rrl;              /* rate limiting of UDP responses (rrl.h); NULL: none */
 } answer_ctx_t;
 
 /* What a query's COOKIE option (RFC 7873) earned it. */

@@ -429,3 +429,22 @@ size_t encode_answer(const answer_t *a, const query_t *q, uint8_t *out, bool tcp
     wr16(out + 10, ar);
     return pos;
 }
+
+size_t encode_slip(const answer_t *a, const query_t *q, uint8_t *out)
+{
+    size_t pos = q->qend ? q->qend : HDR;
+    unsigned ext = 0;
+
+    if (q->cookie_len != 0 && a->cookie_state == ANSWER_COOKIE_NEW) {
+        out[3] = (uint8_t)((out[3] & ~0x0fu) | (23 & 0x0f)); /* BADCOOKIE: 23 */
+        ext = 23 >> 4;
+    } else {
+        out[2] |= FLAG_TC;
+    }
+    memset(out + 6, 0, 6);
+    if (q->edns) {
+        pos = write_opt(out, pos, q, a, ext, a->prep == NULL ? a->ede : ANSWER_EDE_NONE);
+        wr16(out + 10, 1);
+    }
+    return pos;
+}

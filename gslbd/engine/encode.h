@@ -34,4 +34,11 @@
  * is not allowed. */
 size_t encode_answer(const answer_t *a, const query_t *q, uint8_t *out, bool tcp);
 
+/* Rewrite the UDP response to `q` already in `out` as a rate limiter's slip
+ * (rrl.h): the header and question kept, no records, TC set so the client
+ * retries over TCP; or, for a client that sent a cookie without a valid
+ * server cookie, BADCOOKIE with a new one (RFC 7873 5.2.3), so it retries
+ * over UDP with it. Returns the new length. */
+size_t encode_slip(const answer_t *a, const query_t *q, uint8_t *out);
+
 #endif

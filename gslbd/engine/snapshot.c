@@ -304,6 +304,10 @@ static void build_finish(build_t *b, prepared_t *a, uint8_t rcode, bool aa)
     render_finish(b->r, &b->s->arena, &a->frag);
     a->rcode = rcode;
     a->aa = aa;
+    a->kind = rcode == LDNS_RCODE_NXDOMAIN   ? PREPARED_NXDOMAIN
+              : !aa                          ? PREPARED_REFERRAL
+              : a->svc != NULL || a->frag.an ? PREPARED_POSITIVE
+                                             : PREPARED_NODATA;
 }
 
 static void build_zone_answers(build_t *b, size_t z)
@@ -315,6 +319,7 @@ static void build_zone_answers(build_t *b, size_t z)
     build_finish(b, &zr->nxdomain, LDNS_RCODE_NXDOMAIN, true);
     zr->nodata = zr->nxdomain;
     zr->nodata.rcode = LDNS_RCODE_NOERROR;
+    zr->nodata.kind = PREPARED_NODATA;
 }
 
 static void build_svc_answer(bnode_t *t, prepared_t *a, uint16_t qtype, uint16_t owner)

@@ -68,6 +68,15 @@ static inline bool svc_is_plain(const svc_rt_t *svc)
     return svc->policy != POLICY_WEIGHTED && !(svc->policy == POLICY_NEAREST && svc->spread_km > 0);
 }
 
+/* What kind of response a prepared one is, worked out at load time for the
+ * rate limiter's classes (rrl.h). */
+typedef enum {
+    PREPARED_POSITIVE, /* records in the answer section, or a service's */
+    PREPARED_NODATA,   /* NOERROR, nothing in the answer section */
+    PREPARED_NXDOMAIN,
+    PREPARED_REFERRAL, /* below a delegation: NS in the authority section */
+} prepared_kind_t;
+
 /* One prepared response: a static fragment, optionally followed by address
  * records chosen per query from a service. */
 typedef struct {
@@ -77,6 +86,7 @@ typedef struct {
     uint16_t svc_type;   /* LDNS_RR_TYPE_A or _AAAA */
     uint8_t rcode;
     bool aa;
+    uint8_t kind; /* prepared_kind_t */
 } prepared_t;
 
 typedef struct node node_t;

@@ -45,8 +45,19 @@ typedef struct {
     const char *overrides; /* --overrides FILE, default PATH.overrides */
     server_config_t srv;
     bool check;
+    bool rrl_exempt_given; /* the first --rrl-exempt replaces the default list */
     log_level_t level;
 } options_t;
+
+/* Long options without a short form. */
+enum {
+    OPT_RRL = 256,
+    OPT_RRL_RATE,
+    OPT_RRL_SLIP,
+    OPT_RRL_V4,
+    OPT_RRL_V6,
+    OPT_RRL_EXEMPT,
+};
 
 typedef struct {
     options_t *opt;
@@ -78,6 +89,19 @@ static void usage(FILE *out)
         "                          print what a client there would get for NAME, and why\n"
         "      --tcp-timeout SEC   close idle TCP connections after SEC seconds (default 10)\n"
         "      --tcp-max N         concurrent TCP connections at most (default 512)\n"
+        "      --rrl on|off|log    response rate limiting over UDP (default on): a client\n"
+        "                          network gets --rrl-rate responses a second per kind\n"
+        "                          and name; log counts and logs what would be limited\n"
+        "      --rrl-rate N        responses a second per network, kind and name (default 200)\n"
+        "      --rrl-slip N        send every Nth limited response truncated (TC) so real\n"
+        "                          clients retry over TCP, drop the rest; 0 drops all,\n"
+        "                          1 truncates all (default 2)\n"
+        "      --rrl-ipv4-prefix N the client network of an IPv4 source (default 24)\n"
+        "      --rrl-ipv6-prefix N the client network of an IPv6 source (default 56)\n"
+        "      --rrl-exempt NET    never limit sources in NET (ADDR[/PREFIX]); repeatable;\n"
+        "                          replaces the default, loopback (127.0.0.0/8, ::1);\n"
+        "                          'none' exempts nothing. Clients returning a valid DNS\n"
+        "                          cookie, and TCP, are never limited.\n"
         "  -C, --control PATH      control socket for healthd and gslbctl (health reports,\n"
         "                          status, drain/down/up overrides)\n"
         "      --overrides FILE    where overrides are kept across restarts\n"
@@ -106,6 +130,66 @@ static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
     return 0;
 }
 
+/* One of the --rrl options. Returns 0, or -EINVAL with the error logged. */
+static int parse_rrl_option(options_t *o, int c, const char *arg)
+{
+    rrl_config_t *r = &o->srv.rrl;
+    rrl_net_t net;
+
+    switch (c) {
+    case OPT_RRL:
+        if (strcmp(arg, "on") == 0 || strcmp(arg, "off") == 0 || strcmp(arg, "log") == 0) {
+            r->mode = arg[1] == 'n' ? RRL_ON : arg[1] == 'f' ? RRL_OFF : RRL_LOG;
+            return 0;
+        }
+        log_err("--rrl '%s': expected on, off or log", arg);
+        return -EINVAL;
+    case OPT_RRL_RATE:
+        if (parse_uint(arg, 1, 1000000, &r->rate) == 0) {
+            return 0;
+        }
+        log_err("--rrl-rate '%s': expected responses a second, from 1 to 1000000", arg);
+        return -EINVAL;
+    case OPT_RRL_SLIP:
+        if (parse_uint(arg, 0, 100, &r->slip) == 0) {
+            return 0;
+        }
+        log_err("--rrl-slip '%s': expected a number from 0 to 100", arg);
+        return -EINVAL;
+    case OPT_RRL_V4:
+        if (parse_uint(arg, 1, 32, &r->v4_prefix) == 0) {
+            return 0;
+        }
+        log_err("--rrl-ipv4-prefix '%s': expected a prefix length from 1 to 32", arg);
+        return -EINVAL;
+    case OPT_RRL_V6:
+        if (parse_uint(arg, 1, 128, &r->v6_prefix) == 0) {
+            return 0;
+        }
+        log_err("--rrl-ipv6-prefix '%s': expected a prefix length from 1 to 128", arg);
+        return -EINVAL;
+    default: /* OPT_RRL_EXEMPT */
+        if (!o->rrl_exempt_given) {
+            o->rrl_exempt_given = true;
+            r->n_exempt = 0;
+        }
+        if (strcmp(arg, "none") == 0) {
+            r->n_exempt = 0;
+            return 0;
+        }
+        if (rrl_net_parse(arg, &net) < 0) {
+            log_err("--rrl-exempt '%s': expected ADDR[/PREFIX], e.g. 192.0.2.0/24, or none", arg);
+            return -EINVAL;
+        }
+        if (r->n_exempt == RRL_EXEMPT_MAX) {
+            log_err("--rrl-exempt: at most %d networks", RRL_EXEMPT_MAX);
+            return -EINVAL;
+        }
+        r->exempt[r->n_exempt++] = net;
+        return 0;
+    }
+}
+
 static int parse_options(int argc, char **argv, options_t *o)
 {
     static const struct option longs[] = {
@@ -119,6 +203,12 @@ static int parse_options(int argc, char **argv, options_t *o)
         {"overrides", required_argument, NULL, 'O'},
         {"tcp-timeout", required_argument, NULL, 'T'},
         {"tcp-max", required_argument, NULL, 'M'},
+        {"rrl", required_argument, NULL, OPT_RRL},
+        {"rrl-rate", required_argument, NULL, OPT_RRL_RATE},
+        {"rrl-slip", required_argument, NULL, OPT_RRL_SLIP},
+        {"rrl-ipv4-prefix", required_argument, NULL, OPT_RRL_V4},
+        {"rrl-ipv6-prefix", required_argument, NULL, OPT_RRL_V6},
+        {"rrl-exempt", required_argument, NULL, OPT_RRL_EXEMPT},
         {"user", required_argument, NULL, 'u'},
         {"verbose", no_argument, NULL, 'v'},
         {"quiet", no_argument, NULL, 'q'},
@@ -133,6 +223,7 @@ static int parse_options(int argc, char **argv, options_t *o)
     o->srv.threads = ncpu > 0 ? (unsigned)ncpu : 1;
     o->srv.tcp_timeout_ms = 10000;
     o->srv.tcp_max = 512;
+    rrl_config_default(&o->srv.rrl);
     o->level = LOG_LEVEL_INFO;
     while ((c = getopt_long(argc, argv, "z:l:t:cg:e:C:u:vqVh", longs, NULL)) != -1) {
         switch (c) {
@@ -179,6 +270,16 @@ static int parse_options(int argc, char **argv, options_t *o)
         case 'M':
             if (parse_uint(optarg, 1, 1000000, &o->srv.tcp_max) < 0) {
                 log_err("--tcp-max '%s': expected a number from 1 to 1000000", optarg);
+                return -EINVAL;
+            }
+            break;
+        case OPT_RRL:
+        case OPT_RRL_RATE:
+        case OPT_RRL_SLIP:
+        case OPT_RRL_V4:
+        case OPT_RRL_V6:
+        case OPT_RRL_EXEMPT:
+            if (parse_rrl_option(o, c, optarg) < 0) {
                 return -EINVAL;
             }
             break;
@@ -310,6 +411,19 @@ static void announce(const gslbd_t *g)
              g->opt->srv.threads == 1 ? "" : "s");
 }
 
+/* At the stop, what rate limiting did over the whole run, if anything. */
+static void log_rrl_total(const server_t *srv)
+{
+    rrl_stats_t st;
+
+    if (server_rrl_stats(srv, &st) && (st.dropped | st.slipped | st.logged) != 0) {
+        log_info("rate limit: %llu responses dropped, %llu sent truncated, %llu would have "
+                 "been limited (log only) since the start",
+                 (unsigned long long)st.dropped, (unsigned long long)st.slipped,
+                 (unsigned long long)st.logged);
+    }
+}
+
 static const snapshot_t *current_snapshot(void *arg)
 {
     return server_snapshot(((gslbd_t *)arg)->srv);
@@ -353,6 +467,7 @@ static int serve(options_t *opt, zoneset_t *zs, geo_db_t *db, healthdb_t *health
     announce(&g);
     uv_run(g.loop, UV_RUN_DEFAULT);
 
+    log_rrl_total(g.srv);
     server_free(g.srv);
     control_close(g.ctl);
     watch_stop(&g.zones_watch);

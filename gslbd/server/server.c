@@ -22,6 +22,7 @@ struct server {
     server_config_t cfg;
     uint8_t cookie_secret[COOKIE_SECRET_LEN]; /* made at start: RFC 9018 server cookies */
     ticker_t clock;                           /* the time the workers read */
+    rrl_t *rrl;                               /* NULL: rate limiting off */
     _Atomic bool stopping;
     reclaim_t *rc;
     tcp_loop_t **loops; /* one per worker */
@@ -70,6 +71,8 @@ static int server_bind(server_t *srv, unsigned w, diag_t *errs)
         answer_ctx_t *ctx = udp_ctx(u);
         ctx->cookie_secret = srv->cookie_secret;
         ctx->clock = &srv->clock.now_us;
+        ctx->rrl = srv->rrl; /* one table for every socket: a source sending to several
+                                sockets of the group is counted once */
         srv->udp[srv->n_udp++] = u;
         tcp_loop_add(srv->loops[w], tcp);
     }
@@ -87,13 +90,19 @@ int server_new(const server_config_t *cfg, server_t **out, diag_t *errs)
     srv = xcalloc(1, sizeof(*srv));
     srv->cfg = *cfg;
     /* A secret of our own: cookies this server hands out are valid until it
-     * restarts (or, signed with the time, for an hour at most). */
+     * restarts (or, signed with the time, for an hour at most). And a key
+     * for the rate limiter's hash, so nobody can aim many keys at a bucket. */
+    uint8_t seed[16];
     if (getrandom(srv->cookie_secret, sizeof(srv->cookie_secret), 0) !=
-        (ssize_t)sizeof(srv->cookie_secret)) {
+            (ssize_t)sizeof(srv->cookie_secret) ||
+        getrandom(seed, sizeof(seed), 0) != (ssize_t)sizeof(seed)) {
         r = -errno;
         diag_error(errs, NULL, "cannot make the DNS cookie secret: %s", gslb_strerror(r));
         free(srv);
         return r;
+    }
+    if (cfg->rrl.mode != RRL_OFF) {
+        srv->rrl = rrl_new(&cfg->rrl, seed, &srv->clock.now_us);
     }
     srv->rc = reclaim_new();
     srv->loops = xcalloc(cfg->threads, sizeof(*srv->loops));
@@ -150,6 +159,15 @@ const snapshot_t *server_snapshot(const server_t *srv)
     return reclaim_current(srv->rc);
 }
 
+bool server_rrl_stats(const server_t *srv, rrl_stats_t *out)
+{
+    if (srv->rrl == NULL) {
+        return false;
+    }
+    rrl_stats(srv->rrl, out);
+    return true;
+}
+
 void server_free(server_t *srv)
 {
     if (srv == NULL) {
@@ -168,6 +186,7 @@ void server_free(server_t *srv)
         udp_free(srv->udp[i]);
     }
     ticker_stop(&srv->clock); /* no worker reads it any more */
+    rrl_free(srv->rrl);
     reclaim_free(srv->rc); /* its handles close on the main loop's next run */
     free(srv->loops);
     free(srv->udp);
