@@ -39,7 +39,7 @@ typedef struct {
     uint32_t *memo;      /* mmdb node -> our reference */
     uint32_t *data_memo; /* hash of data offset -> location, open addressing */
     uint32_t *data_keys;
-    size_t data_cap;
+    size_t data_cap, data_used;
     size_t cap_nodes, cap_locs;
     int status;
     diag_t *diag;
@@ -169,19 +169,55 @@ static uint32_t intern_loc(loader_t *L, const geo_loc_t *loc)
     return (uint32_t)db->n_locs++;
 }
 
+/* The slot of `key` in the data cache: where it is, or the empty slot where
+ * it goes. The cache is never more than half full, so the probe ends. */
+static size_t data_slot(const loader_t *L, uint32_t key)
+{
+    size_t mask = L->data_cap - 1, h = (key * 2654435761u) & mask;
+
+    while (L->data_keys[h] != 0 && L->data_keys[h] != key) {
+        h = (h + 1) & mask;
+    }
+    return h;
+}
+
+/* Double the data cache. A database may hold more distinct records than
+ * the initial size guessed from its node count (every leaf of its own). */
+static void data_grow(loader_t *L)
+{
+    uint32_t *keys = L->data_keys, *memo = L->data_memo;
+    size_t cap = L->data_cap;
+
+    L->data_cap *= 2;
+    L->data_keys = xcalloc(L->data_cap, sizeof(*L->data_keys));
+    L->data_memo = xcalloc(L->data_cap, sizeof(*L->data_memo));
+    for (size_t i = 0; i < cap; i++) {
+        if (keys[i] != 0) {
+            size_t h = data_slot(L, keys[i]);
+            L->data_keys[h] = keys[i];
+            L->data_memo[h] = memo[i];
+        }
+    }
+    free(keys);
+    free(memo);
+}
+
 /* Location of a data record, cached by its offset in the data section. */
 static uint32_t data_loc(loader_t *L, MMDB_entry_s *e)
 {
-    uint32_t key = e->offset + 1, h = (key * 2654435761u) & (uint32_t)(L->data_cap - 1);
+    uint32_t key = e->offset + 1;
+    size_t h = data_slot(L, key);
     geo_loc_t loc;
 
-    while (L->data_keys[h] != 0) {
-        if (L->data_keys[h] == key) {
-            return L->data_memo[h];
-        }
-        h = (h + 1) & (uint32_t)(L->data_cap - 1);
+    if (L->data_keys[h] == key) {
+        return L->data_memo[h];
     }
     read_loc(e, &loc);
+    if (2 * (L->data_used + 1) > L->data_cap) {
+        data_grow(L);
+        h = data_slot(L, key);
+    }
+    L->data_used++;
     L->data_keys[h] = key;
     L->data_memo[h] = intern_loc(L, &loc);
     return L->data_memo[h];
