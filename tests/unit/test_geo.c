@@ -702,3 +702,43 @@ Test(geo, every_leaf_its_own_record, .timeout = 60)
     cr_assert(fabs(many->locs[leaf & ~GEO_LEAF].lat - 12.999) < 1e-9);
     geo_db_free(many);
 }
+
+/* What a loader sees of a file being written in place: each is refused with
+ * a line that names the file and says what is wrong. */
+Test(geo, incomplete_files_are_refused_with_a_reason)
+{
+    char path[] = "/tmp/gslb-geo-cut-XXXXXX", dir[] = "/tmp/gslb-geo-dir-XXXXXX";
+    struct {
+        long keep; /* bytes written; -1: a directory */
+        const char *says;
+    } cases[] = {
+        {0, "error: empty file (is it being written?)"},
+        {1000, "error: not a complete MaxMind DB file (truncated, still being written, or not "
+               "an mmdb): The MaxMind DB file contains invalid metadata"},
+        {-1, "error: not a regular file"},
+    };
+    char head[1000]; /* the start of a search tree, without the metadata at the end */
+    int fd = mkstemp(path);
+
+    cr_assert(fd >= 0 && mkdtemp(dir) != NULL);
+    memset(head, 0x5a, sizeof(head));
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *p = cases[i].keep < 0 ? dir : path;
+        diag_t errs = {0};
+        geo_db_t *none = NULL;
+        char want[512];
+
+        cr_assert_eq(ftruncate(fd, 0), 0);
+        cr_assert_eq(pwrite(fd, head, (size_t)(cases[i].keep > 0 ? cases[i].keep : 0), 0),
+                     (ssize_t)(cases[i].keep > 0 ? cases[i].keep : 0));
+        cr_assert_lt(geo_db_open(p, &none, &errs), 0, "case %zu", i);
+        cr_assert_null(none);
+        snprintf(want, sizeof(want), "%s: %s", p, cases[i].says);
+        cr_assert_eq(errs.n, 1u);
+        cr_assert_str_eq(errs.lines[0], want);
+        diag_clear(&errs);
+    }
+    close(fd);
+    unlink(path);
+    rmdir(dir);
+}
