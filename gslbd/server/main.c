@@ -315,34 +315,57 @@ static const snapshot_t *current_snapshot(void *arg)
     return server_snapshot(((gslbd_t *)arg)->srv);
 }
 
+/* Close the control socket, if open, and free it. */
+static void control_stop(gslbd_t *g)
+{
+    control_close(g->ctl);
+    uv_run(g->loop, UV_RUN_NOWAIT);
+    control_free(g->ctl);
+    g->ctl = NULL;
+}
+
+/* Bind the sockets, open the control socket, drop privileges and start the
+ * workers on `snap`, which this owns from the call, failed or not. Returns
+ * 0, or a negative code once it has freed everything it made. */
+static int serve_open(gslbd_t *g, snapshot_t *snap)
+{
+    const options_t *opt = g->opt;
+    diag_t errs = {0};
+    int r;
+
+    if ((r = server_new(&opt->srv, &g->srv, &errs)) < 0) {
+        diag_log(&errs, LOG_LEVEL_ERR);
+        snapshot_free(snap);
+        return r;
+    }
+    if (opt->control != NULL && (r = control_new(g->loop, opt->control, g->health, current_snapshot,
+                                                 g, &g->ctl, &errs)) < 0) {
+        diag_log(&errs, LOG_LEVEL_ERR);
+    } else if (opt->user != NULL) {
+        r = drop_privileges(opt->user);
+    }
+    if (r < 0) {
+        control_stop(g);
+        snapshot_free(snap);
+        server_free(g->srv);
+        return r;
+    }
+    if ((r = server_start(g->srv, g->loop, snap)) < 0) { /* snap is the server's now */
+        log_err("cannot start worker threads: %s", gslb_strerror(r));
+        control_stop(g);
+        server_free(g->srv);
+        return r;
+    }
+    return 0;
+}
+
 static int serve(options_t *opt, zoneset_t *zs, geo_db_t *db, healthdb_t *health, snapshot_t *snap)
 {
     gslbd_t g = {.opt = opt, .zs = zs, .db = db, .health = health, .loop = uv_default_loop()};
-    diag_t errs = {0};
 
-    if (server_new(&opt->srv, &g.srv, &errs) < 0) {
-        diag_log(&errs, LOG_LEVEL_ERR);
-        snapshot_free(snap);
-        return 1;
-    }
-    if (opt->control != NULL &&
-        control_new(g.loop, opt->control, health, current_snapshot, &g, &g.ctl, &errs) < 0) {
-        diag_log(&errs, LOG_LEVEL_ERR);
-        control_close(g.ctl);
-        uv_run(g.loop, UV_RUN_NOWAIT);
-        control_free(g.ctl);
-        snapshot_free(snap);
-        server_free(g.srv);
-        return 1;
-    }
-    if (opt->user != NULL && drop_privileges(opt->user) < 0) {
-        snapshot_free(snap);
-        server_free(g.srv);
-        return 1;
-    }
-    if (server_start(g.srv, g.loop, snap) < 0) {
-        log_err("cannot start worker threads");
-        server_free(g.srv);
+    if (serve_open(&g, snap) < 0) {
+        uv_loop_close(g.loop);
+        geo_db_free(g.db);
         return 1;
     }
     signals_start(g.loop, &g.signals, "reloading every zone file", reload_all, &g);
