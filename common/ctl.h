@@ -22,6 +22,11 @@
  *   SET drain|down|up|auto ZONE|* REGION [ADDRESS]
  *       an operator override on a region or member; "auto" removes it
  *
+ * A reply "OK sync" (the text CTL_SYNC_REQUEST) asks a healthd for its full
+ * state again: every member it knows, then SYNCED. gslbd asks when it has
+ * dropped what a healthd said (its reports went stale while it was silent)
+ * or has members that healthd has not reported (a reload added them).
+ *
  * Attributes carry what a message may need beyond its arguments; a receiver
  * ignores keys it does not know, so a newer sender can add one (a load
  * figure, say) without a new format and without breaking an older gslbd.
@@ -49,8 +54,9 @@
 #include "common/health.h"
 #include "common/log.h"
 
-#define CTL_VERSION  2
-#define CTL_LINE_MAX 1024
+#define CTL_VERSION      2
+#define CTL_LINE_MAX     1024
+#define CTL_SYNC_REQUEST "sync" /* the text of an OK reply asking for the full state */
 
 typedef enum {
     CTL_NONE, /* an empty line */

@@ -159,6 +159,8 @@ static void report_greeted(report_t *r, const ctl_msg_t *m)
     r->retry_ms = 0;
 }
 
+static size_t report_full(report_t *r, bool hello);
+
 static void report_on_line(void *arg, char *line)
 {
     report_t *r = arg;
@@ -174,6 +176,12 @@ static void report_on_line(void *arg, char *line)
         report_greeted(r, &m);
     } else if (m.verb == CTL_ERR && log_ratelimit(&r->err_rate, REPORT_ERR_PER_S)) {
         log_warn("gslbd %s: ERR %s", r->path, m.text ? m.text : "");
+    } else if (m.verb == CTL_OK && m.text != NULL && strcmp(m.text, CTL_SYNC_REQUEST) == 0 &&
+               r->state == REPORT_SYNCED) {
+        /* gslbd dropped some of what we said (it did not hear from us for a
+         * while) or has members we have not reported: all of it again. */
+        size_t n = report_full(r, false);
+        log_info("gslbd %s: asked for the full state, sent %zu member states", r->path, n);
     }
 }
 
@@ -210,24 +218,34 @@ static void report_buf_msg(report_buf_t *b, const ctl_msg_t *m)
 }
 
 /* HELLO, every known member, SYNCED: in one write. */
-static void report_sync(report_t *r)
+/* Every known member and SYNCED, after HELLO on a new connection: in one
+ * write. Returns the members sent. */
+static size_t report_full(report_t *r, bool hello)
 {
     report_buf_t b = {0};
     unsigned interval = 1000;
     size_t members = 0, start;
 
-    report_buf_msg(&b, &(ctl_msg_t){.verb = CTL_HELLO, .peer = "healthd", .version = CTL_VERSION});
+    if (hello) {
+        report_buf_msg(&b,
+                       &(ctl_msg_t){.verb = CTL_HELLO, .peer = "healthd", .version = CTL_VERSION});
+    }
     start = b.len;
     r->dump(r->arg, &b, &interval);
     for (size_t i = start; i < b.len; i++) {
         members += b.s[i] == '\n';
     }
     report_buf_msg(&b, &(ctl_msg_t){.verb = CTL_SYNCED, .interval_ms = interval});
-    log_debug("gslbd %s: connected, sending %zu member states", r->path, members);
-    r->members = members;
+    report_write(r, b.s, b.len);
+    return members;
+}
+
+static void report_sync(report_t *r)
+{
     r->greeted = false;
     r->state = REPORT_SYNCED;
-    report_write(r, b.s, b.len);
+    r->members = report_full(r, true);
+    log_debug("gslbd %s: connected, sent %zu member states", r->path, r->members);
 }
 
 static void report_on_connect(uv_connect_t *req, int status)

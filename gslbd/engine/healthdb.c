@@ -8,9 +8,13 @@
 #include "gslbd/engine/healthdb.h"
 
 #include <errno.h>
+#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "common/afile.h"
 #include "common/alloc.h"
 #include "common/ctl.h"
 #include "common/errcode.h"
@@ -27,6 +31,10 @@ struct override_rule {
 typedef struct {
     char *name;
     uint64_t last_heard_ms;
+    bool want_sync;  /* its full state is needed again (stale reports, new members) */
+    bool asked;      /* ... and it was asked, its SYNCED is awaited */
+    bool remembered; /* in the sources file */
+    bool synced;     /* sent its full state since gslbd started */
 } source_t;
 
 struct healthdb {
@@ -34,8 +42,12 @@ struct healthdb {
     source_t *sources;
     size_t n_sources;
     override_rule_t *rules;
-    char *file;
-    _Atomic uint64_t gen; /* bumped after every change of a slot; see healthdb_gen() */
+    char *file;         /* overrides */
+    char *sources_file; /* remembered sources */
+    unsigned sync_wait_ms;
+    uint64_t wait_until_ms; /* 0: not waiting */
+    _Atomic bool waiting;   /* see healthdb_waiting() */
+    _Atomic uint64_t gen;   /* bumped after every change of a slot; see healthdb_gen() */
 };
 
 /* A slot changed: caches of what slots imply (select.c) are stale now. The
@@ -112,6 +124,14 @@ healthdb_slot_t *healthdb_slot(healthdb_t *h, const char *zone, const char *regi
     h->buckets[b] = s;
     atomic_store(&s->override, (uint8_t)rules_for(h, s));
     healthdb_changed(h);
+    if (member != NULL) {
+        /* A member the healthd have not reported (a reload added it): ask each
+         * for its full state when it speaks next. */
+        for (size_t i = 0; i < h->n_sources; i++) {
+            h->sources[i].want_sync = true;
+            h->sources[i].asked = false;
+        }
+    }
     return s;
 }
 
@@ -150,7 +170,7 @@ static void rule_add(healthdb_t *h, const char *zone, const char *region, const 
 
 static void rules_load(healthdb_t *h)
 {
-    FILE *f = fopen(h->file, "r");
+    FILE *f = afile_open(h->file);
     char line[CTL_LINE_MAX + 1], *argv[5];
     unsigned lineno = 0;
     health_override_t ov;
@@ -180,42 +200,167 @@ static void rules_load(healthdb_t *h)
 
 static int rules_save(const healthdb_t *h)
 {
-    char tmp[4096];
+    char *text = NULL;
+    size_t len = 0;
     FILE *f;
+    int r;
 
     if (h->file == NULL) {
         return 0;
     }
-    snprintf(tmp, sizeof(tmp), "%s.tmp", h->file);
-    f = fopen(tmp, "w");
-    if (f == NULL) {
-        int e = -errno;
-        log_err("%s: cannot save overrides: %s", tmp, gslb_strerror(e));
-        return e;
+    if ((f = open_memstream(&text, &len)) == NULL) {
+        alloc_fail("open_memstream");
     }
     fprintf(f,
             "# gslbd operator overrides: ZONE REGION [MEMBER] drain|down|up (set with gslbctl)\n");
-    for (const override_rule_t *r = h->rules; r != NULL; r = r->next) {
-        fprintf(f, "%s %s%s%s %s\n", r->zone, r->region, r->member ? " " : "",
-                r->member ? r->member : "", health_override_name(r->ov));
+    for (const override_rule_t *o = h->rules; o != NULL; o = o->next) {
+        fprintf(f, "%s %s%s%s %s\n", o->zone, o->region, o->member ? " " : "",
+                o->member ? o->member : "", health_override_name(o->ov));
     }
-    if (fclose(f) != 0 || rename(tmp, h->file) != 0) {
-        int e = -errno;
-        log_err("%s: cannot save overrides: %s", h->file, gslb_strerror(e));
-        return e;
+    fclose(f);
+    if ((r = afile_write(h->file, text, len, 0640)) < 0) {
+        log_err("%s: cannot save overrides: %s", h->file, gslb_strerror(r));
     }
-    return 0;
+    free(text);
+    return r;
 }
 
-healthdb_t *healthdb_new(const char *overrides_file)
+/* ---- remembered sources ---- */
+
+static int source_add(healthdb_t *h, const char *name)
+{
+    h->sources = xreallocarray(h->sources, h->n_sources + 1, sizeof(*h->sources));
+    h->sources[h->n_sources] = (source_t){.name = xstrdup(name)};
+    return (int)h->n_sources++;
+}
+
+/* The names of the healthd that have sent their full state, one a line. */
+static void sources_load(healthdb_t *h)
+{
+    FILE *f = afile_open(h->sources_file);
+    char line[CTL_LINE_MAX + 1], *argv[2];
+
+    if (f == NULL) {
+        if (errno != ENOENT) {
+            log_warn("%s: cannot read the known healthd sources: %s", h->sources_file,
+                     gslb_strerror(-errno));
+        }
+        return;
+    }
+    while (fgets(line, sizeof(line), f) != NULL) {
+        line[strcspn(line, "\n")] = '\0';
+        if (ctl_split(line, argv, 2) == 1 && argv[0][0] != '#') {
+            int i = source_add(h, argv[0]); /* it may move h->sources */
+            h->sources[i].remembered = true;
+        }
+    }
+    fclose(f);
+}
+
+static void sources_save(const healthdb_t *h)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f;
+    int r;
+
+    if (h->sources_file == NULL) {
+        return;
+    }
+    if ((f = open_memstream(&text, &len)) == NULL) {
+        alloc_fail("open_memstream");
+    }
+    fprintf(f, "# healthd that reported to this gslbd: after a restart, answers use min_ttl\n"
+               "# until each has sent its full state again (or --sync-wait has passed)\n");
+    for (size_t i = 0; i < h->n_sources; i++) {
+        if (h->sources[i].remembered) {
+            fprintf(f, "%s\n", h->sources[i].name);
+        }
+    }
+    fclose(f);
+    if ((r = afile_write(h->sources_file, text, len, 0640)) < 0) {
+        log_warn("%s: cannot save the known healthd sources: %s", h->sources_file,
+                 gslb_strerror(r));
+    }
+    free(text);
+}
+
+static void wait_end(healthdb_t *h)
+{
+    h->wait_until_ms = 0;
+    atomic_store(&h->waiting, false);
+    healthdb_changed(h);
+}
+
+/* The wait after a restart is over when every remembered source has sent
+ * its full state, or when its time is up. */
+static void wait_check(healthdb_t *h, uint64_t now_ms)
+{
+    char missing[512] = "";
+    size_t n = 0, o = 0;
+
+    if (!atomic_load(&h->waiting)) {
+        return;
+    }
+    for (size_t i = 0; i < h->n_sources; i++) {
+        if (h->sources[i].remembered && !h->sources[i].synced) {
+            n++;
+            o += (size_t)snprintf(missing + o, o < sizeof(missing) ? sizeof(missing) - o : 0,
+                                  "%s%s", o ? ", " : "", h->sources[i].name);
+            o = o < sizeof(missing) ? o : sizeof(missing);
+        }
+    }
+    if (n == 0) {
+        log_info("health: every healthd known before the restart has sent its full state: "
+                 "answers use their full TTL again");
+        wait_end(h);
+    } else if (now_ms >= h->wait_until_ms) {
+        log_warn("health: stopped waiting for the full state of %s after %.1f s: answering "
+                 "from what is known (unknown counts as up)",
+                 missing, (double)h->sync_wait_ms / 1000.0);
+        wait_end(h);
+    }
+}
+
+healthdb_t *healthdb_new(const healthdb_config_t *cfg)
 {
     healthdb_t *h = xcalloc(1, sizeof(*h));
 
-    h->file = xstrdup_opt(overrides_file);
+    if (cfg != NULL) {
+        h->file = xstrdup_opt(cfg->overrides_file);
+        h->sources_file = xstrdup_opt(cfg->sources_file);
+        h->sync_wait_ms = cfg->sync_wait_ms;
+    }
     if (h->file != NULL) {
         rules_load(h);
     }
+    if (h->sources_file != NULL) {
+        sources_load(h);
+    }
     return h;
+}
+
+void healthdb_begin(healthdb_t *h, uint64_t now_ms)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < h->n_sources; i++) {
+        n += h->sources[i].remembered && !h->sources[i].synced;
+    }
+    if (n == 0 || h->sync_wait_ms == 0) {
+        return;
+    }
+    h->wait_until_ms = now_ms + h->sync_wait_ms;
+    atomic_store(&h->waiting, true);
+    healthdb_changed(h);
+    log_info("health: waiting up to %.1f s for the full state of %zu healthd known before the "
+             "restart; answers use min_ttl meanwhile",
+             (double)h->sync_wait_ms / 1000.0, n);
+}
+
+const _Atomic bool *healthdb_waiting(const healthdb_t *h)
+{
+    return &h->waiting;
 }
 
 void healthdb_free(healthdb_t *h)
@@ -240,19 +385,58 @@ void healthdb_free(healthdb_t *h)
     }
     free(h->sources);
     free(h->file);
+    free(h->sources_file);
     free(h);
 }
 
 int healthdb_source(healthdb_t *h, const char *name)
 {
-    for (size_t i = 0; i < h->n_sources; i++) {
+    int i;
+
+    for (i = 0; (size_t)i < h->n_sources; i++) {
         if (strcmp(h->sources[i].name, name) == 0) {
-            return (int)i;
+            break;
         }
     }
-    h->sources = xreallocarray(h->sources, h->n_sources + 1, sizeof(*h->sources));
-    h->sources[h->n_sources] = (source_t){xstrdup(name), 0};
-    return (int)h->n_sources++;
+    if ((size_t)i == h->n_sources) {
+        i = source_add(h, name);
+    }
+    /* A healthd sends its full state after every HELLO: nothing to ask for. */
+    h->sources[i].want_sync = false;
+    h->sources[i].asked = true;
+    return i;
+}
+
+bool healthdb_want_sync(healthdb_t *h, int source)
+{
+    source_t *src;
+
+    if (source < 0 || (size_t)source >= h->n_sources) {
+        return false;
+    }
+    src = &h->sources[source];
+    if (!src->want_sync || src->asked) {
+        return false;
+    }
+    src->asked = true;
+    return true;
+}
+
+void healthdb_synced(healthdb_t *h, int source, uint64_t now_ms)
+{
+    source_t *src;
+
+    if (source < 0 || (size_t)source >= h->n_sources) {
+        return;
+    }
+    src = &h->sources[source];
+    src->want_sync = src->asked = false;
+    src->synced = true;
+    if (!src->remembered) {
+        src->remembered = true;
+        sources_save(h);
+    }
+    wait_check(h, now_ms);
 }
 
 void healthdb_heard(healthdb_t *h, int source, uint64_t now_ms)
@@ -262,8 +446,8 @@ void healthdb_heard(healthdb_t *h, int source, uint64_t now_ms)
     }
 }
 
-static healthdb_slot_t *slot_find(const healthdb_t *h, const char *zone, const char *region,
-                                  const char *member)
+healthdb_slot_t *healthdb_slot_find(const healthdb_t *h, const char *zone, const char *region,
+                                    const char *member)
 {
     for (healthdb_slot_t *s = h->buckets[slot_hash(zone, region, member)]; s; s = s->next) {
         if (strcmp(s->zone, zone) == 0 && strcmp(s->region, region) == 0 &&
@@ -277,8 +461,12 @@ static healthdb_slot_t *slot_find(const healthdb_t *h, const char *zone, const c
 int healthdb_report(healthdb_t *h, int source, const char *zone, const char *region,
                     const char *member, health_state_t state, const char *reason, uint64_t now_ms)
 {
-    bool known = slot_find(h, zone, region, member) != NULL;
-    healthdb_slot_t *s = healthdb_slot(h, zone, region, member);
+    healthdb_slot_t *s = healthdb_slot_find(h, zone, region, member);
+
+    healthdb_heard(h, source, now_ms);
+    if (s == NULL || member == NULL) {
+        return -ENOENT; /* not served: kept nowhere, so a flood of them costs nothing */
+    }
     uint8_t old = atomic_exchange(&s->state, (uint8_t)state);
     if (old != state) {
         healthdb_changed(h);
@@ -286,19 +474,18 @@ int healthdb_report(healthdb_t *h, int source, const char *zone, const char *reg
 
     s->source = source;
     snprintf(s->reason, sizeof(s->reason), "%s", reason ? reason : "");
-    healthdb_heard(h, source, now_ms);
     if (old != state) {
         s->changed_ms = now_ms;
         log_info("health: %s %s %s is %s (%s)", zone, region, member, health_state_name(state),
                  s->reason[0] ? s->reason : "no reason given");
     }
-    return known ? 0 : -ENOENT;
+    return 0;
 }
 
 int healthdb_override(healthdb_t *h, const char *zone, const char *region, const char *member,
-                      health_override_t ov)
+                      health_override_t ov, int *save_err)
 {
-    int changed = 0;
+    int changed = 0, r;
 
     rule_add(h, zone ? zone : "*", region, member, ov);
     for (unsigned b = 0; b < HEALTH_BUCKETS; b++) {
@@ -315,8 +502,37 @@ int healthdb_override(healthdb_t *h, const char *zone, const char *region, const
         rule_add(h, zone ? zone : "*", region, member, HEALTH_OV_NONE); /* names nothing: drop */
         return -ENOENT;
     }
-    rules_save(h);
+    r = rules_save(h);
+    if (save_err != NULL) {
+        *save_err = r;
+    }
     return changed;
+}
+
+static void check_file(const char *file, const char *what)
+{
+    char *copy = xstrdup(file), *dir = dirname(copy);
+    struct stat st;
+
+    if (access(dir, W_OK | X_OK) != 0) {
+        log_warn("%s %s cannot be saved: %s is not writable by this process (uid %u): %s", what,
+                 file, dir, (unsigned)geteuid(), gslb_strerror(-errno));
+    } else if (stat(dir, &st) == 0 && (st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX)) {
+        log_warn("%s %s: anyone may replace files in %s; keep it in a directory only gslbd "
+                 "writes",
+                 what, file, dir);
+    }
+    free(copy);
+}
+
+void healthdb_check_files(const healthdb_t *h)
+{
+    if (h->file != NULL) {
+        check_file(h->file, "overrides");
+    }
+    if (h->sources_file != NULL) {
+        check_file(h->sources_file, "the list of healthd sources");
+    }
 }
 
 void healthdb_tick(healthdb_t *h, uint64_t now_ms)
@@ -331,6 +547,9 @@ void healthdb_tick(healthdb_t *h, uint64_t now_ms)
             if (now_ms - heard > stale) {
                 atomic_store(&s->state, HEALTH_UNKNOWN);
                 healthdb_changed(h);
+                /* What it said is gone: ask for all of it when it speaks again. */
+                h->sources[s->source].want_sync = true;
+                h->sources[s->source].asked = false;
                 s->changed_ms = now_ms;
                 log_warn("health: no report for %s %s %s from %s for %.1f s: treating it as "
                          "unknown (counts as up)",
@@ -339,4 +558,5 @@ void healthdb_tick(healthdb_t *h, uint64_t now_ms)
             }
         }
     }
+    wait_check(h, now_ms);
 }

@@ -37,32 +37,75 @@ struct healthdb_slot {
 
 typedef struct healthdb healthdb_t;
 
-/* `overrides_file`: where overrides are kept across restarts (NULL: not
- * kept). Loads it if it exists; a bad line is reported and skipped. */
-healthdb_t *healthdb_new(const char *overrides_file);
+/* What a health database keeps across restarts; every member may be 0. */
+typedef struct {
+    const char *overrides_file; /* operators' overrides (NULL: not kept) */
+    const char *sources_file;   /* names of the healthd that have sent their full state */
+    unsigned sync_wait_ms;      /* after a restart, how long to wait for them */
+} healthdb_config_t;
+
+/* A database configured by `cfg` (NULL: nothing kept). Loads the overrides
+ * file if it exists (a bad line is reported and skipped) and the sources
+ * file: while the healthd named there have not sent their full state again
+ * (see healthdb_begin), the database is "waiting" (healthdb_waiting). */
+healthdb_t *healthdb_new(const healthdb_config_t *cfg);
 void healthdb_free(healthdb_t *h);
+
+/* Start the clock of the wait for remembered sources (gslbd serves from
+ * now on). Without remembered sources there is no wait. */
+void healthdb_begin(healthdb_t *h, uint64_t now_ms);
+
+/* True while waiting for remembered sources: members may be unknown only
+ * because their healthd has not caught up yet, so answers are not to be
+ * trusted for long (selection uses min_ttl). Worker threads read it through
+ * the region status cache; its end bumps the generation. */
+const _Atomic bool *healthdb_waiting(const healthdb_t *h);
 
 /* The slot of a region (member NULL) or member, created if new. */
 healthdb_slot_t *healthdb_slot(healthdb_t *h, const char *zone, const char *region,
                                const char *member);
+
+/* The slot of a region or member if it exists, NULL otherwise. */
+healthdb_slot_t *healthdb_slot_find(const healthdb_t *h, const char *zone, const char *region,
+                                    const char *member);
 
 /* A healthd connection introduced itself; returns its source index. */
 int healthdb_source(healthdb_t *h, const char *name);
 /* Heard from a source (any message): keeps its reports fresh. */
 void healthdb_heard(healthdb_t *h, int source, uint64_t now_ms);
 
+/* Whether gslbd should ask this source for its full state now: some of its
+ * reports went stale and were dropped, or a reload made members it has not
+ * reported. True once per need (the request is then in flight until the
+ * source's SYNCED). */
+bool healthdb_want_sync(healthdb_t *h, int source);
+
+/* The source has sent its full state (SYNCED): it is remembered from now on
+ * (sources file), and a restart's wait for it is over. */
+void healthdb_synced(healthdb_t *h, int source, uint64_t now_ms);
+
 /* A member's health from a source. Returns 0, or -ENOENT when no served
- * zone has that member (the report is kept anyway, for a later reload). */
+ * zone has that member: the report is dropped (a later reload that adds the
+ * member asks the source for its full state again). */
 int healthdb_report(healthdb_t *h, int source, const char *zone, const char *region,
                     const char *member, health_state_t state, const char *reason, uint64_t now_ms);
 
 /* Set or clear ("auto") an override on a region, or a member when `member`
- * is given; `zone` NULL means every zone with that region. Saves the file.
- * Returns the number of slots changed, or -ENOENT when none matched. */
+ * is given; `zone` NULL means every zone with that region. Saves the file;
+ * *save_err (may be NULL) gets 0 or the negative errno of a save that
+ * failed (the override is in force all the same). Returns the number of
+ * slots changed, or -ENOENT when none matched. */
 int healthdb_override(healthdb_t *h, const char *zone, const char *region, const char *member,
-                      health_override_t ov);
+                      health_override_t ov, int *save_err);
 
-/* Turn reports not refreshed within their stale_after into unknown (logged). */
+/* Say (log) now, at start, if the files kept across restarts could not be
+ * saved: their directory is not writable by this process, or anyone may
+ * replace them. Call after dropping privileges. */
+void healthdb_check_files(const healthdb_t *h);
+
+/* Turn reports not refreshed within their stale_after into unknown (logged;
+ * their source is then asked for its full state when it speaks again), and
+ * end a restart's wait once its time is up. Call about every second. */
 void healthdb_tick(healthdb_t *h, uint64_t now_ms);
 
 /* A counter that grows after every change of any slot's state or override

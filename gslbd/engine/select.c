@@ -61,11 +61,26 @@ static bool all_answerable(const region_rt_t *r, bool v6)
     return true;
 }
 
+/* A checked region while gslbd waits for the healthd it knew before a
+ * restart: its members may look up only because nobody has said otherwise. */
+static bool unsure(const region_rt_t *r)
+{
+    return r->checked && r->waiting != NULL && atomic_load(r->waiting);
+}
+
 unsigned select_region_status_slow(const region_rt_t *r)
 {
-    return (usable(r, false) ? REGION_USABLE4 : 0) | (usable(r, true) ? REGION_USABLE6 : 0) |
-           (all_answerable(r, false) ? REGION_ALL4 : 0) |
-           (all_answerable(r, true) ? REGION_ALL6 : 0);
+    unsigned bits =
+        (usable(r, false) ? REGION_USABLE4 : 0) | (usable(r, true) ? REGION_USABLE6 : 0) |
+        (all_answerable(r, false) ? REGION_ALL4 : 0) | (all_answerable(r, true) ? REGION_ALL6 : 0);
+
+    /* The inline common case (select_regions) tests one bit; an unsure region
+     * goes the long way, which answers it with min_ttl. */
+    if (unsure(r)) {
+        return bits | REGION_UNSURE;
+    }
+    return bits | (bits & REGION_USABLE4 ? REGION_FAST4 : 0) |
+           (bits & REGION_USABLE6 ? REGION_FAST6 : 0);
 }
 
 /* Eligibility by pass: 0 strict (usable(), from the status cache), 1
@@ -223,6 +238,15 @@ select_slow(const svc_rt_t *svc, const geo_list_t *order, bool v6, uint64_t *rng
     }
 }
 
+/* An answer from a region whose health is not known for sure yet is not to be
+ * cached for long. */
+static void mark_unsure(const svc_rt_t *svc, select_t *out)
+{
+    for (unsigned i = 0; i < out->n && !out->degraded; i++) {
+        out->degraded = (select_region_status(svc->regions[out->region[i]]) & REGION_UNSURE) != 0;
+    }
+}
+
 void select_regions_all(const svc_rt_t *svc, const geo_list_t *order, bool v6, uint64_t *rng,
                         select_t *out, uint8_t *why)
 {
@@ -235,9 +259,11 @@ void select_regions_all(const svc_rt_t *svc, const geo_list_t *order, bool v6, u
     }
     if (svc_is_plain(svc)) {
         if (select_first(svc, order, v6, out, why)) {
+            mark_unsure(svc, out);
             return;
         }
         out->degraded = false;
     }
     select_slow(svc, order, v6, rng, out, why);
+    mark_unsure(svc, out);
 }

@@ -56,6 +56,9 @@ static inline bool select_member_ok(const region_rt_t *r, bool v6, unsigned i, b
 #define REGION_USABLE6 2u
 #define REGION_ALL4    4u
 #define REGION_ALL6    8u
+#define REGION_UNSURE  16u /* its health may not be known yet: answer with min_ttl */
+#define REGION_FAST4   32u /* usable for A and sure: the inline common case may take it */
+#define REGION_FAST6   64u
 
 unsigned select_region_status_slow(const region_rt_t *r);
 
@@ -100,7 +103,7 @@ static inline void select_regions(const svc_rt_t *svc, const geo_list_t *order, 
 {
     if (why == NULL && svc->plain && svc->answers == 1 && order->n > 0 &&
         (select_region_status(svc->regions[order->e[0].region]) &
-         (v6 ? REGION_USABLE6 : REGION_USABLE4))) {
+         (v6 ? REGION_FAST6 : REGION_FAST4))) {
         out->region[0] = order->e[0].region;
         out->n = 1;
         out->failed_open = out->degraded = out->servfail = false;

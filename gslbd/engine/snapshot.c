@@ -556,8 +556,10 @@ static region_rt_t *build_region(build_t *b, size_t z, const zone_region_t *zreg
     r->lon = zreg->lon;
     r->min_up = (uint16_t)(zreg->min_up ? zreg->min_up : 1);
     r->slot = b->health ? healthdb_slot(b->health, zname, zreg->name, NULL) : NULL;
+    r->checked = zreg->check >= 0;
     if (b->health != NULL) {
         r->health_gen = healthdb_gen(b->health);
+        r->waiting = healthdb_waiting(b->health);
         r->status = arena_alloc(ar, sizeof(*r->status)); /* 0: nothing cached */
     }
     for (size_t m = 0; m < zreg->n_pool; m++) {

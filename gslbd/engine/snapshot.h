@@ -35,6 +35,8 @@ typedef struct {
     healthdb_slot_t *slot;                  /* the region's overrides; NULL: none (tests) */
     healthdb_slot_t *const *s4, *const *s6; /* each address's member slot, or NULL */
     uint16_t min_up;                        /* members that must be up for the region to be */
+    bool checked;                           /* its members have a health check */
+    const _Atomic bool *waiting;            /* healthdb_waiting(), or NULL */
     /* What the slots say, cached per health generation by select.c (both
      * NULL: no cache, work it out every time). The one mutable word of a
      * snapshot: worker threads may store to it concurrently, each the same

@@ -19,8 +19,22 @@
 #include "common/errcode.h"
 #include "common/ctl.h"
 #include "gslbd/engine/select.h"
+#include "gslbd/server/listener.h"
 
 #define CONTROL_CLIENTS_MAX 64
+#define CONTROL_BACKLOG     64         /* connections the kernel holds until accepted */
+#define CONTROL_QUEUE_MAX   (4u << 20) /* reply bytes queued for one client at most */
+#define CONTROL_IDLE_MS     10000      /* a client silent this long is closed */
+#define CONTROL_BUSY_MS     2000       /* a reporting client heard from this recently stays */
+
+#ifndef SO_PEERGROUPS
+#define SO_PEERGROUPS 59 /* Linux 4.13 */
+#endif
+
+/* What a client may do, from its peer credentials (SO_PEERCRED). */
+#define ROLE_READ    1u /* HELLO, PING, STATUS: anyone who can connect */
+#define ROLE_OPERATE 2u /* SET: root, gslbd's user, the control group */
+#define ROLE_REPORT  4u /* MEMBER, SYNCED: root and gslbd's user (healthd) */
 
 typedef struct client client_t;
 struct client {
@@ -29,6 +43,10 @@ struct client {
     ctl_lines_t lines;
     int source; /* health source index after HELLO, -1 before */
     char name[32];
+    unsigned roles;
+    unsigned long uid;
+    uint64_t active_ms; /* connected, or its last complete line */
+    bool closing;
     client_t *next;
 };
 
@@ -41,7 +59,11 @@ struct control {
     client_t *clients;
     unsigned n_clients;
     char *path;
+    gid_t group; /* the control group: its members may operate */
+    unsigned long long warn_rate;
 };
+
+static void client_close(client_t *cl);
 
 static uint64_t now_ms(const control_t *c)
 {
@@ -151,17 +173,37 @@ static void cmd_status(client_t *cl)
 static void cmd_set(client_t *cl, const ctl_msg_t *m)
 {
     const char *zone = strcmp(m->zone, "*") == 0 ? NULL : m->zone;
-    int n = healthdb_override(cl->ctl->health, zone, m->region, m->member, m->override);
+    int saved = 0;
+    int n = healthdb_override(cl->ctl->health, zone, m->region, m->member, m->override, &saved);
 
     if (n < 0) {
         reply(cl, CTL_ERR, "no %s '%s%s%s' in the served zones", m->member ? "member" : "region",
               m->region, m->member ? "/" : "", m->member ? m->member : "");
         return;
     }
-    log_info("control: %s set %s on %s%s%s%s%s", cl->name, health_override_name(m->override),
-             zone ? zone : "", zone ? " " : "", m->region, m->member ? " " : "",
-             m->member ? m->member : "");
+    log_info("control: %s (uid %lu) set %s on %s%s%s%s%s", cl->name, cl->uid,
+             health_override_name(m->override), zone ? zone : "", zone ? " " : "", m->region,
+             m->member ? " " : "", m->member ? m->member : "");
+    if (saved < 0) {
+        reply(cl, CTL_ERR,
+              "%s is in force on %d, but not saved: it will not survive a restart "
+              "(%s)",
+              health_override_name(m->override), n, gslb_strerror(saved));
+        return;
+    }
     reply(cl, CTL_OK, "%d", n);
+}
+
+/* "OK", or "OK sync" when gslbd needs the source's full state again
+ * (common/ctl.h). */
+static void reply_ok(client_t *cl)
+{
+    bool sync = healthdb_want_sync(cl->ctl->health, cl->source);
+
+    if (sync) {
+        log_info("control: asking %s for its full state", cl->name);
+    }
+    reply(cl, CTL_OK, "%s", sync ? CTL_SYNC_REQUEST : "");
 }
 
 static void cmd_member(client_t *cl, const ctl_msg_t *m)
@@ -173,11 +215,11 @@ static void cmd_member(client_t *cl, const ctl_msg_t *m)
     int r = healthdb_report(cl->ctl->health, cl->source, m->zone, m->region, m->member, m->state,
                             m->text ? m->text : "", now_ms(cl->ctl));
     if (r < 0) {
-        reply(cl, CTL_ERR, "no member %s %s %s is served (kept for a later reload)", m->zone,
-              m->region, m->member);
+        reply(cl, CTL_ERR, "no member %s %s %s is served (report dropped)", m->zone, m->region,
+              m->member);
         return;
     }
-    reply(cl, CTL_OK, "%s", "");
+    reply_ok(cl);
 }
 
 static void cmd_hello(client_t *cl, const ctl_msg_t *m)
@@ -188,12 +230,46 @@ static void cmd_hello(client_t *cl, const ctl_msg_t *m)
     reply(cl, CTL_OK, "gslbd %d", CTL_VERSION);
 }
 
+/* A client that does not read its replies is cut off before they pile up. */
+static bool client_drowning(client_t *cl)
+{
+    size_t queued = uv_stream_get_write_queue_size((uv_stream_t *)&cl->pipe);
+
+    if (queued <= CONTROL_QUEUE_MAX) {
+        return false;
+    }
+    if (log_ratelimit(&cl->ctl->warn_rate, 1)) {
+        log_warn("control: %s (uid %lu) does not read its replies (%zu bytes queued): "
+                 "disconnected",
+                 cl->name, cl->uid, queued);
+    }
+    client_close(cl);
+    return true;
+}
+
+/* Whether the client may do what `role` covers; if not it is told why. */
+static bool client_may(client_t *cl, unsigned role, const char *what)
+{
+    if (cl->roles & role) {
+        return true;
+    }
+    reply(cl, CTL_ERR, "permission denied: %s is for %s (this peer runs as uid %lu)", what,
+          role == ROLE_REPORT ? "root and gslbd's own user"
+                              : "root, gslbd's own user and the control group",
+          cl->uid);
+    return false;
+}
+
 static void on_line(void *arg, char *line)
 {
     client_t *cl = arg;
     const char *why = NULL;
     ctl_msg_t m;
 
+    if (cl->closing || client_drowning(cl)) {
+        return;
+    }
+    cl->active_ms = now_ms(cl->ctl);
     if (ctl_parse(line, &m, &why) < 0) {
         if (m.verb == CTL_DATA) {
             char verb[32];
@@ -213,17 +289,26 @@ static void on_line(void *arg, char *line)
         cmd_hello(cl, &m);
         break;
     case CTL_MEMBER:
-        cmd_member(cl, &m);
+        if (client_may(cl, ROLE_REPORT, "MEMBER")) {
+            cmd_member(cl, &m);
+        }
         break;
     case CTL_SYNCED:
+        if (client_may(cl, ROLE_REPORT, "SYNCED")) {
+            healthdb_synced(cl->ctl->health, cl->source, now_ms(cl->ctl));
+            reply_ok(cl);
+        }
+        break;
     case CTL_PING:
-        reply(cl, CTL_OK, "%s", "");
+        reply_ok(cl);
         break;
     case CTL_STATUS:
         cmd_status(cl);
         break;
     case CTL_SET:
-        cmd_set(cl, &m);
+        if (client_may(cl, ROLE_OPERATE, "SET")) {
+            cmd_set(cl, &m);
+        }
         break;
     default:
         reply(cl, CTL_ERR, "'%s' is a reply, not a request", m.verb == CTL_OK ? "OK" : "ERR");
@@ -246,6 +331,14 @@ static void client_closed(uv_handle_t *h)
     free(cl);
 }
 
+static void client_close(client_t *cl)
+{
+    if (!cl->closing) {
+        cl->closing = true;
+        uv_close((uv_handle_t *)&cl->pipe, client_closed);
+    }
+}
+
 static void client_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
     static char chunk[4096]; /* main loop only: consumed before the next read */
@@ -259,13 +352,79 @@ static void client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     client_t *cl = s->data;
 
     if (nread < 0) {
-        uv_close((uv_handle_t *)s, client_closed);
+        client_close(cl);
         return;
     }
-    if (ctl_feed(&cl->lines, buf->base, (size_t)nread, on_line, cl) < 0) {
+    if (ctl_feed(&cl->lines, buf->base, (size_t)nread, on_line, cl) < 0 && !cl->closing) {
         reply(cl, CTL_ERR, "line too long");
-        uv_close((uv_handle_t *)s, client_closed);
+        client_close(cl);
     }
+}
+
+/* Is a peer with primary group `gid` in group `want`? Its supplementary
+ * groups come from SO_PEERGROUPS. */
+static bool peer_in_group(int fd, gid_t gid, gid_t want)
+{
+    gid_t groups[64];
+    socklen_t len = sizeof(groups);
+
+    if (gid == want) {
+        return true;
+    }
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0) {
+        return false;
+    }
+    for (size_t i = 0; i < len / sizeof(gid_t); i++) {
+        if (groups[i] == want) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void client_roles(client_t *cl)
+{
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    uv_os_fd_t fd;
+
+    cl->roles = ROLE_READ;
+    cl->uid = (unsigned long)-1;
+    if (uv_fileno((uv_handle_t *)&cl->pipe, &fd) < 0 ||
+        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+        return;
+    }
+    cl->uid = cred.uid;
+    if (cred.uid == 0 || cred.uid == geteuid()) {
+        cl->roles |= ROLE_OPERATE | ROLE_REPORT;
+    } else if (peer_in_group(fd, cred.gid, cl->ctl->group)) {
+        cl->roles |= ROLE_OPERATE;
+    }
+}
+
+/* The connections are all taken: close the one silent the longest, unless
+ * it is a healthd heard from just now. Returns false when none may go. */
+static bool make_room(control_t *c)
+{
+    uint64_t now = now_ms(c);
+    client_t *victim = NULL;
+
+    for (client_t *cl = c->clients; cl != NULL; cl = cl->next) {
+        bool busy =
+            (cl->roles & ROLE_REPORT) && cl->source >= 0 && now - cl->active_ms < CONTROL_BUSY_MS;
+        if (!cl->closing && !busy && (victim == NULL || cl->active_ms < victim->active_ms)) {
+            victim = cl;
+        }
+    }
+    if (victim == NULL) {
+        return false;
+    }
+    if (log_ratelimit(&c->warn_rate, 1)) {
+        log_warn("control: %u connections: closing %s (uid %lu), silent for %.1f s", c->n_clients,
+                 victim->name, victim->uid, (double)(now - victim->active_ms) / 1000.0);
+    }
+    client_close(victim);
+    return true;
 }
 
 static void on_connection(uv_stream_t *server, int status)
@@ -274,27 +433,47 @@ static void on_connection(uv_stream_t *server, int status)
     client_t *cl;
 
     if (status < 0 || (cl = calloc(1, sizeof(*cl))) == NULL) {
+        /* Out of descriptors or memory: libuv would try again at once, for
+         * ever, or stop listening. Pause instead (listener.h). */
+        listener_pause(server, CONTROL_BACKLOG, status < 0 ? status : UV_ENOMEM);
         return;
     }
     cl->ctl = c;
     cl->source = -1;
+    cl->active_ms = now_ms(c);
     snprintf(cl->name, sizeof(cl->name), "client");
     uv_pipe_init(server->loop, &cl->pipe, 0);
     cl->pipe.data = cl;
     cl->next = c->clients;
     c->clients = cl;
     c->n_clients++;
-    if (uv_accept(server, (uv_stream_t *)&cl->pipe) < 0 || c->n_clients > CONTROL_CLIENTS_MAX) {
-        uv_close((uv_handle_t *)&cl->pipe, client_closed);
+    if (uv_accept(server, (uv_stream_t *)&cl->pipe) < 0) {
+        client_close(cl);
         return;
     }
-    uv_read_start((uv_stream_t *)&cl->pipe, client_alloc, client_read);
+    client_roles(cl);
+    if (c->n_clients - 1 >= CONTROL_CLIENTS_MAX && !make_room(c)) {
+        client_close(cl);
+        return;
+    }
+    if (uv_read_start((uv_stream_t *)&cl->pipe, client_alloc, client_read) < 0) {
+        client_close(cl);
+    }
 }
 
 static void on_tick(uv_timer_t *t)
 {
     control_t *c = t->data;
-    healthdb_tick(c->health, now_ms(c));
+    uint64_t now = now_ms(c);
+
+    healthdb_tick(c->health, now);
+    for (client_t *cl = c->clients; cl != NULL; cl = cl->next) {
+        if (!cl->closing && now - cl->active_ms > CONTROL_IDLE_MS) {
+            log_debug("control: closing %s (uid %lu): silent for %.0f s", cl->name, cl->uid,
+                      (double)(now - cl->active_ms) / 1000.0);
+            client_close(cl);
+        }
+    }
 }
 
 /* A socket file left by a gslbd that died is removed; one a live gslbd
@@ -320,13 +499,26 @@ static int remove_stale(const char *path)
     return unlink(path) == 0 ? 0 : -errno;
 }
 
-int control_new(uv_loop_t *loop, const char *path, healthdb_t *health,
+/* The socket belongs to gslbd's user and the control group (it is made
+ * while gslbd may still be root), owner and group read-write only. */
+static int control_own(const control_config_t *cfg)
+{
+    if ((cfg->owner != (uid_t)-1 || cfg->group != (gid_t)-1) &&
+        chown(cfg->path, cfg->owner, cfg->group) < 0) {
+        return -errno;
+    }
+    return 0;
+}
+
+int control_new(uv_loop_t *loop, const control_config_t *cfg, healthdb_t *health,
                 const snapshot_t *(*current)(void *arg), void *arg, control_t **out, diag_t *errs)
 {
     control_t *c = xcalloc(1, sizeof(*c));
+    const char *path = cfg->path;
     int r;
 
     c->path = xstrdup(path);
+    c->group = cfg->group != (gid_t)-1 ? cfg->group : getegid();
     c->health = health;
     c->current = current;
     c->arg = arg;
@@ -342,8 +534,15 @@ int control_new(uv_loop_t *loop, const char *path, healthdb_t *health,
     mode_t old = umask(0117); /* the socket: owner and group only */
     r = uv_pipe_bind(&c->server, path);
     umask(old);
+    if (r == 0 && (r = control_own(cfg)) < 0) {
+        diag_error(errs, NULL, "--control %s: cannot give it to its user and group: %s", path,
+                   gslb_strerror(r));
+        uv_close((uv_handle_t *)&c->server, NULL);
+        *out = c;
+        return r;
+    }
     if (r == 0) {
-        r = uv_listen((uv_stream_t *)&c->server, 16, on_connection);
+        r = uv_listen((uv_stream_t *)&c->server, CONTROL_BACKLOG, on_connection);
     }
     if (r < 0) {
         diag_error(errs, NULL, "--control %s: %s", path, uv_strerror(r));
@@ -365,7 +564,7 @@ void control_close(control_t *c)
         return;
     }
     for (client_t *cl = c->clients; cl != NULL; cl = cl->next) {
-        uv_close((uv_handle_t *)&cl->pipe, client_closed);
+        client_close(cl);
     }
     if (!uv_is_closing((uv_handle_t *)&c->server)) {
         uv_close((uv_handle_t *)&c->server, NULL);

@@ -6,6 +6,7 @@
  * SIGTERM/SIGINT into a clean stop. Answering lives in answer.c, sockets in
  * server.c.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -26,9 +28,15 @@
 #include "daemon/watch.h"
 #include "gslbd/server/addr.h"
 #include "gslbd/server/control.h"
+#include "gslbd/server/listener.h"
 #include "gslbd/engine/explain.h"
 #include "gslbd/server/server.h"
 #include "gslbd/engine/zoneset.h"
+
+/* Descriptors kept for other things than TCP connections, besides those open
+ * at start and the server's sockets: the main loop's (signals, file watches),
+ * the control socket and its clients (64), files a reload opens, slack. */
+#define FILES_SPARE 128
 
 /* The built-in world database; the Makefile points this at geo/world.mmdb. */
 #ifndef GSLB_WORLD_DB
@@ -41,8 +49,10 @@ typedef struct {
     const char *geoip;   /* NULL: the built-in world database, if present */
     const char *explain; /* --explain ADDRESS[/PREFIX] */
     const char *explain_name, *explain_type;
-    const char *control;   /* --control PATH */
-    const char *overrides; /* --overrides FILE, default PATH.overrides */
+    const char *control;       /* --control PATH */
+    const char *overrides;     /* --overrides FILE, default PATH.overrides */
+    const char *control_group; /* --control-group */
+    unsigned sync_wait_ms;     /* --sync-wait */
     server_config_t srv;
     bool check;
     bool rrl_exempt_given; /* the first --rrl-exempt replaces the default list */
@@ -87,8 +97,11 @@ static void usage(FILE *out)
         "  -c, --check             load and validate the zones, print every error, exit 0/1\n"
         "  -e, --explain ADDRESS[/PREFIX] NAME [TYPE]\n"
         "                          print what a client there would get for NAME, and why\n"
-        "      --tcp-timeout SEC   close idle TCP connections after SEC seconds (default 10)\n"
-        "      --tcp-max N         concurrent TCP connections at most (default 512)\n"
+        "      --tcp-timeout SEC   close a TCP connection that completes no query for SEC\n"
+        "                          seconds (default 10)\n"
+        "      --tcp-max N         concurrent TCP connections at most (default 512; lowered to\n"
+        "                          fit the open-file limit, which gslbd raises to its hard\n"
+        "                          limit); when all are taken, the one idle longest makes room\n"
         "      --rrl on|off|log    response rate limiting over UDP (default on): a client\n"
         "                          network gets --rrl-rate responses a second per kind\n"
         "                          and name; log counts and logs what would be limited\n"
@@ -105,7 +118,14 @@ static void usage(FILE *out)
         "  -C, --control PATH      control socket for healthd and gslbctl (health reports,\n"
         "                          status, drain/down/up overrides)\n"
         "      --overrides FILE    where overrides are kept across restarts\n"
-        "                          (default: the control PATH with .overrides appended)\n"
+        "                          (default: the control PATH with .overrides appended;\n"
+        "                          FILE.sources keeps the names of the healthd heard from)\n"
+        "      --sync-wait SEC     after a restart, answer with min_ttl until the healthd\n"
+        "                          heard from before have sent their state, at most\n"
+        "                          SEC seconds (default 3; 0: do not wait)\n"
+        "      --control-group GROUP  the control socket's group: its members may read the\n"
+        "                          status and set overrides (default: gslbd's group);\n"
+        "                          health reports are taken from root and gslbd's user only\n"
         "  -u, --user NAME         drop root privileges to NAME after binding\n"
         "  -v, --verbose           log debug messages\n"
         "  -q, --quiet             log warnings and errors only\n"
@@ -201,6 +221,7 @@ static int parse_options(int argc, char **argv, options_t *o)
         {"explain", required_argument, NULL, 'e'},
         {"control", required_argument, NULL, 'C'},
         {"overrides", required_argument, NULL, 'O'},
+        {"sync-wait", required_argument, NULL, 'W'},
         {"tcp-timeout", required_argument, NULL, 'T'},
         {"tcp-max", required_argument, NULL, 'M'},
         {"rrl", required_argument, NULL, OPT_RRL},
@@ -210,6 +231,7 @@ static int parse_options(int argc, char **argv, options_t *o)
         {"rrl-ipv6-prefix", required_argument, NULL, OPT_RRL_V6},
         {"rrl-exempt", required_argument, NULL, OPT_RRL_EXEMPT},
         {"user", required_argument, NULL, 'u'},
+        {"control-group", required_argument, NULL, 'G'},
         {"verbose", no_argument, NULL, 'v'},
         {"quiet", no_argument, NULL, 'q'},
         {"version", no_argument, NULL, 'V'},
@@ -222,6 +244,7 @@ static int parse_options(int argc, char **argv, options_t *o)
 
     o->srv.threads = ncpu > 0 ? (unsigned)ncpu : 1;
     o->srv.tcp_timeout_ms = 10000;
+    o->sync_wait_ms = 3000;
     o->srv.tcp_max = 512;
     rrl_config_default(&o->srv.rrl);
     o->level = LOG_LEVEL_INFO;
@@ -260,6 +283,13 @@ static int parse_options(int argc, char **argv, options_t *o)
         case 'O':
             o->overrides = optarg;
             break;
+        case 'W':
+            if (parse_uint(optarg, 0, 3600, &secs) < 0) {
+                log_err("--sync-wait '%s': expected seconds from 0 to 3600", optarg);
+                return -EINVAL;
+            }
+            o->sync_wait_ms = secs * 1000;
+            break;
         case 'T':
             if (parse_uint(optarg, 1, 3600, &secs) < 0) {
                 log_err("--tcp-timeout '%s': expected seconds from 1 to 3600", optarg);
@@ -282,6 +312,9 @@ static int parse_options(int argc, char **argv, options_t *o)
             if (parse_rrl_option(o, c, optarg) < 0) {
                 return -EINVAL;
             }
+            break;
+        case 'G':
+            o->control_group = optarg;
             break;
         case 'u':
             o->user = optarg;
@@ -342,6 +375,60 @@ static int drop_privileges(const char *user)
         return e;
     }
     return 0;
+}
+
+/* How many descriptors are open now (16 if /proc cannot tell). */
+static unsigned files_open(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    unsigned n = 0;
+
+    if (d == NULL) {
+        return 16;
+    }
+    while (readdir(d) != NULL) {
+        n++;
+    }
+    closedir(d);
+    return n > 3 ? n - 3 : 0; /* ".", ".." and the directory's own */
+}
+
+/* Raise the soft open-file limit to the hard one, and keep --tcp-max within
+ * it: past the limit accept() fails and clients are turned away, while under
+ * the cap the idlest connection makes room. Besides TCP connections gslbd
+ * needs what is open now, per worker its loop (epoll, eventfd, libuv's spare),
+ * per worker and address a UDP socket, a TCP listener and its reserve, one
+ * connection per worker being swapped for the idlest, and FILES_SPARE. */
+static void files_limit(server_config_t *cfg)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+        return;
+    }
+    if (rl.rlim_cur < rl.rlim_max) {
+        struct rlimit raised = {.rlim_cur = rl.rlim_max, .rlim_max = rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+            rl = raised;
+        } else {
+            log_warn("cannot raise the open-file limit from %llu to %llu: %s",
+                     (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max,
+                     gslb_strerror(-errno));
+        }
+    }
+    if (rl.rlim_cur == RLIM_INFINITY) {
+        return;
+    }
+    unsigned long long need =
+        files_open() + FILES_SPARE + (unsigned long long)cfg->threads * (4 + 3 * cfg->n_listen);
+    unsigned long long room = rl.rlim_cur > need ? rl.rlim_cur - need : 0;
+    if (cfg->tcp_max > room) {
+        unsigned cap = room > cfg->threads ? (unsigned)room : cfg->threads;
+        log_warn("--tcp-max %u lowered to %u: the open-file limit is %llu and %llu are "
+                 "needed besides (raise it: ulimit -n, LimitNOFILE= in systemd)",
+                 cfg->tcp_max, cap, (unsigned long long)rl.rlim_cur, need);
+        cfg->tcp_max = cap;
+    }
 }
 
 static void reload(gslbd_t *g, bool force)
@@ -429,34 +516,107 @@ static const snapshot_t *current_snapshot(void *arg)
     return server_snapshot(((gslbd_t *)arg)->srv);
 }
 
+/* Who the control socket belongs to: gslbd's --user and the --control-group
+ * (by default the user's own group), resolved before privileges drop. */
+static int control_owner(const options_t *opt, control_config_t *cfg)
+{
+    if (opt->user != NULL) {
+        struct passwd *pw = getpwnam(opt->user);
+        if (pw == NULL) {
+            log_err("--user '%s': no such user", opt->user);
+            return -ENOENT;
+        }
+        cfg->owner = pw->pw_uid;
+        cfg->group = pw->pw_gid;
+    }
+    if (opt->control_group != NULL) {
+        struct group *gr = getgrnam(opt->control_group);
+        if (gr == NULL) {
+            log_err("--control-group '%s': no such group", opt->control_group);
+            return -ENOENT;
+        }
+        cfg->group = gr->gr_gid;
+    }
+    return 0;
+}
+
+/* Close the control socket, if open, and free it. */
+static void control_stop(gslbd_t *g)
+{
+    control_close(g->ctl);
+    listener_stop(g->loop); /* a paused control socket */
+    uv_run(g->loop, UV_RUN_NOWAIT);
+    control_free(g->ctl);
+    g->ctl = NULL;
+}
+
+/* Open the control socket, if asked for, and drop privileges. Returns 0, or
+ * a negative code with g->ctl left for control_stop(). */
+static int serve_control(gslbd_t *g, const control_config_t *cfg)
+{
+    const options_t *opt = g->opt;
+    diag_t errs = {0};
+    int r = 0;
+
+    /* The control socket's reserve, to pause on when descriptors run out. */
+    if (opt->control != NULL && (r = listener_reserve(1)) < 0) {
+        log_err("--control %s: cannot open a reserve descriptor: %s", opt->control,
+                gslb_strerror(r));
+    } else if (opt->control != NULL && (r = control_new(g->loop, cfg, g->health, current_snapshot,
+                                                        g, &g->ctl, &errs)) < 0) {
+        diag_log(&errs, LOG_LEVEL_ERR);
+    } else if (opt->user != NULL) {
+        r = drop_privileges(opt->user);
+    }
+    return r;
+}
+
+/* Bind the sockets, open the control socket, drop privileges and start the
+ * workers on `snap`, which this owns from the call, failed or not. Returns
+ * 0, or a negative code once it has freed everything it made. */
+static int serve_open(gslbd_t *g, snapshot_t *snap)
+{
+    options_t *opt = g->opt;
+    control_config_t ctl_cfg = {.path = opt->control, .owner = (uid_t)-1, .group = (gid_t)-1};
+    diag_t errs = {0};
+    int r;
+
+    if ((r = control_owner(opt, &ctl_cfg)) < 0) {
+        snapshot_free(snap);
+        return r;
+    }
+    files_limit(&opt->srv);
+    if ((r = server_new(&opt->srv, &g->srv, &errs)) < 0) {
+        diag_log(&errs, LOG_LEVEL_ERR);
+        snapshot_free(snap);
+        return r;
+    }
+    if ((r = serve_control(g, &ctl_cfg)) < 0) {
+        control_stop(g);
+        snapshot_free(snap);
+        server_free(g->srv);
+        return r;
+    }
+    if (g->ctl != NULL) {
+        healthdb_check_files(g->health);            /* as the user it will save them as */
+        healthdb_begin(g->health, uv_now(g->loop)); /* wait for the healthd heard from before */
+    }
+    if ((r = server_start(g->srv, g->loop, snap)) < 0) { /* snap is the server's now */
+        log_err("cannot start worker threads: %s", gslb_strerror(r));
+        control_stop(g);
+        server_free(g->srv);
+        return r;
+    }
+    return 0;
+}
+
 static int serve(options_t *opt, zoneset_t *zs, geo_db_t *db, healthdb_t *health, snapshot_t *snap)
 {
     gslbd_t g = {.opt = opt, .zs = zs, .db = db, .health = health, .loop = uv_default_loop()};
-    diag_t errs = {0};
 
-    if (server_new(&opt->srv, &g.srv, &errs) < 0) {
-        diag_log(&errs, LOG_LEVEL_ERR);
-        snapshot_free(snap);
-        return 1;
-    }
-    if (opt->control != NULL &&
-        control_new(g.loop, opt->control, health, current_snapshot, &g, &g.ctl, &errs) < 0) {
-        diag_log(&errs, LOG_LEVEL_ERR);
-        control_close(g.ctl);
-        uv_run(g.loop, UV_RUN_NOWAIT);
-        control_free(g.ctl);
-        snapshot_free(snap);
-        server_free(g.srv);
-        return 1;
-    }
-    if (opt->user != NULL && drop_privileges(opt->user) < 0) {
-        snapshot_free(snap);
-        server_free(g.srv);
-        return 1;
-    }
-    if (server_start(g.srv, g.loop, snap) < 0) {
-        log_err("cannot start worker threads");
-        server_free(g.srv);
+    if (serve_open(&g, snap) < 0) {
+        uv_loop_close(g.loop);
+        geo_db_free(g.db);
         return 1;
     }
     signals_start(g.loop, &g.signals, "reloading every zone file", reload_all, &g);
@@ -470,6 +630,7 @@ static int serve(options_t *opt, zoneset_t *zs, geo_db_t *db, healthdb_t *health
     log_rrl_total(g.srv);
     server_free(g.srv);
     control_close(g.ctl);
+    listener_stop(g.loop); /* a paused control socket */
     watch_stop(&g.zones_watch);
     watch_stop(&g.db_watch);
     signals_stop(&g.signals);
@@ -530,12 +691,17 @@ int main(int argc, char **argv)
         free(opt.srv.listen);
         return 1;
     }
-    char overrides[4096];
+    char overrides[4096], sources[4200];
     if (opt.control != NULL && opt.overrides == NULL) {
         snprintf(overrides, sizeof(overrides), "%s.overrides", opt.control);
         opt.overrides = overrides;
     }
-    healthdb_t *health = healthdb_new(opt.control ? opt.overrides : NULL);
+    snprintf(sources, sizeof(sources), "%s.sources", opt.overrides ? opt.overrides : "");
+    healthdb_t *health =
+        healthdb_new(opt.control == NULL ? NULL
+                                         : &(healthdb_config_t){.overrides_file = opt.overrides,
+                                                                .sources_file = sources,
+                                                                .sync_wait_ms = opt.sync_wait_ms});
     zoneset_t *zs = zoneset_new(opt.zones, health);
     diag_t errs = {0};
     int r = zoneset_load(zs, db, true, true, &snap, &errs);
@@ -565,6 +731,7 @@ int main(int argc, char **argv)
     }
     zoneset_free(zs);
     healthdb_free(health);
+    listener_free();
     free(opt.srv.listen);
     return rc;
 }

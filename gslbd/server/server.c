@@ -13,6 +13,7 @@
 #include "common/errcode.h"
 #include "gslbd/engine/cookie.h"
 #include "gslbd/server/addr.h"
+#include "gslbd/server/listener.h"
 #include "gslbd/server/reclaim.h"
 #include "gslbd/server/tcp.h"
 #include "gslbd/server/ticker.h"
@@ -116,6 +117,13 @@ int server_new(const server_config_t *cfg, server_t **out, diag_t *errs)
             server_free(srv);
             return r;
         }
+    }
+    /* A reserve for each TCP listener, to pause on when descriptors run out. */
+    if ((r = listener_reserve(cfg->threads * (unsigned)cfg->n_listen)) < 0) {
+        diag_error(errs, NULL, "cannot open reserve descriptors for the TCP listeners: %s",
+                   gslb_strerror(r));
+        server_free(srv);
+        return r;
     }
     *out = srv;
     return 0;

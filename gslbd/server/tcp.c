@@ -11,17 +11,19 @@
 #include "common/alloc.h"
 #include "common/log.h"
 #include "gslbd/engine/engine.h"
+#include "gslbd/server/listener.h"
 
 #define TCP_RX_SIZE 8192 /* a query message larger than this closes the connection */
+#define TCP_BACKLOG 256
 
 typedef struct conn conn_t;
 struct conn {
     uv_tcp_t tcp;
     uv_write_t wreq;
     tcp_loop_t *w;
-    conn_t *next, *prev; /* active list, or free list via next */
+    conn_t *next, *prev; /* open list, most recently active first; free list via next */
     size_t rlen;
-    uint64_t active_ms; /* loop time of the last read */
+    uint64_t active_ms; /* loop time it was opened or last completed a query */
     struct sockaddr_storage peer;
     bool writing, closing;
     uint8_t rbuf[TCP_RX_SIZE];
@@ -37,17 +39,18 @@ struct tcp_loop {
     uv_tcp_t *listeners;
     int *fds; /* listening sockets not yet attached to the loop, or -1 */
     size_t n_listen;
-    conn_t *active, *free;
-    unsigned n_conns, max_conns, timeout_ms;
+    conn_t *active, *oldest, *free;          /* open list head and tail, free list */
+    unsigned n_conns, max_conns, timeout_ms; /* n_conns: open, not closing */
     reclaim_t *rc;
     reclaim_reader_t reader;
     const _Atomic bool *stop;
     answer_ctx_t ctx;
 };
 
-static void conn_closed(uv_handle_t *h)
+/* The open list is kept in order of activity: the head completed a query last,
+ * the tail (oldest) has been idle longest. */
+static void conn_unlink(conn_t *c)
 {
-    conn_t *c = h->data;
     tcp_loop_t *w = c->w;
 
     if (c->prev != NULL) {
@@ -57,41 +60,81 @@ static void conn_closed(uv_handle_t *h)
     }
     if (c->next != NULL) {
         c->next->prev = c->prev;
+    } else {
+        w->oldest = c->prev;
     }
-    c->next = w->free;
-    w->free = c;
-    w->n_conns--;
 }
 
+static void conn_push(conn_t *c)
+{
+    tcp_loop_t *w = c->w;
+
+    c->prev = NULL;
+    c->next = w->active;
+    if (w->active != NULL) {
+        w->active->prev = c;
+    } else {
+        w->oldest = c;
+    }
+    w->active = c;
+}
+
+/* A query completed: only that counts as activity, not a byte. */
+static void conn_touch(conn_t *c)
+{
+    c->active_ms = uv_now(&c->w->loop);
+    if (c->w->active != c) {
+        conn_unlink(c);
+        conn_push(c);
+    }
+}
+
+static void conn_closed(uv_handle_t *h)
+{
+    conn_t *c = h->data;
+
+    c->next = c->w->free;
+    c->w->free = c;
+}
+
+/* Off the open list and out of the count at once; the memory is reused once
+ * libuv is done with the handle. */
 static void conn_close(conn_t *c)
 {
     if (c->closing) {
         return;
     }
     c->closing = true;
+    conn_unlink(c);
+    c->w->n_conns--;
     uv_close((uv_handle_t *)&c->tcp, conn_closed);
 }
 
-/* RFC 7766 6.2.3: idle connections are closed. One timer per worker walks
- * its connections every tcp_timeout/8, so a connection closes between 1 and
- * 1.125 timeouts after its last activity; a timer per connection cost about
- * a tenth of the instructions of a one-query connection. */
+/* RFC 7766 6.2.3: idle connections are closed. Idle means no query completed
+ * since the connection opened or since its last query, however many bytes
+ * trickle in meanwhile, so a message must be whole within the timeout (a
+ * client sending a byte now and then, slowloris-style, cannot hold a slot).
+ * One timer per worker looks at the idle end of the open list every
+ * tcp_timeout/8, so a connection closes between 1 and 1.125 timeouts after its
+ * last query; a timer per connection cost about a tenth of the instructions of
+ * a one-query connection. */
 static void tcp_on_sweep(uv_timer_t *t)
 {
     tcp_loop_t *w = t->data;
-    uint64_t now = uv_now(&w->loop), limit = w->timeout_ms;
+    uint64_t now = uv_now(&w->loop);
 
-    for (conn_t *c = w->active, *next; c != NULL; c = next) {
-        next = c->next;
-        if (now - c->active_ms >= limit) {
-            conn_close(c);
-        }
+    while (w->oldest != NULL && now - w->oldest->active_ms >= w->timeout_ms) {
+        conn_close(w->oldest);
     }
 }
 
+static void conn_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
 static void conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static void conn_process(conn_t *c);
 
+/* Reading was paused while the reply waited for the socket: answer the queries
+ * already read, then read again, unless another reply is waiting by then. A
+ * connection that cannot read again is closed rather than left hanging. */
 static void conn_on_write(uv_write_t *req, int status)
 {
     conn_t *c = req->data;
@@ -101,8 +144,11 @@ static void conn_on_write(uv_write_t *req, int status)
         conn_close(c);
         return;
     }
-    uv_read_start((uv_stream_t *)&c->tcp, NULL, conn_on_read);
     conn_process(c);
+    if (!c->writing && !c->closing &&
+        uv_read_start((uv_stream_t *)&c->tcp, conn_alloc, conn_on_read) < 0) {
+        conn_close(c);
+    }
 }
 
 /* Answer every complete query in the buffer (RFC 7766 6.2.1.1: pipelining),
@@ -123,6 +169,7 @@ static void conn_process(conn_t *c)
         size_t n =
             engine_reply(&c->w->ctx, reclaim_current(c->w->rc), (const struct sockaddr *)&c->peer,
                          c->rbuf + 2, mlen, c->wbuf + 2, true);
+        conn_touch(c);
         c->rlen -= mlen + 2;
         memmove(c->rbuf, c->rbuf + mlen + 2, c->rlen);
         if (n == 0) {
@@ -141,14 +188,12 @@ static void conn_process(conn_t *c)
         }
         r = r < 0 ? 0 : r;
         b = uv_buf_init((char *)c->wbuf + r, (unsigned)(n + 2 - (size_t)r));
-        c->writing = true;
         c->wreq.data = c;
-        uv_read_stop(s);
-        if (uv_write(&c->wreq, s, &b, 1, conn_on_write) < 0) {
-            c->writing = false;
+        if (uv_read_stop(s) < 0 || uv_write(&c->wreq, s, &b, 1, conn_on_write) < 0) {
             conn_close(c);
             return;
         }
+        c->writing = true;
     }
 }
 
@@ -170,75 +215,78 @@ static void conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     c->rlen += (size_t)nread;
-    c->active_ms = uv_now(&c->w->loop);
     conn_process(c);
 }
 
+/* A connection's memory (from the free list, else malloc), or NULL. */
 static conn_t *conn_get(tcp_loop_t *w)
 {
     conn_t *c = w->free;
 
     if (c != NULL) {
         w->free = c->next;
-    } else {
-        c = malloc(sizeof(*c));
-        if (c == NULL) {
-            return NULL;
-        }
+    } else if ((c = malloc(sizeof(*c))) == NULL) {
+        return NULL;
     }
     c->w = w;
-    c->rlen = 0;
-    c->writing = c->closing = false;
-    c->prev = NULL;
-    c->next = w->active;
-    if (w->active != NULL) {
-        w->active->prev = c;
-    }
-    w->active = c;
-    w->n_conns++;
     return c;
 }
 
-static void free_handle(uv_handle_t *h)
+/* A connection accepted into c's initialised handle: open and the most
+ * recently active. */
+static void conn_open(conn_t *c)
 {
-    free(h);
+    c->tcp.data = c;
+    c->rlen = 0;
+    c->writing = c->closing = false;
+    c->active_ms = uv_now(&c->w->loop);
+    conn_push(c);
+    c->w->n_conns++;
 }
 
-/* Over the cap: take the connection and close it at once, so the client is
- * told now rather than left in the backlog. It must go through uv_accept():
- * libuv has already accepted it and pauses the listener until it is taken. */
-static void tcp_reject(tcp_loop_t *w, uv_stream_t *server)
+/* RFC 7766 6.2.3: with every slot taken, the connection idle longest makes
+ * room for the new one, so connections that hold slots without completing
+ * queries cannot lock clients out. */
+static void tcp_make_room(tcp_loop_t *w)
 {
-    uv_tcp_t *t = malloc(sizeof(*t));
     static unsigned long long limit;
+    conn_t *c = w->oldest;
 
-    if (t == NULL) {
-        return;
-    }
-    uv_tcp_init(&w->loop, t);
-    uv_accept(server, (uv_stream_t *)t);
-    uv_close((uv_handle_t *)t, free_handle);
     if (log_ratelimit(&limit, 1)) {
-        log_warn("TCP connection refused: %u connections open on this thread (--tcp-max)",
-                 w->n_conns);
+        log_warn("TCP connections: all %u of this thread's taken (--tcp-max): closed one "
+                 "idle for %llu ms to make room",
+                 w->max_conns, (unsigned long long)(uv_now(&w->loop) - c->active_ms));
     }
+    conn_close(c);
 }
 
+/* A failed accept() (out of descriptors, say) or no memory for the
+ * connection: libuv would call again at once, for ever, or stop listening,
+ * so the listener pauses and tries again on a timer (listener.h). */
 static void tcp_on_connection(uv_stream_t *server, int status)
 {
     tcp_loop_t *w = server->data;
     conn_t *c;
+    int r;
 
     if (status < 0) {
+        listener_pause(server, TCP_BACKLOG, status);
         return;
     }
-    if (w->n_conns >= w->max_conns || (c = conn_get(w)) == NULL) {
-        tcp_reject(w, server);
+    if (w->n_conns >= w->max_conns && w->oldest != NULL) {
+        tcp_make_room(w);
+    }
+    if ((c = conn_get(w)) == NULL) {
+        listener_pause(server, TCP_BACKLOG, UV_ENOMEM);
         return;
     }
-    uv_tcp_init(&w->loop, &c->tcp);
-    c->tcp.data = c;
-    c->active_ms = uv_now(&w->loop);
+    if ((r = uv_tcp_init(&w->loop, &c->tcp)) < 0) { /* not without a domain; still */
+        c->next = w->free;
+        w->free = c;
+        listener_pause(server, TCP_BACKLOG, r);
+        return;
+    }
+    conn_open(c);
     if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0) {
         conn_close(c);
         return;
@@ -247,17 +295,22 @@ static void tcp_on_connection(uv_stream_t *server, int status)
     if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&c->peer, &plen) < 0) {
         c->peer.ss_family = AF_UNSPEC;
     }
-    uv_tcp_nodelay(&c->tcp, 1);
-    uv_read_start((uv_stream_t *)&c->tcp, conn_alloc, conn_on_read);
+    (void)uv_tcp_nodelay(&c->tcp, 1); /* only a little slower without it */
+    if (uv_read_start((uv_stream_t *)&c->tcp, conn_alloc, conn_on_read) < 0) {
+        conn_close(c);
+    }
 }
 
 static void tcp_close_all(tcp_loop_t *w)
 {
+    listener_stop(&w->loop); /* a paused listener is closed already */
     for (size_t i = 0; i < w->n_listen; i++) {
-        uv_close((uv_handle_t *)&w->listeners[i], NULL);
+        if (!uv_is_closing((uv_handle_t *)&w->listeners[i])) {
+            uv_close((uv_handle_t *)&w->listeners[i], NULL);
+        }
     }
-    for (conn_t *c = w->active; c != NULL; c = c->next) {
-        conn_close(c);
+    while (w->active != NULL) {
+        conn_close(w->active);
     }
     uv_close((uv_handle_t *)&w->sweep, NULL);
     uv_close((uv_handle_t *)&w->wake, NULL);
@@ -289,10 +342,9 @@ static int tcp_attach(tcp_loop_t *w)
 {
     int r = uv_loop_init(&w->loop);
 
-    if (r < 0) {
+    if (r < 0 || (r = uv_async_init(&w->loop, &w->wake, tcp_on_wake)) < 0) {
         return r;
     }
-    uv_async_init(&w->loop, &w->wake, tcp_on_wake);
     w->wake.data = w;
     uint64_t every = w->timeout_ms / 8;
     uv_timer_init(&w->loop, &w->sweep);
@@ -300,10 +352,13 @@ static int tcp_attach(tcp_loop_t *w)
     uv_timer_start(&w->sweep, tcp_on_sweep, every, every);
     uv_unref((uv_handle_t *)&w->sweep); /* the loop runs as long as its listeners do */
     for (size_t i = 0; i < w->n_listen; i++) {
-        uv_tcp_init(&w->loop, &w->listeners[i]);
-        w->listeners[i].data = w;
-        if ((r = uv_tcp_open(&w->listeners[i], w->fds[i])) < 0 ||
-            (r = uv_listen((uv_stream_t *)&w->listeners[i], 256, tcp_on_connection)) < 0) {
+        uv_tcp_t *l = &w->listeners[i];
+        if ((r = uv_tcp_init(&w->loop, l)) < 0) {
+            return r;
+        }
+        l->data = w;
+        if ((r = uv_tcp_open(l, w->fds[i])) < 0 ||
+            (r = uv_listen((uv_stream_t *)l, TCP_BACKLOG, tcp_on_connection)) < 0) {
             return r;
         }
         w->fds[i] = -1; /* owned by the handle now */

@@ -4,9 +4,10 @@
  * accepted. It follows RFC 7766: queries are answered as they arrive,
  * pipelined ones included, in order, through the engine (engine.h) from the
  * snapshot being published (reclaim.h); reading pauses while a reply waits
- * for the socket; an idle connection is closed after the timeout, found by
- * one sweep timer per loop; beyond the cap a new connection is closed at
- * once rather than left in the backlog.
+ * for the socket; a connection that has not completed a query for the
+ * timeout is closed (bytes trickling in do not count), found by one sweep
+ * timer per loop; at the cap a new connection takes the place of the one
+ * idle longest (RFC 7766 6.2.3).
  */
 #ifndef GSLB_TCP_H
 #define GSLB_TCP_H
@@ -19,9 +20,9 @@
 
 typedef struct tcp_loop tcp_loop_t;
 
-/* A loop closing connections idle for `timeout_ms`, holding at most
- * `max_conns`, answering from what `rc` publishes, until *stop. Registers the
- * loop as a reader of rc. */
+/* A loop closing connections that complete no query for `timeout_ms`,
+ * holding at most `max_conns`, answering from what `rc` publishes, until
+ * *stop. Registers the loop as a reader of rc. */
 tcp_loop_t *tcp_loop_new(unsigned timeout_ms, unsigned max_conns, reclaim_t *rc,
                          const _Atomic bool *stop);
 

@@ -320,9 +320,14 @@ def drain(t, f):
     t.eq("d. gslbctl auto eu-west succeeds (exit status 0: %s)" % r.out.strip(), 0, r.status)
     f.timed("d. auto brought London back to eu-west", "London", now_ms(), 1000, LONDON,
             EU_WEST)
-    f.expect_answer("d. London on eu-west with TTL 30 after auto", LONDON, "A", EU_WEST, 30)
     t.check("d. healthd reconnected to the restarted gslbd: all 5 members up",
             f.status_wait(r"^  member .* up ", 5, 5), f.status())
+    # Until healthd has sent its full state to the restarted gslbd, answers carry
+    # min_ttl (test_health_sync.py); then the service's own TTL.
+    t.check("d. the restarted gslbd has healthd's full state",
+            f.srv.wait_log("every healthd known before the restart has sent its full state", 5),
+            *f.srv.log().splitlines()[-5:])
+    f.expect_answer("d. London on eu-west with TTL 30 after auto", LONDON, "A", EU_WEST, 30)
 
 
 def healthd_stops(t, f):

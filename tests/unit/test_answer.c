@@ -626,7 +626,7 @@ Test(answer, servfail_from_on_all_down_carries_extended_error_rfc8914_4_1)
     unlink(path);
     cr_assert_eq(snapshot_build(&zone, 1, &(snapshot_env_t){.health = h}, &s, &errs), 0);
     zone_free(zone);
-    cr_assert_gt(healthdb_override(h, NULL, "r1", NULL, HEALTH_OV_DOWN), 0);
+    cr_assert_gt(healthdb_override(h, NULL, "r1", NULL, HEALTH_OV_DOWN, NULL), 0);
 
     static const char text[] = "no region of this service is up (on_all_down: servfail)";
     uint8_t ede0[6 + sizeof(text) - 1] = {0, 15, 0, 2 + sizeof(text) - 1, 0, 0};

@@ -515,19 +515,19 @@ Test(health, overrides_drain_down_up)
     uint64_t rng = 1;
     select_t sel;
 
-    cr_assert_gt(healthdb_override(hl, NULL, "eu-west", NULL, HEALTH_OV_DRAIN), 0);
+    cr_assert_gt(healthdb_override(hl, NULL, "eu-west", NULL, HEALTH_OV_DRAIN, NULL), 0);
     select_regions(&svc, order_of(1, -1, 0, -1, 2, -1), false, &rng, &sel, NULL);
     cr_assert_eq(sel.region[0], 0, "drained");
     cr_assert_not(sel.degraded, "a drain is intended: normal TTL");
     report(0, false);
-    cr_assert_gt(healthdb_override(hl, "t.test", "us-east", NULL, HEALTH_OV_UP), 0);
+    cr_assert_gt(healthdb_override(hl, "t.test", "us-east", NULL, HEALTH_OV_UP, NULL), 0);
     select_regions(&svc, order_of(0, -1, 2, -1, 1, -1), false, &rng, &sel, NULL);
     cr_assert_eq(sel.region[0], 0, "forced up beats the health check");
     cr_assert(select_member_ok(&regs[0], false, 0, false), "its members are answered");
-    cr_assert_gt(healthdb_override(hl, NULL, "us-east", NULL, HEALTH_OV_NONE), 0);
+    cr_assert_gt(healthdb_override(hl, NULL, "us-east", NULL, HEALTH_OV_NONE, NULL), 0);
     select_regions(&svc, order_of(0, -1, 2, -1, 1, -1), false, &rng, &sel, NULL);
     cr_assert_eq(sel.region[0], 2, "auto: the check decides again");
-    cr_assert_eq(healthdb_override(hl, NULL, "nowhere", NULL, HEALTH_OV_DOWN), -ENOENT);
+    cr_assert_eq(healthdb_override(hl, NULL, "nowhere", NULL, HEALTH_OV_DOWN, NULL), -ENOENT);
     healthdb_free(hl);
 }
 
@@ -604,12 +604,12 @@ Test(health, overrides_survive_a_restart_and_reports_go_stale)
     char path[] = "/tmp/gslb-overrides-XXXXXX";
     int fd = mkstemp(path);
     close(fd);
-    healthdb_t *h = healthdb_new(path);
+    healthdb_t *h = healthdb_new(&(healthdb_config_t){.overrides_file = path});
     healthdb_slot(h, "t.test", "eu-west", NULL);
-    cr_assert_gt(healthdb_override(h, NULL, "eu-west", NULL, HEALTH_OV_DRAIN), 0);
+    cr_assert_gt(healthdb_override(h, NULL, "eu-west", NULL, HEALTH_OV_DRAIN, NULL), 0);
     healthdb_free(h);
 
-    h = healthdb_new(path); /* gslbd restarted */
+    h = healthdb_new(&(healthdb_config_t){.overrides_file = path}); /* gslbd restarted */
     healthdb_slot_t *s = healthdb_slot(h, "t.test", "eu-west", NULL);
     cr_assert_eq(atomic_load(&s->override), HEALTH_OV_DRAIN);
     healthdb_slot_t *m = healthdb_slot(h, "t.test", "eu-west", "a");
@@ -623,6 +623,71 @@ Test(health, overrides_survive_a_restart_and_reports_go_stale)
     cr_assert(healthdb_member_up(m), "unknown counts as up");
     healthdb_free(h);
     unlink(path);
+}
+
+/* A source whose reports went stale is asked once for its full state when it
+ * speaks again; a member a reload adds is asked for too; HELLO needs no ask. */
+Test(health, stale_reports_ask_for_a_full_sync)
+{
+    healthdb_t *h = healthdb_new(NULL);
+    healthdb_slot_t *m = healthdb_slot(h, "t.test", "r", "a");
+    int src = healthdb_source(h, "healthd");
+
+    m->stale_after_ms = 1500;
+    cr_assert_not(healthdb_want_sync(h, src), "right after HELLO it sends everything anyway");
+    healthdb_synced(h, src, 1000);
+    cr_assert_eq(healthdb_report(h, src, "t.test", "r", "a", HEALTH_DOWN, "503", 1000), 0);
+    healthdb_tick(h, 2000);
+    cr_assert_not(healthdb_want_sync(h, src), "fresh reports: nothing to ask");
+    healthdb_tick(h, 3000);
+    cr_assert_eq(atomic_load(&m->state), HEALTH_UNKNOWN);
+    cr_assert(healthdb_want_sync(h, src), "its reports were dropped: ask for all of them");
+    cr_assert_not(healthdb_want_sync(h, src), "asked once, not on every reply");
+    healthdb_synced(h, src, 3500);
+    cr_assert_not(healthdb_want_sync(h, src));
+    healthdb_slot(h, "t.test", "r", "b"); /* a reload added a member */
+    cr_assert(healthdb_want_sync(h, src), "a member it has not reported: ask again");
+    cr_assert_eq(healthdb_report(h, src, "t.test", "r", "zz", HEALTH_UP, "x", 4000), -ENOENT,
+                 "an unknown member is refused");
+    cr_assert_null(healthdb_slot_find(h, "t.test", "r", "zz"), "... and not kept");
+    healthdb_free(h);
+}
+
+/* After a restart, gslbd waits (bounded) for the healthd it heard from before,
+ * and says so through healthdb_waiting(). */
+Test(health, a_restart_waits_for_the_sources_it_knew)
+{
+    char dir[] = "/tmp/gslb-sources-XXXXXX", file[64];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(file, sizeof(file), "%s/state.sources", dir);
+    healthdb_config_t cfg = {.sources_file = file, .sync_wait_ms = 3000};
+
+    healthdb_t *h = healthdb_new(&cfg);
+    healthdb_begin(h, 0);
+    cr_assert_not(atomic_load(healthdb_waiting(h)), "no source known yet: nothing to wait for");
+    healthdb_synced(h, healthdb_source(h, "healthd"), 100);
+    healthdb_free(h);
+
+    h = healthdb_new(&cfg); /* restarted: it remembers healthd */
+    uint64_t gen = atomic_load(healthdb_gen(h));
+    healthdb_begin(h, 10000);
+    cr_assert(atomic_load(healthdb_waiting(h)));
+    healthdb_tick(h, 12000);
+    cr_assert(atomic_load(healthdb_waiting(h)), "2 s of 3: still waiting");
+    healthdb_synced(h, healthdb_source(h, "healthd"), 12500);
+    cr_assert_not(atomic_load(healthdb_waiting(h)), "its full state came: the wait is over");
+    cr_assert_gt(atomic_load(healthdb_gen(h)), gen, "caches of region status see the change");
+    healthdb_free(h);
+
+    h = healthdb_new(&cfg); /* restarted again, and healthd never comes */
+    healthdb_begin(h, 20000);
+    healthdb_tick(h, 22999);
+    cr_assert(atomic_load(healthdb_waiting(h)));
+    healthdb_tick(h, 23000);
+    cr_assert_not(atomic_load(healthdb_waiting(h)), "the wait is bounded");
+    healthdb_free(h);
+    unlink(file);
+    rmdir(dir);
 }
 
 /* ---- the map cache: reuse what a reload did not change ---- */
@@ -653,4 +718,92 @@ Test(geo, map_cache_reuses_unchanged_geometry)
     geo_cache_release(e);
     geo_cache_free(c); /* f is still referenced: freed on release */
     geo_cache_release(f);
+}
+
+/* ---- loading databases of unusual shapes ---- */
+
+/* Build `text` with geo/build-testdb (extra options in `opts`) and open it:
+ * geo_db_open's result; *out set on success. */
+static int open_built(const char *text, const char *opts, geo_db_t **out)
+{
+    char spec[] = "/tmp/gslb-geo-spec-XXXXXX", cmd[256];
+    int fd = mkstemp(spec);
+    FILE *f = fdopen(fd, "w");
+
+    cr_assert(fd >= 0 && f != NULL);
+    cr_assert_eq(fputs(text, f) >= 0 && fclose(f) == 0, true);
+    snprintf(cmd, sizeof(cmd), "geo/build-testdb %s %s %s.mmdb >/dev/null", opts, spec, spec);
+    cr_assert_eq(system(cmd), 0, "geo/build-testdb failed");
+    snprintf(cmd, sizeof(cmd), "%s.mmdb", spec);
+    diag_t errs = {0};
+    int r = geo_db_open(cmd, out, &errs);
+    diag_clear(&errs);
+    unlink(cmd);
+    unlink(spec);
+    return r;
+}
+
+/* 3000 neighbouring /32s, each with a record of its own: more distinct
+ * records than half the search tree's nodes, which the record cache was
+ * sized for. It used to fill up and probe for a free slot forever. */
+Test(geo, every_leaf_its_own_record, .timeout = 60)
+{
+    size_t n = 3000, size = n * 48 + 1, o = 0;
+    char *text = malloc(size);
+    geo_db_t *many;
+
+    cr_assert(text != NULL);
+    for (size_t i = 0; i < n; i++) {
+        o += (size_t)snprintf(text + o, size - o, "10.0.%zu.%zu/32 US NA %.3f -77.0\n", i / 256,
+                              i % 256, 10.0 + (double)i / 1000);
+    }
+    cr_assert_eq(open_built(text, "--ip-version 4", &many), 0);
+    free(text);
+    cr_assert_eq(many->n_locs, n);
+    uint8_t a[4] = {10, 0, 11, 183}; /* the last network */
+    unsigned depth;
+    uint32_t leaf = geo_trie_walk(&many->trie, false, a, &depth);
+    cr_assert_eq(depth, 32);
+    cr_assert(fabs(many->locs[leaf & ~GEO_LEAF].lat - 12.999) < 1e-9);
+    geo_db_free(many);
+}
+
+/* What a loader sees of a file being written in place: each is refused with
+ * a line that names the file and says what is wrong. */
+Test(geo, incomplete_files_are_refused_with_a_reason)
+{
+    char path[] = "/tmp/gslb-geo-cut-XXXXXX", dir[] = "/tmp/gslb-geo-dir-XXXXXX";
+    struct {
+        long keep; /* bytes written; -1: a directory */
+        const char *says;
+    } cases[] = {
+        {0, "error: empty file (is it being written?)"},
+        {1000, "error: not a complete MaxMind DB file (truncated, still being written, or not "
+               "an mmdb): The MaxMind DB file contains invalid metadata"},
+        {-1, "error: not a regular file"},
+    };
+    char head[1000]; /* the start of a search tree, without the metadata at the end */
+    int fd = mkstemp(path);
+
+    cr_assert(fd >= 0 && mkdtemp(dir) != NULL);
+    memset(head, 0x5a, sizeof(head));
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *p = cases[i].keep < 0 ? dir : path;
+        diag_t errs = {0};
+        geo_db_t *none = NULL;
+        char want[512];
+
+        cr_assert_eq(ftruncate(fd, 0), 0);
+        cr_assert_eq(pwrite(fd, head, (size_t)(cases[i].keep > 0 ? cases[i].keep : 0), 0),
+                     (ssize_t)(cases[i].keep > 0 ? cases[i].keep : 0));
+        cr_assert_lt(geo_db_open(p, &none, &errs), 0, "case %zu", i);
+        cr_assert_null(none);
+        snprintf(want, sizeof(want), "%s: %s", p, cases[i].says);
+        cr_assert_eq(errs.n, 1u);
+        cr_assert_str_eq(errs.lines[0], want);
+        diag_clear(&errs);
+    }
+    close(fd);
+    unlink(path);
+    rmdir(dir);
 }

@@ -77,6 +77,7 @@ from .dnsq import (TRANSPORTS, DigResult, Response, compression, dig, exchange, 
 from .net import (LoadResult, TcpCapResult, TcpConn, frame, host_of, idle_close,  # noqa: E402
                   load, loopback, tcp_cap, tcp_exchange, udp_exchange)
 from .netns import private_network  # noqa: E402
+from .perf import DnsperfLoad, DnsperfResult  # noqa: E402
 from .procs import (Backend, Daemon, FakeGslbd, Gslbctl, Gslbd, Healthd, Nginx,  # noqa: E402
                     free_port, self_signed, wrapper)
 from .tap import READY_TIMEOUT, ROOT, Result, Test, Waited, until  # noqa: E402
