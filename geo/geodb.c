@@ -6,14 +6,26 @@
  * is read once and aliases share our subtree too. Sibling leaves with the
  * same location merge on the way up, so the trie is as small as the data
  * allows and its leaf depth is the widest network with one location.
+ *
+ * libmaxminddb maps the file it opens. A file that shrinks under a mapping
+ * (rewritten in place by cp, curl -o or rsync --inplace) kills the process
+ * with SIGBUS at the next touch of a page past the new end, so the file is
+ * never mapped: it is read into a private memory file, which is what
+ * libmaxminddb opens. A file that changed while it was read, or whose
+ * structure or data do not decode, is refused whole.
  */
 #include "geo/geodb.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <maxminddb.h>
 
@@ -39,9 +51,10 @@ typedef struct {
     uint32_t *memo;      /* mmdb node -> our reference */
     uint32_t *data_memo; /* hash of data offset -> location, open addressing */
     uint32_t *data_keys;
-    size_t data_cap;
+    size_t data_cap, data_used;
     size_t cap_nodes, cap_locs;
     int status;
+    int bad_data; /* an MMDB_* error from decoding a data record, 0 if none */
     diag_t *diag;
 } loader_t;
 
@@ -79,23 +92,40 @@ bool geo_country_coords(const char *cc, double *lat, double *lon)
     return false;
 }
 
-static void get_string(MMDB_entry_s *e, char *out, size_t size, const char *const *path)
+/* The value at `path` in a data record. A record without it, or with it in
+ * another shape, is no error; one that does not decode (a pointer out of the
+ * data section, a bad type: a file rewritten while it was read, say) marks
+ * the whole database as unusable. */
+static bool get_value(loader_t *L, MMDB_entry_s *e, MMDB_entry_data_s *d, const char *const *path)
+{
+    int r = MMDB_aget_value(e, d, path);
+
+    if (r == MMDB_SUCCESS) {
+        return d->has_data;
+    }
+    if (r != MMDB_LOOKUP_PATH_DOES_NOT_MATCH_DATA_ERROR && r != MMDB_INVALID_LOOKUP_PATH_ERROR) {
+        L->bad_data = r;
+    }
+    return false;
+}
+
+static void get_string(loader_t *L, MMDB_entry_s *e, char *out, size_t size,
+                       const char *const *path)
 {
     MMDB_entry_data_s d;
 
     out[0] = '\0';
-    if (MMDB_aget_value(e, &d, path) == MMDB_SUCCESS && d.has_data &&
-        d.type == MMDB_DATA_TYPE_UTF8_STRING && d.data_size < size) {
+    if (get_value(L, e, &d, path) && d.type == MMDB_DATA_TYPE_UTF8_STRING && d.data_size < size) {
         memcpy(out, d.utf8_string, d.data_size);
         out[d.data_size] = '\0';
     }
 }
 
-static bool get_double(MMDB_entry_s *e, double *out, const char *const *path)
+static bool get_double(loader_t *L, MMDB_entry_s *e, double *out, const char *const *path)
 {
     MMDB_entry_data_s d;
 
-    if (MMDB_aget_value(e, &d, path) != MMDB_SUCCESS || !d.has_data) {
+    if (!get_value(L, e, &d, path)) {
         return false;
     }
     if (d.type == MMDB_DATA_TYPE_DOUBLE) {
@@ -110,7 +140,7 @@ static bool get_double(MMDB_entry_s *e, double *out, const char *const *path)
 
 /* Read the fields we use from one data record, in the GeoIP2 layout (which
  * DB-IP's and our world database follow too). */
-static void read_loc(MMDB_entry_s *e, geo_loc_t *loc)
+static void read_loc(loader_t *L, MMDB_entry_s *e, geo_loc_t *loc)
 {
     static const char *const p_lat[] = {"location", "latitude", NULL};
     static const char *const p_lon[] = {"location", "longitude", NULL};
@@ -121,16 +151,16 @@ static void read_loc(MMDB_entry_s *e, geo_loc_t *loc)
     char sub[4];
 
     memset(loc, 0, sizeof(*loc));
-    get_string(e, loc->continent, sizeof(loc->continent), p_cont);
-    get_string(e, loc->country, sizeof(loc->country), p_cc);
+    get_string(L, e, loc->continent, sizeof(loc->continent), p_cont);
+    get_string(L, e, loc->country, sizeof(loc->country), p_cc);
     if (loc->country[0] == '\0') {
-        get_string(e, loc->country, sizeof(loc->country), p_reg);
+        get_string(L, e, loc->country, sizeof(loc->country), p_reg);
     }
-    get_string(e, sub, sizeof(sub), p_sub);
+    get_string(L, e, sub, sizeof(sub), p_sub);
     if (sub[0] != '\0' && loc->country[0] != '\0') {
         snprintf(loc->subdivision, sizeof(loc->subdivision), "%s-%s", loc->country, sub);
     }
-    if (get_double(e, &loc->lat, p_lat) && get_double(e, &loc->lon, p_lon)) {
+    if (get_double(L, e, &loc->lat, p_lat) && get_double(L, e, &loc->lon, p_lon)) {
         loc->has_coords = true;
         strcpy(loc->coords_from, "database");
     } else if (loc->country[0] && geo_country_coords(loc->country, &loc->lat, &loc->lon)) {
@@ -169,19 +199,55 @@ static uint32_t intern_loc(loader_t *L, const geo_loc_t *loc)
     return (uint32_t)db->n_locs++;
 }
 
+/* The slot of `key` in the data cache: where it is, or the empty slot where
+ * it goes. The cache is never more than half full, so the probe ends. */
+static size_t data_slot(const loader_t *L, uint32_t key)
+{
+    size_t mask = L->data_cap - 1, h = (key * 2654435761u) & mask;
+
+    while (L->data_keys[h] != 0 && L->data_keys[h] != key) {
+        h = (h + 1) & mask;
+    }
+    return h;
+}
+
+/* Double the data cache. A database may hold more distinct records than
+ * the initial size guessed from its node count (every leaf of its own). */
+static void data_grow(loader_t *L)
+{
+    uint32_t *keys = L->data_keys, *memo = L->data_memo;
+    size_t cap = L->data_cap;
+
+    L->data_cap *= 2;
+    L->data_keys = xcalloc(L->data_cap, sizeof(*L->data_keys));
+    L->data_memo = xcalloc(L->data_cap, sizeof(*L->data_memo));
+    for (size_t i = 0; i < cap; i++) {
+        if (keys[i] != 0) {
+            size_t h = data_slot(L, keys[i]);
+            L->data_keys[h] = keys[i];
+            L->data_memo[h] = memo[i];
+        }
+    }
+    free(keys);
+    free(memo);
+}
+
 /* Location of a data record, cached by its offset in the data section. */
 static uint32_t data_loc(loader_t *L, MMDB_entry_s *e)
 {
-    uint32_t key = e->offset + 1, h = (key * 2654435761u) & (uint32_t)(L->data_cap - 1);
+    uint32_t key = e->offset + 1;
+    size_t h = data_slot(L, key);
     geo_loc_t loc;
 
-    while (L->data_keys[h] != 0) {
-        if (L->data_keys[h] == key) {
-            return L->data_memo[h];
-        }
-        h = (h + 1) & (uint32_t)(L->data_cap - 1);
+    if (L->data_keys[h] == key) {
+        return L->data_memo[h];
     }
-    read_loc(e, &loc);
+    read_loc(L, e, &loc);
+    if (2 * (L->data_used + 1) > L->data_cap) {
+        data_grow(L);
+        h = data_slot(L, key);
+    }
+    L->data_used++;
     L->data_keys[h] = key;
     L->data_memo[h] = intern_loc(L, &loc);
     return L->data_memo[h];
@@ -272,7 +338,13 @@ static int compile(loader_t *L)
     memset(L->memo, 0xff, (size_t)n * sizeof(*L->memo));
     uint32_t root = n > 0 ? walk(L, 0, 0) : GEO_NONE;
     if (L->status < 0) {
-        return fail(L, "corrupt search tree");
+        return fail(L, "corrupt search tree (damaged, or changed while it was read)");
+    }
+    if (L->bad_data != 0) {
+        diag_error(L->diag, &(diag_mark_t){.file = L->db->path},
+                   "corrupt data section (damaged, or changed while it was read): %s",
+                   MMDB_strerror(L->bad_data));
+        return GSLB_EGEODB;
     }
     if (L->mmdb.metadata.ip_version == 6) {
         db->trie.root6 = root;
@@ -284,24 +356,128 @@ static int compile(loader_t *L)
     return 0;
 }
 
+/* Whether a file is as it was: same inode, size, and change times. Times
+ * are the kernel's coarse clock (a few ms), so two writes within one tick
+ * may look like none; the structure and data checks of the loader catch
+ * most of what such a race would mix up. */
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+           a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+/* Copy everything `from` holds from its start to `to`: 0 and *copied, or a
+ * negative errno. read() of a file that shrinks ends early; it never faults. */
+static int copy_all(int from, int to, off_t *copied)
+{
+    off_t total = 0;
+
+    for (;;) {
+        ssize_t n = sendfile(to, from, NULL, 1 << 20);
+        if (n == 0) {
+            break;
+        }
+        if (n < 0 && errno != EINTR) {
+            return -errno;
+        }
+        total += n > 0 ? n : 0;
+    }
+    *copied = total;
+    return 0;
+}
+
+/* The file at `path` read into a memory file of our own, sealed so that it
+ * can neither shrink nor grow: 0 and *out (a descriptor the caller closes),
+ * or a negative code with a line in diag. A file that changed while it was
+ * read (written in place as we read it) is refused, not half used. */
+static int read_private(const char *path, int *out, diag_t *diag)
+{
+    const diag_mark_t mark = {.file = path};
+    struct stat before, after;
+    off_t copied = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK), mfd = -1, r = 0;
+
+    if (fd < 0 || fstat(fd, &before) < 0) {
+        r = -errno;
+        diag_error(diag, &mark, "%s", gslb_strerror(r));
+    } else if (!S_ISREG(before.st_mode)) {
+        r = GSLB_EGEODB;
+        diag_error(diag, &mark, "not a regular file");
+    } else if (before.st_size == 0) {
+        r = GSLB_EGEODB;
+        diag_error(diag, &mark, "empty file (is it being written?)");
+    } else if ((mfd = memfd_create("gslb-geodb", MFD_CLOEXEC | MFD_ALLOW_SEALING)) < 0) {
+        r = -errno;
+        diag_error(diag, &mark, "cannot make a private copy: %s", gslb_strerror(r));
+    } else if ((r = copy_all(fd, mfd, &copied)) < 0 || fstat(fd, &after) < 0) {
+        r = r < 0 ? r : -errno;
+        diag_error(diag, &mark, "cannot read: %s", gslb_strerror(r));
+    } else if (copied != before.st_size || !same_file(&before, &after)) {
+        r = GSLB_EGEODB;
+        diag_error(diag, &mark,
+                   "the file changed while it was read (is it being written in "
+                   "place?): not used");
+    } else if (fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+        r = -errno;
+        diag_error(diag, &mark, "cannot seal the private copy: %s", gslb_strerror(r));
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    if (r < 0) {
+        if (mfd >= 0) {
+            close(mfd);
+        }
+        return r;
+    }
+    *out = mfd;
+    return 0;
+}
+
+/* Open the private copy with libmaxminddb, which takes only a path. */
+static int open_private(const char *path, int mfd, MMDB_s *mmdb, diag_t *diag)
+{
+    const diag_mark_t mark = {.file = path};
+    char self[64];
+    int r;
+
+    snprintf(self, sizeof(self), "/proc/self/fd/%d", mfd);
+    r = MMDB_open(self, MMDB_MODE_MMAP, mmdb);
+    if (r == MMDB_SUCCESS) {
+        return 0;
+    }
+    if (r == MMDB_FILE_OPEN_ERROR || r == MMDB_IO_ERROR) {
+        int e = -errno;
+        diag_error(diag, &mark, "cannot open the private copy as %s (is /proc mounted?): %s", self,
+                   gslb_strerror(e));
+        return e < 0 ? e : GSLB_EGEODB;
+    }
+    diag_error(diag, &mark,
+               "not a complete MaxMind DB file (truncated, still being written, or "
+               "not an mmdb): %s",
+               MMDB_strerror(r));
+    return GSLB_EGEODB;
+}
+
 int geo_db_open(const char *path, geo_db_t **out, diag_t *diag)
 {
     loader_t L = {.diag = diag};
-    int r;
+    int mfd, r;
 
     static uint64_t opened;
 
+    if ((r = read_private(path, &mfd, diag)) < 0) {
+        return r;
+    }
+    r = open_private(path, mfd, &L.mmdb, diag);
+    close(mfd); /* libmaxminddb's mapping keeps the copy until MMDB_close() */
+    if (r < 0) {
+        return r;
+    }
     L.db = xcalloc(1, sizeof(*L.db));
     L.db->path = xstrdup(path);
     L.db->gen = ++opened;
-    r = MMDB_open(path, MMDB_MODE_MMAP, &L.mmdb);
-    if (r != MMDB_SUCCESS) {
-        int e = r == MMDB_IO_ERROR ? -errno : GSLB_EGEODB;
-        diag_error(diag, &(diag_mark_t){.file = path}, "%s",
-                   r == MMDB_IO_ERROR ? gslb_strerror(e) : MMDB_strerror(r));
-        geo_db_free(L.db);
-        return e;
-    }
     snprintf(L.db->type, sizeof(L.db->type), "%s",
              L.mmdb.metadata.database_type ? L.mmdb.metadata.database_type : "unknown");
     L.db->build_epoch = L.mmdb.metadata.build_epoch;

@@ -23,7 +23,10 @@ typedef struct curluv curluv_t;
 
 /* Embed one in the object owning an easy handle; curluv sets the handle's
  * CURLOPT_PRIVATE to it. `done` runs once per curluv_add() that returned 0,
- * after the handle left the multi handle (so it may be added again). */
+ * after the handle left the multi handle (so it may be added again). An
+ * owner that has read enough stops the transfer by failing its header or
+ * write callback: `done` then gets CURLE_WRITE_ERROR, and libcurl has closed
+ * the connection rather than read the rest of the response. */
 typedef struct curluv_job {
     void (*done)(struct curluv_job *job, CURLcode result);
 } curluv_job_t;

@@ -6,6 +6,12 @@
  * shutdown) and every libuv handle it owns has closed; `refs` counts those
  * pending closes. A running http transfer is aborted with
  * curl_multi_remove_handle(), a running tcp connect by closing its handle.
+ *
+ * An http(s) probe reads no more of the response than its check needs: the
+ * headers when the check has no `body` (or the status already fails it),
+ * else the body up to the text or PROBE_BODY_MAX bytes. Then it stops the
+ * transfer from a libcurl callback, which closes the connection instead of
+ * reading the rest: a large or endless /health costs one receive buffer.
  */
 #include "healthd/probe.h"
 
@@ -23,8 +29,13 @@
 #define PROBE_REASON_MAX  (CURL_ERROR_SIZE + 64)
 #define PROBE_USER_AGENT  "gslb-healthd/0.1"
 #define PROBE_LATE_LOG_MS 60000
-#define PROBE_BATCH       32 /* probes started per loop iteration at most */
-#define PROBE_LAG_MS      50 /* how often the loop checks it is on time */
+#define PROBE_BATCH       32    /* probes started per loop iteration at most */
+#define PROBE_LAG_MS      50    /* how often the loop checks it is on time */
+#define PROBE_BODY_MAX    65536 /* a `body` check looks at this much of the body */
+
+#ifndef CURL_WRITEFUNC_ERROR /* libcurl before 7.87 */
+#define CURL_WRITEFUNC_ERROR 0xFFFFFFFF
+#endif
 
 typedef struct probe {
     prober_t *owner;
@@ -44,6 +55,8 @@ typedef struct probe {
     curluv_job_t job;
     struct curl_slist *headers, *connect_to;
     scan_t scan;
+    size_t body_read; /* body bytes looked at */
+    bool cut;         /* we ended the transfer: the response was judged */
     char errbuf[CURL_ERROR_SIZE];
     /* tcp */
     uv_tcp_t tcp;
@@ -137,12 +150,44 @@ static void probe_result(probe_t *p, bool ok, const char *reason)
 
 /* ------------------------------------------------------------ http(s) */
 
+/* The end of the final response's headers: the status is known. A check
+ * without a body, or a status the check refuses, needs nothing more. */
+static size_t probe_on_header(char *data, size_t size, size_t nmemb, void *arg)
+{
+    probe_t *p = arg;
+    size_t n = size * nmemb;
+    long status = 0;
+
+    if ((n == 2 && data[0] == '\r' && data[1] == '\n') || (n == 1 && data[0] == '\n')) {
+        curl_easy_getinfo(p->easy, CURLINFO_RESPONSE_CODE, &status);
+        if (status >= 200 && (p->t.body == NULL || !target_status_ok(&p->t, status))) {
+            p->cut = true;
+            return CURL_WRITEFUNC_ERROR;
+        }
+    }
+    return n;
+}
+
+/* Look for the text in the first PROBE_BODY_MAX bytes; stop once it is found
+ * or they are all seen. */
 static size_t probe_on_body(char *data, size_t size, size_t nmemb, void *arg)
 {
     probe_t *p = arg;
+    size_t n = size * nmemb, take = n;
 
-    scan_feed(&p->scan, data, size * nmemb);
-    return size * nmemb;
+    if (p->t.body == NULL) { /* the headers' end went unseen: stop here then */
+        p->cut = true;
+        return CURL_WRITEFUNC_ERROR;
+    }
+    if (take > PROBE_BODY_MAX - p->body_read) {
+        take = PROBE_BODY_MAX - p->body_read;
+    }
+    p->body_read += take;
+    if (scan_feed(&p->scan, data, take) || p->body_read == PROBE_BODY_MAX) {
+        p->cut = true;
+        return CURL_WRITEFUNC_ERROR;
+    }
+    return n;
 }
 
 static bool probe_is_tls_error(CURLcode rc)
@@ -203,13 +248,16 @@ static void probe_http_done(curluv_job_t *job, CURLcode rc)
     bool ok = false;
 
     p->running = false;
-    if (rc != CURLE_OK) {
+    if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && p->cut)) {
         probe_curl_reason(p, rc, reason, sizeof(reason));
     } else {
         curl_easy_getinfo(p->easy, CURLINFO_RESPONSE_CODE, &status);
         snprintf(reason, sizeof(reason), "status %ld", status);
         if (!target_status_ok(&p->t, status)) {
             ok = false;
+        } else if (p->t.body != NULL && !p->scan.found && p->body_read == PROBE_BODY_MAX) {
+            snprintf(reason, sizeof(reason), "body mismatch (not in the first %d KiB)",
+                     PROBE_BODY_MAX / 1024);
         } else if (p->t.body != NULL && !p->scan.found) {
             snprintf(reason, sizeof(reason), "body mismatch");
         } else {
@@ -257,6 +305,8 @@ static void probe_http_options(probe_t *p)
     curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, 0L);
     curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 4096L);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, p->errbuf);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, probe_on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, p);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, probe_on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, p);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, p->headers);
@@ -297,6 +347,8 @@ static void probe_http_start(probe_t *p)
         return;
     }
     p->errbuf[0] = '\0';
+    p->body_read = 0;
+    p->cut = false;
     scan_reset(&p->scan);
     if (curluv_add(p->owner->cu, p->easy, &p->job) < 0) {
         probe_result(p, false, "internal error: curl refused the transfer");

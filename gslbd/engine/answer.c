@@ -7,6 +7,9 @@
 
 #include <netinet/in.h>
 #include <string.h>
+#include <time.h>
+
+#include "gslbd/engine/cookie.h"
 
 /* The address a service decision is made for: the ECS address when the
  * query has one with a prefix and the service uses ECS, else the packet's
@@ -15,34 +18,16 @@
 static const uint8_t *client_addr(const query_t *q, const svc_rt_t *svc, const struct sockaddr *src,
                                   bool *v6, bool *from_ecs)
 {
-    static const uint8_t none[4] = {0}; /* no source (tests): 0.0.0.0, placed nowhere */
-    const uint8_t *a;
-
     *from_ecs = q->ecs && q->ecs_source > 0 && svc->ecs;
-    if (*from_ecs) {
-        *v6 = q->ecs_family == 2;
-        a = q->ecs_addr;
-    } else if (src != NULL && src->sa_family == AF_INET6) {
-        *v6 = true;
-        a = ((const struct sockaddr_in6 *)src)->sin6_addr.s6_addr;
-    } else if (src != NULL && src->sa_family == AF_INET) {
-        *v6 = false;
-        return (const uint8_t *)&((const struct sockaddr_in *)src)->sin_addr;
-    } else {
-        *v6 = false;
-        return none;
+    if (!*from_ecs) {
+        return answer_source(src, v6);
     }
-    if (*v6) {
-        uint64_t hi;
-        uint32_t mid;
-        memcpy(&hi, a, 8);
-        memcpy(&mid, a + 8, 4);
-        if (hi == 0 && mid == htonl(0xffff)) { /* ::ffff:0:0/96 */
-            *v6 = false;
-            a += 12;
-        }
+    *v6 = q->ecs_family == 2;
+    if (*v6 && answer_mapped(q->ecs_addr)) {
+        *v6 = false;
+        return q->ecs_addr + 12;
     }
-    return a;
+    return q->ecs_addr;
 }
 
 static void trace_choice(answer_trace_t *t, const svc_rt_t *svc, const geo_list_t *order,
@@ -92,7 +77,7 @@ static bool answer_service(answer_ctx_t *ctx, const prepared_t *p, const query_t
  * the question move; NULL when the name is in none of our zones. */
 static const prepared_t *answer_choose(const snapshot_t *s, const query_t *q, int *qdelta)
 {
-    const node_t *n = snapshot_find(s, q->qname, q->qlen, q->hash);
+    const node_t *n = snapshot_find_padded(s, q->qname, q->qlen, q->hash);
     const node_t *cut;
 
     if (n == NULL) {
@@ -137,9 +122,46 @@ static unsigned answer_status_rcode(query_status_t st)
         return LDNS_RCODE_NOTIMPL;
     case QUERY_BADVERS:
         return 16; /* RFC 6891 6.1.3 */
+    case QUERY_BADKEY:
+        return LDNS_RCODE_NOTAUTH; /* with TSIG error BADKEY, RFC 8945 5.2.1 */
     default:
         return 0;
     }
+}
+
+uint64_t answer_clock_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* RFC 7873 5.2.3-5.2.5: every reply to a query with a COOKIE option carries
+ * the client's cookie and a server cookie: the one presented if it is ours
+ * and fresh, else a new one. Whatever was presented, the query is answered:
+ * only the rate limiter treats clients differently (rrl.h). Out of line:
+ * most queries have no cookie and should not pay for its frame. */
+static void __attribute__((noinline))
+answer_cookie(const answer_ctx_t *ctx, const query_t *q, const struct sockaddr *src, answer_t *a)
+{
+    bool v6;
+    const uint8_t *ip = answer_source(src, &v6);
+    size_t iplen = v6 ? 16 : 4;
+
+    if (ctx->cookie_secret == NULL) {
+        a->cookie_state = ANSWER_COOKIE_NONE;
+        return;
+    }
+    memcpy(a->client_cookie, q->cookie, COOKIE_CLIENT_LEN);
+    uint32_t now = (uint32_t)(answer_now(ctx) / 1000000u);
+    cookie_check_t c = cookie_check(ctx->cookie_secret, q->cookie, q->cookie_len, ip, iplen, now);
+    if (c == COOKIE_VALID) {
+        memcpy(a->server_cookie, q->cookie + COOKIE_CLIENT_LEN, COOKIE_SERVER_LEN);
+    } else {
+        cookie_make(ctx->cookie_secret, q->cookie, ip, iplen, now, a->server_cookie);
+    }
+    a->cookie_state = c == COOKIE_INVALID ? ANSWER_COOKIE_NEW : ANSWER_COOKIE_VALID;
 }
 
 void answer_query(answer_ctx_t *ctx, const snapshot_t *s, const query_t *q, query_status_t st,
@@ -151,18 +173,27 @@ void answer_query(answer_ctx_t *ctx, const snapshot_t *s, const query_t *q, quer
     a->reply = st != QUERY_DROP;
     a->qdelta = 0;
     a->scope = 0;
+    if (q->cookie_len != 0) {
+        answer_cookie(ctx, q, src, a);
+    }
     if (st != QUERY_OK) {
         a->rcode = (uint8_t)answer_status_rcode(st);
+        a->ede = ANSWER_EDE_NONE;
         return;
     }
     /* No zone transfers unless configured (none are), nothing outside class IN. */
     if (q->qclass != LDNS_RR_CLASS_IN || q->qtype == LDNS_RR_TYPE_AXFR ||
         q->qtype == LDNS_RR_TYPE_IXFR || (p = answer_choose(s, q, &a->qdelta)) == NULL) {
         a->rcode = LDNS_RCODE_REFUSED;
+        a->ede = q->qclass == LDNS_RR_CLASS_IN &&
+                         (q->qtype == LDNS_RR_TYPE_AXFR || q->qtype == LDNS_RR_TYPE_IXFR)
+                     ? ANSWER_EDE_NO_TRANSFER
+                     : ANSWER_EDE_NOT_AUTH;
         return;
     }
     if (p->svc != NULL && !answer_service(ctx, p, q, src, a)) {
         a->rcode = LDNS_RCODE_SERVFAIL;
+        a->ede = ANSWER_EDE_ALL_DOWN;
         return;
     }
     a->prep = p;

@@ -7,10 +7,13 @@
 #include <netinet/in.h>
 #include <string.h>
 
+#include "gslbd/engine/cookie.h"
+
 #define HDR     12
 #define OPT_LEN 11
 #define FLAG_AA 0x04
 #define FLAG_TC 0x02
+#define FLAG_CD 0x10 /* in the fourth byte of the header */
 
 /* Big-endian stores: one byte swap and one store each, where shifting byte
  * by byte took four or five instructions, a dozen times per answer. */
@@ -18,6 +21,11 @@ static inline void wr16(uint8_t *p, unsigned v)
 {
     uint16_t be = htons((uint16_t)v);
     memcpy(p, &be, 2);
+}
+
+static inline unsigned rd16in(const uint8_t *p)
+{
+    return (unsigned)(p[0] << 8 | p[1]);
 }
 
 static inline void wr32(uint8_t *p, uint32_t v)
@@ -49,12 +57,14 @@ static void frag_put(const frag_t *f, uint8_t *out, size_t pos, size_t len, int 
 }
 
 /* Copy n <= 16 bytes with at most two fixed-size moves each way, which
- * overlap when n is not a power of two: ECS addresses are 0 to 16 bytes, and
- * a library memcpy call costs more than the copy. */
+ * overlap when n is not a power of two: ECS addresses are 0 to 16 bytes (3
+ * for the /24 resolvers send most), and a library memcpy call, or a byte
+ * loop, costs more than the copy. */
 static inline void copy16(uint8_t *dst, const uint8_t *src, size_t n)
 {
     uint64_t a, b;
     uint32_t c, d;
+    uint16_t e, f;
 
     if (n >= 8) {
         memcpy(&a, src, 8);
@@ -66,24 +76,90 @@ static inline void copy16(uint8_t *dst, const uint8_t *src, size_t n)
         memcpy(&d, src + n - 4, 4);
         memcpy(dst, &c, 4);
         memcpy(dst + n - 4, &d, 4);
-    } else {
-        for (size_t i = 0; i < n; i++) {
-            dst[i] = src[i];
-        }
+    } else if (n >= 2) {
+        memcpy(&e, src, 2);
+        memcpy(&f, src + n - 2, 2);
+        memcpy(dst, &e, 2);
+        memcpy(dst + n - 2, &f, 2);
+    } else if (n == 1) {
+        dst[0] = src[0];
     }
 }
 
-/* Bytes of the OPT record we send: ECS is echoed when it was sent. */
+/* Bytes of the OPT record we send: ECS is echoed when it was sent, and a
+ * cookie answered with ours (at most: without a secret there is none). */
 static size_t opt_len(const query_t *q)
 {
-    return !q->edns ? 0 : OPT_LEN + (q->ecs ? 8u + (q->ecs_source + 7u) / 8u : 0);
+    return !q->edns ? 0
+                    : OPT_LEN + (q->ecs ? 8u + (q->ecs_source + 7u) / 8u : 0) +
+                          (q->cookie_len ? 4u + COOKIE_CLIENT_LEN + COOKIE_SERVER_LEN : 0);
 }
 
-static size_t write_opt(uint8_t *out, size_t pos, const query_t *q, unsigned ext_rcode,
-                        unsigned scope)
+static size_t write_cookie(uint8_t *out, size_t pos, const answer_t *a)
+{
+    wr16(out + pos, 10); /* EDNS option 10: COOKIE */
+    wr16(out + pos + 2, COOKIE_CLIENT_LEN + COOKIE_SERVER_LEN);
+    memcpy(out + pos + 4, a->client_cookie, COOKIE_CLIENT_LEN);
+    memcpy(out + pos + 4 + COOKIE_CLIENT_LEN, a->server_cookie, COOKIE_SERVER_LEN);
+    return pos + 4 + COOKIE_CLIENT_LEN + COOKIE_SERVER_LEN;
+}
+
+/* The Extended DNS Error (RFC 8914 2) of each answer_ede_t: INFO-CODE and
+ * EXTRA-TEXT (UTF-8, no terminating NUL on the wire). */
+static const struct {
+    uint16_t code;
+    uint8_t len;
+    const char *text;
+} ede_table[] = {
+#define EDE(code, text)                                                                            \
+    {                                                                                              \
+        code, sizeof(text) - 1, text                                                               \
+    }
+    [ANSWER_EDE_NOT_AUTH] = EDE(20, ""),
+    [ANSWER_EDE_NO_TRANSFER] = EDE(21, "zone transfers are not served"),
+    [ANSWER_EDE_ALL_DOWN] = EDE(0, "no region of this service is up (on_all_down: servfail)"),
+#undef EDE
+};
+
+static size_t write_ede(uint8_t *out, size_t pos, unsigned ede)
+{
+    unsigned len = ede_table[ede].len;
+
+    wr16(out + pos, 15); /* EDNS option 15: Extended DNS Error */
+    wr16(out + pos + 2, 2 + len);
+    wr16(out + pos + 4, ede_table[ede].code);
+    memcpy(out + pos + 6, ede_table[ede].text, len);
+    return pos + 6 + len;
+}
+
+/* The end of the OPT record at `opt` whose options so far end at `end`:
+ * the cookie (RFC 7873 5.2: the client's, then the server cookie
+ * answer_query() chose), an Extended DNS Error (`ede`), then its RDLENGTH.
+ * Out of line, and called last, so that write_opt() stays a leaf: most
+ * replies have neither. */
+static size_t __attribute__((noinline))
+write_opt_end(uint8_t *out, size_t opt, size_t end, const query_t *q, const answer_t *a,
+              unsigned ede)
+{
+    if (q->cookie_len != 0 && a->cookie_state != ANSWER_COOKIE_NONE) {
+        end = write_cookie(out, end, a);
+    }
+    if (ede != ANSWER_EDE_NONE) {
+        end = write_ede(out, end, ede);
+    }
+    wr16(out + opt + 9, (unsigned)(end - opt - OPT_LEN));
+    return end;
+}
+
+/* Our OPT record at `pos`, its options: ECS echoed with a->scope (not with
+ * an extended RCODE), the cookie, then an Extended DNS Error for error
+ * replies (`ede`, an answer_ede_t). Returns the position after it. */
+static size_t write_opt(uint8_t *out, size_t pos, const query_t *q, const answer_t *a,
+                        unsigned ext_rcode, unsigned ede)
 {
     uint8_t *p = out + pos;
     unsigned abytes = (q->ecs_source + 7u) / 8u;
+    size_t end = pos + OPT_LEN;
 
     p[0] = 0;                    /* owner: root */
     wr16(p + 1, 41);             /* OPT */
@@ -92,50 +168,146 @@ static size_t write_opt(uint8_t *out, size_t pos, const query_t *q, unsigned ext
     p[6] = 0;                       /* version 0 */
     p[7] = q->dnssec_ok ? 0x80 : 0; /* DO copied, RFC 3225 3 */
     p[8] = 0;
-    if (!q->ecs || ext_rcode != 0) {
+    bool more = (q->cookie_len | ede) != 0;
+    if (q->ecs && ext_rcode == 0) {
+        /* RFC 7871 7.2.1: FAMILY, SOURCE PREFIX-LENGTH and ADDRESS echoed,
+         * with the SCOPE PREFIX-LENGTH the answer holds for (0: everyone). */
+        wr16(p + 11, 8);
+        wr16(p + 13, 4 + abytes);
+        wr16(p + 15, q->ecs_family);
+        p[17] = q->ecs_source;
+        p[18] = (uint8_t)a->scope;
+        copy16(p + 19, q->ecs_addr, abytes);
+        end += 8 + abytes;
+        if (!more) {
+            wr16(p + 9, 8 + abytes);
+            return end;
+        }
+    } else if (!more) {
         wr16(p + 9, 0);
-        return pos + OPT_LEN;
+        return end;
     }
-    /* RFC 7871 7.2.1: FAMILY, SOURCE PREFIX-LENGTH and ADDRESS echoed, with
-     * the SCOPE PREFIX-LENGTH the answer holds for (0: everyone). */
-    wr16(p + 9, 8 + abytes);
-    wr16(p + 11, 8);
-    wr16(p + 13, 4 + abytes);
-    wr16(p + 15, q->ecs_family);
-    p[17] = q->ecs_source;
-    p[18] = (uint8_t)scope;
-    copy16(p + 19, q->ecs_addr, abytes);
-    return pos + OPT_LEN + 8 + abytes;
+    return write_opt_end(out, pos, end, q, a, ede);
 }
 
-/* Header and question; the counts other than QDCOUNT start at zero. */
+/* Header and question, the counts other than QDCOUNT left for the caller
+ * to write. Answering in place, the ID, the question and its count (1, or
+ * query_parse() would not have read it) are already there. */
 static size_t write_head(const query_t *q, uint8_t *out, unsigned rcode, bool aa)
 {
     const uint8_t *pkt = q->pkt;
     size_t qlen = q->qend ? q->qend - HDR : 0;
 
-    out[0] = pkt[0];
-    out[1] = pkt[1];
     out[2] = (uint8_t)(0x80 | (pkt[2] & 0x79) | (aa ? FLAG_AA : 0)); /* QR, opcode, RD */
-    out[3] = (uint8_t)(rcode & 0x0f);                                /* RA, Z, AD, CD clear */
-    wr16(out + 4, q->qend ? 1 : 0);
-    memset(out + 6, 0, 6);
-    if (out != pkt) {                       /* answering in place, the question is already there */
+    /* RA, Z and AD clear; CD copied, as RFC 4035 3.1.6 says a server MUST. */
+    out[3] = (uint8_t)((rcode & 0x0f) | (pkt[3] & FLAG_CD));
+    if (out != pkt || qlen == 0) {
+        out[0] = pkt[0];
+        out[1] = pkt[1];
+        wr16(out + 4, qlen ? 1 : 0);
         memcpy(out + HDR, pkt + HDR, qlen); /* the client's letter case, RFC 4343 4.1 */
     }
     return HDR + qlen;
 }
 
-static size_t encode_error(const query_t *q, uint8_t *out, unsigned rcode)
+/* Copy the possibly compressed name at `pos` of the query into `out`,
+ * uncompressed. Pointers must point backwards, so the walk ends; returns the
+ * name's length, 0 if it is not a valid name. */
+static size_t name_copy(const uint8_t *pkt, size_t len, size_t pos, uint8_t *out)
 {
-    size_t pos = write_head(q, out, rcode, false);
+    size_t n = 0;
+
+    while (pos < len) {
+        unsigned c = pkt[pos];
+        if ((c & 0xc0) == 0xc0) {
+            size_t to = pos + 1 < len ? (size_t)(c & 0x3f) << 8 | pkt[pos + 1] : len;
+            if (to >= pos) {
+                return 0;
+            }
+            pos = to;
+        } else if (c > 63 || pos + 1 + c > len || n + 1 + c > DNAME_MAX) {
+            return 0;
+        } else {
+            memcpy(out + n, pkt + pos, 1 + c);
+            n += 1 + c;
+            pos += 1 + c;
+            if (c == 0) {
+                return n;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Just past the name at `pos` of a record whose framing query.c checked. */
+static size_t name_skip(const uint8_t *p, size_t pos)
+{
+    while (p[pos] != 0 && (p[pos] & 0xc0) != 0xc0) {
+        pos += 1u + p[pos];
+    }
+    return pos + (p[pos] == 0 ? 1 : 2);
+}
+
+/* Largest TSIG record we send back: two names and the fixed fields. */
+#define TSIG_MAX (2 * DNAME_MAX + 10 + 16)
+
+/* The TSIG record of a NOTAUTH reply to a signed query (RFC 8945 5.3.2): the
+ * key's name, algorithm, time signed and fudge of the request, no MAC (the
+ * reply is unsigned: we hold no key), its original ID, error BADKEY (17).
+ * Written to `rr` before the reply overwrites the query. Returns its
+ * length, 0 if the request's record cannot be read back. */
+static size_t __attribute__((noinline)) tsig_badkey(const query_t *q, uint8_t *rr)
+{
+    const uint8_t *p = q->pkt;
+    size_t n = name_copy(p, q->len, q->tsig, rr);
+    size_t rdata = name_skip(p, q->tsig) + 10;
+    size_t alen = n != 0 ? name_copy(p, q->len, rdata, rr + n + 10) : 0;
+
+    if (alen == 0) {
+        return 0;
+    }
+    size_t at = name_skip(p, rdata);          /* time signed 6, fudge 2, MAC size 2 */
+    size_t id = at + 10 + rd16in(p + at + 8); /* original ID, after the MAC */
+    uint8_t *d = rr + n;
+    wr16(d, 250);     /* TSIG */
+    wr16(d + 2, 255); /* class ANY */
+    wr32(d + 4, 0);   /* TTL 0 */
+    wr16(d + 8, (unsigned)(alen + 16));
+    d += 10 + alen;
+    memcpy(d, p + at, 8); /* time signed and fudge */
+    wr16(d + 8, 0);       /* MAC size: no MAC */
+    memcpy(d + 10, p + id, 2);
+    wr16(d + 12, 17); /* BADKEY */
+    wr16(d + 14, 0);  /* no other data */
+    return n + 10 + alen + 16;
+}
+
+/* Error replies: header, question, OPT, TSIG. Out of line, for the frame
+ * the TSIG record needs. */
+static size_t __attribute__((noinline))
+encode_error(const answer_t *a, const query_t *q, uint8_t *out, size_t max)
+{
+    uint8_t tsig[TSIG_MAX];
+    size_t tlen = q->tsig != 0 ? tsig_badkey(q, tsig) : 0;
+    size_t pos = write_head(q, out, a->rcode, false);
+    unsigned ar = 0;
+
+    memset(out + 6, 0, 4);
 
     /* RFC 6891 7: a reply to a query with an OPT has one, FORMERR included
      * (q->edns is set only once an OPT record itself was well formed). */
     if (q->edns) {
-        pos = write_opt(out, pos, q, rcode >> 4, 0);
-        wr16(out + 10, 1);
+        pos = write_opt(out, pos, q, a, a->rcode >> 4, a->ede);
+        ar++;
     }
+    if (tlen != 0 && pos + tlen <= max) {
+        memcpy(out + pos, tsig, tlen);
+        pos += tlen;
+        ar++;
+    } else if (tlen != 0) {
+        out[2] |= FLAG_TC; /* two long names over 512 bytes: the client can ask over TCP */
+    }
+    wr16(out + 10, ar);
     return pos;
 }
 
@@ -193,9 +365,10 @@ static size_t encode_truncated(const answer_t *a, const query_t *q, uint8_t *out
 {
     size_t pos = write_head(q, out, a->prep->rcode, a->prep->aa);
 
+    memset(out + 6, 0, 6);
     out[2] |= FLAG_TC;
     if (opt) {
-        pos = write_opt(out, pos, q, 0, a->scope);
+        pos = write_opt(out, pos, q, a, 0, ANSWER_EDE_NONE);
         wr16(out + 10, 1);
     }
     return pos;
@@ -206,13 +379,13 @@ size_t encode_answer(const answer_t *a, const query_t *q, uint8_t *out, bool tcp
     if (!a->reply) {
         return 0;
     }
+    size_t max =
+        tcp ? ENCODE_TCP_MAX : (q->udp_size < ENCODE_UDP_MAX ? q->udp_size : ENCODE_UDP_MAX);
     if (a->prep == NULL) {
-        return encode_error(q, out, a->rcode);
+        return encode_error(a, q, out, max);
     }
 
     const prepared_t *p = a->prep;
-    size_t max =
-        tcp ? ENCODE_TCP_MAX : (q->udp_size < ENCODE_UDP_MAX ? q->udp_size : ENCODE_UDP_MAX);
     size_t opt = opt_len(q);
     size_t pos = write_head(q, out, p->rcode, p->aa);
     const frag_t *f = &p->frag;
@@ -248,11 +421,30 @@ size_t encode_answer(const answer_t *a, const query_t *q, uint8_t *out, bool tcp
         }
     }
     if (opt) {
-        pos = write_opt(out, pos, q, 0, a->scope);
+        pos = write_opt(out, pos, q, a, 0, ANSWER_EDE_NONE);
         ar++;
     }
     wr16(out + 6, an);
     wr16(out + 8, ns);
     wr16(out + 10, ar);
+    return pos;
+}
+
+size_t encode_slip(const answer_t *a, const query_t *q, uint8_t *out)
+{
+    size_t pos = q->qend ? q->qend : HDR;
+    unsigned ext = 0;
+
+    if (q->cookie_len != 0 && a->cookie_state == ANSWER_COOKIE_NEW) {
+        out[3] = (uint8_t)((out[3] & ~0x0fu) | (23 & 0x0f)); /* BADCOOKIE: 23 */
+        ext = 23 >> 4;
+    } else {
+        out[2] |= FLAG_TC;
+    }
+    memset(out + 6, 0, 6);
+    if (q->edns) {
+        pos = write_opt(out, pos, q, a, ext, a->prep == NULL ? a->ede : ANSWER_EDE_NONE);
+        wr16(out + 10, 1);
+    }
     return pos;
 }

@@ -7,7 +7,9 @@
  * was rendered against, and fills in what varies per query: the ID, flags,
  * the service's chosen addresses, EDNS (RFC 6891) with Client Subnet (RFC
  * 7871). When the response does not fit the client's limit it drops the
- * additional section, then truncates (TC). Pure and allocation-free.
+ * additional section, then truncates (TC). Error replies carry the OPT of an
+ * EDNS query and, for a query signed with TSIG, an unsigned TSIG record with
+ * error BADKEY (RFC 8945 5.3.2). Pure and allocation-free.
  */
 #ifndef GSLB_ENCODE_H
 #define GSLB_ENCODE_H
@@ -31,5 +33,12 @@
  * question then already where the response needs them); any other overlap
  * is not allowed. */
 size_t encode_answer(const answer_t *a, const query_t *q, uint8_t *out, bool tcp);
+
+/* Rewrite the UDP response to `q` already in `out` as a rate limiter's slip
+ * (rrl.h): the header and question kept, no records, TC set so the client
+ * retries over TCP; or, for a client that sent a cookie without a valid
+ * server cookie, BADCOOKIE with a new one (RFC 7873 5.2.3), so it retries
+ * over UDP with it. Returns the new length. */
+size_t encode_slip(const answer_t *a, const query_t *q, uint8_t *out);
 
 #endif

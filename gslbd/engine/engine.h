@@ -8,6 +8,9 @@
  *   answer   answer_query()   answer.h   query_t + snapshot -> answer_t
  *   encode   encode_answer()  encode.h   answer_t -> response bytes
  *
+ * and, for UDP, response rate limiting (rrl.h), which may drop the response
+ * or send it truncated instead.
+ *
  * Around them: the snapshot, compiled from zone models (snapshot.h, render.h,
  * zoneset.h), the health it reads (healthdb.h) and the choice of regions
  * (select.h); and --explain (explain.h), which runs the same steps with a
@@ -21,11 +24,19 @@
 #include "gslbd/engine/answer.h"
 #include "gslbd/engine/encode.h"
 #include "gslbd/engine/query.h"
+#include "gslbd/engine/rrl.h"
 #include "gslbd/engine/snapshot.h"
 
-/* The three steps for one message that came from `src` (NULL: none), the
- * response written into `out` (see encode_answer() for its size and the
- * one overlap allowed). Returns the response's length, 0 for no reply. */
+/* A UDP response over its rate limit (rrl.h): sent anyway, dropped (0) or
+ * slipped. Out of line: the common case never comes here. */
+size_t engine_limited(answer_ctx_t *ctx, const query_t *q, const answer_t *a,
+                      const struct sockaddr *src, uint8_t *out, size_t len);
+
+/* The three steps for one message that came from `src` (NULL: none, only
+ * without a rate limiter), the response written into `out` (see
+ * encode_answer() for its size and the one overlap allowed), then over UDP
+ * the rate limit, if ctx has one. Returns the response's length, 0 for no
+ * reply. */
 static inline size_t engine_reply(answer_ctx_t *ctx, const snapshot_t *s,
                                   const struct sockaddr *src, const uint8_t *pkt, size_t len,
                                   uint8_t *out, bool tcp)
@@ -35,7 +46,15 @@ static inline size_t engine_reply(answer_ctx_t *ctx, const snapshot_t *s,
     query_status_t st = query_parse(&q, pkt, len);
 
     answer_query(ctx, s, &q, st, src, &a);
-    return encode_answer(&a, &q, out, tcp);
+    size_t n = encode_answer(&a, &q, out, tcp);
+    /* A client that returned a server cookie of ours has proven its
+     * address: it is neither limited nor counted against its network. */
+    if (!tcp && ctx->rrl != NULL && n != 0 &&
+        !(q.cookie_len != 0 && a.cookie_state == ANSWER_COOKIE_VALID) &&
+        !rrl_pass(ctx->rrl, src, &a, n)) {
+        n = engine_limited(ctx, &q, &a, src, out, n);
+    }
+    return n;
 }
 
 #endif

@@ -8,10 +8,12 @@
 
 #include <string.h>
 
-#define OPCODE(pkt)  (((pkt)[2] >> 3) & 0x0f)
-#define RR_TYPE_OPT  41
-#define EDNS_OPT_ECS 8
-#define OPT_FIXED    11 /* an OPT record up to its RDATA: root owner, TYPE, CLASS, TTL, RDLENGTH */
+#define OPCODE(pkt)     (((pkt)[2] >> 3) & 0x0f)
+#define RR_TYPE_OPT     41
+#define RR_TYPE_TSIG    250
+#define EDNS_OPT_ECS    8
+#define EDNS_OPT_COOKIE 10
+#define OPT_FIXED       11 /* an OPT record up to its RDATA: root owner, TYPE, CLASS, TTL, RDLENGTH */
 
 _Static_assert(sizeof(((query_t *)0)->qname) % 8 == 0, "the name is copied in whole words");
 
@@ -173,8 +175,25 @@ static query_status_t query_opt(query_t *q, const uint8_t *at, size_t rdlen)
         if (rdlen < 4 || olen > rdlen - 4) {
             return QUERY_FORMERR;
         }
-        if (rd16(o) == EDNS_OPT_ECS && !query_ecs(q, o + 4, olen)) {
-            return QUERY_FORMERR; /* RFC 7871 7.1.2 */
+        unsigned code = rd16(o);
+        if (code == EDNS_OPT_ECS) {
+            if (!query_ecs(q, o + 4, olen)) {
+                return QUERY_FORMERR; /* RFC 7871 7.1.2 */
+            }
+        } else if (code == EDNS_OPT_COOKIE) {
+            /* RFC 7873 4: a client cookie of 8 bytes, alone or followed by
+             * a server cookie of 8 to 32; any other length is malformed
+             * (5.2.2). The RFC gives no rule for a second COOKIE option: the
+             * first is the one taken. Where it is is noted; answer.c reads
+             * it (no call here keeps this loop, run by every ECS query, a
+             * leaf). */
+            if (olen != 8 && olen - 16 > 24) {
+                return QUERY_FORMERR;
+            }
+            if (q->cookie_len == 0) {
+                q->cookie = o + 4;
+                q->cookie_len = (uint8_t)olen;
+            }
         }
         o += 4 + olen;
         rdlen -= 4 + olen;
@@ -182,7 +201,25 @@ static query_status_t query_opt(query_t *q, const uint8_t *at, size_t rdlen)
     return at[6] != 0 ? QUERY_BADVERS : QUERY_OK;
 }
 
-/* Walk the answer, authority and additional sections looking for OPT. */
+/* RFC 8945 4.2: the TSIG RDATA's fields (algorithm name, time signed, fudge,
+ * MAC size and MAC, original ID, error, other length and data) fill exactly
+ * its RDLENGTH. */
+static bool query_tsig_ok(const uint8_t *p, size_t rdata, size_t rdlen)
+{
+    size_t pos = rdata, end = rdata + rdlen;
+
+    if (!query_skip_name(p, end, &pos) || pos + 10 > end) {
+        return false;
+    }
+    pos += 10 + (size_t)rd16(p + pos + 8);
+    if (pos + 6 > end) {
+        return false;
+    }
+    return pos + 6 + rd16(p + pos + 4) == end;
+}
+
+/* Walk the answer, authority and additional sections looking for OPT, and
+ * for TSIG, which must be the last record of all (RFC 8945 5.2). */
 static query_status_t query_records(query_t *q, const uint8_t *p, size_t len, size_t pos)
 {
     unsigned total = (unsigned)rd16(p + 6) + rd16(p + 8) + rd16(p + 10);
@@ -209,6 +246,12 @@ static query_status_t query_records(query_t *q, const uint8_t *p, size_t len, si
             if (s != QUERY_OK) {
                 st = s;
             }
+        } else if (type == RR_TYPE_TSIG) {
+            if (r != total - 1 || r < first_additional || !query_tsig_ok(p, pos + 10, rdlen)) {
+                return QUERY_FORMERR; /* RFC 8945 5.2: misplaced, repeated or broken */
+            }
+            q->tsig = (uint16_t)at;
+            st = QUERY_BADKEY; /* checked before the EDNS version: RFC 8945 5.2.1 */
         }
         pos += 10 + (size_t)rdlen;
     }
@@ -234,6 +277,25 @@ static query_status_t query_additional(query_t *q, const uint8_t *p, size_t len,
     return query_opt(q, p + at, rdlen);
 }
 
+/* A message with an opcode we do not implement gets NOTIMP. Its OPT record is
+ * still looked for, when its questions can be stepped over, because a reply
+ * to a request with an OPT must carry one (RFC 6891 7); a shape we cannot
+ * walk just gets NOTIMP without it. */
+static query_status_t __attribute__((noinline))
+query_notimp(query_t *q, const uint8_t *p, size_t len)
+{
+    size_t pos = 12;
+
+    for (unsigned i = rd16(p + 4); i > 0; i--) {
+        if (!query_skip_name(p, len, &pos) || (pos += 4) > len) {
+            return QUERY_NOTIMP;
+        }
+    }
+    /* A signed message is answered BADKEY whatever its opcode: the key is
+     * what the sender needs to hear about. */
+    return query_records(q, p, len, pos) == QUERY_BADKEY ? QUERY_BADKEY : QUERY_NOTIMP;
+}
+
 query_status_t query_parse(query_t *q, const uint8_t *pkt, size_t len)
 {
     size_t qlen;
@@ -245,17 +307,19 @@ query_status_t query_parse(query_t *q, const uint8_t *pkt, size_t len)
     q->ecs = false;
     q->dnssec_ok = false;
     q->udp_size = 512;
+    q->tsig = 0;
+    q->cookie_len = 0;
     if (len < 12 || (pkt[2] & 0x80) != 0) {
         return QUERY_DROP;
     }
     if (rd16(pkt + 4) != 1 || (qlen = query_qname(q, pkt, len)) == 0 || 12 + qlen + 4 > len) {
-        return OPCODE(pkt) != 0 ? QUERY_NOTIMP : QUERY_FORMERR;
+        return OPCODE(pkt) != 0 ? query_notimp(q, pkt, len) : QUERY_FORMERR;
     }
     q->qtype = rd16(pkt + 12 + qlen);
     q->qclass = rd16(pkt + 12 + qlen + 2);
     q->qend = 12 + qlen + 4;
     if (OPCODE(pkt) != 0) {
-        return QUERY_NOTIMP;
+        return query_notimp(q, pkt, len);
     }
     return query_additional(q, pkt, len, q->qend);
 }

@@ -1,9 +1,10 @@
 /*
  * query: decode one DNS query message into the few facts answering needs.
  *
- * It validates the header, the single question (RFC 1035 4.1.2) and the EDNS
- * OPT record (RFC 6891 6.1) and never allocates: the query_t lives on the
- * caller's stack or in per-thread storage. It does not decide the answer.
+ * It validates the header, the single question (RFC 1035 4.1.2), the EDNS
+ * OPT record (RFC 6891 6.1) and the place of a TSIG record (RFC 8945 5.2),
+ * and never allocates: the query_t lives on the caller's stack or in
+ * per-thread storage. It does not decide the answer.
  */
 #ifndef GSLB_QUERY_H
 #define GSLB_QUERY_H
@@ -18,8 +19,9 @@ typedef enum {
     QUERY_OK,      /* answer it */
     QUERY_DROP,    /* no reply at all: shorter than a header, or QR set */
     QUERY_FORMERR, /* malformed: reply FORMERR */
-    QUERY_NOTIMP,  /* opcode other than QUERY: reply NOTIMP */
+    QUERY_NOTIMP,  /* opcode other than QUERY: reply NOTIMP (its OPT read: RFC 6891 7) */
     QUERY_BADVERS, /* EDNS version other than 0: reply BADVERS (RFC 6891 6.1.3) */
+    QUERY_BADKEY,  /* signed with TSIG: we hold no keys, NOTAUTH/BADKEY (RFC 8945 5.2.1) */
 } query_status_t;
 
 /* Largest EDNS payload size we advertise and send (DNS flag day 2020). */
@@ -35,6 +37,9 @@ typedef struct {
     uint8_t nlabels;
     bool edns, dnssec_ok;
     uint16_t udp_size;              /* the client's limit: 512 without EDNS */
+    uint16_t tsig;                  /* offset of a well-placed TSIG record, 0: none */
+    uint8_t cookie_len;             /* COOKIE option (RFC 7873): 0 none, 8, or 16 to 40 */
+    const uint8_t *cookie;          /* its data in pkt: the client cookie, then any server's */
     bool ecs;                       /* a valid EDNS Client Subnet option (RFC 7871) was sent */
     uint8_t ecs_family;             /* 1 IPv4, 2 IPv6 */
     uint8_t ecs_source;             /* SOURCE PREFIX-LENGTH */

@@ -314,6 +314,10 @@ static void build_finish(build_t *b, prepared_t *a, uint8_t rcode, bool aa)
     render_finish(b->r, &b->s->arena, &a->frag);
     a->rcode = rcode;
     a->aa = aa;
+    a->kind = rcode == LDNS_RCODE_NXDOMAIN   ? PREPARED_NXDOMAIN
+              : !aa                          ? PREPARED_REFERRAL
+              : a->svc != NULL || a->frag.an ? PREPARED_POSITIVE
+                                             : PREPARED_NODATA;
 }
 
 static void build_zone_answers(build_t *b, size_t z)
@@ -325,6 +329,7 @@ static void build_zone_answers(build_t *b, size_t z)
     build_finish(b, &zr->nxdomain, LDNS_RCODE_NXDOMAIN, true);
     zr->nodata = zr->nxdomain;
     zr->nodata.rcode = LDNS_RCODE_NOERROR;
+    zr->nodata.kind = PREPARED_NODATA;
 }
 
 static void build_svc_answer(bnode_t *t, prepared_t *a, uint16_t qtype, uint16_t owner)
@@ -657,7 +662,9 @@ static void build_nodes(build_t *b)
     for (size_t k = 0; k < b->n_all; k++) {
         bnode_t *n = b->all[k];
         node_t *node = arena_alloc(&s->arena, sizeof(*node));
-        node->name = arena_dup(&s->arena, n->name, n->len);
+        uint8_t *name = arena_alloc(&s->arena, (n->len + 7u) & ~7u); /* zeroed: padded */
+        memcpy(name, n->name, n->len);
+        node->name = name;
         node->len = n->len;
         node->hash = n->hash;
         node->zone = &s->zones[n->zone];

@@ -17,6 +17,7 @@
 #include "common/arena.h"
 #include "geo/geomap.h"
 #include "geo/mapcache.h"
+#include "gslbd/engine/dname.h"
 #include "gslbd/engine/healthdb.h"
 #include "gslbd/engine/render.h"
 #include "zones/zone.h"
@@ -70,6 +71,15 @@ static inline bool svc_is_plain(const svc_rt_t *svc)
     return svc->policy != POLICY_WEIGHTED && !(svc->policy == POLICY_NEAREST && svc->spread_km > 0);
 }
 
+/* What kind of response a prepared one is, worked out at load time for the
+ * rate limiter's classes (rrl.h). */
+typedef enum {
+    PREPARED_POSITIVE, /* records in the answer section, or a service's */
+    PREPARED_NODATA,   /* NOERROR, nothing in the answer section */
+    PREPARED_NXDOMAIN,
+    PREPARED_REFERRAL, /* below a delegation: NS in the authority section */
+} prepared_kind_t;
+
 /* One prepared response: a static fragment, optionally followed by address
  * records chosen per query from a service. */
 typedef struct {
@@ -79,11 +89,12 @@ typedef struct {
     uint16_t svc_type;   /* LDNS_RR_TYPE_A or _AAAA */
     uint8_t rcode;
     bool aa;
+    uint8_t kind; /* prepared_kind_t */
 } prepared_t;
 
 typedef struct node node_t;
 struct node {
-    const uint8_t *name; /* lower-case wire */
+    const uint8_t *name; /* lower-case wire, zero-padded to whole 8-byte words */
     uint32_t hash;
     uint8_t len;
     uint8_t n_types;
@@ -149,6 +160,24 @@ void snapshot_attach_health(snapshot_t *s, healthdb_t *health);
  * cache now (the main thread, or the loader thread while it compiles). */
 void snapshot_free(snapshot_t *s);
 
+/* The node of a name stored zero-padded to whole eight-byte words, as the
+ * question name of a query_t is (query.h), the node names of a snapshot
+ * are: one hash probe, compared a word at a time. */
+static inline const node_t *snapshot_find_padded(const snapshot_t *s, const uint8_t *name,
+                                                 uint8_t len, uint32_t hash)
+{
+    for (uint32_t i = hash & s->mask;; i = (i + 1) & s->mask) {
+        const node_t *n = s->table[i];
+        if (n == NULL) {
+            return NULL;
+        }
+        if (n->hash == hash && n->len == len && dname_equal_padded(n->name, name, len)) {
+            return n;
+        }
+    }
+}
+
+/* The node of any name (a suffix of the question, say). */
 static inline const node_t *snapshot_find(const snapshot_t *s, const uint8_t *name, uint8_t len,
                                           uint32_t hash)
 {

@@ -56,8 +56,19 @@ typedef struct {
     unsigned sync_wait_ms;     /* --sync-wait */
     server_config_t srv;
     bool check;
+    bool rrl_exempt_given; /* the first --rrl-exempt replaces the default list */
     log_level_t level;
 } options_t;
+
+/* Long options without a short form. */
+enum {
+    OPT_RRL = 256,
+    OPT_RRL_RATE,
+    OPT_RRL_SLIP,
+    OPT_RRL_V4,
+    OPT_RRL_V6,
+    OPT_RRL_EXEMPT,
+};
 
 /* What a reload does (reloader.h merges them): the zone files that changed,
  * every zone file, the GeoIP database. */
@@ -114,6 +125,19 @@ static void usage(FILE *out)
         "      --tcp-max N         concurrent TCP connections at most (default 512; lowered to\n"
         "                          fit the open-file limit, which gslbd raises to its hard\n"
         "                          limit); when all are taken, the one idle longest makes room\n"
+        "      --rrl on|off|log    response rate limiting over UDP (default on): a client\n"
+        "                          network gets --rrl-rate responses a second per kind\n"
+        "                          and name; log counts and logs what would be limited\n"
+        "      --rrl-rate N        responses a second per network, kind and name (default 200)\n"
+        "      --rrl-slip N        send every Nth limited response truncated (TC) so real\n"
+        "                          clients retry over TCP, drop the rest; 0 drops all,\n"
+        "                          1 truncates all (default 2)\n"
+        "      --rrl-ipv4-prefix N the client network of an IPv4 source (default 24)\n"
+        "      --rrl-ipv6-prefix N the client network of an IPv6 source (default 56)\n"
+        "      --rrl-exempt NET    never limit sources in NET (ADDR[/PREFIX]); repeatable;\n"
+        "                          replaces the default, loopback (127.0.0.0/8, ::1);\n"
+        "                          'none' exempts nothing. Clients returning a valid DNS\n"
+        "                          cookie, and TCP, are never limited.\n"
         "  -C, --control PATH      control socket for healthd and gslbctl (health reports,\n"
         "                          status, drain/down/up overrides)\n"
         "      --overrides FILE    where overrides are kept across restarts\n"
@@ -149,6 +173,66 @@ static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
     return 0;
 }
 
+/* One of the --rrl options. Returns 0, or -EINVAL with the error logged. */
+static int parse_rrl_option(options_t *o, int c, const char *arg)
+{
+    rrl_config_t *r = &o->srv.rrl;
+    rrl_net_t net;
+
+    switch (c) {
+    case OPT_RRL:
+        if (strcmp(arg, "on") == 0 || strcmp(arg, "off") == 0 || strcmp(arg, "log") == 0) {
+            r->mode = arg[1] == 'n' ? RRL_ON : arg[1] == 'f' ? RRL_OFF : RRL_LOG;
+            return 0;
+        }
+        log_err("--rrl '%s': expected on, off or log", arg);
+        return -EINVAL;
+    case OPT_RRL_RATE:
+        if (parse_uint(arg, 1, 1000000, &r->rate) == 0) {
+            return 0;
+        }
+        log_err("--rrl-rate '%s': expected responses a second, from 1 to 1000000", arg);
+        return -EINVAL;
+    case OPT_RRL_SLIP:
+        if (parse_uint(arg, 0, 100, &r->slip) == 0) {
+            return 0;
+        }
+        log_err("--rrl-slip '%s': expected a number from 0 to 100", arg);
+        return -EINVAL;
+    case OPT_RRL_V4:
+        if (parse_uint(arg, 1, 32, &r->v4_prefix) == 0) {
+            return 0;
+        }
+        log_err("--rrl-ipv4-prefix '%s': expected a prefix length from 1 to 32", arg);
+        return -EINVAL;
+    case OPT_RRL_V6:
+        if (parse_uint(arg, 1, 128, &r->v6_prefix) == 0) {
+            return 0;
+        }
+        log_err("--rrl-ipv6-prefix '%s': expected a prefix length from 1 to 128", arg);
+        return -EINVAL;
+    default: /* OPT_RRL_EXEMPT */
+        if (!o->rrl_exempt_given) {
+            o->rrl_exempt_given = true;
+            r->n_exempt = 0;
+        }
+        if (strcmp(arg, "none") == 0) {
+            r->n_exempt = 0;
+            return 0;
+        }
+        if (rrl_net_parse(arg, &net) < 0) {
+            log_err("--rrl-exempt '%s': expected ADDR[/PREFIX], e.g. 192.0.2.0/24, or none", arg);
+            return -EINVAL;
+        }
+        if (r->n_exempt == RRL_EXEMPT_MAX) {
+            log_err("--rrl-exempt: at most %d networks", RRL_EXEMPT_MAX);
+            return -EINVAL;
+        }
+        r->exempt[r->n_exempt++] = net;
+        return 0;
+    }
+}
+
 static int parse_options(int argc, char **argv, options_t *o)
 {
     static const struct option longs[] = {
@@ -163,6 +247,12 @@ static int parse_options(int argc, char **argv, options_t *o)
         {"sync-wait", required_argument, NULL, 'W'},
         {"tcp-timeout", required_argument, NULL, 'T'},
         {"tcp-max", required_argument, NULL, 'M'},
+        {"rrl", required_argument, NULL, OPT_RRL},
+        {"rrl-rate", required_argument, NULL, OPT_RRL_RATE},
+        {"rrl-slip", required_argument, NULL, OPT_RRL_SLIP},
+        {"rrl-ipv4-prefix", required_argument, NULL, OPT_RRL_V4},
+        {"rrl-ipv6-prefix", required_argument, NULL, OPT_RRL_V6},
+        {"rrl-exempt", required_argument, NULL, OPT_RRL_EXEMPT},
         {"user", required_argument, NULL, 'u'},
         {"control-group", required_argument, NULL, 'G'},
         {"verbose", no_argument, NULL, 'v'},
@@ -179,6 +269,7 @@ static int parse_options(int argc, char **argv, options_t *o)
     o->srv.tcp_timeout_ms = 10000;
     o->sync_wait_ms = 3000;
     o->srv.tcp_max = 512;
+    rrl_config_default(&o->srv.rrl);
     o->level = LOG_LEVEL_INFO;
     while ((c = getopt_long(argc, argv, "z:l:t:cg:e:C:u:vqVh", longs, NULL)) != -1) {
         switch (c) {
@@ -232,6 +323,16 @@ static int parse_options(int argc, char **argv, options_t *o)
         case 'M':
             if (parse_uint(optarg, 1, 1000000, &o->srv.tcp_max) < 0) {
                 log_err("--tcp-max '%s': expected a number from 1 to 1000000", optarg);
+                return -EINVAL;
+            }
+            break;
+        case OPT_RRL:
+        case OPT_RRL_RATE:
+        case OPT_RRL_SLIP:
+        case OPT_RRL_V4:
+        case OPT_RRL_V6:
+        case OPT_RRL_EXEMPT:
+            if (parse_rrl_option(o, c, optarg) < 0) {
                 return -EINVAL;
             }
             break;
@@ -481,6 +582,19 @@ static void announce(const gslbd_t *g)
              g->opt->srv.threads == 1 ? "" : "s");
 }
 
+/* At the stop, what rate limiting did over the whole run, if anything. */
+static void log_rrl_total(const server_t *srv)
+{
+    rrl_stats_t st;
+
+    if (server_rrl_stats(srv, &st) && (st.dropped | st.slipped | st.logged) != 0) {
+        log_info("rate limit: %llu responses dropped, %llu sent truncated, %llu would have "
+                 "been limited (log only) since the start",
+                 (unsigned long long)st.dropped, (unsigned long long)st.slipped,
+                 (unsigned long long)st.logged);
+    }
+}
+
 static const snapshot_t *current_snapshot(void *arg)
 {
     return server_snapshot(((gslbd_t *)arg)->srv);
@@ -510,53 +624,83 @@ static int control_owner(const options_t *opt, control_config_t *cfg)
     return 0;
 }
 
-static int serve(options_t *opt, zoneset_t *zs, geo_db_t *db, healthdb_t *health, snapshot_t *snap)
+/* Close the control socket, if open, and free it. */
+static void control_stop(gslbd_t *g)
 {
-    gslbd_t g = {.opt = opt, .zs = zs, .db = db, .health = health, .loop = uv_default_loop()};
-    diag_t errs = {0};
-    int r;
+    control_close(g->ctl);
+    listener_stop(g->loop); /* a paused control socket */
+    uv_run(g->loop, UV_RUN_NOWAIT);
+    control_free(g->ctl);
+    g->ctl = NULL;
+}
 
-    control_config_t ctl_cfg = {.path = opt->control, .owner = (uid_t)-1, .group = (gid_t)-1};
-    if (control_owner(opt, &ctl_cfg) < 0) {
-        snapshot_free(snap);
-        return 1;
-    }
-    files_limit(&opt->srv);
-    if (server_new(&opt->srv, &g.srv, &errs) < 0) {
-        diag_log(&errs, LOG_LEVEL_ERR);
-        snapshot_free(snap);
-        return 1;
-    }
+/* Open the control socket, if asked for, and drop privileges. Returns 0, or
+ * a negative code with g->ctl left for control_stop(). */
+static int serve_control(gslbd_t *g, const control_config_t *cfg)
+{
+    const options_t *opt = g->opt;
+    diag_t errs = {0};
+    int r = 0;
+
     /* The control socket's reserve, to pause on when descriptors run out. */
     if (opt->control != NULL && (r = listener_reserve(1)) < 0) {
         log_err("--control %s: cannot open a reserve descriptor: %s", opt->control,
                 gslb_strerror(r));
-        snapshot_free(snap);
-        server_free(g.srv);
-        return 1;
-    }
-    if (opt->control != NULL &&
-        control_new(g.loop, &ctl_cfg, health, current_snapshot, &g, &g.ctl, &errs) < 0) {
+    } else if (opt->control != NULL && (r = control_new(g->loop, cfg, g->health, current_snapshot,
+                                                        g, &g->ctl, &errs)) < 0) {
         diag_log(&errs, LOG_LEVEL_ERR);
-        control_close(g.ctl);
-        uv_run(g.loop, UV_RUN_NOWAIT);
-        control_free(g.ctl);
+    } else if (opt->user != NULL) {
+        r = drop_privileges(opt->user);
+    }
+    return r;
+}
+
+/* Bind the sockets, open the control socket, drop privileges and start the
+ * workers on `snap`, which this owns from the call, failed or not. Returns
+ * 0, or a negative code once it has freed everything it made. */
+static int serve_open(gslbd_t *g, snapshot_t *snap)
+{
+    options_t *opt = g->opt;
+    control_config_t ctl_cfg = {.path = opt->control, .owner = (uid_t)-1, .group = (gid_t)-1};
+    diag_t errs = {0};
+    int r;
+
+    if ((r = control_owner(opt, &ctl_cfg)) < 0) {
         snapshot_free(snap);
-        server_free(g.srv);
-        return 1;
+        return r;
     }
-    if (opt->user != NULL && drop_privileges(opt->user) < 0) {
+    files_limit(&opt->srv);
+    if ((r = server_new(&opt->srv, &g->srv, &errs)) < 0) {
+        diag_log(&errs, LOG_LEVEL_ERR);
         snapshot_free(snap);
-        server_free(g.srv);
-        return 1;
+        return r;
     }
-    if (g.ctl != NULL) {
-        healthdb_check_files(health);           /* as the user it will save them as */
-        healthdb_begin(health, uv_now(g.loop)); /* wait for the healthd heard from before */
+    if ((r = serve_control(g, &ctl_cfg)) < 0) {
+        control_stop(g);
+        snapshot_free(snap);
+        server_free(g->srv);
+        return r;
     }
-    if (server_start(g.srv, g.loop, snap) < 0) {
-        log_err("cannot start worker threads");
-        server_free(g.srv);
+    if (g->ctl != NULL) {
+        healthdb_check_files(g->health);            /* as the user it will save them as */
+        healthdb_begin(g->health, uv_now(g->loop)); /* wait for the healthd heard from before */
+    }
+    if ((r = server_start(g->srv, g->loop, snap)) < 0) { /* snap is the server's now */
+        log_err("cannot start worker threads: %s", gslb_strerror(r));
+        control_stop(g);
+        server_free(g->srv);
+        return r;
+    }
+    return 0;
+}
+
+static int serve(options_t *opt, zoneset_t *zs, geo_db_t *db, healthdb_t *health, snapshot_t *snap)
+{
+    gslbd_t g = {.opt = opt, .zs = zs, .db = db, .health = health, .loop = uv_default_loop()};
+
+    if (serve_open(&g, snap) < 0) {
+        uv_loop_close(g.loop);
+        geo_db_free(g.db);
         return 1;
     }
     zoneset_attach_later(zs);
@@ -570,6 +714,7 @@ static int serve(options_t *opt, zoneset_t *zs, geo_db_t *db, healthdb_t *health
     uv_run(g.loop, UV_RUN_DEFAULT);
 
     reloader_stop(&g.reloader); /* the loader thread uses zs, db and the server's snapshots */
+    log_rrl_total(g.srv);
     server_free(g.srv);
     control_close(g.ctl);
     listener_stop(g.loop); /* a paused control socket */

@@ -6,18 +6,24 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "common/alloc.h"
 #include "common/errcode.h"
+#include "gslbd/engine/cookie.h"
 #include "gslbd/server/addr.h"
 #include "gslbd/server/listener.h"
 #include "gslbd/server/reclaim.h"
 #include "gslbd/server/tcp.h"
+#include "gslbd/server/ticker.h"
 #include "gslbd/server/udp.h"
 
 struct server {
     server_config_t cfg;
+    uint8_t cookie_secret[COOKIE_SECRET_LEN]; /* made at start: RFC 9018 server cookies */
+    ticker_t clock;                           /* the time the workers read */
+    rrl_t *rrl;                               /* NULL: rate limiting off */
     _Atomic bool stopping;
     reclaim_t *rc;
     tcp_loop_t **loops; /* one per worker */
@@ -62,7 +68,13 @@ static int server_bind(server_t *srv, unsigned w, diag_t *errs)
             diag_error(errs, NULL, "cannot listen on %s: %s", addr, gslb_strerror(tcp));
             return tcp;
         }
-        srv->udp[srv->n_udp++] = udp_new(udp, addr_is_wildcard(ss), srv->rc, &srv->stopping);
+        udp_sock_t *u = udp_new(udp, addr_is_wildcard(ss), srv->rc, &srv->stopping);
+        answer_ctx_t *ctx = udp_ctx(u);
+        ctx->cookie_secret = srv->cookie_secret;
+        ctx->clock = &srv->clock.now_us;
+        ctx->rrl = srv->rrl; /* one table for every socket: a source sending to several
+                                sockets of the group is counted once */
+        srv->udp[srv->n_udp++] = u;
         tcp_loop_add(srv->loops[w], tcp);
     }
     return 0;
@@ -78,12 +90,29 @@ int server_new(const server_config_t *cfg, server_t **out, diag_t *errs)
     }
     srv = xcalloc(1, sizeof(*srv));
     srv->cfg = *cfg;
+    /* A secret of our own: cookies this server hands out are valid until it
+     * restarts (or, signed with the time, for an hour at most). And a key
+     * for the rate limiter's hash, so nobody can aim many keys at a bucket. */
+    uint8_t seed[16];
+    if (getrandom(srv->cookie_secret, sizeof(srv->cookie_secret), 0) !=
+            (ssize_t)sizeof(srv->cookie_secret) ||
+        getrandom(seed, sizeof(seed), 0) != (ssize_t)sizeof(seed)) {
+        r = -errno;
+        diag_error(errs, NULL, "cannot make the DNS cookie secret: %s", gslb_strerror(r));
+        free(srv);
+        return r;
+    }
+    if (cfg->rrl.mode != RRL_OFF) {
+        srv->rrl = rrl_new(&cfg->rrl, seed, &srv->clock.now_us);
+    }
     srv->rc = reclaim_new();
     srv->loops = xcalloc(cfg->threads, sizeof(*srv->loops));
     srv->udp = xcalloc((size_t)cfg->threads * cfg->n_listen, sizeof(*srv->udp));
     unsigned per_loop = (cfg->tcp_max + cfg->threads - 1) / cfg->threads;
     for (unsigned w = 0; w < cfg->threads; w++) {
         srv->loops[w] = tcp_loop_new(cfg->tcp_timeout_ms, per_loop, srv->rc, &srv->stopping);
+        tcp_loop_ctx(srv->loops[w])->cookie_secret = srv->cookie_secret;
+        tcp_loop_ctx(srv->loops[w])->clock = &srv->clock.now_us;
         if ((r = server_bind(srv, w, errs)) < 0) {
             server_free(srv);
             return r;
@@ -109,6 +138,9 @@ int server_start(server_t *srv, uv_loop_t *main_loop, snapshot_t *snap)
         return r;
     }
     srv->started = true; /* from here on server_free() stops what did start */
+    if ((r = ticker_start(&srv->clock)) < 0) {
+        return r;
+    }
     for (unsigned w = 0; w < srv->cfg.threads; w++) {
         if ((r = tcp_loop_start(srv->loops[w])) < 0) {
             return r;
@@ -140,6 +172,15 @@ const snapshot_t *server_snapshot(const server_t *srv)
     return reclaim_current(srv->rc);
 }
 
+bool server_rrl_stats(const server_t *srv, rrl_stats_t *out)
+{
+    if (srv->rrl == NULL) {
+        return false;
+    }
+    rrl_stats(srv->rrl, out);
+    return true;
+}
+
 void server_free(server_t *srv)
 {
     if (srv == NULL) {
@@ -157,6 +198,8 @@ void server_free(server_t *srv)
     for (size_t i = 0; i < srv->n_udp; i++) {
         udp_free(srv->udp[i]);
     }
+    ticker_stop(&srv->clock); /* no worker reads it any more */
+    rrl_free(srv->rrl);
     reclaim_free(srv->rc); /* its handles close on the main loop's next run */
     free(srv->loops);
     free(srv->udp);

@@ -6,8 +6,9 @@
  * (tcp.h), all of SO_REUSEPORT groups (addr.h), so the kernel spreads
  * clients over them. Every one of them answers from the snapshot published
  * through reclaim.h, which frees a replaced snapshot once no thread can
- * hold it. This file makes, starts, feeds and stops them; it answers
- * nothing itself (the engine does) and loads nothing (main.c does).
+ * hold it. They share the cookie secret, the clock (ticker.h) and the rate
+ * limiter of UDP responses (rrl.h), made here. This file makes, starts, feeds and stops them; it
+ * answers nothing itself (the engine does) and loads nothing (main.c does).
  */
 #ifndef GSLB_SERVER_H
 #define GSLB_SERVER_H
@@ -19,6 +20,7 @@
 #include <uv.h>
 
 #include "common/diag.h"
+#include "gslbd/engine/rrl.h"
 #include "gslbd/engine/snapshot.h"
 
 typedef struct {
@@ -27,6 +29,7 @@ typedef struct {
     unsigned threads;        /* worker threads, >= 1 */
     unsigned tcp_timeout_ms; /* idle TCP connections are closed after this */
     unsigned tcp_max;        /* concurrent TCP connections, over all threads */
+    rrl_config_t rrl;        /* rate limiting of UDP responses (mode RRL_OFF: none) */
 } server_config_t;
 
 typedef struct server server_t;
@@ -51,6 +54,9 @@ void server_hold_frees(server_t *srv, bool hold);
 
 /* The snapshot being served now (main thread: stable until the next swap). */
 const snapshot_t *server_snapshot(const server_t *srv);
+
+/* What rate limiting did so far; false when it is off. Any thread. */
+bool server_rrl_stats(const server_t *srv, rrl_stats_t *out);
 
 /* Stop the workers, close every socket, free everything. NULL-safe. Once
  * started, the last of it is freed by the main loop's next run. */

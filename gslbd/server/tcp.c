@@ -380,6 +380,11 @@ tcp_loop_t *tcp_loop_new(unsigned timeout_ms, unsigned max_conns, reclaim_t *rc,
     return w;
 }
 
+answer_ctx_t *tcp_loop_ctx(tcp_loop_t *w)
+{
+    return &w->ctx;
+}
+
 void tcp_loop_add(tcp_loop_t *w, int fd)
 {
     w->fds = xreallocarray(w->fds, w->n_listen + 1, sizeof(*w->fds));

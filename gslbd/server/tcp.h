@@ -15,6 +15,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include "gslbd/engine/answer.h"
 #include "gslbd/server/reclaim.h"
 
 typedef struct tcp_loop tcp_loop_t;
@@ -24,6 +25,10 @@ typedef struct tcp_loop tcp_loop_t;
  * *stop. Registers the loop as a reader of rc. */
 tcp_loop_t *tcp_loop_new(unsigned timeout_ms, unsigned max_conns, reclaim_t *rc,
                          const _Atomic bool *stop);
+
+/* The engine's context of the loop's thread, to set up before start (the
+ * cookie secret: see answer.h). */
+answer_ctx_t *tcp_loop_ctx(tcp_loop_t *t);
 
 /* Add a listening socket (from addr_bind(), taken over). Before start. */
 void tcp_loop_add(tcp_loop_t *t, int fd);

@@ -214,6 +214,11 @@ udp_sock_t *udp_new(int fd, bool pktinfo, reclaim_t *rc, const _Atomic bool *sto
     return u;
 }
 
+answer_ctx_t *udp_ctx(udp_sock_t *u)
+{
+    return &u->ctx;
+}
+
 int udp_start(udp_sock_t *u)
 {
     int r = uv_thread_create(&u->thread, udp_main, u);

@@ -13,6 +13,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include "gslbd/engine/answer.h"
 #include "gslbd/server/reclaim.h"
 
 typedef struct udp_sock udp_sock_t;
@@ -20,6 +21,10 @@ typedef struct udp_sock udp_sock_t;
 /* A socket `fd` (from addr_bind(), taken over) to be answered from what `rc`
  * publishes, until *stopping. Registers its thread as a reader of rc. */
 udp_sock_t *udp_new(int fd, bool pktinfo, reclaim_t *rc, const _Atomic bool *stopping);
+
+/* The engine's context of its thread, to set up before start (cookie
+ * secret, rate limiter: see answer.h). */
+answer_ctx_t *udp_ctx(udp_sock_t *u);
 
 /* Start its thread. Returns 0 or a negative libuv code. */
 int udp_start(udp_sock_t *u) ATTR_WUR;

@@ -13,13 +13,18 @@ Not here: reloads and zone-file errors (test_reload.py), TCP limits and load
 (test_transport.py), geographic answers (test_geo.py).
 """
 
+import base64
 import os
 import struct
+
+import dns.message
+import dns.tsig
 
 import gslbtest as g
 
 OPT = g.GSLBD_OPT
 NEG = g.EXAMPLE_NEG_SOA
+EDE20 = (15, b"\x00\x14")  # Extended DNS Error 20, Not Authoritative (RFC 8914 4.21)
 EXTRA_NEG = ("extra.example.net. 20 IN SOA ns1.extra.example.net. hostmaster.example.net. "
              "SERIAL 3600 600 604800 3600")
 
@@ -79,6 +84,11 @@ def header_and_basics(srv):
         expect(srv, "RFC 1035 4.1.1: RD clear in query, clear in reply (%s)" % tr, tr,
                "www.gslb.example.com", "A", flags="QR AA", rd=False,
                answer=["www.gslb.example.com. 30 IN A 192.0.2.10"])
+        for qname, rcode in (("www.gslb.example.com", "NOERROR"),
+                             ("nope.gslb.example.com", "NXDOMAIN"), ("example.org", "REFUSED")):
+            srv.query(qname, "A", transport=tr, flags="RD CD").check(
+                "RFC 4035 3.1.6: CD copied from the query: %s %s (%s)" % (qname, rcode, tr),
+                rcode=rcode, flags="QR RD CD", noflags="TC RA Z AD")
         expect(srv, "RFC 2308 s3: NXDOMAIN with SOA, TTL min(300, 60) (%s)" % tr, tr,
                "nope.gslb.example.com", "A", rcode="NXDOMAIN", authority=[NEG])
         expect(srv, "RFC 2308 s3: NXDOMAIN below an existing name (%s)" % tr, tr,
@@ -88,8 +98,11 @@ def header_and_basics(srv):
         expect(srv, "RFC 8020 s2: empty non-terminal is NODATA, not NXDOMAIN (%s)" % tr, tr,
                "_tcp.gslb.example.com", "A", authority=[NEG])
         for name in ("example.org", "example.com", "com", "."):
-            expect(srv, "RFC 1035 4.1.1: REFUSED outside served zones: %s (%s)" % (name, tr),
-                   tr, name, "A", rcode="REFUSED", flags="QR RD")
+            expect(srv, "RFC 1035 4.1.1, RFC 8914 4.21: REFUSED outside served zones, "
+                   "EDE 20 Not Authoritative: %s (%s)" % (name, tr),
+                   tr, name, "A", rcode="REFUSED", flags="QR RD", opt=dict(OPT, options=[EDE20]))
+        expect(srv, "RFC 8914: no OPT, so no EDE, without EDNS (%s)" % tr, tr, "example.org",
+               "A", rcode="REFUSED", flags="QR RD", opt=None, edns=None)
 
         # RFC 4343 s3 / RFC 1035 4.1.1: matching ignores case; the question is echoed
         # byte for byte. Owner names in the answer may use either case, and are compared
@@ -259,10 +272,7 @@ def edns(t, srv):
                "www.gslb.example.com", "A", do=True, opt=dict(OPT, do=True),
                answer=["www.gslb.example.com. 30 IN A 192.0.2.10"])
 
-        # An 8-byte client cookie (RFC 7873 s4.1), as dig +cookie sends.
-        expect(srv, "RFC 7873 5.2: client cookie from a cookie-less server is ignored (%s)"
-               % tr, tr, "www.gslb.example.com", "A", options=[(10, os.urandom(8))],
-               answer=["www.gslb.example.com. 30 IN A 192.0.2.10"])
+        cookies(t, srv, tr)
 
         r = srv.query("www.gslb.example.com", "A", transport=tr, ecs="192.0.2.0/24")
         r.check("RFC 7871: query with client subnet answered NOERROR (%s)" % tr,
@@ -280,6 +290,41 @@ def edns(t, srv):
     with t.group("RFC 6891 6.1.3: raw BADVERS is extended rcode 16 (ercode 1, rcode 0)"):
         r.check(rcode="BADVERS")
         r.check_edns(version=0, payload=1232, do=False, ercode=1, options=[])
+
+
+def cookies(t, srv, tr):
+    """DNS cookies (RFC 7873) answered with RFC 9018 server cookies, over one transport."""
+    def cookie_of(r):
+        got = [data for code, data in r.option_bytes() if code == 10]
+        return got[0] if len(got) == 1 else None
+
+    for n in (0, 7, 9, 15, 41):
+        srv.query("www.gslb.example.com", "A", transport=tr, options=[(10, bytes(n))]).check(
+            "RFC 7873 5.2.2: a COOKIE option of %d bytes gets FORMERR (%s)" % (n, tr),
+            rcode="FORMERR")
+    # An 8-byte client cookie (RFC 7873 s4.1), as dig +cookie sends.
+    client = os.urandom(8)
+    r = srv.query("www.gslb.example.com", "A", transport=tr, options=[(10, client)])
+    r.check("RFC 7873 5.2.3: a client cookie alone: answered normally (%s)" % tr,
+            rcode="NOERROR", flags="QR AA RD")
+    cookie = cookie_of(r)
+    t.check("RFC 7873 5.2.3, RFC 9018 4.2: the client cookie comes back with a 16-byte server "
+            "cookie of version 1 (%s)" % tr,
+            cookie is not None and len(cookie) == 24 and cookie[:8] == client and
+            cookie[8:12] == b"\x01\0\0\0", "got: %s" % (cookie.hex() if cookie else None))
+    if cookie is None or len(cookie) != 24:
+        return
+    r = srv.query("www.gslb.example.com", "A", transport=tr, options=[(10, cookie)])
+    r.check("RFC 7873 5.2.5: the whole cookie sent back: answered (%s)" % tr, rcode="NOERROR")
+    t.eq("RFC 9018 4.3: a valid cookie under half an hour old comes back unchanged (%s)" % tr,
+         cookie.hex(), (cookie_of(r) or b"").hex())
+    forged = cookie[:23] + bytes([cookie[23] ^ 1])
+    r = srv.query("www.gslb.example.com", "A", transport=tr, options=[(10, forged)])
+    r.check("RFC 7873 5.2.4: a server cookie not ours: answered normally (%s)" % tr,
+            rcode="NOERROR")
+    new = cookie_of(r) or b""
+    t.check("RFC 7873 5.2.4: ... with a new server cookie (%s)" % tr,
+            new[:8] == client and len(new) == 24 and new != forged, "got: %s" % new.hex())
 
 
 def truncation(srv):
@@ -343,17 +388,59 @@ def opcodes_and_classes(srv):
             r.check("RFC 1035 4.1.1: opcode %d gets NOTIMP (%s)" % (op, tr), rcode="NOTIMP")
             r.check_count("RFC 1035 4.1.1: opcode %d: nothing answered (%s)" % (op, tr),
                           answer=0)
+            r.check_edns("RFC 6891 s7: OPT in the NOTIMP reply to an EDNS query (opcode %d, %s)"
+                         % (op, tr), version=0, payload=1232, do=False)
         r = srv.query("www.gslb.example.com", "A", transport=tr, opcode=2, edns=None)
         r.check("RFC 1035 4.1.1: raw opcode 2 reply: NOTIMP, opcode echoed, id kept (%s)" % tr,
                 rcode="NOTIMP", opcode=2, same_id=True)
+        r.check_edns("RFC 6891 s7: no OPT in the NOTIMP reply to a query without one (%s)" % tr,
+                     present=False)
 
         # version.bind may be answered (as BIND and Knot do) or refused; either way a reply.
         srv.query("version.bind", "TXT", transport=tr, qclass="CH").check(
             "RFC 4892 s2: CH TXT version.bind gets a reply (%s)" % tr,
             rcode=["NOERROR", "REFUSED", "NOTIMP"])
-        srv.query("www.gslb.example.com", "A", transport=tr, qclass="CH").check(
-            "RFC 6895 s3.2: class CH for an IN name: REFUSED or NOTIMP (%s)" % tr,
-            rcode=["REFUSED", "NOTIMP"])
+        r = srv.query("www.gslb.example.com", "A", transport=tr, qclass="CH")
+        r.check("RFC 6895 s3.2: class CH for an IN name: REFUSED or NOTIMP (%s)" % tr,
+                rcode=["REFUSED", "NOTIMP"])
+        r.check_edns("RFC 8914 4.21: class CH refused with EDE 20 Not Authoritative (%s)" % tr,
+                     options=[EDE20])
+
+
+def tsig(t, srv):
+    # We hold no TSIG keys: a signed query gets NOTAUTH and an unsigned TSIG record with
+    # error BADKEY, which dnspython, given the key, reports as PeerBadKey.
+    key = dns.tsig.Key("gslb.example.com.", base64.b64encode(b"k" * 32).decode(),
+                       algorithm=dns.tsig.HMAC_SHA256)
+    for tr in ("udp4", "tcp4", "udp6"):
+        for edns in (None, 0):
+            q = g.make_query("www.gslb.example.com", "SOA", edns=edns)
+            q.use_tsig(key)
+            wire = q.to_wire()
+            r = srv.send_raw(wire, tr)
+            what = "%s, %s" % ("EDNS" if edns is not None else "no EDNS", tr)
+            got = r.wire or b""
+            t.eq("RFC 8945 5.2.1: signed query gets NOTAUTH, nothing answered (%s)" % what,
+                 (9, 0, 0), (got[3] & 0x0f, got[6] << 8 | got[7], got[8] << 8 | got[9])
+                 if len(got) >= 12 else None)
+            try:
+                dns.message.from_wire(got, keyring=key, request_mac=q.mac)
+                verdict = "accepted"
+            except dns.tsig.PeerBadKey:
+                verdict = "PeerBadKey"
+            except Exception as e:  # noqa: BLE001: the verdict says which
+                verdict = "%s: %s" % (type(e).__name__, e)
+            t.eq("RFC 8945 5.3.2: unsigned TSIG with error BADKEY in the reply (%s)" % what,
+                 "PeerBadKey", verdict)
+    # The TSIG record anywhere but last is a format error (RFC 8945 5.2).
+    q = g.make_query("www.gslb.example.com", "SOA", edns=None)
+    q.use_tsig(key)
+    signed = q.to_wire()
+    opt = b"\0\0\x29\x04\xd0\0\0\0\0\0\0"
+    misplaced = signed[:11] + b"\x02" + signed[12:] + opt
+    r = srv.send_raw(misplaced, "udp4")
+    t.eq("RFC 8945 5.2: TSIG not the last record gets FORMERR", 1,
+         r.wire[3] & 0x0f if r.wire else None)
 
 
 def zone_transfers(t, srv):
@@ -374,6 +461,9 @@ def zone_transfers(t, srv):
             srv.query("gslb.example.com", "IXFR", transport="tcp6", edns=None, authority=soa))
     refused("RFC 1995 s2: IXFR over UDP refused",
             srv.query("gslb.example.com", "IXFR", transport="udp4", edns=None, authority=soa))
+    r = srv.query("gslb.example.com", "AXFR", transport="tcp4")
+    r.check_edns("RFC 8914 4.22: AXFR refused with EDE 21 Not Supported and a reason",
+                 options=[(15, b"\x00\x15zone transfers are not served")])
     t.like("RFC 5936: dig axfr reports the transfer failed", "Transfer failed",
            srv.dig("gslb.example.com", "AXFR").out)
 
@@ -448,6 +538,7 @@ def main(t):
     edns(t, srv)
     truncation(srv)
     opcodes_and_classes(srv)
+    tsig(t, srv)
     zone_transfers(t, srv)
     malformed(srv)
 

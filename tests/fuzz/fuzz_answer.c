@@ -1,6 +1,7 @@
 /*
- * Fuzz target: any bytes as a query to engine_reply(), over UDP and TCP,
- * against the example zone (and the built-in world database when present).
+ * Fuzz target: any bytes as a query to engine_reply(), over UDP (through
+ * a rate limiter) and TCP, with DNS cookies answered, against the example
+ * zone (and the built-in world database when present).
  * A reply must fit its transport's limit and parse as DNS; nothing may
  * crash or read out of bounds. Build with clang -fsanitize=fuzzer (make
  * fuzz) or replay a corpus with tests/fuzz/replay.c (make test does).
@@ -40,13 +41,36 @@ static snapshot_t *fuzz_snapshot(void)
     return snap;
 }
 
+/* Cookies answered with a fixed secret, at a fixed time; over UDP a rate
+ * limiter so low that most inputs take its limited paths (dropped, slipped
+ * truncated or as BADCOOKIE, logged). */
+static const uint8_t secret[16] = {0x5e, 0xc7, 0xe7};
+static _Atomic uint64_t clock_us = 1700000000ull * 1000000u;
+
+static rrl_t *fuzz_rrl(void)
+{
+    static rrl_t *rrl;
+    rrl_config_t cfg;
+
+    if (rrl == NULL) {
+        rrl_config_default(&cfg);
+        cfg.rate = 2;
+        cfg.slip = 2;
+        cfg.table_size = 64;
+        cfg.n_exempt = 0;
+        rrl = rrl_new(&cfg, secret, &clock_us);
+    }
+    return rrl;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static uint8_t out[ENCODE_TCP_MAX];
-    static answer_ctx_t ctx = {.rng = 1};
+    static answer_ctx_t ctx = {.rng = 1, .cookie_secret = secret, .clock = &clock_us};
     const snapshot_t *s = fuzz_snapshot();
-    struct sockaddr_storage src = {.ss_family = AF_INET};
+    struct sockaddr_storage src = {.ss_family = size % 2 ? AF_INET : AF_INET6};
 
+    ctx.rrl = fuzz_rrl();
     for (int tcp = 0; tcp < 2; tcp++) {
         size_t n = engine_reply(&ctx, s, (struct sockaddr *)&src, data, size, out, tcp);
         ldns_pkt *p;
@@ -62,8 +86,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     /* The UDP path answers in place, over the query: it must write the same
      * bytes as an answer into a separate buffer (answer_packet reads all it
-     * needs before it writes). */
+     * needs before it writes). Without the limiter, whose budgets the first
+     * answer would change for the second. */
     static uint8_t inplace[ENCODE_TCP_MAX];
+    ctx.rrl = NULL;
     if (size <= sizeof(inplace)) {
         size_t n = engine_reply(&ctx, s, (struct sockaddr *)&src, data, size, out, false);
         memcpy(inplace, data, size);

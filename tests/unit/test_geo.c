@@ -719,3 +719,91 @@ Test(geo, map_cache_reuses_unchanged_geometry)
     geo_cache_free(c); /* f is still referenced: freed on release */
     geo_cache_release(f);
 }
+
+/* ---- loading databases of unusual shapes ---- */
+
+/* Build `text` with geo/build-testdb (extra options in `opts`) and open it:
+ * geo_db_open's result; *out set on success. */
+static int open_built(const char *text, const char *opts, geo_db_t **out)
+{
+    char spec[] = "/tmp/gslb-geo-spec-XXXXXX", cmd[256];
+    int fd = mkstemp(spec);
+    FILE *f = fdopen(fd, "w");
+
+    cr_assert(fd >= 0 && f != NULL);
+    cr_assert_eq(fputs(text, f) >= 0 && fclose(f) == 0, true);
+    snprintf(cmd, sizeof(cmd), "geo/build-testdb %s %s %s.mmdb >/dev/null", opts, spec, spec);
+    cr_assert_eq(system(cmd), 0, "geo/build-testdb failed");
+    snprintf(cmd, sizeof(cmd), "%s.mmdb", spec);
+    diag_t errs = {0};
+    int r = geo_db_open(cmd, out, &errs);
+    diag_clear(&errs);
+    unlink(cmd);
+    unlink(spec);
+    return r;
+}
+
+/* 3000 neighbouring /32s, each with a record of its own: more distinct
+ * records than half the search tree's nodes, which the record cache was
+ * sized for. It used to fill up and probe for a free slot forever. */
+Test(geo, every_leaf_its_own_record, .timeout = 60)
+{
+    size_t n = 3000, size = n * 48 + 1, o = 0;
+    char *text = malloc(size);
+    geo_db_t *many;
+
+    cr_assert(text != NULL);
+    for (size_t i = 0; i < n; i++) {
+        o += (size_t)snprintf(text + o, size - o, "10.0.%zu.%zu/32 US NA %.3f -77.0\n", i / 256,
+                              i % 256, 10.0 + (double)i / 1000);
+    }
+    cr_assert_eq(open_built(text, "--ip-version 4", &many), 0);
+    free(text);
+    cr_assert_eq(many->n_locs, n);
+    uint8_t a[4] = {10, 0, 11, 183}; /* the last network */
+    unsigned depth;
+    uint32_t leaf = geo_trie_walk(&many->trie, false, a, &depth);
+    cr_assert_eq(depth, 32);
+    cr_assert(fabs(many->locs[leaf & ~GEO_LEAF].lat - 12.999) < 1e-9);
+    geo_db_free(many);
+}
+
+/* What a loader sees of a file being written in place: each is refused with
+ * a line that names the file and says what is wrong. */
+Test(geo, incomplete_files_are_refused_with_a_reason)
+{
+    char path[] = "/tmp/gslb-geo-cut-XXXXXX", dir[] = "/tmp/gslb-geo-dir-XXXXXX";
+    struct {
+        long keep; /* bytes written; -1: a directory */
+        const char *says;
+    } cases[] = {
+        {0, "error: empty file (is it being written?)"},
+        {1000, "error: not a complete MaxMind DB file (truncated, still being written, or not "
+               "an mmdb): The MaxMind DB file contains invalid metadata"},
+        {-1, "error: not a regular file"},
+    };
+    char head[1000]; /* the start of a search tree, without the metadata at the end */
+    int fd = mkstemp(path);
+
+    cr_assert(fd >= 0 && mkdtemp(dir) != NULL);
+    memset(head, 0x5a, sizeof(head));
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *p = cases[i].keep < 0 ? dir : path;
+        diag_t errs = {0};
+        geo_db_t *none = NULL;
+        char want[512];
+
+        cr_assert_eq(ftruncate(fd, 0), 0);
+        cr_assert_eq(pwrite(fd, head, (size_t)(cases[i].keep > 0 ? cases[i].keep : 0), 0),
+                     (ssize_t)(cases[i].keep > 0 ? cases[i].keep : 0));
+        cr_assert_lt(geo_db_open(p, &none, &errs), 0, "case %zu", i);
+        cr_assert_null(none);
+        snprintf(want, sizeof(want), "%s: %s", p, cases[i].says);
+        cr_assert_eq(errs.n, 1u);
+        cr_assert_str_eq(errs.lines[0], want);
+        diag_clear(&errs);
+    }
+    close(fd);
+    unlink(path);
+    rmdir(dir);
+}

@@ -466,3 +466,174 @@ Test(query, lower_casing_changes_only_letters)
         free(pkt);
     }
 }
+
+/* RFC 6891 7: a reply to a request with an OPT has one, whatever the opcode,
+ * so the OPT of a query gslbd does not implement is read too. */
+Test(query, opt_is_read_whatever_the_opcode_rfc6891_7)
+{
+    uint8_t pkt[128];
+    query_t q;
+    size_t n = with_opt(pkt, 0, NULL, 0);
+
+    pkt[2] = 0x20; /* opcode NOTIFY (4) */
+    cr_assert_eq(query_parse(&q, pkt, n), QUERY_NOTIMP);
+    cr_assert(q.edns, "NOTIFY with an OPT: its OPT is read");
+    cr_assert_eq(q.udp_size, 4096);
+    cr_assert(q.dnssec_ok);
+    cr_assert_eq(q.qend, sizeof(base_query), "the question is echoed");
+
+    /* DSO (opcode 6, RFC 8490) has no question: the records follow the header. */
+    uint8_t dso[12 + 11] = {0x12, 0x34, 0x30, 0, 0, 0, 0, 0, 0, 0, 0, 1,
+                            0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0};
+    cr_assert_eq(query_parse(&q, dso, sizeof(dso)), QUERY_NOTIMP);
+    cr_assert(q.edns, "no question, then an OPT: read");
+    cr_assert_eq(q.qend, 0);
+    cr_assert_eq(q.udp_size, 1232);
+
+    /* The version is not checked for an opcode that is not implemented anyway. */
+    n = with_opt(pkt, 1, NULL, 0);
+    pkt[2] = 0x28; /* opcode UPDATE (5) */
+    cr_assert_eq(query_parse(&q, pkt, n), QUERY_NOTIMP);
+    cr_assert(q.edns);
+    /* A broken OPT does not turn NOTIMP into FORMERR, and gets no OPT back. */
+    n = with_opt(pkt, 0, NULL, 0);
+    pkt[2] = 0x20;
+    cr_assert_eq(query_parse(&q, pkt, n - 1), QUERY_NOTIMP);
+    cr_assert_not(q.edns);
+}
+
+/* A TSIG record (RFC 8945 4.2) for key "k.example" with hmac-sha256, a
+ * 32-byte MAC, original ID 0x1234: what a signed query ends with. */
+static size_t tsig_rr(uint8_t *p)
+{
+    static const uint8_t rr[] = {
+        1, 'k', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 0, /* owner: the key's name */
+        0, 250, 0, 255, 0, 0, 0, 0,                      /* TSIG, ANY, TTL 0 */
+        0, 11 + 10 + 32 + 6,                             /* RDLENGTH */
+        11, 'h', 'm', 'a', 'c', '-', 's', 'h', 'a', '2', '5', '6', 0, /* algorithm */
+    };
+    size_t n = sizeof(rr);
+
+    memcpy(p, rr, n);
+    p[20] = 13 + 10 + 32 + 6; /* the algorithm name is 13 bytes */
+    const uint8_t fixed[10] = {0, 0, 0x65, 0x53, 0xf1, 0x00, 1, 44, 0, 32}; /* time, fudge, MAC size */
+    memcpy(p + n, fixed, 10);
+    n += 10;
+    memset(p + n, 0xaa, 32); /* the MAC */
+    n += 32;
+    const uint8_t tail[6] = {0x12, 0x34, 0, 0, 0, 0}; /* original ID, error, other length */
+    memcpy(p + n, tail, 6);
+    return n + 6;
+}
+
+Test(query, tsig_signed_query_is_badkey_rfc8945_5_2)
+{
+    uint8_t pkt[256];
+    query_t q;
+    size_t n = sizeof(base_query);
+
+    memcpy(pkt, base_query, n);
+    pkt[11] = 1;
+    size_t at = n;
+    n += tsig_rr(pkt + n);
+    cr_assert_eq(query_parse(&q, pkt, n), QUERY_BADKEY, "RFC 8945 5.2.1: we know no key");
+    cr_assert_eq(q.tsig, at);
+    cr_assert_not(q.edns);
+
+    n = with_opt(pkt, 0, NULL, 0); /* OPT, then TSIG last */
+    pkt[11] = 2;
+    at = n;
+    n += tsig_rr(pkt + n);
+    cr_assert_eq(query_parse(&q, pkt, n), QUERY_BADKEY);
+    cr_assert_eq(q.tsig, at);
+    cr_assert(q.edns, "the OPT before it is read");
+    cr_assert_eq(query_parse(&q, base_query, sizeof(base_query)), QUERY_OK);
+    cr_assert_eq(q.tsig, 0, "no TSIG: 0");
+}
+
+Test(query, misplaced_or_broken_tsig_is_formerr_rfc8945_5_2)
+{
+    uint8_t pkt[256], tsig[128];
+    query_t q;
+    size_t tlen = tsig_rr(tsig), n = sizeof(base_query);
+
+    /* TSIG, then an OPT: not last. */
+    memcpy(pkt, base_query, n);
+    pkt[11] = 2;
+    memcpy(pkt + n, tsig, tlen);
+    const uint8_t opt[11] = {0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0};
+    memcpy(pkt + n + tlen, opt, 11);
+    cr_expect_eq(query_parse(&q, pkt, n + tlen + 11), QUERY_FORMERR, "TSIG not last");
+    /* Two TSIG records. */
+    memcpy(pkt + n + tlen, tsig, tlen);
+    cr_expect_eq(query_parse(&q, pkt, n + 2 * tlen), QUERY_FORMERR, "two TSIG records");
+    /* In the answer section. */
+    pkt[7] = 1;
+    pkt[11] = 0;
+    cr_expect_eq(query_parse(&q, pkt, n + tlen), QUERY_FORMERR, "TSIG in the answer section");
+    /* Its fields run past its RDATA. */
+    pkt[7] = 0;
+    pkt[11] = 1;
+    pkt[n + 20] = 13 + 10; /* RDLENGTH cut to the algorithm and the first fields */
+    cr_expect_eq(query_parse(&q, pkt, n + 11 + 10 + 13 + 10), QUERY_FORMERR,
+                 "RFC 8945 4.2: MAC and the rest missing");
+}
+
+Test(query, tsig_on_an_opcode_we_do_not_implement_is_badkey_too)
+{
+    uint8_t pkt[256];
+    query_t q;
+    size_t n = sizeof(base_query);
+
+    memcpy(pkt, base_query, n);
+    pkt[2] = 0x20; /* NOTIFY */
+    pkt[11] = 1;
+    n += tsig_rr(pkt + n);
+    cr_assert_eq(query_parse(&q, pkt, n), QUERY_BADKEY, "RFC 8945 5.2.1: the key is unknown");
+}
+
+/* A COOKIE option (RFC 7873 4) of `len` bytes 0x11, 0x12, ... in an OPT. */
+static size_t with_cookie(uint8_t *buf, size_t len)
+{
+    uint8_t opt[64] = {0, 10, 0, (uint8_t)len};
+
+    for (size_t i = 0; i < len; i++) {
+        opt[4 + i] = (uint8_t)(0x11 + i);
+    }
+    return with_opt(buf, 0, opt, (uint16_t)(4 + len));
+}
+
+Test(query, cookie_option_is_read_rfc7873_4)
+{
+    uint8_t pkt[128];
+    query_t q;
+    const size_t good[] = {8, 16, 24, 40}; /* a client cookie, with a server cookie of 8 to 32 */
+
+    cr_assert_eq(query_parse(&q, base_query, sizeof(base_query)), QUERY_OK);
+    cr_assert_eq(q.cookie_len, 0, "no OPT: no cookie");
+    for (size_t i = 0; i < 4; i++) {
+        size_t n = with_cookie(pkt, good[i]);
+        cr_expect_eq(query_parse(&q, pkt, n), QUERY_OK, "%zu bytes", good[i]);
+        cr_expect_eq(q.cookie_len, good[i]);
+        cr_expect_eq(q.cookie[0], 0x11);
+        cr_expect_eq(q.cookie[good[i] - 1], 0x11 + good[i] - 1);
+    }
+    /* Two COOKIE options: RFC 7873 gives no rule; the first is taken. */
+    uint8_t two[4 + 8 + 4 + 16] = {0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8, 0, 10, 0, 16};
+    size_t n = with_opt(pkt, 0, two, sizeof(two));
+    cr_assert_eq(query_parse(&q, pkt, n), QUERY_OK);
+    cr_assert_eq(q.cookie_len, 8);
+    cr_assert_eq(q.cookie[7], 8);
+}
+
+Test(query, malformed_cookie_is_formerr_rfc7873_5_2_2)
+{
+    uint8_t pkt[128];
+    query_t q;
+    const size_t bad[] = {0, 7, 9, 15, 41};
+
+    for (size_t i = 0; i < 5; i++) {
+        size_t n = with_cookie(pkt, bad[i]);
+        cr_expect_eq(query_parse(&q, pkt, n), QUERY_FORMERR, "a cookie of %zu bytes", bad[i]);
+    }
+}
