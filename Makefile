@@ -192,6 +192,20 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	tools/demo.sh
 
+# The manual pages: mandoc's lint and groff's warnings (-ww) must both be
+# silent. mandoc runs inside man/, where it finds the pages that the others
+# refer to with Xr (it looks in /usr/share/man and the current directory).
+# tests/e2e/test_manpages.py checks the same, and the pages against --help.
+MAN_PAGES := $(notdir $(wildcard man/*.[1-9]))
+
+man-lint:
+	@command -v mandoc >/dev/null && command -v groff >/dev/null || \
+		{ echo "man-lint: mandoc and groff are needed (make deps)"; exit 1; }
+	@out=$$(cd man && mandoc -T lint $(MAN_PAGES) 2>&1; \
+		for p in $(MAN_PAGES); do groff -mandoc -ww -z -Tutf8 $$p 2>&1; done); \
+	if [ -n "$$out" ]; then printf '%s\n' "$$out"; exit 1; fi
+	@echo "man-lint: $(MAN_PAGES): mandoc -T lint and groff -ww have nothing to say"
+
 C_DIRS     := common daemon zones geo gslbd/engine gslbd/server gslbctl healthd
 FORMAT_SRC := $(foreach d,$(C_DIRS),$(wildcard $(d)/*.c $(d)/*.h))
 
@@ -205,5 +219,5 @@ clean:
 	rm -rf $(BUILD) build-fuzz build-analyze bin geo/world.mmdb
 
 .PHONY: all deps test unit demo fuzz bench bench-healthd format format-check clean layers objects \
-        analyze
+        analyze man-lint
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

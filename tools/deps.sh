@@ -3,11 +3,13 @@
 # Quiet and fast when everything is there; needs root (or sudo) otherwise.
 # `tools/deps.sh analyze` adds the static analysers (make analyze); the
 # libraries come too, since the analysis compiles every file.
+# Test-only tools include mandoc, man-db and groff-base: tests/e2e/test_manpages.py
+# and `make man-lint` lint and render the manual pages in man/.
 set -eu
 PKGS="build-essential pkg-config libldns-dev libuv1-dev libmaxminddb-dev libyaml-dev
 libcriterion-dev libcurl4-openssl-dev openssl dnsutils ldnsutils mmdb-bin libmaxmind-db-writer-perl tor-geoipdb tzdata
 unicode-cldr-core iproute2 procps util-linux python3 python3-dnspython zonemaster-cli dnsviz nginx curl
-dnsperf"
+dnsperf mandoc man-db groff-base"
 if [ "${1:-}" = analyze ]; then
     PKGS="$PKGS cppcheck clang clang-tools"
 fi
