@@ -57,6 +57,7 @@ typedef struct {
     server_config_t srv;
     bool check;
     bool rrl_exempt_given; /* the first --rrl-exempt replaces the default list */
+    bool syslog;           /* --syslog */
     log_level_t level;
 } options_t;
 
@@ -68,6 +69,7 @@ enum {
     OPT_RRL_V4,
     OPT_RRL_V6,
     OPT_RRL_EXEMPT,
+    OPT_SYSLOG,
 };
 
 /* What a reload does (reloader.h merges them): the zone files that changed,
@@ -152,6 +154,9 @@ static void usage(FILE *out)
         "  -u, --user NAME         drop root privileges to NAME after binding\n"
         "  -v, --verbose           log debug messages\n"
         "  -q, --quiet             log warnings and errors only\n"
+        "      --syslog            log through syslog(3) (daemon facility) instead of stderr;\n"
+        "                          on stderr lines carry a UTC time, or under systemd's\n"
+        "                          journal a priority prefix\n"
         "  -V, --version           print the version and exit\n"
         "  -h, --help              print this help and exit\n"
         "\n"
@@ -257,6 +262,7 @@ static int parse_options(int argc, char **argv, options_t *o)
         {"control-group", required_argument, NULL, 'G'},
         {"verbose", no_argument, NULL, 'v'},
         {"quiet", no_argument, NULL, 'q'},
+        {"syslog", no_argument, NULL, OPT_SYSLOG},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -347,6 +353,9 @@ static int parse_options(int argc, char **argv, options_t *o)
             break;
         case 'q':
             o->level = LOG_LEVEL_WARN;
+            break;
+        case OPT_SYSLOG:
+            o->syslog = true;
             break;
         case 'V':
             printf("gslbd %s (ldns %s, libuv %s)\n", gslb_version(), ldns_version(),
@@ -774,6 +783,10 @@ int main(int argc, char **argv)
         return 2;
     }
     log_init("gslbd", opt.level);
+    /* --check and --explain are command-line tools: their output stays plain. */
+    if (!opt.check && opt.explain == NULL) {
+        log_open(opt.syslog);
+    }
     if (open_geoip(&opt, &db) < 0) {
         free(opt.srv.listen);
         return 1;
