@@ -141,7 +141,9 @@ typedef struct zone {
     ldns_rdf *origin;  /* absolute, lower case */
     uint32_t ttl;      /* default TTL of static records */
     uint32_t serial;   /* the SOA serial in soa below */
-    bool serial_given; /* serial was written in the YAML (else derived) */
+    bool serial_given; /* serial was written in the YAML (else derived: load.h) */
+    int64_t mtime;     /* the file's modification time (seconds) when it was read */
+    uint64_t digest;   /* a digest of the file's bytes, to tell an edit from a touch */
     ldns_rr *soa;      /* apex SOA; its TTL is soa.ttl, by default the zone TTL */
     ldns_rr_list *rrs; /* every static record including apex NS, not SOA */
     zone_region_t *regions;

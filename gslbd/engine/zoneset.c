@@ -92,7 +92,7 @@ static bool load_one(zoneset_t *zs, const char *file, bool force, bool strict, e
         *e = *old;
         return true;
     }
-    if (zone_load(file, old ? old->zone->serial : 0, &e->zone, errs) == 0) {
+    if (zone_load(file, old ? old->zone : NULL, &e->zone, errs) == 0) {
         e->st = st;
         return true;
     }
