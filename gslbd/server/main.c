@@ -31,6 +31,7 @@
 #include "gslbd/server/control.h"
 #include "gslbd/server/listener.h"
 #include "gslbd/engine/explain.h"
+#include "gslbd/engine/svcwatch.h"
 #include "gslbd/server/server.h"
 #include "gslbd/engine/zoneset.h"
 
@@ -104,6 +105,8 @@ typedef struct {
     watch_t zones_watch, db_watch;
     reloader_t reloader;
     reload_job_t job;
+    svcwatch_t *svcw;     /* services failing open, on fallback, ... (svcwatch.h) */
+    uv_check_t svc_check; /* looks after each turn of the loop */
 } gslbd_t;
 
 static void usage(FILE *out)
@@ -703,6 +706,18 @@ static int serve_open(gslbd_t *g, snapshot_t *snap)
     return 0;
 }
 
+/* After each turn of the main loop, where health reports, overrides, the
+ * staleness timer and reloads all happen: if any changed the health
+ * generation or the snapshot, log the services that started or stopped
+ * failing. One atomic load when nothing did; never on the query path. */
+static void svc_check(uv_check_t *h)
+{
+    gslbd_t *g = h->data;
+
+    svcwatch_poll(g->svcw, server_snapshot(g->srv),
+                  atomic_load_explicit(healthdb_gen(g->health), memory_order_acquire));
+}
+
 static int serve(options_t *opt, zoneset_t *zs, geo_db_t *db, healthdb_t *health, snapshot_t *snap)
 {
     gslbd_t g = {.opt = opt, .zs = zs, .db = db, .health = health, .loop = uv_default_loop()};
@@ -719,6 +734,12 @@ static int serve(options_t *opt, zoneset_t *zs, geo_db_t *db, healthdb_t *health
     if (db != NULL) {
         watch_start(g.loop, &g.db_watch, db->path, reload_db, &g);
     }
+    g.svcw = svcwatch_new();
+    uv_check_init(g.loop, &g.svc_check);
+    g.svc_check.data = &g;
+    uv_check_start(&g.svc_check, svc_check);
+    uv_unref((uv_handle_t *)&g.svc_check);
+    svc_check(&g.svc_check); /* a service that fails from the start is said now */
     announce(&g);
     uv_run(g.loop, UV_RUN_DEFAULT);
 
@@ -730,8 +751,10 @@ static int serve(options_t *opt, zoneset_t *zs, geo_db_t *db, healthdb_t *health
     watch_stop(&g.zones_watch);
     watch_stop(&g.db_watch);
     signals_stop(&g.signals);
+    uv_close((uv_handle_t *)&g.svc_check, NULL);
     uv_run(g.loop, UV_RUN_DEFAULT);
     uv_loop_close(g.loop);
+    svcwatch_free(g.svcw);
     control_free(g.ctl);
     geo_db_free(g.db);
     log_info("stopped");
