@@ -181,6 +181,11 @@ int zone_find_check(const zone_t *zone, const char *name);
 /* Free an array of zones: each zone, then the array. NULL-safe. */
 void zone_set_free(zone_t **zones, size_t n);
 
+/* Warnings about a loaded zone that are no errors: a region no service
+ * lists (nor names as its fallback), which answers nothing and is probed
+ * all the same. Appended to `out` at the region's name. */
+void zone_lint(const zone_t *zone, diag_t *out);
+
 /* Checks across a set of loaded zones: the same zone served by two files is
  * an error at the later file's "zone:" key. Returns 0 or GSLB_ECONFIG (errors
  * in errs). */
