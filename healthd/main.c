@@ -114,14 +114,10 @@ static int add_gslbd(options_t *o, const char *path)
 static int parse_options(int argc, char **argv, options_t *o)
 {
     static const struct option longs[] = {
-        {"zones", required_argument, NULL, 'z'},
-        {"gslbd", required_argument, NULL, 'g'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"syslog", no_argument, NULL, OPT_SYSLOG},
-        {"version", no_argument, NULL, 'V'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"zones", required_argument, NULL, 'z'},   {"gslbd", required_argument, NULL, 'g'},
+        {"verbose", no_argument, NULL, 'v'},       {"quiet", no_argument, NULL, 'q'},
+        {"syslog", no_argument, NULL, OPT_SYSLOG}, {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
     int c;
 

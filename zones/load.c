@@ -5,8 +5,8 @@
  * hands the sections to records.c, services.c and zgeo.c (geo); tables in
  * schema.c check every mapping. It owns the serial rule (a serial not
  * written comes from the file's time, and grows across reloads) and turning
- * a path into a sorted list of files. It does not build wire answers (gslbd does) and does not watch
- * files.
+ * a path into a sorted list of files. It does not build wire answers (gslbd does) and does not
+ * watch files.
  */
 #include "zones/load.h"
 
@@ -225,7 +225,7 @@ static void zone_follow_prev(zone_t *zone, const zone_t *prev, diag_t *errs)
         return;
     }
     zone_set_serial(zone, zone_serial_derive(zone->mtime, zone->digest, prev, &bumped));
-    if (bumped) {
+    if (bumped && prev != NULL) { /* bumped implies prev */
         diag_warning(errs, &(diag_mark_t){.file = zone->file},
                      "the file changed but its modification time gives serial %u, not above "
                      "the %u served: serving %u; servers given this file may now answer "

@@ -84,8 +84,8 @@ static svcwatch_entry_t *svcwatch_entries(const snapshot_t *snap, size_t *n)
 static void svcwatch_say(const svc_rt_t *svc, select_state_t st, const char *fam, char *buf,
                          size_t size)
 {
-    const region_rt_t *fb = svc->on_all_down == ALL_DOWN_FALLBACK ? svc->regions[svc->fallback]
-                                                                  : NULL;
+    const region_rt_t *fb =
+        svc->on_all_down == ALL_DOWN_FALLBACK ? svc->regions[svc->fallback] : NULL;
 
     switch (st) {
     case SELECT_STATE_OPEN:
@@ -96,8 +96,8 @@ static void svcwatch_say(const svc_rt_t *svc, select_state_t st, const char *fam
         break;
     case SELECT_STATE_DRAINED:
         snprintf(buf, size,
-                 "every region with %s addresses is drained: they answer all the same, TTL %u",
-                 fam, svc->min_ttl);
+                 "every region with %s addresses is drained: they answer all the same, TTL %u", fam,
+                 svc->min_ttl);
         break;
     case SELECT_STATE_FALLBACK:
         snprintf(buf, size,
@@ -183,8 +183,9 @@ size_t svcwatch_poll(svcwatch_t *w, const snapshot_t *snap, uint64_t gen)
     if (!w->looked || snap != w->snap) {
         e = svcwatch_entries(snap, &n);
     }
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; e != NULL && i < n; i++) {
         uint8_t old[2] = {SELECT_STATE_OK, SELECT_STATE_OK};
+        /* The same snapshot: the same entries, in place. */
         const svcwatch_entry_t *prev =
             e == w->e ? &e[i] : bsearch(&e[i], w->e, w->n, sizeof(*e), svcwatch_cmp);
 
