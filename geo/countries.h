@@ -6,6 +6,7 @@
  * the daemon loads such a database or geo/world.mmdb. The table is static,
  * read-only data: nothing owns or frees it. It holds only countries with a
  * tzdata zone.tab row (not BV or HM) and says nothing about continents.
+ * The same file lists every zone.tab row as a place (geo_places).
  */
 #ifndef GSLB_COUNTRIES_H
 #define GSLB_COUNTRIES_H
@@ -22,5 +23,18 @@ typedef struct {
 /* geo_n_countries entries, sorted by cc (strcmp order), so callers may bsearch. */
 extern const geo_country_t geo_countries[];
 extern const size_t geo_n_countries;
+
+/* Every row of zone.tab: a timezone's principal city, its country and zone
+ * name ("America/New_York"), in zone.tab's order. About 400 places: several
+ * for a large country (29 for the US), one for most. geo/geolint.c measures
+ * region locations against them. */
+typedef struct {
+    char cc[3];
+    float lat, lon;
+    const char *zone;
+} geo_place_t;
+
+extern const geo_place_t geo_places[];
+extern const size_t geo_n_places;
 
 #endif

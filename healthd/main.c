@@ -39,7 +39,11 @@ typedef struct {
     const char **gslbd;
     size_t n_gslbd;
     log_level_t level;
+    bool syslog; /* --syslog */
 } options_t;
+
+/* Long options without a short form. */
+enum { OPT_SYSLOG = 256 };
 
 /* A reload's result, from the loader thread to the main loop. */
 typedef struct {
@@ -76,6 +80,9 @@ static void usage(FILE *out)
             "  -g, --gslbd PATH   gslbd control socket to report to; repeatable\n"
             "  -v, --verbose      log debug messages (every failed probe)\n"
             "  -q, --quiet        log warnings and errors only\n"
+            "      --syslog       log through syslog(3) (daemon facility) instead of stderr;\n"
+            "                     on stderr lines carry a UTC time, or under systemd's\n"
+            "                     journal a priority prefix\n"
             "  -V, --version      print the version and exit\n"
             "  -h, --help         print this help and exit\n"
             "\n"
@@ -107,13 +114,10 @@ static int add_gslbd(options_t *o, const char *path)
 static int parse_options(int argc, char **argv, options_t *o)
 {
     static const struct option longs[] = {
-        {"zones", required_argument, NULL, 'z'},
-        {"gslbd", required_argument, NULL, 'g'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"version", no_argument, NULL, 'V'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"zones", required_argument, NULL, 'z'},   {"gslbd", required_argument, NULL, 'g'},
+        {"verbose", no_argument, NULL, 'v'},       {"quiet", no_argument, NULL, 'q'},
+        {"syslog", no_argument, NULL, OPT_SYSLOG}, {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
     int c;
 
@@ -133,6 +137,9 @@ static int parse_options(int argc, char **argv, options_t *o)
             break;
         case 'q':
             o->level = LOG_LEVEL_WARN;
+            break;
+        case OPT_SYSLOG:
+            o->syslog = true;
             break;
         case 'V':
             printf("healthd %s (%s, libuv %s)\n", gslb_version(), curl_version(),
@@ -334,6 +341,7 @@ int main(int argc, char **argv)
         return 2;
     }
     log_init("healthd", opt.level);
+    log_open(opt.syslog);
     /* A gslbd or backend that closes first must not kill us with SIGPIPE. */
     signal(SIGPIPE, SIG_IGN);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {

@@ -3,10 +3,10 @@
  *
  * This file reads the top level of a zone file (zone, ttl, soa, ns, ecs) and
  * hands the sections to records.c, services.c and zgeo.c (geo); tables in
- * schema.c check every mapping. It owns the serial rule (a derived serial
- * always grows across reloads) and turning a path into a sorted list of
- * files. It does not build wire answers (gslbd does) and does not watch
- * files.
+ * schema.c check every mapping. It owns the serial rule (a serial not
+ * written comes from the file's time, and grows across reloads) and turning
+ * a path into a sorted list of files. It does not build wire answers (gslbd does) and does not
+ * watch files.
  */
 #include "zones/load.h"
 
@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "common/alloc.h"
 #include "common/errcode.h"
@@ -63,15 +62,26 @@ static const schema_item_t zone_soa_items[S_N] = {
 
 /* ---- serial ---- */
 
-/* max(now, floor + 1): a reload within the same second, or a clock that went
- * back, still gives secondaries a larger serial (RFC 1982 arithmetic makes
- * the wrap from 4294967295 to now an increase too). */
-static uint32_t zone_derive_serial(uint32_t floor)
+bool zone_serial_gt(uint32_t a, uint32_t b)
 {
-    uint32_t next = floor + 1 ? floor + 1 : 1;
-    uint32_t now = (uint32_t)time(NULL);
+    return a != b && (uint32_t)(a - b) < 0x80000000u;
+}
 
-    return now > next ? now : next;
+uint32_t zone_serial_derive(int64_t mtime, uint64_t digest, const zone_t *prev, bool *bumped)
+{
+    uint32_t serial = (uint32_t)mtime ? (uint32_t)mtime : 1;
+
+    *bumped = false;
+    if (prev == NULL || zone_serial_gt(serial, prev->serial)) {
+        return serial;
+    }
+    if (digest == prev->digest) {
+        return prev->serial; /* the same zone: nothing for anyone to fetch again */
+    }
+    /* New content that the time cannot order after the old: one more than
+     * the serial served (0 is skipped, as a serial a zone never writes). */
+    *bumped = true;
+    return prev->serial + 1 ? prev->serial + 1 : 1;
 }
 
 static void zone_set_serial(zone_t *zone, uint32_t serial)
@@ -106,7 +116,7 @@ static void zone_push_int32(ldns_rr *rr, ldns_rdf_type type, int64_t v)
     ldns_rr_push_rdf(rr, ldns_native2rdf_int32(type, (uint32_t)v));
 }
 
-static void zone_soa(ynode_doc_t *d, zone_t *zone, const schema_val_t *soa, uint32_t floor)
+static void zone_soa(ynode_doc_t *d, zone_t *zone, const schema_val_t *soa)
 {
     ldns_rdf *mname, *rname;
     schema_val_t v[S_N];
@@ -120,7 +130,8 @@ static void zone_soa(ynode_doc_t *d, zone_t *zone, const schema_val_t *soa, uint
         return;
     }
     zone->serial_given = v[S_SERIAL].ok;
-    zone->serial = zone->serial_given ? (uint32_t)v[S_SERIAL].num : zone_derive_serial(floor);
+    /* A derived serial is set once the file is loaded (zone_follow_prev). */
+    zone->serial = zone->serial_given ? (uint32_t)v[S_SERIAL].num : 1;
     zone->soa = ldns_rr_new();
     if (!zone->soa) {
         alloc_fail("ldns_rr_new");
@@ -158,7 +169,7 @@ static const yaml_node_t *zone_section(const schema_val_t *v)
 
 /* Everything that needs the zone's name: without a valid one, relative names
  * cannot be resolved and only the other sections are checked. */
-static void zone_names(ynode_doc_t *d, zone_t *zone, const schema_val_t *v, uint32_t floor)
+static void zone_names(ynode_doc_t *d, zone_t *zone, const schema_val_t *v)
 {
     records_names_t names;
 
@@ -166,7 +177,7 @@ static void zone_names(ynode_doc_t *d, zone_t *zone, const schema_val_t *v, uint
         return;
     }
     if (v[T_SOA].ok) {
-        zone_soa(d, zone, &v[T_SOA], floor);
+        zone_soa(d, zone, &v[T_SOA]);
     }
     if (v[T_NS].ok) {
         records_load_ns(d, zone, v[T_NS].node);
@@ -179,7 +190,7 @@ static void zone_names(ynode_doc_t *d, zone_t *zone, const schema_val_t *v, uint
     records_names_free(&names);
 }
 
-static void zone_build(ynode_doc_t *d, zone_t *zone, uint32_t floor)
+static void zone_build(ynode_doc_t *d, zone_t *zone)
 {
     const yaml_node_t *root = ynode_root(d);
     schema_val_t v[T_N];
@@ -194,7 +205,7 @@ static void zone_build(ynode_doc_t *d, zone_t *zone, uint32_t floor)
     services_load_checks(d, zone, zone_section(&v[T_CHECKS]));
     services_load_regions(d, zone, zone_section(&v[T_REGIONS]));
     zgeo_load(d, zone, &v[T_GEO], "", &zone->geo);
-    zone_names(d, zone, v, floor);
+    zone_names(d, zone, v);
 }
 
 static const ynode_limits_t zone_limits = {
@@ -203,14 +214,37 @@ static const ynode_limits_t zone_limits = {
     .alias_nodes_max = ZONE_ALIAS_NODES_MAX,
 };
 
-int zone_load(const char *file, uint32_t serial_floor, zone_t **out, diag_t *errs)
+/* The serial of a zone without soa.serial, from its file and the version
+ * served before (NULL: none); see zone_serial_derive(). */
+static void zone_follow_prev(zone_t *zone, const zone_t *prev, diag_t *errs)
+{
+    uint32_t derived = (uint32_t)zone->mtime ? (uint32_t)zone->mtime : 1;
+    bool bumped;
+
+    if (zone->serial_given || zone->soa == NULL) {
+        return;
+    }
+    zone_set_serial(zone, zone_serial_derive(zone->mtime, zone->digest, prev, &bumped));
+    if (bumped && prev != NULL) { /* bumped implies prev */
+        diag_warning(errs, &(diag_mark_t){.file = zone->file},
+                     "the file changed but its modification time gives serial %u, not above "
+                     "the %u served: serving %u; servers given this file may now answer "
+                     "different serials (edited twice within a second, or its time went "
+                     "back; write soa.serial to choose)",
+                     derived, prev->serial, zone->serial);
+    }
+}
+
+int zone_load(const char *file, const zone_t *prev, zone_t **out, diag_t *errs)
 {
     ynode_doc_t d = {0};
     zone_t *zone = zone_new(file);
     bool ok;
 
     if (ynode_load(&d, zone->file, &zone_limits) == 0) {
-        zone_build(&d, zone, serial_floor);
+        zone->mtime = d.mtime;
+        zone->digest = d.digest;
+        zone_build(&d, zone);
     }
     ok = ynode_errors(&d) == 0;
     ynode_flush(&d, errs);
@@ -219,6 +253,7 @@ int zone_load(const char *file, uint32_t serial_floor, zone_t **out, diag_t *err
         zone_free(zone);
         return GSLB_ECONFIG;
     }
+    zone_follow_prev(zone, prev, errs);
     *out = zone;
     return 0;
 }
@@ -299,16 +334,16 @@ void zone_files_free(char **files, size_t n)
     free(files);
 }
 
-/* The serial floor of a reloaded zone is its previous serial, found by name
- * so that renaming or splitting files does not reset it. */
-static void zone_follow_prev(zone_t *zone, zone_t *const *prev, size_t n_prev)
+/* The version served before of a zone being reloaded, found by name so that
+ * renaming or splitting files does not restart its serial. */
+static const zone_t *zone_prev_of(const zone_t *zone, zone_t *const *prev, size_t n_prev)
 {
-    for (size_t i = 0; !zone->serial_given && i < n_prev; i++) {
+    for (size_t i = 0; i < n_prev; i++) {
         if (prev[i] && !ldns_dname_compare(prev[i]->origin, zone->origin)) {
-            zone_set_serial(zone, zone_derive_serial(prev[i]->serial));
-            return;
+            return prev[i];
         }
     }
+    return NULL;
 }
 
 int zone_load_path(const char *path, zone_t *const *prev, size_t n_prev, zone_t ***zones, size_t *n,
@@ -324,11 +359,12 @@ int zone_load_path(const char *path, zone_t *const *prev, size_t n_prev, zone_t 
     }
     out = xcalloc(n_files, sizeof(*out));
     for (size_t i = 0; i < n_files; i++) {
-        if (zone_load(files[i], 0, &out[n_zones], errs) < 0) {
+        if (zone_load(files[i], NULL, &out[n_zones], errs) < 0) {
             failed = true;
             continue;
         }
-        zone_follow_prev(out[n_zones++], prev, n_prev);
+        zone_follow_prev(out[n_zones], zone_prev_of(out[n_zones], prev, n_prev), errs);
+        n_zones++;
     }
     zone_files_free(files, n_files);
     if (failed || zone_check_set(out, n_zones, errs) < 0) {

@@ -19,6 +19,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <yaml.h>
 
@@ -32,6 +33,11 @@ typedef struct {
     const char *file;  /* for marks; owned by the caller, must outlive this */
     ynode_msg_t *msgs; /* pending errors, handed over sorted by ynode_flush() */
     size_t n_msgs;
+    /* The file as read (set once it was read whole): its modification time
+     * in seconds, of the file itself when `file` is a symbolic link, and a
+     * digest of its bytes (FNV-1a, 64 bits: to tell a change, not a secret). */
+    int64_t mtime;
+    uint64_t digest;
 } ynode_doc_t;
 
 /* What one file may cost. A tree walked with its aliases expanded has at

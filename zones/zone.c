@@ -1,6 +1,7 @@
 /*
- * zone: the zone model (zone.h): making and freeing zones, and the checks
- * that look at several loaded zones at once. Loading from YAML is load.c's.
+ * zone: the zone model (zone.h): making and freeing zones, the checks that
+ * look at several loaded zones at once, and warnings about a loaded zone.
+ * Loading from YAML is load.c's.
  */
 #include "zones/zone.h"
 
@@ -202,6 +203,31 @@ void zone_set_free(zone_t **zones, size_t n)
         zone_free(zones[i]);
     }
     free(zones);
+}
+
+void zone_lint(const zone_t *zone, diag_t *out)
+{
+    bool *used = xcalloc(zone->n_regions + 1, sizeof(*used));
+
+    for (size_t i = 0; i < zone->n_services; i++) {
+        const zone_service_t *s = &zone->services[i];
+
+        for (size_t j = 0; j < s->n_regions; j++) {
+            used[s->regions[j]] = true;
+        }
+        if (s->on_all_down == ALL_DOWN_FALLBACK && s->fallback < zone->n_regions) {
+            used[s->fallback] = true;
+        }
+    }
+    for (size_t i = 0; i < zone->n_regions; i++) {
+        if (!used[i]) {
+            diag_warning(out, &zone->regions[i].mark,
+                         "region '%s' is not used by any service: it answers nothing (and "
+                         "healthd still probes it)",
+                         zone->regions[i].name);
+        }
+    }
+    free(used);
 }
 
 int zone_check_set(zone_t *const *zones, size_t n, diag_t *errs)

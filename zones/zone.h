@@ -141,7 +141,9 @@ typedef struct zone {
     ldns_rdf *origin;  /* absolute, lower case */
     uint32_t ttl;      /* default TTL of static records */
     uint32_t serial;   /* the SOA serial in soa below */
-    bool serial_given; /* serial was written in the YAML (else derived) */
+    bool serial_given; /* serial was written in the YAML (else derived: load.h) */
+    int64_t mtime;     /* the file's modification time (seconds) when it was read */
+    uint64_t digest;   /* a digest of the file's bytes, to tell an edit from a touch */
     ldns_rr *soa;      /* apex SOA; its TTL is soa.ttl, by default the zone TTL */
     ldns_rr_list *rrs; /* every static record including apex NS, not SOA */
     zone_region_t *regions;
@@ -178,6 +180,11 @@ int zone_find_check(const zone_t *zone, const char *name);
 
 /* Free an array of zones: each zone, then the array. NULL-safe. */
 void zone_set_free(zone_t **zones, size_t n);
+
+/* Warnings about a loaded zone that are no errors: a region no service
+ * lists (nor names as its fallback), which answers nothing and is probed
+ * all the same. Appended to `out` at the region's name. */
+void zone_lint(const zone_t *zone, diag_t *out);
 
 /* Checks across a set of loaded zones: the same zone served by two files is
  * an error at the later file's "zone:" key. Returns 0 or GSLB_ECONFIG (errors

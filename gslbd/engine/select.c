@@ -267,3 +267,34 @@ void select_regions_all(const svc_rt_t *svc, const geo_list_t *order, bool v6, u
     select_slow(svc, order, v6, rng, out, why);
     mark_unsure(svc, out);
 }
+
+select_state_t select_service_state(const svc_rt_t *svc, bool v6)
+{
+    bool any_family = false, drained_family = false;
+
+    for (unsigned i = 0; i < svc->n_regions; i++) {
+        const region_rt_t *r = svc->regions[i];
+        if (usable(r, v6)) {
+            return SELECT_STATE_OK;
+        }
+        if (has_family(r, v6, true)) {
+            any_family |= weight_of(r) > 0;
+            drained_family |= weight_of(r) == 0;
+        }
+    }
+    if (!any_family) {
+        /* Pass 2 of select_slow(): drained regions answer; without any region
+         * of the family the service simply has no such address. */
+        return drained_family ? SELECT_STATE_DRAINED : SELECT_STATE_OK;
+    }
+    switch (svc->on_all_down) {
+    case ALL_DOWN_FALLBACK:
+        return SELECT_STATE_FALLBACK;
+    case ALL_DOWN_NODATA:
+        return SELECT_STATE_NODATA;
+    case ALL_DOWN_SERVFAIL:
+        return SELECT_STATE_SERVFAIL;
+    default:
+        return SELECT_STATE_OPEN;
+    }
+}

@@ -91,6 +91,22 @@ static inline uint64_t select_rand(uint64_t *state)
     return x * 2685821657736338717ull;
 }
 
+/* What a service answers for one address family, whoever asks: as health
+ * decides, or one of the ways it answers when no region can (select_slow()
+ * and all_down() in select.c, which this follows step for step). Off the
+ * query path: gslbd works it out when health or the zones change, to log
+ * when a service starts and stops failing (svcwatch.h). */
+typedef enum {
+    SELECT_STATE_OK,       /* a region is eligible, or no region has the family at all */
+    SELECT_STATE_OPEN,     /* none up: every region answered, health ignored */
+    SELECT_STATE_DRAINED,  /* every region with the family drained: answered all the same */
+    SELECT_STATE_FALLBACK, /* none up: the fallback region answered, health ignored */
+    SELECT_STATE_NODATA,   /* none up: NOERROR without addresses */
+    SELECT_STATE_SERVFAIL, /* none up: SERVFAIL */
+} select_state_t;
+
+select_state_t select_service_state(const svc_rt_t *svc, bool v6);
+
 /* The whole of the choice (select.c). */
 void select_regions_all(const svc_rt_t *svc, const geo_list_t *order, bool v6, uint64_t *rng,
                         select_t *out, uint8_t *why);

@@ -639,12 +639,17 @@ static int build_services(build_t *b, size_t z)
     }
     b->s->zones[z].regions = (const region_rt_t *const *)regions;
     b->s->zones[z].n_regions = zone->n_regions;
+    const svc_rt_t **services = arena_alloc(ar, (zone->n_services + 1) * sizeof(*services));
+    size_t n_services = 0;
     for (size_t k = 0; k < b->n_all; k++) {
         bnode_t *n = b->all[k];
         if (n->zone == z && n->svc != NULL) {
             n->svc_rt = build_service(b, z, n->svc, (const region_rt_t **)regions);
+            services[n_services++] = n->svc_rt;
         }
     }
+    b->s->zones[z].services = services;
+    b->s->zones[z].n_services = n_services;
     return 0;
 }
 

@@ -10,6 +10,7 @@
 
 #include "common/alloc.h"
 #include "common/errcode.h"
+#include "geo/geolint.h"
 #include "zones/load.h"
 
 typedef struct {
@@ -78,9 +79,10 @@ static bool in_set(const entry_t *set, size_t n, const zone_t *z)
 }
 
 /* Load one file into `e`, or keep its previous version. Returns false when
- * the file failed and nothing can stand in for it. */
-static bool load_one(zoneset_t *zs, const char *file, bool force, bool strict, entry_t *e,
-                     diag_t *errs)
+ * the file failed and nothing can stand in for it. A file read anew gets
+ * its warnings (zone_lint, geolint_zone against `db`) said once, here. */
+static bool load_one(zoneset_t *zs, const char *file, const geo_db_t *db, bool force, bool strict,
+                     entry_t *e, diag_t *errs)
 {
     entry_t *old = find_entry(zs, file);
     struct stat st;
@@ -92,8 +94,10 @@ static bool load_one(zoneset_t *zs, const char *file, bool force, bool strict, e
         *e = *old;
         return true;
     }
-    if (zone_load(file, old ? old->zone->serial : 0, &e->zone, errs) == 0) {
+    if (zone_load(file, old ? old->zone : NULL, &e->zone, errs) == 0) {
         e->st = st;
+        zone_lint(e->zone, errs);
+        geolint_zone(e->zone, db, errs);
         return true;
     }
     if (old != NULL && !strict) {
@@ -129,7 +133,7 @@ int zoneset_load(zoneset_t *zs, const geo_db_t *db, bool force, bool strict, sna
     entry_t *set = xcalloc(n_files + 1, sizeof(*set));
     zone_t **zones = xcalloc(n_files + 1, sizeof(*zones));
     for (size_t i = 0; i < n_files; i++) {
-        if (load_one(zs, files[i], force, strict, &set[n], errs)) {
+        if (load_one(zs, files[i], db, force, strict, &set[n], errs)) {
             zones[n] = set[n].zone;
             n++;
         } else {
@@ -166,6 +170,7 @@ int zoneset_rebuild(zoneset_t *zs, const geo_db_t *db, snapshot_t **snap, diag_t
 
     for (size_t i = 0; i < zs->n_cur; i++) {
         zones[i] = zs->cur[i].zone;
+        geolint_zone(zones[i], db, errs); /* what the new database changes */
     }
     int r =
         snapshot_build(zones, zs->n_cur,

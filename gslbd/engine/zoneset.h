@@ -27,14 +27,16 @@ void zoneset_free(zoneset_t *zs);
  * sets *snap to a new snapshot; `strict` (start-up, --check) fails on any
  * file error instead of keeping an earlier version. Returns GSLB_ECONFIG (or
  * a negative errno when the path cannot be read) otherwise. Either way every
- * error, and a warning for each file whose previous version is kept, is
- * appended to errs. */
+ * error, a warning for each file whose previous version is kept, and the
+ * warnings about each file read anew (zone_lint(), geolint_zone() against
+ * `db`) are appended to errs. */
 int zoneset_load(zoneset_t *zs, const geo_db_t *db, bool force, bool strict, snapshot_t **snap,
                  diag_t *errs) ATTR_WUR;
 
 /* Compile the zones loaded now against another GeoIP database (it changed
  * on disk). Returns 0 and sets *snap, or GSLB_ECONFIG with the errors in
- * errs. */
+ * errs; either way the warnings about region locations that depend on the
+ * database (geo/geolint.h) are said again for it, in errs. */
 int zoneset_rebuild(zoneset_t *zs, const geo_db_t *db, snapshot_t **snap, diag_t *errs) ATTR_WUR;
 
 /* From now on, snapshots come back from zoneset_load() and zoneset_rebuild()

@@ -31,6 +31,7 @@
 #include "gslbd/server/control.h"
 #include "gslbd/server/listener.h"
 #include "gslbd/engine/explain.h"
+#include "gslbd/engine/svcwatch.h"
 #include "gslbd/server/server.h"
 #include "gslbd/engine/zoneset.h"
 
@@ -57,6 +58,7 @@ typedef struct {
     server_config_t srv;
     bool check;
     bool rrl_exempt_given; /* the first --rrl-exempt replaces the default list */
+    bool syslog;           /* --syslog */
     log_level_t level;
 } options_t;
 
@@ -68,6 +70,7 @@ enum {
     OPT_RRL_V4,
     OPT_RRL_V6,
     OPT_RRL_EXEMPT,
+    OPT_SYSLOG,
 };
 
 /* What a reload does (reloader.h merges them): the zone files that changed,
@@ -102,6 +105,8 @@ typedef struct {
     watch_t zones_watch, db_watch;
     reloader_t reloader;
     reload_job_t job;
+    svcwatch_t *svcw;     /* services failing open, on fallback, ... (svcwatch.h) */
+    uv_check_t svc_check; /* looks after each turn of the loop */
 } gslbd_t;
 
 static void usage(FILE *out)
@@ -152,6 +157,9 @@ static void usage(FILE *out)
         "  -u, --user NAME         drop root privileges to NAME after binding\n"
         "  -v, --verbose           log debug messages\n"
         "  -q, --quiet             log warnings and errors only\n"
+        "      --syslog            log through syslog(3) (daemon facility) instead of stderr;\n"
+        "                          on stderr lines carry a UTC time, or under systemd's\n"
+        "                          journal a priority prefix\n"
         "  -V, --version           print the version and exit\n"
         "  -h, --help              print this help and exit\n"
         "\n"
@@ -257,6 +265,7 @@ static int parse_options(int argc, char **argv, options_t *o)
         {"control-group", required_argument, NULL, 'G'},
         {"verbose", no_argument, NULL, 'v'},
         {"quiet", no_argument, NULL, 'q'},
+        {"syslog", no_argument, NULL, OPT_SYSLOG},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -347,6 +356,9 @@ static int parse_options(int argc, char **argv, options_t *o)
             break;
         case 'q':
             o->level = LOG_LEVEL_WARN;
+            break;
+        case OPT_SYSLOG:
+            o->syslog = true;
             break;
         case 'V':
             printf("gslbd %s (ldns %s, libuv %s)\n", gslb_version(), ldns_version(),
@@ -694,6 +706,18 @@ static int serve_open(gslbd_t *g, snapshot_t *snap)
     return 0;
 }
 
+/* After each turn of the main loop, where health reports, overrides, the
+ * staleness timer and reloads all happen: if any changed the health
+ * generation or the snapshot, log the services that started or stopped
+ * failing. One atomic load when nothing did; never on the query path. */
+static void svc_check(uv_check_t *h)
+{
+    gslbd_t *g = h->data;
+
+    svcwatch_poll(g->svcw, server_snapshot(g->srv),
+                  atomic_load_explicit(healthdb_gen(g->health), memory_order_acquire));
+}
+
 static int serve(options_t *opt, zoneset_t *zs, geo_db_t *db, healthdb_t *health, snapshot_t *snap)
 {
     gslbd_t g = {.opt = opt, .zs = zs, .db = db, .health = health, .loop = uv_default_loop()};
@@ -710,6 +734,12 @@ static int serve(options_t *opt, zoneset_t *zs, geo_db_t *db, healthdb_t *health
     if (db != NULL) {
         watch_start(g.loop, &g.db_watch, db->path, reload_db, &g);
     }
+    g.svcw = svcwatch_new();
+    uv_check_init(g.loop, &g.svc_check);
+    g.svc_check.data = &g;
+    uv_check_start(&g.svc_check, svc_check);
+    uv_unref((uv_handle_t *)&g.svc_check);
+    svc_check(&g.svc_check); /* a service that fails from the start is said now */
     announce(&g);
     uv_run(g.loop, UV_RUN_DEFAULT);
 
@@ -721,8 +751,10 @@ static int serve(options_t *opt, zoneset_t *zs, geo_db_t *db, healthdb_t *health
     watch_stop(&g.zones_watch);
     watch_stop(&g.db_watch);
     signals_stop(&g.signals);
+    uv_close((uv_handle_t *)&g.svc_check, NULL);
     uv_run(g.loop, UV_RUN_DEFAULT);
     uv_loop_close(g.loop);
+    svcwatch_free(g.svcw);
     control_free(g.ctl);
     geo_db_free(g.db);
     log_info("stopped");
@@ -774,6 +806,10 @@ int main(int argc, char **argv)
         return 2;
     }
     log_init("gslbd", opt.level);
+    /* --check and --explain are command-line tools: their output stays plain. */
+    if (!opt.check && opt.explain == NULL) {
+        log_open(opt.syslog);
+    }
     if (open_geoip(&opt, &db) < 0) {
         free(opt.srv.listen);
         return 1;

@@ -1,20 +1,29 @@
 #!/usr/bin/env python3
-"""test_reload.py: zone loading, --check, reloads and reloads under load.
+"""test_reload.py: zone loading, --check, reloads, serials and reloads under load.
 
---check on good and broken files (exit status, file:line:column messages), start-up
-with a broken file, SIGHUP reloads, a broken zone on reload keeping the old answers,
-zone-file changes picked up without a signal, zones added to and removed from a
-directory, and a bounded query load with SIGHUPs in between that must lose no query.
-Traffic goes to 127.0.0.1 and ::1 only; every wait and loop is bounded.
+--check on good and broken files (exit status, file:line:column messages), its warnings
+(a region no service uses, two regions of a service in one country on the built-in
+country-level database but not on a city-level one, a location written [longitude,
+latitude]) with exit status 0 and in the log at start and reload, start-up with a broken
+file, SIGHUP reloads, a broken zone on reload keeping the old answers, zone-file changes
+picked up without a signal, zones added to and removed from a directory, the SOA serial of
+a file without one (two servers given copies with the same time agree, in single-file,
+directory and ConfigMap layouts; an edit increases it, one within the same second too),
+and a bounded query load with SIGHUPs in between that must lose no query. Traffic goes to
+127.0.0.1 and ::1 only; every wait and loop is bounded.
 
 Not here: protocol details of the answers (test_core.py), reloads of the GeoIP database
 (test_geo.py).
 """
 
+import os
 import re
+import shutil
 import time
 
 import gslbtest as g
+
+BUILD_TESTDB = g.ROOT / "geo" / "build-testdb"
 
 NS2 = "  ns2: {A: 203.0.113.53}\n"
 
@@ -226,6 +235,167 @@ def under_load(t, srv):
              r"error|AddressSanitizer|runtime error", srv.log(since=mark))
 
 
+# ------------------------------------------------------------------ --check warnings
+
+LINT_ZONE = """\
+zone: lint.test
+soa: {mname: ns1.example.net, rname: hostmaster.example.net}
+ns: [ns1.example.net]
+regions:
+  us-east: {location: [39.04, -77.49], pool: [192.0.2.10]}
+  us-west: {location: [37.34, -121.89], pool: [192.0.2.20]}
+  london:  {location: [-0.13, 51.5], pool: [198.51.100.10]}
+  spare:   {location: [48.86, 2.35], pool: [203.0.113.10]}
+services:
+  www: {regions: [us-east, us-west, london]}
+"""
+
+
+def line_of(text, start):
+    return 1 + next(i for i, line in enumerate(text.splitlines()) if line.startswith(start))
+
+
+def lint_patterns(zf):
+    """The three warnings LINT_ZONE gets on the built-in world database, as regexes."""
+    where = re.escape(str(zf))
+    return (
+        ("a region no service uses",
+         r"(?m)^%s:%d:3: warning: region 'spare' is not used by any service" %
+         (where, line_of(LINT_ZONE, "  spare:"))),
+        ("a location that looks swapped, naming the place the swap is near",
+         r"(?m)^%s:%d:3: warning: region 'london': location \[-0\.13, 51\.5\] looks swapped: "
+         r".* while \[51\.5, -0\.13\] is 1 km from Europe/London \(GB\)" %
+         (where, line_of(LINT_ZONE, "  london:"))),
+        ("two regions of a service in one country on a country-level database",
+         r"(?m)^%s:%d:3: warning: service 'www': regions 'us-east' and 'us-west' look to be in "
+         r"US \(near America/New_York and America/Los_Angeles\), but the GeoIP database .* "
+         r"\(gslb-World-Country\) has one location for all of US: its clients cannot be split "
+         r"between them and all go to 'us-east'; a city-level database" %
+         (where, line_of(LINT_ZONE, "  www:"))),
+    )
+
+
+def check_warnings(t, srv):
+    zf = t.write("lint/lint.test.yaml", LINT_ZONE)
+    x = srv.check_zones(zf)
+    t.eq("--check with warnings only exits 0", 0, x.status)
+    t.like("--check with warnings still says OK", r"(?m): OK: 1 zone \(lint\.test", x.out)
+    for what, pattern in lint_patterns(zf):
+        t.like("--check warns: " + what, pattern, x.out)
+    t.unlike("--check: warnings are no errors", r": error: ", x.out)
+
+    # A database with two points in the US: its clients can be split, nothing to say.
+    spec = t.write("lint/city.spec", "0.0.0.0/0 US NA 40.71 -74.0\n"
+                                     "192.0.2.0/24 US NA 37.4 -122.1\n")
+    built = t.run([BUILD_TESTDB, spec, t.path("lint/city.mmdb")])
+    t.eq("geo/build-testdb builds a database with two US points", 0, built.status)
+    x = srv.run("--zones", zf, "--check", "--geoip", t.path("lint/city.mmdb"))
+    t.eq("--check on a city-level database exits 0", 0, x.status)
+    t.unlike("... and says nothing of regions in one country", r"look to be in US", x.out)
+    t.like("... while the other warnings stay", lint_patterns(zf)[1][1], x.out)
+
+    lint = g.Gslbd(t, "lint", zones=zf)
+    t.start(lint, "gslbd starts on a zone with warnings", bail=True)
+    for what, pattern in lint_patterns(zf):
+        t.like("start-up logs the warning: " + what, pattern, lint.log())
+    mark = lint.mark()
+    zf.write_text(LINT_ZONE.replace("pool: [203.0.113.10]", "pool: [203.0.113.11]"))
+    lint.reload()
+    for what, pattern in lint_patterns(zf):
+        t.check("a reload of the edited file logs it again: " + what,
+                lint.wait_log(pattern, 5, since=mark), *lint.log(since=mark).splitlines()[-5:])
+    t.eq("SIGTERM exits 0", 0, lint.stop())
+
+
+# ------------------------------------------------------------------ serials
+
+
+def soa_serial(srv):
+    for _, _, rd in srv.query("gslb.example.com", "SOA").section("answer"):
+        return rd.serial
+    return None
+
+
+def set_time(path, when):
+    os.utime(path, (when, when))
+
+
+def configmap_publish(d, n, text, when):
+    """Lay out `d` as a kubelet's ConfigMap volume with the zone file in generation n,
+    the file's time `when` (the atomic writer's own, on each server)."""
+    stamp = "..2024_01_01_00_00_%02d" % n
+    os.mkdir(d / stamp)
+    f = d / stamp / "gslb.example.com.yaml"
+    f.write_text(text)
+    set_time(f, when)
+    os.symlink(stamp, d / "..data_tmp")
+    os.replace(d / "..data_tmp", d / "..data")
+    link = d / "gslb.example.com.yaml"
+    if not os.path.islink(link):
+        os.symlink("..data/gslb.example.com.yaml", link)
+
+
+def serials(t):
+    when = 1750000000
+    a = t.write("serial-a/gslb.example.com.yaml", g.EXAMPLE_ZONE)
+    set_time(a, when)
+    bdir = t.path("serial-b")
+    bdir.mkdir()
+    b = bdir / "gslb.example.com.yaml"
+    shutil.copy2(a, b)  # as rsync -t or cp -p: the same time
+    cdir = t.path("serial-c")
+    cdir.mkdir()
+    configmap_publish(cdir, 1, g.EXAMPLE_ZONE, when)
+    servers = [g.Gslbd(t, "serial-a", zones=a), g.Gslbd(t, "serial-b", zones=bdir),
+               g.Gslbd(t, "serial-c", zones=cdir)]
+    for srv, how in zip(servers, ("a file", "a directory", "a ConfigMap-style directory")):
+        t.start(srv, "gslbd on %s with a copy of the zone" % how, bail=True)
+    got = [soa_serial(srv) for srv in servers]
+    t.eq("copies with the same time: every server answers the same serial, the file's time "
+         "(file, directory, ConfigMap ..data target)", [when] * 3, got)
+
+    # An edit, published to each server with its time.
+    edited = zone_with_ns2("203.0.113.60")
+    a.write_text(edited)
+    set_time(a, when + 100)
+    shutil.copy2(a, b)
+    configmap_publish(cdir, 2, edited, when + 100)
+    servers[0].reload()
+    servers[1].reload()
+    ok = t.wait_for(lambda: [soa_serial(srv) for srv in servers] == [when + 100] * 3, 5, 0.1)
+    t.check("an edit increases the serial on every server, and they still agree",
+            ok is not None, [soa_serial(srv) for srv in servers])
+
+    # Edited again within the same second: the time cannot order it, the serial still grows.
+    mark = servers[0].mark()
+    a.write_text(zone_with_ns2("203.0.113.61"))
+    set_time(a, when + 100)
+    servers[0].reload()
+    ok = t.wait_for(lambda: soa_serial(servers[0]) == when + 101, 5, 0.1)
+    t.check("RFC 1982: an edit within the same second still increases the serial (+1)",
+            ok is not None, soa_serial(servers[0]))
+    t.like("... and says that servers may now disagree",
+           r"(?m)^%s: warning: the file changed but its modification time gives serial %d, "
+           r"not above the %d served: serving %d; servers given this file may now answer "
+           r"different serials" % (re.escape(str(a)), when + 100, when + 100, when + 101),
+           servers[0].log(since=mark))
+
+    # The time going back with new content: still up, never down.
+    a.write_text(zone_with_ns2("203.0.113.62"))
+    set_time(a, when - 1000)
+    servers[0].reload()
+    ok = t.wait_for(lambda: ns2_now(servers[0]) == "203.0.113.62", 5, 0.1)
+    t.eq("a file whose time went back: the serial still grows", when + 102,
+         soa_serial(servers[0]))
+
+    # SIGHUP without a change: the same serial.
+    servers[1].reload()
+    time.sleep(0.5)
+    t.eq("SIGHUP without a change keeps the serial", when + 100, soa_serial(servers[1]))
+    for srv in servers:
+        t.eq("%s: SIGTERM exits 0" % srv.name, 0, srv.stop())
+
+
 def main(t):
     zf = g.write_example_zone(t)
     zdir = zf.parent
@@ -239,6 +409,8 @@ def main(t):
     zones_come_and_go(t, srv)
     under_load(t, srv)
     t.eq("SIGTERM after the reloads exits 0", 0, srv.stop())
+    check_warnings(t, srv)
+    serials(t)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -178,7 +179,9 @@ Test(zone, example_loads)
     cr_expect_eq(z->mark.col, 7);
     cr_expect_eq(z->ttl, 300);
     cr_expect_not(z->serial_given);
-    cr_expect_geq(z->serial, (uint32_t)time(NULL) - 5);
+    struct stat st;
+    cr_assert_eq(stat(EXAMPLE, &st), 0);
+    cr_expect_eq(z->serial, (uint32_t)st.st_mtime, "the file's time, not the time of loading");
 
     soa = ldns_rr2str(z->soa);
     soa[strcspn(soa, "\n")] = '\0';
@@ -867,45 +870,146 @@ Test(zone, serial_given_is_kept)
     zone_free(z);
 }
 
-Test(zone, derived_serial_grows_past_the_floor)
+/* Set a file's modification time, as rsync -t or touch -d would. */
+static void set_mtime(const char *name, time_t when)
+{
+    struct timeval tv[2] = {{.tv_sec = when}, {.tv_sec = when}};
+
+    cr_assert_eq(utimes(tmp_path(name), tv), 0);
+}
+
+Test(zone, serial_derive_table)
+{
+    zone_t prev = {.serial = 100, .digest = 7}, top = {.serial = 0xffffffffu, .digest = 7};
+    static const struct {
+        int64_t mtime;
+        uint64_t digest;
+        bool has_prev, top;
+        uint32_t want;
+        bool bumped;
+    } cases[] = {
+        {1700000000, 1, false, false, 1700000000u, false}, /* start-up: the file's time */
+        {0, 1, false, false, 1, false},                    /* 0 is not a serial we give */
+        {(1ll << 32) + 5, 1, false, false, 5, false},      /* seconds modulo 2^32 */
+        {200, 8, true, false, 200, false},                 /* an edit, later */
+        {200, 7, true, false, 200, false},                 /* a touch: fresh servers say 200 */
+        {100, 7, true, false, 100, false},                 /* nothing changed */
+        {100, 8, true, false, 101, true},                  /* edited within the same second */
+        {50, 8, true, false, 101, true},                   /* edited, time went back */
+        {50, 7, true, false, 100, false},                  /* same bytes, older time: keep */
+        {10, 8, true, true, 10, false},                    /* RFC 1982: 10 follows 4294967295 */
+        {0xfffffff0, 8, true, true, 1, true},              /* 4294967295 + 1 skips 0 */
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const zone_t *p = cases[i].has_prev ? (cases[i].top ? &top : &prev) : NULL;
+        bool bumped = !cases[i].bumped;
+        uint32_t got = zone_serial_derive(cases[i].mtime, cases[i].digest, p, &bumped);
+
+        cr_expect_eq(got, cases[i].want, "case %zu: got %u, want %u", i, got, cases[i].want);
+        cr_expect_eq(bumped, cases[i].bumped, "case %zu", i);
+    }
+}
+
+Test(zone, serial_gt_is_rfc1982)
+{
+    cr_expect(zone_serial_gt(2, 1));
+    cr_expect_not(zone_serial_gt(1, 1));
+    cr_expect_not(zone_serial_gt(1, 2));
+    cr_expect(zone_serial_gt(0, 0xffffffffu));     /* wraps */
+    cr_expect(zone_serial_gt(0x7fffffffu, 0));     /* 2^31 - 1 ahead */
+    cr_expect_not(zone_serial_gt(0x80000000u, 0)); /* 2^31 apart: undefined, not greater */
+    cr_expect_not(zone_serial_gt(0xffffffffu, 0)); /* behind by one */
+}
+
+Test(zone, derived_serial_follows_the_file)
 {
     diag_t errs = {0};
-    uint32_t now = (uint32_t)time(NULL);
-    zone_t *a = NULL, *b = NULL, *c = NULL;
+    zone_t *a = NULL, *b = NULL, *c = NULL, *d = NULL, *e = NULL, *f = NULL;
 
     write_file("t.yaml", HEAD);
-    cr_assert_eq(zone_load(tmp_path("t.yaml"), 0, &a, &errs), 0);
+    set_mtime("t.yaml", 1700000000);
+    cr_assert_eq(zone_load(tmp_path("t.yaml"), NULL, &a, &errs), 0);
     cr_expect_not(a->serial_given);
-    cr_expect_geq(a->serial, now);
-    cr_expect_leq(a->serial, now + 5);
-    /* A reload in the same second, or with the clock set back, still grows. */
-    cr_assert_eq(zone_load(tmp_path("t.yaml"), a->serial, &b, &errs), 0);
-    cr_expect_eq(b->serial, a->serial + 1);
-    cr_assert_eq(zone_load(tmp_path("t.yaml"), now + 1000000, &c, &errs), 0);
-    cr_expect_eq(c->serial, now + 1000001);
-    cr_expect_eq(ldns_rdf2native_int32(ldns_rr_rdf(c->soa, 2)), now + 1000001);
+    cr_expect_eq(a->serial, 1700000000u);
+    cr_expect_eq(ldns_rdf2native_int32(ldns_rr_rdf(a->soa, 2)), 1700000000u);
+    /* A copy elsewhere with the same time: another server, the same serial. */
+    write_file("copy.yaml", HEAD);
+    set_mtime("copy.yaml", 1700000000);
+    cr_assert_eq(zone_load(tmp_path("copy.yaml"), NULL, &b, &errs), 0);
+    cr_expect_eq(b->serial, a->serial);
+    cr_expect_eq(b->digest, a->digest);
+    /* Reloaded as it is (SIGHUP): unchanged. */
+    zone_free(b);
+    cr_assert_eq(zone_load(tmp_path("t.yaml"), a, &b, &errs), 0);
+    cr_expect_eq(b->serial, a->serial);
+    /* Edited a minute later: the new time. */
+    write_file("t.yaml", HEAD "ttl: 60\n");
+    set_mtime("t.yaml", 1700000060);
+    cr_assert_eq(zone_load(tmp_path("t.yaml"), b, &c, &errs), 0);
+    cr_expect_eq(c->serial, 1700000060u);
+    cr_expect_eq(errs.n, 0);
+    /* Edited again within that second: one more, and a warning. */
+    write_file("t.yaml", HEAD "ttl: 61\n");
+    set_mtime("t.yaml", 1700000060);
+    cr_assert_eq(zone_load(tmp_path("t.yaml"), c, &d, &errs), 0);
+    cr_expect_eq(d->serial, 1700000061u);
+    cr_expect_eq(ldns_rdf2native_int32(ldns_rr_rdf(d->soa, 2)), 1700000061u);
+    cr_assert_eq(errs.n, 1);
+    cr_expect_eq(errs.errors, 0);
+    cr_expect_not_null(strstr(errs.lines[0], ": warning: the file changed but its modification "
+                                             "time gives serial 1700000060, not above the "
+                                             "1700000060 served: serving 1700000061"),
+                       "%s", errs.lines[0]);
+    diag_clear(&errs);
+    /* Restored with an old time: never backwards. */
+    write_file("t.yaml", HEAD);
+    set_mtime("t.yaml", 1600000000);
+    cr_assert_eq(zone_load(tmp_path("t.yaml"), d, &e, &errs), 0);
+    cr_expect_eq(e->serial, 1700000062u);
+    cr_expect_eq(errs.n, 1);
+    diag_clear(&errs);
+    /* A written serial is the serial, whatever the time. */
+    write_file("t.yaml", "zone: gslb.example.com\n"
+                         "soa: {mname: ns1.example.net, rname: h.example.net, serial: 7}\n"
+                         "ns: [ns1.example.net]\n");
+    cr_assert_eq(zone_load(tmp_path("t.yaml"), e, &f, &errs), 0);
+    cr_expect_eq(f->serial, 7u);
     cr_expect_eq(errs.n, 0);
     zone_free(a);
     zone_free(b);
     zone_free(c);
+    zone_free(d);
+    zone_free(e);
+    zone_free(f);
 }
 
-Test(zone, load_path_takes_the_floor_from_the_previous_zone)
+Test(zone, load_path_takes_the_previous_zone_by_name)
 {
     diag_t errs = {0};
-    zone_t **first, **second;
-    size_t n1, n2;
+    zone_t **first, **second, **third;
+    size_t n1, n2, n3;
 
     write_file("t.yaml", HEAD);
+    set_mtime("t.yaml", 1700000000);
     cr_assert_eq(zone_load_path(tmp_path("t.yaml"), NULL, 0, &first, &n1, &errs), 0);
     cr_assert_eq(n1, 1);
+    cr_expect_eq(first[0]->serial, 1700000000u);
+    /* The same zone read from the directory: the same bytes, the same serial. */
     cr_assert_eq(zone_load_path(tmpdir, first, n1, &second, &n2, &errs), 0);
     cr_assert_eq(n2, 1);
-    cr_expect_gt(second[0]->serial, first[0]->serial);
-    cr_expect_eq(ldns_rdf2native_int32(ldns_rr_rdf(second[0]->soa, 2)), second[0]->serial);
-    cr_expect_eq(errs.n, 0);
+    cr_expect_eq(second[0]->serial, first[0]->serial);
+    /* Edited within the same second: it still grows. */
+    write_file("t.yaml", HEAD "ttl: 60\n");
+    set_mtime("t.yaml", 1700000000);
+    cr_assert_eq(zone_load_path(tmpdir, second, n2, &third, &n3, &errs), 0);
+    cr_expect_eq(third[0]->serial, 1700000001u);
+    cr_expect_eq(ldns_rdf2native_int32(ldns_rr_rdf(third[0]->soa, 2)), third[0]->serial);
+    cr_expect_eq(errs.n, 1);
+    diag_clear(&errs);
     zone_set_free(first, n1);
     zone_set_free(second, n2);
+    zone_set_free(third, n3);
 }
 
 Test(zone, soa_defaults_names_and_mail_address)

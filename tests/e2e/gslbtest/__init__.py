@@ -32,6 +32,8 @@ What is where:
                           stop (exit status), reload (SIGHUP), stall (SIGSTOP for a
                           while), wait_log, mark, log; Gslbd.twin for restarts;
                           GSLBD_WRAPPER (e.g. valgrind) in front of gslbd and healthd.
+                          Their logs come without the UTC time that starts each line
+                          (log(raw=True) keeps it; untimed() strips it from a text).
   Backend, FakeGslbd, self_signed (gslbtest.procs, running gslbtest/stubs.py)
                           stand-ins for healthd's tests: an HTTP(S) server whose
                           behaviour a mode file sets, and a control socket that
@@ -79,7 +81,7 @@ from .net import (LoadResult, TcpCapResult, TcpConn, frame, host_of, idle_close,
 from .netns import private_network  # noqa: E402
 from .perf import DnsperfLoad, DnsperfResult  # noqa: E402
 from .procs import (Backend, Daemon, FakeGslbd, Gslbctl, Gslbd, Healthd, Nginx,  # noqa: E402
-                    free_port, self_signed, wrapper)
+                    free_port, self_signed, untimed, wrapper)
 from .tap import READY_TIMEOUT, ROOT, Result, Test, Waited, until  # noqa: E402
 from .zones import EXAMPLE_NEG_SOA, EXAMPLE_ZONE, GSLBD_OPT, write_example_zone  # noqa: E402
 

@@ -21,7 +21,7 @@ is made from the query and the check ("www.gslb.example.com. A (udp4): rcode NOE
 Each returns True or False. Records are written as in a zone file, absolute names,
 "OWNER TTL CLASS TYPE RDATA", and compared as DNS compares them: names without regard to
 letter case, TTL exact; an SOA serial written SERIAL matches any serial (it is derived
-from the load time). The question is compared byte for byte, case included, since a
+from the zone file's time). The question is compared byte for byte, case included, since a
 server must echo it (RFC 1035 4.1.2).
 
 Replies are parsed with one RRset per record, so every record keeps its own TTL and

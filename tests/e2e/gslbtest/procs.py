@@ -15,6 +15,12 @@ The project's daemons (gslbd, healthd) run under GSLBD_WRAPPER when it is set (s
 scans for sanitizer and valgrind reports, and their stdout to TMP/NAME.log.stdout.
 Helpers (sanitized=False) write both to TMP/NAME.out, which is not scanned.
 
+gslbd and healthd start each line on stderr with the time, "2025-06-01T12:00:00.123Z "
+(common/log.h). log(), wait_log() and the one-shot run()s hand the suites the lines
+without it, so that what a suite matches ("^gslbd: warning: ...", "^FILE:LINE:COL:
+error: ...") is the message, as it reads under the journal or syslog too; log(raw=True)
+is the file as written, for the suite about the format itself (test_logging.py).
+
 It sends nothing itself; DNS traffic is gslbtest.dnsq's and gslbtest.net's, and goes to
 127.0.0.1 and ::1 only.
 """
@@ -33,7 +39,16 @@ import time
 from pathlib import Path
 
 from . import dnsq, net
-from .tap import READY_TIMEOUT, ROOT, until
+from .tap import READY_TIMEOUT, ROOT, Result, until
+
+
+# The time gslbd and healthd put before each line on stderr (common/log.c, log_prefix).
+_STAMP = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z ", re.M)
+
+
+def untimed(text):
+    """`text` with the time removed from the start of every line that has one."""
+    return _STAMP.sub("", text)
 
 
 def _binary(env, default):
@@ -225,14 +240,16 @@ class Daemon:
 
     # ------------------------------------------------------------- the log
 
-    def log(self, since=0):
-        """The log's text from byte offset `since` ("" when there is none yet)."""
+    def log(self, since=0, raw=False):
+        """The log's text from byte offset `since` ("" when there is none yet), each
+        line without the time the daemons put first (raw=True: as written)."""
         try:
             with open(self.log_path, "rb") as f:
                 f.seek(since)
-                return f.read().decode(errors="replace")
+                text = f.read().decode(errors="replace")
         except OSError:
             return ""
+        return text if raw else untimed(text)
 
     def mark(self):
         """The log's current size: pass it as `since` to look only at what comes next."""
@@ -366,8 +383,9 @@ class Gslbd(Daemon):
 
     def run(self, *args, timeout=20):
         """bin/gslbd with these arguments only (--check, --explain, --version), run to
-        completion: a Result(status, out)."""
-        return self.test.run([self.binary] + [str(a) for a in args], timeout=timeout)
+        completion: a Result(status, out), the out without the times of a start's log."""
+        r = self.test.run([self.binary] + [str(a) for a in args], timeout=timeout)
+        return Result(r.status, untimed(r.out))
 
     def check_zones(self, path, timeout=20):
         """gslbd --zones PATH --check: Result(status, out)."""
@@ -394,8 +412,9 @@ class Healthd(Daemon):
 
     def run(self, *args, timeout=20):
         """bin/healthd with these arguments only (--version, a bad command line), run to
-        completion: a Result(status, out)."""
-        return self.test.run([self.binary] + [str(a) for a in args], timeout=timeout)
+        completion: a Result(status, out), the out without the times of its log."""
+        r = self.test.run([self.binary] + [str(a) for a in args], timeout=timeout)
+        return Result(r.status, untimed(r.out))
 
 
 class Gslbctl:
