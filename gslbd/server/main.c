@@ -77,11 +77,12 @@ enum { RELOAD_ZONES = 1, RELOAD_ALL_ZONES = 2, RELOAD_DB = 4 };
 /* The result of one reload, from the loader thread to the main loop. */
 typedef struct {
     diag_t db_errs, zone_errs;
-    int db_rc;        /* RELOAD_DB: 0, or why the new database is not used */
-    bool db_compiled; /* the new database opened; db_rc < 0: the zones did not compile */
-    geo_db_t *db;     /* the new database, when db_rc is 0 */
-    int zone_rc;      /* RELOAD_(ALL_)ZONES: 0 or why nothing new is served */
-    snapshot_t *snap; /* to publish, or NULL */
+    int db_rc;               /* RELOAD_DB: 0, or why the new database is not used */
+    bool db_compiled;        /* the new database opened; db_rc < 0: the zones did not compile */
+    geo_db_t *db;            /* the new database, when db_rc is 0 */
+    int zone_rc;             /* RELOAD_(ALL_)ZONES: 0 or why nothing new is served */
+    zoneset_report_t report; /* RELOAD_(ALL_)ZONES: what became of each file */
+    snapshot_t *snap;        /* to publish, or NULL */
 } reload_job_t;
 
 /* While a reload runs on the loader thread it uses the zoneset (with its geo
@@ -489,8 +490,8 @@ static void reload_work(void *arg, unsigned what)
     if (!(what & (RELOAD_ZONES | RELOAD_ALL_ZONES))) {
         return;
     }
-    j->zone_rc = zoneset_load(g->zs, j->db ? j->db : g->db, what & RELOAD_ALL_ZONES, false, &snap,
-                              &j->zone_errs);
+    j->zone_rc = zoneset_load_report(g->zs, j->db ? j->db : g->db, what & RELOAD_ALL_ZONES, false,
+                                     &snap, &j->zone_errs, &j->report);
     if (j->zone_rc == 0) {
         snapshot_free(j->snap); /* compiled for the new database only: superseded */
         j->snap = snap;
@@ -513,12 +514,54 @@ static void reload_log_db(gslbd_t *g, reload_job_t *j)
     }
 }
 
+/* Say per zone what a reload did, then one line for all: "reloaded:" only
+ * when every zone file loaded (or was unchanged); otherwise which zones
+ * keep serving their previous version, so that nobody reads a failed
+ * reload as a success. */
+static void reload_log_zones(const zoneset_report_t *rep)
+{
+    size_t loaded = 0, unchanged = 0, failed = 0, removed = 0;
+    char line[1024];
+
+    for (size_t k = 0; k < rep->n_files; k++) {
+        const zoneset_file_t *f = &rep->files[k];
+        zoneset_file_describe(f, line, sizeof(line));
+        switch (f->outcome) {
+        case ZONESET_UNCHANGED:
+            unchanged++;
+            log_debug("zone %s", line);
+            break;
+        case ZONESET_LOADED:
+            loaded++;
+            log_info("zone %s", line);
+            break;
+        case ZONESET_REMOVED:
+            removed++;
+            log_info("zone %s", line);
+            break;
+        default:
+            failed++;
+            log_err("zone %s", line);
+            break;
+        }
+    }
+    if (rep->set_failed) {
+        log_err("reload failed: nothing changed, every zone keeps serving its previous version");
+    } else if (failed > 0) {
+        log_err("reload incomplete: %zu zone file%s NOT loaded (see above), %zu loaded, "
+                "%zu unchanged, %zu removed",
+                failed, failed == 1 ? "" : "s", loaded, unchanged, removed);
+    } else {
+        log_info("reloaded: %zu zone file%s loaded, %zu unchanged, %zu removed", loaded,
+                 loaded == 1 ? "" : "s", unchanged, removed);
+    }
+}
+
 /* Main loop: publish what the loader thread made. */
 static void reload_done(void *arg, unsigned what, bool stopping)
 {
     gslbd_t *g = arg;
     reload_job_t *j = &g->job;
-    char desc[512];
 
     server_hold_frees(g->srv, false);
     if (stopping) {
@@ -526,6 +569,7 @@ static void reload_done(void *arg, unsigned what, bool stopping)
         geo_db_free(j->db);
         diag_clear(&j->db_errs);
         diag_clear(&j->zone_errs);
+        zoneset_report_clear(&j->report);
         return;
     }
     if (what & RELOAD_DB) {
@@ -542,12 +586,10 @@ static void reload_done(void *arg, unsigned what, bool stopping)
         log_info("reloaded GeoIP database %s (%s, %zu locations)", g->db->path, g->db->type,
                  g->db->n_locs);
     }
-    if ((what & (RELOAD_ZONES | RELOAD_ALL_ZONES)) && j->zone_rc < 0) {
-        log_err("reload failed: still serving the previous zones");
-    } else if (what & (RELOAD_ZONES | RELOAD_ALL_ZONES)) {
-        zoneset_describe(g->zs, desc, sizeof(desc));
-        log_info("reloaded: %s", desc);
+    if (what & (RELOAD_ZONES | RELOAD_ALL_ZONES)) {
+        reload_log_zones(&j->report);
     }
+    zoneset_report_clear(&j->report);
 }
 
 static const reloader_ops_t reload_ops = {reload_begin, reload_work, reload_done};
