@@ -43,6 +43,49 @@ unsigned select_members_up(const region_rt_t *r);
  * choice, the control socket's status and --explain all use. */
 bool select_region_up(const region_rt_t *r);
 
+/* What a region is, as operators are told (gslbctl status, explain), by the
+ * same rules the choice applies. */
+typedef enum {
+    SELECT_STATE_UP,          /* enough members known up (or no health check) */
+    SELECT_STATE_UNKNOWN,     /* up only by counting unknown members as up */
+    SELECT_STATE_DOWN,        /* too few members up: no traffic */
+    SELECT_STATE_DRAINED,     /* drain override or weight 0: no new traffic */
+    SELECT_STATE_FORCED_UP,   /* override up, whatever the members */
+    SELECT_STATE_FORCED_DOWN, /* override down, whatever the members */
+} select_state_t;
+
+/* A member as its region counts it: its report and its own override. */
+typedef enum {
+    SELECT_MEMBER_UP,          /* reported up */
+    SELECT_MEMBER_UNKNOWN,     /* not reported yet, or gone stale: counted as up */
+    SELECT_MEMBER_DOWN,        /* reported down */
+    SELECT_MEMBER_FORCED_UP,   /* override up */
+    SELECT_MEMBER_FORCED_DOWN, /* override down */
+    SELECT_MEMBER_DRAINED,     /* override drain: not answered */
+} select_member_t;
+
+typedef struct {
+    select_state_t state;
+    health_override_t override;            /* the region's own */
+    unsigned members;                      /* both families */
+    unsigned n[SELECT_MEMBER_DRAINED + 1]; /* members per select_member_t */
+    unsigned counted_up;                   /* up by the member rule: up, unknown and forced up */
+    unsigned weight;                       /* what selection uses: 0 when drained */
+    bool health_up;                        /* the region rule (select_region_up) */
+    bool unsure;                           /* health not known for sure yet after a restart */
+} select_report_t;
+
+/* How a member is counted (NULL slot: unknown). */
+select_member_t select_member_state(const healthdb_slot_t *s);
+
+/* The region's state and what it rests on. Reads the slots (main thread or
+ * any: atomics). */
+void select_region_report(const region_rt_t *r, select_report_t *out);
+
+/* "up", "unknown", "down", "drained", "forced-up", "forced-down". */
+const char *select_state_name(select_state_t st);
+const char *select_member_name(select_member_t st);
+
 /* Whether a member address (index i of the family's list) may be answered. */
 static inline bool select_member_ok(const region_rt_t *r, bool v6, unsigned i, bool failed_open)
 {

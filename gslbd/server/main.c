@@ -826,11 +826,15 @@ int main(int argc, char **argv)
         opt.overrides = overrides;
     }
     snprintf(sources, sizeof(sources), "%s.sources", opt.overrides ? opt.overrides : "");
+    /* --check and --explain read no overrides: they are the running gslbd's
+     * business, and --explain says it ignores them. */
+    bool serving = !opt.check && opt.explain == NULL;
     healthdb_t *health =
-        healthdb_new(opt.control == NULL ? NULL
-                                         : &(healthdb_config_t){.overrides_file = opt.overrides,
-                                                                .sources_file = sources,
-                                                                .sync_wait_ms = opt.sync_wait_ms});
+        healthdb_new(opt.control == NULL || !serving
+                         ? NULL
+                         : &(healthdb_config_t){.overrides_file = opt.overrides,
+                                                .sources_file = sources,
+                                                .sync_wait_ms = opt.sync_wait_ms});
     zoneset_t *zs = zoneset_new(opt.zones, health);
     diag_t errs = {0};
     int r = zoneset_load(zs, db, true, true, &snap, &errs);
@@ -846,8 +850,13 @@ int main(int argc, char **argv)
     if (opt.check || opt.explain) {
         rc = 0;
         if (opt.explain) {
-            rc = explain_run(snap, db, opt.explain, opt.explain_name, opt.explain_type, stdout) ? 1
-                                                                                                : 0;
+            char why[256];
+            explain_env_t env = {.snap = snap, .db = db, .live = false};
+            rc = explain_run(&env, opt.explain, opt.explain_name, opt.explain_type, stdout, why,
+                             sizeof(why)) < 0;
+            if (rc != 0) {
+                log_err("--explain: %s", why);
+            }
         } else {
             char desc[512];
             zoneset_describe(zs, desc, sizeof(desc));
