@@ -138,18 +138,30 @@ static inline uint64_t select_rand(uint64_t *state)
 void select_regions_all(const svc_rt_t *svc, const geo_list_t *order, bool v6, uint64_t *rng,
                         select_t *out, uint8_t *why);
 
-/* Choose. The case nearly every query is, one answer from a plain service
- * whose first region is usable, is settled here, inline, with two loads
- * from the region's status cache; anything else goes to select_regions_all. */
+/* The case nearly every query is: one answer from a plain service whose
+ * first region is usable, told with two loads from the region's status
+ * cache. Its choice is then the first region (select_first_region). */
+static inline bool select_is_fast(const svc_rt_t *svc, const geo_list_t *order, bool v6)
+{
+    return svc->plain && svc->answers == 1 && order->n > 0 &&
+           (select_region_status(svc->regions[order->e[0].region]) &
+            (v6 ? REGION_FAST6 : REGION_FAST4));
+}
+
+static inline void select_first_region(const geo_list_t *order, select_t *out)
+{
+    out->region[0] = order->e[0].region;
+    out->n = 1;
+    out->failed_open = out->degraded = out->servfail = false;
+}
+
+/* Choose. The common case (select_is_fast) is settled here, inline;
+ * anything else goes to select_regions_all. */
 static inline void select_regions(const svc_rt_t *svc, const geo_list_t *order, bool v6,
                                   uint64_t *rng, select_t *out, uint8_t *why)
 {
-    if (why == NULL && svc->plain && svc->answers == 1 && order->n > 0 &&
-        (select_region_status(svc->regions[order->e[0].region]) &
-         (v6 ? REGION_FAST6 : REGION_FAST4))) {
-        out->region[0] = order->e[0].region;
-        out->n = 1;
-        out->failed_open = out->degraded = out->servfail = false;
+    if (why == NULL && select_is_fast(svc, order, v6)) {
+        select_first_region(order, out);
         return;
     }
     select_regions_all(svc, order, v6, rng, out, why);

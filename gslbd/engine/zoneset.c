@@ -23,7 +23,8 @@ struct zoneset {
     geo_cache_t *maps; /* geo maps shared by successive snapshots */
     entry_t *cur;
     size_t n_cur;
-    bool attach_later; /* see zoneset_attach_later() */
+    bool attach_later;   /* see zoneset_attach_later() */
+    unsigned count_sets; /* see zoneset_count_sets() */
 };
 
 zoneset_t *zoneset_new(const char *path, healthdb_t *health)
@@ -229,8 +230,9 @@ int zoneset_load_report(zoneset_t *zs, const geo_db_t *db, bool force, bool stri
     if (failed && strict) {
         r = GSLB_ECONFIG;
     } else if ((r = zone_check_set(zones, n, errs)) == 0) {
-        r = snapshot_build(zones, n, &(snapshot_env_t){db, zs->health, zs->maps, zs->attach_later},
-                           snap, errs);
+        r = snapshot_build(
+            zones, n, &(snapshot_env_t){db, zs->health, zs->maps, zs->attach_later, zs->count_sets},
+            snap, errs);
     }
     if (r < 0) {
         if (!(failed && strict)) {
@@ -269,9 +271,9 @@ int zoneset_rebuild(zoneset_t *zs, const geo_db_t *db, snapshot_t **snap, diag_t
     for (size_t i = 0; i < zs->n_cur; i++) {
         zones[i] = zs->cur[i].zone;
     }
-    int r =
-        snapshot_build(zones, zs->n_cur,
-                       &(snapshot_env_t){db, zs->health, zs->maps, zs->attach_later}, snap, errs);
+    int r = snapshot_build(
+        zones, zs->n_cur,
+        &(snapshot_env_t){db, zs->health, zs->maps, zs->attach_later, zs->count_sets}, snap, errs);
     free(zones);
     return r;
 }
@@ -279,6 +281,11 @@ int zoneset_rebuild(zoneset_t *zs, const geo_db_t *db, snapshot_t **snap, diag_t
 void zoneset_attach_later(zoneset_t *zs)
 {
     zs->attach_later = true;
+}
+
+void zoneset_count_sets(zoneset_t *zs, unsigned n)
+{
+    zs->count_sets = n;
 }
 
 void zoneset_describe(const zoneset_t *zs, char *buf, size_t size)

@@ -94,6 +94,10 @@ int zoneset_rebuild(zoneset_t *zs, const geo_db_t *db, snapshot_t **snap, diag_t
  * geo map cache or snapshots from it meanwhile. */
 void zoneset_attach_later(zoneset_t *zs);
 
+/* Snapshots from now on have `n` answer counter sets besides the scratch
+ * one (snapshot_env_t.count_sets): one per thread that answers. */
+void zoneset_count_sets(zoneset_t *zs, unsigned n);
+
 /* Human summary of what is loaded, e.g. "1 zone (gslb.example.com serial 5)". */
 void zoneset_describe(const zoneset_t *zs, char *buf, size_t size);
 

@@ -17,10 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <uv.h>
 
+#include "common/alloc.h"
 #include "common/errcode.h"
 #include "common/log.h"
 #include "common/version.h"
@@ -31,8 +33,10 @@
 #include "gslbd/server/control.h"
 #include "gslbd/server/listener.h"
 #include "gslbd/engine/explain.h"
-#include "gslbd/server/server.h"
+#include "gslbd/engine/stats.h"
+#include "gslbd/engine/status.h"
 #include "gslbd/engine/zoneset.h"
+#include "gslbd/server/server.h"
 
 /* Descriptors kept for other things than TCP connections, besides those open
  * at start and the server's sockets: the main loop's (signals, file watches),
@@ -71,8 +75,9 @@ enum {
 };
 
 /* What a reload does (reloader.h merges them): the zone files that changed,
- * every zone file, the GeoIP database. */
-enum { RELOAD_ZONES = 1, RELOAD_ALL_ZONES = 2, RELOAD_DB = 4 };
+ * every zone file, the GeoIP database; RELOAD_CTL: control clients (gslbctl
+ * reload) wait for the result. */
+enum { RELOAD_ZONES = 1, RELOAD_ALL_ZONES = 2, RELOAD_DB = 4, RELOAD_CTL = 8 };
 
 /* The result of one reload, from the loader thread to the main loop. */
 typedef struct {
@@ -103,6 +108,9 @@ typedef struct {
     watch_t zones_watch, db_watch;
     reloader_t reloader;
     reload_job_t job;
+    status_t *status;      /* each zone file's last reload, and the report */
+    stats_t *stats;        /* answer shares */
+    uv_timer_t stats_tick; /* samples them */
 } gslbd_t;
 
 static void usage(FILE *out)
@@ -500,8 +508,12 @@ static void reload_work(void *arg, unsigned what)
 
 static void reload_begin(void *arg, unsigned what)
 {
-    (void)what;
-    server_hold_frees(((gslbd_t *)arg)->srv, true);
+    gslbd_t *g = arg;
+
+    server_hold_frees(g->srv, true);
+    if (what & RELOAD_CTL) {
+        control_reload_started(g->ctl);
+    }
 }
 
 static void reload_log_db(gslbd_t *g, reload_job_t *j)
@@ -514,47 +526,113 @@ static void reload_log_db(gslbd_t *g, reload_job_t *j)
     }
 }
 
-/* Say per zone what a reload did, then one line for all: "reloaded:" only
- * when every zone file loaded (or was unchanged); otherwise which zones
- * keep serving their previous version, so that nobody reads a failed
- * reload as a success. */
+typedef struct {
+    size_t loaded, unchanged, failed, removed;
+} reload_tally_t;
+
+static void reload_count(const zoneset_report_t *rep, reload_tally_t *t)
+{
+    *t = (reload_tally_t){0};
+    for (size_t k = 0; k < rep->n_files; k++) {
+        switch (rep->files[k].outcome) {
+        case ZONESET_LOADED:
+            t->loaded++;
+            break;
+        case ZONESET_UNCHANGED:
+            t->unchanged++;
+            break;
+        case ZONESET_REMOVED:
+            t->removed++;
+            break;
+        default:
+            t->failed++;
+            break;
+        }
+    }
+}
+
+/* The closing sentence of a reload: "reloaded:" only when every zone file
+ * loaded (or was unchanged); otherwise which way it failed, so that nobody
+ * reads a failed reload as a success. */
+static void reload_verdict(const zoneset_report_t *rep, char *buf, size_t size)
+{
+    reload_tally_t t;
+
+    reload_count(rep, &t);
+    if (rep->set_failed) {
+        snprintf(buf, size,
+                 "reload failed: nothing changed, every zone keeps serving its "
+                 "previous version");
+    } else if (t.failed > 0) {
+        snprintf(buf, size,
+                 "reload incomplete: %zu zone file%s NOT loaded (the previous version of each "
+                 "keeps serving, if it had one), %zu loaded, %zu unchanged, %zu removed",
+                 t.failed, t.failed == 1 ? "" : "s", t.loaded, t.unchanged, t.removed);
+    } else {
+        snprintf(buf, size, "reloaded: %zu zone file%s loaded, %zu unchanged, %zu removed",
+                 t.loaded, t.loaded == 1 ? "" : "s", t.unchanged, t.removed);
+    }
+}
+
+/* Say per zone what a reload did, then one line for all. */
 static void reload_log_zones(const zoneset_report_t *rep)
 {
-    size_t loaded = 0, unchanged = 0, failed = 0, removed = 0;
     char line[1024];
 
     for (size_t k = 0; k < rep->n_files; k++) {
         const zoneset_file_t *f = &rep->files[k];
         zoneset_file_describe(f, line, sizeof(line));
-        switch (f->outcome) {
-        case ZONESET_UNCHANGED:
-            unchanged++;
+        if (f->outcome == ZONESET_UNCHANGED) {
             log_debug("zone %s", line);
-            break;
-        case ZONESET_LOADED:
-            loaded++;
+        } else if (f->outcome == ZONESET_LOADED || f->outcome == ZONESET_REMOVED) {
             log_info("zone %s", line);
-            break;
-        case ZONESET_REMOVED:
-            removed++;
-            log_info("zone %s", line);
-            break;
-        default:
-            failed++;
+        } else {
             log_err("zone %s", line);
-            break;
         }
     }
-    if (rep->set_failed) {
-        log_err("reload failed: nothing changed, every zone keeps serving its previous version");
-    } else if (failed > 0) {
-        log_err("reload incomplete: %zu zone file%s NOT loaded (see above), %zu loaded, "
-                "%zu unchanged, %zu removed",
-                failed, failed == 1 ? "" : "s", loaded, unchanged, removed);
+    reload_verdict(rep, line, sizeof(line));
+    if (zoneset_report_ok(rep)) {
+        log_info("%s", line);
     } else {
-        log_info("reloaded: %zu zone file%s loaded, %zu unchanged, %zu removed", loaded,
-                 loaded == 1 ? "" : "s", unchanged, removed);
+        log_err("%s", line);
     }
+}
+
+/* What gslbctl reload prints: every error, a line per zone file, and the
+ * verdict as the final line. */
+static void reload_reply(gslbd_t *g, const zoneset_report_t *rep)
+{
+    char *text = NULL, line[1024];
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+
+    if (f == NULL) {
+        alloc_fail("open_memstream");
+    }
+    for (size_t k = 0; k < rep->n_files; k++) {
+        for (size_t i = 0; i < rep->files[k].n_errors; i++) {
+            fprintf(f, "%s\n", rep->files[k].errors[i]);
+        }
+    }
+    for (size_t i = 0; i < rep->n_errors; i++) {
+        fprintf(f, "%s\n", rep->errors[i]);
+    }
+    for (size_t k = 0; k < rep->n_files; k++) {
+        zoneset_file_describe(&rep->files[k], line, sizeof(line));
+        fprintf(f, "%s\n", line);
+    }
+    fclose(f);
+    reload_verdict(rep, line, sizeof(line));
+    control_reload_done(g->ctl, text, zoneset_report_ok(rep), line);
+    free(text);
+}
+
+static uint64_t wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 /* Main loop: publish what the loader thread made. */
@@ -570,6 +648,9 @@ static void reload_done(void *arg, unsigned what, bool stopping)
         diag_clear(&j->db_errs);
         diag_clear(&j->zone_errs);
         zoneset_report_clear(&j->report);
+        if (what & RELOAD_CTL) {
+            control_reload_done(g->ctl, NULL, false, "gslbd is stopping: the reload was not used");
+        }
         return;
     }
     if (what & RELOAD_DB) {
@@ -578,6 +659,7 @@ static void reload_done(void *arg, unsigned what, bool stopping)
     diag_log(&j->zone_errs, LOG_LEVEL_ERR);
     if (j->snap != NULL) {
         snapshot_attach_health(j->snap, g->health);
+        stats_track(g->stats, j->snap);
         server_swap(g->srv, j->snap);
     }
     if (j->db != NULL) {
@@ -588,6 +670,10 @@ static void reload_done(void *arg, unsigned what, bool stopping)
     }
     if (what & (RELOAD_ZONES | RELOAD_ALL_ZONES)) {
         reload_log_zones(&j->report);
+        status_reloaded(g->status, &j->report, wall_ms());
+    }
+    if (what & RELOAD_CTL) {
+        reload_reply(g, &j->report);
     }
     zoneset_report_clear(&j->report);
 }
@@ -602,6 +688,12 @@ static void reload_zones(void *arg)
 static void reload_all(void *arg)
 {
     reloader_request(&((gslbd_t *)arg)->reloader, RELOAD_ALL_ZONES);
+}
+
+/* gslbctl reload: every file, and the clients wait for the result. */
+static void reload_ctl(void *arg)
+{
+    reloader_request(&((gslbd_t *)arg)->reloader, RELOAD_ALL_ZONES | RELOAD_CTL);
 }
 
 /* The mmdb changed on disk. */
@@ -640,6 +732,41 @@ static void log_rrl_total(const server_t *srv)
 static const snapshot_t *current_snapshot(void *arg)
 {
     return server_snapshot(((gslbd_t *)arg)->srv);
+}
+
+static const geo_db_t *current_geo(void *arg)
+{
+    return ((gslbd_t *)arg)->db;
+}
+
+/* STATUS: the report of status.h on what is served now. */
+static void write_status(void *arg, FILE *out, bool json)
+{
+    gslbd_t *g = arg;
+    status_env_t env = {.snap = server_snapshot(g->srv),
+                        .health = g->health,
+                        .stats = g->stats,
+                        .now_ms = uv_now(g->loop),
+                        .wall_ms = wall_ms()};
+
+    if (json) {
+        status_write_json(g->status, &env, out);
+    } else {
+        status_write_text(g->status, &env, out);
+    }
+}
+
+/* A snapshot is about to be freed: what its threads counted is kept. */
+static void snapshot_gone(void *arg, const snapshot_t *s)
+{
+    stats_untrack(((gslbd_t *)arg)->stats, s);
+}
+
+static void stats_tick(uv_timer_t *t)
+{
+    gslbd_t *g = t->data;
+
+    stats_sample(g->stats, uv_now(g->loop));
 }
 
 /* Who the control socket belongs to: gslbd's --user and the --control-group
@@ -688,8 +815,15 @@ static int serve_control(gslbd_t *g, const control_config_t *cfg)
     if (opt->control != NULL && (r = listener_reserve(1)) < 0) {
         log_err("--control %s: cannot open a reserve descriptor: %s", opt->control,
                 gslb_strerror(r));
-    } else if (opt->control != NULL && (r = control_new(g->loop, cfg, g->health, current_snapshot,
-                                                        g, &g->ctl, &errs)) < 0) {
+    } else if (opt->control != NULL &&
+               (r = control_new(g->loop, cfg,
+                                &(control_env_t){.health = g->health,
+                                                 .current = current_snapshot,
+                                                 .geo = current_geo,
+                                                 .reload = reload_ctl,
+                                                 .status = write_status,
+                                                 .arg = g},
+                                &g->ctl, &errs)) < 0) {
         diag_log(&errs, LOG_LEVEL_ERR);
     } else if (opt->user != NULL) {
         r = drop_privileges(opt->user);
@@ -717,6 +851,7 @@ static int serve_open(gslbd_t *g, snapshot_t *snap)
         snapshot_free(snap);
         return r;
     }
+    server_on_free(g->srv, snapshot_gone, g);
     if ((r = serve_control(g, &ctl_cfg)) < 0) {
         control_stop(g);
         snapshot_free(snap);
@@ -727,6 +862,7 @@ static int serve_open(gslbd_t *g, snapshot_t *snap)
         healthdb_check_files(g->health);            /* as the user it will save them as */
         healthdb_begin(g->health, uv_now(g->loop)); /* wait for the healthd heard from before */
     }
+    stats_track(g->stats, snap);
     if ((r = server_start(g->srv, g->loop, snap)) < 0) { /* snap is the server's now */
         log_err("cannot start worker threads: %s", gslb_strerror(r));
         control_stop(g);
@@ -736,15 +872,26 @@ static int serve_open(gslbd_t *g, snapshot_t *snap)
     return 0;
 }
 
-static int serve(options_t *opt, zoneset_t *zs, geo_db_t *db, healthdb_t *health, snapshot_t *snap)
+static int serve(options_t *opt, zoneset_t *zs, geo_db_t *db, healthdb_t *health, snapshot_t *snap,
+                 status_t *status)
 {
-    gslbd_t g = {.opt = opt, .zs = zs, .db = db, .health = health, .loop = uv_default_loop()};
+    gslbd_t g = {.opt = opt,
+                 .zs = zs,
+                 .db = db,
+                 .health = health,
+                 .loop = uv_default_loop(),
+                 .status = status};
 
+    g.stats = stats_new(uv_now(g.loop));
     if (serve_open(&g, snap) < 0) {
         uv_loop_close(g.loop);
         geo_db_free(g.db);
+        stats_free(g.stats);
         return 1;
     }
+    uv_timer_init(g.loop, &g.stats_tick);
+    g.stats_tick.data = &g;
+    uv_timer_start(&g.stats_tick, stats_tick, STATS_SAMPLE_MS, STATS_SAMPLE_MS);
     zoneset_attach_later(zs);
     reloader_init(g.loop, &g.reloader, &reload_ops, &g);
     signals_start(g.loop, &g.signals, "reloading every zone file", reload_all, &g);
@@ -763,10 +910,12 @@ static int serve(options_t *opt, zoneset_t *zs, geo_db_t *db, healthdb_t *health
     watch_stop(&g.zones_watch);
     watch_stop(&g.db_watch);
     signals_stop(&g.signals);
+    uv_close((uv_handle_t *)&g.stats_tick, NULL);
     uv_run(g.loop, UV_RUN_DEFAULT);
     uv_loop_close(g.loop);
     control_free(g.ctl);
     geo_db_free(g.db);
+    stats_free(g.stats); /* after server_free(): freeing snapshots folds their counts */
     log_info("stopped");
     return 0;
 }
@@ -829,24 +978,31 @@ int main(int argc, char **argv)
     /* --check and --explain read no overrides: they are the running gslbd's
      * business, and --explain says it ignores them. */
     bool serving = !opt.check && opt.explain == NULL;
-    healthdb_t *health =
-        healthdb_new(opt.control == NULL || !serving
-                         ? NULL
-                         : &(healthdb_config_t){.overrides_file = opt.overrides,
-                                                .sources_file = sources,
-                                                .sync_wait_ms = opt.sync_wait_ms});
+    healthdb_t *health = healthdb_new(opt.control == NULL || !serving
+                                          ? NULL
+                                          : &(healthdb_config_t){.overrides_file = opt.overrides,
+                                                                 .sources_file = sources,
+                                                                 .sync_wait_ms = opt.sync_wait_ms});
     zoneset_t *zs = zoneset_new(opt.zones, health);
+    zoneset_report_t rep;
     diag_t errs = {0};
-    int r = zoneset_load(zs, db, true, true, &snap, &errs);
+    if (serving) {
+        zoneset_count_sets(zs, server_count_sets(&opt.srv));
+    }
+    int r = zoneset_load_report(zs, db, true, true, &snap, &errs, &rep);
     diag_log(&errs, LOG_LEVEL_ERR);
     if (r < 0) {
         log_err("%s: not loaded", opt.zones);
+        zoneset_report_clear(&rep);
         zoneset_free(zs);
         healthdb_free(health);
         geo_db_free(db);
         free(opt.srv.listen);
         return 1;
     }
+    status_t *status = status_new();
+    status_reloaded(status, &rep, wall_ms());
+    zoneset_report_clear(&rep);
     if (opt.check || opt.explain) {
         rc = 0;
         if (opt.explain) {
@@ -865,8 +1021,9 @@ int main(int argc, char **argv)
         snapshot_free(snap);
         geo_db_free(db);
     } else {
-        rc = serve(&opt, zs, db, health, snap);
+        rc = serve(&opt, zs, db, health, snap, status);
     }
+    status_free(status);
     zoneset_free(zs);
     healthdb_free(health);
     listener_free();
