@@ -322,7 +322,7 @@ static void text_member(const region_rt_t *r, unsigned k, const status_env_t *en
     const healthdb_slot_t *s = member_slot(r, k);
     health_override_t ov = s ? (health_override_t)atomic_load(&s->override) : HEALTH_OV_NONE;
     const char *src = s && env->health ? healthdb_source_name(env->health, s->source) : NULL;
-    char addr[64], since[32], heard[32];
+    char addr[64], since[32];
 
     fprintf(out, "  member %-24s %-11s", member_addr(r, k, addr, sizeof(addr)),
             member_word(select_member_state(s)));
@@ -345,6 +345,7 @@ static void text_member(const region_rt_t *r, unsigned k, const status_env_t *en
         fprintf(out, " (%s)", s->reason);
     }
     if (src != NULL) {
+        char heard[32];
         age_text(age_s(env->now_ms, healthdb_source_heard(env->health, s->source)), heard,
                  sizeof(heard));
         fprintf(out, ", %s heard %s ago", src, heard);
@@ -369,6 +370,17 @@ static void text_region(const zone_rt_t *zr, const region_rt_t *r, const status_
     for (unsigned k = 0; k < (unsigned)r->n4 + r->n6; k++) {
         text_member(r, k, env, out);
     }
+}
+
+/* The region at position j of a service's counts, NULL for none to show:
+ * position n_regions is a fallback region outside the list, shown once it
+ * answered. */
+static const region_rt_t *shown_region(const svc_rt_t *svc, unsigned j, const uint64_t *counts)
+{
+    if (j < svc->n_regions) {
+        return svc->regions[j];
+    }
+    return counts[j] > 0 ? svc->regions[j] : NULL;
 }
 
 /* A service's counts over the window; regions holds n_regions + 1. */
@@ -397,8 +409,9 @@ static void text_service(const zone_rt_t *zr, const svc_rt_t *svc, const status_
         fprintf(out, ": %llu answers in the last %.0f s", (unsigned long long)sum.answers,
                 (double)sum.window_ms / 1000.0);
         for (unsigned j = 0; j <= svc->n_regions && sum.answers > 0; j++) {
-            if (svc->regions[j] != NULL && (j < svc->n_regions || regions[j] > 0)) {
-                fprintf(out, "%s %s %.1f%%", j ? "," : ":", svc->regions[j]->name,
+            const region_rt_t *r = shown_region(svc, j, regions);
+            if (r != NULL) {
+                fprintf(out, "%s %s %.1f%%", j ? "," : ":", r->name,
                         100.0 * (double)regions[j] / (double)sum.answers);
             }
         }
@@ -540,11 +553,12 @@ static void json_service(json_t *j, const svc_rt_t *svc, const status_env_t *env
     }
     json_array_begin(j, "regions");
     for (unsigned k = 0; k <= svc->n_regions; k++) {
-        if (svc->regions[k] == NULL || (k == svc->n_regions && regions[k] == 0)) {
-            continue; /* the fallback position, unused */
+        const region_rt_t *r = shown_region(svc, k, regions);
+        if (r == NULL) {
+            continue;
         }
         json_object_begin(j, NULL);
-        json_string(j, "name", svc->regions[k]->name);
+        json_string(j, "name", r->name);
         if (have) {
             json_uint(j, "answers", regions[k]);
         } else {
