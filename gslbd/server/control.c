@@ -40,8 +40,10 @@
 #define ROLE_OPERATE 2u /* SET, RELOAD: root, gslbd's user, the control group */
 #define ROLE_REPORT  4u /* MEMBER, SYNCED: root and gslbd's user (healthd) */
 
-/* Where a client is with a RELOAD it sent. */
-enum { WAIT_NONE, WAIT_QUEUED, WAIT_RUNNING };
+/* Where a client is with a RELOAD it sent: waiting for a reload to start,
+ * for the one running to end, or being answered (its held requests may
+ * start another reload meanwhile, which must not answer it again). */
+enum { WAIT_NONE, WAIT_QUEUED, WAIT_RUNNING, WAIT_ANSWERED };
 
 typedef struct client client_t;
 struct client {
@@ -718,8 +720,15 @@ void control_reload_started(control_t *c)
 
 void control_reload_done(control_t *c, const char *lines, bool ok, const char *text)
 {
+    /* Those this reload answers, picked first: a held request of one may
+     * start the next reload at once, and mark others running for that. */
     for (client_t *cl = c != NULL ? c->clients : NULL; cl != NULL; cl = cl->next) {
-        if (cl->wait == WAIT_RUNNING && !cl->closing) {
+        if (cl->wait == WAIT_RUNNING) {
+            cl->wait = WAIT_ANSWERED;
+        }
+    }
+    for (client_t *cl = c != NULL ? c->clients : NULL; cl != NULL; cl = cl->next) {
+        if (cl->wait == WAIT_ANSWERED && !cl->closing) {
             reply_lines(cl, lines, lines ? strlen(lines) : 0, ok ? CTL_OK : CTL_ERR, text);
             client_resume(cl);
         }

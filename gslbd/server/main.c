@@ -671,14 +671,18 @@ static void reload_done(void *arg, unsigned what, bool stopping)
         log_info("reloaded GeoIP database %s (%s, %zu locations)", g->db->path, g->db->type,
                  g->db->n_locs);
     }
+    /* The report leaves the job: answering gslbctl below may start the next
+     * reload, whose loader thread starts by clearing the job. */
+    zoneset_report_t rep = j->report;
+    j->report = (zoneset_report_t){0};
     if (what & (RELOAD_ZONES | RELOAD_ALL_ZONES)) {
-        reload_log_zones(&j->report);
-        status_reloaded(g->status, &j->report, wall_ms());
+        reload_log_zones(&rep);
+        status_reloaded(g->status, &rep, wall_ms());
     }
     if (what & RELOAD_CTL) {
-        reload_reply(g, &j->report);
+        reload_reply(g, &rep); /* last: nothing of the job is used after it */
     }
-    zoneset_report_clear(&j->report);
+    zoneset_report_clear(&rep);
 }
 
 static const reloader_ops_t reload_ops = {reload_begin, reload_work, reload_done};

@@ -36,6 +36,7 @@ import json
 import os
 import pwd
 import re
+import socket
 import threading
 
 import gslbtest as g
@@ -370,6 +371,34 @@ def reloads_at_once(t, ctl):
             *[r.out if r else "(no result)" for r in results])
 
 
+def pipelined(t, ctl_path):
+    """Requests sent together after a RELOAD on one connection: answered in order, the
+    second RELOAD by a reload of its own (started while the first one's answer goes
+    out)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(30)
+    s.connect(str(ctl_path))
+    s.sendall(b"HELLO test 2\nRELOAD\nRELOAD\nSTATUS\nPING\n")
+    data, lines = b"", []
+    try:
+        while sum(1 for x in lines if re.match(r"(OK|ERR)( |$)", x)) < 5:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+            lines = data.decode(errors="replace").splitlines()
+    except socket.timeout:
+        pass
+    s.close()
+    finals = [(i, x) for i, x in enumerate(lines) if re.match(r"(OK|ERR)( |$)", x)]
+    ok = len(finals) == 5 and finals[0][1] == "OK gslbd 2" and \
+        finals[1][1].startswith("OK reloaded:") and finals[2][1].startswith("OK reloaded:") and \
+        lines[finals[2][0] + 1].startswith("gslbd ") and finals[3][1] == "OK" and \
+        finals[4][1] == "OK" and finals[4][0] == finals[3][0] + 1
+    t.check("RELOAD, RELOAD, STATUS, PING sent at once: answered in that order, each reload "
+            "with its own result", ok, *lines[-40:])
+
+
 # ------------------------------------------------------------------ overrides, roles
 
 
@@ -435,6 +464,7 @@ def main(t):
     serial = reload_good(t, ctl, srv, zfile, ports)
     reload_broken(t, ctl, srv, zfile, ports, serial)
     reloads_at_once(t, ctl)
+    pipelined(t, ctl_path)
     roles(t, ctl_path)
     unsaved_override(t, zdir)
     t.eq("healthd stops with status 0", 0, hd.stop())
