@@ -221,8 +221,7 @@ static void region_why(const region_rt_t *r, const select_report_t *rep, char *b
     switch (rep->state) {
     case SELECT_STATE_UP:
         if (!r->checked && rep->n[SELECT_MEMBER_DOWN] == 0) {
-            snprintf(buf, size, "no health check: its %u members count as up%s", rep->members,
-                     wait);
+            snprintf(buf, size, "no health check, so its members count as up%s", wait);
         } else {
             snprintf(buf, size, "%s%s", members, wait);
         }
