@@ -81,8 +81,29 @@ static void copy_errors(record_t *r, char *const *lines, size_t n)
     }
 }
 
+/* Whether a report names a file (in any outcome). */
+static bool in_report(const zoneset_report_t *rep, const char *file)
+{
+    for (size_t k = 0; k < rep->n_files; k++) {
+        if (strcmp(rep->files[k].file, file) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 void status_reloaded(status_t *st, const zoneset_report_t *rep, uint64_t wall_ms)
 {
+    /* A file the load no longer lists is gone; one that never loaded is not
+     * reported as removed, so it is dropped here. */
+    for (size_t i = 0; i < st->n_recs;) {
+        if (!in_report(rep, st->recs[i].file)) {
+            record_clear(&st->recs[i]);
+            st->recs[i] = st->recs[--st->n_recs];
+        } else {
+            i++;
+        }
+    }
     for (size_t k = 0; k < rep->n_files; k++) {
         const zoneset_file_t *f = &rep->files[k];
         record_t *r = record_of_file(st, f->file);

@@ -354,6 +354,23 @@ def reload_broken(t, ctl, srv, zfile, ports, serial):
         srv, "ns2.gctl.test") == "203.0.113.55", r.out)
 
 
+def new_broken_file(t, ctl):
+    bad = t.write("zones/broken.test.yaml", OTHER.replace("other.test", "broken.test") +
+                  "bogus: 1\n")
+    r = ctl.run("reload", timeout=30)
+    t.check("a new zone file that does not load: gslbctl reload exits 1, says it is not served",
+            r.status == 1 and re.search(r"(?m)^%s: NOT loaded \(1 error\): not served$"
+                                        % re.escape(str(bad)), r.out), r.out)
+    doc = status_json(ctl)[1] or {}
+    files = [f["file"] for f in doc.get("unserved_files", [])]
+    t.eq("status JSON: it is listed among the unserved files", [str(bad)], files)
+    bad.unlink()
+    r = ctl.run("reload", timeout=30)
+    doc = status_json(ctl)[1] or {}
+    t.check("removed again: reload exits 0, no unserved file left",
+            r.status == 0 and doc.get("unserved_files") == [], r.out)
+
+
 def reloads_at_once(t, ctl):
     results = [None] * 3
 
@@ -463,6 +480,7 @@ def main(t):
     shares(t, ctl, srv)
     serial = reload_good(t, ctl, srv, zfile, ports)
     reload_broken(t, ctl, srv, zfile, ports, serial)
+    new_broken_file(t, ctl)
     reloads_at_once(t, ctl)
     pipelined(t, ctl_path)
     roles(t, ctl_path)
