@@ -388,3 +388,47 @@ void zoneset_file_describe(const zoneset_file_t *f, char *buf, size_t size)
         break;
     }
 }
+
+bool zoneset_report_verdict(const zoneset_report_t *rep, char *buf, size_t size)
+{
+    size_t n[ZONESET_REMOVED + 1] = {0};
+
+    for (size_t k = 0; k < rep->n_files; k++) {
+        n[rep->files[k].outcome]++;
+    }
+    size_t failed = n[ZONESET_KEPT] + n[ZONESET_FAILED];
+    if (rep->set_failed) {
+        snprintf(buf, size,
+                 "reload failed: nothing changed, every zone keeps serving its "
+                 "previous version");
+    } else if (failed > 0) {
+        snprintf(buf, size,
+                 "reload incomplete: %zu zone file%s NOT loaded (the previous version of each "
+                 "keeps serving, if it had one), %zu loaded, %zu unchanged, %zu removed",
+                 failed, failed == 1 ? "" : "s", n[ZONESET_LOADED], n[ZONESET_UNCHANGED],
+                 n[ZONESET_REMOVED]);
+    } else {
+        snprintf(buf, size, "reloaded: %zu zone file%s loaded, %zu unchanged, %zu removed",
+                 n[ZONESET_LOADED], n[ZONESET_LOADED] == 1 ? "" : "s", n[ZONESET_UNCHANGED],
+                 n[ZONESET_REMOVED]);
+    }
+    return !rep->set_failed && failed == 0;
+}
+
+void zoneset_report_write(const zoneset_report_t *rep, FILE *out)
+{
+    char line[1024];
+
+    for (size_t k = 0; k < rep->n_files; k++) {
+        for (size_t i = 0; i < rep->files[k].n_errors; i++) {
+            fprintf(out, "%s\n", rep->files[k].errors[i]);
+        }
+    }
+    for (size_t i = 0; i < rep->n_errors; i++) {
+        fprintf(out, "%s\n", rep->errors[i]);
+    }
+    for (size_t k = 0; k < rep->n_files; k++) {
+        zoneset_file_describe(&rep->files[k], line, sizeof(line));
+        fprintf(out, "%s\n", line);
+    }
+}

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "gslbd/engine/snapshot.h"
 
@@ -61,6 +62,16 @@ void zoneset_file_describe(const zoneset_file_t *f, char *buf, size_t size);
 
 /* True when every file of the report is LOADED, UNCHANGED or REMOVED. */
 bool zoneset_report_ok(const zoneset_report_t *rep);
+
+/* The closing sentence of a reload, and zoneset_report_ok(): "reloaded:
+ * 2 zone files loaded, 0 unchanged, 0 removed" only when every file
+ * loaded; otherwise "reload incomplete: ..." or "reload failed: ...", so
+ * that nobody reads a failed reload as a success. */
+bool zoneset_report_verdict(const zoneset_report_t *rep, char *buf, size_t size);
+
+/* Every error of the report, then a zoneset_file_describe() line per file,
+ * each ending in "\n": what gslbctl reload prints. */
+void zoneset_report_write(const zoneset_report_t *rep, FILE *out);
 
 /* `health` (may be NULL) is where compiled regions find their slots. */
 zoneset_t *zoneset_new(const char *path, healthdb_t *health);

@@ -529,54 +529,6 @@ static void reload_log_db(gslbd_t *g, reload_job_t *j)
     }
 }
 
-typedef struct {
-    size_t loaded, unchanged, failed, removed;
-} reload_tally_t;
-
-static void reload_count(const zoneset_report_t *rep, reload_tally_t *t)
-{
-    *t = (reload_tally_t){0};
-    for (size_t k = 0; k < rep->n_files; k++) {
-        switch (rep->files[k].outcome) {
-        case ZONESET_LOADED:
-            t->loaded++;
-            break;
-        case ZONESET_UNCHANGED:
-            t->unchanged++;
-            break;
-        case ZONESET_REMOVED:
-            t->removed++;
-            break;
-        default:
-            t->failed++;
-            break;
-        }
-    }
-}
-
-/* The closing sentence of a reload: "reloaded:" only when every zone file
- * loaded (or was unchanged); otherwise which way it failed, so that nobody
- * reads a failed reload as a success. */
-static void reload_verdict(const zoneset_report_t *rep, char *buf, size_t size)
-{
-    reload_tally_t t;
-
-    reload_count(rep, &t);
-    if (rep->set_failed) {
-        snprintf(buf, size,
-                 "reload failed: nothing changed, every zone keeps serving its "
-                 "previous version");
-    } else if (t.failed > 0) {
-        snprintf(buf, size,
-                 "reload incomplete: %zu zone file%s NOT loaded (the previous version of each "
-                 "keeps serving, if it had one), %zu loaded, %zu unchanged, %zu removed",
-                 t.failed, t.failed == 1 ? "" : "s", t.loaded, t.unchanged, t.removed);
-    } else {
-        snprintf(buf, size, "reloaded: %zu zone file%s loaded, %zu unchanged, %zu removed",
-                 t.loaded, t.loaded == 1 ? "" : "s", t.unchanged, t.removed);
-    }
-}
-
 /* Say per zone what a reload did, then one line for all. */
 static void reload_log_zones(const zoneset_report_t *rep)
 {
@@ -593,8 +545,7 @@ static void reload_log_zones(const zoneset_report_t *rep)
             log_err("zone %s", line);
         }
     }
-    reload_verdict(rep, line, sizeof(line));
-    if (zoneset_report_ok(rep)) {
+    if (zoneset_report_verdict(rep, line, sizeof(line))) {
         log_info("%s", line);
     } else {
         log_err("%s", line);
@@ -605,28 +556,17 @@ static void reload_log_zones(const zoneset_report_t *rep)
  * verdict as the final line. */
 static void reload_reply(gslbd_t *g, const zoneset_report_t *rep)
 {
-    char *text = NULL, line[1024];
+    char *text = NULL, verdict[1024];
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
 
     if (f == NULL) {
         alloc_fail("open_memstream");
     }
-    for (size_t k = 0; k < rep->n_files; k++) {
-        for (size_t i = 0; i < rep->files[k].n_errors; i++) {
-            fprintf(f, "%s\n", rep->files[k].errors[i]);
-        }
-    }
-    for (size_t i = 0; i < rep->n_errors; i++) {
-        fprintf(f, "%s\n", rep->errors[i]);
-    }
-    for (size_t k = 0; k < rep->n_files; k++) {
-        zoneset_file_describe(&rep->files[k], line, sizeof(line));
-        fprintf(f, "%s\n", line);
-    }
+    zoneset_report_write(rep, f);
     fclose(f);
-    reload_verdict(rep, line, sizeof(line));
-    control_reload_done(g->ctl, text, zoneset_report_ok(rep), line);
+    bool ok = zoneset_report_verdict(rep, verdict, sizeof(verdict));
+    control_reload_done(g->ctl, text, ok, verdict);
     free(text);
 }
 

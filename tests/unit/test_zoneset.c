@@ -116,6 +116,9 @@ Test(zoneset, good_reload_says_new_serial_and_was)
     cr_expect_eq(rep.files[0].outcome, ZONESET_LOADED);
     cr_expect_eq(rep.files[0].n_errors, 0);
     cr_expect(zoneset_report_ok(&rep));
+    cr_expect(zoneset_report_verdict(&rep, buf, sizeof(buf)));
+    cr_expect_str_eq(buf, "reloaded: 1 zone file loaded, 0 unchanged, 0 removed",
+                     "\"reloaded:\" only when every file loaded");
     zoneset_report_clear(&rep);
     zoneset_free(zs);
 }
@@ -139,6 +142,9 @@ Test(zoneset, broken_edit_keeps_the_old_serial_and_says_so)
     cr_expect_str_eq(line_of(&rep, "b.yaml", buf, sizeof(buf)),
                      "b.test: loaded serial 21 (was 20)");
     cr_expect(!zoneset_report_ok(&rep));
+    cr_expect(!zoneset_report_verdict(&rep, buf, sizeof(buf)));
+    cr_expect_str_eq(buf, "reload incomplete: 1 zone file NOT loaded (the previous version of "
+                          "each keeps serving, if it had one), 1 loaded, 0 unchanged, 0 removed");
     cr_assert_eq(rep.files[0].n_errors, 1);
     cr_expect(strstr(rep.files[0].errors[0], "a.yaml:6:1: error: unknown key 'bogus'") != NULL,
               "%s", rep.files[0].errors[0]);
@@ -193,6 +199,9 @@ Test(zoneset, refused_set_keeps_every_zone_as_it_was)
     cr_expect_str_eq(line_of(&rep, "b.yaml", buf, sizeof(buf)),
                      "a.test: NOT loaded (the zone set was refused): not served");
     cr_expect(!zoneset_report_ok(&rep));
+    cr_expect(!zoneset_report_verdict(&rep, buf, sizeof(buf)));
+    cr_expect_str_eq(buf, "reload failed: nothing changed, every zone keeps serving its "
+                          "previous version");
     zoneset_report_clear(&rep);
     zoneset_free(zs);
 }
