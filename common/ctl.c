@@ -25,8 +25,10 @@ static const ctl_verb_info_t ctl_verbs[] = {
      "usage: MEMBER ZONE REGION ADDRESS up|down|unknown [seq=N] [vantage=NAME] [reason=TEXT]"},
     {"SYNCED", CTL_SYNCED, 1, 1, "usage: SYNCED INTERVAL_MS [seq=N]"},
     {"PING", CTL_PING, 0, 0, "usage: PING"},
-    {"STATUS", CTL_STATUS, 0, 0, "usage: STATUS"},
+    {"STATUS", CTL_STATUS, 0, 1, "usage: STATUS [text|json]"},
     {"SET", CTL_SET, 3, 4, "usage: SET drain|down|up|auto ZONE|* REGION [ADDRESS]"},
+    {"RELOAD", CTL_RELOAD, 0, 0, "usage: RELOAD"},
+    {"EXPLAIN", CTL_EXPLAIN, 2, 3, "usage: EXPLAIN ADDRESS[/PREFIX] NAME [TYPE]"},
     {"OK", CTL_OK, 0, 0, NULL},
     {"ERR", CTL_ERR, 0, 0, NULL},
 };
@@ -211,6 +213,20 @@ static int ctl_args(ctl_msg_t *m, char *const *arg, int n)
         m->region = arg[2];
         m->member = n == 4 ? arg[3] : NULL;
         return health_override_parse(arg[0], &m->override);
+    case CTL_STATUS:
+        if (n == 1 && strcmp(arg[0], "json") != 0 && strcmp(arg[0], "text") != 0) {
+            return -EINVAL;
+        }
+        m->json = n == 1 && strcmp(arg[0], "json") == 0;
+        return 0;
+    case CTL_EXPLAIN:
+        if (n < 2) {
+            return -EINVAL;
+        }
+        m->client = arg[0];
+        m->qname = arg[1];
+        m->qtype = n == 3 ? arg[2] : NULL;
+        return 0;
     default:
         return 0;
     }
@@ -343,6 +359,19 @@ static void ctl_put_head(ctl_out_t *o, const ctl_msg_t *m)
             /* An optional argument must not look like an attribute. */
             o->bad |= ctl_key_len(m->member) > 0;
             ctl_put_arg(o, m->member);
+        }
+        break;
+    case CTL_STATUS:
+        if (m->json) {
+            ctl_put_arg(o, "json");
+        }
+        break;
+    case CTL_EXPLAIN:
+        ctl_put_arg(o, m->client);
+        ctl_put_arg(o, m->qname);
+        if (m->qtype != NULL) {
+            o->bad |= ctl_key_len(m->qtype) > 0;
+            ctl_put_arg(o, m->qtype);
         }
         break;
     default:

@@ -8,7 +8,8 @@
  * line of text ending in "\n", at most CTL_LINE_MAX bytes before it. A line
  * is a verb, its positional arguments, then optional attributes written
  * key=value, then for some verbs free text. Every request gets a reply: zero
- * or more data lines, then one line "OK [TEXT]" or "ERR TEXT".
+ * or more data lines, then one line "OK [TEXT]" or "ERR TEXT". Data lines
+ * keep to CTL_LINE_MAX bytes too, and never start with the word OK or ERR.
  *
  *   HELLO PEER VERSION [vantage=NAME]
  *       who is talking (PEER: healthd, gslbctl); gslbd replies "OK gslbd 2"
@@ -18,9 +19,28 @@
  *       healthd has sent every member it knows, and will report again at
  *       least every INTERVAL_MS
  *   PING                       heartbeat (healthd sends one a second)
- *   STATUS                     one data line per region and member
+ *   STATUS [text|json]
+ *       per zone its serial and last reload, per region its effective state
+ *       and why, its weight, its members' last reports and their age, per
+ *       service each region's share of the answers of the last minute; as
+ *       text (lines meant for people), or as one JSON document spread over
+ *       the data lines (gslbd/engine/status.h describes it)
  *   SET drain|down|up|auto ZONE|* REGION [ADDRESS]
  *       an operator override on a region or member; "auto" removes it
+ *   RELOAD
+ *       reload every zone file now, as SIGHUP does; the reply comes once the
+ *       reload that includes the request has finished: a data line per error
+ *       ("file:line:col: error: ..."), one per zone ("ZONE: loaded serial N
+ *       (was M)", "ZONE: NOT reloaded (2 errors): serial M keeps serving",
+ *       ...), then OK when every zone file loaded, ERR when any did not
+ *   EXPLAIN ADDRESS[/PREFIX] NAME [TYPE]
+ *       what gslbd answers a client there now and why, with live health,
+ *       overrides and weights: the text of gslbd --explain, as data lines
+ *
+ * Who may send what is gslbd's decision, from the peer's credentials:
+ * HELLO, PING, STATUS and EXPLAIN anyone who can connect; SET and RELOAD
+ * root, gslbd's own user and the control group; MEMBER and SYNCED root and
+ * gslbd's own user (healthd).
  *
  * A reply "OK sync" (the text CTL_SYNC_REQUEST) asks a healthd for its full
  * state again: every member it knows, then SYNCED. gslbd asks when it has
@@ -38,6 +58,11 @@
  * Version 1 senders wrote MEMBER's reason without "reason=": a MEMBER line
  * whose fifth argument is not key=value takes it and the rest of the line as
  * its reason, so they are still understood.
+ *
+ * Version 2 grew STATUS's argument, RELOAD and EXPLAIN without a new number:
+ * an older gslbd answers each of them with ERR (a usage line, or "unknown
+ * command"), never with something else, so a newer gslbctl can say that
+ * gslbd is older than it, and nothing else changes for healthd.
  *
  * healthd sends HELLO, every known member's state and SYNCED on each
  * (re)connection, then changes, and PING every second. gslbd treats the
@@ -66,6 +91,8 @@ typedef enum {
     CTL_PING,
     CTL_STATUS,
     CTL_SET,
+    CTL_RELOAD,
+    CTL_EXPLAIN,
     CTL_OK,
     CTL_ERR,
     CTL_DATA, /* any other line: a data line of a reply, or a request gslbd does not know */
@@ -83,6 +110,9 @@ typedef struct {
     health_state_t state;       /* MEMBER */
     health_override_t override; /* SET (HEALTH_OV_NONE: "auto") */
     unsigned interval_ms;       /* SYNCED */
+    bool json;                  /* STATUS json */
+    const char *client;         /* EXPLAIN: ADDRESS[/PREFIX] */
+    const char *qname, *qtype;  /* EXPLAIN (qtype NULL: A) */
     const char *vantage;        /* attribute vantage= */
     uint64_t seq;               /* attribute seq=, when has_seq */
     bool has_seq;

@@ -1,9 +1,12 @@
 /*
  * gslbctl: the operator's command for a running gslbd, over its control
- * socket (common/ctl.h): show health and traffic status, and drain,
- * force down, force up or release a region or a pool member. Overrides are
- * kept by gslbd across restarts. A plain blocking client: one request, one
- * reply, exit status 0 (OK), 1 (gslbd said ERR or is unreachable), 2 (usage).
+ * socket (common/ctl.h): show the status (zones, regions, members, traffic
+ * shares), explain an answer as gslbd gives it now, reload the zone files
+ * and say what each did, and drain, force down, force up or release a
+ * region or a pool member. Overrides are kept by gslbd across restarts. A
+ * plain blocking client: one request, one reply; it prints what gslbd
+ * says and nothing it has not said. Exit status 0 (OK), 1 (gslbd said ERR,
+ * or is unreachable), 2 (usage).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -26,7 +29,19 @@ static void usage(FILE *out)
             "usage: gslbctl [--control PATH] [--zone ZONE] COMMAND [ARGS]\n"
             "\n"
             "Commands:\n"
-            "  status                   regions and members: health, weight, overrides\n"
+            "  status [--json]          per zone its serial and last reload; per region its\n"
+            "                           state (up, unknown, DOWN, DRAINED, forced up, FORCED\n"
+            "                           DOWN) and why, its weight, its members' last reports\n"
+            "                           and their age; per service each region's share of the\n"
+            "                           answers of the last minute. --json: the same as one\n"
+            "                           JSON document (status_version 1)\n"
+            "  explain ADDRESS[/PREFIX] NAME [TYPE]\n"
+            "                           what gslbd answers a client there now, and why, with\n"
+            "                           live health, overrides and weights\n"
+            "  reload                   reload every zone file now and wait for it: prints each\n"
+            "                           error (file:line:column) and the serial each zone\n"
+            "                           serves; exits 1 if any file did not load (its previous\n"
+            "                           version keeps serving)\n"
             "  drain REGION [ADDRESS]   take no new traffic (as weight 0), keep health checks\n"
             "  down REGION [ADDRESS]    force down, whatever the health checks say\n"
             "  up REGION [ADDRESS]      force up, whatever the health checks say\n"
@@ -34,10 +49,15 @@ static void usage(FILE *out)
             "\n"
             "  -C, --control PATH  gslbd's control socket (default $GSLB_CONTROL)\n"
             "  -z, --zone ZONE     only this zone (default: the region in every zone)\n"
+            "  -j, --json          status as JSON\n"
             "  -V, --version       print the version and exit\n"
             "  -h, --help          print this help\n"
             "\n"
-            "Overrides are kept by gslbd across restarts, in its --overrides file.\n");
+            "Overrides are kept by gslbd across restarts, in its --overrides file; one that\n"
+            "cannot be saved there is in force but an error (exit 1). reload, drain, down, up\n"
+            "and auto need root, gslbd's user or its --control-group; status and explain\n"
+            "anyone who may open the socket. Exit status: 0 done, 1 gslbd refused or failed\n"
+            "(its reason printed) or cannot be reached, 2 bad command line.\n");
 }
 
 static int connect_to(const char *path)
@@ -62,9 +82,22 @@ static int connect_to(const char *path)
     return fd;
 }
 
-/* Send one request and print the reply's data lines; returns the final
- * line's verdict: 0 OK, 1 ERR (printed to stderr) or a broken connection. */
-static int request(FILE *io, const ctl_msg_t *req, bool print_data)
+/* What an ERR from gslbd means when gslbd is older than this gslbctl: the
+ * request is one it does not know yet (common/ctl.h). */
+static void explain_refusal(const ctl_msg_t *req, const char *text)
+{
+    bool old = strncmp(text, "unknown command", 15) == 0 || strncmp(text, "usage: STATUS", 13) == 0;
+
+    if (old && (req->verb == CTL_RELOAD || req->verb == CTL_EXPLAIN || req->verb == CTL_STATUS)) {
+        log_err("gslbd is older than this gslbctl (%s) and cannot do this; upgrade it%s",
+                gslb_version(), req->verb == CTL_RELOAD ? ", or reload it with SIGHUP" : "");
+    }
+}
+
+/* Send one request and print the reply's data lines (when print_data);
+ * returns the final line's verdict: 0 OK (its text copied to `ok_text`),
+ * 1 ERR (printed to stderr) or a broken connection. */
+static int request(FILE *io, const ctl_msg_t *req, bool print_data, char *ok_text, size_t size)
 {
     char line[CTL_LINE_MAX + 2], copy[CTL_LINE_MAX + 2];
     ctl_msg_t m;
@@ -81,23 +114,28 @@ static int request(FILE *io, const ctl_msg_t *req, bool print_data)
         /* Anything but OK and ERR is a data line. */
         bool final = ctl_parse(copy, &m, NULL) == 0 && (m.verb == CTL_OK || m.verb == CTL_ERR);
         if (final && m.verb == CTL_OK) {
+            snprintf(ok_text, size, "%s", m.text);
             return 0;
         }
         if (final) {
+            fflush(stdout); /* what gslbd said before the error comes first */
             log_err("gslbd says: %s", m.text);
+            explain_refusal(req, m.text);
             return 1;
         }
         if (print_data) {
             puts(line);
         }
     }
+    fflush(stdout);
     log_err("gslbd closed the connection without an answer");
     return 1;
 }
 
-/* Connect, say HELLO and send `req`, printing its reply's data lines.
- * Returns the exit status: 0 OK, 1 refused or unreachable, 2 unsendable. */
-static int session(const char *path, const ctl_msg_t *req)
+/* Connect, say HELLO and send `req`, printing its reply's data lines; the
+ * final OK's text goes to ok_text. Returns the exit status: 0 OK, 1
+ * refused or unreachable, 2 unsendable. */
+static int session(const char *path, const ctl_msg_t *req, char *ok_text, size_t size)
 {
     int fd = connect_to(path);
     FILE *io;
@@ -110,21 +148,35 @@ static int session(const char *path, const ctl_msg_t *req)
         return 1;
     }
     int rc = request(io, &(ctl_msg_t){.verb = CTL_HELLO, .peer = "gslbctl", .version = CTL_VERSION},
-                     false);
+                     false, ok_text, size);
     if (rc == 0) {
-        rc = request(io, req, true);
+        rc = request(io, req, true, ok_text, size);
     }
     fclose(io);
     return rc;
 }
 
 /* The request a command line asks for. Returns 0, or -EINVAL (usage). */
-static int command(int argc, char **argv, const char *zone, ctl_msg_t *req)
+static int command(int argc, char **argv, const char *zone, bool json, ctl_msg_t *req)
 {
     health_override_t ov;
 
+    if (json && strcmp(argv[0], "status") != 0) {
+        return -EINVAL; /* --json is status's */
+    }
     if (strcmp(argv[0], "status") == 0 && argc == 1) {
-        *req = (ctl_msg_t){.verb = CTL_STATUS};
+        *req = (ctl_msg_t){.verb = CTL_STATUS, .json = json};
+        return 0;
+    }
+    if (strcmp(argv[0], "reload") == 0 && argc == 1) {
+        *req = (ctl_msg_t){.verb = CTL_RELOAD};
+        return 0;
+    }
+    if (strcmp(argv[0], "explain") == 0 && (argc == 3 || argc == 4)) {
+        *req = (ctl_msg_t){.verb = CTL_EXPLAIN,
+                           .client = argv[1],
+                           .qname = argv[2],
+                           .qtype = argc == 4 ? argv[3] : NULL};
         return 0;
     }
     if (health_override_parse(argv[0], &ov) == 0 && (argc == 2 || argc == 3)) {
@@ -140,20 +192,24 @@ static int command(int argc, char **argv, const char *zone, ctl_msg_t *req)
 
 int main(int argc, char **argv)
 {
-    static const struct option longs[] = {{"control", required_argument, NULL, 'C'},
-                                          {"zone", required_argument, NULL, 'z'},
-                                          {"version", no_argument, NULL, 'V'},
-                                          {"help", no_argument, NULL, 'h'},
-                                          {NULL, 0, NULL, 0}};
+    static const struct option longs[] = {
+        {"control", required_argument, NULL, 'C'}, {"zone", required_argument, NULL, 'z'},
+        {"json", no_argument, NULL, 'j'},          {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     const char *path = getenv("GSLB_CONTROL"), *zone = "*";
+    char ok_text[CTL_LINE_MAX + 1] = "";
+    bool json = false;
     ctl_msg_t req;
     int c;
 
     log_init("gslbctl", LOG_LEVEL_INFO);
-    while ((c = getopt_long(argc, argv, "C:z:Vh", longs, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "C:z:jVh", longs, NULL)) != -1) {
         switch (c) {
         case 'C':
             path = optarg;
+            break;
+        case 'j':
+            json = true;
             break;
         case 'z':
             zone = optarg;
@@ -178,16 +234,19 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (command(argc, argv, zone, &req) < 0) {
+    if (command(argc, argv, zone, json, &req) < 0) {
         log_err("unknown command or wrong arguments: %s", argv[0]);
         usage(stderr);
         return 2;
     }
     signal(SIGPIPE, SIG_IGN); /* gslbd going away is reported, not a silent death */
-    int rc = session(path, &req);
+    int rc = session(path, &req, ok_text, sizeof(ok_text));
     if (rc == 0 && req.verb == CTL_SET) {
-        printf("%s %s%s%s: %s\n", argv[0], argv[1], argc == 3 ? " " : "", argc == 3 ? argv[2] : "",
-               "done (kept across gslbd restarts)");
+        printf("%s %s%s%s: done in %s zone%s (kept across gslbd restarts)\n", argv[0], argv[1],
+               argc == 3 ? " " : "", argc == 3 ? argv[2] : "", ok_text,
+               strcmp(ok_text, "1") == 0 ? "" : "s");
+    } else if (rc == 0 && req.verb == CTL_RELOAD) {
+        printf("%s\n", ok_text);
     }
     return rc;
 }

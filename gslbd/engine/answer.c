@@ -48,10 +48,41 @@ static void trace_choice(answer_trace_t *t, const svc_rt_t *svc, const geo_list_
     }
 }
 
+/* Add one to a counter of this thread's own set. No other thread writes
+ * it, so no read-modify-write atomic is needed, only a store the main
+ * loop's relaxed loads never see torn: on x86-64 one instruction, where
+ * the relaxed load and store of C11 take three. */
+static inline void answer_bump(_Atomic uint64_t *c, uint64_t n)
+{
+#if defined(__x86_64__)
+    __asm__("addq %1, %0" : "+m"(*(uint64_t *)c) : "er"(n));
+#else
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+#endif
+}
+
+/* Count a choice other than the common case's: no region (NODATA,
+ * SERVFAIL), or several, which count past the first as "extra" so that
+ * the service's answers can be told from the regions they held. */
+static void __attribute__((noinline))
+answer_count(_Atomic uint64_t *c, const svc_rt_t *svc, const select_t *sel)
+{
+    if (sel->n == 0) {
+        answer_bump(&c[SVC_COUNT_NONE(svc)], 1);
+        return;
+    }
+    for (unsigned i = 0; i < sel->n; i++) {
+        answer_bump(&c[sel->region[i]], 1);
+    }
+    answer_bump(&c[SVC_COUNT_EXTRA(svc)], sel->n - 1u);
+}
+
 /* Place the client and choose the service's regions into a->sel and
- * a->scope. Returns false when on_all_down says SERVFAIL. */
-static bool answer_service(answer_ctx_t *ctx, const prepared_t *p, const query_t *q,
-                           const struct sockaddr *src, answer_t *a)
+ * a->scope, and count the answer. Returns false when on_all_down says
+ * SERVFAIL. */
+static bool answer_service(answer_ctx_t *ctx, const snapshot_t *s, const prepared_t *p,
+                           const query_t *q, const struct sockaddr *src, answer_t *a)
 {
     const svc_rt_t *svc = p->svc;
     bool v6 = p->svc_type == LDNS_RR_TYPE_AAAA, cv6 = false, from_ecs = false;
@@ -65,11 +96,19 @@ static bool answer_service(answer_ctx_t *ctx, const prepared_t *p, const query_t
         /* An IPv4 client sent as IPv4-mapped IPv6 holds for the /96 above it. */
         a->scope = !from_ecs ? 0 : depth + (q->ecs_family == 2 && !cv6 ? 96 : 0);
     }
+    /* This thread's answer counters (snapshot.h), found in each branch
+     * apart: computed once before them, they were kept on the stack. */
+    if (ctx->trace == NULL && select_is_fast(svc, order, v6)) {
+        select_first_region(order, &a->sel);
+        answer_bump(&s->count_sets[ctx->count_set][svc->count_base + order->e[0].region], 1);
+        return true;
+    }
     bool trace_why = ctx->trace != NULL && order->n <= sizeof(ctx->trace->why);
-    select_regions(svc, order, v6, &ctx->rng, &a->sel, trace_why ? ctx->trace->why : NULL);
+    select_regions_all(svc, order, v6, &ctx->rng, &a->sel, trace_why ? ctx->trace->why : NULL);
     if (ctx->trace != NULL) {
         trace_choice(ctx->trace, svc, order, a, cv6, from_ecs, addr, depth);
     }
+    answer_count(s->count_sets[ctx->count_set] + svc->count_base, svc, &a->sel);
     return !a->sel.servfail;
 }
 
@@ -191,7 +230,7 @@ void answer_query(answer_ctx_t *ctx, const snapshot_t *s, const query_t *q, quer
                      : ANSWER_EDE_NOT_AUTH;
         return;
     }
-    if (p->svc != NULL && !answer_service(ctx, p, q, src, a)) {
+    if (p->svc != NULL && !answer_service(ctx, s, p, q, src, a)) {
         a->rcode = LDNS_RCODE_SERVFAIL;
         a->ede = ANSWER_EDE_ALL_DOWN;
         return;

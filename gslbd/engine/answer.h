@@ -49,6 +49,9 @@ typedef struct {
     const _Atomic uint64_t *clock;
     const uint8_t *cookie_secret; /* COOKIE_SECRET_LEN bytes; NULL: cookies ignored */
     struct rrl *rrl;              /* rate limiting of UDP responses (rrl.h); NULL: none */
+    /* The snapshot's answer counter set this thread adds to (snapshot.h):
+     * each answering thread its own, 0 (scratch, never summed) otherwise. */
+    unsigned count_set;
 } answer_ctx_t;
 
 /* What a query's COOKIE option (RFC 7873) earned it. */

@@ -1,12 +1,17 @@
 /*
- * explain: `gslbd --explain ADDRESS[/PREFIX] NAME [TYPE]`, what the server
- * would answer that client and why.
+ * explain: what gslbd would answer one client, and why: `gslbd --explain
+ * ADDRESS[/PREFIX] NAME [TYPE]` on the zone files (offline), and `gslbctl
+ * explain` on the running server's snapshot (live).
  *
  * It builds a real query (with an EDNS Client Subnet option for the given
  * prefix), runs it through engine_reply() with a trace attached, and prints
  * the location found, the regions in order with distances and why each was
- * chosen or skipped, the answer, its TTL and the ECS scope. Nothing here is
- * on the server's path; it only reads what engine_reply() decided.
+ * chosen or skipped, the answer, its TTL and the ECS scope. Live, the
+ * regions' health, overrides and weights are what the workers read this
+ * moment, so the answer is the one a query gets now (a weighted draw
+ * aside: that is random by design, and the chances are printed). Offline
+ * there are no reports and no overrides: the output says so. Nothing here
+ * is on the server's path; it only reads what engine_reply() decided.
  */
 #include "gslbd/engine/explain.h"
 
@@ -17,10 +22,6 @@
 #include <string.h>
 
 #include "gslbd/engine/engine.h"
-
-static const char *const why_text[] = {"chosen", "not needed (answer full)", "skipped: down",
-                                       "skipped: drained (weight 0)",
-                                       "skipped: no address of this family"};
 
 static const char *const source_text[] = {
     "by distance from the client", "by geo.map for the client's place, then by distance",
@@ -33,7 +34,7 @@ typedef struct {
     unsigned prefix;
 } client_t;
 
-static int parse_client(const char *text, client_t *c)
+static int parse_client(const char *text, client_t *c, char *why, size_t why_size)
 {
     char buf[INET6_ADDRSTRLEN + 8];
     char *slash;
@@ -49,7 +50,7 @@ static int parse_client(const char *text, client_t *c)
     char *end = NULL;
     unsigned long p = slash ? strtoul(slash, &end, 10) : max;
     if (inet_pton(c->family, buf, c->addr) != 1 || p > max || (slash && (*end || !*slash))) {
-        log_err("--explain: '%s' is not ADDRESS[/PREFIX]", text);
+        snprintf(why, why_size, "'%s' is not ADDRESS[/PREFIX]", text);
         return -EINVAL;
     }
     c->prefix = (unsigned)p;
@@ -127,6 +128,106 @@ static void print_location(const geo_db_t *db, const client_t *c, FILE *out)
     fprintf(out, "\n           from network %s/%u of %s (%s)\n", net, depth, db->path, db->type);
 }
 
+static const char *policy_name(const svc_rt_t *svc)
+{
+    return svc->policy == POLICY_NEAREST    ? "nearest"
+           : svc->policy == POLICY_WEIGHTED ? "weighted"
+                                            : "failover";
+}
+
+/* How the order was made. Only `nearest` uses the client's place: weighted
+ * and failover services take every client the same way, and saying the
+ * database cannot place a client it just placed would be false. */
+static const char *order_text(const answer_trace_t *t)
+{
+    if (t->svc->policy == POLICY_WEIGHTED) {
+        return "by weight: each answer draws among the eligible regions at random, in "
+               "proportion to weight, wherever the client is (the location is not used)";
+    }
+    if (t->svc->policy == POLICY_FAILOVER) {
+        return "in the listed order, the first eligible region first, wherever the client is "
+               "(the location is not used)";
+    }
+    return source_text[t->order->source];
+}
+
+/* Why a region was skipped, in the operator's terms: who drained it or took
+ * it down, and what its members say. */
+static void skip_text(const region_rt_t *r, select_why_t why, char *buf, size_t size)
+{
+    select_report_t rep;
+
+    select_region_report(r, &rep);
+    switch (why) {
+    case SELECT_DRAINED:
+        snprintf(buf, size, "skipped: drained (%s)",
+                 rep.override == HEALTH_OV_DRAIN ? "by an operator: gslbctl drain"
+                                                 : "weight 0 in the zone file");
+        break;
+    case SELECT_DOWN:
+        if (rep.override == HEALTH_OV_DOWN) {
+            snprintf(buf, size, "skipped: down (forced down by an operator)");
+        } else if (!rep.health_up) {
+            snprintf(buf, size, "skipped: down (%u/%u members up, min_up %u)", rep.counted_up,
+                     rep.members, (unsigned)r->min_up);
+        } else {
+            snprintf(buf, size, "skipped: down (no member of this family up)");
+        }
+        break;
+    default:
+        snprintf(buf, size, "skipped: no address of this family");
+        break;
+    }
+}
+
+/* The chance, in percent, that a weighted draw picks region `i` of the
+ * order first: its weight over the eligible regions' (those chosen or not
+ * needed). */
+static double weighted_chance(const answer_trace_t *t, unsigned i)
+{
+    double total = 0;
+
+    for (unsigned k = 0; k < t->order->n && k < sizeof(t->why); k++) {
+        if (t->why[k] == SELECT_CHOSEN || t->why[k] == SELECT_NOT_NEEDED) {
+            total += t->svc->regions[t->order->e[k].region]->weight;
+        }
+    }
+    return total > 0 ? 100.0 * t->svc->regions[t->order->e[i].region]->weight / total : 0;
+}
+
+static void print_why(const answer_trace_t *t, unsigned i, FILE *out)
+{
+    const region_rt_t *r = t->svc->regions[t->order->e[i].region];
+    bool weighted = t->svc->policy == POLICY_WEIGHTED && !t->sel.failed_open;
+    char buf[128];
+
+    if (i >= sizeof(t->why)) {
+        fputc('\n', out);
+        return;
+    }
+    switch (t->why[i]) {
+    case SELECT_CHOSEN:
+        if (weighted) {
+            fprintf(out, "  chosen: drawn this time (chance %.0f%%)\n", weighted_chance(t, i));
+        } else {
+            fprintf(out, "  chosen\n");
+        }
+        break;
+    case SELECT_NOT_NEEDED:
+        if (weighted) {
+            fprintf(out, "  eligible, not drawn this time (chance %.0f%%)\n",
+                    weighted_chance(t, i));
+        } else {
+            fprintf(out, "  not needed (answer full)\n");
+        }
+        break;
+    default:
+        skip_text(r, (select_why_t)t->why[i], buf, sizeof(buf));
+        fprintf(out, "  %s\n", buf);
+        break;
+    }
+}
+
 static void print_order(const answer_trace_t *t, const geo_db_t *db, const client_t *c, FILE *out)
 {
     const geo_loc_t *loc = NULL;
@@ -137,65 +238,37 @@ static void print_order(const answer_trace_t *t, const geo_db_t *db, const clien
         loc = leaf == GEO_NONE ? NULL : &db->locs[leaf & ~GEO_LEAF];
     }
     fprintf(out, "service:   %s (policy %s, answers %u, spread %.0f km, ttl %u, ecs %s)\n",
-            t->svc->name,
-            t->svc->policy == POLICY_NEAREST    ? "nearest"
-            : t->svc->policy == POLICY_WEIGHTED ? "weighted"
-                                                : "failover",
-            t->svc->answers, t->svc->spread_km, t->svc->ttl, t->svc->ecs ? "on" : "off");
-    fprintf(out, "order:     %s\n", source_text[t->order->source]);
+            t->svc->name, policy_name(t->svc), t->svc->answers, t->svc->spread_km, t->svc->ttl,
+            t->svc->ecs ? "on" : "off");
+    fprintf(out, "order:     %s\n", order_text(t));
     for (unsigned i = 0; i < t->order->n; i++) {
         const region_rt_t *r = t->svc->regions[t->order->e[i].region];
         fprintf(out, "  %2u. %-16s weight %-7u", i + 1, r->name, r->weight);
-        if (loc != NULL && loc->has_coords) {
+        if (loc != NULL && loc->has_coords && t->svc->policy == POLICY_NEAREST) {
             fprintf(out, " %6.0f km", geo_distance_km(loc->lat, loc->lon, r->lat, r->lon));
         }
-        fprintf(out, "  %s\n", i < sizeof(t->why) ? why_text[t->why[i]] : "");
+        print_why(t, i, out);
     }
     if (t->sel.failed_open) {
         fprintf(out, "           no region was eligible: answering as if all were up\n");
     }
 }
 
-int explain_run(const snapshot_t *s, const geo_db_t *db, const char *client, const char *name,
-                const char *type, FILE *out)
+/* The query for the client as a packet from the client itself, so a
+ * service with ECS off places it the same way. */
+static void client_source(const client_t *c, struct sockaddr_storage *src)
 {
-    client_t c;
-    ldns_rdf *qname = ldns_dname_new_frm_str(name);
-    uint16_t qtype = type ? ldns_get_rr_type_by_name(type) : LDNS_RR_TYPE_A;
-    uint8_t q[512], reply[ENCODE_TCP_MAX];
-    answer_trace_t trace = {0};
-    answer_ctx_t ctx = {.rng = 0x9e3779b97f4a7c15ull, .trace = &trace};
-    struct sockaddr_storage src = {0};
-    ldns_pkt *pkt;
+    memset(src, 0, sizeof(*src));
+    src->ss_family = (sa_family_t)c->family;
+    memcpy(c->family == AF_INET ? (void *)&((struct sockaddr_in *)src)->sin_addr
+                                : (void *)&((struct sockaddr_in6 *)src)->sin6_addr,
+           c->addr, c->family == AF_INET ? 4 : 16);
+}
 
-    if (parse_client(client, &c) < 0 || qname == NULL || qtype == 0) {
-        if (qname == NULL || qtype == 0) {
-            log_err("--explain: bad name '%s' or type '%s'", name, type ? type : "A");
-        }
-        ldns_rdf_deep_free(qname);
-        return -EINVAL;
-    }
-    /* The client is both the ECS address and the packet source, so a
-     * service with ECS off places it the same way. */
-    src.ss_family = (sa_family_t)c.family;
-    memcpy(c.family == AF_INET ? (void *)&((struct sockaddr_in *)&src)->sin_addr
-                               : (void *)&((struct sockaddr_in6 *)&src)->sin6_addr,
-           c.addr, c.family == AF_INET ? 4 : 16);
-    size_t qlen = build_query(&c, qname, qtype, q);
-    ldns_rdf_deep_free(qname);
-    size_t n = engine_reply(&ctx, s, (const struct sockaddr *)&src, q, qlen, reply, true);
-    if (n == 0 || ldns_wire2pkt(&pkt, reply, n) != LDNS_STATUS_OK) {
-        log_err("--explain: no answer could be built");
-        return -EINVAL;
-    }
-    char net[INET6_ADDRSTRLEN];
-    inet_ntop(c.family, c.addr, net, sizeof(net));
-    fprintf(out, "client:    %s (sent as EDNS Client Subnet %s/%u)\n", client, net, c.prefix);
-    print_location(db, &c, out);
-    if (trace.used) {
-        print_order(&trace, db, &c, out);
-    }
+static void print_answer(const ldns_pkt *pkt, const answer_trace_t *trace, FILE *out)
+{
     char *rcode = ldns_pkt_rcode2str(ldns_pkt_get_rcode(pkt));
+
     fprintf(out, "answer:    %s%s\n", rcode, ldns_pkt_aa(pkt) ? ", authoritative" : "");
     free(rcode);
     for (size_t i = 0; i < ldns_pkt_ancount(pkt); i++) {
@@ -206,9 +279,53 @@ int explain_run(const snapshot_t *s, const geo_db_t *db, const char *client, con
     if (ldns_pkt_ancount(pkt) > 0) {
         fprintf(out, "ttl:       %u\n", ldns_rr_ttl(ldns_rr_list_rr(ldns_pkt_answer(pkt), 0)));
     }
-    fprintf(out, "ecs scope: /%u%s\n", trace.used ? trace.scope : 0,
-            trace.used && trace.scope ? " (resolvers may cache this answer for that network)"
-                                      : " (the answer holds for every client)");
+    fprintf(out, "ecs scope: /%u%s\n", trace->used ? trace->scope : 0,
+            trace->used && trace->scope ? " (resolvers may cache this answer for that network)"
+                                        : " (the answer holds for every client)");
+}
+
+int explain_run(const explain_env_t *env, const char *client, const char *name, const char *type,
+                FILE *out, char *why, size_t why_size)
+{
+    client_t c;
+    ldns_rdf *qname = ldns_dname_new_frm_str(name);
+    uint16_t qtype = type ? ldns_get_rr_type_by_name(type) : LDNS_RR_TYPE_A;
+    uint8_t q[512], reply[ENCODE_TCP_MAX];
+    answer_trace_t trace = {0};
+    /* Count set 0: the snapshot's scratch counters, never summed (snapshot.h). */
+    answer_ctx_t ctx = {.rng = 0x9e3779b97f4a7c15ull, .trace = &trace};
+    struct sockaddr_storage src;
+    ldns_pkt *pkt;
+
+    if (qname == NULL || qtype == 0 || ldns_rdf_size(qname) > 255) {
+        snprintf(why, why_size, "bad name '%s' or type '%s'", name, type ? type : "A");
+        ldns_rdf_deep_free(qname);
+        return -EINVAL;
+    }
+    if (parse_client(client, &c, why, why_size) < 0) {
+        ldns_rdf_deep_free(qname);
+        return -EINVAL;
+    }
+    client_source(&c, &src);
+    size_t qlen = build_query(&c, qname, qtype, q);
+    ldns_rdf_deep_free(qname);
+    size_t n = engine_reply(&ctx, env->snap, (const struct sockaddr *)&src, q, qlen, reply, true);
+    if (n == 0 || ldns_wire2pkt(&pkt, reply, n) != LDNS_STATUS_OK) {
+        snprintf(why, why_size, "no answer could be built");
+        return -EINVAL;
+    }
+    char net[INET6_ADDRSTRLEN];
+    inet_ntop(c.family, c.addr, net, sizeof(net));
+    fprintf(out, "client:    %s (sent as EDNS Client Subnet %s/%u)\n", client, net, c.prefix);
+    fprintf(out, "health:    %s\n",
+            env->live ? "live: members' reports, overrides and weights as gslbd answers now"
+                      : "not used: offline, every member counts as up and no override "
+                        "applies (gslbctl explain asks the running gslbd)");
+    print_location(env->db, &c, out);
+    if (trace.used) {
+        print_order(&trace, env->db, &c, out);
+    }
+    print_answer(pkt, &trace, out);
     ldns_pkt_free(pkt);
     return 0;
 }

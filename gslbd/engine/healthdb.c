@@ -446,6 +446,16 @@ void healthdb_heard(healthdb_t *h, int source, uint64_t now_ms)
     }
 }
 
+const char *healthdb_source_name(const healthdb_t *h, int source)
+{
+    return source >= 0 && (size_t)source < h->n_sources ? h->sources[source].name : NULL;
+}
+
+uint64_t healthdb_source_heard(const healthdb_t *h, int source)
+{
+    return source >= 0 && (size_t)source < h->n_sources ? h->sources[source].last_heard_ms : 0;
+}
+
 healthdb_slot_t *healthdb_slot_find(const healthdb_t *h, const char *zone, const char *region,
                                     const char *member)
 {
@@ -473,6 +483,7 @@ int healthdb_report(healthdb_t *h, int source, const char *zone, const char *reg
     }
 
     s->source = source;
+    s->reported_ms = now_ms;
     snprintf(s->reason, sizeof(s->reason), "%s", reason ? reason : "");
     if (old != state) {
         s->changed_ms = now_ms;
@@ -551,6 +562,9 @@ void healthdb_tick(healthdb_t *h, uint64_t now_ms)
                 h->sources[s->source].want_sync = true;
                 h->sources[s->source].asked = false;
                 s->changed_ms = now_ms;
+                /* Its last reason was about the state dropped: say why it is unknown. */
+                snprintf(s->reason, sizeof(s->reason), "stale: no word from %s for %.1f s",
+                         h->sources[s->source].name, (double)(now_ms - heard) / 1000.0);
                 log_warn("health: no report for %s %s %s from %s for %.1f s: treating it as "
                          "unknown (counts as up)",
                          s->zone, s->region, s->member, h->sources[s->source].name,

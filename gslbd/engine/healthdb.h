@@ -29,8 +29,9 @@ struct healthdb_slot {
     /* main thread only */
     char *zone, *region, *member; /* member NULL: the region's slot */
     char reason[96];
-    uint64_t changed_ms; /* last change of state */
-    int source;          /* index of the reporting healthd, -1 none */
+    uint64_t changed_ms;  /* last change of state (or of its override), 0: never */
+    uint64_t reported_ms; /* last report of it from a healthd, 0: never */
+    int source;           /* index of the reporting healthd, -1 none */
     unsigned stale_after_ms;
     healthdb_slot_t *next;
 };
@@ -68,6 +69,12 @@ healthdb_slot_t *healthdb_slot(healthdb_t *h, const char *zone, const char *regi
 /* The slot of a region or member if it exists, NULL otherwise. */
 healthdb_slot_t *healthdb_slot_find(const healthdb_t *h, const char *zone, const char *region,
                                     const char *member);
+
+/* The name a source said in its HELLO ("healthd"), NULL for none; and when
+ * it was last heard from (0: never). Its reports are current as of then:
+ * a healthd reports every change at once. */
+const char *healthdb_source_name(const healthdb_t *h, int source);
+uint64_t healthdb_source_heard(const healthdb_t *h, int source);
 
 /* A healthd connection introduced itself; returns its source index. */
 int healthdb_source(healthdb_t *h, const char *name);

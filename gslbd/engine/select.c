@@ -4,6 +4,8 @@
  */
 #include "gslbd/engine/select.h"
 
+#include <string.h>
+
 static bool has_family(const region_rt_t *r, bool v6, bool failed_open)
 {
     unsigned n = v6 ? r->n6 : r->n4;
@@ -37,6 +39,86 @@ unsigned select_members_up(const region_rt_t *r)
 bool select_region_up(const region_rt_t *r)
 {
     return health_region_up(healthdb_region_override(r->slot), select_members_up(r), r->min_up);
+}
+
+select_member_t select_member_state(const healthdb_slot_t *s)
+{
+    if (s == NULL) {
+        return SELECT_MEMBER_UNKNOWN;
+    }
+    switch (atomic_load_explicit(&s->override, memory_order_relaxed)) {
+    case HEALTH_OV_UP:
+        return SELECT_MEMBER_FORCED_UP;
+    case HEALTH_OV_DOWN:
+        return SELECT_MEMBER_FORCED_DOWN;
+    case HEALTH_OV_DRAIN:
+        return SELECT_MEMBER_DRAINED;
+    default:
+        break;
+    }
+    switch (atomic_load_explicit(&s->state, memory_order_relaxed)) {
+    case HEALTH_UP:
+        return SELECT_MEMBER_UP;
+    case HEALTH_DOWN:
+        return SELECT_MEMBER_DOWN;
+    default:
+        return SELECT_MEMBER_UNKNOWN;
+    }
+}
+
+static bool unsure(const region_rt_t *r);
+
+/* The state, from the counts: an override first, then drain (by override or
+ * weight 0), then the region rule, telling apart a region up on members
+ * known to be up from one up only because unknown members count as up. */
+static select_state_t region_state(const region_rt_t *r, const select_report_t *o)
+{
+    unsigned known_up = o->n[SELECT_MEMBER_UP] + o->n[SELECT_MEMBER_FORCED_UP];
+
+    if (o->override == HEALTH_OV_DOWN || o->override == HEALTH_OV_UP) {
+        return o->override == HEALTH_OV_UP ? SELECT_STATE_FORCED_UP : SELECT_STATE_FORCED_DOWN;
+    }
+    if (o->override == HEALTH_OV_DRAIN || r->weight == 0) {
+        return SELECT_STATE_DRAINED;
+    }
+    if (!o->health_up) {
+        return SELECT_STATE_DOWN;
+    }
+    /* Members of a region without a check are never reported: up by design. */
+    return known_up >= r->min_up || !r->checked ? SELECT_STATE_UP : SELECT_STATE_UNKNOWN;
+}
+
+void select_region_report(const region_rt_t *r, select_report_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->override = healthdb_region_override(r->slot);
+    out->members = (unsigned)r->n4 + r->n6;
+    for (unsigned i = 0; i < r->n4 + r->n6; i++) {
+        select_member_t m = select_member_state(i < r->n4 ? r->s4[i] : r->s6[i - r->n4]);
+        out->n[m]++;
+    }
+    out->counted_up =
+        out->n[SELECT_MEMBER_UP] + out->n[SELECT_MEMBER_UNKNOWN] + out->n[SELECT_MEMBER_FORCED_UP];
+    out->health_up = health_region_up(out->override, out->counted_up, r->min_up);
+    out->weight = weight_of(r);
+    out->unsure = unsure(r);
+    out->state = region_state(r, out);
+}
+
+const char *select_state_name(select_state_t st)
+{
+    static const char *const names[] = {"up",      "unknown",   "down",
+                                        "drained", "forced-up", "forced-down"};
+
+    return (unsigned)st < sizeof(names) / sizeof(names[0]) ? names[st] : "?";
+}
+
+const char *select_member_name(select_member_t st)
+{
+    static const char *const names[] = {"up",        "unknown",     "down",
+                                        "forced-up", "forced-down", "drained"};
+
+    return (unsigned)st < sizeof(names) / sizeof(names[0]) ? names[st] : "?";
 }
 
 /* Strict eligibility: weight, overrides, the region rule, and an answerable
@@ -268,14 +350,14 @@ void select_regions_all(const svc_rt_t *svc, const geo_list_t *order, bool v6, u
     mark_unsure(svc, out);
 }
 
-select_state_t select_service_state(const svc_rt_t *svc, bool v6)
+svc_state_t select_service_state(const svc_rt_t *svc, bool v6)
 {
     bool any_family = false, drained_family = false;
 
     for (unsigned i = 0; i < svc->n_regions; i++) {
         const region_rt_t *r = svc->regions[i];
         if (usable(r, v6)) {
-            return SELECT_STATE_OK;
+            return SVC_STATE_OK;
         }
         if (has_family(r, v6, true)) {
             any_family |= weight_of(r) > 0;
@@ -285,16 +367,16 @@ select_state_t select_service_state(const svc_rt_t *svc, bool v6)
     if (!any_family) {
         /* Pass 2 of select_slow(): drained regions answer; without any region
          * of the family the service simply has no such address. */
-        return drained_family ? SELECT_STATE_DRAINED : SELECT_STATE_OK;
+        return drained_family ? SVC_STATE_DRAINED : SVC_STATE_OK;
     }
     switch (svc->on_all_down) {
     case ALL_DOWN_FALLBACK:
-        return SELECT_STATE_FALLBACK;
+        return SVC_STATE_FALLBACK;
     case ALL_DOWN_NODATA:
-        return SELECT_STATE_NODATA;
+        return SVC_STATE_NODATA;
     case ALL_DOWN_SERVFAIL:
-        return SELECT_STATE_SERVFAIL;
+        return SVC_STATE_SERVFAIL;
     default:
-        return SELECT_STATE_OPEN;
+        return SVC_STATE_OPEN;
     }
 }

@@ -43,6 +43,49 @@ unsigned select_members_up(const region_rt_t *r);
  * choice, the control socket's status and --explain all use. */
 bool select_region_up(const region_rt_t *r);
 
+/* What a region is, as operators are told (gslbctl status, explain), by the
+ * same rules the choice applies. */
+typedef enum {
+    SELECT_STATE_UP,          /* enough members known up (or no health check) */
+    SELECT_STATE_UNKNOWN,     /* up only by counting unknown members as up */
+    SELECT_STATE_DOWN,        /* too few members up: no traffic */
+    SELECT_STATE_DRAINED,     /* drain override or weight 0: no new traffic */
+    SELECT_STATE_FORCED_UP,   /* override up, whatever the members */
+    SELECT_STATE_FORCED_DOWN, /* override down, whatever the members */
+} select_state_t;
+
+/* A member as its region counts it: its report and its own override. */
+typedef enum {
+    SELECT_MEMBER_UP,          /* reported up */
+    SELECT_MEMBER_UNKNOWN,     /* not reported yet, or gone stale: counted as up */
+    SELECT_MEMBER_DOWN,        /* reported down */
+    SELECT_MEMBER_FORCED_UP,   /* override up */
+    SELECT_MEMBER_FORCED_DOWN, /* override down */
+    SELECT_MEMBER_DRAINED,     /* override drain: not answered */
+} select_member_t;
+
+typedef struct {
+    select_state_t state;
+    health_override_t override;            /* the region's own */
+    unsigned members;                      /* both families */
+    unsigned n[SELECT_MEMBER_DRAINED + 1]; /* members per select_member_t */
+    unsigned counted_up;                   /* up by the member rule: up, unknown and forced up */
+    unsigned weight;                       /* what selection uses: 0 when drained */
+    bool health_up;                        /* the region rule (select_region_up) */
+    bool unsure;                           /* health not known for sure yet after a restart */
+} select_report_t;
+
+/* How a member is counted (NULL slot: unknown). */
+select_member_t select_member_state(const healthdb_slot_t *s);
+
+/* The region's state and what it rests on. Reads the slots (main thread or
+ * any: atomics). */
+void select_region_report(const region_rt_t *r, select_report_t *out);
+
+/* "up", "unknown", "down", "drained", "forced-up", "forced-down". */
+const char *select_state_name(select_state_t st);
+const char *select_member_name(select_member_t st);
+
 /* Whether a member address (index i of the family's list) may be answered. */
 static inline bool select_member_ok(const region_rt_t *r, bool v6, unsigned i, bool failed_open)
 {
@@ -97,32 +140,44 @@ static inline uint64_t select_rand(uint64_t *state)
  * query path: gslbd works it out when health or the zones change, to log
  * when a service starts and stops failing (svcwatch.h). */
 typedef enum {
-    SELECT_STATE_OK,       /* a region is eligible, or no region has the family at all */
-    SELECT_STATE_OPEN,     /* none up: every region answered, health ignored */
-    SELECT_STATE_DRAINED,  /* every region with the family drained: answered all the same */
-    SELECT_STATE_FALLBACK, /* none up: the fallback region answered, health ignored */
-    SELECT_STATE_NODATA,   /* none up: NOERROR without addresses */
-    SELECT_STATE_SERVFAIL, /* none up: SERVFAIL */
-} select_state_t;
+    SVC_STATE_OK,       /* a region is eligible, or no region has the family at all */
+    SVC_STATE_OPEN,     /* none up: every region answered, health ignored */
+    SVC_STATE_DRAINED,  /* every region with the family drained: answered all the same */
+    SVC_STATE_FALLBACK, /* none up: the fallback region answered, health ignored */
+    SVC_STATE_NODATA,   /* none up: NOERROR without addresses */
+    SVC_STATE_SERVFAIL, /* none up: SERVFAIL */
+} svc_state_t;
 
-select_state_t select_service_state(const svc_rt_t *svc, bool v6);
+svc_state_t select_service_state(const svc_rt_t *svc, bool v6);
 
 /* The whole of the choice (select.c). */
 void select_regions_all(const svc_rt_t *svc, const geo_list_t *order, bool v6, uint64_t *rng,
                         select_t *out, uint8_t *why);
 
-/* Choose. The case nearly every query is, one answer from a plain service
- * whose first region is usable, is settled here, inline, with two loads
- * from the region's status cache; anything else goes to select_regions_all. */
+/* The case nearly every query is: one answer from a plain service whose
+ * first region is usable, told with two loads from the region's status
+ * cache. Its choice is then the first region (select_first_region). */
+static inline bool select_is_fast(const svc_rt_t *svc, const geo_list_t *order, bool v6)
+{
+    return svc->plain && svc->answers == 1 && order->n > 0 &&
+           (select_region_status(svc->regions[order->e[0].region]) &
+            (v6 ? REGION_FAST6 : REGION_FAST4));
+}
+
+static inline void select_first_region(const geo_list_t *order, select_t *out)
+{
+    out->region[0] = order->e[0].region;
+    out->n = 1;
+    out->failed_open = out->degraded = out->servfail = false;
+}
+
+/* Choose. The common case (select_is_fast) is settled here, inline;
+ * anything else goes to select_regions_all. */
 static inline void select_regions(const svc_rt_t *svc, const geo_list_t *order, bool v6,
                                   uint64_t *rng, select_t *out, uint8_t *why)
 {
-    if (why == NULL && svc->plain && svc->answers == 1 && order->n > 0 &&
-        (select_region_status(svc->regions[order->e[0].region]) &
-         (v6 ? REGION_FAST6 : REGION_FAST4))) {
-        out->region[0] = order->e[0].region;
-        out->n = 1;
-        out->failed_open = out->degraded = out->servfail = false;
+    if (why == NULL && select_is_fast(svc, order, v6)) {
+        select_first_region(order, out);
         return;
     }
     select_regions_all(svc, order, v6, rng, out, why);

@@ -65,6 +65,7 @@ typedef struct {
     snapshot_bind_t *binds; /* health slots to find, handed to the snapshot */
     size_t n_binds;
     int failed;
+    size_t n_counts; /* answer counters handed out so far */
 } build_t;
 
 /* A health slot a region points at, found by name once the snapshot is on
@@ -531,6 +532,8 @@ static svc_rt_t *build_service(build_t *b, size_t z, const zone_service_t *zs,
     s->ecs = zs->ecs;
     s->on_all_down = (uint8_t)zs->on_all_down;
     s->min_ttl = zs->min_ttl < zs->ttl ? zs->min_ttl : zs->ttl;
+    s->count_base = (uint32_t)b->n_counts;
+    b->n_counts += SVC_COUNTS(s);
     if (zs->on_all_down == ALL_DOWN_FALLBACK) {
         size_t pos = zs->n_regions;
         for (size_t i = 0; i < zs->n_regions; i++) {
@@ -634,22 +637,28 @@ static int build_services(build_t *b, size_t z)
     arena_t *ar = &b->s->arena;
     region_rt_t **regions = arena_alloc(ar, (zone->n_regions + 1) * sizeof(*regions));
 
+    const svc_rt_t **svcs = arena_alloc(ar, (zone->n_services + 1) * sizeof(*svcs));
+    size_t n_svcs = 0;
+
     for (size_t i = 0; i < zone->n_regions; i++) {
         regions[i] = build_region(b, z, &zone->regions[i]);
     }
     b->s->zones[z].regions = (const region_rt_t *const *)regions;
     b->s->zones[z].n_regions = zone->n_regions;
-    const svc_rt_t **services = arena_alloc(ar, (zone->n_services + 1) * sizeof(*services));
-    size_t n_services = 0;
     for (size_t k = 0; k < b->n_all; k++) {
         bnode_t *n = b->all[k];
         if (n->zone == z && n->svc != NULL) {
             n->svc_rt = build_service(b, z, n->svc, (const region_rt_t **)regions);
-            services[n_services++] = n->svc_rt;
+            svcs[n->svc - zone->services] = n->svc_rt; /* in the zone file's order */
         }
     }
-    b->s->zones[z].services = services;
-    b->s->zones[z].n_services = n_services;
+    for (size_t i = 0; i < zone->n_services; i++) {
+        if (svcs[i] != NULL) {
+            svcs[n_svcs++] = svcs[i];
+        }
+    }
+    b->s->zones[z].svcs = svcs;
+    b->s->zones[z].n_svcs = n_svcs;
     return 0;
 }
 
@@ -689,6 +698,39 @@ static void build_nodes(build_t *b)
             build_node_answers(b, n);
         }
     }
+}
+
+/* The answer counters: a set per answering thread and the scratch set 0,
+ * each starting on a cache line of its own (64 bytes) so that two threads
+ * never write one line. */
+static void build_counts(snapshot_t *s, const snapshot_env_t *env, size_t n_counts)
+{
+    size_t stride = (n_counts + 7) & ~(size_t)7;
+    unsigned sets = 1 + (env != NULL ? env->count_sets : 0);
+    _Atomic uint64_t **ptrs = arena_alloc(&s->arena, sets * sizeof(*ptrs));
+    size_t bytes = (size_t)sets * (stride ? stride : 8) * sizeof(uint64_t);
+
+    s->count_mem = aligned_alloc(64, bytes);
+    if (s->count_mem == NULL) {
+        alloc_fail("aligned_alloc");
+    }
+    memset(s->count_mem, 0, bytes);
+    for (unsigned i = 0; i < sets; i++) {
+        ptrs[i] = (_Atomic uint64_t *)s->count_mem + (size_t)i * (stride ? stride : 8);
+    }
+    s->count_sets = (_Atomic uint64_t *const *)ptrs;
+    s->n_count_sets = sets;
+    s->n_counts = n_counts;
+}
+
+uint64_t snapshot_count(const snapshot_t *s, size_t i)
+{
+    uint64_t sum = 0;
+
+    for (unsigned k = 1; k < s->n_count_sets; k++) {
+        sum += atomic_load_explicit(&s->count_sets[k][i], memory_order_relaxed);
+    }
+    return sum;
 }
 
 static void build_cleanup(build_t *b)
@@ -738,6 +780,7 @@ int snapshot_build(zone_t *const *zones, size_t n, const snapshot_env_t *env, sn
         build_zone_answers(&b, z);
     }
     build_nodes(&b);
+    build_counts(s, env, b.n_counts);
     s->maps = b.refs; /* the snapshot holds these references now */
     s->n_maps = b.n_refs;
     b.refs = NULL;
@@ -765,6 +808,7 @@ void snapshot_free(snapshot_t *s)
     }
     free(s->maps);
     free(s->binds);
+    free(s->count_mem);
     geo_cache_free(s->own_maps);
     arena_free(&s->arena);
     free(s);

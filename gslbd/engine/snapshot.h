@@ -62,7 +62,15 @@ struct svc_rt {
     uint8_t on_all_down; /* zone_all_down_t */
     uint16_t fallback;   /* ALL_DOWN_FALLBACK: position in regions (may be past n_regions) */
     uint32_t min_ttl;    /* TTL while failing over or failing open */
+    uint32_t count_base; /* its answer counters in each count set; see snapshot_t */
 };
+
+/* A service's answer counters, at count_base in each count set: one per
+ * region position (n_regions + 1: a fallback outside the list has the last
+ * position), then these two. */
+#define SVC_COUNT_NONE(svc)  ((svc)->n_regions + 1u) /* answers with no region (all down) */
+#define SVC_COUNT_EXTRA(svc) ((svc)->n_regions + 2u) /* regions past the first of an answer */
+#define SVC_COUNTS(svc)      ((svc)->n_regions + 3u)
 
 /* Whether a service takes the first eligible regions of its order as they
  * come: no weighted draw, no spread. */
@@ -112,14 +120,11 @@ struct zone_rt {
     const char *name;                  /* "gslb.example.com", no trailing dot */
     const region_rt_t *const *regions; /* every region of the zone, for status */
     size_t n_regions;
+    const svc_rt_t *const *svcs; /* every service, in the file's order: status, svcwatch */
+    size_t n_svcs;
     uint32_t serial;
     prepared_t nxdomain; /* SOA in authority, rendered against the apex */
     prepared_t nodata;
-    /* Every service of the zone, for svcwatch.h (never read per query). Last:
-     * placed before the prepared answers, they cost the query path 22
-     * instructions a query (bench/cg-gslbd, geo A + ECS). */
-    const svc_rt_t *const *services;
-    size_t n_services;
 };
 
 typedef struct {
@@ -133,6 +138,16 @@ typedef struct {
     size_t n_maps;
     snapshot_bind_t *binds; /* health slots still to attach (snapshot_attach_health()) */
     size_t n_binds;
+    /* Answer counters: how often each service's answers held each of its
+     * regions. One set of n_counts per thread that answers, so that no two
+     * threads write one cache line: the query path adds to its own set with
+     * a relaxed load and store, no read-modify-write atomic, and whoever sums
+     * them (gslbd's main loop, stats.h) reads every set. Set 0 is scratch
+     * for callers that are no worker (--explain, tests): never summed. */
+    size_t n_counts;
+    unsigned n_count_sets;
+    _Atomic uint64_t *const *count_sets; /* n_count_sets pointers to n_counts counters */
+    void *count_mem;
 } snapshot_t;
 
 /* What a snapshot is compiled against; every member may be NULL. */
@@ -145,6 +160,9 @@ typedef struct {
      * loader thread), and snapshot_attach_health() attaches them on that one
      * before the snapshot is published. */
     bool attach_later;
+    /* Answer counter sets besides the scratch set 0: one per thread that
+     * answers (answer_ctx_t.count_set names its own). */
+    unsigned count_sets;
 } snapshot_env_t;
 
 /* Compile zones into a new snapshot against `env` (NULL for none). Returns
@@ -160,6 +178,10 @@ int snapshot_build(zone_t *const *zones, size_t n, const snapshot_env_t *env, sn
  * the regions at them. Call before the snapshot is published; nothing to do
  * for one compiled without. */
 void snapshot_attach_health(snapshot_t *s, healthdb_t *health);
+
+/* The sum of counter `i` over the count sets that workers use (1..). Any
+ * thread; the counts may move meanwhile. */
+uint64_t snapshot_count(const snapshot_t *s, size_t i);
 
 /* Releases the geo maps back to their cache: on the thread that may use the
  * cache now (the main thread, or the loader thread while it compiles). */

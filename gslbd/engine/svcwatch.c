@@ -18,7 +18,7 @@ typedef struct {
     char *key; /* "ZONE SERVICE" */
     const zone_rt_t *zone;
     const svc_rt_t *svc; /* in the snapshot of the last look */
-    uint8_t st[2];       /* select_state_t for A, AAAA */
+    uint8_t st[2];       /* svc_state_t for A, AAAA */
 } svcwatch_entry_t;
 
 struct svcwatch {
@@ -62,16 +62,16 @@ static svcwatch_entry_t *svcwatch_entries(const snapshot_t *snap, size_t *n)
     svcwatch_entry_t *e;
 
     for (size_t z = 0; snap != NULL && z < snap->n_zones; z++) {
-        total += snap->zones[z].n_services;
+        total += snap->zones[z].n_svcs;
     }
     e = xcalloc(total + 1, sizeof(*e));
     for (size_t z = 0; snap != NULL && z < snap->n_zones; z++) {
         const zone_rt_t *zr = &snap->zones[z];
-        for (size_t i = 0; i < zr->n_services; i++) {
+        for (size_t i = 0; i < zr->n_svcs; i++) {
             e[k++] = (svcwatch_entry_t){
-                .key = xasprintf("%s %s", zr->name, zr->services[i]->name),
+                .key = xasprintf("%s %s", zr->name, zr->svcs[i]->name),
                 .zone = zr,
-                .svc = zr->services[i],
+                .svc = zr->svcs[i],
             };
         }
     }
@@ -81,35 +81,35 @@ static svcwatch_entry_t *svcwatch_entries(const snapshot_t *snap, size_t *n)
 }
 
 /* What answers while in state `st`, for the log. */
-static void svcwatch_say(const svc_rt_t *svc, select_state_t st, const char *fam, char *buf,
+static void svcwatch_say(const svc_rt_t *svc, svc_state_t st, const char *fam, char *buf,
                          size_t size)
 {
     const region_rt_t *fb =
         svc->on_all_down == ALL_DOWN_FALLBACK ? svc->regions[svc->fallback] : NULL;
 
     switch (st) {
-    case SELECT_STATE_OPEN:
+    case SVC_STATE_OPEN:
         snprintf(buf, size,
                  "no region is up for %s: failing open (on_all_down open), every region "
                  "answers whatever its health, TTL %u",
                  fam, svc->min_ttl);
         break;
-    case SELECT_STATE_DRAINED:
+    case SVC_STATE_DRAINED:
         snprintf(buf, size,
                  "every region with %s addresses is drained: they answer all the same, TTL %u", fam,
                  svc->min_ttl);
         break;
-    case SELECT_STATE_FALLBACK:
+    case SVC_STATE_FALLBACK:
         snprintf(buf, size,
                  "no region is up for %s: answering from the fallback region '%s' whatever its "
                  "health (on_all_down fallback), TTL %u",
                  fam, fb != NULL ? fb->name : "?", svc->min_ttl);
         break;
-    case SELECT_STATE_NODATA:
+    case SVC_STATE_NODATA:
         snprintf(buf, size, "no region is up for %s: answering no addresses (on_all_down nodata)",
                  fam);
         break;
-    case SELECT_STATE_SERVFAIL:
+    case SVC_STATE_SERVFAIL:
         snprintf(buf, size, "no region is up for %s: answering SERVFAIL (on_all_down servfail)",
                  fam);
         break;
@@ -119,28 +119,28 @@ static void svcwatch_say(const svc_rt_t *svc, select_state_t st, const char *fam
     }
 }
 
-static const char *svcwatch_was(select_state_t st)
+static const char *svcwatch_was(svc_state_t st)
 {
     static const char *const was[] = {
-        [SELECT_STATE_OK] = "answering by health",
-        [SELECT_STATE_OPEN] = "failing open",
-        [SELECT_STATE_DRAINED] = "answering drained regions",
-        [SELECT_STATE_FALLBACK] = "answering from its fallback",
-        [SELECT_STATE_NODATA] = "answering no addresses",
-        [SELECT_STATE_SERVFAIL] = "answering SERVFAIL",
+        [SVC_STATE_OK] = "answering by health",
+        [SVC_STATE_OPEN] = "failing open",
+        [SVC_STATE_DRAINED] = "answering drained regions",
+        [SVC_STATE_FALLBACK] = "answering from its fallback",
+        [SVC_STATE_NODATA] = "answering no addresses",
+        [SVC_STATE_SERVFAIL] = "answering SERVFAIL",
     };
     return was[st];
 }
 
 /* One line about one service going from `old` to `now` for the families
  * named in `fam` ("A", "AAAA" or "A and AAAA"). */
-static void svcwatch_log(const svcwatch_entry_t *e, select_state_t old, select_state_t now,
+static void svcwatch_log(const svcwatch_entry_t *e, svc_state_t old, svc_state_t now,
                          const char *fam)
 {
     char what[512];
 
     svcwatch_say(e->svc, now, fam, what, sizeof(what));
-    if (now == SELECT_STATE_OK) {
+    if (now == SVC_STATE_OK) {
         log_info("service '%s' of %s: %s (was %s)", e->svc->name, e->zone->name, what,
                  svcwatch_was(old));
     } else {
@@ -157,16 +157,16 @@ static size_t svcwatch_report(const svcwatch_entry_t *e, const uint8_t old[2], s
 
     if (moved4 && moved6 && e->st[0] == e->st[1] && old[0] == old[1]) {
         if (budget > 0) {
-            svcwatch_log(e, (select_state_t)old[0], (select_state_t)e->st[0], "A and AAAA");
+            svcwatch_log(e, (svc_state_t)old[0], (svc_state_t)e->st[0], "A and AAAA");
         }
         return budget > 0;
     }
     if (moved4 && lines < budget) {
-        svcwatch_log(e, (select_state_t)old[0], (select_state_t)e->st[0], "A");
+        svcwatch_log(e, (svc_state_t)old[0], (svc_state_t)e->st[0], "A");
         lines++;
     }
     if (moved6 && lines < budget) {
-        svcwatch_log(e, (select_state_t)old[1], (select_state_t)e->st[1], "AAAA");
+        svcwatch_log(e, (svc_state_t)old[1], (svc_state_t)e->st[1], "AAAA");
         lines++;
     }
     return lines;
@@ -184,7 +184,7 @@ size_t svcwatch_poll(svcwatch_t *w, const snapshot_t *snap, uint64_t gen)
         e = svcwatch_entries(snap, &n);
     }
     for (size_t i = 0; e != NULL && i < n; i++) {
-        uint8_t old[2] = {SELECT_STATE_OK, SELECT_STATE_OK};
+        uint8_t old[2] = {SVC_STATE_OK, SVC_STATE_OK};
         /* The same snapshot: the same entries, in place. */
         const svcwatch_entry_t *prev =
             e == w->e ? &e[i] : bsearch(&e[i], w->e, w->n, sizeof(*e), svcwatch_cmp);

@@ -1,8 +1,11 @@
 /*
  * control: gslbd's control socket (--control PATH), the server side of the
- * protocol in common/control.h. healthd reports member health here; gslbctl
- * reads status and sets overrides. It runs on the main loop only and changes
- * nothing but health slots (health.c), which the workers read atomically.
+ * protocol in common/ctl.h. healthd reports member health here; gslbctl
+ * reads the status, explains answers, sets overrides and asks for reloads.
+ * It runs on the main loop only and changes nothing but health slots
+ * (healthdb.h), which the workers read atomically; reloads it asks of the
+ * main loop, status and explanations it gets from elsewhere (status.h,
+ * explain.h) and sends line by line.
  */
 #include "gslbd/server/control.h"
 
@@ -18,23 +21,29 @@
 #include "common/alloc.h"
 #include "common/errcode.h"
 #include "common/ctl.h"
-#include "gslbd/engine/select.h"
+#include "gslbd/engine/explain.h"
 #include "gslbd/server/listener.h"
 
 #define CONTROL_CLIENTS_MAX 64
-#define CONTROL_BACKLOG     64         /* connections the kernel holds until accepted */
-#define CONTROL_QUEUE_MAX   (4u << 20) /* reply bytes queued for one client at most */
-#define CONTROL_IDLE_MS     10000      /* a client silent this long is closed */
-#define CONTROL_BUSY_MS     2000       /* a reporting client heard from this recently stays */
+#define CONTROL_BACKLOG     64          /* connections the kernel holds until accepted */
+#define CONTROL_QUEUE_MAX   (4u << 20)  /* reply bytes queued for one client at most */
+#define CONTROL_IDLE_MS     10000       /* a client silent this long is closed */
+#define CONTROL_BUSY_MS     2000        /* a reporting client heard from this recently stays */
+#define CONTROL_HELD_MAX    (64u << 10) /* request bytes held while a client waits for a reload */
 
 #ifndef SO_PEERGROUPS
 #define SO_PEERGROUPS 59 /* Linux 4.13 */
 #endif
 
 /* What a client may do, from its peer credentials (SO_PEERCRED). */
-#define ROLE_READ    1u /* HELLO, PING, STATUS: anyone who can connect */
-#define ROLE_OPERATE 2u /* SET: root, gslbd's user, the control group */
+#define ROLE_READ    1u /* HELLO, PING, STATUS, EXPLAIN: anyone who can connect */
+#define ROLE_OPERATE 2u /* SET, RELOAD: root, gslbd's user, the control group */
 #define ROLE_REPORT  4u /* MEMBER, SYNCED: root and gslbd's user (healthd) */
+
+/* Where a client is with a RELOAD it sent: waiting for a reload to start,
+ * for the one running to end, or being answered (its held requests may
+ * start another reload meanwhile, which must not answer it again). */
+enum { WAIT_NONE, WAIT_QUEUED, WAIT_RUNNING, WAIT_ANSWERED };
 
 typedef struct client client_t;
 struct client {
@@ -47,15 +56,17 @@ struct client {
     unsigned long uid;
     uint64_t active_ms; /* connected, or its last complete line */
     bool closing;
+    uint8_t wait; /* WAIT_*: its RELOAD's reply is to come */
+    char *held;   /* lines received while it waits, each ending in "\n" */
+    size_t held_len;
     client_t *next;
 };
 
 struct control {
     uv_pipe_t server;
     uv_timer_t tick;
-    healthdb_t *health;
-    const snapshot_t *(*current)(void *arg);
-    void *arg;
+    control_env_t env;
+    healthdb_t *health; /* env.health */
     client_t *clients;
     unsigned n_clients;
     char *path;
@@ -64,6 +75,8 @@ struct control {
 };
 
 static void client_close(client_t *cl);
+static void client_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
+static void client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
 static uint64_t now_ms(const control_t *c)
 {
@@ -108,66 +121,116 @@ static void reply(client_t *cl, ctl_verb_t verb, const char *fmt, ...)
     }
 }
 
-static void status_member(FILE *f, const healthdb_slot_t *s, const char *addr, uint64_t now)
+/* A data line must not read as the final line of a reply: one whose first
+ * word is OK or ERR (a file path with a space could be) is shown indented
+ * by a marker. */
+static bool looks_final(const char *line, size_t len)
 {
-    health_state_t st = atomic_load(&s->state);
-    health_override_t ov = atomic_load(&s->override);
-
-    fprintf(f, "  member %-24s %-7s override %s", addr, health_state_name(st),
-            health_override_name(ov));
-    if (s->changed_ms != 0) {
-        fprintf(f, ", for %.0f s", (double)(now - s->changed_ms) / 1000.0);
+    while (len > 0 && (*line == ' ' || *line == '\t')) {
+        line++;
+        len--;
     }
-    if (s->reason[0] != '\0') {
-        fprintf(f, " (%s)", s->reason);
-    }
-    fputc('\n', f);
+    return (len >= 2 && memcmp(line, "OK", 2) == 0 && (len == 2 || line[2] == ' ')) ||
+           (len >= 3 && memcmp(line, "ERR", 3) == 0 && (len == 3 || line[3] == ' '));
 }
 
-/* STATUS: every served zone's regions with their computed state, then their
- * members as healthd reported them. */
-static void cmd_status(client_t *cl)
+/* Write `text` (lines ending in "\n") to f as data lines: each cut to
+ * CTL_LINE_MAX bytes, control characters turned into spaces. */
+static void put_data(FILE *f, const char *text, size_t len)
 {
-    const snapshot_t *snap = cl->ctl->current(cl->ctl->arg);
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    uint64_t now = now_ms(cl->ctl);
+    while (len > 0) {
+        const char *nl = memchr(text, '\n', len);
+        size_t n = nl ? (size_t)(nl - text) : len, keep = n;
+        bool mark = looks_final(text, n);
+
+        if (mark) {
+            fputs("| ", f);
+        }
+        if (keep + (mark ? 2 : 0) > CTL_LINE_MAX) {
+            keep = CTL_LINE_MAX - (mark ? 2 : 0);
+        }
+        for (size_t i = 0; i < keep; i++) {
+            unsigned char ch = (unsigned char)text[i];
+            fputc(ch < 0x20 || ch == 0x7f ? ' ' : ch, f);
+        }
+        fputc('\n', f);
+        text += nl ? n + 1 : n;
+        len -= nl ? n + 1 : n;
+    }
+}
+
+/* Data lines (`text`, may be NULL) and then the final line, in one write. */
+static void reply_lines(client_t *cl, const char *text, size_t len, ctl_verb_t verb,
+                        const char *final)
+{
+    char *out = NULL, line[CTL_LINE_MAX + 2];
+    size_t out_len = 0;
+    FILE *f = open_memstream(&out, &out_len);
 
     if (f == NULL) {
         reply(cl, CTL_ERR, "out of memory");
         return;
     }
-    for (size_t z = 0; snap && z < snap->n_zones; z++) {
-        const zone_rt_t *zr = &snap->zones[z];
-        for (size_t i = 0; i < zr->n_regions; i++) {
-            const region_rt_t *r = zr->regions[i];
-            unsigned up = select_members_up(r);
-            bool is_up = select_region_up(r);
-            fprintf(f, "region %s %s %s, %u/%u members up (min_up %u), weight %u, override %s\n",
-                    zr->name, r->name, is_up ? "up" : "DOWN", up, (unsigned)(r->n4 + r->n6),
-                    r->min_up, r->weight, health_override_name(healthdb_region_override(r->slot)));
-            char addr[64];
-            for (unsigned k = 0; k < r->n4; k++) {
-                if (r->s4[k] != NULL) {
-                    status_member(f, r->s4[k], r->s4[k]->member, now);
-                }
-            }
-            for (unsigned k = 0; k < r->n6; k++) {
-                if (r->s6[k] != NULL) {
-                    snprintf(addr, sizeof(addr), "%s", r->s6[k]->member);
-                    status_member(f, r->s6[k], addr, now);
-                }
-            }
-        }
+    if (text != NULL) {
+        put_data(f, text, len);
     }
-    char ok[8];
-    if (ctl_format(&(ctl_msg_t){.verb = CTL_OK}, ok, sizeof(ok)) > 0) {
-        fputs(ok, f);
+    if (ctl_format(&(ctl_msg_t){.verb = verb, .text = final}, line, sizeof(line)) > 0) {
+        fputs(line, f);
     }
     fclose(f);
-    client_send(cl, text, len);
+    client_send(cl, out, out_len);
+    free(out);
+}
+
+/* STATUS: the report status.h writes, as text or JSON. */
+static void cmd_status(client_t *cl, const ctl_msg_t *m)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+
+    if (f == NULL) {
+        reply(cl, CTL_ERR, "out of memory");
+        return;
+    }
+    cl->ctl->env.status(cl->ctl->env.arg, f, m->json);
+    fclose(f);
+    reply_lines(cl, text, len, CTL_OK, NULL);
     free(text);
+}
+
+/* EXPLAIN: the decision for one client on the snapshot served now, with
+ * its health slots as the workers read them. */
+static void cmd_explain(client_t *cl, const ctl_msg_t *m)
+{
+    const control_env_t *env = &cl->ctl->env;
+    explain_env_t ex = {.snap = env->current(env->arg), .db = env->geo(env->arg), .live = true};
+    char *text = NULL, why[256];
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+
+    if (f == NULL) {
+        reply(cl, CTL_ERR, "out of memory");
+        return;
+    }
+    int r = explain_run(&ex, m->client, m->qname, m->qtype, f, why, sizeof(why));
+    fclose(f);
+    if (r < 0) {
+        reply(cl, CTL_ERR, "%s", why);
+    } else {
+        reply_lines(cl, text, len, CTL_OK, NULL);
+    }
+    free(text);
+}
+
+/* RELOAD: the reply waits for the reload; meanwhile the client's next
+ * requests are held, and nothing more is read from it. */
+static void cmd_reload(client_t *cl)
+{
+    log_info("control: %s (uid %lu) asked for a reload of every zone file", cl->name, cl->uid);
+    cl->wait = WAIT_QUEUED;
+    uv_read_stop((uv_stream_t *)&cl->pipe);
+    cl->ctl->env.reload(cl->ctl->env.arg); /* may start it, and so mark us running, at once */
 }
 
 static void cmd_set(client_t *cl, const ctl_msg_t *m)
@@ -260,6 +323,53 @@ static bool client_may(client_t *cl, unsigned role, const char *what)
     return false;
 }
 
+/* A line that came while the client waits for its RELOAD's reply: kept, in
+ * order, for when that reply is sent. A client piling up more is cut off. */
+static void hold_line(client_t *cl, const char *line)
+{
+    size_t n = strlen(line);
+    char *more;
+
+    if (cl->held_len + n + 1 > CONTROL_HELD_MAX ||
+        (more = realloc(cl->held, cl->held_len + n + 1)) == NULL) {
+        log_warn("control: %s (uid %lu) sent too much while waiting for a reload: "
+                 "disconnected",
+                 cl->name, cl->uid);
+        client_close(cl);
+        return;
+    }
+    memcpy(more + cl->held_len, line, n);
+    more[cl->held_len + n] = '\n';
+    cl->held = more;
+    cl->held_len += n + 1;
+}
+
+static void on_line(void *arg, char *line);
+
+/* The RELOAD's reply went out: act on the lines held meanwhile (one may be
+ * another RELOAD, which holds the rest again), then read on. */
+static void client_resume(client_t *cl)
+{
+    char *held = cl->held;
+    size_t len = cl->held_len;
+
+    cl->held = NULL;
+    cl->held_len = 0;
+    cl->wait = WAIT_NONE;
+    cl->active_ms = now_ms(cl->ctl);
+    for (size_t i = 0; i < len && !cl->closing;) {
+        char *nl = memchr(held + i, '\n', len - i);
+        *nl = '\0';
+        on_line(cl, held + i);
+        i = (size_t)(nl - held) + 1;
+    }
+    free(held);
+    if (!cl->closing && cl->wait == WAIT_NONE &&
+        uv_read_start((uv_stream_t *)&cl->pipe, client_alloc, client_read) < 0) {
+        client_close(cl);
+    }
+}
+
 static void on_line(void *arg, char *line)
 {
     client_t *cl = arg;
@@ -267,6 +377,10 @@ static void on_line(void *arg, char *line)
     ctl_msg_t m;
 
     if (cl->closing || client_drowning(cl)) {
+        return;
+    }
+    if (cl->wait != WAIT_NONE) {
+        hold_line(cl, line);
         return;
     }
     cl->active_ms = now_ms(cl->ctl);
@@ -303,11 +417,19 @@ static void on_line(void *arg, char *line)
         reply_ok(cl);
         break;
     case CTL_STATUS:
-        cmd_status(cl);
+        cmd_status(cl, &m);
+        break;
+    case CTL_EXPLAIN:
+        cmd_explain(cl, &m);
         break;
     case CTL_SET:
         if (client_may(cl, ROLE_OPERATE, "SET")) {
             cmd_set(cl, &m);
+        }
+        break;
+    case CTL_RELOAD:
+        if (client_may(cl, ROLE_OPERATE, "RELOAD")) {
+            cmd_reload(cl);
         }
         break;
     default:
@@ -328,6 +450,7 @@ static void client_closed(uv_handle_t *h)
         }
     }
     c->n_clients--;
+    free(cl->held);
     free(cl);
 }
 
@@ -410,8 +533,9 @@ static bool make_room(control_t *c)
     client_t *victim = NULL;
 
     for (client_t *cl = c->clients; cl != NULL; cl = cl->next) {
-        bool busy =
-            (cl->roles & ROLE_REPORT) && cl->source >= 0 && now - cl->active_ms < CONTROL_BUSY_MS;
+        bool busy = ((cl->roles & ROLE_REPORT) && cl->source >= 0 &&
+                     now - cl->active_ms < CONTROL_BUSY_MS) ||
+                    cl->wait != WAIT_NONE;
         if (!cl->closing && !busy && (victim == NULL || cl->active_ms < victim->active_ms)) {
             victim = cl;
         }
@@ -468,7 +592,7 @@ static void on_tick(uv_timer_t *t)
 
     healthdb_tick(c->health, now);
     for (client_t *cl = c->clients; cl != NULL; cl = cl->next) {
-        if (!cl->closing && now - cl->active_ms > CONTROL_IDLE_MS) {
+        if (!cl->closing && cl->wait == WAIT_NONE && now - cl->active_ms > CONTROL_IDLE_MS) {
             log_debug("control: closing %s (uid %lu): silent for %.0f s", cl->name, cl->uid,
                       (double)(now - cl->active_ms) / 1000.0);
             client_close(cl);
@@ -510,8 +634,8 @@ static int control_own(const control_config_t *cfg)
     return 0;
 }
 
-int control_new(uv_loop_t *loop, const control_config_t *cfg, healthdb_t *health,
-                const snapshot_t *(*current)(void *arg), void *arg, control_t **out, diag_t *errs)
+int control_new(uv_loop_t *loop, const control_config_t *cfg, const control_env_t *env,
+                control_t **out, diag_t *errs)
 {
     control_t *c = xcalloc(1, sizeof(*c));
     const char *path = cfg->path;
@@ -519,9 +643,8 @@ int control_new(uv_loop_t *loop, const control_config_t *cfg, healthdb_t *health
 
     c->path = xstrdup(path);
     c->group = cfg->group != (gid_t)-1 ? cfg->group : getegid();
-    c->health = health;
-    c->current = current;
-    c->arg = arg;
+    c->env = *env;
+    c->health = env->health;
     if ((r = remove_stale(path)) < 0) {
         diag_error(errs, NULL, "--control %s: %s%s", path, gslb_strerror(r),
                    r == -EADDRINUSE ? " (another gslbd is using it)" : "");
@@ -583,5 +706,31 @@ void control_free(control_t *c)
     if (c != NULL) {
         free(c->path);
         free(c);
+    }
+}
+
+void control_reload_started(control_t *c)
+{
+    for (client_t *cl = c != NULL ? c->clients : NULL; cl != NULL; cl = cl->next) {
+        if (cl->wait == WAIT_QUEUED) {
+            cl->wait = WAIT_RUNNING;
+        }
+    }
+}
+
+void control_reload_done(control_t *c, const char *lines, bool ok, const char *text)
+{
+    /* Those this reload answers, picked first: a held request of one may
+     * start the next reload at once, and mark others running for that. */
+    for (client_t *cl = c != NULL ? c->clients : NULL; cl != NULL; cl = cl->next) {
+        if (cl->wait == WAIT_RUNNING) {
+            cl->wait = WAIT_ANSWERED;
+        }
+    }
+    for (client_t *cl = c != NULL ? c->clients : NULL; cl != NULL; cl = cl->next) {
+        if (cl->wait == WAIT_ANSWERED && !cl->closing) {
+            reply_lines(cl, lines, lines ? strlen(lines) : 0, ok ? CTL_OK : CTL_ERR, text);
+            client_resume(cl);
+        }
     }
 }

@@ -17,10 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <uv.h>
 
+#include "common/alloc.h"
 #include "common/errcode.h"
 #include "common/log.h"
 #include "common/version.h"
@@ -31,9 +33,11 @@
 #include "gslbd/server/control.h"
 #include "gslbd/server/listener.h"
 #include "gslbd/engine/explain.h"
+#include "gslbd/engine/stats.h"
+#include "gslbd/engine/status.h"
 #include "gslbd/engine/svcwatch.h"
-#include "gslbd/server/server.h"
 #include "gslbd/engine/zoneset.h"
+#include "gslbd/server/server.h"
 
 /* Descriptors kept for other things than TCP connections, besides those open
  * at start and the server's sockets: the main loop's (signals, file watches),
@@ -74,17 +78,19 @@ enum {
 };
 
 /* What a reload does (reloader.h merges them): the zone files that changed,
- * every zone file, the GeoIP database. */
-enum { RELOAD_ZONES = 1, RELOAD_ALL_ZONES = 2, RELOAD_DB = 4 };
+ * every zone file, the GeoIP database; RELOAD_CTL: control clients (gslbctl
+ * reload) wait for the result. */
+enum { RELOAD_ZONES = 1, RELOAD_ALL_ZONES = 2, RELOAD_DB = 4, RELOAD_CTL = 8 };
 
 /* The result of one reload, from the loader thread to the main loop. */
 typedef struct {
     diag_t db_errs, zone_errs;
-    int db_rc;        /* RELOAD_DB: 0, or why the new database is not used */
-    bool db_compiled; /* the new database opened; db_rc < 0: the zones did not compile */
-    geo_db_t *db;     /* the new database, when db_rc is 0 */
-    int zone_rc;      /* RELOAD_(ALL_)ZONES: 0 or why nothing new is served */
-    snapshot_t *snap; /* to publish, or NULL */
+    int db_rc;               /* RELOAD_DB: 0, or why the new database is not used */
+    bool db_compiled;        /* the new database opened; db_rc < 0: the zones did not compile */
+    geo_db_t *db;            /* the new database, when db_rc is 0 */
+    int zone_rc;             /* RELOAD_(ALL_)ZONES: 0 or why nothing new is served */
+    zoneset_report_t report; /* RELOAD_(ALL_)ZONES: what became of each file */
+    snapshot_t *snap;        /* to publish, or NULL */
 } reload_job_t;
 
 /* While a reload runs on the loader thread it uses the zoneset (with its geo
@@ -107,6 +113,9 @@ typedef struct {
     reload_job_t job;
     svcwatch_t *svcw;     /* services failing open, on fallback, ... (svcwatch.h) */
     uv_check_t svc_check; /* looks after each turn of the loop */
+    status_t *status;      /* each zone file's last reload, and the report */
+    stats_t *stats;        /* answer shares */
+    uv_timer_t stats_tick; /* samples them */
 } gslbd_t;
 
 static void usage(FILE *out)
@@ -124,7 +133,9 @@ static void usage(FILE *out)
         "                          built-in world database, " GSLB_WORLD_DB ")\n"
         "  -c, --check             load and validate the zones, print every error, exit 0/1\n"
         "  -e, --explain ADDRESS[/PREFIX] NAME [TYPE]\n"
-        "                          print what a client there would get for NAME, and why\n"
+        "                          print what a client there would get for NAME, and why,\n"
+        "                          from the zone files alone: no live health, no overrides\n"
+        "                          (gslbctl explain asks the running gslbd)\n"
         "      --tcp-timeout SEC   close a TCP connection that completes no query for SEC\n"
         "                          seconds (default 10)\n"
         "      --tcp-max N         concurrent TCP connections at most (default 512; lowered to\n"
@@ -144,7 +155,7 @@ static void usage(FILE *out)
         "                          'none' exempts nothing. Clients returning a valid DNS\n"
         "                          cookie, and TCP, are never limited.\n"
         "  -C, --control PATH      control socket for healthd and gslbctl (health reports,\n"
-        "                          status, drain/down/up overrides)\n"
+        "                          status, explain, reloads, drain/down/up overrides)\n"
         "      --overrides FILE    where overrides are kept across restarts\n"
         "                          (default: the control PATH with .overrides appended;\n"
         "                          FILE.sources keeps the names of the healthd heard from)\n"
@@ -152,7 +163,7 @@ static void usage(FILE *out)
         "                          heard from before have sent their state, at most\n"
         "                          SEC seconds (default 3; 0: do not wait)\n"
         "      --control-group GROUP  the control socket's group: its members may read the\n"
-        "                          status and set overrides (default: gslbd's group);\n"
+        "                          status, set overrides and reload (default: gslbd's group);\n"
         "                          health reports are taken from root and gslbd's user only\n"
         "  -u, --user NAME         drop root privileges to NAME after binding\n"
         "  -v, --verbose           log debug messages\n"
@@ -163,7 +174,8 @@ static void usage(FILE *out)
         "  -V, --version           print the version and exit\n"
         "  -h, --help              print this help and exit\n"
         "\n"
-        "Signals: SIGHUP reloads every zone file; SIGTERM and SIGINT stop.\n"
+        "Signals: SIGHUP reloads every zone file (gslbctl reload does the same and waits\n"
+        "for the result); SIGTERM and SIGINT stop.\n"
         "Zone files are also reloaded when they change on disk. A file that fails\n"
         "to load is reported as file:line:column and its previous version keeps serving.\n");
 }
@@ -501,8 +513,8 @@ static void reload_work(void *arg, unsigned what)
     if (!(what & (RELOAD_ZONES | RELOAD_ALL_ZONES))) {
         return;
     }
-    j->zone_rc = zoneset_load(g->zs, j->db ? j->db : g->db, what & RELOAD_ALL_ZONES, false, &snap,
-                              &j->zone_errs);
+    j->zone_rc = zoneset_load_report(g->zs, j->db ? j->db : g->db, what & RELOAD_ALL_ZONES, false,
+                                     &snap, &j->zone_errs, &j->report);
     if (j->zone_rc == 0) {
         snapshot_free(j->snap); /* compiled for the new database only: superseded */
         j->snap = snap;
@@ -511,8 +523,12 @@ static void reload_work(void *arg, unsigned what)
 
 static void reload_begin(void *arg, unsigned what)
 {
-    (void)what;
-    server_hold_frees(((gslbd_t *)arg)->srv, true);
+    gslbd_t *g = arg;
+
+    server_hold_frees(g->srv, true);
+    if (what & RELOAD_CTL) {
+        control_reload_started(g->ctl);
+    }
 }
 
 static void reload_log_db(gslbd_t *g, reload_job_t *j)
@@ -525,12 +541,60 @@ static void reload_log_db(gslbd_t *g, reload_job_t *j)
     }
 }
 
+/* Say per zone what a reload did, then one line for all. */
+static void reload_log_zones(const zoneset_report_t *rep)
+{
+    char line[1024];
+
+    for (size_t k = 0; k < rep->n_files; k++) {
+        const zoneset_file_t *f = &rep->files[k];
+        zoneset_file_describe(f, line, sizeof(line));
+        if (f->outcome == ZONESET_UNCHANGED) {
+            log_debug("zone %s", line);
+        } else if (f->outcome == ZONESET_LOADED || f->outcome == ZONESET_REMOVED) {
+            log_info("zone %s", line);
+        } else {
+            log_err("zone %s", line);
+        }
+    }
+    if (zoneset_report_verdict(rep, line, sizeof(line))) {
+        log_info("%s", line);
+    } else {
+        log_err("%s", line);
+    }
+}
+
+/* What gslbctl reload prints: every error, a line per zone file, and the
+ * verdict as the final line. */
+static void reload_reply(gslbd_t *g, const zoneset_report_t *rep)
+{
+    char *text = NULL, verdict[1024];
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+
+    if (f == NULL) {
+        alloc_fail("open_memstream");
+    }
+    zoneset_report_write(rep, f);
+    fclose(f);
+    bool ok = zoneset_report_verdict(rep, verdict, sizeof(verdict));
+    control_reload_done(g->ctl, text, ok, verdict);
+    free(text);
+}
+
+static uint64_t wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 /* Main loop: publish what the loader thread made. */
 static void reload_done(void *arg, unsigned what, bool stopping)
 {
     gslbd_t *g = arg;
     reload_job_t *j = &g->job;
-    char desc[512];
 
     server_hold_frees(g->srv, false);
     if (stopping) {
@@ -538,6 +602,10 @@ static void reload_done(void *arg, unsigned what, bool stopping)
         geo_db_free(j->db);
         diag_clear(&j->db_errs);
         diag_clear(&j->zone_errs);
+        zoneset_report_clear(&j->report);
+        if (what & RELOAD_CTL) {
+            control_reload_done(g->ctl, NULL, false, "gslbd is stopping: the reload was not used");
+        }
         return;
     }
     if (what & RELOAD_DB) {
@@ -546,6 +614,7 @@ static void reload_done(void *arg, unsigned what, bool stopping)
     diag_log(&j->zone_errs, LOG_LEVEL_ERR);
     if (j->snap != NULL) {
         snapshot_attach_health(j->snap, g->health);
+        stats_track(g->stats, j->snap);
         server_swap(g->srv, j->snap);
     }
     if (j->db != NULL) {
@@ -554,12 +623,18 @@ static void reload_done(void *arg, unsigned what, bool stopping)
         log_info("reloaded GeoIP database %s (%s, %zu locations)", g->db->path, g->db->type,
                  g->db->n_locs);
     }
-    if ((what & (RELOAD_ZONES | RELOAD_ALL_ZONES)) && j->zone_rc < 0) {
-        log_err("reload failed: still serving the previous zones");
-    } else if (what & (RELOAD_ZONES | RELOAD_ALL_ZONES)) {
-        zoneset_describe(g->zs, desc, sizeof(desc));
-        log_info("reloaded: %s", desc);
+    /* The report leaves the job: answering gslbctl below may start the next
+     * reload, whose loader thread starts by clearing the job. */
+    zoneset_report_t rep = j->report;
+    j->report = (zoneset_report_t){0};
+    if (what & (RELOAD_ZONES | RELOAD_ALL_ZONES)) {
+        reload_log_zones(&rep);
+        status_reloaded(g->status, &rep, wall_ms());
     }
+    if (what & RELOAD_CTL) {
+        reload_reply(g, &rep); /* last: nothing of the job is used after it */
+    }
+    zoneset_report_clear(&rep);
 }
 
 static const reloader_ops_t reload_ops = {reload_begin, reload_work, reload_done};
@@ -572,6 +647,12 @@ static void reload_zones(void *arg)
 static void reload_all(void *arg)
 {
     reloader_request(&((gslbd_t *)arg)->reloader, RELOAD_ALL_ZONES);
+}
+
+/* gslbctl reload: every file, and the clients wait for the result. */
+static void reload_ctl(void *arg)
+{
+    reloader_request(&((gslbd_t *)arg)->reloader, RELOAD_ALL_ZONES | RELOAD_CTL);
 }
 
 /* The mmdb changed on disk. */
@@ -610,6 +691,41 @@ static void log_rrl_total(const server_t *srv)
 static const snapshot_t *current_snapshot(void *arg)
 {
     return server_snapshot(((gslbd_t *)arg)->srv);
+}
+
+static const geo_db_t *current_geo(void *arg)
+{
+    return ((gslbd_t *)arg)->db;
+}
+
+/* STATUS: the report of status.h on what is served now. */
+static void write_status(void *arg, FILE *out, bool json)
+{
+    gslbd_t *g = arg;
+    status_env_t env = {.snap = server_snapshot(g->srv),
+                        .health = g->health,
+                        .stats = g->stats,
+                        .now_ms = uv_now(g->loop),
+                        .wall_ms = wall_ms()};
+
+    if (json) {
+        status_write_json(g->status, &env, out);
+    } else {
+        status_write_text(g->status, &env, out);
+    }
+}
+
+/* A snapshot is about to be freed: what its threads counted is kept. */
+static void snapshot_gone(void *arg, const snapshot_t *s)
+{
+    stats_untrack(((gslbd_t *)arg)->stats, s);
+}
+
+static void stats_tick(uv_timer_t *t)
+{
+    gslbd_t *g = t->data;
+
+    stats_sample(g->stats, uv_now(g->loop));
 }
 
 /* Who the control socket belongs to: gslbd's --user and the --control-group
@@ -658,8 +774,15 @@ static int serve_control(gslbd_t *g, const control_config_t *cfg)
     if (opt->control != NULL && (r = listener_reserve(1)) < 0) {
         log_err("--control %s: cannot open a reserve descriptor: %s", opt->control,
                 gslb_strerror(r));
-    } else if (opt->control != NULL && (r = control_new(g->loop, cfg, g->health, current_snapshot,
-                                                        g, &g->ctl, &errs)) < 0) {
+    } else if (opt->control != NULL &&
+               (r = control_new(g->loop, cfg,
+                                &(control_env_t){.health = g->health,
+                                                 .current = current_snapshot,
+                                                 .geo = current_geo,
+                                                 .reload = reload_ctl,
+                                                 .status = write_status,
+                                                 .arg = g},
+                                &g->ctl, &errs)) < 0) {
         diag_log(&errs, LOG_LEVEL_ERR);
     } else if (opt->user != NULL) {
         r = drop_privileges(opt->user);
@@ -687,6 +810,7 @@ static int serve_open(gslbd_t *g, snapshot_t *snap)
         snapshot_free(snap);
         return r;
     }
+    server_on_free(g->srv, snapshot_gone, g);
     if ((r = serve_control(g, &ctl_cfg)) < 0) {
         control_stop(g);
         snapshot_free(snap);
@@ -697,6 +821,7 @@ static int serve_open(gslbd_t *g, snapshot_t *snap)
         healthdb_check_files(g->health);            /* as the user it will save them as */
         healthdb_begin(g->health, uv_now(g->loop)); /* wait for the healthd heard from before */
     }
+    stats_track(g->stats, snap);
     if ((r = server_start(g->srv, g->loop, snap)) < 0) { /* snap is the server's now */
         log_err("cannot start worker threads: %s", gslb_strerror(r));
         control_stop(g);
@@ -718,15 +843,26 @@ static void svc_check(uv_check_t *h)
                   atomic_load_explicit(healthdb_gen(g->health), memory_order_acquire));
 }
 
-static int serve(options_t *opt, zoneset_t *zs, geo_db_t *db, healthdb_t *health, snapshot_t *snap)
+static int serve(options_t *opt, zoneset_t *zs, geo_db_t *db, healthdb_t *health, snapshot_t *snap,
+                 status_t *status)
 {
-    gslbd_t g = {.opt = opt, .zs = zs, .db = db, .health = health, .loop = uv_default_loop()};
+    gslbd_t g = {.opt = opt,
+                 .zs = zs,
+                 .db = db,
+                 .health = health,
+                 .loop = uv_default_loop(),
+                 .status = status};
 
+    g.stats = stats_new(uv_now(g.loop));
     if (serve_open(&g, snap) < 0) {
         uv_loop_close(g.loop);
         geo_db_free(g.db);
+        stats_free(g.stats);
         return 1;
     }
+    uv_timer_init(g.loop, &g.stats_tick);
+    g.stats_tick.data = &g;
+    uv_timer_start(&g.stats_tick, stats_tick, STATS_SAMPLE_MS, STATS_SAMPLE_MS);
     zoneset_attach_later(zs);
     reloader_init(g.loop, &g.reloader, &reload_ops, &g);
     signals_start(g.loop, &g.signals, "reloading every zone file", reload_all, &g);
@@ -752,11 +888,13 @@ static int serve(options_t *opt, zoneset_t *zs, geo_db_t *db, healthdb_t *health
     watch_stop(&g.db_watch);
     signals_stop(&g.signals);
     uv_close((uv_handle_t *)&g.svc_check, NULL);
+    uv_close((uv_handle_t *)&g.stats_tick, NULL);
     uv_run(g.loop, UV_RUN_DEFAULT);
     uv_loop_close(g.loop);
     svcwatch_free(g.svcw);
     control_free(g.ctl);
     geo_db_free(g.db);
+    stats_free(g.stats); /* after server_free(): freeing snapshots folds their counts */
     log_info("stopped");
     return 0;
 }
@@ -820,28 +958,44 @@ int main(int argc, char **argv)
         opt.overrides = overrides;
     }
     snprintf(sources, sizeof(sources), "%s.sources", opt.overrides ? opt.overrides : "");
-    healthdb_t *health =
-        healthdb_new(opt.control == NULL ? NULL
-                                         : &(healthdb_config_t){.overrides_file = opt.overrides,
-                                                                .sources_file = sources,
-                                                                .sync_wait_ms = opt.sync_wait_ms});
+    /* --check and --explain read no overrides: they are the running gslbd's
+     * business, and --explain says it ignores them. */
+    bool serving = !opt.check && opt.explain == NULL;
+    healthdb_t *health = healthdb_new(opt.control == NULL || !serving
+                                          ? NULL
+                                          : &(healthdb_config_t){.overrides_file = opt.overrides,
+                                                                 .sources_file = sources,
+                                                                 .sync_wait_ms = opt.sync_wait_ms});
     zoneset_t *zs = zoneset_new(opt.zones, health);
+    zoneset_report_t rep;
     diag_t errs = {0};
-    int r = zoneset_load(zs, db, true, true, &snap, &errs);
+    if (serving) {
+        zoneset_count_sets(zs, server_count_sets(&opt.srv));
+    }
+    int r = zoneset_load_report(zs, db, true, true, &snap, &errs, &rep);
     diag_log(&errs, LOG_LEVEL_ERR);
     if (r < 0) {
         log_err("%s: not loaded", opt.zones);
+        zoneset_report_clear(&rep);
         zoneset_free(zs);
         healthdb_free(health);
         geo_db_free(db);
         free(opt.srv.listen);
         return 1;
     }
+    status_t *status = status_new();
+    status_reloaded(status, &rep, wall_ms());
+    zoneset_report_clear(&rep);
     if (opt.check || opt.explain) {
         rc = 0;
         if (opt.explain) {
-            rc = explain_run(snap, db, opt.explain, opt.explain_name, opt.explain_type, stdout) ? 1
-                                                                                                : 0;
+            char why[256];
+            explain_env_t env = {.snap = snap, .db = db, .live = false};
+            rc = explain_run(&env, opt.explain, opt.explain_name, opt.explain_type, stdout, why,
+                             sizeof(why)) < 0;
+            if (rc != 0) {
+                log_err("--explain: %s", why);
+            }
         } else {
             char desc[512];
             zoneset_describe(zs, desc, sizeof(desc));
@@ -850,8 +1004,9 @@ int main(int argc, char **argv)
         snapshot_free(snap);
         geo_db_free(db);
     } else {
-        rc = serve(&opt, zs, db, health, snap);
+        rc = serve(&opt, zs, db, health, snap, status);
     }
+    status_free(status);
     zoneset_free(zs);
     healthdb_free(health);
     listener_free();

@@ -31,6 +31,20 @@ void reclaim_add_reader(reclaim_t *r, reclaim_reader_t *rd, bool online)
 
 static void reclaim_on_retry(uv_timer_t *t);
 
+void reclaim_on_free(reclaim_t *r, void (*fn)(void *arg, const snapshot_t *s), void *arg)
+{
+    r->on_free = fn;
+    r->on_free_arg = arg;
+}
+
+static void reclaim_drop(reclaim_t *r, snapshot_t *s)
+{
+    if (s != NULL && r->on_free != NULL) {
+        r->on_free(r->on_free_arg, s);
+    }
+    snapshot_free(s);
+}
+
 /* Free the retired snapshots no reader can still hold: every reader has
  * seen their retirement or is offline (which never lowers the minimum).
  * While some are left, try again shortly. */
@@ -51,7 +65,7 @@ static void reclaim_check(reclaim_t *r)
         reclaim_retired_t *old = *p;
         if (old->gen <= min) {
             *p = old->next;
-            snapshot_free(old->snap);
+            reclaim_drop(r, old->snap);
             free(old);
             freed = true;
         } else {
@@ -128,10 +142,10 @@ void reclaim_free(reclaim_t *r)
     while (r->retired != NULL) {
         reclaim_retired_t *old = r->retired;
         r->retired = old->next;
-        snapshot_free(old->snap);
+        reclaim_drop(r, old->snap);
         free(old);
     }
-    snapshot_free(atomic_exchange(&r->current, NULL));
+    reclaim_drop(r, atomic_exchange(&r->current, NULL));
     free(r->readers);
     if (r->async.loop == NULL) {
         free(r); /* never started */

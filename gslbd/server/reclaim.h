@@ -42,10 +42,12 @@ typedef struct {
     reclaim_reader_t **readers;
     size_t n_readers;
     reclaim_retired_t *retired;
-    uv_async_t async; /* a loop reader reported in */
-    uv_timer_t retry; /* runs while retired snapshots wait */
-    int closing;      /* handles still closing in reclaim_free() */
-    bool held;        /* reclaim_hold(): free nothing for now */
+    uv_async_t async;                                /* a loop reader reported in */
+    uv_timer_t retry;                                /* runs while retired snapshots wait */
+    int closing;                                     /* handles still closing in reclaim_free() */
+    bool held;                                       /* reclaim_hold(): free nothing for now */
+    void (*on_free)(void *arg, const snapshot_t *s); /* reclaim_on_free() */
+    void *on_free_arg;
 } reclaim_t;
 
 /* A publisher with no reader and nothing published yet. */
@@ -70,6 +72,10 @@ void reclaim_publish(reclaim_t *r, snapshot_t *s);
  * freeing one would change. Releasing frees what can be freed. Main thread
  * only. */
 void reclaim_hold(reclaim_t *r, bool hold);
+
+/* Call fn(arg, s) on the main loop just before each snapshot is freed,
+ * when no reader can hold it any more (its answer counters are final). */
+void reclaim_on_free(reclaim_t *r, void (*fn)(void *arg, const snapshot_t *s), void *arg);
 
 /* Free everything: retired and current snapshots now, the structure once
  * the main loop has run the handles' close callbacks. Every reader must

@@ -70,6 +70,8 @@ static int server_bind(server_t *srv, unsigned w, diag_t *errs)
         }
         udp_sock_t *u = udp_new(udp, addr_is_wildcard(ss), srv->rc, &srv->stopping);
         answer_ctx_t *ctx = udp_ctx(u);
+        /* Count sets: 0 scratch, then the TCP loops, then the UDP sockets. */
+        ctx->count_set = 1 + cfg->threads + (unsigned)srv->n_udp;
         ctx->cookie_secret = srv->cookie_secret;
         ctx->clock = &srv->clock.now_us;
         ctx->rrl = srv->rrl; /* one table for every socket: a source sending to several
@@ -111,6 +113,7 @@ int server_new(const server_config_t *cfg, server_t **out, diag_t *errs)
     unsigned per_loop = (cfg->tcp_max + cfg->threads - 1) / cfg->threads;
     for (unsigned w = 0; w < cfg->threads; w++) {
         srv->loops[w] = tcp_loop_new(cfg->tcp_timeout_ms, per_loop, srv->rc, &srv->stopping);
+        tcp_loop_ctx(srv->loops[w])->count_set = 1 + w;
         tcp_loop_ctx(srv->loops[w])->cookie_secret = srv->cookie_secret;
         tcp_loop_ctx(srv->loops[w])->clock = &srv->clock.now_us;
         if ((r = server_bind(srv, w, errs)) < 0) {
@@ -165,6 +168,16 @@ void server_swap(server_t *srv, snapshot_t *snap)
 void server_hold_frees(server_t *srv, bool hold)
 {
     reclaim_hold(srv->rc, hold);
+}
+
+void server_on_free(server_t *srv, void (*fn)(void *arg, const snapshot_t *s), void *arg)
+{
+    reclaim_on_free(srv->rc, fn, arg);
+}
+
+unsigned server_count_sets(const server_config_t *cfg)
+{
+    return cfg->threads + cfg->threads * (unsigned)cfg->n_listen;
 }
 
 const snapshot_t *server_snapshot(const server_t *srv)

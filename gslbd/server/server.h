@@ -52,6 +52,14 @@ void server_swap(server_t *srv, snapshot_t *snap);
  * thread only. */
 void server_hold_frees(server_t *srv, bool hold);
 
+/* Call fn(arg, s) on the main loop just before a snapshot is freed, when no
+ * worker can count in it any more. Before server_start(). */
+void server_on_free(server_t *srv, void (*fn)(void *arg, const snapshot_t *s), void *arg);
+
+/* How many answer counter sets the workers of `cfg` use (snapshot.h): each
+ * UDP socket's thread and each TCP loop its own. */
+unsigned server_count_sets(const server_config_t *cfg);
+
 /* The snapshot being served now (main thread: stable until the next swap). */
 const snapshot_t *server_snapshot(const server_t *srv);
 

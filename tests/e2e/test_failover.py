@@ -283,7 +283,8 @@ def failure(t, f):
     f.expect_answer("b. London's AAAA TTL is 5 too", LONDON, "AAAA", US_EAST6, 5)
     f.expect_answer("b. Singapore unaffected: ap-south, TTL 30", SINGAPORE, "A", AP_SOUTH, 30)
     f.expect_answer("b. the United States unaffected: us-east, TTL 30", US, "A", US_EAST, 30)
-    t.like("b. gslbctl status shows eu-west DOWN", "eu-west DOWN, 0/2 members up", f.status())
+    t.like("b. gslbctl status shows eu-west DOWN", r"eu-west DOWN: 0 of 2 members up \(2 down\)",
+           f.status())
 
 
 def recovery(t, f):
@@ -307,15 +308,16 @@ def drain(t, f):
     f.expect_answer("d. drained: London on us-east with TTL 30", LONDON, "A", US_EAST, 30)
     t.eq("d. the drain did not touch nginx (eu-west /health 200)", 200,
          f.nginx["eu-west"].health())
-    t.like("d. gslbctl status: eu-west up but drained",
-           "eu-west up, 2/2 members up.*override drain", f.status())
+    t.like("d. gslbctl status: eu-west drained, its members up",
+           r"eu-west DRAINED: drained by an operator: no new traffic; health up: 2 of 2 members "
+           r"up", f.status())
 
     f.restart_gslbd("gslbd-2")
     f.healthd_alive("d. healthd still runs after gslbd restarted")
     t.eq("d. the drain survived the gslbd restart (first answer: London on us-east)", US_EAST,
          f.ask(LONDON).ans)
-    t.like("d. gslbctl status after the restart: eu-west drained", "eu-west .*override drain",
-           f.status())
+    t.like("d. gslbctl status after the restart: eu-west drained",
+           "eu-west DRAINED: drained by an operator", f.status())
     r = f.gslbctl.run("auto", "eu-west")
     t.eq("d. gslbctl auto eu-west succeeds (exit status 0: %s)" % r.out.strip(), 0, r.status)
     f.timed("d. auto brought London back to eu-west", "London", now_ms(), 1000, LONDON,

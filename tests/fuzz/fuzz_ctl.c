@@ -55,7 +55,8 @@ static void check_same(const ctl_msg_t *a, const ctl_msg_t *b)
         a->has_seq != b->has_seq || a->seq != b->seq || !same_str(a->peer, b->peer) ||
         !same_str(a->zone, b->zone) || !same_str(a->region, b->region) ||
         !same_str(a->member, b->member) || !same_str(a->vantage, b->vantage) ||
-        !same_text(a->text, b->text)) {
+        !same_text(a->text, b->text) || a->json != b->json || !same_str(a->client, b->client) ||
+        !same_str(a->qname, b->qname) || !same_str(a->qtype, b->qtype)) {
         abort();
     }
 }

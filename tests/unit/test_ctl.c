@@ -166,6 +166,32 @@ Test(ctl, parse_set)
     cr_expect_str_eq(m.member, "2001:db8::10");
 }
 
+Test(ctl, parse_status_reload_explain)
+{
+    char buf[CTL_LINE_MAX + 1];
+    ctl_msg_t m;
+
+    cr_assert_eq(parse("STATUS json", buf, sizeof(buf), &m, NULL), 0);
+    cr_expect_eq(m.verb, CTL_STATUS);
+    cr_expect(m.json);
+    cr_assert_eq(parse("STATUS text", buf, sizeof(buf), &m, NULL), 0);
+    cr_expect(!m.json);
+    cr_assert_eq(parse("STATUS", buf, sizeof(buf), &m, NULL), 0);
+    cr_expect(!m.json, "a version 2 gslbctl's STATUS is text, as it always was");
+    cr_assert_eq(parse("RELOAD", buf, sizeof(buf), &m, NULL), 0);
+    cr_expect_eq(m.verb, CTL_RELOAD);
+    cr_assert_eq(parse("EXPLAIN 81.2.69.0/24 www.gslb.example.com AAAA", buf, sizeof(buf), &m,
+                       NULL),
+                 0);
+    cr_expect_eq(m.verb, CTL_EXPLAIN);
+    cr_expect_str_eq(m.client, "81.2.69.0/24");
+    cr_expect_str_eq(m.qname, "www.gslb.example.com");
+    cr_expect_str_eq(m.qtype, "AAAA");
+    cr_assert_eq(parse("EXPLAIN 2001:db8::1 www.gslb.example.com", buf, sizeof(buf), &m, NULL), 0);
+    cr_expect_str_eq(m.client, "2001:db8::1");
+    cr_expect_null(m.qtype, "the type is optional (A)");
+}
+
 Test(ctl, parse_replies)
 {
     char buf[CTL_LINE_MAX + 1];
@@ -203,6 +229,11 @@ Test(ctl, bad_requests_say_why)
         "SET pause * eu-west",
         "SET drain * eu-west 192.0.2.1 extra",
         "PING now",
+        "STATUS yaml",
+        "STATUS json extra",
+        "RELOAD now",
+        "EXPLAIN 192.0.2.1",
+        "EXPLAIN 192.0.2.1 www.test A extra",
     };
     char buf[CTL_LINE_MAX + 1];
     ctl_msg_t m;
@@ -248,6 +279,23 @@ Test(ctl, format_exact_lines)
                             line, sizeof(line)),
                  0);
     cr_expect_str_eq(line, "SET auto * eu-west\n");
+    cr_assert_gt(ctl_format(&(ctl_msg_t){.verb = CTL_STATUS, .json = true}, line, sizeof(line)),
+                 0);
+    cr_expect_str_eq(line, "STATUS json\n");
+    cr_assert_gt(ctl_format(&(ctl_msg_t){.verb = CTL_STATUS}, line, sizeof(line)), 0);
+    cr_expect_str_eq(line, "STATUS\n", "text is what a version 2 gslbd understood");
+    cr_assert_gt(ctl_format(&(ctl_msg_t){.verb = CTL_RELOAD}, line, sizeof(line)), 0);
+    cr_expect_str_eq(line, "RELOAD\n");
+    cr_assert_gt(ctl_format(&(ctl_msg_t){.verb = CTL_EXPLAIN,
+                                         .client = "81.2.69.0/24",
+                                         .qname = "www.gslb.example.com",
+                                         .qtype = "AAAA"},
+                            line, sizeof(line)),
+                 0);
+    cr_expect_str_eq(line, "EXPLAIN 81.2.69.0/24 www.gslb.example.com AAAA\n");
+    cr_expect_eq(ctl_format(&(ctl_msg_t){.verb = CTL_EXPLAIN, .client = "192.0.2.1"}, line,
+                            sizeof(line)),
+                 -EINVAL, "EXPLAIN needs a name");
     cr_assert_gt(ctl_format(&(ctl_msg_t){.verb = CTL_OK}, line, sizeof(line)), 0);
     cr_expect_str_eq(line, "OK\n");
     cr_assert_gt(ctl_format(&(ctl_msg_t){.verb = CTL_ERR, .text = "say HELLO first"}, line,

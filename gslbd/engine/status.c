@@ -1,0 +1,646 @@
+/*
+ * status: the status report, as text and as JSON; see status.h.
+ *
+ * Both writers go through the same functions for every judgement (a
+ * region's state and why, a member's details, a service's shares), so the
+ * two forms never disagree; only the layout differs.
+ */
+#include "gslbd/engine/status.h"
+
+#include <arpa/inet.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/alloc.h"
+#include "common/json.h"
+#include "common/version.h"
+#include "gslbd/engine/select.h"
+
+typedef struct {
+    char *file, *zone; /* zone NULL: no version of the file ever loaded */
+    zoneset_outcome_t outcome;
+    uint32_t serial, old_serial;
+    uint64_t wall_ms;
+    char **errors;
+    size_t n_errors;
+} record_t;
+
+struct status {
+    record_t *recs;
+    size_t n_recs;
+};
+
+status_t *status_new(void)
+{
+    return xcalloc(1, sizeof(status_t));
+}
+
+static void record_clear(record_t *r)
+{
+    for (size_t i = 0; i < r->n_errors; i++) {
+        free(r->errors[i]);
+    }
+    free(r->errors);
+    free(r->file);
+    free(r->zone);
+    memset(r, 0, sizeof(*r));
+}
+
+void status_free(status_t *st)
+{
+    if (st == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < st->n_recs; i++) {
+        record_clear(&st->recs[i]);
+    }
+    free(st->recs);
+    free(st);
+}
+
+static record_t *record_of_file(status_t *st, const char *file)
+{
+    for (size_t i = 0; i < st->n_recs; i++) {
+        if (strcmp(st->recs[i].file, file) == 0) {
+            return &st->recs[i];
+        }
+    }
+    return NULL;
+}
+
+static void copy_errors(record_t *r, char *const *lines, size_t n)
+{
+    if (n == 0) {
+        return;
+    }
+    r->errors = xreallocarray(r->errors, r->n_errors + n, sizeof(*r->errors));
+    for (size_t i = 0; i < n; i++) {
+        r->errors[r->n_errors++] = xstrdup(lines[i]);
+    }
+}
+
+/* Whether a report names a file (in any outcome). */
+static bool in_report(const zoneset_report_t *rep, const char *file)
+{
+    for (size_t k = 0; k < rep->n_files; k++) {
+        if (strcmp(rep->files[k].file, file) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void status_reloaded(status_t *st, const zoneset_report_t *rep, uint64_t wall_ms)
+{
+    /* A file the load no longer lists is gone; one that never loaded is not
+     * reported as removed, so it is dropped here. */
+    for (size_t i = 0; i < st->n_recs;) {
+        if (!in_report(rep, st->recs[i].file)) {
+            record_clear(&st->recs[i]);
+            st->recs[i] = st->recs[--st->n_recs];
+        } else {
+            i++;
+        }
+    }
+    for (size_t k = 0; k < rep->n_files; k++) {
+        const zoneset_file_t *f = &rep->files[k];
+        record_t *r = record_of_file(st, f->file);
+
+        if (f->outcome == ZONESET_REMOVED || (f->outcome == ZONESET_UNCHANGED && r != NULL)) {
+            if (f->outcome == ZONESET_REMOVED && r != NULL) {
+                record_clear(r);
+                *r = st->recs[--st->n_recs];
+            }
+            continue; /* an unchanged file's last reload is the one before */
+        }
+        if (r == NULL) {
+            st->recs = xreallocarray(st->recs, st->n_recs + 1, sizeof(*st->recs));
+            r = &st->recs[st->n_recs++];
+        } else {
+            record_clear(r);
+        }
+        *r = (record_t){.file = xstrdup(f->file),
+                        .zone = f->zone ? xstrdup(f->zone) : NULL,
+                        .outcome = f->outcome,
+                        .serial = f->serial,
+                        .old_serial = f->old_serial,
+                        .wall_ms = wall_ms};
+        copy_errors(r, f->errors, f->n_errors);
+        if (rep->set_failed) {
+            copy_errors(r, rep->errors, rep->n_errors);
+        }
+    }
+}
+
+/* The record of a zone being served: the file that serves it. */
+static const record_t *record_of_zone(const status_t *st, const char *zone)
+{
+    for (size_t i = 0; i < st->n_recs; i++) {
+        const record_t *r = &st->recs[i];
+        if (r->zone != NULL && r->outcome != ZONESET_FAILED && strcmp(r->zone, zone) == 0) {
+            return r;
+        }
+    }
+    return NULL;
+}
+
+/* ---- words shared by both forms ---- */
+
+static const char *outcome_name(zoneset_outcome_t o)
+{
+    static const char *const names[] = {"loaded", "unchanged", "kept", "failed", "removed"};
+    return (unsigned)o < sizeof(names) / sizeof(names[0]) ? names[o] : "?";
+}
+
+static const char *policy_name(uint8_t policy)
+{
+    return policy == POLICY_NEAREST    ? "nearest"
+           : policy == POLICY_WEIGHTED ? "weighted"
+                                       : "failover";
+}
+
+/* Seconds from `then` to `now` (milliseconds), NAN for never. */
+static double age_s(uint64_t now, uint64_t then)
+{
+    if (then == 0) {
+        return NAN;
+    }
+    return now > then ? (double)(now - then) / 1000.0 : 0.0;
+}
+
+/* "12 s", "3.4 s", "5 min", "2.5 h" */
+static void age_text(double s, char *buf, size_t size)
+{
+    if (s < 10) {
+        snprintf(buf, size, "%.1f s", s);
+    } else if (s < 120) {
+        snprintf(buf, size, "%.0f s", s);
+    } else if (s < 7200) {
+        snprintf(buf, size, "%.0f min", s / 60);
+    } else {
+        snprintf(buf, size, "%.1f h", s / 3600);
+    }
+}
+
+/* RFC 3339 in UTC ("2026-05-01T12:00:00Z"), or for people with a space and
+ * "UTC". */
+static void wall_text(uint64_t wall_ms, bool rfc3339, char *buf, size_t size)
+{
+    time_t t = (time_t)(wall_ms / 1000);
+    struct tm tm;
+
+    gmtime_r(&t, &tm);
+    strftime(buf, size, rfc3339 ? "%Y-%m-%dT%H:%M:%SZ" : "%Y-%m-%d %H:%M:%S UTC", &tm);
+}
+
+/* "1 of 2 members up (1 unknown), min_up 1": members known up, then the
+ * others by kind. */
+static void members_text(const region_rt_t *r, const select_report_t *rep, char *buf, size_t size)
+{
+    static const char *const kinds[] = {NULL,        "unknown",     "down",
+                                        "forced up", "forced down", "drained"};
+    unsigned known = rep->n[SELECT_MEMBER_UP] + rep->n[SELECT_MEMBER_FORCED_UP];
+    size_t o = (size_t)snprintf(buf, size, "%u of %u members up", known, rep->members);
+    bool open = false;
+
+    for (unsigned k = SELECT_MEMBER_UNKNOWN; k <= SELECT_MEMBER_DRAINED && o < size; k++) {
+        if (k == SELECT_MEMBER_FORCED_UP || rep->n[k] == 0) {
+            continue; /* forced up members are up already */
+        }
+        o +=
+            (size_t)snprintf(buf + o, size - o, "%s%u %s", open ? ", " : " (", rep->n[k], kinds[k]);
+        open = true;
+    }
+    if (o < size) {
+        snprintf(buf + o, size - o, "%s, min_up %u", open ? ")" : "", (unsigned)r->min_up);
+    }
+}
+
+/* What the members alone make of a region, overrides on it aside: "up",
+ * "unknown" (up only by counting unknown members) or "down". */
+static const char *health_word(const region_rt_t *r, const select_report_t *rep)
+{
+    unsigned known = rep->n[SELECT_MEMBER_UP] + rep->n[SELECT_MEMBER_FORCED_UP];
+
+    if (!health_region_up(HEALTH_OV_NONE, rep->counted_up, r->min_up)) {
+        return "down";
+    }
+    return known >= r->min_up || !r->checked ? "up" : "unknown";
+}
+
+/* Why a region is in its state, in a sentence. */
+static void region_why(const region_rt_t *r, const select_report_t *rep, char *buf, size_t size)
+{
+    char members[256];
+    const char *wait = rep->unsure ? "; waiting for healthd's full state after a restart "
+                                     "(answers use min_ttl)"
+                                   : "";
+
+    members_text(r, rep, members, sizeof(members));
+    switch (rep->state) {
+    case SELECT_STATE_UP:
+        if (!r->checked && rep->n[SELECT_MEMBER_DOWN] == 0) {
+            snprintf(buf, size, "no health check, so its members count as up%s", wait);
+        } else {
+            snprintf(buf, size, "%s%s", members, wait);
+        }
+        break;
+    case SELECT_STATE_UNKNOWN:
+        snprintf(buf, size,
+                 "%s: answered because unknown members count as up (not reported yet, or "
+                 "their healthd went silent)%s",
+                 members, wait);
+        break;
+    case SELECT_STATE_DOWN:
+        snprintf(buf, size, "%s%s", members, wait);
+        break;
+    case SELECT_STATE_DRAINED:
+        snprintf(buf, size, "%s: no new traffic; health %s: %s%s",
+                 rep->override == HEALTH_OV_DRAIN ? "drained by an operator"
+                                                  : "weight 0 in the zone file",
+                 health_word(r, rep), members, wait);
+        break;
+    default:
+        snprintf(buf, size, "forced %s by an operator, whatever the checks say; health %s: %s%s",
+                 rep->state == SELECT_STATE_FORCED_UP ? "up" : "down", health_word(r, rep), members,
+                 wait);
+        break;
+    }
+}
+
+/* ---- text ---- */
+
+static const char *state_word(select_state_t st)
+{
+    /* Capitals for a region that takes no new traffic. */
+    static const char *const words[] = {"up",      "unknown",   "DOWN",
+                                        "DRAINED", "forced up", "FORCED DOWN"};
+    return (unsigned)st < sizeof(words) / sizeof(words[0]) ? words[st] : "?";
+}
+
+static const char *member_word(select_member_t st)
+{
+    static const char *const words[] = {"up",        "unknown",     "DOWN",
+                                        "forced up", "FORCED DOWN", "DRAINED"};
+    return (unsigned)st < sizeof(words) / sizeof(words[0]) ? words[st] : "?";
+}
+
+static void text_reload(const record_t *rec, const status_env_t *env, FILE *out)
+{
+    char when[64], ago[32];
+
+    if (rec == NULL) {
+        return;
+    }
+    wall_text(rec->wall_ms, false, when, sizeof(when));
+    age_text(age_s(env->wall_ms, rec->wall_ms), ago, sizeof(ago));
+    fprintf(out, "  last reload %s (%s ago): ", when, ago);
+    switch (rec->outcome) {
+    case ZONESET_KEPT:
+        fprintf(out, "FAILED, serial %u keeps serving\n", rec->serial);
+        break;
+    case ZONESET_FAILED:
+        fprintf(out, "FAILED, not served\n");
+        break;
+    default:
+        fprintf(out, "loaded serial %u\n", rec->serial);
+        break;
+    }
+    for (size_t i = 0; i < rec->n_errors; i++) {
+        fprintf(out, "    %s\n", rec->errors[i]);
+    }
+}
+
+/* A member's address as text, from its slot or, without one, its bytes. */
+static const char *member_addr(const region_rt_t *r, unsigned k, char *buf, size_t size)
+{
+    const healthdb_slot_t *s = k < r->n4 ? r->s4[k] : r->s6[k - r->n4];
+
+    if (s != NULL) {
+        return s->member;
+    }
+    if (k < r->n4) {
+        inet_ntop(AF_INET, r->v4 + 4 * k, buf, (socklen_t)size);
+    } else {
+        inet_ntop(AF_INET6, r->v6 + 16 * (k - r->n4), buf, (socklen_t)size);
+    }
+    return buf;
+}
+
+static const healthdb_slot_t *member_slot(const region_rt_t *r, unsigned k)
+{
+    return k < r->n4 ? r->s4[k] : r->s6[k - r->n4];
+}
+
+/* "  member 192.0.2.1   up   for 35 s (status 200), healthd heard 0.4 s ago":
+ * what it counts as, then its last report; with an override, the override
+ * and what the report says underneath. */
+static void text_member(const region_rt_t *r, unsigned k, const status_env_t *env, FILE *out)
+{
+    const healthdb_slot_t *s = member_slot(r, k);
+    health_override_t ov = s ? (health_override_t)atomic_load(&s->override) : HEALTH_OV_NONE;
+    const char *src = s && env->health ? healthdb_source_name(env->health, s->source) : NULL;
+    char addr[64], since[32];
+
+    fprintf(out, "  member %-24s %-11s", member_addr(r, k, addr, sizeof(addr)),
+            member_word(select_member_state(s)));
+    if (ov != HEALTH_OV_NONE) {
+        fprintf(out, " override %s; health:", health_override_name(ov));
+    }
+    if (s == NULL || s->reported_ms == 0) {
+        fprintf(out, " %s\n",
+                r->checked ? "never reported by a healthd (counts as up)"
+                           : "no health check (counts as up)");
+        return;
+    }
+    age_text(age_s(env->now_ms, s->changed_ms ? s->changed_ms : s->reported_ms), since,
+             sizeof(since));
+    if (ov != HEALTH_OV_NONE) {
+        fprintf(out, " %s", health_state_name((health_state_t)atomic_load(&s->state)));
+    }
+    fprintf(out, " for %s", since);
+    if (s->reason[0] != '\0') {
+        fprintf(out, " (%s)", s->reason);
+    }
+    if (src != NULL) {
+        char heard[32];
+        age_text(age_s(env->now_ms, healthdb_source_heard(env->health, s->source)), heard,
+                 sizeof(heard));
+        fprintf(out, ", %s heard %s ago", src, heard);
+    }
+    fputc('\n', out);
+}
+
+static void text_region(const zone_rt_t *zr, const region_rt_t *r, const status_env_t *env,
+                        FILE *out)
+{
+    select_report_t rep;
+    char why[512];
+
+    select_region_report(r, &rep);
+    region_why(r, &rep, why, sizeof(why));
+    fprintf(out, "region %s %s %s: %s; weight %u", zr->name, r->name, state_word(rep.state), why,
+            r->weight);
+    if (rep.weight != r->weight) {
+        fprintf(out, " (answered as %u)", rep.weight);
+    }
+    fputc('\n', out);
+    for (unsigned k = 0; k < (unsigned)r->n4 + r->n6; k++) {
+        text_member(r, k, env, out);
+    }
+}
+
+/* The region at position j of a service's counts, NULL for none to show:
+ * position n_regions is a fallback region outside the list, shown once it
+ * answered. */
+static const region_rt_t *shown_region(const svc_rt_t *svc, unsigned j, const uint64_t *counts)
+{
+    if (j < svc->n_regions) {
+        return svc->regions[j];
+    }
+    return counts[j] > 0 ? svc->regions[j] : NULL;
+}
+
+/* A service's counts over the window; regions holds n_regions + 1. */
+static bool shares(const status_env_t *env, const svc_rt_t *svc, stats_svc_t *sum,
+                   uint64_t *regions)
+{
+    if (env->stats == NULL) {
+        return false;
+    }
+    stats_service(env->stats, env->snap, svc, env->now_ms, sum, regions);
+    return true;
+}
+
+static void text_service(const zone_rt_t *zr, const svc_rt_t *svc, const status_env_t *env,
+                         FILE *out)
+{
+    uint64_t *regions = xcalloc(svc->n_regions + 1u, sizeof(*regions));
+    stats_svc_t sum;
+
+    fprintf(out, "service %s %s (%s", zr->name, svc->name, policy_name(svc->policy));
+    if (svc->answers > 1) {
+        fprintf(out, ", %u regions an answer", svc->answers);
+    }
+    fputc(')', out);
+    if (shares(env, svc, &sum, regions)) {
+        fprintf(out, ": %llu answers in the last %.0f s", (unsigned long long)sum.answers,
+                (double)sum.window_ms / 1000.0);
+        for (unsigned j = 0; j <= svc->n_regions && sum.answers > 0; j++) {
+            const region_rt_t *r = shown_region(svc, j, regions);
+            if (r != NULL) {
+                fprintf(out, "%s %s %.1f%%", j ? "," : ":", r->name,
+                        100.0 * (double)regions[j] / (double)sum.answers);
+            }
+        }
+        if (sum.none > 0) {
+            fprintf(out, ", no region (all down) %.1f%%",
+                    100.0 * (double)sum.none / (double)sum.answers);
+        }
+    }
+    fputc('\n', out);
+    free(regions);
+}
+
+void status_write_text(const status_t *st, const status_env_t *env, FILE *out)
+{
+    char when[64];
+
+    wall_text(env->wall_ms, false, when, sizeof(when));
+    fprintf(out, "gslbd %s, status at %s\n", gslb_version(), when);
+    for (size_t z = 0; env->snap != NULL && z < env->snap->n_zones; z++) {
+        const zone_rt_t *zr = &env->snap->zones[z];
+        const record_t *rec = record_of_zone(st, zr->name);
+        fprintf(out, "zone %s serial %u%s%s\n", zr->name, zr->serial, rec ? ", from " : "",
+                rec ? rec->file : "");
+        text_reload(rec, env, out);
+        for (size_t i = 0; i < zr->n_regions; i++) {
+            text_region(zr, zr->regions[i], env, out);
+        }
+        for (size_t k = 0; k < zr->n_svcs; k++) {
+            text_service(zr, zr->svcs[k], env, out);
+        }
+    }
+    for (size_t i = 0; i < st->n_recs; i++) {
+        if (st->recs[i].outcome == ZONESET_FAILED) {
+            fprintf(out, "file %s: not served\n", st->recs[i].file);
+            text_reload(&st->recs[i], env, out);
+        }
+    }
+}
+
+/* ---- JSON ---- */
+
+static void json_age(json_t *j, const char *key, uint64_t now, uint64_t then)
+{
+    json_number(j, key, age_s(now, then), 1);
+}
+
+static void json_reload(json_t *j, const record_t *rec, const status_env_t *env)
+{
+    char when[64];
+
+    if (rec == NULL) {
+        json_null(j, "last_reload");
+        return;
+    }
+    wall_text(rec->wall_ms, true, when, sizeof(when));
+    json_object_begin(j, "last_reload");
+    json_string(j, "time", when);
+    json_age(j, "age_s", env->wall_ms, rec->wall_ms);
+    json_string(j, "result", outcome_name(rec->outcome));
+    json_uint(j, "serial", rec->serial);
+    json_uint(j, "old_serial", rec->old_serial);
+    json_array_begin(j, "errors");
+    for (size_t i = 0; i < rec->n_errors; i++) {
+        json_string(j, NULL, rec->errors[i]);
+    }
+    json_array_end(j);
+    json_object_end(j);
+}
+
+static void json_member(json_t *j, const region_rt_t *r, unsigned k, const status_env_t *env)
+{
+    const healthdb_slot_t *s = member_slot(r, k);
+    int source = s ? s->source : -1;
+    const char *src = env->health ? healthdb_source_name(env->health, source) : NULL;
+    char addr[64];
+
+    json_object_begin(j, NULL);
+    json_string(j, "address", member_addr(r, k, addr, sizeof(addr)));
+    json_string(j, "state", select_member_name(select_member_state(s)));
+    json_string(j, "health",
+                health_state_name(s ? (health_state_t)atomic_load(&s->state) : HEALTH_UNKNOWN));
+    json_string(
+        j, "override",
+        health_override_name(s ? (health_override_t)atomic_load(&s->override) : HEALTH_OV_NONE));
+    json_string(j, "reason", s && s->reason[0] ? s->reason : NULL);
+    json_age(j, "since_s", env->now_ms, s ? s->changed_ms : 0);
+    json_age(j, "reported_s", env->now_ms, s ? s->reported_ms : 0);
+    json_string(j, "source", src);
+    json_age(j, "source_heard_s", env->now_ms,
+             src ? healthdb_source_heard(env->health, source) : 0);
+    json_object_end(j);
+}
+
+static void json_region(json_t *j, const region_rt_t *r, const status_env_t *env)
+{
+    select_report_t rep;
+    char why[512];
+
+    select_region_report(r, &rep);
+    region_why(r, &rep, why, sizeof(why));
+    json_object_begin(j, NULL);
+    json_string(j, "name", r->name);
+    json_string(j, "state", select_state_name(rep.state));
+    json_string(j, "why", why);
+    json_string(j, "override", health_override_name(rep.override));
+    json_uint(j, "weight", r->weight);
+    json_uint(j, "effective_weight", rep.weight);
+    json_uint(j, "min_up", r->min_up);
+    json_bool(j, "checked", r->checked);
+    json_bool(j, "waiting_for_healthd", rep.unsure);
+    json_uint(j, "members_known_up", rep.n[SELECT_MEMBER_UP] + rep.n[SELECT_MEMBER_FORCED_UP]);
+    json_uint(j, "members_counted_up", rep.counted_up);
+    json_array_begin(j, "members");
+    for (unsigned k = 0; k < (unsigned)r->n4 + r->n6; k++) {
+        json_member(j, r, k, env);
+    }
+    json_array_end(j);
+    json_object_end(j);
+}
+
+static void json_service(json_t *j, const svc_rt_t *svc, const status_env_t *env)
+{
+    uint64_t *regions = xcalloc(svc->n_regions + 1u, sizeof(*regions));
+    stats_svc_t sum = {0};
+    bool have = shares(env, svc, &sum, regions);
+
+    json_object_begin(j, NULL);
+    json_string(j, "name", svc->name);
+    json_string(j, "policy", policy_name(svc->policy));
+    json_uint(j, "answers_per_query", svc->answers);
+    if (!have) {
+        json_null(j, "window_s");
+        json_null(j, "answers");
+        json_null(j, "no_region");
+    } else {
+        json_number(j, "window_s", (double)sum.window_ms / 1000.0, 1);
+        json_uint(j, "answers", sum.answers);
+        json_uint(j, "no_region", sum.none);
+    }
+    json_array_begin(j, "regions");
+    for (unsigned k = 0; k <= svc->n_regions; k++) {
+        const region_rt_t *r = shown_region(svc, k, regions);
+        if (r == NULL) {
+            continue;
+        }
+        json_object_begin(j, NULL);
+        json_string(j, "name", r->name);
+        if (have) {
+            json_uint(j, "answers", regions[k]);
+        } else {
+            json_null(j, "answers");
+        }
+        json_number(j, "share",
+                    have && sum.answers ? (double)regions[k] / (double)sum.answers : NAN, 4);
+        json_object_end(j);
+    }
+    json_array_end(j);
+    json_object_end(j);
+    free(regions);
+}
+
+static void json_zone(json_t *j, const status_t *st, const zone_rt_t *zr, const status_env_t *env)
+{
+    const record_t *rec = record_of_zone(st, zr->name);
+
+    json_object_begin(j, NULL);
+    json_string(j, "name", zr->name);
+    json_uint(j, "serial", zr->serial);
+    json_string(j, "file", rec ? rec->file : NULL);
+    json_reload(j, rec, env);
+    json_array_begin(j, "regions");
+    for (size_t i = 0; i < zr->n_regions; i++) {
+        json_region(j, zr->regions[i], env);
+    }
+    json_array_end(j);
+    json_array_begin(j, "services");
+    for (size_t k = 0; k < zr->n_svcs; k++) {
+        json_service(j, zr->svcs[k], env);
+    }
+    json_array_end(j);
+    json_object_end(j);
+}
+
+void status_write_json(const status_t *st, const status_env_t *env, FILE *out)
+{
+    char when[64];
+    json_t j;
+
+    json_init(&j, out);
+    wall_text(env->wall_ms, true, when, sizeof(when));
+    json_object_begin(&j, NULL);
+    json_uint(&j, "status_version", STATUS_VERSION);
+    json_string(&j, "gslbd_version", gslb_version());
+    json_string(&j, "time", when);
+    json_array_begin(&j, "zones");
+    for (size_t z = 0; env->snap != NULL && z < env->snap->n_zones; z++) {
+        json_zone(&j, st, &env->snap->zones[z], env);
+    }
+    json_array_end(&j);
+    json_array_begin(&j, "unserved_files");
+    for (size_t i = 0; i < st->n_recs; i++) {
+        if (st->recs[i].outcome == ZONESET_FAILED) {
+            json_object_begin(&j, NULL);
+            json_string(&j, "file", st->recs[i].file);
+            json_reload(&j, &st->recs[i], env);
+            json_object_end(&j);
+        }
+    }
+    json_array_end(&j);
+    json_object_end(&j);
+    json_finish(&j);
+}
