@@ -4,6 +4,10 @@
 # targets call it). SANITIZE=address,undefined builds everything with those
 # sanitizers. docs/ARCHITECTURE.md explains the layers this file builds.
 
+# `make` alone builds `all`, defined below the libraries' rules (which would
+# otherwise be the first target, and the default).
+.DEFAULT_GOAL := all
+
 CC      ?= cc
 PKGS    := ldns libuv yaml-0.1 libmaxminddb
 # CFLAGS is yours (optimisation, debug info); the flags the build needs are
