@@ -17,8 +17,19 @@ CFLAGS  ?= -O2 -g
 # tools/check-layers sees a folder include a library it must not use.
 XCFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
            -Wno-missing-field-initializers -I. -MD -MP
-# The built-in world database, found where `make` built it (override for installs).
-WORLD_DB ?= $(CURDIR)/geo/world.mmdb
+# Where `make install` puts things. gslbd looks for the world database
+# relative to its own executable first (gslbd/server/geoip.h), so a tree staged
+# under DESTDIR, or moved, works as it is; DATADIR is compiled in as the last
+# place to look.
+PREFIX         ?= /usr/local
+SBINDIR        ?= $(PREFIX)/sbin
+DATADIR        ?= $(PREFIX)/share
+MANDIR         ?= $(DATADIR)/man
+DOCDIR         ?= $(DATADIR)/doc/gslb
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR    ?= $(PREFIX)/lib/sysusers.d
+MANPAGES       ?= $(wildcard man/*.[1-8])
+INSTALL        ?= install
 VERSION := $(shell cat VERSION)
 # Link-time optimisation (GCC): the engine's three steps (decode, answer,
 # encode) are separate functions in separate files behind a small API, and
@@ -104,8 +115,19 @@ $(BUILD)/geo/countries.o: $(BUILD)/geo/countries.c
 # One version for every program, from the VERSION file.
 $(BUILD)/common/version.o: XCFLAGS += -DGSLB_VERSION='"$(VERSION)"'
 $(BUILD)/common/version.o: VERSION
-# Where the daemon looks for the built-in world database.
-$(BUILD)/gslbd/server/main.o: XCFLAGS += -DGSLB_WORLD_DB='"$(WORLD_DB)"'
+# The installation paths compiled into gslbd and written into the systemd
+# units: the file changes, and what uses it is rebuilt, only when one of them
+# does, so `make install PREFIX=/usr` after `make` rebuilds that and no more.
+INSTALL_PATHS := SBINDIR=$(SBINDIR) DATADIR=$(DATADIR) DOCDIR=$(DOCDIR)
+$(BUILD)/install-paths: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(INSTALL_PATHS)' | cmp -s - $@ || echo '$(INSTALL_PATHS)' >$@
+
+FORCE:
+
+# The last place gslbd looks for the built-in world database.
+$(BUILD)/gslbd/server/geoip.o: XCFLAGS += -DGSLB_DATADIR='"$(DATADIR)"'
+$(BUILD)/gslbd/server/geoip.o: $(BUILD)/install-paths
 
 bin/gslbd: $(SERVER_OBJ) $(LIBS_gslbd)
 	@mkdir -p bin
@@ -209,5 +231,5 @@ clean:
 	rm -rf $(BUILD) build-fuzz build-analyze bin geo/world.mmdb
 
 .PHONY: all deps test unit demo fuzz bench bench-healthd format format-check clean layers objects \
-        analyze
+        analyze FORCE
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
