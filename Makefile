@@ -9,7 +9,7 @@
 .DEFAULT_GOAL := all
 
 CC      ?= cc
-PKGS    := ldns libuv yaml-0.1 libmaxminddb
+PKGS    := ldns libuv yaml-0.1 libmaxminddb libsystemd
 # CFLAGS is yours (optimisation, debug info); the flags the build needs are
 # kept apart so `make CFLAGS=-O0` still builds.
 CFLAGS  ?= -O2 -g
@@ -56,6 +56,7 @@ SYS_yaml      := -lyaml
 SYS_maxminddb := -lmaxminddb
 SYS_uv        := -luv
 SYS_curl      := -lcurl
+SYS_systemd   := $(shell pkg-config --libs libsystemd 2>/dev/null || echo -lsystemd)
 
 src = $(filter-out $(2),$(wildcard $(1)/*.c))
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
@@ -131,7 +132,7 @@ $(BUILD)/gslbd/server/geoip.o: $(BUILD)/install-paths
 
 bin/gslbd: $(SERVER_OBJ) $(LIBS_gslbd)
 	@mkdir -p bin
-	$(CC) $(LDFLAGS) $(XLDFLAGS) -o $@ $^ $(SYS_engine) $(SYS_uv) -lpthread
+	$(CC) $(LDFLAGS) $(XLDFLAGS) -o $@ $^ $(SYS_engine) $(SYS_uv) $(SYS_systemd) -lpthread
 
 bin/gslbctl: $(GSLBCTL_OBJ) $(LIB_common)
 	@mkdir -p bin
@@ -139,7 +140,8 @@ bin/gslbctl: $(GSLBCTL_OBJ) $(LIB_common)
 
 bin/healthd: $(BUILD)/healthd/main.o $(LIBS_healthd)
 	@mkdir -p bin
-	$(CC) $(LDFLAGS) $(XLDFLAGS) -o $@ $^ $(SYS_ldns) $(SYS_yaml) $(SYS_uv) $(SYS_curl)
+	$(CC) $(LDFLAGS) $(XLDFLAGS) -o $@ $^ $(SYS_ldns) $(SYS_yaml) $(SYS_uv) $(SYS_curl) \
+		$(SYS_systemd)
 
 # Unit tests link the engine and healthd's libraries, never the server, the
 # daemon library or libuv (healthd's archive only lends its pure objects).

@@ -5,7 +5,7 @@
 # libraries come too, since the analysis compiles every file.
 set -eu
 PKGS="build-essential pkg-config libldns-dev libuv1-dev libmaxminddb-dev libyaml-dev
-libcriterion-dev libcurl4-openssl-dev openssl dnsutils ldnsutils mmdb-bin libmaxmind-db-writer-perl tor-geoipdb tzdata
+libcriterion-dev libcurl4-openssl-dev libsystemd-dev openssl dnsutils ldnsutils mmdb-bin libmaxmind-db-writer-perl tor-geoipdb tzdata
 unicode-cldr-core iproute2 procps util-linux python3 python3-dnspython zonemaster-cli dnsviz nginx curl
 dnsperf"
 if [ "${1:-}" = analyze ]; then

@@ -24,6 +24,7 @@
 #include "common/errcode.h"
 #include "common/log.h"
 #include "common/version.h"
+#include "daemon/notify.h"
 #include "daemon/reloader.h"
 #include "daemon/signals.h"
 #include "daemon/watch.h"
@@ -500,6 +501,7 @@ static void reload_work(void *arg, unsigned what)
 static void reload_begin(void *arg, unsigned what)
 {
     (void)what;
+    notify_reloading();
     server_hold_frees(((gslbd_t *)arg)->srv, true);
 }
 
@@ -548,6 +550,7 @@ static void reload_done(void *arg, unsigned what, bool stopping)
     } else if (what & (RELOAD_ZONES | RELOAD_ALL_ZONES)) {
         log_info("reloaded: %s", desc);
     }
+    notify_ready("serving %s%s", desc, j->zone_rc < 0 ? " (the last reload failed)" : "");
 }
 
 static const reloader_ops_t reload_ops = {reload_begin, reload_work, reload_done};
@@ -587,6 +590,7 @@ static void announce(const gslbd_t *g)
     }
     log_info("ready: serving %s on %s with %u thread%s", desc, addrs, g->opt->srv.threads,
              g->opt->srv.threads == 1 ? "" : "s");
+    notify_ready("serving %s on %s", desc, addrs);
 }
 
 /* At the stop, what rate limiting did over the whole run, if anything. */
