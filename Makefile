@@ -1,8 +1,9 @@
 # gslb build. `make` builds the programs with warnings as errors and checks the
 # layers; `make test` runs unit and end-to-end tests; `make demo` runs the
-# loopback demo. `make deps` installs missing Debian packages (the other
-# targets call it). SANITIZE=address,undefined builds everything with those
-# sanitizers. docs/ARCHITECTURE.md explains the layers this file builds.
+# loopback demo; `make install` installs under PREFIX (DESTDIR stages it).
+# `make deps` installs missing Debian packages (the other targets call it).
+# SANITIZE=address,undefined builds everything with those sanitizers.
+# docs/ARCHITECTURE.md explains the layers this file builds.
 
 # `make` alone builds `all`, defined below the libraries' rules (which would
 # otherwise be the first target, and the default).
@@ -95,7 +96,7 @@ LIBS_gslbd   := $(LIB_engine) $(LIB_geo) $(LIB_zones) $(LIB_daemon) $(LIB_common
 LIBS_healthd := $(LIB_healthd) $(LIB_zones) $(LIB_daemon) $(LIB_common)
 SYS_engine   := $(SYS_ldns) $(SYS_yaml) $(SYS_maxminddb) -lm
 
-all: bin/gslbd bin/gslbctl bin/healthd geo/world.mmdb layers
+all: bin/gslbd bin/gslbctl bin/healthd geo/world.mmdb layers units
 
 # The built-in country-level world database, from data Debian ships
 # (IPFire Location via tor-geoipdb, tzdata, CLDR): see geo/README-data.md.
@@ -182,6 +183,51 @@ fuzz: geo/world.mmdb
 build-fuzz/fuzz-%: build-fuzz/tests/fuzz/fuzz_%.o $(LIBS_engine)
 	$(CC) $(LDFLAGS) $(XLDFLAGS) -o $@ $^ $(SYS_engine)
 
+# The systemd units, from systemd/*.service.in with the installation paths in.
+UNITS := $(BUILD)/systemd/gslbd.service $(BUILD)/systemd/healthd.service
+units: $(UNITS)
+
+$(BUILD)/systemd/%.service: systemd/%.service.in $(BUILD)/install-paths
+	@mkdir -p $(dir $@)
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' $< >$@
+
+# ---- installation ----------------------------------------------------------
+# What `make install` puts under $(DESTDIR): every file is listed here, so
+# that `make uninstall` removes exactly these (man pages: those in man/ now).
+# It writes nothing to /etc, creates no user and starts nothing: the README
+# (Operations) says what to do next.
+INSTALL_BIN  := gslbd healthd gslbctl
+INSTALL_DOCS := README.md LICENSE geo/README-data.md
+man_dir       = $(MANDIR)/man$(subst .,,$(suffix $(1)))
+define newline
+
+
+endef
+INSTALLED    := $(INSTALL_BIN:%=$(SBINDIR)/%) $(DATADIR)/gslb/world.mmdb \
+                $(foreach m,$(MANPAGES),$(call man_dir,$(m))/$(notdir $(m))) \
+                $(addprefix $(DOCDIR)/,$(notdir $(INSTALL_DOCS))) \
+                $(DOCDIR)/examples/gslb.example.com.yaml \
+                $(UNITS:$(BUILD)/systemd/%=$(SYSTEMDUNITDIR)/%) $(SYSUSERSDIR)/gslb.conf
+
+install: all
+	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(DATADIR)/gslb $(DESTDIR)$(DOCDIR)/examples \
+		$(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR)
+	$(INSTALL) -m 755 $(INSTALL_BIN:%=bin/%) $(DESTDIR)$(SBINDIR)/
+	$(INSTALL) -m 644 geo/world.mmdb $(DESTDIR)$(DATADIR)/gslb/world.mmdb
+	$(INSTALL) -m 644 $(INSTALL_DOCS) $(DESTDIR)$(DOCDIR)/
+	$(INSTALL) -m 644 zones/examples/gslb.example.com.yaml $(DESTDIR)$(DOCDIR)/examples/
+	$(INSTALL) -m 644 $(UNITS) $(DESTDIR)$(SYSTEMDUNITDIR)/
+	$(INSTALL) -m 644 systemd/gslb.sysusers $(DESTDIR)$(SYSUSERSDIR)/gslb.conf
+	$(foreach m,$(MANPAGES),$(INSTALL) -m 644 -D $(m) $(DESTDIR)$(call man_dir,$(m))/$(notdir $(m))$(newline))
+
+# Removes what install put, then the directories that are gslb's own if
+# they are left empty; shared ones (sbin, man8, systemd/system) stay.
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	for d in $(DESTDIR)$(DATADIR)/gslb $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR); do \
+		[ ! -d "$$d" ] || rmdir --ignore-fail-on-non-empty "$$d" || exit 1; \
+	done
+
 deps:
 	@tools/deps.sh
 
@@ -232,6 +278,6 @@ format-check:
 clean:
 	rm -rf $(BUILD) build-fuzz build-analyze bin geo/world.mmdb
 
-.PHONY: all deps test unit demo fuzz bench bench-healthd format format-check clean layers objects \
-        analyze FORCE
+.PHONY: all deps test unit demo fuzz bench bench-healthd format format-check \
+        clean layers objects analyze units install uninstall FORCE
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
