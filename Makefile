@@ -1,9 +1,10 @@
 # gslb build. `make` builds the programs with warnings as errors and checks the
 # layers; `make test` runs unit and end-to-end tests; `make demo` runs the
 # loopback demo; `make install` installs under PREFIX (DESTDIR stages it).
-# `make deps` installs missing Debian packages (the other targets call it).
-# SANITIZE=address,undefined builds everything with those sanitizers.
-# docs/ARCHITECTURE.md explains the layers this file builds.
+# `make deps` installs missing Debian packages; demo and test install only
+# the set each needs (tools/deps.sh). SANITIZE=address,undefined builds
+# everything with those sanitizers. docs/ARCHITECTURE.md explains the layers
+# this file builds.
 
 # `make` alone builds `all`, defined below the libraries' rules (which would
 # otherwise be the first target, and the default).
@@ -231,6 +232,13 @@ uninstall:
 deps:
 	@tools/deps.sh
 
+# Only what each needs: the demo does not install the test tools.
+deps-demo:
+	@tools/deps.sh demo
+
+deps-test:
+	@tools/deps.sh test
+
 # Benchmark against gdnsd: bench/run writes and prints bench/results.md
 # (QUICK=1 for a short run; BENCH_KEEP=1 keeps logs, configs and callgrind dumps).
 bench: deps
@@ -244,7 +252,7 @@ bench-healthd: deps
 	@$(MAKE) --no-print-directory all
 	QUICK=$(QUICK) bench/healthd-scale
 
-test: deps
+test: deps-test
 	@$(MAKE) --no-print-directory all bin/unit-tests $(FUZZ_TARGETS:%=bin/replay-%)
 	tools/run-tests.sh
 
@@ -262,7 +270,7 @@ analyze:
 	@tools/deps.sh analyze
 	tools/analyze/run
 
-demo: deps
+demo: deps-demo
 	@$(MAKE) --no-print-directory all
 	tools/demo.sh
 
@@ -278,6 +286,6 @@ format-check:
 clean:
 	rm -rf $(BUILD) build-fuzz build-analyze bin geo/world.mmdb
 
-.PHONY: all deps test unit demo fuzz bench bench-healthd format format-check \
+.PHONY: all deps deps-demo deps-test test unit demo fuzz bench bench-healthd format format-check \
         clean layers objects analyze units install uninstall FORCE
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
