@@ -31,18 +31,17 @@ static int exe_parent(char *out, size_t size)
 {
     static const char deleted[] = " (deleted)"; /* the binary replaced meanwhile */
     ssize_t n = readlink("/proc/self/exe", out, size - 1);
-    char *slash;
 
     if (n <= 0 || (size_t)n >= size - 1) {
         return -ENOENT;
     }
     out[n] = '\0';
-    if ((size_t)n > sizeof(deleted) - 1 &&
-        strcmp(out + n - (sizeof(deleted) - 1), deleted) == 0) {
+    if ((size_t)n > sizeof(deleted) - 1 && strcmp(out + n - (sizeof(deleted) - 1), deleted) == 0) {
         out[n - (sizeof(deleted) - 1)] = '\0';
     }
     for (int up = 0; up < 2; up++) { /* the file, then its directory */
-        if ((slash = strrchr(out, '/')) == NULL) {
+        char *slash = strrchr(out, '/');
+        if (slash == NULL) {
             return -ENOENT;
         }
         *slash = '\0';

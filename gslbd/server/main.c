@@ -582,8 +582,7 @@ static void announce(const gslbd_t *g)
         o += (size_t)snprintf(addrs + o, sizeof(addrs) - o, "%s%s", i ? " " : "", one);
     }
     if (g->db != NULL) {
-        log_info("GeoIP database %s (%s, %zu locations)", g->db->path, g->db->type,
-                 g->db->n_locs);
+        log_info("GeoIP database %s (%s, %zu locations)", g->db->path, g->db->type, g->db->n_locs);
     } else {
         log_info("no GeoIP database (--geoip " GEOIP_NONE "): clients are not placed, services "
                  "answer in geo.default or listed order");
