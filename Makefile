@@ -219,7 +219,8 @@ install: all
 	$(INSTALL) -m 644 zones/examples/gslb.example.com.yaml $(DESTDIR)$(DOCDIR)/examples/
 	$(INSTALL) -m 644 $(UNITS) $(DESTDIR)$(SYSTEMDUNITDIR)/
 	$(INSTALL) -m 644 systemd/gslb.sysusers $(DESTDIR)$(SYSUSERSDIR)/gslb.conf
-	$(foreach m,$(MANPAGES),$(INSTALL) -m 644 -D $(m) $(DESTDIR)$(call man_dir,$(m))/$(notdir $(m))$(newline))
+	$(foreach m,$(MANPAGES),\
+		$(INSTALL) -m 644 -D $(m) $(DESTDIR)$(call man_dir,$(m))/$(notdir $(m))$(newline))
 
 # Removes what install put, then the directories that are gslb's own if
 # they are left empty; shared ones (sbin, man8, systemd/system) stay.
