@@ -1,11 +1,17 @@
 # gslb build. `make` builds the programs with warnings as errors and checks the
 # layers; `make test` runs unit and end-to-end tests; `make demo` runs the
-# loopback demo. `make deps` installs missing Debian packages (the other
-# targets call it). SANITIZE=address,undefined builds everything with those
-# sanitizers. docs/ARCHITECTURE.md explains the layers this file builds.
+# loopback demo; `make install` installs under PREFIX (DESTDIR stages it).
+# `make deps` installs missing Debian packages; demo and test install only
+# the set each needs (tools/deps.sh). SANITIZE=address,undefined builds
+# everything with those sanitizers. docs/ARCHITECTURE.md explains the layers
+# this file builds.
+
+# `make` alone builds `all`, defined below the libraries' rules (which would
+# otherwise be the first target, and the default).
+.DEFAULT_GOAL := all
 
 CC      ?= cc
-PKGS    := ldns libuv yaml-0.1 libmaxminddb
+PKGS    := ldns libuv yaml-0.1 libmaxminddb libsystemd
 # CFLAGS is yours (optimisation, debug info); the flags the build needs are
 # kept apart so `make CFLAGS=-O0` still builds.
 CFLAGS  ?= -O2 -g
@@ -13,8 +19,19 @@ CFLAGS  ?= -O2 -g
 # tools/check-layers sees a folder include a library it must not use.
 XCFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
            -Wno-missing-field-initializers -I. -MD -MP
-# The built-in world database, found where `make` built it (override for installs).
-WORLD_DB ?= $(CURDIR)/geo/world.mmdb
+# Where `make install` puts things. gslbd looks for the world database
+# relative to its own executable first (gslbd/server/geoip.h), so a tree staged
+# under DESTDIR, or moved, works as it is; DATADIR is compiled in as the last
+# place to look.
+PREFIX         ?= /usr/local
+SBINDIR        ?= $(PREFIX)/sbin
+DATADIR        ?= $(PREFIX)/share
+MANDIR         ?= $(DATADIR)/man
+DOCDIR         ?= $(DATADIR)/doc/gslb
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR    ?= $(PREFIX)/lib/sysusers.d
+MANPAGES       ?= $(wildcard man/*.[1-8])
+INSTALL        ?= install
 VERSION := $(shell cat VERSION)
 # Link-time optimisation (GCC): the engine's three steps (decode, answer,
 # encode) are separate functions in separate files behind a small API, and
@@ -41,6 +58,7 @@ SYS_yaml      := -lyaml
 SYS_maxminddb := -lmaxminddb
 SYS_uv        := -luv
 SYS_curl      := -lcurl
+SYS_systemd   := $(shell pkg-config --libs libsystemd 2>/dev/null || echo -lsystemd)
 
 src = $(filter-out $(2),$(wildcard $(1)/*.c))
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
@@ -79,7 +97,7 @@ LIBS_gslbd   := $(LIB_engine) $(LIB_geo) $(LIB_zones) $(LIB_daemon) $(LIB_common
 LIBS_healthd := $(LIB_healthd) $(LIB_zones) $(LIB_daemon) $(LIB_common)
 SYS_engine   := $(SYS_ldns) $(SYS_yaml) $(SYS_maxminddb) -lm
 
-all: bin/gslbd bin/gslbctl bin/healthd geo/world.mmdb layers
+all: bin/gslbd bin/gslbctl bin/healthd geo/world.mmdb layers units
 
 # The built-in country-level world database, from data Debian ships
 # (IPFire Location via tor-geoipdb, tzdata, CLDR): see geo/README-data.md.
@@ -100,12 +118,23 @@ $(BUILD)/geo/countries.o: $(BUILD)/geo/countries.c
 # One version for every program, from the VERSION file.
 $(BUILD)/common/version.o: XCFLAGS += -DGSLB_VERSION='"$(VERSION)"'
 $(BUILD)/common/version.o: VERSION
-# Where the daemon looks for the built-in world database.
-$(BUILD)/gslbd/server/main.o: XCFLAGS += -DGSLB_WORLD_DB='"$(WORLD_DB)"'
+# The installation paths compiled into gslbd and written into the systemd
+# units: the file changes, and what uses it is rebuilt, only when one of them
+# does, so `make install PREFIX=/usr` after `make` rebuilds that and no more.
+INSTALL_PATHS := SBINDIR=$(SBINDIR) DATADIR=$(DATADIR) DOCDIR=$(DOCDIR)
+$(BUILD)/install-paths: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(INSTALL_PATHS)' | cmp -s - $@ || echo '$(INSTALL_PATHS)' >$@
+
+FORCE:
+
+# The last place gslbd looks for the built-in world database.
+$(BUILD)/gslbd/server/geoip.o: XCFLAGS += -DGSLB_DATADIR='"$(DATADIR)"'
+$(BUILD)/gslbd/server/geoip.o: $(BUILD)/install-paths
 
 bin/gslbd: $(SERVER_OBJ) $(LIBS_gslbd)
 	@mkdir -p bin
-	$(CC) $(LDFLAGS) $(XLDFLAGS) -o $@ $^ $(SYS_engine) $(SYS_uv) -lpthread
+	$(CC) $(LDFLAGS) $(XLDFLAGS) -o $@ $^ $(SYS_engine) $(SYS_uv) $(SYS_systemd) -lpthread
 
 bin/gslbctl: $(GSLBCTL_OBJ) $(LIB_common)
 	@mkdir -p bin
@@ -113,7 +142,8 @@ bin/gslbctl: $(GSLBCTL_OBJ) $(LIB_common)
 
 bin/healthd: $(BUILD)/healthd/main.o $(LIBS_healthd)
 	@mkdir -p bin
-	$(CC) $(LDFLAGS) $(XLDFLAGS) -o $@ $^ $(SYS_ldns) $(SYS_yaml) $(SYS_uv) $(SYS_curl)
+	$(CC) $(LDFLAGS) $(XLDFLAGS) -o $@ $^ $(SYS_ldns) $(SYS_yaml) $(SYS_uv) $(SYS_curl) \
+		$(SYS_systemd)
 
 # Unit tests link the engine and healthd's libraries, never the server, the
 # daemon library or libuv (healthd's archive only lends its pure objects).
@@ -154,8 +184,61 @@ fuzz: geo/world.mmdb
 build-fuzz/fuzz-%: build-fuzz/tests/fuzz/fuzz_%.o $(LIBS_engine)
 	$(CC) $(LDFLAGS) $(XLDFLAGS) -o $@ $^ $(SYS_engine)
 
+# The systemd units, from systemd/*.service.in with the installation paths in.
+UNITS := $(BUILD)/systemd/gslbd.service $(BUILD)/systemd/healthd.service
+units: $(UNITS)
+
+$(BUILD)/systemd/%.service: systemd/%.service.in $(BUILD)/install-paths
+	@mkdir -p $(dir $@)
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' $< >$@
+
+# ---- installation ----------------------------------------------------------
+# What `make install` puts under $(DESTDIR): every file is listed here, so
+# that `make uninstall` removes exactly these (man pages: those in man/ now).
+# It writes nothing to /etc, creates no user and starts nothing: the README
+# (Operations) says what to do next.
+INSTALL_BIN  := gslbd healthd gslbctl
+INSTALL_DOCS := README.md LICENSE geo/README-data.md
+man_dir       = $(MANDIR)/man$(subst .,,$(suffix $(1)))
+define newline
+
+
+endef
+INSTALLED    := $(INSTALL_BIN:%=$(SBINDIR)/%) $(DATADIR)/gslb/world.mmdb \
+                $(foreach m,$(MANPAGES),$(call man_dir,$(m))/$(notdir $(m))) \
+                $(addprefix $(DOCDIR)/,$(notdir $(INSTALL_DOCS))) \
+                $(DOCDIR)/examples/gslb.example.com.yaml \
+                $(UNITS:$(BUILD)/systemd/%=$(SYSTEMDUNITDIR)/%) $(SYSUSERSDIR)/gslb.conf
+
+install: all
+	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(DATADIR)/gslb $(DESTDIR)$(DOCDIR)/examples \
+		$(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR)
+	$(INSTALL) -m 755 $(INSTALL_BIN:%=bin/%) $(DESTDIR)$(SBINDIR)/
+	$(INSTALL) -m 644 geo/world.mmdb $(DESTDIR)$(DATADIR)/gslb/world.mmdb
+	$(INSTALL) -m 644 $(INSTALL_DOCS) $(DESTDIR)$(DOCDIR)/
+	$(INSTALL) -m 644 zones/examples/gslb.example.com.yaml $(DESTDIR)$(DOCDIR)/examples/
+	$(INSTALL) -m 644 $(UNITS) $(DESTDIR)$(SYSTEMDUNITDIR)/
+	$(INSTALL) -m 644 systemd/gslb.sysusers $(DESTDIR)$(SYSUSERSDIR)/gslb.conf
+	$(foreach m,$(MANPAGES),\
+		$(INSTALL) -m 644 -D $(m) $(DESTDIR)$(call man_dir,$(m))/$(notdir $(m))$(newline))
+
+# Removes what install put, then the directories that are gslb's own if
+# they are left empty; shared ones (sbin, man8, systemd/system) stay.
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	for d in $(DESTDIR)$(DATADIR)/gslb $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR); do \
+		[ ! -d "$$d" ] || rmdir --ignore-fail-on-non-empty "$$d" || exit 1; \
+	done
+
 deps:
 	@tools/deps.sh
+
+# Only what each needs: the demo does not install the test tools.
+deps-demo:
+	@tools/deps.sh demo
+
+deps-test:
+	@tools/deps.sh test
 
 # Benchmark against gdnsd: bench/run writes and prints bench/results.md
 # (QUICK=1 for a short run; BENCH_KEEP=1 keeps logs, configs and callgrind dumps).
@@ -170,7 +253,7 @@ bench-healthd: deps
 	@$(MAKE) --no-print-directory all
 	QUICK=$(QUICK) bench/healthd-scale
 
-test: deps
+test: deps-test
 	@$(MAKE) --no-print-directory all bin/unit-tests $(FUZZ_TARGETS:%=bin/replay-%)
 	tools/run-tests.sh
 
@@ -188,7 +271,7 @@ analyze:
 	@tools/deps.sh analyze
 	tools/analyze/run
 
-demo: deps
+demo: deps-demo
 	@$(MAKE) --no-print-directory all
 	tools/demo.sh
 
@@ -218,6 +301,6 @@ format-check:
 clean:
 	rm -rf $(BUILD) build-fuzz build-analyze bin geo/world.mmdb
 
-.PHONY: all deps test unit demo fuzz bench bench-healthd format format-check clean layers objects \
-        analyze man-lint
+.PHONY: all deps deps-demo deps-test test unit demo fuzz bench bench-healthd format format-check \
+        clean layers objects analyze man-lint units install uninstall FORCE
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

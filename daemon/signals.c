@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include "common/log.h"
+#include "daemon/notify.h"
 
 static const int signals_nums[3] = {SIGHUP, SIGTERM, SIGINT};
 
@@ -17,6 +18,7 @@ static void signals_on(uv_signal_t *h, int signum)
         return;
     }
     log_info("%s: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    notify_stopping();
     uv_stop(h->loop);
 }
 

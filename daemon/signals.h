@@ -1,7 +1,8 @@
 /*
  * signals: the daemons' signal handling on their libuv loop. SIGHUP calls a
- * reload callback; SIGTERM and SIGINT stop the loop (uv_stop), after which
- * the daemon tears down and exits 0. Nothing runs in a signal handler: libuv
+ * reload callback; SIGTERM and SIGINT tell the service manager the daemon
+ * is stopping (notify.h) and stop the loop (uv_stop), after which the daemon
+ * tears down and exits 0. Nothing runs in a signal handler: libuv
  * delivers the signals on the loop, where logging and reloading are safe.
  */
 #ifndef GSLB_SIGNALS_H

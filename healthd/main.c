@@ -26,6 +26,7 @@
 #include "common/errcode.h"
 #include "common/log.h"
 #include "common/version.h"
+#include "daemon/notify.h"
 #include "daemon/reloader.h"
 #include "daemon/signals.h"
 #include "daemon/watch.h"
@@ -237,6 +238,14 @@ static void reload_work(void *arg, unsigned what)
     j->rc = load_targets(h->opt->zones, &j->targets, &j->n, &j->n_zones, &j->errs);
 }
 
+/* Main loop, before the loader thread starts. */
+static void reload_begin(void *arg, unsigned what)
+{
+    (void)arg;
+    (void)what;
+    notify_reloading();
+}
+
 /* Main loop: probe the new targets. */
 static void reload_done(void *arg, unsigned what, bool stopping)
 {
@@ -255,15 +264,18 @@ static void reload_done(void *arg, unsigned what, bool stopping)
     diag_log(&j->errs, LOG_LEVEL_ERR);
     if (j->rc < 0) {
         log_err("reload failed: still probing the previous %zu targets", prober_count(h->prober));
+        notify_ready("probing %zu targets in %zu zones (the last reload failed)",
+                     prober_count(h->prober), h->n_zones);
         return;
     }
     prober_set(h->prober, j->targets, j->n, &d);
     h->n_zones = j->n_zones;
     log_info("reloaded: probing %zu targets in %zu zones (%zu added, %zu removed, %zu kept)", j->n,
              j->n_zones, d.added, d.removed, d.kept);
+    notify_ready("probing %zu targets in %zu zones", j->n, j->n_zones);
 }
 
-static const reloader_ops_t reload_ops = {NULL, reload_work, reload_done};
+static const reloader_ops_t reload_ops = {reload_begin, reload_work, reload_done};
 
 static void reload_fire(void *arg)
 {
@@ -315,6 +327,8 @@ static int serve(options_t *opt, target_t *t, size_t n, size_t n_zones)
         watch_start(h.loop, &h.watch, opt->zones, reload_fire, &h);
         log_info("ready: probing %zu targets in %zu zones, reporting to %zu gslbd", n, n_zones,
                  opt->n_gslbd);
+        notify_ready("probing %zu targets in %zu zones, reporting to %zu gslbd", n, n_zones,
+                     opt->n_gslbd);
         uv_run(h.loop, UV_RUN_DEFAULT);
     }
     reloader_stop(&h.reloader);

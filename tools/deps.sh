@@ -1,18 +1,48 @@
 #!/bin/sh
-# Install the Debian packages gslb builds, tests and demos with, when missing.
-# Quiet and fast when everything is there; needs root (or sudo) otherwise.
-# `tools/deps.sh analyze` adds the static analysers (make analyze); the
-# libraries come too, since the analysis compiles every file.
-# Test-only tools include mandoc, man-db and groff-base: tests/e2e/test_manpages.py
-# and `make man-lint` lint and render the manual pages in man/.
+# Install the Debian packages gslb needs, when missing: quiet and fast when
+# everything is there; needs root (or sudo) otherwise.
+#
+# Usage: tools/deps.sh [build|demo|test|analyze]
+#   build    what `make` and `make install` need: compiler, libraries, and
+#            the data and Perl writer the built-in world database is made from
+#   demo     build + what `make demo` runs: nginx, dig, curl, python3
+#   test     (the default, `make deps`) demo + the test tools (Criterion,
+#            dnspython, dnsperf, valgrind, Zonemaster, DNSViz,
+#            systemd-analyze, ...): what `make test` needs
+#   analyze  build + the static analysers (`make analyze`; the analysis
+#            compiles every file, so it needs the libraries too)
+# Each set is a list below; a package goes in the first set that needs it.
 set -eu
-PKGS="build-essential pkg-config libldns-dev libuv1-dev libmaxminddb-dev libyaml-dev
-libcriterion-dev libcurl4-openssl-dev openssl dnsutils ldnsutils mmdb-bin libmaxmind-db-writer-perl tor-geoipdb tzdata
-unicode-cldr-core iproute2 procps util-linux python3 python3-dnspython zonemaster-cli dnsviz nginx curl
-dnsperf mandoc man-db groff-base"
-if [ "${1:-}" = analyze ]; then
-    PKGS="$PKGS cppcheck clang clang-tools"
-fi
+
+# make: compiler and libraries; geo/world.mmdb from tor-geoipdb, tzdata and
+# CLDR data, written with MaxMind::DB::Writer; python3 for tools/check-layers,
+# which every build runs.
+BUILD="build-essential pkg-config libldns-dev libuv1-dev libmaxminddb-dev libyaml-dev
+libcurl4-openssl-dev libsystemd-dev libmaxmind-db-writer-perl tor-geoipdb tzdata
+unicode-cldr-core python3"
+# tools/demo.sh and tools/nginx.sh: the regions' web servers, the queries shown,
+# the health pages fetched, processes stopped.
+DEMO="nginx dnsutils curl procps"
+# The tests only: unit tests, the e2e harness and its tools, conformance
+# checkers, load, leak checks, network namespaces, certificates, unit-file
+# verification (systemd-analyze), the mmdb and ldns command-line tools, and
+# mandoc, man-db and groff-base (test_manpages.py and `make man-lint` lint and
+# render the manual pages in man/).
+TEST="libcriterion-dev python3-dnspython dnsperf valgrind zonemaster-cli dnsviz openssl
+iproute2 util-linux systemd ldnsutils mmdb-bin mandoc man-db groff-base"
+ANALYZE="cppcheck clang clang-tools"
+
+case "${1:-test}" in
+build) PKGS="$BUILD" ;;
+demo) PKGS="$BUILD $DEMO" ;;
+test) PKGS="$BUILD $DEMO $TEST" ;;
+analyze) PKGS="$BUILD $ANALYZE" ;;
+*)
+    echo "usage: tools/deps.sh [build|demo|test|analyze]" >&2
+    exit 2
+    ;;
+esac
+
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

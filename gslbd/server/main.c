@@ -26,11 +26,13 @@
 #include "common/errcode.h"
 #include "common/log.h"
 #include "common/version.h"
+#include "daemon/notify.h"
 #include "daemon/reloader.h"
 #include "daemon/signals.h"
 #include "daemon/watch.h"
 #include "gslbd/server/addr.h"
 #include "gslbd/server/control.h"
+#include "gslbd/server/geoip.h"
 #include "gslbd/server/listener.h"
 #include "gslbd/engine/explain.h"
 #include "gslbd/engine/stats.h"
@@ -44,15 +46,10 @@
  * the control socket and its clients (64), files a reload opens, slack. */
 #define FILES_SPARE 128
 
-/* The built-in world database; the Makefile points this at geo/world.mmdb. */
-#ifndef GSLB_WORLD_DB
-#define GSLB_WORLD_DB "/usr/local/share/gslb/world.mmdb"
-#endif
-
 typedef struct {
     const char *zones;
     const char *user;
-    const char *geoip;   /* NULL: the built-in world database, if present */
+    const char *geoip;   /* --geoip FILE or none; NULL: the built-in world database */
     const char *explain; /* --explain ADDRESS[/PREFIX] */
     const char *explain_name, *explain_type;
     const char *control;       /* --control PATH */
@@ -129,8 +126,11 @@ static void usage(FILE *out)
         "  -z, --zones PATH        zone YAML file, or a directory of *.yaml files (one zone each)\n"
         "  -l, --listen ADDR:PORT  serve UDP and TCP here; repeatable; IPv6 as [::1]:5353\n"
         "  -t, --threads N         UDP threads per listen address, and TCP loops (default: CPUs)\n"
-        "  -g, --geoip FILE        GeoIP2/GeoLite2/DB-IP City or Country mmdb (default: the\n"
-        "                          built-in world database, " GSLB_WORLD_DB ")\n"
+        "  -g, --geoip FILE|none   GeoIP2/GeoLite2/DB-IP City or Country mmdb (default: the\n"
+        "                          built-in world database, looked for in ../share/gslb/\n"
+        "                          and ../geo/ from gslbd's directory, then at\n"
+        "                          %s);\n"
+        "                          none: no database, clients are not placed\n"
         "  -c, --check             load and validate the zones, print every error, exit 0/1\n"
         "  -e, --explain ADDRESS[/PREFIX] NAME [TYPE]\n"
         "                          print what a client there would get for NAME, and why,\n"
@@ -177,7 +177,8 @@ static void usage(FILE *out)
         "Signals: SIGHUP reloads every zone file (gslbctl reload does the same and waits\n"
         "for the result); SIGTERM and SIGINT stop.\n"
         "Zone files are also reloaded when they change on disk. A file that fails\n"
-        "to load is reported as file:line:column and its previous version keeps serving.\n");
+        "to load is reported as file:line:column and its previous version keeps serving.\n",
+        geoip_builtin_path());
 }
 
 static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
@@ -525,6 +526,7 @@ static void reload_begin(void *arg, unsigned what)
 {
     gslbd_t *g = arg;
 
+    notify_reloading();
     server_hold_frees(g->srv, true);
     if (what & RELOAD_CTL) {
         control_reload_started(g->ctl);
@@ -631,6 +633,9 @@ static void reload_done(void *arg, unsigned what, bool stopping)
         reload_log_zones(&rep);
         status_reloaded(g->status, &rep, wall_ms());
     }
+    char desc[512];
+    zoneset_describe(g->zs, desc, sizeof(desc));
+    notify_ready("serving %s%s", desc, j->zone_rc < 0 ? " (the last reload failed)" : "");
     if (what & RELOAD_CTL) {
         reload_reply(g, &rep); /* last: nothing of the job is used after it */
     }
@@ -671,8 +676,15 @@ static void announce(const gslbd_t *g)
         addr_text(&g->opt->srv.listen[i], one, sizeof(one));
         o += (size_t)snprintf(addrs + o, sizeof(addrs) - o, "%s%s", i ? " " : "", one);
     }
+    if (g->db != NULL) {
+        log_info("GeoIP database %s (%s, %zu locations)", g->db->path, g->db->type, g->db->n_locs);
+    } else {
+        log_info("no GeoIP database (--geoip " GEOIP_NONE "): clients are not placed, services "
+                 "answer in geo.default or listed order");
+    }
     log_info("ready: serving %s on %s with %u thread%s", desc, addrs, g->opt->srv.threads,
              g->opt->srv.threads == 1 ? "" : "s");
+    notify_ready("serving %s on %s", desc, addrs);
 }
 
 /* At the stop, what rate limiting did over the whole run, if anything. */
@@ -899,34 +911,6 @@ static int serve(options_t *opt, zoneset_t *zs, geo_db_t *db, healthdb_t *health
     return 0;
 }
 
-/* The database named by --geoip must load; the built-in one is used when
- * present, and without one clients are simply not placed. */
-static int open_geoip(const options_t *opt, geo_db_t **db)
-{
-    diag_t errs = {0};
-    int r;
-
-    *db = NULL;
-    if (opt->geoip != NULL) {
-        if ((r = geo_db_open(opt->geoip, db, &errs)) < 0) {
-            diag_log(&errs, LOG_LEVEL_ERR);
-            log_err("--geoip %s: cannot load the GeoIP database", opt->geoip);
-            return r;
-        }
-    } else if (access(GSLB_WORLD_DB, R_OK) == 0) {
-        if ((r = geo_db_open(GSLB_WORLD_DB, db, &errs)) < 0) {
-            diag_log(&errs, LOG_LEVEL_ERR);
-            log_err("cannot load the built-in world database %s", GSLB_WORLD_DB);
-            return r;
-        }
-    } else {
-        log_warn("no GeoIP database (%s not found, no --geoip): clients are not placed, "
-                 "services answer in geo.default or listed order",
-                 GSLB_WORLD_DB);
-    }
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     options_t opt = {0};
@@ -948,7 +932,7 @@ int main(int argc, char **argv)
     if (!opt.check && opt.explain == NULL) {
         log_open(opt.syslog);
     }
-    if (open_geoip(&opt, &db) < 0) {
+    if (geoip_open(opt.geoip, &db) < 0) {
         free(opt.srv.listen);
         return 1;
     }

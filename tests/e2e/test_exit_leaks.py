@@ -3,8 +3,8 @@
 
 Each daemon is started under valgrind (--leak-check=full, definite leaks are errors) in
 the ways a start fails: a listen address already taken, a control socket that cannot be
-made, an unknown --user (with and without a control socket), a missing --geoip file, a
-broken zone, a bad command line. Every run must exit with its documented status (1, or 2
+made, an unknown --user (with and without a control socket), a missing --geoip file, no
+built-in world database where gslbd looks for one, a broken zone, a bad command line. Every run must exit with its documented status (1, or 2
 for the command line) and without a definite leak; with an AddressSanitizer build,
 LeakSanitizer checks instead of valgrind. gslbd is given a small database built with
 geo/build-testdb, so the world database is not loaded under valgrind.
@@ -14,6 +14,7 @@ error messages themselves (test_reload.py, test_geo.py, test_healthd.py). Traffi
 the taken address is on 127.0.0.1. Every run is bounded.
 """
 
+import os
 import shutil
 import socket
 
@@ -115,6 +116,14 @@ def main(t):
                base + free + ["--user", "gslb-no-such-user", "--control", t.path("control")], 1)
     check_exit(t, "gslbd, --geoip file missing",
                [gslbd, "--zones", zones, "--geoip", t.path("missing.mmdb")] + free, 1)
+    # A copy of gslbd away from the build tree finds no world database next to it.
+    alone = t.path("alone", "sbin", "gslbd")
+    alone.parent.mkdir(parents=True)
+    shutil.copy2(gslbd, alone)
+    if os.path.exists("/usr/local/share/gslb/world.mmdb"):
+        t.skip("gslbd, no world database found", "/usr/local/share/gslb/world.mmdb exists here")
+    else:
+        check_exit(t, "gslbd, no world database found", [alone, "--zones", zones] + free, 1)
     check_exit(t, "gslbd, broken zone", [gslbd, "--zones", broken, "--geoip", db] + free, 1)
     check_exit(t, "gslbd, bad command line", base + free + ["--threads", "0"], 2)
     check_exit(t, "healthd, broken zone",
