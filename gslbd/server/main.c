@@ -108,8 +108,8 @@ typedef struct {
     watch_t zones_watch, db_watch;
     reloader_t reloader;
     reload_job_t job;
-    svcwatch_t *svcw;     /* services failing open, on fallback, ... (svcwatch.h) */
-    uv_check_t svc_check; /* looks after each turn of the loop */
+    svcwatch_t *svcw;      /* services failing open, on fallback, ... (svcwatch.h) */
+    uv_check_t svc_check;  /* looks after each turn of the loop */
     status_t *status;      /* each zone file's last reload, and the report */
     stats_t *stats;        /* answer shares */
     uv_timer_t stats_tick; /* samples them */
