@@ -246,6 +246,16 @@ static void reload_begin(void *arg, unsigned what)
     notify_reloading();
 }
 
+/* The PING cadence follows the shortest stale_after of the targets. */
+static void heartbeat(healthd_t *h)
+{
+    unsigned stale = prober_min_stale(h->prober);
+
+    for (size_t i = 0; h->reports != NULL && i < h->opt->n_gslbd; i++) {
+        report_set_heartbeat(h->reports[i], stale);
+    }
+}
+
 /* Main loop: probe the new targets. */
 static void reload_done(void *arg, unsigned what, bool stopping)
 {
@@ -270,6 +280,7 @@ static void reload_done(void *arg, unsigned what, bool stopping)
     }
     prober_set(h->prober, j->targets, j->n, &d);
     h->n_zones = j->n_zones;
+    heartbeat(h);
     log_info("reloaded: probing %zu targets in %zu zones (%zu added, %zu removed, %zu kept)", j->n,
              j->n_zones, d.added, d.removed, d.kept);
     notify_ready("probing %zu targets in %zu zones", j->n, j->n_zones);
@@ -301,6 +312,7 @@ static int start(healthd_t *h, target_t *t, size_t n)
             return r;
         }
     }
+    heartbeat(h);
     return 0;
 }
 

@@ -735,6 +735,19 @@ unsigned prober_min_interval(const prober_t *p)
     return best ? best : 1000;
 }
 
+unsigned prober_min_stale(const prober_t *p)
+{
+    unsigned best = 0;
+
+    for (size_t i = 0; i < p->n; i++) {
+        unsigned s = p->v[i]->t.stale_after_ms;
+        if (s != 0 && (best == 0 || s < best)) {
+            best = s;
+        }
+    }
+    return best;
+}
+
 static void prober_on_closed(uv_handle_t *h)
 {
     prober_t *p = h->data;

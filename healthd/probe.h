@@ -51,6 +51,11 @@ size_t prober_count(const prober_t *p);
 /* The smallest check interval, or 1000 with no targets. */
 unsigned prober_min_interval(const prober_t *p);
 
+/* The shortest stale_after of the targets (0 when there are none): gslbd
+ * counts a member unknown once healthd has been silent that long, so the
+ * heartbeat must come more often than that. */
+unsigned prober_min_stale(const prober_t *p);
+
 /* Stop every probe and free everything; run the loop afterwards for the
  * close callbacks. NULL-safe. */
 void prober_free(prober_t *p);

@@ -1,11 +1,12 @@
 /*
  * report: the healthd end of a gslbd control connection; see report.h.
  *
- * One repeating 1 s timer drives everything: when disconnected it starts a
- * connect, when synced it sends PING. States: IDLE (no pipe handle) ->
- * CONNECTING -> SYNCED (HELLO, members and SYNCED written) -> CLOSING
- * (waiting for the close callback) -> IDLE. A connection counts as made (and
- * an outage as over) when gslbd answers HELLO.
+ * One repeating timer drives everything: when disconnected it starts a
+ * connect, when synced it sends PING. It ticks every second, or more often
+ * when a check's stale_after is short (report_set_heartbeat()): gslbd hears
+ * from a synced healthd at least three times within any stale_after. States: IDLE (no pipe handle)
+ * -> CONNECTING -> SYNCED (HELLO, members and SYNCED written) -> CLOSING (waiting for the close
+ * callback) -> IDLE. A connection counts as made (and an outage as over) when gslbd answers HELLO.
  */
 #include "healthd/report.h"
 
@@ -18,9 +19,10 @@
 #include "common/alloc.h"
 #include "common/ctl.h"
 
-#define REPORT_TICK_MS   1000
-#define REPORT_RETRY_MIN 50 /* first retry after a failure; doubles up to the tick */
-#define REPORT_ERR_PER_S 5
+#define REPORT_TICK_MS     1000
+#define REPORT_TICK_MIN_MS 30 /* the fastest heartbeat, for stale_after 100ms */
+#define REPORT_RETRY_MIN   50 /* first retry after a failure; doubles up to the tick */
+#define REPORT_ERR_PER_S   5
 
 typedef enum { REPORT_IDLE, REPORT_CONNECTING, REPORT_SYNCED, REPORT_CLOSING } report_state_t;
 
@@ -36,6 +38,7 @@ struct report {
     ctl_lines_t lines;
     bool outage;       /* a failure was logged, no connection since */
     unsigned retry_ms; /* the next retry's delay: a restarted gslbd is re-synced at once */
+    unsigned tick_ms;  /* the timer's period: the heartbeat */
     bool greeted;      /* gslbd answered our HELLO on this connection */
     size_t members;    /* member states sent on this connection's sync */
     uint64_t down_at;  /* loop time of that failure */
@@ -108,7 +111,7 @@ static void report_fail(report_t *r, const char *what, int status)
     /* Retry soon, then less often: 50, 100, 200 ... 1000 ms. A gslbd that
      * restarts gets the full state within a fraction of a second. */
     r->retry_ms = r->retry_ms ? r->retry_ms : REPORT_RETRY_MIN;
-    uv_timer_start(&r->tick, report_on_tick, r->retry_ms, REPORT_TICK_MS);
+    uv_timer_start(&r->tick, report_on_tick, r->retry_ms, r->tick_ms);
     r->retry_ms = r->retry_ms * 2 < REPORT_TICK_MS ? r->retry_ms * 2 : REPORT_TICK_MS;
 }
 
@@ -307,9 +310,10 @@ int report_new(uv_loop_t *loop, const char *path, report_dump_fn dump, void *arg
     r->path = path;
     r->dump = dump;
     r->arg = arg;
+    r->tick_ms = REPORT_TICK_MS;
     uv_timer_init(loop, &r->tick);
     r->tick.data = r;
-    uv_timer_start(&r->tick, report_on_tick, 0, REPORT_TICK_MS);
+    uv_timer_start(&r->tick, report_on_tick, 0, r->tick_ms);
     *out = r;
     return 0;
 }
@@ -343,4 +347,18 @@ void report_free(report_t *r)
     r->refs = 1 + (r->state != REPORT_IDLE);
     uv_close((uv_handle_t *)&r->tick, report_on_tick_closed);
     report_close_pipe(r);
+}
+
+void report_set_heartbeat(report_t *r, unsigned stale_ms)
+{
+    unsigned ms = stale_ms ? stale_ms / 3 : REPORT_TICK_MS;
+
+    ms = ms < REPORT_TICK_MIN_MS ? REPORT_TICK_MIN_MS : ms > REPORT_TICK_MS ? REPORT_TICK_MS : ms;
+    if (ms != r->tick_ms) {
+        r->tick_ms = ms;
+        uv_timer_set_repeat(&r->tick, ms);
+        if (uv_is_active((uv_handle_t *)&r->tick) && uv_timer_get_due_in(&r->tick) > ms) {
+            uv_timer_again(&r->tick);
+        }
+    }
 }

@@ -47,6 +47,12 @@ int report_new(uv_loop_t *loop, const char *path, report_dump_fn dump, void *arg
  * otherwise, since the next connection sends the full state. */
 void report_send(report_t *r, const char *line, size_t len);
 
+/* Send PING often enough that gslbd, which counts a member unknown after
+ * `stale_ms` without a word (the shortest stale_after of the checks; 0: the
+ * default), hears at least three a period: every stale_ms / 3, at most every
+ * second, at least every 30 ms. */
+void report_set_heartbeat(report_t *r, unsigned stale_ms);
+
 /* Close the connection and free; run the loop for the close callbacks.
  * NULL-safe. */
 void report_free(report_t *r);

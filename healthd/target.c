@@ -164,6 +164,7 @@ static void target_one(target_t *t, const zone_t *z, const zone_region_t *r, con
         t->expect[i] = c->n_expect ? c->expect[i] : 200;
     }
     t->interval_ms = c->interval_ms;
+    t->stale_after_ms = c->stale_after_ms;
     t->timeout_ms = c->timeout_ms;
     t->rise = c->rise;
     t->fall = c->fall;

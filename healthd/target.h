@@ -39,6 +39,7 @@ typedef struct {
     uint16_t *expect; /* accepted status codes (at least one) */
     size_t n_expect;
     unsigned interval_ms, timeout_ms, rise, fall;
+    unsigned stale_after_ms; /* the check's stale_after: gslbd's patience with silence */
 } target_t;
 
 /* Build the targets of `zones` into a new array (caller frees with
