@@ -48,7 +48,8 @@ static void usage(FILE *out)
             "  auto REGION [ADDRESS]    remove the override: health checks decide again\n"
             "\n"
             "  -C, --control PATH  gslbd's control socket (default $GSLB_CONTROL)\n"
-            "  -z, --zone ZONE     only this zone (default: the region in every zone)\n"
+            "  -z, --zone ZONE     drain, down, up, auto: only in this zone (default: the\n"
+            "                      region in every zone that has it)\n"
             "  -j, --json          status as JSON\n"
             "  -V, --version       print the version and exit\n"
             "  -h, --help          print this help\n"
@@ -237,6 +238,12 @@ int main(int argc, char **argv)
     if (command(argc, argv, zone, json, &req) < 0) {
         log_err("unknown command or wrong arguments: %s", argv[0]);
         usage(stderr);
+        return 2;
+    }
+    if (strcmp(zone, "*") != 0 && req.verb != CTL_SET) {
+        log_err("--zone applies to drain, down, up and auto, not to %s (which covers every "
+                "zone)",
+                argv[0]);
         return 2;
     }
     signal(SIGPIPE, SIG_IGN); /* gslbd going away is reported, not a silent death */

@@ -520,6 +520,26 @@ int healthdb_override(healthdb_t *h, const char *zone, const char *region, const
     return changed;
 }
 
+int healthdb_override_overruled(const healthdb_t *h, const char *zone, const char *region,
+                                const char *member, health_override_t ov, health_override_t *actual)
+{
+    int n = 0;
+
+    for (unsigned b = 0; b < HEALTH_BUCKETS; b++) {
+        for (const healthdb_slot_t *s = h->buckets[b]; s != NULL; s = s->next) {
+            if ((zone == NULL || strcmp(s->zone, zone) == 0) && strcmp(s->region, region) == 0 &&
+                str_eq(s->member, member)) {
+                health_override_t now = (health_override_t)atomic_load(&s->override);
+                if (now != ov) {
+                    *actual = now;
+                    n++;
+                }
+            }
+        }
+    }
+    return n;
+}
+
 static void check_file(const char *file, const char *what)
 {
     char *copy = xstrdup(file), *dir = dirname(copy);

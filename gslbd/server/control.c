@@ -247,6 +247,18 @@ static void cmd_set(client_t *cl, const ctl_msg_t *m)
     log_info("control: %s (uid %lu) set %s on %s%s%s%s%s", cl->name, cl->uid,
              health_override_name(m->override), zone ? zone : "", zone ? " " : "", m->region,
              m->member ? " " : "", m->member ? m->member : "");
+    health_override_t actual = HEALTH_OV_NONE;
+    int held = healthdb_override_overruled(cl->ctl->health, zone, m->region, m->member, m->override,
+                                           &actual);
+    if (held > 0) {
+        reply(cl, CTL_ERR,
+              "%s is set on %d, but %d still follow%s another override (%s), set for every "
+              "zone or on the whole region: remove that one (without --zone, or without "
+              "ADDRESS)%s",
+              health_override_name(m->override), n, held, held == 1 ? "s" : "",
+              health_override_name(actual), saved < 0 ? "; and this change was not saved" : "");
+        return;
+    }
     if (saved < 0) {
         reply(cl, CTL_ERR,
               "%s is in force on %d, but not saved: it will not survive a restart "

@@ -264,6 +264,29 @@ def drain_and_explain(t, ctl, srv, zdir):
         srv, "www.gctl.test", ecs=LONDON))
 
 
+def overruled(t, ctl, srv):
+    """An override for every zone outlives "auto" in one zone: gslbctl says so."""
+    r = ctl.run("down", "eu-west")
+    t.eq("gslbctl down eu-west (every zone): exit 0", 0, r.status)
+    r = ctl.run("--zone", "gctl.test", "auto", "eu-west")
+    t.check("gslbctl --zone gctl.test auto eu-west: exit 1, the override for every zone "
+            "still holds and gslbctl says so, not 'done'",
+            r.status == 1 and "another override (down)" in r.out and "done" not in r.out, r.out)
+    t.check("... and London is still not on eu-west", g.until(
+        lambda: answer(srv, "www.gctl.test", ecs=LONDON) not in ("", EU), 2),
+        answer(srv, "www.gctl.test", ecs=LONDON))
+    r = ctl.run("auto", "eu-west")
+    t.check("gslbctl auto eu-west (every zone): exit 0, done", r.status == 0 and "done" in r.out,
+            r.out)
+    t.check("London is back on eu-west", g.until(
+        lambda: answer(srv, "www.gctl.test", ecs=LONDON) == EU, 3), answer(
+        srv, "www.gctl.test", ecs=LONDON))
+    for cmd in (["status"], ["reload"], ["explain", LONDON, "www.gctl.test"]):
+        r = ctl.run("--zone", "gctl.test", *cmd)
+        t.check("gslbctl --zone with %s: exit 2, --zone does not apply" % cmd[0],
+                r.status == 2 and "--zone applies to drain, down, up and auto" in r.out, r.out)
+
+
 # ------------------------------------------------------------------ shares
 
 
@@ -477,6 +500,7 @@ def main(t):
         t.bail("healthd starts", *hd.why)
     with_healthd(t, ctl, backends)
     drain_and_explain(t, ctl, srv, zdir)
+    overruled(t, ctl, srv)
     shares(t, ctl, srv)
     serial = reload_good(t, ctl, srv, zfile, ports)
     reload_broken(t, ctl, srv, zfile, ports, serial)
