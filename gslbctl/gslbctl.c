@@ -198,6 +198,7 @@ int main(int argc, char **argv)
         {"json", no_argument, NULL, 'j'},          {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     const char *path = getenv("GSLB_CONTROL"), *zone = "*";
+    static char zone_buf[256];
     char ok_text[CTL_LINE_MAX + 1] = "";
     bool json = false;
     ctl_msg_t req;
@@ -212,8 +213,12 @@ int main(int argc, char **argv)
         case 'j':
             json = true;
             break;
-        case 'z':
-            zone = optarg;
+        case 'z': /* "gslb.example.com." as zone files may write it: without the dot */
+            snprintf(zone_buf, sizeof(zone_buf), "%s", optarg);
+            if (strlen(zone_buf) > 1 && zone_buf[strlen(zone_buf) - 1] == '.') {
+                zone_buf[strlen(zone_buf) - 1] = '\0';
+            }
+            zone = zone_buf;
             break;
         case 'V':
             printf("gslbctl %s (control protocol %d)\n", gslb_version(), CTL_VERSION);
@@ -228,6 +233,9 @@ int main(int argc, char **argv)
     }
     argc -= optind;
     argv += optind;
+    if (path != NULL && path[0] == '\0') {
+        path = NULL; /* GSLB_CONTROL= (empty) is no socket, not the socket "" */
+    }
     if (path == NULL || argc < 1) {
         log_err("%s", path == NULL ? "--control PATH is required (or set "
                                      "GSLB_CONTROL)"

@@ -222,9 +222,9 @@ void zone_lint(const zone_t *zone, diag_t *out)
     for (size_t i = 0; i < zone->n_regions; i++) {
         if (!used[i]) {
             diag_warning(out, &zone->regions[i].mark,
-                         "region '%s' is not used by any service: it answers nothing (and "
-                         "healthd still probes it)",
-                         zone->regions[i].name);
+                         "region '%s' is not used by any service: it answers nothing%s",
+                         zone->regions[i].name,
+                         zone->regions[i].check >= 0 ? " (and healthd still probes it)" : "");
         }
     }
     free(used);

@@ -107,6 +107,7 @@ static bool answer_service(answer_ctx_t *ctx, const snapshot_t *s, const prepare
     select_regions_all(svc, order, v6, &ctx->rng, &a->sel, trace_why ? ctx->trace->why : NULL);
     if (ctx->trace != NULL) {
         trace_choice(ctx->trace, svc, order, a, cv6, from_ecs, addr, depth);
+        ctx->trace->aaaa = v6;
     }
     answer_count(s->count_sets[ctx->count_set] + svc->count_base, svc, &a->sel);
     return !a->sel.servfail;

@@ -250,7 +250,14 @@ static void print_order(const answer_trace_t *t, const geo_db_t *db, const clien
         print_why(t, i, out);
     }
     if (t->sel.failed_open) {
-        fprintf(out, "           no region was eligible: answering as if all were up\n");
+        bool any = false; /* a region with an address of the family asked for */
+        for (unsigned i = 0; i < t->svc->n_regions && !any; i++) {
+            any = (t->aaaa ? t->svc->regions[i]->n6 : t->svc->regions[i]->n4) > 0;
+        }
+        fprintf(out, "%s",
+                any ? "           no region was eligible: answering as if all were up\n"
+                    : "           no region has an address of this family: the "
+                      "answer holds none (NODATA)\n");
     }
 }
 

@@ -520,6 +520,18 @@ int healthdb_override(healthdb_t *h, const char *zone, const char *region, const
     return changed;
 }
 
+bool healthdb_has_zone(const healthdb_t *h, const char *zone)
+{
+    for (unsigned b = 0; b < HEALTH_BUCKETS; b++) {
+        for (const healthdb_slot_t *s = h->buckets[b]; s != NULL; s = s->next) {
+            if (strcmp(s->zone, zone) == 0) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
 int healthdb_override_overruled(const healthdb_t *h, const char *zone, const char *region,
                                 const char *member, health_override_t ov, health_override_t *actual)
 {

@@ -102,6 +102,9 @@ int healthdb_report(healthdb_t *h, int source, const char *zone, const char *reg
  * *save_err (may be NULL) gets 0 or the negative errno of a save that
  * failed (the override is in force all the same). Returns the number of
  * slots changed, or -ENOENT when none matched. */
+/* Whether any slot (region or member of a served zone) belongs to `zone`. */
+bool healthdb_has_zone(const healthdb_t *h, const char *zone);
+
 /* After healthdb_override(): how many of the slots it named are held by
  * another rule than the one just set (an override for every zone outlives
  * "auto" on one zone, say), one of their overrides in *actual. */

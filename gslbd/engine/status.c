@@ -436,7 +436,7 @@ static void text_service(const zone_rt_t *zr, const svc_rt_t *svc, const status_
             }
         }
         if (sum.none > 0) {
-            fprintf(out, ", no region (all down) %.1f%%",
+            fprintf(out, ", no region (NODATA or SERVFAIL) %.1f%%",
                     100.0 * (double)sum.none / (double)sum.answers);
         }
     }

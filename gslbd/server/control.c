@@ -239,9 +239,14 @@ static void cmd_set(client_t *cl, const ctl_msg_t *m)
     int saved = 0;
     int n = healthdb_override(cl->ctl->health, zone, m->region, m->member, m->override, &saved);
 
+    if (n < 0 && zone != NULL && !healthdb_has_zone(cl->ctl->health, zone)) {
+        reply(cl, CTL_ERR, "no zone '%s' with regions is served", zone);
+        return;
+    }
     if (n < 0) {
-        reply(cl, CTL_ERR, "no %s '%s%s%s' in the served zones", m->member ? "member" : "region",
-              m->region, m->member ? "/" : "", m->member ? m->member : "");
+        reply(cl, CTL_ERR, "no %s '%s%s%s' in %s", m->member ? "member" : "region", m->region,
+              m->member ? "/" : "", m->member ? m->member : "",
+              zone != NULL ? zone : "the served zones");
         return;
     }
     log_info("control: %s (uid %lu) set %s on %s%s%s%s%s", cl->name, cl->uid,

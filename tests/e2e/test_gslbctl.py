@@ -281,6 +281,30 @@ def overruled(t, ctl, srv):
     t.check("London is back on eu-west", g.until(
         lambda: answer(srv, "www.gctl.test", ecs=LONDON) == EU, 3), answer(
         srv, "www.gctl.test", ecs=LONDON))
+    r = ctl.run("--zone", "nosuch.test", "drain", "eu-west")
+    t.check("gslbctl --zone nosuch.test drain eu-west: exit 1, the zone is what is missing",
+            r.status == 1 and "no zone 'nosuch.test'" in r.out and "no region" not in r.out, r.out)
+    r = ctl.run("--zone", "gctl.test.", "drain", "eu-west")
+    t.check("--zone with the final dot, as zone files may write it: exit 0, done",
+            r.status == 0 and "done in 1 zone" in r.out, r.out)
+    r = ctl.run("--zone", "gctl.test.", "auto", "eu-west")
+    t.check("... and auto the same way: exit 0", r.status == 0, r.out)
+    r = ctl.run("explain", LONDON, "lb.gctl.test", "AAAA")
+    t.check("explain AAAA of an IPv4-only service: NODATA because no region has IPv6, "
+            "not 'answering as if all were up'",
+            r.status == 0 and "no region has an address of this family" in r.out
+            and "as if all were up" not in r.out, r.out)
+    for _ in range(3):
+        srv.query("lab.gctl.test", "AAAA")
+
+    def lab_line():
+        m = re.search(r"(?m)^service gctl\.test lab .*$", ctl.run("status").out)
+        return m.group(0) if m and "no region" in m.group(0) else None
+    line = g.until(lab_line, 8).value
+    t.check("status: AAAA answers of an IPv4-only service count as 'no region (NODATA or "
+            "SERVFAIL)', not 'all down'",
+            line is not None and "no region (NODATA or SERVFAIL)" in line
+            and "all down" not in line, line)
     for cmd in (["status"], ["reload"], ["explain", LONDON, "www.gctl.test"]):
         r = ctl.run("--zone", "gctl.test", *cmd)
         t.check("gslbctl --zone with %s: exit 2, --zone does not apply" % cmd[0],
