@@ -11,6 +11,7 @@
 #include <getopt.h>
 #include <grp.h>
 #include <libgen.h>
+#include <malloc.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -918,6 +919,13 @@ int main(int argc, char **argv)
     geo_db_t *db;
     int rc;
 
+    /* One malloc arena for every thread. Reloads build the new snapshot on
+     * the loader thread; with glibc's default arena per thread, what the
+     * main thread freed (the start-up load's scratch, the old snapshot) was
+     * never reused there, and the 100,000-name zone's reload peaked at
+     * 420 MiB instead of 288. Answering allocates nothing, so no thread
+     * waits on the shared arena's lock where it matters. */
+    mallopt(M_ARENA_MAX, 1);
     log_init("gslbd", LOG_LEVEL_INFO);
     /* A client that resets its TCP or control connection while we write must
      * cost an EPIPE on that connection, not the process (libuv leaves SIGPIPE
