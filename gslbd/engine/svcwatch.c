@@ -27,6 +27,9 @@ struct svcwatch {
     const snapshot_t *snap;
     uint64_t gen;
     bool looked;
+    uint64_t minute_ms;  /* when the current minute of the line budget began */
+    size_t minute_lines; /* lines logged in it */
+    size_t minute_left;  /* changes it did not log */
 };
 
 svcwatch_t *svcwatch_new(void)
@@ -172,10 +175,28 @@ static size_t svcwatch_report(const svcwatch_entry_t *e, const uint8_t old[2], s
     return lines;
 }
 
-size_t svcwatch_poll(svcwatch_t *w, const snapshot_t *snap, uint64_t gen)
+/* Start a new minute of the line budget when the last one is over, saying
+ * what it left out. Returns the lines this look may log. */
+static size_t svcwatch_budget(svcwatch_t *w, uint64_t now_ms)
+{
+    if (!w->looked || now_ms - w->minute_ms >= 60000) {
+        if (w->minute_left > 0) {
+            log_warn("%zu more changes of how services answer in the last minute were not "
+                     "logged (at most %d lines a minute); gslbctl status shows each service now",
+                     w->minute_left, SVCWATCH_PER_MIN);
+        }
+        w->minute_ms = now_ms;
+        w->minute_lines = w->minute_left = 0;
+    }
+    size_t left = SVCWATCH_PER_MIN - w->minute_lines;
+    return left < SVCWATCH_LINES ? left : SVCWATCH_LINES;
+}
+
+size_t svcwatch_poll(svcwatch_t *w, const snapshot_t *snap, uint64_t gen, uint64_t now_ms)
 {
     svcwatch_entry_t *e = w->e;
     size_t n = w->n, changed = 0, reported = 0, lines = 0;
+    size_t budget = svcwatch_budget(w, now_ms);
 
     if (w->looked && snap == w->snap && gen == w->gen) {
         return 0;
@@ -195,17 +216,21 @@ size_t svcwatch_poll(svcwatch_t *w, const snapshot_t *snap, uint64_t gen)
         e[i].st[0] = (uint8_t)select_service_state(e[i].svc, false);
         e[i].st[1] = (uint8_t)select_service_state(e[i].svc, true);
         if (e[i].st[0] != old[0] || e[i].st[1] != old[1]) {
-            size_t said = svcwatch_report(&e[i], old, SVCWATCH_LINES - lines);
+            size_t said = svcwatch_report(&e[i], old, budget - lines);
             changed++;
             reported += said > 0;
             lines += said;
         }
     }
-    if (changed > reported) {
+    if (changed > reported && budget == SVCWATCH_LINES) {
         log_warn("... and %zu more services changed how they answer (gslbctl status shows the "
                  "regions)",
                  changed - reported);
+        lines++;
+    } else if (changed > reported) {
+        w->minute_left += changed - reported; /* the minute's budget ran out */
     }
+    w->minute_lines += lines;
     if (e != w->e) {
         svcwatch_clear(w->e, w->n);
     }

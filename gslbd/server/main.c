@@ -853,7 +853,8 @@ static void svc_check(uv_check_t *h)
     gslbd_t *g = h->data;
 
     svcwatch_poll(g->svcw, server_snapshot(g->srv),
-                  atomic_load_explicit(healthdb_gen(g->health), memory_order_acquire));
+                  atomic_load_explicit(healthdb_gen(g->health), memory_order_acquire),
+                  uv_now(g->loop));
 }
 
 static int serve(options_t *opt, zoneset_t *zs, geo_db_t *db, healthdb_t *health, snapshot_t *snap,

@@ -376,6 +376,20 @@ def many_services(t):
     t.check("25 services fail open at once: 20 lines, then one that counts the other 5",
             w and log.count("failing open") == 20, "lines: %d" % log.count("failing open"),
             *log.splitlines()[-3:])
+
+    # Flapping: at most 60 lines a minute. The minute began at start-up; so far 21 lines.
+    # auto: 20 + 1 more (42); down: 18 of 25 (60, 7 left out); auto: 0 of 25 (32 left out).
+    for cmd in ("auto", "down", "auto"):
+        t.eq("gslbctl %s only" % cmd, 0, g.Gslbctl(t, ctl).run(cmd, "only").status)
+        time.sleep(0.3)
+    log = srv.log(since=mark)
+    said = sum(1 for line in log.splitlines() if "service 's" in line or "... and" in line)
+    t.check("a flapping region: at most 60 lines about services in the minute (60 here)",
+            said == 60, "lines: %d" % said, *log.splitlines()[-3:])
+    w = srv.wait_log(r"warning: 32 more changes of how services answer in the last minute were "
+                     r"not logged \(at most 60 lines a minute\)", 70, since=mark)
+    t.check("when the minute ends, one line counts the 32 changes it left out", w,
+            *srv.log(since=mark).splitlines()[-3:])
     t.eq("gslbd: SIGTERM exits 0", 0, srv.stop())
 
 
