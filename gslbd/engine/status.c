@@ -414,9 +414,33 @@ static bool shares(const status_env_t *env, const svc_rt_t *svc, stats_svc_t *su
     return true;
 }
 
+/* How a service answers a family now (select_service_state(), the rule the
+ * answers follow): as health decides, or one of the ways it answers when no
+ * region can. Words for the text, then for JSON. */
+static const char *svc_state_text(svc_state_t st, bool json)
+{
+    switch (st) {
+    case SVC_STATE_OK:
+        return json ? "health" : "by health";
+    case SVC_STATE_OPEN:
+        return json ? "failing_open" : "FAILING OPEN (no region up: every region answers)";
+    case SVC_STATE_DRAINED:
+        return json ? "all_drained" : "ALL DRAINED (answered all the same)";
+    case SVC_STATE_FALLBACK:
+        return json ? "fallback" : "ON FALLBACK (no region up)";
+    case SVC_STATE_NODATA:
+        return json ? "nodata" : "NODATA (no region up)";
+    case SVC_STATE_SERVFAIL:
+        return json ? "servfail" : "SERVFAIL (no region up)";
+    }
+    return "?";
+}
+
 static void text_service(const zone_rt_t *zr, const svc_rt_t *svc, const status_env_t *env,
                          FILE *out)
 {
+    svc_state_t st4 = select_service_state(svc, false), st6 = select_service_state(svc, true);
+
     uint64_t *regions = xcalloc(svc->n_regions + 1u, sizeof(*regions));
     stats_svc_t sum;
 
@@ -425,6 +449,13 @@ static void text_service(const zone_rt_t *zr, const svc_rt_t *svc, const status_
         fprintf(out, ", %u regions an answer", svc->answers);
     }
     fputc(')', out);
+    if (st4 != SVC_STATE_OK || st6 != SVC_STATE_OK) {
+        if (st4 == st6) {
+            fprintf(out, " A and AAAA %s", svc_state_text(st4, false));
+        } else {
+            fprintf(out, " A %s, AAAA %s", svc_state_text(st4, false), svc_state_text(st6, false));
+        }
+    }
     if (shares(env, svc, &sum, regions)) {
         fprintf(out, ": %llu answers in the last %.0f s", (unsigned long long)sum.answers,
                 (double)sum.window_ms / 1000.0);
@@ -562,6 +593,10 @@ static void json_service(json_t *j, const svc_rt_t *svc, const status_env_t *env
     json_string(j, "name", svc->name);
     json_string(j, "policy", policy_name(svc->policy));
     json_uint(j, "answers_per_query", svc->answers);
+    json_object_begin(j, "answering");
+    json_string(j, "A", svc_state_text(select_service_state(svc, false), true));
+    json_string(j, "AAAA", svc_state_text(select_service_state(svc, true), true));
+    json_object_end(j);
     if (!have) {
         json_null(j, "window_s");
         json_null(j, "answers");

@@ -305,6 +305,18 @@ def overruled(t, ctl, srv):
             "SERVFAIL)', not 'all down'",
             line is not None and "no region (NODATA or SERVFAIL)" in line
             and "all down" not in line, line)
+    t.eq("gslbctl down lab: exit 0", 0, ctl.run("down", "lab").status)
+    m = re.search(r"(?m)^service gctl\.test lab .*$", ctl.run("status").out)
+    t.check("status: a service with every region down says it is failing open",
+            m is not None and " A FAILING OPEN (no region up: every region answers)" in m.group(0),
+            m.group(0) if m else "no line for lab")
+    svc = service_of(status_json(ctl)[1], "lab") or {}
+    t.eq("status JSON: answering A failing_open, AAAA health (no region has IPv6)",
+         {"A": "failing_open", "AAAA": "health"}, svc.get("answering"))
+    t.eq("gslbctl auto lab: exit 0", 0, ctl.run("auto", "lab").status)
+    m = re.search(r"(?m)^service gctl\.test lab .*$", ctl.run("status").out)
+    t.check("... and says nothing of it once lab is up again",
+            m is not None and "FAILING" not in m.group(0), m.group(0) if m else "no line")
     for cmd in (["status"], ["reload"], ["explain", LONDON, "www.gctl.test"]):
         r = ctl.run("--zone", "gctl.test", *cmd)
         t.check("gslbctl --zone with %s: exit 2, --zone does not apply" % cmd[0],
