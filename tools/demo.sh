@@ -221,8 +221,9 @@ cat <<EOF
   dig @127.0.0.1 -p $PORT www.gslb.example.com +subnet=$SINGAPORE      # Singapore
   dig @127.0.0.1 -p $PORT www.gslb.example.com +subnet=$US        # United States
   dig @::1 -p $PORT www.gslb.example.com AAAA +subnet=$LONDON +tcp   # IPv6, TCP
-  bin/gslbd --zones $ZONE --explain $LONDON www.gslb.example.com
+  bin/gslbctl --control $CTL explain $LONDON www.gslb.example.com   # live health
   bin/gslbctl --control $CTL status
+  bin/gslbctl --control $CTL reload           # after editing $ZONE
   bin/gslbctl --control $CTL drain eu-west    # then: auto eu-west
   touch $DOWN_FILE                            # fail eu-west (rm heals)
 EOF
