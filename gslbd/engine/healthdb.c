@@ -81,6 +81,15 @@ static bool str_eq(const char *a, const char *b)
     return a == b || (a && b && strcmp(a, b) == 0);
 }
 
+/* Whether slot s is the one named: zone NULL names it in every zone, member
+ * NULL the region itself. */
+static bool slot_named(const healthdb_slot_t *s, const char *zone, const char *region,
+                       const char *member)
+{
+    return (zone == NULL || strcmp(s->zone, zone) == 0) && strcmp(s->region, region) == 0 &&
+           str_eq(s->member, member);
+}
+
 static bool rule_matches(const override_rule_t *r, const healthdb_slot_t *s)
 {
     return (strcmp(r->zone, "*") == 0 || strcmp(r->zone, s->zone) == 0) &&
@@ -107,13 +116,10 @@ healthdb_slot_t *healthdb_slot(healthdb_t *h, const char *zone, const char *regi
                                const char *member)
 {
     unsigned b = slot_hash(zone, region, member);
-    healthdb_slot_t *s;
+    healthdb_slot_t *s = healthdb_slot_find(h, zone, region, member);
 
-    for (s = h->buckets[b]; s != NULL; s = s->next) {
-        if (strcmp(s->zone, zone) == 0 && strcmp(s->region, region) == 0 &&
-            str_eq(s->member, member)) {
-            return s;
-        }
+    if (s != NULL) {
+        return s;
     }
     s = xcalloc(1, sizeof(*s));
     s->zone = xstrdup(zone);
@@ -460,8 +466,7 @@ healthdb_slot_t *healthdb_slot_find(const healthdb_t *h, const char *zone, const
                                     const char *member)
 {
     for (healthdb_slot_t *s = h->buckets[slot_hash(zone, region, member)]; s; s = s->next) {
-        if (strcmp(s->zone, zone) == 0 && strcmp(s->region, region) == 0 &&
-            str_eq(s->member, member)) {
+        if (slot_named(s, zone, region, member)) {
             return s;
         }
     }
@@ -501,8 +506,7 @@ int healthdb_override(healthdb_t *h, const char *zone, const char *region, const
     rule_add(h, zone ? zone : "*", region, member, ov);
     for (unsigned b = 0; b < HEALTH_BUCKETS; b++) {
         for (healthdb_slot_t *s = h->buckets[b]; s != NULL; s = s->next) {
-            if ((zone == NULL || strcmp(s->zone, zone) == 0) && strcmp(s->region, region) == 0 &&
-                str_eq(s->member, member)) {
+            if (slot_named(s, zone, region, member)) {
                 atomic_store(&s->override, (uint8_t)rules_for(h, s));
                 healthdb_changed(h);
                 changed++;
@@ -539,8 +543,7 @@ int healthdb_override_overruled(const healthdb_t *h, const char *zone, const cha
 
     for (unsigned b = 0; b < HEALTH_BUCKETS; b++) {
         for (const healthdb_slot_t *s = h->buckets[b]; s != NULL; s = s->next) {
-            if ((zone == NULL || strcmp(s->zone, zone) == 0) && strcmp(s->region, region) == 0 &&
-                str_eq(s->member, member)) {
+            if (slot_named(s, zone, region, member)) {
                 health_override_t now = (health_override_t)atomic_load(&s->override);
                 if (now != ov) {
                     *actual = now;
