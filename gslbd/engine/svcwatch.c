@@ -208,7 +208,9 @@ size_t svcwatch_poll(svcwatch_t *w, const snapshot_t *snap, uint64_t gen, uint64
         uint8_t old[2] = {SVC_STATE_OK, SVC_STATE_OK};
         /* The same snapshot: the same entries, in place. */
         const svcwatch_entry_t *prev =
-            e == w->e ? &e[i] : bsearch(&e[i], w->e, w->n, sizeof(*e), svcwatch_cmp);
+            e == w->e  ? &e[i]
+            : w->n > 0 ? bsearch(&e[i], w->e, w->n, sizeof(*e), svcwatch_cmp)
+                       : NULL; /* the first look: bsearch must not see a NULL array */
 
         if (prev != NULL) {
             memcpy(old, prev->st, sizeof(old));
