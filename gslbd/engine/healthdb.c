@@ -383,8 +383,12 @@ void healthdb_free(healthdb_t *h)
             free(s);
         }
     }
-    while (h->rules != NULL) {
-        rule_add(h, h->rules->zone, h->rules->region, h->rules->member, HEALTH_OV_NONE);
+    for (override_rule_t *r = h->rules, *next; r != NULL; r = next) {
+        next = r->next;
+        free(r->zone);
+        free(r->region);
+        free(r->member);
+        free(r);
     }
     for (size_t i = 0; i < h->n_sources; i++) {
         free(h->sources[i].name);
