@@ -14,12 +14,13 @@
 # Each set is a list below; a package goes in the first set that needs it.
 set -eu
 
-# make: compiler and libraries; geo/world.mmdb from tor-geoipdb, tzdata and
-# CLDR data, written with MaxMind::DB::Writer; python3 for tools/check-layers,
-# which every build runs.
+# make: compiler and libraries (libmicrohttpd for the daemons' --http
+# listener); geo/world.mmdb from tor-geoipdb, tzdata and CLDR data, written
+# with MaxMind::DB::Writer; python3 for tools/check-layers, which every build
+# runs.
 BUILD="build-essential pkg-config libldns-dev libuv1-dev libmaxminddb-dev libyaml-dev
-libcurl4-openssl-dev libsystemd-dev libmaxmind-db-writer-perl tor-geoipdb tzdata
-unicode-cldr-core python3"
+libcurl4-openssl-dev libsystemd-dev libmicrohttpd-dev libmaxmind-db-writer-perl tor-geoipdb
+tzdata unicode-cldr-core python3"
 # tools/demo.sh and tools/nginx.sh: the regions' web servers, the queries shown,
 # the health pages fetched, processes stopped.
 DEMO="nginx dnsutils curl procps"
@@ -27,9 +28,11 @@ DEMO="nginx dnsutils curl procps"
 # checkers, load, leak checks, network namespaces, certificates, unit-file
 # verification (systemd-analyze), the mmdb and ldns command-line tools, and
 # mandoc, man-db and groff-base (test_manpages.py and `make man-lint` lint and
-# render the manual pages in man/).
+# render the manual pages in man/); chromium loads the status page
+# (test_statuspage.py). promtool comes from the prometheus package without
+# installing that server: tools/promtool.sh.
 TEST="libcriterion-dev python3-dnspython dnsperf valgrind zonemaster-cli dnsviz openssl
-iproute2 util-linux systemd ldnsutils mmdb-bin mandoc man-db groff-base"
+iproute2 util-linux systemd ldnsutils mmdb-bin mandoc man-db groff-base chromium"
 ANALYZE="cppcheck clang clang-tools"
 
 case "${1:-test}" in
