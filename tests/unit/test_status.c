@@ -271,7 +271,8 @@ static void ask(const snapshot_t *s, unsigned set, const char *src_ip)
     static const uint8_t name[] = {3, 'w', 'w', 'w', 2, 's', 't', 4, 't', 'e', 's', 't', 0};
     struct sockaddr_storage from = {.ss_family = AF_INET};
     struct sockaddr_in *sin = (struct sockaddr_in *)&from;
-    answer_ctx_t ctx = {.rng = 1, .count_set = set};
+    static qstats_flow_t counts;
+    answer_ctx_t ctx = {.rng = 1, .count_set = set, .qflow = &counts};
     size_t len = 12;
 
     memcpy(q + len, name, sizeof(name));
