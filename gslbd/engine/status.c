@@ -568,6 +568,10 @@ static void json_region(json_t *j, const region_rt_t *r, const status_env_t *env
     json_string(j, "state", select_state_name(rep.state));
     json_string(j, "why", why);
     json_string(j, "override", health_override_name(rep.override));
+    /* Where the zone file puts it, for the status page's map; 4 decimals
+     * are about 11 m, finer than any zone file means. */
+    json_number(j, "lat", r->lat, 4);
+    json_number(j, "lon", r->lon, 4);
     json_uint(j, "weight", r->weight);
     json_uint(j, "effective_weight", rep.weight);
     json_uint(j, "min_up", r->min_up);
