@@ -115,6 +115,22 @@ $(BUILD)/geo/countries.c: geo/build-countries geo/country-points.pl /usr/share/z
 $(BUILD)/geo/countries.o: $(BUILD)/geo/countries.c
 	$(CC) $(CFLAGS) $(XCFLAGS) -c -o $@ $<
 
+# The status page gslbd serves at /status (gslbd/server/statuspage.h): the
+# page with a world map outline drawn from the GSHHG shoreline Debian ships
+# (python-cartopy-data; LGPL-3+, see tools/gen-worldmap.py), or a graticule
+# when that is not installed.
+COASTLINE := /usr/share/cartopy/data/shapefiles/gshhs/c/GSHHS_c_L1.shp
+$(BUILD)/gen/worldmap.svg: tools/gen-worldmap.py $(wildcard $(COASTLINE))
+	@mkdir -p $(dir $@)
+	tools/gen-worldmap.py $(COASTLINE) $@
+
+$(BUILD)/gen/statuspage.c: tools/embed-page.py gslbd/server/page/status.html \
+                           $(BUILD)/gen/worldmap.svg
+	tools/embed-page.py gslbd/server/page/status.html $(BUILD)/gen/worldmap.svg $@
+
+$(BUILD)/gen/statuspage.o: $(BUILD)/gen/statuspage.c
+	$(CC) $(CFLAGS) $(XCFLAGS) -c -o $@ $<
+
 # One version for every program, from the VERSION file.
 $(BUILD)/common/version.o: XCFLAGS += -DGSLB_VERSION='"$(VERSION)"'
 $(BUILD)/common/version.o: VERSION
@@ -132,7 +148,7 @@ FORCE:
 $(BUILD)/gslbd/server/geoip.o: XCFLAGS += -DGSLB_DATADIR='"$(DATADIR)"'
 $(BUILD)/gslbd/server/geoip.o: $(BUILD)/install-paths
 
-bin/gslbd: $(SERVER_OBJ) $(LIBS_gslbd)
+bin/gslbd: $(SERVER_OBJ) $(BUILD)/gen/statuspage.o $(LIBS_gslbd)
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) $(XLDFLAGS) -o $@ $^ $(SYS_engine) $(SYS_uv) $(SYS_systemd) -lpthread
 
