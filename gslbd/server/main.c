@@ -44,6 +44,7 @@
 #include "gslbd/engine/svcwatch.h"
 #include "gslbd/engine/zoneset.h"
 #include "gslbd/server/server.h"
+#include "gslbd/server/statuspage.h"
 
 /* Descriptors kept for other things than TCP connections, besides those open
  * at start and the server's sockets: the main loop's (signals, file watches),
@@ -844,6 +845,11 @@ static void http_handle(void *arg, const char *path, http_reply_t *r)
     } else if (strcmp(path, "/api/v1/status") == 0) {
         if ((out = http_body(r, "application/json")) != NULL) {
             write_status(g, out, true);
+        }
+    } else if (strcmp(path, "/status") == 0) {
+        /* Static: the page fetches /api/v1/status itself (statuspage.h). */
+        if ((out = http_body(r, "text/html; charset=utf-8")) != NULL) {
+            fwrite(statuspage_html, 1, statuspage_len, out);
         }
     } else if (strcmp(path, "/healthz") == 0) {
         const char *why = not_ready(g);
