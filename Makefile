@@ -59,6 +59,7 @@ SYS_maxminddb := -lmaxminddb
 SYS_uv        := -luv
 SYS_curl      := -lcurl
 SYS_systemd   := $(shell pkg-config --libs libsystemd 2>/dev/null || echo -lsystemd)
+SYS_mhd       := -lmicrohttpd
 
 src = $(filter-out $(2),$(wildcard $(1)/*.c))
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
@@ -134,7 +135,7 @@ $(BUILD)/gslbd/server/geoip.o: $(BUILD)/install-paths
 
 bin/gslbd: $(SERVER_OBJ) $(LIBS_gslbd)
 	@mkdir -p bin
-	$(CC) $(LDFLAGS) $(XLDFLAGS) -o $@ $^ $(SYS_engine) $(SYS_uv) $(SYS_systemd) -lpthread
+	$(CC) $(LDFLAGS) $(XLDFLAGS) -o $@ $^ $(SYS_engine) $(SYS_uv) $(SYS_systemd) $(SYS_mhd) -lpthread
 
 bin/gslbctl: $(GSLBCTL_OBJ) $(LIB_common)
 	@mkdir -p bin
@@ -143,7 +144,7 @@ bin/gslbctl: $(GSLBCTL_OBJ) $(LIB_common)
 bin/healthd: $(BUILD)/healthd/main.o $(LIBS_healthd)
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) $(XLDFLAGS) -o $@ $^ $(SYS_ldns) $(SYS_yaml) $(SYS_uv) $(SYS_curl) \
-		$(SYS_systemd)
+		$(SYS_systemd) $(SYS_mhd)
 
 # Unit tests link the engine and healthd's libraries, never the server, the
 # daemon library or libuv (healthd's archive only lends its pure objects).

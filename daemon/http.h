@@ -30,10 +30,10 @@
 #include "common/diag.h"
 
 /* Caps on clients; also given in the README's Monitoring section. */
-#define HTTP_MAX_CONNECTIONS 64  /* in all, over every address */
-#define HTTP_MAX_PER_IP      16  /* from one client address */
-#define HTTP_TIMEOUT_S       10  /* a connection idle this long is closed */
-#define HTTP_MAX_LISTEN      8   /* --http given at most this often */
+#define HTTP_MAX_CONNECTIONS 64 /* in all, over every address */
+#define HTTP_MAX_PER_IP      16 /* from one client address */
+#define HTTP_TIMEOUT_S       10 /* a connection idle this long is closed */
+#define HTTP_MAX_LISTEN      8  /* --http given at most this often */
 
 typedef struct http http_t;
 
@@ -65,6 +65,9 @@ int http_parse_addr(const char *text, struct sockaddr_storage *out, char *why, s
  * left open). */
 int http_new(uv_loop_t *loop, const char *const *addrs, size_t n, http_handler_fn fn, void *arg,
              http_t **out, diag_t *errs);
+
+/* libmicrohttpd's version, for --version. */
+const char *http_library_version(void);
 
 /* Stop: the listening sockets and open connections close, the loop's
  * handles close on its next turn. NULL-safe. */

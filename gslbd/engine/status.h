@@ -39,6 +39,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "common/prom.h"
 #include "gslbd/engine/healthdb.h"
 #include "gslbd/engine/snapshot.h"
 #include "gslbd/engine/stats.h"
@@ -67,5 +68,12 @@ typedef struct {
 
 void status_write_text(const status_t *st, const status_env_t *env, FILE *out);
 void status_write_json(const status_t *st, const status_env_t *env, FILE *out);
+
+/* The same facts as Prometheus metrics (common/prom.h): zone serials and
+ * reload times, reloads by result, each region's, member's and service's
+ * state as a state set (one sample per word, 1 for the word that holds),
+ * region weights, and each healthd source's connection, last report age and
+ * reports received. Metric names are in the README's Monitoring section. */
+void status_write_prom(const status_t *st, const status_env_t *env, prom_t *p);
 
 #endif

@@ -185,6 +185,11 @@ const snapshot_t *server_snapshot(const server_t *srv)
     return reclaim_current(srv->rc);
 }
 
+uint64_t server_generation(const server_t *srv)
+{
+    return reclaim_generation(srv->rc);
+}
+
 bool server_rrl_stats(const server_t *srv, rrl_stats_t *out)
 {
     if (srv->rrl == NULL) {

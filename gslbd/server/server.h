@@ -63,6 +63,9 @@ unsigned server_count_sets(const server_config_t *cfg);
 /* The snapshot being served now (main thread: stable until the next swap). */
 const snapshot_t *server_snapshot(const server_t *srv);
 
+/* Snapshots published so far (the first one is 1). Main thread. */
+uint64_t server_generation(const server_t *srv);
+
 /* What rate limiting did so far; false when it is off. Any thread. */
 bool server_rrl_stats(const server_t *srv, rrl_stats_t *out);
 
