@@ -124,12 +124,12 @@ def served(t, tool, alert_text, dash_text):
                    args=["--http", "127.0.0.1:%d" % hport])
     if not t.start(hd):
         t.bail("healthd starts with --http", *hd.why)
-    g.until(lambda: "up" in prom.get("127.0.0.1", gport, "/api/v1/status")[2], 5)
+    g.until(lambda: "up" in prom.http_get(gport, "/api/v1/status")[2], 5)
     srv.query("www.contrib.test", "A")
 
     families = set()
     for name, port in (("gslbd", gport), ("healthd", hport)):
-        status, _, body = prom.get("127.0.0.1", port, "/metrics")
+        status, _, body = prom.http_get(port, "/metrics")
         r = subprocess.run([tool, "check", "metrics"], input=body, capture_output=True,
                            text=True, timeout=60)
         t.check("promtool check metrics passes on a live scrape of %s" % name,
