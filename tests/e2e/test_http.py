@@ -118,16 +118,16 @@ def command_line(t, zdir):
 
 def paths(t, port, ctl):
     for host in ("127.0.0.1", "::1"):
-        status, hdr, body = prom.get(host, port, "/healthz")
+        status, hdr, body = prom.http_get(port, "/healthz", host=host)
         t.eq("GET /healthz on %s: 200 ok" % host, (200, "ok\n"), (status, body))
-    status, hdr, body = prom.get("127.0.0.1", port, "/metrics")
+    status, hdr, body = prom.http_get(port, "/metrics")
     t.check("GET /metrics: 200, text format 0.0.4",
             status == 200 and hdr.get("content-type", "").startswith(
                 "text/plain; version=0.0.4"), status, hdr)
     try:
         prom.parse(body)
         t.ok("/metrics parses as the text format (strictly)")
-    except ValueError as e:
+    except prom.PromError as e:
         t.not_ok("/metrics parses as the text format (strictly)", str(e))
     path, why = promtool()
     if path is None:
@@ -139,7 +139,7 @@ def paths(t, port, ctl):
                 r.returncode == 0 and not r.stdout.strip() and not r.stderr.strip(),
                 r.stdout[-3000:], r.stderr[-3000:])
 
-    status, hdr, body = prom.get("::1", port, "/api/v1/status")
+    status, hdr, body = prom.http_get(port, "/api/v1/status", host="::1")
     r = ctl.run("status", "--json")
     try:
         api, cli = json.loads(body), json.loads(r.out)
@@ -150,18 +150,18 @@ def paths(t, port, ctl):
     t.check("GET /api/v1/status: 200, application/json, the document of gslbctl status --json "
             "(times aside)", status == 200 and hdr.get("content-type") == "application/json"
             and same, body[:1500], r.out[:1500])
-    status, _, body = prom.get("127.0.0.1", port, "/")
+    status, _, body = prom.http_get(port, "/")
     t.check("GET /: an index naming every path",
             status == 200 and all(p in body for p in ("/metrics", "/status", "/api/v1/status",
                                                       "/healthz")), body)
-    status, _, body = prom.get("127.0.0.1", port, "/nothing/here")
+    status, _, body = prom.http_get(port, "/nothing/here")
     t.eq("GET of an unknown path: 404", 404, status)
-    status, hdr, body = prom.get("127.0.0.1", port, "/metrics", method="HEAD")
+    status, hdr, body = prom.http_get(port, "/metrics", method="HEAD")
     t.check("HEAD /metrics: 200, a Content-Length, no body",
             status == 200 and int(hdr.get("content-length", "0")) > 1000 and body == "",
             status, hdr)
     for method in ("POST", "PUT", "DELETE"):
-        status, hdr, body = prom.get("127.0.0.1", port, "/metrics", method=method)
+        status, hdr, body = prom.http_get(port, "/metrics", method=method)
         t.check("%s: 405, Allow: GET, HEAD (read-only)" % method,
                 status == 405 and hdr.get("allow") == "GET, HEAD", status, hdr, body)
 
@@ -170,18 +170,18 @@ def paths(t, port, ctl):
 
 
 def zones(t, port, srv, ctl, zfile, ports):
-    m = prom.scrape("127.0.0.1", port)
+    m = prom.scrape(port)
     for zone in ("web.test", "other.test"):
         t.eq("gslb_zone_serial of %s is the SOA serial dig gets" % zone,
-             soa_serial(srv, zone), prom.value(m, "gslb_zone_serial", zone=zone))
+             soa_serial(srv, zone), prom.one(m, "gslb_zone_serial", zone=zone))
     t.eq("gslb_reloads_total: the two files loaded at start", 2,
-         prom.value(m, "gslb_reloads_total", result="loaded"))
+         prom.one(m, "gslb_reloads_total", result="loaded"))
     t.eq("gslb_up 1, gslb_build_info names the version",
-         (1, 1), (prom.value(m, "gslb_up"),
-                  prom.value(m, "gslb_build_info",
+         (1, 1), (prom.one(m, "gslb_up"),
+                  prom.one(m, "gslb_build_info",
                              version=(g.ROOT / "VERSION").read_text().strip())))
     t.eq("gslb_snapshot_generation 1 before any reload", 1,
-         prom.value(m, "gslb_snapshot_generation"))
+         prom.one(m, "gslb_snapshot_generation"))
     t.check("the built-in world database's build time and networks",
             prom.total(m, "gslb_geoip_build_timestamp_seconds") > 1.6e9
             and prom.total(m, "gslb_geoip_networks") > 10000,
@@ -189,9 +189,9 @@ def zones(t, port, srv, ctl, zfile, ports):
 
     def reloaded_by_watch(before, result):
         """Wait (bounded) for the file watch to reload a file with `result`: the scrape."""
-        w = g.until(lambda: prom.delta(before, prom.scrape("127.0.0.1", port),
+        w = g.until(lambda: prom.delta(before, prom.scrape(port),
                                        "gslb_reloads_total", result=result) >= 1, 8, every=0.2)
-        return w, prom.scrape("127.0.0.1", port)
+        return w, prom.scrape(port)
 
     before = m
     time.sleep(1.1)  # the reload's time must differ from the start's
@@ -202,16 +202,16 @@ def zones(t, port, srv, ctl, zfile, ports):
          (1, 1), (prom.delta(before, after, "gslb_reloads_total", result="loaded"),
                   prom.delta(before, after, "gslb_reloads_total", result="unchanged")))
     t.check("gslb_zone_serial of web.test is the new SOA serial, larger",
-            prom.value(after, "gslb_zone_serial", zone="web.test") == soa_serial(srv, "web.test")
-            > prom.value(before, "gslb_zone_serial", zone="web.test"),
-            prom.value(after, "gslb_zone_serial", zone="web.test"))
+            prom.one(after, "gslb_zone_serial", zone="web.test") == soa_serial(srv, "web.test")
+            > prom.one(before, "gslb_zone_serial", zone="web.test"),
+            prom.one(after, "gslb_zone_serial", zone="web.test"))
     t.check("gslb_zone_last_reload_timestamp_seconds of web.test moved on, other.test's not",
-            prom.value(after, "gslb_zone_last_reload_timestamp_seconds", zone="web.test")
-            > prom.value(before, "gslb_zone_last_reload_timestamp_seconds", zone="web.test")
-            and prom.value(after, "gslb_zone_last_reload_timestamp_seconds", zone="other.test")
-            == prom.value(before, "gslb_zone_last_reload_timestamp_seconds", zone="other.test"))
+            prom.one(after, "gslb_zone_last_reload_timestamp_seconds", zone="web.test")
+            > prom.one(before, "gslb_zone_last_reload_timestamp_seconds", zone="web.test")
+            and prom.one(after, "gslb_zone_last_reload_timestamp_seconds", zone="other.test")
+            == prom.one(before, "gslb_zone_last_reload_timestamp_seconds", zone="other.test"))
     t.eq("gslb_snapshot_generation 2 after the reload", 2,
-         prom.value(after, "gslb_snapshot_generation"))
+         prom.one(after, "gslb_snapshot_generation"))
 
     before = after
     zfile.write_text(ZONE.format(ns2="203.0.113.55", **ports).replace("ttl: 30}", "ttl: 30"))
@@ -219,12 +219,12 @@ def zones(t, port, srv, ctl, zfile, ports):
     t.check("a broken edit on disk: gslb_reloads_total{result=kept} +1 (%s)"
             % ("%d ms" % w.ms if w else "never"), w)
     t.eq("... loaded +0, the serial unchanged",
-         (0, prom.value(before, "gslb_zone_serial", zone="web.test")),
+         (0, prom.one(before, "gslb_zone_serial", zone="web.test")),
          (prom.delta(before, after, "gslb_reloads_total", result="loaded"),
-          prom.value(after, "gslb_zone_serial", zone="web.test")))
+          prom.one(after, "gslb_zone_serial", zone="web.test")))
     before = after
     r = ctl.run("reload")
-    after = prom.scrape("127.0.0.1", port)
+    after = prom.scrape(port)
     t.eq("gslbctl reload of every file: the broken one kept, the other loaded again",
          (1, 1, 1), (r.status, prom.delta(before, after, "gslb_reloads_total", result="kept"),
                      prom.delta(before, after, "gslb_reloads_total", result="loaded")))
@@ -237,8 +237,8 @@ def zones(t, port, srv, ctl, zfile, ports):
 
 def health(t, port, ctl, backends):
     def scrape_when(cond):
-        w = g.until(lambda: cond(prom.scrape("127.0.0.1", port)), 6, every=0.2)
-        return w, prom.scrape("127.0.0.1", port)
+        w = g.until(lambda: cond(prom.scrape(port)), 6, every=0.2)
+        return w, prom.scrape(port)
 
     w, m = scrape_when(lambda m: states(m, "gslb_region_state", region="eu-west") == ["up"]
                        and states(m, "gslb_region_state", region="us-east") == ["up"])
@@ -258,32 +258,32 @@ def health(t, port, ctl, backends):
          (states(m, "gslb_service_state", service="www", family="ipv4"),
           states(m, "gslb_service_state", service="www", family="ipv6")))
     t.check("healthd's source: connected, heard within 3 s, reports received",
-            prom.value(m, "gslb_health_source_connected", source="healthd") == 1
-            and prom.value(m, "gslb_health_source_last_report_age_seconds",
+            prom.one(m, "gslb_health_source_connected", source="healthd") == 1
+            and prom.one(m, "gslb_health_source_last_report_age_seconds",
                            source="healthd") < 3
-            and prom.value(m, "gslb_health_reports_total", source="healthd") >= 3,
+            and prom.one(m, "gslb_health_reports_total", source="healthd") >= 3,
             [(k, v) for k, v in m.items() if k[0].startswith("gslb_health_")])
 
     r = ctl.run("drain", "eu-west")
     t.eq("gslbctl drain eu-west: exit 0", 0, r.status)
-    m = prom.scrape("127.0.0.1", port)
+    m = prom.scrape(port)
     t.eq("drained: gslb_region_state drained, gslb_region_weight 0, its members still up",
          (["drained"], 0, [["up"], ["up"]]),
          (states(m, "gslb_region_state", region="eu-west"),
-          prom.value(m, "gslb_region_weight", region="eu-west"),
+          prom.one(m, "gslb_region_weight", region="eu-west"),
           [states(m, "gslb_member_state", member=a)
            for a in ("198.51.100.10", "198.51.100.11")]))
     t.eq("gslbctl auto eu-west: exit 0", 0, ctl.run("auto", "eu-west").status)
     t.eq("gslbctl drain eu-west 198.51.100.11: exit 0", 0,
          ctl.run("drain", "eu-west", "198.51.100.11").status)
-    m = prom.scrape("127.0.0.1", port)
+    m = prom.scrape(port)
     t.eq("a drained member: gslb_member_state drained, its region up",
          (["drained"], ["up"]), (states(m, "gslb_member_state", member="198.51.100.11"),
                                  states(m, "gslb_region_state", region="eu-west")))
     t.eq("gslbctl auto eu-west 198.51.100.11: exit 0", 0,
          ctl.run("auto", "eu-west", "198.51.100.11").status)
 
-    reports = prom.value(m, "gslb_health_reports_total", source="healthd")
+    reports = prom.one(m, "gslb_health_reports_total", source="healthd")
     backends[2].set("503")
     w, m = scrape_when(lambda m: states(m, "gslb_region_state", region="us-east") == ["down"])
     t.check("a backend answering 503: its member and its one-member region down (%s)"
@@ -291,8 +291,8 @@ def health(t, port, ctl, backends):
             w and states(m, "gslb_member_state", member="192.0.2.10") == ["down"],
             states(m, "gslb_region_state", region="us-east"))
     t.check("gslb_health_reports_total counted the report that said so",
-            prom.value(m, "gslb_health_reports_total", source="healthd") > reports,
-            reports, prom.value(m, "gslb_health_reports_total", source="healthd"))
+            prom.one(m, "gslb_health_reports_total", source="healthd") > reports,
+            reports, prom.one(m, "gslb_health_reports_total", source="healthd"))
     backends[2].set("200")
     w, m = scrape_when(lambda m: states(m, "gslb_region_state", region="us-east") == ["up"])
     t.check("... and up again once it answers 200", w)
@@ -302,18 +302,18 @@ def health(t, port, ctl, backends):
 
 
 def process(t, port, started):
-    m = prom.scrape("127.0.0.1", port)
+    m = prom.scrape(port)
     t.check("process_open_fds and process_max_fds: some open, under the limit",
-            0 < prom.value(m, "process_open_fds") < prom.value(m, "process_max_fds"),
-            prom.value(m, "process_open_fds"), prom.value(m, "process_max_fds"))
+            0 < prom.one(m, "process_open_fds") < prom.one(m, "process_max_fds"),
+            prom.one(m, "process_open_fds"), prom.one(m, "process_max_fds"))
     t.check("process_resident_memory_bytes: between 1 MiB and 2 GiB",
-            2**20 < prom.value(m, "process_resident_memory_bytes") < 2**31,
-            prom.value(m, "process_resident_memory_bytes"))
+            2**20 < prom.one(m, "process_resident_memory_bytes") < 2**31,
+            prom.one(m, "process_resident_memory_bytes"))
     t.check("process_start_time_seconds: within 5 s of when the test started gslbd",
-            abs(prom.value(m, "process_start_time_seconds") - started) < 5,
-            prom.value(m, "process_start_time_seconds"), started)
+            abs(prom.one(m, "process_start_time_seconds") - started) < 5,
+            prom.one(m, "process_start_time_seconds"), started)
     t.check("process_cpu_seconds_total: a little, not negative",
-            0 <= prom.value(m, "process_cpu_seconds_total") < 120)
+            0 <= prom.one(m, "process_cpu_seconds_total") < 120)
 
 
 # ------------------------------------------------------------------ abuse
@@ -345,7 +345,7 @@ def abuse(t, port, srv):
             s.close()
     def served():
         try:
-            return prom.get("127.0.0.1", port, "/healthz")[0] == 200
+            return prom.http_get(port, "/healthz")[0] == 200
         except OSError:
             return False
 
@@ -374,9 +374,9 @@ def abuse(t, port, srv):
         nonlocal scrapes
         while time.monotonic() < stop:
             try:
-                prom.scrape("127.0.0.1", port)
+                prom.scrape(port)
                 scrapes += 1
-            except (OSError, ValueError) as e:
+            except (OSError, prom.PromError) as e:
                 bad.append(str(e))
             time.sleep(0.05)
 
@@ -398,7 +398,7 @@ def emptied(t, port, srv, ctl, zdir):
     for f in sorted(zdir.glob("*.yaml")):
         f.unlink()
     ctl.run("reload")
-    status, _, body = prom.get("127.0.0.1", port, "/healthz")
+    status, _, body = prom.http_get(port, "/healthz")
     t.check("every zone file removed by mistake: the zones keep serving, /healthz stays 200",
             status == 200 and soa_serial(srv, "web.test") is not None, status, body)
 
