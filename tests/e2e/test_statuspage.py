@@ -342,7 +342,7 @@ def soa_serial(srv, zone):
 
 
 def served(t, hport):
-    status, hdr, body = prom.get("127.0.0.1", hport, "/status")
+    status, hdr, body = prom.http_get(hport, "/status")
     t.eq("GET /status: 200, Content-Type text/html; charset=utf-8",
          (200, "text/html; charset=utf-8"), (status, hdr.get("content-type")))
     t.check("GET /status: not to be cached (Cache-Control no-cache or no-store)",
