@@ -120,9 +120,14 @@ $(BUILD)/geo/countries.o: $(BUILD)/geo/countries.c
 # page with a world map outline drawn from the GSHHG shoreline Debian ships
 # (python-cartopy-data; LGPL-3+, see tools/gen-worldmap.py), or a graticule
 # when that is not installed.
+# The stamp changes when the shapefile comes or goes, so the map is redrawn
+# (its own date is the package's, older than any map drawn without it).
 COASTLINE := /usr/share/cartopy/data/shapefiles/gshhs/c/GSHHS_c_L1.shp
-$(BUILD)/gen/worldmap.svg: tools/gen-worldmap.py $(wildcard $(COASTLINE))
+$(BUILD)/gen/coastline: FORCE
 	@mkdir -p $(dir $@)
+	@echo '$(wildcard $(COASTLINE))' | cmp -s - $@ || echo '$(wildcard $(COASTLINE))' >$@
+
+$(BUILD)/gen/worldmap.svg: tools/gen-worldmap.py $(BUILD)/gen/coastline
 	tools/gen-worldmap.py $(COASTLINE) $@
 
 $(BUILD)/gen/statuspage.c: tools/embed-page.py gslbd/server/page/status.html \
