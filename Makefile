@@ -119,9 +119,9 @@ $(BUILD)/geo/countries.o: $(BUILD)/geo/countries.c
 # The status page gslbd serves at /status (gslbd/server/statuspage.h): the
 # page with a world map outline drawn from the GSHHG shoreline Debian ships
 # (python-cartopy-data; LGPL-3+, see tools/gen-worldmap.py), or a graticule
-# when that is not installed.
-# The stamp changes when the shapefile comes or goes, so the map is redrawn
-# (its own date is the package's, older than any map drawn without it).
+# when that is not installed. The stamp changes when the shapefile comes or
+# goes, so the map is redrawn (the file's own date is the package's, older
+# than any map drawn without it).
 COASTLINE := /usr/share/cartopy/data/shapefiles/gshhs/c/GSHHS_c_L1.shp
 $(BUILD)/gen/coastline: FORCE
 	@mkdir -p $(dir $@)
