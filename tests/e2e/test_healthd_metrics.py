@@ -240,7 +240,8 @@ def histogram(t, m):
 
 
 def refused(t, hd, port, ports):
-    pattern = "hm.test closed 127.0.0.1: probe of 127.0.0.1:%d failed: refused \\(" % ports["closed"]
+    pattern = ("hm.test closed 127.0.0.1: probe of 127.0.0.1:%d failed: refused \\("
+               % ports["closed"])
     counter = lambda: log_count(hd, pattern)  # noqa: E731
     between_probes(counter)
     m, logged = steady_scrape(port, counter)
