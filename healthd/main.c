@@ -13,6 +13,7 @@
 #include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -351,6 +352,9 @@ static void write_metrics(healthd_t *h, FILE *out)
 {
     prom_t p;
 
+    /* Only this thread writes the stream: spare stdio a lock per character
+     * (with 10,000 targets the page has 20,000 series). */
+    __fsetlocking(out, FSETLOCKING_BYCALLER);
     prom_init(&p, out);
     prom_family(&p, "gslb_build_info", PROM_GAUGE, "healthd's version, always 1.");
     prom_u64(&p, "gslb_build_info", 1, "version", gslb_version(), "daemon", "healthd", NULL);
