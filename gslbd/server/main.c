@@ -814,7 +814,7 @@ static void write_metrics(gslbd_t *g, FILE *out)
     prom_family(&p, "gslb_up", PROM_GAUGE,
                 "1 while gslbd serves (a zone loaded, not stopping), else 0: what /healthz says.");
     prom_u64(&p, "gslb_up", not_ready(g) == NULL, NULL);
-    prom_family(&p, "gslb_snapshot_generation", PROM_COUNTER,
+    prom_family(&p, "gslb_snapshot_generation", PROM_GAUGE,
                 "Snapshots published to the query threads (the first load and every reload "
                 "that changed what is served).");
     prom_u64(&p, "gslb_snapshot_generation", server_generation(g->srv), NULL);

@@ -7,6 +7,8 @@
     m[("gslb_up", frozenset())]         # 1.0
     prom.value(m, "gslb_healthd_probes_total", zone="hc.test", result="ok")  # one series
     prom.total(m, "gslb_healthd_probes_total", result="fail")  # the sum over matching ones
+    prom.one(m, "gslb_zone_serial", zone="hc.test")  # the one series whose labels include these
+    prom.delta(before, after, "gslb_queries_total", qtype="A")  # total() after - before
     status, headers, body = prom.http_get(port, "/metrics")    # plain HTTP on loopback
     m = prom.scrape(port)               # GET /metrics, status 200 required, parsed
 
@@ -170,6 +172,20 @@ def select(samples, name, **labels):
 def value(samples, name, **labels):
     """The value of the one series of `name` with exactly `labels`; None when absent."""
     return samples.get((name, frozenset(labels.items())))
+
+
+def one(samples, name, **labels):
+    """The value of the one series of `name` whose labels include `labels`; None when
+    there is none, PromError when several match."""
+    found = select(samples, name, **labels)
+    if len(found) > 1:
+        raise PromError("%d series of %s match %r" % (len(found), name, labels))
+    return next(iter(found.values())) if found else None
+
+
+def delta(before, after, name, **labels):
+    """total() in `after` minus total() in `before`."""
+    return total(after, name, **labels) - total(before, name, **labels)
 
 
 def total(samples, name, **labels):
