@@ -5,8 +5,10 @@
  * turns every pool member of a region with a check into a target, probes
  * them (probe.c) and reports their states to one or more gslbd control
  * sockets (report.c). SIGHUP and zone-file changes reload the targets (a
- * failed load keeps the old ones); SIGTERM and SIGINT stop cleanly. It
- * answers no DNS and decides nothing about answers: gslbd does.
+ * failed load keeps the old ones); SIGTERM and SIGINT stop cleanly. With
+ * --http it serves /metrics (metrics.c, daemon/procstat.h) and /healthz on
+ * its loop (daemon/http.h). It answers no DNS and decides nothing about
+ * answers: gslbd does.
  */
 #include <errno.h>
 #include <getopt.h>
