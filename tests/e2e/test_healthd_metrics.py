@@ -215,7 +215,11 @@ def exact_counts(t, port, nginx):
     time.sleep(3.0)  # three intervals later, at the same phase
     m2, n2 = steady_scrape(port, counter)
     ok2 = probes(m2, "web", "ok", "")
-    t.eq("ok probes rise by exactly 3 in 3 intervals of 1 s", 3, ok2 - ok1)
+    if WRAPPED:  # valgrind may delay a probe past the phase of the scrape
+        t.compare("ok probes rise by 3 (+-1 under a wrapper) in 3 intervals of 1 s",
+                  abs(ok2 - ok1 - 3), "<=", 1)
+    else:
+        t.eq("ok probes rise by exactly 3 in 3 intervals of 1 s", 3, ok2 - ok1)
     t.eq("... as nginx's log does", n2 - n1, ok2 - ok1)
     t.eq("the tcp check passes every probe", 0, probes(m2, "tcp", "fail"))
     return m2
@@ -240,7 +244,8 @@ def histogram(t, m):
 
 
 def refused(t, hd, port, ports):
-    pattern = "hm.test closed 127.0.0.1: probe of 127.0.0.1:%d failed: refused \\(" % ports["closed"]
+    pattern = ("hm.test closed 127.0.0.1: probe of 127.0.0.1:%d failed: refused \\("
+               % ports["closed"])
     counter = lambda: log_count(hd, pattern)  # noqa: E731
     between_probes(counter)
     m, logged = steady_scrape(port, counter)
@@ -264,7 +269,7 @@ def flip(t, port, nginx, a):
     m = prom.scrape(port)
     t.eq("the web member's state is up", (["up"], 3), state_of(m, "web"))
     nginx.fail()
-    down = a.wait_line(r"^1 MEMBER hm\.test web 127\.0\.0\.1 down reason=status 503$", W)
+    down = a.wait_line(r"^\d+ MEMBER hm\.test web 127\.0\.0\.1 down reason=status 503$", W)
     t.check("nginx answering 503 takes the member down (report)", down)
     m = prom.scrape(port)
     t.eq("... and the state gauge says down at once", (["down"], 3), state_of(m, "web"))
@@ -274,7 +279,7 @@ def flip(t, port, nginx, a):
     t.eq("failures counted with reason 'status 503' = the 503s nginx logged", n503,
          probes(m, "web", "fail", "status 503"))
     nginx.heal()
-    up = a.wait_line(r"^1 MEMBER hm\.test web 127\.0\.0\.1 up reason=status 200$", W, count=2)
+    up = a.wait_line(r"^\d+ MEMBER hm\.test web 127\.0\.0\.1 up reason=status 200$", W, count=2)
     t.check("healed, the member comes back up (report)", up)
     m = prom.scrape(port)
     t.eq("... and the state gauge says up again", (["up"], 3), state_of(m, "web"))
@@ -335,7 +340,7 @@ def run(t):
                          "[::1]:%d" % port])
     if not t.start(hd):
         t.bail("healthd starts with --http", *hd.why)
-    a.wait_line(r"^1 MEMBER hm\.test web 127\.0\.0\.1 up", W)
+    a.wait_line(r"^\d+ MEMBER hm\.test web 127\.0\.0\.1 up", W)
     endpoints(t, port)
     promtool_check(t, port)
     families(t, prom.scrape(port), a.socket, missing)
