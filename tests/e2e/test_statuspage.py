@@ -375,7 +375,8 @@ def first_render(t, page, srv, ctl, hport):
                          "document.getElementById('refresh').textContent]")))
     t.check("... and when it was last updated, not stale",
             page.eval("document.getElementById('updated').textContent.startsWith('updated ') && "
-                      "document.getElementById('stale').dataset.stale === 'false'"),
+                      "Math.abs(Date.now() - document.getElementById('updated').dataset.updatedMs)"
+                      " < 10000 && document.getElementById('stale').dataset.stale === 'false'"),
             page.eval("document.querySelector('header').innerText"))
     doc = status_json(ctl)
 
