@@ -59,6 +59,7 @@ SYS_maxminddb := -lmaxminddb
 SYS_uv        := -luv
 SYS_curl      := -lcurl
 SYS_systemd   := $(shell pkg-config --libs libsystemd 2>/dev/null || echo -lsystemd)
+SYS_mhd       := -lmicrohttpd
 
 src = $(filter-out $(2),$(wildcard $(1)/*.c))
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
@@ -115,6 +116,27 @@ $(BUILD)/geo/countries.c: geo/build-countries geo/country-points.pl /usr/share/z
 $(BUILD)/geo/countries.o: $(BUILD)/geo/countries.c
 	$(CC) $(CFLAGS) $(XCFLAGS) -c -o $@ $<
 
+# The status page gslbd serves at /status (gslbd/server/statuspage.h): the
+# page with a world map outline drawn from the GSHHG shoreline Debian ships
+# (python-cartopy-data; LGPL-3+, see tools/gen-worldmap.py), or a graticule
+# when that is not installed. The stamp changes when the shapefile comes or
+# goes, so the map is redrawn (the file's own date is the package's, older
+# than any map drawn without it).
+COASTLINE := /usr/share/cartopy/data/shapefiles/gshhs/c/GSHHS_c_L1.shp
+$(BUILD)/gen/coastline: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(wildcard $(COASTLINE))' | cmp -s - $@ || echo '$(wildcard $(COASTLINE))' >$@
+
+$(BUILD)/gen/worldmap.svg: tools/gen-worldmap.py $(BUILD)/gen/coastline
+	tools/gen-worldmap.py $(COASTLINE) $@
+
+$(BUILD)/gen/statuspage.c: tools/embed-page.py gslbd/server/page/status.html \
+                           $(BUILD)/gen/worldmap.svg
+	tools/embed-page.py gslbd/server/page/status.html $(BUILD)/gen/worldmap.svg $@
+
+$(BUILD)/gen/statuspage.o: $(BUILD)/gen/statuspage.c
+	$(CC) $(CFLAGS) $(XCFLAGS) -c -o $@ $<
+
 # One version for every program, from the VERSION file.
 $(BUILD)/common/version.o: XCFLAGS += -DGSLB_VERSION='"$(VERSION)"'
 $(BUILD)/common/version.o: VERSION
@@ -132,9 +154,9 @@ FORCE:
 $(BUILD)/gslbd/server/geoip.o: XCFLAGS += -DGSLB_DATADIR='"$(DATADIR)"'
 $(BUILD)/gslbd/server/geoip.o: $(BUILD)/install-paths
 
-bin/gslbd: $(SERVER_OBJ) $(LIBS_gslbd)
+bin/gslbd: $(SERVER_OBJ) $(BUILD)/gen/statuspage.o $(LIBS_gslbd)
 	@mkdir -p bin
-	$(CC) $(LDFLAGS) $(XLDFLAGS) -o $@ $^ $(SYS_engine) $(SYS_uv) $(SYS_systemd) -lpthread
+	$(CC) $(LDFLAGS) $(XLDFLAGS) -o $@ $^ $(SYS_engine) $(SYS_uv) $(SYS_systemd) $(SYS_mhd) -lpthread
 
 bin/gslbctl: $(GSLBCTL_OBJ) $(LIB_common)
 	@mkdir -p bin
@@ -143,7 +165,7 @@ bin/gslbctl: $(GSLBCTL_OBJ) $(LIB_common)
 bin/healthd: $(BUILD)/healthd/main.o $(LIBS_healthd)
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) $(XLDFLAGS) -o $@ $^ $(SYS_ldns) $(SYS_yaml) $(SYS_uv) $(SYS_curl) \
-		$(SYS_systemd)
+		$(SYS_systemd) $(SYS_mhd)
 
 # Unit tests link the engine and healthd's libraries, never the server, the
 # daemon library or libuv (healthd's archive only lends its pure objects).

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdbool.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 void prom_init(prom_t *p, FILE *f)
@@ -20,16 +21,19 @@ void prom_init(prom_t *p, FILE *f)
  * label value the double quote too. */
 static void put_escaped(FILE *f, const char *s, bool quote)
 {
-    for (; *s; s++) {
-        if (*s == '\\') {
-            fputs("\\\\", f);
-        } else if (*s == '\n') {
-            fputs("\\n", f);
-        } else if (quote && *s == '"') {
-            fputs("\\\"", f);
-        } else {
-            fputc(*s, f);
+    const char *stops = quote ? "\\\n\"" : "\\\n";
+
+    /* Runs that need no escape are written whole: label values are long
+     * and rarely hold one. */
+    for (;;) {
+        size_t run = strcspn(s, stops);
+        fwrite(s, 1, run, f);
+        s += run;
+        if (*s == '\0') {
+            return;
         }
+        fputs(*s == '\\' ? "\\\\" : *s == '\n' ? "\\n" : "\\\"", f);
+        s++;
     }
 }
 
@@ -71,14 +75,29 @@ static void put_head(prom_t *p, const char *name, va_list ap, const char *const 
     }
 }
 
+/* The shortest of %.15g, %.16g and %.17g that reads back as `v`: a time
+ * of 1796208664.06 prints so, not as 1796208664.0599999. */
+static void fmt_double(char *buf, size_t size, double v)
+{
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, size, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) {
+            return;
+        }
+    }
+}
+
 static void put_double(FILE *f, double v)
 {
+    char buf[40];
+
     if (isnan(v)) {
         fputs("NaN", f);
     } else if (isinf(v)) {
         fputs(v > 0 ? "+Inf" : "-Inf", f);
     } else {
-        fprintf(f, "%.17g", v);
+        fmt_double(buf, sizeof(buf), v);
+        fputs(buf, f);
     }
 }
 
@@ -148,7 +167,7 @@ void prom_histogram(prom_t *p, const char *name, const double *le, const uint64_
         snprintf(value, sizeof(value), "%" PRIu64, cum);
         put_series(p, name, "_bucket", ap, extra, value);
     }
-    snprintf(value, sizeof(value), "%.17g", isfinite(sum) ? sum : 0.0);
+    fmt_double(value, sizeof(value), isfinite(sum) ? sum : 0.0);
     put_series(p, name, "_sum", ap, NULL, value);
     snprintf(value, sizeof(value), "%" PRIu64, cum);
     put_series(p, name, "_count", ap, NULL, value);

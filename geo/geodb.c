@@ -503,3 +503,23 @@ void geo_db_free(geo_db_t *db)
         free(db);
     }
 }
+
+uint64_t geo_db_networks(const geo_db_t *db)
+{
+    const geo_trie_t *t = &db->trie;
+    uint64_t n = 0;
+
+    for (size_t i = 0; i < t->n_nodes; i++) {
+        for (int b = 0; b < 2; b++) {
+            uint32_t c = t->nodes[i].child[b];
+            n += (c & GEO_LEAF) != 0 && c != GEO_NONE;
+        }
+    }
+    /* A root that is itself a leaf locates its whole space. */
+    if ((t->root6 & GEO_LEAF) && t->root6 != GEO_NONE) {
+        n++;
+    } else if ((t->root4 & GEO_LEAF) && t->root4 != GEO_NONE) {
+        n++;
+    }
+    return n;
+}

@@ -59,6 +59,11 @@ typedef struct {
 int geo_db_open(const char *path, geo_db_t **out, diag_t *diag) ATTR_WUR;
 void geo_db_free(geo_db_t *db);
 
+/* The networks the database locates: the prefixes its trie holds a
+ * location for, after equal neighbours merged (IPv4 inside IPv6 counted
+ * once). One pass over the trie. */
+uint64_t geo_db_networks(const geo_db_t *db);
+
 /* An IPv6 address (16 bytes in network order) as two big-endian words:
  * walks shift its bits out of the top of hi, then of lo. */
 static inline void geo_addr_words(const uint8_t *addr, uint64_t *hi, uint64_t *lo)

@@ -24,6 +24,7 @@
 #include "common/alloc.h"
 #include "common/log.h"
 #include "healthd/curluv.h"
+#include "healthd/pstats.h"
 #include "healthd/scan.h"
 
 #define PROBE_REASON_MAX  (CURL_ERROR_SIZE + 64)
@@ -48,8 +49,10 @@ typedef struct probe {
     struct probe *qprev, *qnext;   /* in the owner's start queue */
     bool queued;
     bool running, dead;
-    uint64_t started; /* loop time the running probe started */
-    unsigned refs;    /* handles still to close after removal */
+    uint64_t started;    /* loop time the running probe started */
+    uint64_t started_ns; /* the same, uv_hrtime(): for its duration */
+    pstats_target_t stats;
+    unsigned refs; /* handles still to close after removal */
     /* http(s) */
     CURL *easy;
     curluv_job_t job;
@@ -86,6 +89,10 @@ struct prober {
     uint64_t stall_logged;
     unsigned long long discounted; /* timeouts not counted because of a stall */
     int open_handles;              /* idle and lag, closed before the prober is freed */
+    /* For /metrics; the prober lives as long as healthd, so these count
+     * across reloads. */
+    pstats_hist_t durations[CHECK_TCP + 1]; /* by check type */
+    pstats_lag_t lag_stats;
 };
 
 static void prober_on_idle(uv_idle_t *h);
@@ -126,6 +133,8 @@ static void probe_result(probe_t *p, bool ok, const char *reason)
     if (probe_discount(p, ok, reason)) {
         return;
     }
+    pstats_count(&p->stats, ok, reason);
+    pstats_observe(&p->owner->durations[t->type], (double)(uv_hrtime() - p->started_ns) / 1e9);
     bool changed = hstate_apply(&p->h, ok, t->rise, t->fall);
     unsigned run = ok ? p->h.ok_run : p->h.fail_run;
 
@@ -499,6 +508,7 @@ static void probe_dequeue(probe_t *p)
 static void probe_start(probe_t *p)
 {
     p->started = uv_now(p->owner->loop);
+    p->started_ns = uv_hrtime();
     if (p->t.type == CHECK_TCP) {
         probe_tcp_start(p);
     } else {
@@ -616,13 +626,18 @@ static void prober_note_lag(prober_t *o)
     o->stall_at = now;
 }
 
-/* Every PROBE_LAG_MS: how late did this check run? */
+/* Every PROBE_LAG_MS: how late did this check run? Each one is noted for
+ * the metrics, in real time (the loop's clock counts whole milliseconds). */
 static void prober_on_lag(uv_timer_t *h)
 {
     prober_t *o = h->data;
+    uint64_t now_ns = uv_hrtime(), period = PROBE_LAG_MS * 1000000ull;
+    uint64_t elapsed = now_ns - o->lag_last_ns;
 
+    pstats_lag_note(&o->lag_stats, uv_now(o->loop),
+                    elapsed > period ? (double)(elapsed - period) / 1e9 : 0.0);
     prober_note_lag(o);
-    o->lag_last_ns = uv_hrtime();
+    o->lag_last_ns = now_ns;
 }
 
 int prober_new(uv_loop_t *loop, prober_fn changed, void *arg, prober_t **out)
@@ -684,6 +699,11 @@ void prober_set(prober_t *p, target_t *t, size_t n, prober_diff_t *diff)
         if (map[j] >= 0) {
             v[j] = p->v[map[j]];
             kept[map[j]] = true;
+            /* The check's name is no part of the key: a renamed check keeps
+             * its targets, under the new name. */
+            char *check = v[j]->t.check;
+            v[j]->t.check = t[j].check;
+            t[j].check = check;
             target_clear(&t[j]);
             d.kept++;
             continue;
@@ -716,6 +736,30 @@ void prober_each(const prober_t *p, prober_fn fn, void *arg)
             fn(arg, &q->t, q->h.state, q->reason);
         }
     }
+}
+
+void prober_each_stats(const prober_t *p, prober_stats_fn fn, void *arg)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        fn(arg, &p->v[i]->t, p->v[i]->h.state, &p->v[i]->stats);
+    }
+}
+
+const pstats_hist_t *prober_durations(const prober_t *p, check_type_t type)
+{
+    return &p->durations[type];
+}
+
+void prober_lag(const prober_t *p, double *last, double *max)
+{
+    *last = p->lag_stats.last;
+    *max = pstats_lag_max(&p->lag_stats, uv_now(p->loop));
+}
+
+void prober_uncounted(const prober_t *p, uint64_t *late, uint64_t *stalled)
+{
+    *late = p->skipped;
+    *stalled = p->discounted;
 }
 
 size_t prober_count(const prober_t *p)

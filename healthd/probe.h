@@ -20,6 +20,7 @@
 #include <uv.h>
 
 #include "healthd/hstate.h"
+#include "healthd/pstats.h"
 #include "healthd/target.h"
 
 typedef struct prober prober_t;
@@ -45,6 +46,26 @@ void prober_set(prober_t *p, target_t *t, size_t n, prober_diff_t *diff);
 /* Call fn for every target whose state is known, with the reason of its
  * latest probe that agreed with that state. */
 void prober_each(const prober_t *p, prober_fn fn, void *arg);
+
+/* A target, its state and its probe counts (valid during the call only). */
+typedef void (*prober_stats_fn)(void *arg, const target_t *t, health_state_t state,
+                                const pstats_target_t *stats);
+
+/* Call fn for every target, in the order prober_set() was given them. */
+void prober_each_stats(const prober_t *p, prober_stats_fn fn, void *arg);
+
+/* The durations of the probes of one check type, counted since start (as
+ * many as the targets' counts of that type, less those of removed ones). */
+const pstats_hist_t *prober_durations(const prober_t *p, check_type_t type) ATTR_NONNULL;
+
+/* The loop's lag, in seconds: the latest measure and the largest in the
+ * last minute. It is measured every 50 ms by a timer noting how late it
+ * fires. */
+void prober_lag(const prober_t *p, double *last, double *max) ATTR_NONNULL;
+
+/* Probes counted neither as passed nor as failed: skipped for starting
+ * too late, and timeouts across a stall of healthd's own loop. */
+void prober_uncounted(const prober_t *p, uint64_t *late, uint64_t *stalled) ATTR_NONNULL;
 
 size_t prober_count(const prober_t *p);
 

@@ -40,11 +40,13 @@ struct report {
     unsigned retry_ms; /* the next retry's delay: a restarted gslbd is re-synced at once */
     unsigned tick_ms;  /* the timer's period: the heartbeat */
     bool greeted;      /* gslbd answered our HELLO on this connection */
+    bool accepted;     /* ... with OK */
     size_t members;    /* member states sent on this connection's sync */
     uint64_t down_at;  /* loop time of that failure */
     bool freeing;
     unsigned refs; /* handles to close before freeing */
     unsigned long long err_rate;
+    uint64_t sent; /* MEMBER lines written, changes and full states */
     char rbuf[4096];
 };
 
@@ -92,6 +94,7 @@ static void report_close_pipe(report_t *r)
 }
 
 static void report_on_tick(uv_timer_t *t);
+static bool report_send_line(report_t *r, const char *line, size_t len);
 
 /* The connection failed or broke: say so once per outage, then retry
  * quietly from the tick. */
@@ -148,6 +151,7 @@ static void report_write(report_t *r, char *data, size_t len)
 static void report_greeted(report_t *r, const ctl_msg_t *m)
 {
     r->greeted = true;
+    r->accepted = m->verb == CTL_OK;
     if (m->verb != CTL_OK) {
         log_warn("gslbd %s: HELLO refused: %s", r->path, m->text ? m->text : "(no reason)");
         return;
@@ -240,12 +244,14 @@ static size_t report_full(report_t *r, bool hello)
     }
     report_buf_msg(&b, &(ctl_msg_t){.verb = CTL_SYNCED, .interval_ms = interval});
     report_write(r, b.s, b.len);
+    r->sent += members;
     return members;
 }
 
 static void report_sync(report_t *r)
 {
     r->greeted = false;
+    r->accepted = false;
     r->state = REPORT_SYNCED;
     r->members = report_full(r, true);
     log_debug("gslbd %s: connected, sent %zu member states", r->path, r->members);
@@ -294,7 +300,7 @@ static void report_on_tick(uv_timer_t *t)
         char ping[16];
         int n = ctl_format(&(ctl_msg_t){.verb = CTL_PING}, ping, sizeof(ping));
         if (n > 0) {
-            report_send(r, ping, (size_t)n);
+            report_send_line(r, ping, (size_t)n); /* a PING is no report: not counted */
         }
     }
 }
@@ -318,19 +324,38 @@ int report_new(uv_loop_t *loop, const char *path, report_dump_fn dump, void *arg
     return 0;
 }
 
-void report_send(report_t *r, const char *line, size_t len)
+/* Queue a line if connected and synced: true when it was. */
+static bool report_send_line(report_t *r, const char *line, size_t len)
 {
-    char *copy;
-
     if (r->state != REPORT_SYNCED) {
-        return;
+        return false;
     }
     if (uv_stream_get_write_queue_size((uv_stream_t *)&r->pipe) > REPORT_BACKLOG_MAX) {
         report_fail(r, "gslbd is not reading, disconnecting", 0);
-        return;
+        return false;
     }
-    copy = xmemdup(line, len);
-    report_write(r, copy, len);
+    report_write(r, xmemdup(line, len), len);
+    return true;
+}
+
+void report_send(report_t *r, const char *line, size_t len)
+{
+    r->sent += report_send_line(r, line, len);
+}
+
+bool report_connected(const report_t *r)
+{
+    return r->state == REPORT_SYNCED && r->accepted;
+}
+
+uint64_t report_sent(const report_t *r)
+{
+    return r->sent;
+}
+
+const char *report_path(const report_t *r)
+{
+    return r->path;
 }
 
 static void report_on_tick_closed(uv_handle_t *h)

@@ -15,7 +15,9 @@
 #ifndef GSLB_REPORT_H
 #define GSLB_REPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <uv.h>
 
@@ -43,9 +45,20 @@ typedef void (*report_dump_fn)(void *arg, report_buf_t *b, unsigned *interval_ms
 int report_new(uv_loop_t *loop, const char *path, report_dump_fn dump, void *arg,
                report_t **out) ATTR_WUR;
 
-/* Send one line (ending in "\n") if connected and synced; dropped
- * otherwise, since the next connection sends the full state. */
+/* Send one report, a MEMBER line (ending in "\n"), if connected and synced
+ * (counted in report_sent()); dropped otherwise, since the next connection
+ * sends the full state. */
 void report_send(report_t *r, const char *line, size_t len);
+
+/* Connected to gslbd, which accepted our HELLO. */
+bool report_connected(const report_t *r) ATTR_NONNULL;
+
+/* MEMBER lines sent so far on every connection: changes (report_send())
+ * and the members of each full state. */
+uint64_t report_sent(const report_t *r) ATTR_NONNULL;
+
+/* The control socket's path, as given to report_new(). */
+const char *report_path(const report_t *r) ATTR_NONNULL;
 
 /* Send PING often enough that gslbd, which counts a member unknown after
  * `stale_ms` without a word (the shortest stale_after of the checks; 0: the

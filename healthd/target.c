@@ -151,6 +151,7 @@ static void target_one(target_t *t, const zone_t *z, const zone_region_t *r, con
     t->zone = xstrdup_opt(zname);
     t->region = xstrdup_opt(r->name);
     t->member = xstrdup_opt(m->text);
+    t->check = xstrdup_opt(c->name);
     target_addf(&label, "%s %s %s", zname, r->name, m->text);
     t->label = label.s;
     t->type = c->type;
@@ -219,6 +220,7 @@ void target_clear(target_t *t)
     free(t->zone);
     free(t->region);
     free(t->member);
+    free(t->check);
     free(t->label);
     free(t->where);
     free(t->url);

@@ -27,6 +27,7 @@ typedef struct {
     char *zone;   /* zone name, lower case, no trailing dot: "gslb.example.com" */
     char *region; /* region name */
     char *member; /* the member address as written in the pool */
+    char *check;  /* the check's name (not part of the key: a rename keeps the target) */
     char *label;  /* "gslb.example.com eu-west 198.51.100.10", for logs */
     char *where;  /* probed address and port: "192.0.2.10:80", "[2001:db8::1]:443" */
     check_type_t type;

@@ -17,10 +17,11 @@ set -eu
 # make: compiler and libraries (libmicrohttpd for the daemons' --http
 # listener); geo/world.mmdb from tor-geoipdb, tzdata and CLDR data, written
 # with MaxMind::DB::Writer; python3 for tools/check-layers, which every build
-# runs.
+# runs; python-cartopy-data for the GSHHG coastline the status page's world
+# map is drawn from (tools/gen-worldmap.py; without it, a graticule).
 BUILD="build-essential pkg-config libldns-dev libuv1-dev libmaxminddb-dev libyaml-dev
 libcurl4-openssl-dev libsystemd-dev libmicrohttpd-dev libmaxmind-db-writer-perl tor-geoipdb
-tzdata unicode-cldr-core python3"
+tzdata unicode-cldr-core python3 python-cartopy-data"
 # tools/demo.sh and tools/nginx.sh: the regions' web servers, the queries shown,
 # the health pages fetched, processes stopped.
 DEMO="nginx dnsutils curl procps"

@@ -35,6 +35,8 @@ typedef struct {
     bool asked;      /* ... and it was asked, its SYNCED is awaited */
     bool remembered; /* in the sources file */
     bool synced;     /* sent its full state since gslbd started */
+    uint64_t reports;
+    unsigned links;
 } source_t;
 
 struct healthdb {
@@ -466,6 +468,32 @@ uint64_t healthdb_source_heard(const healthdb_t *h, int source)
     return source >= 0 && (size_t)source < h->n_sources ? h->sources[source].last_heard_ms : 0;
 }
 
+size_t healthdb_n_sources(const healthdb_t *h)
+{
+    return h->n_sources;
+}
+
+bool healthdb_source_info(const healthdb_t *h, size_t i, healthdb_source_info_t *out)
+{
+    if (i >= h->n_sources || h->sources[i].name == NULL) {
+        return false;
+    }
+    const source_t *src = &h->sources[i];
+    *out = (healthdb_source_info_t){.name = src->name,
+                                    .heard_ms = src->last_heard_ms,
+                                    .reports = src->reports,
+                                    .links = src->links};
+    return true;
+}
+
+void healthdb_source_link(healthdb_t *h, int source, int delta)
+{
+    if (source >= 0 && (size_t)source < h->n_sources) {
+        source_t *src = &h->sources[source];
+        src->links = delta < 0 && src->links == 0 ? 0 : (unsigned)((int)src->links + delta);
+    }
+}
+
 healthdb_slot_t *healthdb_slot_find(const healthdb_t *h, const char *zone, const char *region,
                                     const char *member)
 {
@@ -483,6 +511,9 @@ int healthdb_report(healthdb_t *h, int source, const char *zone, const char *reg
     healthdb_slot_t *s = healthdb_slot_find(h, zone, region, member);
 
     healthdb_heard(h, source, now_ms);
+    if (source >= 0 && (size_t)source < h->n_sources) {
+        h->sources[source].reports++;
+    }
     if (s == NULL || member == NULL) {
         return -ENOENT; /* not served: kept nowhere, so a flood of them costs nothing */
     }

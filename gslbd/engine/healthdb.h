@@ -76,6 +76,20 @@ healthdb_slot_t *healthdb_slot_find(const healthdb_t *h, const char *zone, const
 const char *healthdb_source_name(const healthdb_t *h, int source);
 uint64_t healthdb_source_heard(const healthdb_t *h, int source);
 
+/* Every source heard from since gslbd started, by index 0..n-1 (remembered
+ * ones too): for the metrics. */
+typedef struct {
+    const char *name;
+    uint64_t heard_ms; /* 0: never */
+    uint64_t reports;  /* health reports received */
+    unsigned links;    /* control connections open that said HELLO with this name */
+} healthdb_source_info_t;
+size_t healthdb_n_sources(const healthdb_t *h);
+bool healthdb_source_info(const healthdb_t *h, size_t i, healthdb_source_info_t *out);
+
+/* A connection of `source` opened (+1) or closed (-1). */
+void healthdb_source_link(healthdb_t *h, int source, int delta);
+
 /* A healthd connection introduced itself; returns its source index. */
 int healthdb_source(healthdb_t *h, const char *name);
 /* Heard from a source (any message): keeps its reports fresh. */

@@ -23,13 +23,17 @@ typedef struct {
     zoneset_outcome_t outcome;
     uint32_t serial, old_serial;
     uint64_t wall_ms;
+    uint64_t loaded_wall_ms; /* the last time the file loaded (outcome loaded), 0: never */
     char **errors;
     size_t n_errors;
 } record_t;
 
+#define N_OUTCOMES (ZONESET_REMOVED + 1)
+
 struct status {
     record_t *recs;
     size_t n_recs;
+    uint64_t outcomes[N_OUTCOMES]; /* files per outcome over every load and reload */
 };
 
 status_t *status_new(void)
@@ -107,7 +111,11 @@ void status_reloaded(status_t *st, const zoneset_report_t *rep, uint64_t wall_ms
     for (size_t k = 0; k < rep->n_files; k++) {
         const zoneset_file_t *f = &rep->files[k];
         record_t *r = record_of_file(st, f->file);
+        uint64_t loaded = r ? r->loaded_wall_ms : 0;
 
+        if ((unsigned)f->outcome < N_OUTCOMES) {
+            st->outcomes[f->outcome]++;
+        }
         if (f->outcome == ZONESET_REMOVED || (f->outcome == ZONESET_UNCHANGED && r != NULL)) {
             if (f->outcome == ZONESET_REMOVED && r != NULL) {
                 record_clear(r);
@@ -126,7 +134,8 @@ void status_reloaded(status_t *st, const zoneset_report_t *rep, uint64_t wall_ms
                         .outcome = f->outcome,
                         .serial = f->serial,
                         .old_serial = f->old_serial,
-                        .wall_ms = wall_ms};
+                        .wall_ms = wall_ms,
+                        .loaded_wall_ms = f->outcome == ZONESET_LOADED ? wall_ms : loaded};
         copy_errors(r, f->errors, f->n_errors);
         if (rep->set_failed) {
             copy_errors(r, rep->errors, rep->n_errors);
@@ -568,6 +577,10 @@ static void json_region(json_t *j, const region_rt_t *r, const status_env_t *env
     json_string(j, "state", select_state_name(rep.state));
     json_string(j, "why", why);
     json_string(j, "override", health_override_name(rep.override));
+    /* Where the zone file puts it, for the status page's map; 4 decimals
+     * are about 11 m, finer than any zone file means. */
+    json_number(j, "lat", r->lat, 4);
+    json_number(j, "lon", r->lon, 4);
     json_uint(j, "weight", r->weight);
     json_uint(j, "effective_weight", rep.weight);
     json_uint(j, "min_up", r->min_up);
@@ -720,4 +733,145 @@ void status_write_json(const status_t *st, const status_env_t *env, FILE *out)
     json_array_end(&j);
     json_object_end(&j);
     json_finish(&j);
+}
+
+/* ---- Prometheus ---- */
+
+/* One sample per word of a state set, 1 for the word that holds. */
+static void prom_states(prom_t *p, const char *name, const char *const *words, unsigned n,
+                        const char *now, const char *l1, const char *v1, const char *l2,
+                        const char *v2, const char *l3, const char *v3)
+{
+    for (unsigned i = 0; i < n; i++) {
+        prom_u64(p, name, strcmp(words[i], now) == 0, l1, v1, l2, v2, l3 ? l3 : "state",
+                 l3 ? v3 : words[i], l3 ? "state" : NULL, words[i], NULL);
+    }
+}
+
+static const char *const region_words[] = {"up",      "unknown",   "down",
+                                           "drained", "forced-up", "forced-down"};
+static const char *const member_words[] = {"up",        "unknown",     "down",
+                                           "forced-up", "forced-down", "drained"};
+static const char *const service_words[] = {"health",   "failing_open", "all_drained",
+                                            "fallback", "nodata",       "servfail"};
+
+#define N_WORDS(a) ((unsigned)(sizeof(a) / sizeof((a)[0])))
+
+void status_write_prom(const status_t *st, const status_env_t *env, prom_t *p)
+{
+    const snapshot_t *snap = env->snap;
+    size_t nz = snap ? snap->n_zones : 0;
+
+    prom_family(p, "gslb_zone_serial", PROM_GAUGE, "SOA serial of each zone served.");
+    for (size_t z = 0; z < nz; z++) {
+        prom_u64(p, "gslb_zone_serial", snap->zones[z].serial, "zone", snap->zones[z].name, NULL);
+    }
+    prom_family(p, "gslb_zone_last_reload_timestamp_seconds", PROM_GAUGE,
+                "When each zone's file last loaded successfully, seconds since the epoch.");
+    for (size_t z = 0; z < nz; z++) {
+        const record_t *rec = record_of_zone(st, snap->zones[z].name);
+        if (rec != NULL && rec->loaded_wall_ms != 0) {
+            prom_double(p, "gslb_zone_last_reload_timestamp_seconds",
+                        (double)rec->loaded_wall_ms / 1000.0, "zone", snap->zones[z].name, NULL);
+        }
+    }
+    prom_family(p, "gslb_zone_files_failed", PROM_GAUGE,
+                "Zone files whose last load failed and that serve nothing.");
+    uint64_t unserved = 0;
+    for (size_t i = 0; i < st->n_recs; i++) {
+        unserved += st->recs[i].outcome == ZONESET_FAILED;
+    }
+    prom_u64(p, "gslb_zone_files_failed", unserved, NULL);
+    prom_family(p, "gslb_reloads_total", PROM_COUNTER,
+                "Zone files by what each load or reload did to them (failed: not loaded and "
+                "serving nothing; kept: broken, the previous version serves).");
+    for (unsigned o = 0; o < N_OUTCOMES; o++) {
+        prom_u64(p, "gslb_reloads_total", st->outcomes[o], "result",
+                 outcome_name((zoneset_outcome_t)o), NULL);
+    }
+
+    prom_family(p, "gslb_region_state", PROM_GAUGE,
+                "Effective state of each region (1 for the state it is in).");
+    for (size_t z = 0; z < nz; z++) {
+        const zone_rt_t *zr = &snap->zones[z];
+        for (size_t i = 0; i < zr->n_regions; i++) {
+            select_report_t rep;
+            select_region_report(zr->regions[i], &rep);
+            prom_states(p, "gslb_region_state", region_words, N_WORDS(region_words),
+                        select_state_name(rep.state), "zone", zr->name, "region",
+                        zr->regions[i]->name, NULL, NULL);
+        }
+    }
+    prom_family(p, "gslb_region_weight", PROM_GAUGE,
+                "Weight of each region as selection uses it now (0 when drained).");
+    for (size_t z = 0; z < nz; z++) {
+        const zone_rt_t *zr = &snap->zones[z];
+        for (size_t i = 0; i < zr->n_regions; i++) {
+            select_report_t rep;
+            select_region_report(zr->regions[i], &rep);
+            prom_u64(p, "gslb_region_weight", rep.weight, "zone", zr->name, "region",
+                     zr->regions[i]->name, NULL);
+        }
+    }
+    prom_family(p, "gslb_member_state", PROM_GAUGE,
+                "State of each pool member, health and overrides together (1 for the state "
+                "it is in).");
+    for (size_t z = 0; z < nz; z++) {
+        const zone_rt_t *zr = &snap->zones[z];
+        for (size_t i = 0; i < zr->n_regions; i++) {
+            const region_rt_t *r = zr->regions[i];
+            for (unsigned k = 0; k < (unsigned)r->n4 + r->n6; k++) {
+                char addr[64];
+                prom_states(p, "gslb_member_state", member_words, N_WORDS(member_words),
+                            select_member_name(select_member_state(member_slot(r, k))), "zone",
+                            zr->name, "region", r->name, "member",
+                            member_addr(r, k, addr, sizeof(addr)));
+            }
+        }
+    }
+    prom_family(p, "gslb_service_state", PROM_GAUGE,
+                "How each service answers each address family now: by health, or one of the "
+                "ways it answers when no region can (1 for the way it answers).");
+    for (size_t z = 0; z < nz; z++) {
+        const zone_rt_t *zr = &snap->zones[z];
+        for (size_t k = 0; k < zr->n_svcs; k++) {
+            for (int v6 = 0; v6 < 2; v6++) {
+                const char *now = svc_state_text(select_service_state(zr->svcs[k], v6), true);
+                for (unsigned w = 0; w < N_WORDS(service_words); w++) {
+                    prom_u64(p, "gslb_service_state", strcmp(service_words[w], now) == 0, "zone",
+                             zr->name, "service", zr->svcs[k]->name, "family", v6 ? "ipv6" : "ipv4",
+                             "state", service_words[w], NULL);
+                }
+            }
+        }
+    }
+
+    size_t ns = env->health ? healthdb_n_sources(env->health) : 0;
+    prom_family(p, "gslb_health_source_connected", PROM_GAUGE,
+                "Whether a healthd that reported to this gslbd is connected now.");
+    for (size_t i = 0; i < ns; i++) {
+        healthdb_source_info_t si;
+        if (healthdb_source_info(env->health, i, &si)) {
+            prom_u64(p, "gslb_health_source_connected", si.links > 0, "source", si.name, NULL);
+        }
+    }
+    prom_family(p, "gslb_health_source_last_report_age_seconds", PROM_GAUGE,
+                "Seconds since each healthd was last heard from.");
+    for (size_t i = 0; i < ns; i++) {
+        healthdb_source_info_t si;
+        if (healthdb_source_info(env->health, i, &si) && si.heard_ms != 0) {
+            prom_double(p, "gslb_health_source_last_report_age_seconds",
+                        env->now_ms >= si.heard_ms ? (double)(env->now_ms - si.heard_ms) / 1000.0
+                                                   : 0.0,
+                        "source", si.name, NULL);
+        }
+    }
+    prom_family(p, "gslb_health_reports_total", PROM_COUNTER,
+                "Health reports received from each healthd.");
+    for (size_t i = 0; i < ns; i++) {
+        healthdb_source_info_t si;
+        if (healthdb_source_info(env->health, i, &si)) {
+            prom_u64(p, "gslb_health_reports_total", si.reports, "source", si.name, NULL);
+        }
+    }
 }

@@ -25,8 +25,9 @@
  * last_reload: {time, age_s, result: loaded|unchanged|kept|failed, serial,
  *   old_serial, errors: [lines]} or null; regions: [{name, state: up|unknown|
  *   down|drained|forced-up|forced-down, why, override: auto|drain|down|up,
- *   weight, effective_weight, min_up, checked, waiting_for_healthd,
- *   members_known_up, members_counted_up, members: [{address, state: up|
+ *   lat, lon (degrees, its location), weight, effective_weight, min_up,
+ *   checked, waiting_for_healthd, members_known_up, members_counted_up,
+ *   members: [{address, state: up|
  *   unknown|down|forced-up|forced-down|drained, health: up|down|unknown,
  *   override, reason, since_s, reported_s, source, source_heard_s}]}];
  * services: [{name, policy, answers_per_query, window_s, answers, no_region,
@@ -43,6 +44,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "common/prom.h"
 #include "gslbd/engine/healthdb.h"
 #include "gslbd/engine/snapshot.h"
 #include "gslbd/engine/stats.h"
@@ -71,5 +73,12 @@ typedef struct {
 
 void status_write_text(const status_t *st, const status_env_t *env, FILE *out);
 void status_write_json(const status_t *st, const status_env_t *env, FILE *out);
+
+/* The same facts as Prometheus metrics (common/prom.h): zone serials and
+ * reload times, reloads by result, each region's, member's and service's
+ * state as a state set (one sample per word, 1 for the word that holds),
+ * region weights, and each healthd source's connection, last report age and
+ * reports received. Metric names are in the README's Monitoring section. */
+void status_write_prom(const status_t *st, const status_env_t *env, prom_t *p);
 
 #endif

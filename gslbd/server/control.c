@@ -305,7 +305,9 @@ static void cmd_member(client_t *cl, const ctl_msg_t *m)
 static void cmd_hello(client_t *cl, const ctl_msg_t *m)
 {
     snprintf(cl->name, sizeof(cl->name), "%s", m->peer);
+    healthdb_source_link(cl->ctl->health, cl->source, -1); /* a second HELLO */
     cl->source = healthdb_source(cl->ctl->health, m->peer);
+    healthdb_source_link(cl->ctl->health, cl->source, +1);
     healthdb_heard(cl->ctl->health, cl->source, now_ms(cl->ctl));
     reply(cl, CTL_OK, "gslbd %d", CTL_VERSION);
 }
@@ -475,6 +477,8 @@ static void client_close(client_t *cl)
 {
     if (!cl->closing) {
         cl->closing = true;
+        healthdb_source_link(cl->ctl->health, cl->source, -1);
+        cl->source = -1;
         uv_close((uv_handle_t *)&cl->pipe, client_closed);
     }
 }

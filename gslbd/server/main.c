@@ -27,7 +27,10 @@
 #include "common/errcode.h"
 #include "common/log.h"
 #include "common/version.h"
+#include "common/prom.h"
+#include "daemon/http.h"
 #include "daemon/notify.h"
+#include "daemon/procstat.h"
 #include "daemon/reloader.h"
 #include "daemon/signals.h"
 #include "daemon/watch.h"
@@ -41,6 +44,7 @@
 #include "gslbd/engine/svcwatch.h"
 #include "gslbd/engine/zoneset.h"
 #include "gslbd/server/server.h"
+#include "gslbd/server/statuspage.h"
 
 /* Descriptors kept for other things than TCP connections, besides those open
  * at start and the server's sockets: the main loop's (signals, file watches),
@@ -53,10 +57,12 @@ typedef struct {
     const char *geoip;   /* --geoip FILE or none; NULL: the built-in world database */
     const char *explain; /* --explain ADDRESS[/PREFIX] */
     const char *explain_name, *explain_type;
-    const char *control;       /* --control PATH */
-    const char *overrides;     /* --overrides FILE, default PATH.overrides */
-    const char *control_group; /* --control-group */
-    unsigned sync_wait_ms;     /* --sync-wait */
+    const char *control;               /* --control PATH */
+    const char *overrides;             /* --overrides FILE, default PATH.overrides */
+    const char *control_group;         /* --control-group */
+    unsigned sync_wait_ms;             /* --sync-wait */
+    const char *http[HTTP_MAX_LISTEN]; /* --http ADDR:PORT */
+    size_t n_http;
     server_config_t srv;
     bool check;
     bool rrl_exempt_given; /* the first --rrl-exempt replaces the default list */
@@ -73,6 +79,7 @@ enum {
     OPT_RRL_V6,
     OPT_RRL_EXEMPT,
     OPT_SYSLOG,
+    OPT_HTTP,
 };
 
 /* What a reload does (reloader.h merges them): the zone files that changed,
@@ -112,6 +119,10 @@ typedef struct {
     svcwatch_t *svcw;      /* services failing open, on fallback, ... (svcwatch.h) */
     uv_check_t svc_check;  /* looks after each turn of the loop */
     status_t *status;      /* each zone file's last reload, and the report */
+    http_t *http;          /* --http, or NULL */
+    bool stopping;         /* SIGTERM: /healthz says 503 */
+    uint64_t geo_gen;      /* the database whose networks were counted, */
+    uint64_t geo_networks; /* ... and how many */
     stats_t *stats;        /* answer shares */
     uv_timer_t stats_tick; /* samples them */
 } gslbd_t;
@@ -166,6 +177,10 @@ static void usage(FILE *out)
         "      --control-group GROUP  the control socket's group: its members may read the\n"
         "                          status, set overrides and reload (default: gslbd's group);\n"
         "                          health reports are taken from root and gslbd's user only\n"
+        "      --http ADDR:PORT    serve /metrics (Prometheus), /status (the status page),\n"
+        "                          /api/v1/status (gslbctl status --json) and /healthz over\n"
+        "                          HTTP here; read-only; repeatable; IPv6 as [::1]:9153;\n"
+        "                          keep it on loopback or a private network\n"
         "  -u, --user NAME         drop root privileges to NAME after binding\n"
         "  -v, --verbose           log debug messages\n"
         "  -q, --quiet             log warnings and errors only\n"
@@ -280,6 +295,7 @@ static int parse_options(int argc, char **argv, options_t *o)
         {"verbose", no_argument, NULL, 'v'},
         {"quiet", no_argument, NULL, 'q'},
         {"syslog", no_argument, NULL, OPT_SYSLOG},
+        {"http", required_argument, NULL, OPT_HTTP},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -374,9 +390,23 @@ static int parse_options(int argc, char **argv, options_t *o)
         case OPT_SYSLOG:
             o->syslog = true;
             break;
+        case OPT_HTTP: {
+            struct sockaddr_storage sa;
+            char why[160];
+            if (o->n_http == HTTP_MAX_LISTEN) {
+                log_err("--http: at most %d addresses", HTTP_MAX_LISTEN);
+                return -EINVAL;
+            }
+            if (http_parse_addr(optarg, &sa, why, sizeof(why)) < 0) {
+                log_err("--http %s", why);
+                return -EINVAL;
+            }
+            o->http[o->n_http++] = optarg;
+            break;
+        }
         case 'V':
-            printf("gslbd %s (ldns %s, libuv %s)\n", gslb_version(), ldns_version(),
-                   uv_version_string());
+            printf("gslbd %s (ldns %s, libuv %s, libmicrohttpd %s)\n", gslb_version(),
+                   ldns_version(), uv_version_string(), http_library_version());
             exit(0);
         case 'h':
             usage(stdout);
@@ -741,6 +771,109 @@ static void stats_tick(uv_timer_t *t)
     stats_sample(g->stats, uv_now(g->loop));
 }
 
+/* Networks (prefixes that locate) in the database in use: counted once per
+ * database, on the first scrape after it opened. */
+static uint64_t geo_networks(gslbd_t *g)
+{
+    if (g->db == NULL) {
+        return 0;
+    }
+    if (g->geo_gen != g->db->gen) {
+        g->geo_networks = geo_db_networks(g->db);
+        g->geo_gen = g->db->gen;
+    }
+    return g->geo_networks;
+}
+
+/* Whether gslbd is ready to serve: a zone is loaded and it is not stopping;
+ * else why not. */
+static const char *not_ready(const gslbd_t *g)
+{
+    const snapshot_t *s = server_snapshot(g->srv);
+
+    if (g->stopping) {
+        return "stopping";
+    }
+    if (s == NULL || s->n_zones == 0) {
+        return "no zone loaded";
+    }
+    return NULL;
+}
+
+static void write_metrics(gslbd_t *g, FILE *out)
+{
+    status_env_t env = {.snap = server_snapshot(g->srv),
+                        .health = g->health,
+                        .stats = g->stats,
+                        .now_ms = uv_now(g->loop),
+                        .wall_ms = wall_ms()};
+    prom_t p;
+
+    prom_init(&p, out);
+    prom_family(&p, "gslb_build_info", PROM_GAUGE, "gslbd's version, always 1.");
+    prom_u64(&p, "gslb_build_info", 1, "version", gslb_version(), "daemon", "gslbd", NULL);
+    prom_family(&p, "gslb_up", PROM_GAUGE,
+                "1 while gslbd serves (a zone loaded, not stopping), else 0: what /healthz says.");
+    prom_u64(&p, "gslb_up", not_ready(g) == NULL, NULL);
+    prom_family(&p, "gslb_snapshot_generation", PROM_GAUGE,
+                "Snapshots published to the query threads (the first load and every reload "
+                "that changed what is served).");
+    prom_u64(&p, "gslb_snapshot_generation", server_generation(g->srv), NULL);
+    if (g->db != NULL) {
+        prom_family(&p, "gslb_geoip_build_timestamp_seconds", PROM_GAUGE,
+                    "When the GeoIP database in use was built, seconds since the epoch.");
+        prom_u64(&p, "gslb_geoip_build_timestamp_seconds", g->db->build_epoch, "type", g->db->type,
+                 NULL);
+        prom_family(&p, "gslb_geoip_networks", PROM_GAUGE,
+                    "Networks the GeoIP database in use locates, after equal neighbours merge.");
+        prom_u64(&p, "gslb_geoip_networks", geo_networks(g), "type", g->db->type, NULL);
+    }
+    status_write_prom(g->status, &env, &p);
+    procstat_write(&p);
+}
+
+/* --http: every path is read-only. */
+static void http_handle(void *arg, const char *path, http_reply_t *r)
+{
+    gslbd_t *g = arg;
+    FILE *out;
+
+    if (strcmp(path, "/metrics") == 0) {
+        if ((out = http_body(r, "text/plain; version=0.0.4; charset=utf-8")) != NULL) {
+            write_metrics(g, out);
+        }
+    } else if (strcmp(path, "/api/v1/status") == 0) {
+        if ((out = http_body(r, "application/json")) != NULL) {
+            write_status(g, out, true);
+        }
+    } else if (strcmp(path, "/status") == 0) {
+        /* Static: the page fetches /api/v1/status itself (statuspage.h). */
+        if ((out = http_body(r, "text/html; charset=utf-8")) != NULL) {
+            fwrite(statuspage_html, 1, statuspage_len, out);
+        }
+    } else if (strcmp(path, "/healthz") == 0) {
+        const char *why = not_ready(g);
+        r->status = why ? 503 : 200;
+        if ((out = http_body(r, "text/plain; charset=utf-8")) != NULL) {
+            fprintf(out, "%s\n", why ? why : "ok");
+        }
+    } else if (strcmp(path, "/") == 0) {
+        if ((out = http_body(r, "text/plain; charset=utf-8")) != NULL) {
+            fprintf(out,
+                    "gslbd %s\n/status          the status page\n"
+                    "/metrics         Prometheus metrics\n"
+                    "/api/v1/status   the status as JSON (gslbctl status --json)\n"
+                    "/healthz         200 while serving, else 503\n",
+                    gslb_version());
+        }
+    } else {
+        r->status = 404;
+        if ((out = http_body(r, "text/plain; charset=utf-8")) != NULL) {
+            fprintf(out, "not found: %s (see /)\n", path);
+        }
+    }
+}
+
 /* Who the control socket belongs to: gslbd's --user and the --control-group
  * (by default the user's own group), resolved before privileges drop. */
 static int control_owner(const options_t *opt, control_config_t *cfg)
@@ -763,6 +896,15 @@ static int control_owner(const options_t *opt, control_config_t *cfg)
         cfg->group = gr->gr_gid;
     }
     return 0;
+}
+
+/* Close the HTTP listener, if open, and free it. */
+static void http_stop(gslbd_t *g)
+{
+    http_close(g->http);
+    uv_run(g->loop, UV_RUN_NOWAIT);
+    http_free(g->http);
+    g->http = NULL;
 }
 
 /* Close the control socket, if open, and free it. */
@@ -824,7 +966,15 @@ static int serve_open(gslbd_t *g, snapshot_t *snap)
         return r;
     }
     server_on_free(g->srv, snapshot_gone, g);
+    if (opt->n_http != 0 &&
+        (r = http_new(g->loop, opt->http, opt->n_http, http_handle, g, &g->http, &errs)) < 0) {
+        diag_log(&errs, LOG_LEVEL_ERR);
+        snapshot_free(snap);
+        server_free(g->srv);
+        return r;
+    }
     if ((r = serve_control(g, &ctl_cfg)) < 0) {
+        http_stop(g);
         control_stop(g);
         snapshot_free(snap);
         server_free(g->srv);
@@ -837,6 +987,7 @@ static int serve_open(gslbd_t *g, snapshot_t *snap)
     stats_track(g->stats, snap);
     if ((r = server_start(g->srv, g->loop, snap)) < 0) { /* snap is the server's now */
         log_err("cannot start worker threads: %s", gslb_strerror(r));
+        http_stop(g);
         control_stop(g);
         server_free(g->srv);
         return r;
@@ -893,6 +1044,11 @@ static int serve(options_t *opt, zoneset_t *zs, geo_db_t *db, healthdb_t *health
     announce(&g);
     uv_run(g.loop, UV_RUN_DEFAULT);
 
+    /* Requests that came in meanwhile get their answer, /healthz a 503;
+     * then the listener closes first, so probes fail at once. */
+    g.stopping = true;
+    uv_run(g.loop, UV_RUN_NOWAIT);
+    http_stop(&g);
     reloader_stop(&g.reloader); /* the loader thread uses zs, db and the server's snapshots */
     log_rrl_total(g.srv);
     server_free(g.srv);

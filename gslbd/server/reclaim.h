@@ -88,6 +88,12 @@ static inline const snapshot_t *reclaim_current(const reclaim_t *r)
     return atomic_load_explicit(&((reclaim_t *)r)->current, memory_order_acquire);
 }
 
+/* Snapshots published so far, the first one included. */
+static inline uint64_t reclaim_generation(const reclaim_t *r)
+{
+    return atomic_load_explicit(&((reclaim_t *)r)->gen, memory_order_relaxed) + 1;
+}
+
 /* A UDP reader starts answering: online at the current generation. */
 static inline void reclaim_online(reclaim_reader_t *rd, const reclaim_t *r)
 {

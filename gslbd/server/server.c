@@ -196,6 +196,11 @@ const qstats_t *const *server_qstats(const server_t *srv, size_t *n)
     return srv->qsets;
 }
 
+uint64_t server_generation(const server_t *srv)
+{
+    return reclaim_generation(srv->rc);
+}
+
 bool server_rrl_stats(const server_t *srv, rrl_stats_t *out)
 {
     if (srv->rrl == NULL) {

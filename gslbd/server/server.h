@@ -69,6 +69,9 @@ const snapshot_t *server_snapshot(const server_t *srv);
  * meanwhile): *n of them, owned by the server. */
 const qstats_t *const *server_qstats(const server_t *srv, size_t *n);
 
+/* Snapshots published so far (the first one is 1). Main thread. */
+uint64_t server_generation(const server_t *srv);
+
 /* What rate limiting did so far; false when it is off. Any thread. */
 bool server_rrl_stats(const server_t *srv, rrl_stats_t *out);
 

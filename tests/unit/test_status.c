@@ -365,3 +365,49 @@ Test(status, shares_of_the_last_minute_summed_over_threads_and_reloads)
     stats_free(st);
     free_zone(&fx2);
 }
+
+/* ---- the JSON form ---- */
+
+static char *status_json(const fixture_t *fx, const status_t *st)
+{
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    status_env_t env = {.snap = fx->s, .health = fx->h, .now_ms = 2000, .wall_ms = 1714000000000ull};
+
+    cr_assert_not_null(f);
+    status_write_json(st, &env, f);
+    fclose(f);
+    return out;
+}
+
+Test(status, json_gives_each_region_its_location_for_the_map)
+{
+    /* West and south are negative; the zone file's [lat, lon] order. */
+    static const char *yaml = "zone: st.test\n"
+                              "soa: {mname: ns.st.test, rname: h.st.test}\n"
+                              "ns: [ns.st.test]\n"
+                              "records: {ns: {A: 192.0.2.1}}\n"
+                              "regions:\n"
+                              "  dublin: {location: [53.35, -6.26], pool: [192.0.2.10]}\n"
+                              "  sydney: {location: [-33.8688, 151.2093], pool: [192.0.2.20]}\n"
+                              "services: {www: {regions: [dublin, sydney]}}\n";
+    fixture_t fx = load_zone(yaml, 0);
+    status_t *st = status_new();
+    char *out = status_json(&fx, st);
+
+    cr_expect(strstr(out, "\"name\": \"dublin\",\n"
+                          "          \"state\": \"up\",\n") != NULL,
+              "%s", out);
+    cr_expect(strstr(out, "\"override\": \"auto\",\n"
+                          "          \"lat\": 53.3500,\n"
+                          "          \"lon\": -6.2600,\n"
+                          "          \"weight\": 100,\n") != NULL,
+              "%s", out);
+    cr_expect(strstr(out, "          \"lat\": -33.8688,\n"
+                          "          \"lon\": 151.2093,\n") != NULL,
+              "%s", out);
+    free(out);
+    status_free(st);
+    free_zone(&fx);
+}

@@ -1,0 +1,112 @@
+/*
+ * metrics: the gslb_healthd_* families; see metrics.h. The names and labels
+ * are those contrib/prometheus/alerts.yml and contrib/grafana/gslb.json
+ * query: change them together.
+ */
+#include "healthd/metrics.h"
+
+#include <stdio.h>
+
+static const char *const hmetrics_types[CHECK_TCP + 1] = {
+    [CHECK_HTTP] = "http", [CHECK_HTTPS] = "https", [CHECK_TCP] = "tcp"};
+
+static void hmetrics_probes_one(void *arg, const target_t *t, health_state_t state,
+                                const pstats_target_t *s)
+{
+    prom_t *p = arg;
+    const char *type = hmetrics_types[t->type];
+
+    (void)state;
+    prom_u64(p, "gslb_healthd_probes_total", s->ok, "zone", t->zone, "region", t->region, "member",
+             t->member, "check", t->check, "type", type, "result", "ok", "reason", "", NULL);
+    for (unsigned i = 0; i < s->n_fail; i++) {
+        prom_u64(p, "gslb_healthd_probes_total", s->fail[i].n, "zone", t->zone, "region", t->region,
+                 "member", t->member, "check", t->check, "type", type, "result", "fail", "reason",
+                 s->fail[i].reason, NULL);
+    }
+}
+
+static void hmetrics_state_one(void *arg, const target_t *t, health_state_t state,
+                               const pstats_target_t *s)
+{
+    static const struct {
+        health_state_t state;
+        const char *name;
+    } states[] = {{HEALTH_UP, "up"}, {HEALTH_DOWN, "down"}, {HEALTH_UNKNOWN, "unknown"}};
+    prom_t *p = arg;
+
+    (void)s;
+    for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
+        prom_u64(p, "gslb_healthd_member_state", states[i].state == state, "zone", t->zone,
+                 "region", t->region, "member", t->member, "state", states[i].name, NULL);
+    }
+}
+
+static void hmetrics_probes(prom_t *p, const prober_t *pr)
+{
+    uint64_t late, stalled;
+
+    prom_family(p, "gslb_healthd_probes_total", PROM_COUNTER,
+                "Probes that ended, by target, result and reason (the class of the reason "
+                "reported, empty when ok).");
+    prober_each_stats(pr, hmetrics_probes_one, p);
+
+    prom_family(p, "gslb_healthd_probe_duration_seconds", PROM_HISTOGRAM,
+                "How long probes took, from start to result, by check type.");
+    for (int type = CHECK_HTTP; type <= CHECK_TCP; type++) {
+        const pstats_hist_t *h = prober_durations(pr, (check_type_t)type);
+        prom_histogram(p, "gslb_healthd_probe_duration_seconds", pstats_le, h->counts,
+                       PSTATS_BUCKETS, h->sum, "type", hmetrics_types[type], NULL);
+    }
+
+    prober_uncounted(pr, &late, &stalled);
+    prom_family(p, "gslb_healthd_probes_discarded_total", PROM_COUNTER,
+                "Probes counted neither as passed nor as failed: late (not started, the loop "
+                "ran too late for them) and stalled (timeouts across a stall of healthd's "
+                "own loop).");
+    prom_u64(p, "gslb_healthd_probes_discarded_total", late, "reason", "late", NULL);
+    prom_u64(p, "gslb_healthd_probes_discarded_total", stalled, "reason", "stalled", NULL);
+}
+
+static void hmetrics_loop(prom_t *p, const prober_t *pr)
+{
+    double last, max;
+
+    prober_lag(pr, &last, &max);
+    prom_family(p, "gslb_healthd_loop_lag_seconds", PROM_GAUGE,
+                "How late the event loop ran a timer, last measured (every 50 ms).");
+    prom_double(p, "gslb_healthd_loop_lag_seconds", last, NULL);
+    prom_family(p, "gslb_healthd_loop_lag_max_seconds", PROM_GAUGE,
+                "The largest loop lag measured in the last 60 seconds.");
+    prom_double(p, "gslb_healthd_loop_lag_max_seconds", max, NULL);
+}
+
+static void hmetrics_reports(prom_t *p, report_t *const *reports, size_t n)
+{
+    prom_family(p, "gslb_healthd_gslbd_connected", PROM_GAUGE,
+                "1 while the gslbd control socket is connected and accepted healthd's HELLO.");
+    for (size_t i = 0; i < n; i++) {
+        prom_u64(p, "gslb_healthd_gslbd_connected", report_connected(reports[i]), "socket",
+                 report_path(reports[i]), NULL);
+    }
+    prom_family(p, "gslb_healthd_reports_sent_total", PROM_COUNTER,
+                "Member states sent to the gslbd control socket: changes, and every member "
+                "of each full state on (re)connection.");
+    for (size_t i = 0; i < n; i++) {
+        prom_u64(p, "gslb_healthd_reports_sent_total", report_sent(reports[i]), "socket",
+                 report_path(reports[i]), NULL);
+    }
+}
+
+void hmetrics_write(prom_t *p, const prober_t *pr, report_t *const *reports, size_t n_reports)
+{
+    hmetrics_probes(p, pr);
+    hmetrics_loop(p, pr);
+    prom_family(p, "gslb_healthd_member_state", PROM_GAUGE,
+                "Each probed member's state as healthd judges it: 1 for the current one.");
+    prober_each_stats(pr, hmetrics_state_one, p);
+    prom_family(p, "gslb_healthd_targets", PROM_GAUGE,
+                "Targets probed: pool members of regions with a check.");
+    prom_u64(p, "gslb_healthd_targets", prober_count(pr), NULL);
+    hmetrics_reports(p, reports, n_reports);
+}
