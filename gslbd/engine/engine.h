@@ -40,10 +40,10 @@ size_t engine_limited(answer_ctx_t *ctx, const query_t *q, const answer_t *a,
  * encode_answer(). */
 static inline void engine_count(qstats_flow_t *f, const query_t *q, const answer_t *a)
 {
-    qstats_add(&f->queries[a->counter], 1);
     if (q->ecs) {
         qstats_add(&f->ecs[qstats_ecs(q->ecs_family, a->scope)], 1);
     }
+    qstats_add(&f->queries[a->counter], 1);
 }
 
 /* The three steps for one message that came from `src` (NULL: none, only
