@@ -10,20 +10,19 @@
 
 #include "common/alloc.h"
 
-/* The named query types in slot order (slot 0 is "other"). */
-static const struct {
-    uint16_t type;
-    const char *name;
-} qtypes[QSTATS_QTYPES] = {
-    {0, "other"}, {1, "A"},    {28, "AAAA"},   {2, "NS"},    {6, "SOA"},   {5, "CNAME"},
-    {15, "MX"},   {16, "TXT"}, {33, "SRV"},    {12, "PTR"},  {257, "CAA"}, {65, "HTTPS"},
-    {64, "SVCB"}, {43, "DS"},  {48, "DNSKEY"}, {255, "ANY"}, {0, NULL},
+/* The names of the slots (slot 0 is "other"). */
+static const char *const qtype_names[] = {
+    "other", "A",   "AAAA", "NS",    "SOA",  "CNAME", "MX",     "TXT",
+    "SRV",   "PTR", "CAA",  "HTTPS", "SVCB", "DS",    "DNSKEY", "ANY",
 };
 
-_Static_assert(QSTATS_QTYPES == 17, "16 named types and other; the last entry is spare");
+_Static_assert(sizeof(qtype_names) / sizeof(qtype_names[0]) == QSTATS_QTYPES, "a name a slot");
 
-/* The slot of each type value below QSTATS_QTYPE_TABLE: written out rather
- * than built at start, so that it is constant data any thread may read. */
+/* The slot of each type value below QSTATS_QTYPE_TABLE, in the order of
+ * qtype_names (A 1, AAAA 28, NS 2, SOA 6, CNAME 5, MX 15, TXT 16, SRV 33,
+ * PTR 12, CAA 257, HTTPS 65, SVCB 64, DS 43, DNSKEY 48, ANY 255): written
+ * out rather than built at start, so that it is constant data any thread
+ * may read. */
 const uint8_t qstats_qtype_slot[QSTATS_QTYPE_TABLE] = {
     [1] = 1,  [28] = 2,   [2] = 3,   [6] = 4,   [5] = 5,   [15] = 6,  [16] = 7,   [33] = 8,
     [12] = 9, [257] = 10, [65] = 11, [64] = 12, [43] = 13, [48] = 14, [255] = 15,
@@ -49,7 +48,7 @@ void qstats_free(qstats_t *qs)
 
 const char *qstats_qtype_name(unsigned slot)
 {
-    return slot < QSTATS_QTYPES && qtypes[slot].name != NULL ? qtypes[slot].name : "other";
+    return slot < QSTATS_QTYPES ? qtype_names[slot] : "other";
 }
 
 const char *qstats_rcode_name(unsigned rcode)

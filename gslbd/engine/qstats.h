@@ -24,9 +24,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Query types counted by name; any other is QSTATS_QTYPE_OTHER. */
+/* Query types counted by name (A AAAA NS SOA CNAME MX TXT SRV PTR CAA HTTPS
+ * SVCB DS DNSKEY ANY); any other is QSTATS_QTYPE_OTHER. */
 #define QSTATS_QTYPE_OTHER 0
-#define QSTATS_QTYPES      17  /* A AAAA NS SOA CNAME MX TXT SRV PTR CAA HTTPS SVCB DS DNSKEY ANY */
+#define QSTATS_QTYPES      16  /* the 15 named and other */
 #define QSTATS_QTYPE_TABLE 258 /* type values below this are looked up: CAA is 257 */
 
 /* Response codes are counted as the raw 5-bit value the query path has

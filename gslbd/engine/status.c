@@ -627,7 +627,7 @@ static void json_history(json_t *j, const svc_rt_t *svc, const status_env_t *env
         for (unsigned i = 0; i < n && !any; i++) {
             any = steps[i] > 0;
         }
-        if (svc->regions[k] != NULL && (k < svc->n_regions || any)) {
+        if ((k < svc->n_regions || any) && svc->regions[k] != NULL) {
             json_steps(j, svc->regions[k]->name, steps, n);
         }
     }

@@ -168,8 +168,8 @@ static void write_ecs(prom_t *p, const qstats_sum_t *sum)
                 "scope prefix length they hold for (a series appears once counted).");
     for (unsigned e = 0; e < 2; e++) {
         for (unsigned sc = 0; sc < QSTATS_ECS_UNANSWERED; sc++) {
-            char scope[8];
             if (ecs[e][sc] != 0) {
+                char scope[8];
                 snprintf(scope, sizeof(scope), "%u", sc);
                 prom_u64(p, "gslb_ecs_responses_total", ecs[e][sc], "family", families[e], "scope",
                          scope, NULL);
@@ -223,7 +223,7 @@ static void write_services(prom_t *p, stats_t *st, const snapshot_t *snap, uint6
                 stats_totals_t tot;
                 stats_totals(st, svc, now_ms, &tot, regions);
                 for (unsigned j = 0; pass == 0 && j <= svc->n_regions; j++) {
-                    if (svc->regions[j] != NULL && (j < svc->n_regions || regions[j] != 0)) {
+                    if ((j < svc->n_regions || regions[j] != 0) && svc->regions[j] != NULL) {
                         prom_u64(p, "gslb_service_region_answers_total", regions[j], "zone",
                                  zr->name, "service", svc->name, "region", svc->regions[j]->name,
                                  NULL);
