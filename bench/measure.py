@@ -538,11 +538,12 @@ def scrape_cost(server, n):
 
 def metrics_under_load(server, qfile, rate, seconds, scrape):
     """cpu_per_query at a fixed rate, with a Scraper alongside when `scrape`.
-    Adds the main thread's CPU over the run, each scrape's (ok, seconds,
+    Adds the CPU of the main thread and of the others (per answered query
+    too) over the run, each scrape's (ok, seconds,
     bytes) by path, and how far gslb_queries_total rose (read before and
     after, outside the run)."""
     q0 = queries_counted(server.http)
-    m0 = server.main_thread_cpu_ns()
+    t0 = server.thread_cpu_ns()
     scraper = Scraper(server.http, seconds) if scrape else None
     if scraper:
         scraper.start()
@@ -552,7 +553,12 @@ def metrics_under_load(server, qfile, rate, seconds, scrape):
         if scraper:
             scraper.stop_flag.set()
             scraper.join(10)
-    r["main_cpu_s"] = (server.main_thread_cpu_ns() - m0) / 1e9
+    t1 = server.thread_cpu_ns()
+    spent = {tid: ns - t0.get(tid, 0) for tid, ns in t1.items()}
+    r["main_cpu_s"] = spent.pop(server.pid, 0) / 1e9
+    r["other_cpu_s"] = sum(spent.values()) / 1e9
+    for k in ("main", "other"):
+        r[k + "_us_per_q"] = 1e6 * r[k + "_cpu_s"] / r["completed"] if r["completed"] else None
     q1 = queries_counted(server.http)
     r["counted"] = q1 - q0 if q0 is not None and q1 is not None else None
     r["scrape_rows"] = scraper.got if scraper else None

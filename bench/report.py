@@ -224,6 +224,10 @@ def _ms(s):
     return s * 1e3 if s is not None else None
 
 
+def _f3(v):
+    return "{:.3f}".format(v) if v is not None else "n/a"
+
+
 def _pair(a, b, unit=""):
     return "%s / %s%s" % (_fmt(a), _fmt(b), unit)
 
@@ -275,6 +279,10 @@ def metrics_section(res, p, info, alone=False):
             on["counted"])
     row("gslbd CPU µs per answered query (median of runs)", off["cpu_us_per_q"],
         on["cpu_us_per_q"], True)
+    row("of which the query and clock threads (µs/query, median of runs)",
+        off["other_us_per_q"], on["other_us_per_q"], True)
+    row("of which the main thread, HTTP included (µs/query, all runs)", _f3(off["main_us_per_q"]),
+        _f3(on["main_us_per_q"]))
     row("p50 latency (µs, median of runs)", _us(off["p50"]), _us(on["p50"]), True)
     row("p99 latency (µs, median of runs)", _us(off["p99"]), _us(on["p99"]), True)
     row("gslbd main thread CPU, all runs (ms)", _ms(off["main_cpu_s"]), _ms(on["main_cpu_s"]))
@@ -289,11 +297,12 @@ def metrics_section(res, p, info, alone=False):
     if not counted:
         out += ["", "This gslbd's /metrics has no gslb_queries_total, so its query counters "
                 "were not compared with dnsperf's counts."]
-    out += ["", "Per run, CPU µs/query without scraping %s, with %s; p99 µs without %s, with %s; "
-            "lost without %s, with %s. Phase e took %.0f s." % (tuple(
+    out += ["", "Per run, in the order run: CPU µs/query without scraping %s, with %s; of the "
+            "query and clock threads without %s, with %s; p99 µs without %s, with %s; lost "
+            "without %s, with %s. Phase e took %.0f s." % (tuple(
                 ", ".join(f(r) for r in e["runs"][m])
-                for f in (lambda r: _fmt(r["cpu_us_per_q"]), lambda r: _fmt(_us(r["p99"])),
-                          lambda r: str(r["lost"]))
+                for f in (lambda r: _fmt(r["cpu_us_per_q"]), lambda r: _fmt(r["other_us_per_q"]),
+                          lambda r: _fmt(_us(r["p99"])), lambda r: str(r["lost"]))
                 for m in ("off", "on")) + (e["seconds"],)), ""]
     out += ["How: gslbd (`--threads 1 --http 127.0.0.1:PORT`, on CPU 0) serves the small zone; "
             "dnsperf offers the geo A + ECS query file at -Q %s for %d s from CPU 1, %d time%s "
@@ -304,8 +313,8 @@ def metrics_section(res, p, info, alone=False):
             "last byte, and a scrape is done only with status 200 and a whole page (`gslb_up` "
             "in /metrics, JSON that parses). CPU per query is gslbd's utime + stime (all "
             "threads, so the HTTP replies on its main loop count) over dnsperf's completed "
-            "queries; lost is dnsperf's; the main thread's CPU is from "
-            "/proc/PID/task/PID/schedstat. The scrape's own cost: %d back-to-back scrapes "
+            "queries; lost is dnsperf's; each thread's CPU is from "
+            "/proc/PID/task/TID/schedstat (the main thread runs the main loop and so HTTP). The scrape's own cost: %d back-to-back scrapes "
             "with no load first." % (_fmt(p["rate"]), p["scrape_s"], p["reps"],
                                      "s" if p["reps"] != 1 else "", p["reps"],
                                      p["scrape_idle_n"]), ""]
@@ -316,12 +325,13 @@ def metrics_claim(e, p):
     """The issue's claim, read off the figures: no query lost with a scrape
     every second, and no CPU or latency that stands out of the runs' noise."""
     off, on, idle = e["off"], e["on"], e["idle"]
-    sc = on["scrapes"]["/metrics"]
-    ok = on["lost"] == 0 and sc["failed"] == 0 and sc["done"] > 0
+    sc, st = on["scrapes"]["/metrics"], on["scrapes"]["/api/v1/status"]
+    ok = on["lost"] == 0 and sc["failed"] == 0 and st["failed"] == 0 and sc["done"] > 0
     out = ["Claim: a scrape every second under load loses no query: %s (%d of %s lost with "
-           "scraping, %d of %s without; %d scrapes done, %d failed)." % (
-               "met" if ok else "**not met**", on["lost"], _fmt(on["sent"]), off["lost"],
-               _fmt(off["sent"]), sc["done"], sc["failed"])]
+           "scraping, %d of %s without; /metrics %d done, %d failed; /api/v1/status %d done, "
+           "%d failed)." % ("met" if ok else "**not met**", on["lost"], _fmt(on["sent"]),
+                            off["lost"], _fmt(off["sent"]), sc["done"], sc["failed"],
+                            st["done"], st["failed"])]
     if off["counted"] is not None and on["counted"] is not None:
         same = all(r["counted"] == r["completed"] for m in ("off", "on") for r in e["runs"][m])
         out.append("gslb_queries_total rose by exactly the queries dnsperf saw answered in "
@@ -329,14 +339,23 @@ def metrics_claim(e, p):
     cpu_off = [r["cpu_us_per_q"] for r in e["runs"]["off"] if r.get("cpu_us_per_q")]
     spread = ("; the runs without scraping alone range %s to %s µs/query" % (
         _fmt(min(cpu_off)), _fmt(max(cpu_off)))) if len(cpu_off) > 1 else ""
-    out.append("CPU per query with/without: x%s, p99 latency x%s%s." % (
-        _ratio(on["cpu_us_per_q"], off["cpu_us_per_q"]), _ratio(on["p99"], off["p99"]), spread))
+    out.append("With/without: CPU per query x%s (of the query and clock threads x%s), p50 "
+               "latency x%s, p99 x%s%s; the machine's other work moves these." % (
+                   _ratio(on["cpu_us_per_q"], off["cpu_us_per_q"]),
+                   _ratio(on["other_us_per_q"], off["other_us_per_q"]),
+                   _ratio(on["p50"], off["p50"]), _ratio(on["p99"], off["p99"]), spread))
+    if on["main_us_per_q"] is not None and off["main_us_per_q"] is not None and \
+            on["cpu_us_per_q"]:
+        extra = on["main_us_per_q"] - off["main_us_per_q"]
+        out.append("The scrapes' own CPU, on gslbd's main thread, came to %s µs per query "
+                   "under load (%.2f%% of the CPU per query)." % (
+                       _f3(extra), 100 * extra / on["cpu_us_per_q"]))
     if idle.get("cpu_ms") is not None and idle["done"]:
-        out.append("One /metrics scrape costs gslbd's main thread %s ms of CPU with no load "
-                   "(mean of %d; %s ms latency p50, %s bytes), so one a second adds %s µs to "
-                   "each of %s queries a second, off the query thread." % (
+        out.append("With no load, one /metrics scrape costs the main thread %s ms of CPU (mean "
+                   "of %d; latency p50 %s ms; %s bytes): at one a second, %s µs for each of %s "
+                   "queries a second." % (
                        _fmt(idle["cpu_ms"]), idle["done"], _fmt(_ms(idle["p50"])),
-                       _fmt(idle["bytes"]), "{:.3f}".format(idle["cpu_ms"] * 1e3 / p["rate"]),
+                       _fmt(idle["bytes"]), _f3(idle["cpu_ms"] * 1e3 / p["rate"]),
                        _fmt(p["rate"])))
     return [" ".join(out)]
 

@@ -182,11 +182,23 @@ class Gslbd(Server):
         a += ["--geoip", self.geoip] if self.geoip else []
         return a + (["--http", "%s:%d" % self.http] if self.http else [])
 
+    def thread_cpu_ns(self):
+        """CPU time of each thread in ns, {thread id: ns}, from
+        /proc/PID/task/TID/schedstat. The main thread (id = PID) runs the
+        main loop and so the HTTP listener; the others answer queries (and
+        one ticks the clock)."""
+        out = {}
+        base = "/proc/%d/task" % self.pid
+        for tid in os.listdir(base):
+            try:
+                with open("%s/%s/schedstat" % (base, tid)) as f:
+                    out[int(tid)] = int(f.read().split()[0])
+            except OSError:
+                continue  # a thread that ended meanwhile
+        return out
+
     def main_thread_cpu_ns(self):
-        """CPU time of the main thread alone (the one running the HTTP
-        listener), in ns, from /proc/PID/task/PID/schedstat."""
-        with open("/proc/%d/task/%d/schedstat" % (self.pid, self.pid)) as f:
-            return int(f.read().split()[0])
+        return self.thread_cpu_ns().get(self.pid, 0)
 
     def reload(self):
         """SIGHUP: gslbd rereads every zone file and swaps the snapshot."""
