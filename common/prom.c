@@ -20,16 +20,19 @@ void prom_init(prom_t *p, FILE *f)
  * label value the double quote too. */
 static void put_escaped(FILE *f, const char *s, bool quote)
 {
-    for (; *s; s++) {
-        if (*s == '\\') {
-            fputs("\\\\", f);
-        } else if (*s == '\n') {
-            fputs("\\n", f);
-        } else if (quote && *s == '"') {
-            fputs("\\\"", f);
-        } else {
-            fputc(*s, f);
+    const char *stops = quote ? "\\\n\"" : "\\\n";
+
+    /* Runs that need no escape are written whole: label values are long
+     * and rarely hold one. */
+    for (;;) {
+        size_t run = strcspn(s, stops);
+        fwrite(s, 1, run, f);
+        s += run;
+        if (*s == '\0') {
+            return;
         }
+        fputs(*s == '\\' ? "\\\\" : *s == '\n' ? "\\n" : "\\\"", f);
+        s++;
     }
 }
 

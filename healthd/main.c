@@ -5,14 +5,17 @@
  * turns every pool member of a region with a check into a target, probes
  * them (probe.c) and reports their states to one or more gslbd control
  * sockets (report.c). SIGHUP and zone-file changes reload the targets (a
- * failed load keeps the old ones); SIGTERM and SIGINT stop cleanly. It
- * answers no DNS and decides nothing about answers: gslbd does.
+ * failed load keeps the old ones); SIGTERM and SIGINT stop cleanly. With
+ * --http it serves /metrics (metrics.c, daemon/procstat.h) and /healthz on
+ * its loop (daemon/http.h). It answers no DNS and decides nothing about
+ * answers: gslbd does.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -351,6 +354,9 @@ static void write_metrics(healthd_t *h, FILE *out)
 {
     prom_t p;
 
+    /* Only this thread writes the stream: spare stdio a lock per character
+     * (with 10,000 targets the page has 20,000 series). */
+    __fsetlocking(out, FSETLOCKING_BYCALLER);
     prom_init(&p, out);
     prom_family(&p, "gslb_build_info", PROM_GAUGE, "healthd's version, always 1.");
     prom_u64(&p, "gslb_build_info", 1, "version", gslb_version(), "daemon", "healthd", NULL);

@@ -10,7 +10,9 @@
 # nginx servers. Then it shows, with dig:
 #   1. clients in London, Singapore and the United States get three different regions;
 #   2. eu-west's /health fails: London moves to us-east, with the short TTL (5);
-#   3. eu-west heals: London comes back to eu-west, TTL 30.
+#   3. eu-west heals: London comes back to eu-west, TTL 30;
+#   4. what gslbd counted, from its Prometheus /metrics (its status page is served on
+#      127.0.0.1:9153, GSLB_DEMO_HTTP_PORT overrides it; healthd's metrics on the next port).
 # With a terminal it keeps serving until Ctrl-C, printing commands to try meanwhile;
 # without one it stops after the show. Everything it started is stopped on exit, and its
 # temporary directory removed. Traffic stays on loopback; every wait is bounded.
@@ -19,6 +21,7 @@ set -u
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$(pwd)
 PORT=${GSLB_DEMO_PORT:-5353}
+HTTP_PORT=${GSLB_DEMO_HTTP_PORT:-9153} # gslbd's /status and /metrics; healthd's is one more
 GSLBD=$ROOT/bin/gslbd
 HEALTHD=$ROOT/bin/healthd
 GSLBCTL=$ROOT/bin/gslbctl
@@ -45,6 +48,9 @@ for tool in dig curl python3; do
 done
 case $PORT in
 '' | *[!0-9]*) die "GSLB_DEMO_PORT must be a port number, not '$PORT'" ;;
+esac
+case $HTTP_PORT in
+'' | *[!0-9]*) die "GSLB_DEMO_HTTP_PORT must be a port number, not '$HTTP_PORT'" ;;
 esac
 
 DEMO=$(mktemp -d "${TMPDIR:-/tmp}/gslb-demo.XXXXXX") || die "cannot make a temporary directory"
@@ -155,17 +161,20 @@ sed -e "s/@US_EAST_PORT@/$(nginx_port us-east)/g" \
     -e "s/@AP_SOUTH_PORT@/$(nginx_port ap-south)/g" "$TEMPLATE" >"$ZONE"
 "$GSLBD" --zones "$ZONE" --check >/dev/null || die "the demo zone $ZONE does not load"
 
-say "Starting gslbd on 127.0.0.1:$PORT and [::1]:$PORT, and healthd"
+say "Starting gslbd on 127.0.0.1:$PORT and [::1]:$PORT (status page on 127.0.0.1:$HTTP_PORT), and healthd"
 "$GSLBD" --zones "$ZONE" --listen "127.0.0.1:$PORT" --listen "[::1]:$PORT" \
-    --control "$CTL" </dev/null >/dev/null 2>"$DEMO/gslbd.log" &
+    --control "$CTL" --http "127.0.0.1:$HTTP_PORT" </dev/null >/dev/null 2>"$DEMO/gslbd.log" &
 GSLBD_PID=$!
 if ! wait_line "$DEMO/gslbd.log" "$GSLBD_PID" gslbd; then
-    grep -q 'in use' "$DEMO/gslbd.log" &&
+    grep -q -- '--http.*in use' "$DEMO/gslbd.log" &&
+        echo "demo: port $HTTP_PORT is taken; try GSLB_DEMO_HTTP_PORT=9253 make demo" >&2
+    grep -q 'in use' "$DEMO/gslbd.log" && ! grep -q -- '--http' "$DEMO/gslbd.log" &&
         echo "demo: port $PORT is taken; try GSLB_DEMO_PORT=5354 make demo" >&2
     exit 1
 fi
 sed 's/^/  /' "$DEMO/gslbd.log"
-"$HEALTHD" --zones "$ZONE" --gslbd "$CTL" </dev/null >/dev/null 2>"$DEMO/healthd.log" &
+"$HEALTHD" --zones "$ZONE" --gslbd "$CTL" --http "127.0.0.1:$((HTTP_PORT + 1))" \
+    </dev/null >/dev/null 2>"$DEMO/healthd.log" &
 HEALTHD_PID=$!
 wait_line "$DEMO/healthd.log" "$HEALTHD_PID" healthd || exit 1
 grep 'ready:' "$DEMO/healthd.log" | sed 's/^/  /'
@@ -213,6 +222,11 @@ wait_for "$LONDON" "$EU_WEST" "$t0"
 tail -n +$((log_mark + 1)) "$DEMO/gslbd.log" | sed 's/^/  /'
 dig_www "$LONDON"
 
+say "What gslbd counted: each region's answers for www, and the healthd it hears from"
+echo "\$ curl -s http://127.0.0.1:$HTTP_PORT/metrics | grep -E 'answers_total.*www|report_age'"
+curl -s "http://127.0.0.1:$HTTP_PORT/metrics" | grep -E 'answers_total.*www|report_age' |
+    grep -v '^#' | sed 's/^/  /'
+
 # ------------------------------------------------------------------ over to you
 
 say "Try it yourself"
@@ -226,6 +240,9 @@ cat <<EOF
   bin/gslbctl --control $CTL reload           # after editing $ZONE
   bin/gslbctl --control $CTL drain eu-west    # then: auto eu-west
   touch $DOWN_FILE                            # fail eu-west (rm heals)
+  open http://127.0.0.1:$HTTP_PORT/status in a browser: the status page (refreshes itself)
+  curl -s http://127.0.0.1:$HTTP_PORT/metrics                # gslbd's Prometheus metrics
+  curl -s http://127.0.0.1:$((HTTP_PORT + 1))/metrics                # healthd's
 EOF
 
 if [ -t 0 ]; then

@@ -368,6 +368,27 @@ Test(target, reload_check_change_makes_new_targets)
     }
 }
 
+/* The check's name is carried for the metrics' `check` label, but is no
+ * part of the key: renaming a check keeps its targets (and their counts). */
+Test(target, check_name_carried_and_rename_keeps_target)
+{
+    target_t *t;
+    size_t n;
+
+    build(REGION("[192.0.2.1]", "{type: http}"), &t, &n);
+    cr_assert_eq(n, 1);
+    cr_assert_str_eq(t[0].check, "web");
+    target_free_all(t, n);
+
+    long *map = match_yaml(REGION("[192.0.2.1]", "{type: http}"),
+                           "regions:\n  eu: {location: [53, -6], pool: [192.0.2.1], check: w2}\n"
+                           "checks:\n  w2: {type: http}\n",
+                           &n);
+    cr_assert_eq(n, 1);
+    cr_assert_eq(map[0], 0);
+    free(map);
+}
+
 Test(target, reload_probe_address_change_makes_new_target)
 {
     size_t n;
