@@ -307,7 +307,7 @@ def metrics_section(res, p, info, alone=False):
     out += ["How: gslbd (`--threads 1 --http 127.0.0.1:PORT`, on CPU 0) serves the small zone; "
             "dnsperf offers the geo A + ECS query file at -Q %s for %d s from CPU 1, %d time%s "
             "without and %d with scraping, the two taking turns. With scraping, a thread of "
-            "bench/run on CPU 1 GETs /metrics every second from 0.5 s into the run, and "
+            "bench/run on CPU 1 (at normal priority, below dnsperf's when run as root) GETs /metrics every second from 0.5 s into the run, and "
             "/api/v1/status with every fifth, each over a new loopback connection "
             "(`Connection: close`, 2 s timeout) like a Prometheus server; latency is connect to "
             "last byte, and a scrape is done only with status 200 and a whole page (`gslb_up` "
