@@ -3,8 +3,9 @@
 One table (workload, gslbd, gdnsd, ratio gslbd/gdnsd), then the agreement
 check with every disagreement explained, the callgrind profile of gslbd's geo
 workload, gslbd's metrics under load (phase e, a section of its own that a
-run of that phase alone replaces in the last results.md), and the method. Missing values (a phase that did not run) print as
-"n/a" rather than being left out.
+run of that phase alone replaces in the last results.md), and the method.
+Missing values (a phase that did not run) print as "n/a" rather than being
+left out.
 """
 
 import time
@@ -307,17 +308,18 @@ def metrics_section(res, p, info, alone=False):
     out += ["How: gslbd (`--threads 1 --http 127.0.0.1:PORT`, on CPU 0) serves the small zone; "
             "dnsperf offers the geo A + ECS query file at -Q %s for %d s from CPU 1, %d time%s "
             "without and %d with scraping, the two taking turns. With scraping, a thread of "
-            "bench/run on CPU 1 (at normal priority, below dnsperf's when run as root) GETs /metrics every second from 0.5 s into the run, and "
+            "bench/run on CPU 1 (at normal priority, below dnsperf's when run as root) GETs "
+            "/metrics every second from 0.5 s into the run, and "
             "/api/v1/status with every fifth, each over a new loopback connection "
             "(`Connection: close`, 2 s timeout) like a Prometheus server; latency is connect to "
             "last byte, and a scrape is done only with status 200 and a whole page (`gslb_up` "
             "in /metrics, JSON that parses). CPU per query is gslbd's utime + stime (all "
             "threads, so the HTTP replies on its main loop count) over dnsperf's completed "
             "queries; lost is dnsperf's; each thread's CPU is from "
-            "/proc/PID/task/TID/schedstat (the main thread runs the main loop and so HTTP). The scrape's own cost: %d back-to-back scrapes "
-            "with no load first." % (_fmt(p["rate"]), p["scrape_s"], p["reps"],
-                                     "s" if p["reps"] != 1 else "", p["reps"],
-                                     p["scrape_idle_n"]), ""]
+            "/proc/PID/task/TID/schedstat (the main thread runs the main loop and so HTTP). "
+            "The scrape's own cost: %d back-to-back scrapes with no load first." % (
+                _fmt(p["rate"]), p["scrape_s"], p["reps"], "s" if p["reps"] != 1 else "",
+                p["reps"], p["scrape_idle_n"]), ""]
     return out
 
 
