@@ -48,34 +48,26 @@ static void trace_choice(answer_trace_t *t, const svc_rt_t *svc, const geo_list_
     }
 }
 
-/* Add one to a counter of this thread's own set. No other thread writes
- * it, so no read-modify-write atomic is needed, only a store the main
- * loop's relaxed loads never see torn: on x86-64 one instruction, where
- * the relaxed load and store of C11 take three. */
-static inline void answer_bump(_Atomic uint64_t *c, uint64_t n)
-{
-#if defined(__x86_64__)
-    __asm__("addq %1, %0" : "+m"(*(uint64_t *)c) : "er"(n));
-#else
-    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
-                          memory_order_relaxed);
-#endif
-}
+_Static_assert(SVC_COUNT_MODES == SELECT_MODES - 1, "a counter per mode but health");
 
 /* Count a choice other than the common case's: no region (NODATA,
  * SERVFAIL), or several, which count past the first as "extra" so that
- * the service's answers can be told from the regions they held. */
+ * the service's answers can be told from the regions they held; and an
+ * answer not by health, by its mode. */
 static void __attribute__((noinline))
 answer_count(_Atomic uint64_t *c, const svc_rt_t *svc, const select_t *sel)
 {
+    if (sel->mode != SELECT_MODE_HEALTH) {
+        qstats_add(&c[SVC_COUNT_MODE(svc, sel->mode)], 1);
+    }
     if (sel->n == 0) {
-        answer_bump(&c[SVC_COUNT_NONE(svc)], 1);
+        qstats_add(&c[SVC_COUNT_NONE(svc)], 1);
         return;
     }
     for (unsigned i = 0; i < sel->n; i++) {
-        answer_bump(&c[sel->region[i]], 1);
+        qstats_add(&c[sel->region[i]], 1);
     }
-    answer_bump(&c[SVC_COUNT_EXTRA(svc)], sel->n - 1u);
+    qstats_add(&c[SVC_COUNT_EXTRA(svc)], sel->n - 1u);
 }
 
 /* Place the client and choose the service's regions into a->sel and
@@ -100,7 +92,7 @@ static bool answer_service(answer_ctx_t *ctx, const snapshot_t *s, const prepare
      * apart: computed once before them, they were kept on the stack. */
     if (ctx->trace == NULL && select_is_fast(svc, order, v6)) {
         select_first_region(order, &a->sel);
-        answer_bump(&s->count_sets[ctx->count_set][svc->count_base + order->e[0].region], 1);
+        qstats_add(&s->count_sets[ctx->count_set][svc->count_base + order->e[0].region], 1);
         return true;
     }
     bool trace_why = ctx->trace != NULL && order->n <= sizeof(ctx->trace->why);
@@ -110,14 +102,18 @@ static bool answer_service(answer_ctx_t *ctx, const snapshot_t *s, const prepare
         ctx->trace->aaaa = v6;
     }
     answer_count(s->count_sets[ctx->count_set] + svc->count_base, svc, &a->sel);
-    return !a->sel.servfail;
+    return a->sel.mode != SELECT_MODE_SERVFAIL;
 }
 
-/* The prepared response for the question, and how far its pointers into
- * the question move; NULL when the name is in none of our zones. */
-static const prepared_t *answer_choose(const snapshot_t *s, const query_t *q, int *qdelta)
+/* The prepared response for the question, how far its pointers into the
+ * question move, and its query counter (qstats.h: a node's answer of the
+ * type asked has its own ready, the rest are worked out); NULL when the
+ * name is in none of our zones. */
+static const prepared_t *answer_choose(const snapshot_t *s, const query_t *q, int *qdelta,
+                                       uint16_t *counter)
 {
     const node_t *n = snapshot_find_padded(s, q->qname, q->qlen, q->hash);
+    const prepared_t *p;
     const node_t *cut;
 
     if (n == NULL) {
@@ -131,42 +127,57 @@ static const prepared_t *answer_choose(const snapshot_t *s, const query_t *q, in
         }
         if (n->cut == NULL) {
             *qdelta = q->qlen - n->zone->apex_len;
-            return &n->zone->nxdomain;
+            p = &n->zone->nxdomain;
+            goto other;
         }
     }
     cut = n->cut;
     if (cut != NULL && !(cut == n && q->qtype == LDNS_RR_TYPE_DS)) {
         *qdelta = q->qlen - cut->len;
-        return cut->referral;
+        p = cut->referral;
+        goto other;
     }
     for (unsigned i = 0; i < n->n_types; i++) {
         if (n->types[i] == q->qtype) {
+            *counter = n->answers[i].counter;
             return &n->answers[i];
         }
     }
-    if (n->other != NULL) {
-        return n->other;
+    p = n->other;
+    if (p == NULL) {
+        *qdelta = q->qlen - n->zone->apex_len;
+        p = &n->zone->nodata;
     }
-    *qdelta = q->qlen - n->zone->apex_len;
-    return &n->zone->nodata;
+other:
+    *counter = (uint16_t)qstats_counter(q->qtype, p->rcode);
+    return p;
 }
 
-/* The status a query that gets an error reply was decoded with, as an
- * RCODE; 0 for QUERY_OK. */
-static unsigned answer_status_rcode(query_status_t st)
+/* The RCODE of the reply to a query decoded with status `st` (not
+ * QUERY_OK), ANSWER_RCODE_NONE for none, and why it is malformed or
+ * dropped, counted in `f` (NULL: not counted). */
+static unsigned answer_status_rcode(qstats_flow_t *f, const query_t *q, query_status_t st)
 {
-    switch (st) {
-    case QUERY_FORMERR:
-        return LDNS_RCODE_FORMERR;
-    case QUERY_NOTIMP:
-        return LDNS_RCODE_NOTIMPL;
-    case QUERY_BADVERS:
-        return 16; /* RFC 6891 6.1.3 */
-    case QUERY_BADKEY:
-        return LDNS_RCODE_NOTAUTH; /* with TSIG error BADKEY, RFC 8945 5.2.1 */
-    default:
-        return 0;
+    static const struct {
+        uint8_t rcode, why;
+    } status[] = {
+        [QUERY_FORMERR] = {LDNS_RCODE_FORMERR, QSTATS_MAL_FORMERR},
+        [QUERY_NOTIMP] = {LDNS_RCODE_NOTIMPL, QSTATS_MAL_NOTIMP},
+        [QUERY_BADVERS] = {16, QSTATS_MAL_BADVERS}, /* RFC 6891 6.1.3 */
+        /* NOTAUTH with TSIG error BADKEY, RFC 8945 5.2.1 */
+        [QUERY_BADKEY] = {LDNS_RCODE_NOTAUTH, QSTATS_MAL_BADKEY},
+    };
+
+    if (st == QUERY_DROP || (unsigned)st >= sizeof(status) / sizeof(status[0])) {
+        if (f != NULL) {
+            qstats_add(&f->dropped[q->len < 12 ? QSTATS_DROP_SHORT : QSTATS_DROP_RESPONSE], 1);
+        }
+        return ANSWER_RCODE_NONE;
     }
+    if (f != NULL) {
+        qstats_add(&f->malformed[status[st].why], 1);
+    }
+    return status[st].rcode;
 }
 
 uint64_t answer_clock_us(void)
@@ -217,14 +228,22 @@ void answer_query(answer_ctx_t *ctx, const snapshot_t *s, const query_t *q, quer
         answer_cookie(ctx, q, src, a);
     }
     if (st != QUERY_OK) {
-        a->rcode = (uint8_t)answer_status_rcode(st);
+        a->rcode = (uint8_t)answer_status_rcode(ctx->qflow, q, st);
         a->ede = ANSWER_EDE_NONE;
+        /* The question's type, if it was read (qend); a query that gets no
+         * reply is counted in the slot no reply code uses. */
+        a->counter = (uint16_t)qstats_counter(q->qend != 0 ? q->qtype : 0, a->rcode);
+        if (a->rcode >> 4 != 0) {
+            a->scope = QSTATS_ECS_UNANSWERED; /* no ECS beside an extended RCODE */
+        }
         return;
     }
     /* No zone transfers unless configured (none are), nothing outside class IN. */
     if (q->qclass != LDNS_RR_CLASS_IN || q->qtype == LDNS_RR_TYPE_AXFR ||
-        q->qtype == LDNS_RR_TYPE_IXFR || (p = answer_choose(s, q, &a->qdelta)) == NULL) {
+        q->qtype == LDNS_RR_TYPE_IXFR ||
+        (p = answer_choose(s, q, &a->qdelta, &a->counter)) == NULL) {
         a->rcode = LDNS_RCODE_REFUSED;
+        a->counter = (uint16_t)qstats_counter(q->qtype, LDNS_RCODE_REFUSED);
         a->ede = q->qclass == LDNS_RR_CLASS_IN &&
                          (q->qtype == LDNS_RR_TYPE_AXFR || q->qtype == LDNS_RR_TYPE_IXFR)
                      ? ANSWER_EDE_NO_TRANSFER
@@ -233,6 +252,7 @@ void answer_query(answer_ctx_t *ctx, const snapshot_t *s, const query_t *q, quer
     }
     if (p->svc != NULL && !answer_service(ctx, s, p, q, src, a)) {
         a->rcode = LDNS_RCODE_SERVFAIL;
+        a->counter = (uint16_t)qstats_counter(q->qtype, LDNS_RCODE_SERVFAIL);
         a->ede = ANSWER_EDE_ALL_DOWN;
         return;
     }

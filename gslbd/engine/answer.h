@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "gslbd/engine/qstats.h"
 #include "gslbd/engine/query.h"
 #include "gslbd/engine/select.h"
 #include "gslbd/engine/snapshot.h"
@@ -53,6 +54,12 @@ typedef struct {
     /* The snapshot's answer counter set this thread adds to (snapshot.h):
      * each answering thread its own, 0 (scratch, never summed) otherwise. */
     unsigned count_set;
+    /* The query counters of the client's address family in this thread's
+     * own set (qstats.h): set per socket (UDP) or per connection (TCP) by
+     * the server; counters nobody reports for other callers. engine_reply()
+     * needs them (one test the less per query); answer_query() and
+     * encode_answer() take NULL for none. */
+    qstats_flow_t *qflow;
 } answer_ctx_t;
 
 /* What a query's COOKIE option (RFC 7873) earned it. */
@@ -72,14 +79,21 @@ typedef enum {
 } answer_ede_t;
 
 /* The decision. Points into the snapshot, which must outlive it. */
+/* The rcode of a query that gets no reply at all (QUERY_DROP): a slot of
+ * the query counters (qstats.h) that no response code uses. */
+#define ANSWER_RCODE_NONE (QSTATS_RCODES - 1)
+
 typedef struct {
     const prepared_t *prep; /* the prepared response; NULL: an error reply, or none */
-    uint8_t rcode;          /* error replies: the RCODE (16 is BADVERS) */
+    uint8_t rcode;          /* the response's RCODE (16 is BADVERS); ANSWER_RCODE_NONE: none */
+    uint16_t counter;       /* its query counter: qstats_counter() of the type and rcode */
     uint8_t ede;            /* error replies: answer_ede_t */
     bool reply;             /* false: the query gets no reply at all */
     int qdelta;             /* how far prep's pointers into the question move */
-    unsigned scope;         /* the ECS scope of the choice (RFC 7871 7.2.1) */
-    select_t sel;           /* services: the regions chosen */
+    /* The ECS scope of the choice (RFC 7871 7.2.1); QSTATS_ECS_UNANSWERED
+     * for a reply that echoes no ECS (an extended RCODE). */
+    unsigned scope;
+    select_t sel; /* services: the regions chosen */
     /* Set only when the query has a COOKIE option (q->cookie_len != 0),
      * copied here because a UDP reply is written over its query. */
     uint8_t cookie_state;      /* answer_cookie_t */

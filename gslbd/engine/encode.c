@@ -34,6 +34,15 @@ static inline void wr32(uint8_t *p, uint32_t v)
     memcpy(p, &be, 4);
 }
 
+/* A response truncated because it did not fit, counted in the caller's
+ * counters, if it has any. */
+static void encode_count_tc(const answer_ctx_t *ctx)
+{
+    if (ctx != NULL && ctx->qflow != NULL) {
+        qstats_add(&ctx->qflow->truncated, 1);
+    }
+}
+
 /* Copy the first `len` bytes of a fragment to out+pos, moving its pointers
  * if it lands elsewhere than where it was rendered: pointers into the
  * question by `qdelta`, pointers into the fragment by its own move. */
@@ -285,7 +294,7 @@ static size_t __attribute__((noinline)) tsig_badkey(const query_t *q, uint8_t *r
 /* Error replies: header, question, OPT, TSIG. Out of line, for the frame
  * the TSIG record needs. */
 static size_t __attribute__((noinline))
-encode_error(const answer_t *a, const query_t *q, uint8_t *out, size_t max)
+encode_error(const answer_t *a, const query_t *q, uint8_t *out, size_t max, const answer_ctx_t *ctx)
 {
     uint8_t tsig[TSIG_MAX];
     size_t tlen = q->tsig != 0 ? tsig_badkey(q, tsig) : 0;
@@ -306,6 +315,7 @@ encode_error(const answer_t *a, const query_t *q, uint8_t *out, size_t max)
         ar++;
     } else if (tlen != 0) {
         out[2] |= FLAG_TC; /* two long names over 512 bytes: the client can ask over TCP */
+        encode_count_tc(ctx);
     }
     wr16(out + 10, ar);
     return pos;
@@ -360,10 +370,15 @@ static unsigned encode_records(const answer_t *a, uint8_t *out, size_t pos, size
     return n;
 }
 
-/* RFC 1035 4.2.1 / RFC 2181 9: TC set, the client retries over TCP. */
-static size_t encode_truncated(const answer_t *a, const query_t *q, uint8_t *out, size_t opt)
+/* RFC 1035 4.2.1 / RFC 2181 9: TC set, the client retries over TCP. Out
+ * of line: rare, and the counting stays off the common path. */
+static size_t __attribute__((noinline))
+encode_truncated(const answer_t *a, const query_t *q, uint8_t *out, size_t opt,
+                 const answer_ctx_t *ctx)
 {
     size_t pos = write_head(q, out, a->prep->rcode, a->prep->aa);
+
+    encode_count_tc(ctx);
 
     memset(out + 6, 0, 6);
     out[2] |= FLAG_TC;
@@ -374,7 +389,8 @@ static size_t encode_truncated(const answer_t *a, const query_t *q, uint8_t *out
     return pos;
 }
 
-size_t encode_answer(const answer_t *a, const query_t *q, uint8_t *out, bool tcp)
+size_t encode_answer(const answer_t *a, const query_t *q, uint8_t *out, bool tcp,
+                     const answer_ctx_t *ctx)
 {
     if (!a->reply) {
         return 0;
@@ -382,7 +398,7 @@ size_t encode_answer(const answer_t *a, const query_t *q, uint8_t *out, bool tcp
     size_t max =
         tcp ? ENCODE_TCP_MAX : (q->udp_size < ENCODE_UDP_MAX ? q->udp_size : ENCODE_UDP_MAX);
     if (a->prep == NULL) {
-        return encode_error(a, q, out, max);
+        return encode_error(a, q, out, max, ctx);
     }
 
     const prepared_t *p = a->prep;
@@ -397,7 +413,7 @@ size_t encode_answer(const answer_t *a, const query_t *q, uint8_t *out, bool tcp
         flen = f->len_noadd;
         ar = 0;
         if (pos + flen + opt > max) {
-            return encode_truncated(a, q, out, opt);
+            return encode_truncated(a, q, out, opt, ctx);
         }
     }
     frag_put(f, out, pos, flen, a->qdelta);
@@ -405,7 +421,7 @@ size_t encode_answer(const answer_t *a, const query_t *q, uint8_t *out, bool tcp
     if (p->svc != NULL) {
         unsigned n = encode_records(a, out, pos, max - pos - opt);
         if (n == ENCODE_NOROOM) {
-            return encode_truncated(a, q, out, opt);
+            return encode_truncated(a, q, out, opt, ctx);
         }
         an += n;
         pos += n * (p->svc_type == LDNS_RR_TYPE_AAAA ? 28u : 16u);
@@ -413,7 +429,7 @@ size_t encode_answer(const answer_t *a, const query_t *q, uint8_t *out, bool tcp
             /* NODATA: the zone's SOA tells resolvers how long to cache it. */
             const frag_t *soa = &p->svc->zone->nodata.frag;
             if (pos + soa->len + opt > max) {
-                return encode_truncated(a, q, out, opt);
+                return encode_truncated(a, q, out, opt, ctx);
             }
             frag_put(soa, out, pos, soa->len, q->qlen - p->svc->zone->apex_len);
             pos += soa->len;

@@ -31,8 +31,11 @@
  * length, or 0 when the query gets no reply at all. `out` may be the
  * query's own packet (q->pkt: the UDP path answers in place, the header and
  * question then already where the response needs them); any other overlap
- * is not allowed. */
-size_t encode_answer(const answer_t *a, const query_t *q, uint8_t *out, bool tcp);
+ * is not allowed. A response truncated (TC) because it did not fit is
+ * counted in ctx->qflow, the caller's own counters (qstats.h; a NULL ctx or
+ * qflow: not counted): only the rare path that truncates looks. */
+size_t encode_answer(const answer_t *a, const query_t *q, uint8_t *out, bool tcp,
+                     const answer_ctx_t *ctx);
 
 /* Rewrite the UDP response to `q` already in `out` as a rate limiter's slip
  * (rrl.h): the header and question kept, no records, TC set so the client

@@ -299,8 +299,10 @@ int explain_run(const explain_env_t *env, const char *client, const char *name, 
     uint16_t qtype = type ? ldns_get_rr_type_by_name(type) : LDNS_RR_TYPE_A;
     uint8_t q[512], reply[ENCODE_TCP_MAX];
     answer_trace_t trace = {0};
-    /* Count set 0: the snapshot's scratch counters, never summed (snapshot.h). */
-    answer_ctx_t ctx = {.rng = 0x9e3779b97f4a7c15ull, .trace = &trace};
+    /* Count set 0: the snapshot's scratch counters, never summed (snapshot.h);
+     * query counters nobody reports. */
+    static qstats_flow_t counts;
+    answer_ctx_t ctx = {.rng = 0x9e3779b97f4a7c15ull, .trace = &trace, .qflow = &counts};
     struct sockaddr_storage src;
     ldns_pkt *pkt;
 

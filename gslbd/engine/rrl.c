@@ -252,12 +252,40 @@ size_t __attribute__((noinline))
 engine_limited(answer_ctx_t *ctx, const query_t *q, const answer_t *a, const struct sockaddr *src,
                uint8_t *out, size_t len)
 {
+    qstats_flow_t *f = ctx->qflow;
+    answer_t slip;
+
     switch (rrl_limited(ctx->rrl, src, q, a, len)) {
     case RRL_SEND:
-        return len;
+        break;
     case RRL_DROP:
-        return 0;
+        len = 0;
+        slip = *a;
+        slip.rcode = ANSWER_RCODE_NONE; /* no reply: no rcode counted, and no ECS */
+        slip.counter = (uint16_t)((a->counter & ~(QSTATS_RCODES - 1u)) | ANSWER_RCODE_NONE);
+        slip.scope = QSTATS_ECS_UNANSWERED;
+        a = &slip;
+        if (f != NULL) {
+            qstats_add(&f->dropped[QSTATS_DROP_RATE_LIMITED], 1);
+            qstats_add(&f->rrl_dropped, 1);
+        }
+        break;
     default:
-        return encode_slip(a, q, out);
+        len = encode_slip(a, q, out);
+        if (q->cookie_len != 0 && a->cookie_state == ANSWER_COOKIE_NEW) {
+            slip = *a; /* as encode_slip() answered: BADCOOKIE, which echoes no ECS */
+            slip.rcode = 23;
+            slip.counter = (uint16_t)((a->counter & ~(QSTATS_RCODES - 1u)) | 23u);
+            slip.scope = QSTATS_ECS_UNANSWERED;
+            a = &slip;
+        }
+        if (f != NULL) {
+            qstats_add(&f->rrl_slipped, 1);
+        }
+        break;
     }
+    if (f != NULL) {
+        engine_count(f, q, a);
+    }
+    return len;
 }

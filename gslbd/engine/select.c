@@ -240,11 +240,13 @@ static bool all_down(const svc_rt_t *svc, bool v6, select_t *out)
             out->region[out->n++] = svc->fallback;
         }
         out->failed_open = true; /* answer its addresses whatever their health */
+        out->mode = SELECT_MODE_FALLBACK;
         return true;
     case ALL_DOWN_NODATA:
+        out->mode = SELECT_MODE_NODATA;
         return true;
     case ALL_DOWN_SERVFAIL:
-        out->servfail = true;
+        out->mode = SELECT_MODE_SERVFAIL;
         return true;
     default:
         return false;
@@ -294,6 +296,7 @@ select_slow(const svc_rt_t *svc, const geo_list_t *order, bool v6, uint64_t *rng
                 return;
             }
             out->failed_open = true;
+            out->mode = SELECT_MODE_OPEN;
         }
         for (unsigned i = 0; i < order->n; i++) {
             if (eligible(svc->regions[order->e[i].region], v6, pass)) {
@@ -329,11 +332,24 @@ static void mark_unsure(const svc_rt_t *svc, select_t *out)
     }
 }
 
+/* An answer by health whose client's first region is down or drained (not
+ * merely without the family asked): failing over. */
+static void mark_failover(const svc_rt_t *svc, const geo_list_t *order, bool v6, select_t *out)
+{
+    if (out->mode == SELECT_MODE_HEALTH && out->n > 0 && order->n > 0) {
+        const region_rt_t *first = svc->regions[order->e[0].region];
+        if (!eligible(first, v6, 0) && has_family(first, v6, true)) {
+            out->mode = SELECT_MODE_FAILOVER;
+        }
+    }
+}
+
 void select_regions_all(const svc_rt_t *svc, const geo_list_t *order, bool v6, uint64_t *rng,
                         select_t *out, uint8_t *why)
 {
     out->n = 0;
-    out->failed_open = out->degraded = out->servfail = false;
+    out->failed_open = out->degraded = false;
+    out->mode = SELECT_MODE_HEALTH;
     if (why != NULL) {
         for (unsigned i = 0; i < order->n; i++) {
             why[i] = (uint8_t)reason(svc->regions[order->e[i].region], v6);
@@ -342,12 +358,14 @@ void select_regions_all(const svc_rt_t *svc, const geo_list_t *order, bool v6, u
     if (svc_is_plain(svc)) {
         if (select_first(svc, order, v6, out, why)) {
             mark_unsure(svc, out);
+            mark_failover(svc, order, v6, out);
             return;
         }
         out->degraded = false;
     }
     select_slow(svc, order, v6, rng, out, why);
     mark_unsure(svc, out);
+    mark_failover(svc, order, v6, out);
 }
 
 svc_state_t select_service_state(const svc_rt_t *svc, bool v6)

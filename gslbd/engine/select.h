@@ -28,12 +28,24 @@ typedef enum {
     SELECT_NO_FAMILY, /* no address of the asked family */
 } select_why_t;
 
+/* How an answer was chosen, as the answer counters tell it
+ * (gslb_service_answers_total's mode). */
+typedef enum {
+    SELECT_MODE_HEALTH,   /* by health: the client's first region, or a weighted draw */
+    SELECT_MODE_FAILOVER, /* the client's first region is down or drained: a later one */
+    SELECT_MODE_OPEN,     /* none up (or all drained): health, then weight, ignored */
+    SELECT_MODE_FALLBACK, /* none up: the fallback region (on_all_down) */
+    SELECT_MODE_NODATA,   /* none up: no addresses (on_all_down nodata) */
+    SELECT_MODE_SERVFAIL, /* none up: SERVFAIL (on_all_down servfail) */
+    SELECT_MODES,
+} select_mode_t;
+
 typedef struct {
     uint16_t region[SELECT_MAX]; /* positions in svc->regions, in answer order */
     uint8_t n;
     bool failed_open; /* no region was up: health (then weight) ignored */
     bool degraded;    /* failing over or open: answer with min_ttl */
-    bool servfail;    /* on_all_down servfail */
+    uint8_t mode;     /* select_mode_t */
 } select_t;
 
 /* Members of a region up by common/health.h's member rule (both families). */
@@ -168,7 +180,8 @@ static inline void select_first_region(const geo_list_t *order, select_t *out)
 {
     out->region[0] = order->e[0].region;
     out->n = 1;
-    out->failed_open = out->degraded = out->servfail = false;
+    out->failed_open = out->degraded = false;
+    out->mode = SELECT_MODE_HEALTH;
 }
 
 /* Choose. The common case (select_is_fast) is settled here, inline;

@@ -17,6 +17,7 @@
 #include "common/alloc.h"
 #include "common/errcode.h"
 #include "gslbd/engine/dname.h"
+#include "gslbd/engine/qstats.h"
 
 #define CNAME_CHAIN_MAX 8
 
@@ -456,7 +457,9 @@ static void build_node_answers(build_t *b, bnode_t *n)
     for (size_t i = 0; i < SNAP_NTYPES; i++) {
         if (bnode_answers(n, snap_types[i])) {
             types[k] = snap_types[i];
-            build_answer(b, n, snap_types[i], &answers[k++]);
+            build_answer(b, n, snap_types[i], &answers[k]);
+            answers[k].counter = (uint16_t)qstats_counter(snap_types[i], answers[k].rcode);
+            k++;
         }
     }
     node->types = types;

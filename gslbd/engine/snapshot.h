@@ -67,10 +67,15 @@ struct svc_rt {
 
 /* A service's answer counters, at count_base in each count set: one per
  * region position (n_regions + 1: a fallback outside the list has the last
- * position), then these two. */
-#define SVC_COUNT_NONE(svc)  ((svc)->n_regions + 1u) /* answers with no region (all down) */
-#define SVC_COUNT_EXTRA(svc) ((svc)->n_regions + 2u) /* regions past the first of an answer */
-#define SVC_COUNTS(svc)      ((svc)->n_regions + 3u)
+ * position), then these two, then the answers of each select_mode_t but
+ * the first (select.h: SELECT_MODE_FAILOVER to SELECT_MODE_SERVFAIL). The
+ * answers by health are not counted apart, which would cost the common
+ * case an addition: they are all the answers but those (stats.h). */
+#define SVC_COUNT_NONE(svc)    ((svc)->n_regions + 1u) /* answers with no region (all down) */
+#define SVC_COUNT_EXTRA(svc)   ((svc)->n_regions + 2u) /* regions past the first of an answer */
+#define SVC_COUNT_MODE(svc, m) ((svc)->n_regions + 2u + (unsigned)(m)) /* m >= 1 */
+#define SVC_COUNT_MODES        5u
+#define SVC_COUNTS(svc)        ((svc)->n_regions + 3u + SVC_COUNT_MODES)
 
 /* Whether a service takes the first eligible regions of its order as they
  * come: no weighted draw, no spread. */
@@ -95,6 +100,9 @@ typedef struct {
     const svc_rt_t *svc; /* non-NULL: append this service's addresses */
     uint16_t svc_owner;  /* absolute offset (as rendered) of the service's name */
     uint16_t svc_type;   /* LDNS_RR_TYPE_A or _AAAA */
+    /* A node's answer of one type: the query counter of that type and its
+     * rcode (qstats_counter()), so the query path need not work it out. */
+    uint16_t counter;
     uint8_t rcode;
     bool aa;
     uint8_t kind; /* prepared_kind_t */

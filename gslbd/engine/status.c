@@ -596,6 +596,47 @@ static void json_region(json_t *j, const region_rt_t *r, const status_env_t *env
     json_object_end(j);
 }
 
+/* A history's steps as an array under `key`. */
+static void json_steps(json_t *j, const char *key, const uint64_t *steps, unsigned n)
+{
+    json_array_begin(j, key);
+    for (unsigned k = 0; k < n; k++) {
+        json_uint(j, NULL, steps[k]);
+    }
+    json_array_end(j);
+}
+
+/* The service's answers per step over the last minutes (stats_history()),
+ * per region and with no region; a fallback region outside the list shows
+ * once it answered. */
+static void json_history(json_t *j, const svc_rt_t *svc, const status_env_t *env)
+{
+    uint64_t steps[STATS_HIST_STEPS];
+    unsigned n;
+
+    if (env->stats == NULL) {
+        json_null(j, "history");
+        return;
+    }
+    json_object_begin(j, "history");
+    json_uint(j, "step_s", STATS_HIST_STEP_MS / 1000);
+    json_object_begin(j, "regions");
+    for (unsigned k = 0; k <= svc->n_regions; k++) {
+        n = stats_history(env->stats, svc, k, steps);
+        bool any = false;
+        for (unsigned i = 0; i < n && !any; i++) {
+            any = steps[i] > 0;
+        }
+        if (svc->regions[k] != NULL && (k < svc->n_regions || any)) {
+            json_steps(j, svc->regions[k]->name, steps, n);
+        }
+    }
+    json_object_end(j);
+    n = stats_history(env->stats, svc, SVC_COUNT_NONE(svc), steps);
+    json_steps(j, "none", steps, n);
+    json_object_end(j);
+}
+
 static void json_service(json_t *j, const svc_rt_t *svc, const status_env_t *env)
 {
     uint64_t *regions = xcalloc(svc->n_regions + 1u, sizeof(*regions));
@@ -637,6 +678,7 @@ static void json_service(json_t *j, const svc_rt_t *svc, const status_env_t *env
         json_object_end(j);
     }
     json_array_end(j);
+    json_history(j, svc, env);
     json_object_end(j);
     free(regions);
 }

@@ -10,7 +10,8 @@
  * - per member: what it counts as, the last report of it (state, reason,
  *   how long ago, from which healthd and when that healthd was last heard);
  * - per service: how many answers it gave over the last minute and each
- *   region's share of them (stats.h);
+ *   region's share of them, and its answers per region over the last ten
+ *   minutes in steps of ten seconds (stats.h);
  * - zone files that failed and serve nothing.
  *
  * It only reads: the snapshot served, the health slots, the answer stats,
@@ -30,8 +31,11 @@
  *   unknown|down|forced-up|forced-down|drained, health: up|down|unknown,
  *   override, reason, since_s, reported_s, source, source_heard_s}]}];
  * services: [{name, policy, answers_per_query, window_s, answers, no_region,
- *   regions: [{name, answers, share}]}], share a fraction of `answers`
- *   (null when there were none). Times in seconds; null where never.
+ *   regions: [{name, answers, share}], history}], share a fraction of
+ *   `answers` (null when there were none); history: {step_s, regions:
+ *   {region name: [answers per step, oldest first]}, none: [answers with no
+ *   region per step]} over the last STATS_HIST_STEPS steps (fewer while
+ *   gslbd has run less), or null. Times in seconds; null where never.
  */
 #ifndef GSLB_STATUS_H
 #define GSLB_STATUS_H

@@ -43,6 +43,7 @@
 #include "gslbd/engine/status.h"
 #include "gslbd/engine/svcwatch.h"
 #include "gslbd/engine/zoneset.h"
+#include "gslbd/server/qmetrics.h"
 #include "gslbd/server/server.h"
 #include "gslbd/server/statuspage.h"
 
@@ -829,6 +830,7 @@ static void write_metrics(gslbd_t *g, FILE *out)
         prom_u64(&p, "gslb_geoip_networks", geo_networks(g), "type", g->db->type, NULL);
     }
     status_write_prom(g->status, &env, &p);
+    qmetrics_write(&p, g->srv, g->stats, env.snap, env.now_ms);
     procstat_write(&p);
 }
 

@@ -29,6 +29,8 @@ struct server {
     tcp_loop_t **loops; /* one per worker */
     udp_sock_t **udp;   /* worker w, address k at [w * n_listen + k] */
     size_t n_udp;
+    const qstats_t **qsets; /* the workers' query counters: the loops', then the sockets' */
+    size_t n_qsets;
     bool started;
 };
 
@@ -77,6 +79,7 @@ static int server_bind(server_t *srv, unsigned w, diag_t *errs)
         ctx->rrl = srv->rrl; /* one table for every socket: a source sending to several
                                 sockets of the group is counted once */
         srv->udp[srv->n_udp++] = u;
+        srv->qsets[srv->n_qsets++] = udp_qstats(u);
         tcp_loop_add(srv->loops[w], tcp);
     }
     return 0;
@@ -110,9 +113,11 @@ int server_new(const server_config_t *cfg, server_t **out, diag_t *errs)
     srv->rc = reclaim_new();
     srv->loops = xcalloc(cfg->threads, sizeof(*srv->loops));
     srv->udp = xcalloc((size_t)cfg->threads * cfg->n_listen, sizeof(*srv->udp));
+    srv->qsets = xcalloc((size_t)cfg->threads * (cfg->n_listen + 1), sizeof(*srv->qsets));
     unsigned per_loop = (cfg->tcp_max + cfg->threads - 1) / cfg->threads;
     for (unsigned w = 0; w < cfg->threads; w++) {
         srv->loops[w] = tcp_loop_new(cfg->tcp_timeout_ms, per_loop, srv->rc, &srv->stopping);
+        srv->qsets[srv->n_qsets++] = tcp_loop_qstats(srv->loops[w]);
         tcp_loop_ctx(srv->loops[w])->count_set = 1 + w;
         tcp_loop_ctx(srv->loops[w])->cookie_secret = srv->cookie_secret;
         tcp_loop_ctx(srv->loops[w])->clock = &srv->clock.now_us;
@@ -185,6 +190,12 @@ const snapshot_t *server_snapshot(const server_t *srv)
     return reclaim_current(srv->rc);
 }
 
+const qstats_t *const *server_qstats(const server_t *srv, size_t *n)
+{
+    *n = srv->n_qsets;
+    return srv->qsets;
+}
+
 uint64_t server_generation(const server_t *srv)
 {
     return reclaim_generation(srv->rc);
@@ -221,5 +232,6 @@ void server_free(server_t *srv)
     reclaim_free(srv->rc); /* its handles close on the main loop's next run */
     free(srv->loops);
     free(srv->udp);
+    free(srv->qsets);
     free(srv);
 }

@@ -20,6 +20,7 @@
 #include <uv.h>
 
 #include "common/diag.h"
+#include "gslbd/engine/qstats.h"
 #include "gslbd/engine/rrl.h"
 #include "gslbd/engine/snapshot.h"
 
@@ -62,6 +63,11 @@ unsigned server_count_sets(const server_config_t *cfg);
 
 /* The snapshot being served now (main thread: stable until the next swap). */
 const snapshot_t *server_snapshot(const server_t *srv);
+
+/* The query counter sets of the workers (qstats.h), one per UDP socket and
+ * per TCP loop, to sum with qstats_sum() (any thread; they count on
+ * meanwhile): *n of them, owned by the server. */
+const qstats_t *const *server_qstats(const server_t *srv, size_t *n);
 
 /* Snapshots published so far (the first one is 1). Main thread. */
 uint64_t server_generation(const server_t *srv);

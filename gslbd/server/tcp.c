@@ -25,7 +25,9 @@ struct conn {
     size_t rlen;
     uint64_t active_ms; /* loop time it was opened or last completed a query */
     struct sockaddr_storage peer;
+    qstats_flow_t *flow; /* the counters of its address family */
     bool writing, closing;
+    bool accepted; /* counted as accepted: its close is counted too */
     uint8_t rbuf[TCP_RX_SIZE];
     uint8_t wbuf[2 + ENCODE_TCP_MAX];
 };
@@ -45,6 +47,7 @@ struct tcp_loop {
     reclaim_reader_t reader;
     const _Atomic bool *stop;
     answer_ctx_t ctx;
+    qstats_t *qs;
 };
 
 /* The open list is kept in order of activity: the head completed a query last,
@@ -97,12 +100,15 @@ static void conn_closed(uv_handle_t *h)
     c->w->free = c;
 }
 
-/* Off the open list and out of the count at once; the memory is reused once
- * libuv is done with the handle. */
-static void conn_close(conn_t *c)
+/* Off the open list and out of the count at once, counted as closed for
+ * `why`; the memory is reused once libuv is done with the handle. */
+static void conn_close(conn_t *c, qstats_close_t why)
 {
     if (c->closing) {
         return;
+    }
+    if (c->accepted) {
+        qstats_add(&c->w->qs->tcp_closed[why], 1);
     }
     c->closing = true;
     conn_unlink(c);
@@ -124,7 +130,7 @@ static void tcp_on_sweep(uv_timer_t *t)
     uint64_t now = uv_now(&w->loop);
 
     while (w->oldest != NULL && now - w->oldest->active_ms >= w->timeout_ms) {
-        conn_close(w->oldest);
+        conn_close(w->oldest, QSTATS_CLOSE_IDLE);
     }
 }
 
@@ -141,13 +147,13 @@ static void conn_on_write(uv_write_t *req, int status)
 
     c->writing = false;
     if (status < 0 || c->closing) {
-        conn_close(c);
+        conn_close(c, QSTATS_CLOSE_ERROR);
         return;
     }
     conn_process(c);
     if (!c->writing && !c->closing &&
         uv_read_start((uv_stream_t *)&c->tcp, conn_alloc, conn_on_read) < 0) {
-        conn_close(c);
+        conn_close(c, QSTATS_CLOSE_ERROR);
     }
 }
 
@@ -160,12 +166,14 @@ static void conn_process(conn_t *c)
     while (!c->writing && !c->closing && c->rlen >= 2) {
         size_t mlen = (size_t)c->rbuf[0] << 8 | c->rbuf[1];
         if (mlen + 2 > sizeof(c->rbuf)) {
-            conn_close(c);
+            qstats_add(&c->flow->dropped[QSTATS_DROP_TOO_LARGE], 1);
+            conn_close(c, QSTATS_CLOSE_ERROR);
             return;
         }
         if (c->rlen < mlen + 2) {
             return;
         }
+        c->w->ctx.qflow = c->flow;
         size_t n =
             engine_reply(&c->w->ctx, reclaim_current(c->w->rc), (const struct sockaddr *)&c->peer,
                          c->rbuf + 2, mlen, c->wbuf + 2, true);
@@ -183,14 +191,14 @@ static void conn_process(conn_t *c)
             continue;
         }
         if (r < 0 && r != UV_EAGAIN) {
-            conn_close(c);
+            conn_close(c, QSTATS_CLOSE_ERROR);
             return;
         }
         r = r < 0 ? 0 : r;
         b = uv_buf_init((char *)c->wbuf + r, (unsigned)(n + 2 - (size_t)r));
         c->wreq.data = c;
         if (uv_read_stop(s) < 0 || uv_write(&c->wreq, s, &b, 1, conn_on_write) < 0) {
-            conn_close(c);
+            conn_close(c, QSTATS_CLOSE_ERROR);
             return;
         }
         c->writing = true;
@@ -211,7 +219,9 @@ static void conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     (void)buf;
 
     if (nread < 0) {
-        conn_close(c);
+        /* The client's end of the stream, or its reset. */
+        conn_close(c, nread == UV_EOF || nread == UV_ECONNRESET ? QSTATS_CLOSE_CLIENT
+                                                                : QSTATS_CLOSE_ERROR);
         return;
     }
     c->rlen += (size_t)nread;
@@ -238,7 +248,8 @@ static void conn_open(conn_t *c)
 {
     c->tcp.data = c;
     c->rlen = 0;
-    c->writing = c->closing = false;
+    c->writing = c->closing = c->accepted = false;
+    c->flow = &c->w->qs->flow[0];
     c->active_ms = uv_now(&c->w->loop);
     conn_push(c);
     c->w->n_conns++;
@@ -257,7 +268,7 @@ static void tcp_make_room(tcp_loop_t *w)
                  "idle for %llu ms to make room",
                  w->max_conns, (unsigned long long)(uv_now(&w->loop) - c->active_ms));
     }
-    conn_close(c);
+    conn_close(c, QSTATS_CLOSE_EVICTED);
 }
 
 /* A failed accept() (out of descriptors, say) or no memory for the
@@ -288,16 +299,20 @@ static void tcp_on_connection(uv_stream_t *server, int status)
     }
     conn_open(c);
     if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0) {
-        conn_close(c);
+        conn_close(c, QSTATS_CLOSE_ERROR); /* not accepted: not counted */
         return;
     }
+    c->accepted = true;
+    qstats_add(&w->qs->tcp_accepted, 1);
     int plen = sizeof(c->peer);
     if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&c->peer, &plen) < 0) {
         c->peer.ss_family = AF_UNSPEC;
     }
+    /* IPv6 listeners are IPV6_V6ONLY (addr.h): no IPv4-mapped peers. */
+    c->flow = &w->qs->flow[c->peer.ss_family == AF_INET6];
     (void)uv_tcp_nodelay(&c->tcp, 1); /* only a little slower without it */
     if (uv_read_start((uv_stream_t *)&c->tcp, conn_alloc, conn_on_read) < 0) {
-        conn_close(c);
+        conn_close(c, QSTATS_CLOSE_ERROR);
     }
 }
 
@@ -310,7 +325,7 @@ static void tcp_close_all(tcp_loop_t *w)
         }
     }
     while (w->active != NULL) {
-        conn_close(w->active);
+        conn_close(w->active, QSTATS_CLOSE_SHUTDOWN);
     }
     uv_close((uv_handle_t *)&w->sweep, NULL);
     uv_close((uv_handle_t *)&w->wake, NULL);
@@ -376,6 +391,8 @@ tcp_loop_t *tcp_loop_new(unsigned timeout_ms, unsigned max_conns, reclaim_t *rc,
     w->rc = rc;
     w->stop = stop;
     w->ctx.rng = (uv_hrtime() ^ ((uint64_t)(uintptr_t)w << 16)) | 1;
+    w->qs = qstats_new(true);
+    w->ctx.qflow = &w->qs->flow[0];
     reclaim_add_reader(rc, &w->reader, true);
     return w;
 }
@@ -383,6 +400,11 @@ tcp_loop_t *tcp_loop_new(unsigned timeout_ms, unsigned max_conns, reclaim_t *rc,
 answer_ctx_t *tcp_loop_ctx(tcp_loop_t *w)
 {
     return &w->ctx;
+}
+
+const qstats_t *tcp_loop_qstats(const tcp_loop_t *w)
+{
+    return w->qs;
 }
 
 void tcp_loop_add(tcp_loop_t *w, int fd)
@@ -430,5 +452,6 @@ void tcp_loop_free(tcp_loop_t *w)
     }
     free(w->fds);
     free(w->listeners);
+    qstats_free(w->qs);
     free(w);
 }

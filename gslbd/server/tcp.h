@@ -27,8 +27,13 @@ tcp_loop_t *tcp_loop_new(unsigned timeout_ms, unsigned max_conns, reclaim_t *rc,
                          const _Atomic bool *stop);
 
 /* The engine's context of the loop's thread, to set up before start (the
- * cookie secret: see answer.h). */
+ * cookie secret: see answer.h). The loop points its qflow at the flow of
+ * each connection's address family before answering it. */
 answer_ctx_t *tcp_loop_ctx(tcp_loop_t *t);
+
+/* The loop's query and connection counters (qstats.h), which its thread
+ * alone writes: to sum on any thread. */
+const qstats_t *tcp_loop_qstats(const tcp_loop_t *t);
 
 /* Add a listening socket (from addr_bind(), taken over). Before start. */
 void tcp_loop_add(tcp_loop_t *t, int fd);

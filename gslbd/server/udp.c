@@ -32,7 +32,8 @@ struct udp_sock {
     reclaim_reader_t reader;
     const _Atomic bool *stopping;
     answer_ctx_t ctx;
-    int n_rx; /* datagrams of the last batch, to rearm */
+    qstats_t *qs; /* ctx.qflow is its flow of the socket's family */
+    int n_rx;     /* datagrams of the last batch, to rearm */
     struct mmsghdr rx[UDP_BATCH], tx[UDP_BATCH];
     struct iovec rx_iov[UDP_BATCH], tx_iov[UDP_BATCH];
     struct sockaddr_storage peer[UDP_BATCH];
@@ -157,6 +158,7 @@ static void udp_batch(udp_sock_t *w, int n)
     for (int i = 0; i < n; i++) {
         struct msghdr *m = &w->rx[i].msg_hdr;
         if (m->msg_flags & MSG_TRUNC) {
+            qstats_add(&w->ctx.qflow->dropped[QSTATS_DROP_TOO_LARGE], 1);
             continue;
         }
         size_t len = engine_reply(&w->ctx, snap, (const struct sockaddr *)&w->peer[i], w->rx_buf[i],
@@ -209,6 +211,13 @@ udp_sock_t *udp_new(int fd, bool pktinfo, reclaim_t *rc, const _Atomic bool *sto
     u->rc = rc;
     u->stopping = stopping;
     u->ctx.rng = (uv_hrtime() ^ ((uint64_t)(uintptr_t)u << 16)) | 1;
+    /* Bound to one address, IPv6 ones IPV6_V6ONLY (addr.h): every client of
+     * the socket is of its family. */
+    struct sockaddr_storage ss = {0};
+    socklen_t sslen = sizeof(ss);
+    bool v6 = getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0 && ss.ss_family == AF_INET6;
+    u->qs = qstats_new(false);
+    u->ctx.qflow = &u->qs->flow[v6];
     udp_prepare(u);
     reclaim_add_reader(rc, &u->reader, false);
     return u;
@@ -217,6 +226,11 @@ udp_sock_t *udp_new(int fd, bool pktinfo, reclaim_t *rc, const _Atomic bool *sto
 answer_ctx_t *udp_ctx(udp_sock_t *u)
 {
     return &u->ctx;
+}
+
+const qstats_t *udp_qstats(const udp_sock_t *u)
+{
+    return u->qs;
 }
 
 int udp_start(udp_sock_t *u)
@@ -236,5 +250,6 @@ void udp_free(udp_sock_t *u)
         uv_thread_join(&u->thread); /* within ADDR_UDP_WAKE_MS of the stop flag */
     }
     close(u->fd);
+    qstats_free(u->qs);
     free(u);
 }

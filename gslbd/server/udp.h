@@ -23,8 +23,13 @@ typedef struct udp_sock udp_sock_t;
 udp_sock_t *udp_new(int fd, bool pktinfo, reclaim_t *rc, const _Atomic bool *stopping);
 
 /* The engine's context of its thread, to set up before start (cookie
- * secret, rate limiter: see answer.h). */
+ * secret, rate limiter: see answer.h). Its qflow is set: the socket's own
+ * query counters, of its address family. */
 answer_ctx_t *udp_ctx(udp_sock_t *u);
+
+/* The socket's query counters (qstats.h), which its thread alone writes:
+ * to sum on any thread. */
+const qstats_t *udp_qstats(const udp_sock_t *u);
 
 /* Start its thread. Returns 0 or a negative libuv code. */
 int udp_start(udp_sock_t *u) ATTR_WUR;

@@ -15,7 +15,8 @@
 
 #define EXAMPLE "zones/examples/gslb.example.com.yaml"
 
-static answer_ctx_t test_ctx = {.rng = 1};
+static qstats_flow_t test_counts; /* engine_reply() counts queries here */
+static answer_ctx_t test_ctx = {.rng = 1, .qflow = &test_counts};
 
 static snapshot_t *load_snapshot(const char *file)
 {
@@ -659,7 +660,8 @@ static _Atomic uint64_t cookie_clock;
 static answer_ctx_t cookie_ctx(uint32_t now)
 {
     cookie_clock = now * 1000000ull;
-    return (answer_ctx_t){.rng = 1, .cookie_secret = secret_a, .clock = &cookie_clock};
+    return (answer_ctx_t){
+        .rng = 1, .cookie_secret = secret_a, .clock = &cookie_clock, .qflow = &test_counts};
 }
 
 /* A query for www.gslb.example.com A with an OPT holding only a COOKIE
@@ -685,7 +687,7 @@ static size_t reply_with(answer_ctx_t *ctx, const snapshot_t *s, const struct so
     query_status_t st = query_parse(&pq, q, qlen);
 
     answer_query(ctx, s, &pq, st, src, a);
-    return encode_answer(a, &pq, out, false);
+    return encode_answer(a, &pq, out, false, ctx);
 }
 
 /* The reply's COOKIE option must be `want` (24 bytes): it is the last 28

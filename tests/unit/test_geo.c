@@ -558,10 +558,10 @@ Test(health, on_all_down_modes)
             break;
         case ALL_DOWN_NODATA:
             cr_assert_eq(sel.n, 0);
-            cr_assert_not(sel.servfail);
+            cr_assert_neq(sel.mode, SELECT_MODE_SERVFAIL);
             break;
         case ALL_DOWN_SERVFAIL:
-            cr_assert(sel.servfail);
+            cr_assert_eq(sel.mode, SELECT_MODE_SERVFAIL);
             break;
         }
         healthdb_free(hl);

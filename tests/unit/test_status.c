@@ -271,7 +271,8 @@ static void ask(const snapshot_t *s, unsigned set, const char *src_ip)
     static const uint8_t name[] = {3, 'w', 'w', 'w', 2, 's', 't', 4, 't', 'e', 's', 't', 0};
     struct sockaddr_storage from = {.ss_family = AF_INET};
     struct sockaddr_in *sin = (struct sockaddr_in *)&from;
-    answer_ctx_t ctx = {.rng = 1, .count_set = set};
+    static qstats_flow_t counts;
+    answer_ctx_t ctx = {.rng = 1, .count_set = set, .qflow = &counts};
     size_t len = 12;
 
     memcpy(q + len, name, sizeof(name));
@@ -408,5 +409,79 @@ Test(status, json_gives_each_region_its_location_for_the_map)
               "%s", out);
     free(out);
     status_free(st);
+    free_zone(&fx);
+}
+
+/* The JSON of fx with `stats` at `now`, every space and newline taken out. */
+static char *status_json_compact(const fixture_t *fx, stats_t *stats, uint64_t now)
+{
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    status_env_t env = {
+        .snap = fx->s, .health = fx->h, .stats = stats, .now_ms = now, .wall_ms = 1714000000000ull};
+    status_t *st = status_new();
+
+    cr_assert_not_null(f);
+    status_write_json(st, &env, f);
+    fclose(f);
+    status_free(st);
+    char *w = out;
+    for (char *r = out; *r; r++) {
+        if (*r != ' ' && *r != '\n') {
+            *w++ = *r;
+        }
+    }
+    *w = '\0';
+    return out;
+}
+
+Test(status, json_history_of_answers_per_region_in_steps_of_ten_seconds)
+{
+    fixture_t fx = load_zone(zone_yaml, 1);
+    stats_t *st = stats_new(0);
+    uint64_t t = 0;
+
+    stats_track(st, fx.s);
+    char *out = status_json_compact(&fx, st, 1000);
+    cr_expect(strstr(out, "\"history\":{\"step_s\":10,\"regions\":{\"a\":[],\"b\":[]},"
+                          "\"none\":[]}") != NULL,
+              "no step yet: %s", out);
+    free(out);
+
+    /* Step 1: three answers from a; step 2: a down, two from b; step 3: none. */
+    for (int i = 0; i < 3; i++) {
+        ask(fx.s, 1, "192.0.2.99");
+    }
+    stats_sample(st, t += 5000);
+    stats_sample(st, t += 5000);
+    report(&fx, "a", "192.0.2.10", HEALTH_DOWN);
+    report(&fx, "a", "192.0.2.11", HEALTH_DOWN);
+    ask(fx.s, 1, "192.0.2.99");
+    stats_sample(st, t += 5000);
+    ask(fx.s, 1, "192.0.2.99");
+    stats_sample(st, t += 5000);
+    stats_sample(st, t += 5000);
+    stats_sample(st, t += 5000);
+    out = status_json_compact(&fx, st, t + 1000);
+    cr_expect(strstr(out, "\"history\":{\"step_s\":10,\"regions\":{\"a\":[3,0,0],\"b\":[0,2,0]},"
+                          "\"none\":[0,0,0]}") != NULL,
+              "oldest first: %s", out);
+    cr_expect(strstr(out, "\"window_s\":31.0,\"answers\":5") != NULL,
+              "the minute's figures as before: %s", out);
+    free(out);
+
+    /* Ten minutes on: 60 steps, the first ones gone. */
+    while (t < 3 * 10000 + 60 * 10000) {
+        stats_sample(st, t += 5000);
+    }
+    uint64_t steps[STATS_HIST_STEPS + 1];
+    const svc_rt_t *svc = fx.s->zones[0].svcs[0];
+    cr_expect_eq(stats_history(st, svc, 1, steps), STATS_HIST_STEPS);
+    for (unsigned i = 0; i < STATS_HIST_STEPS; i++) {
+        cr_expect_eq(steps[i], 0, "step %u", i);
+    }
+    cr_expect_eq(stats_history(st, svc, SVC_COUNT_EXTRA(svc), steps), 0, "no history of extra");
+    stats_free(st);
     free_zone(&fx);
 }
