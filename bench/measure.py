@@ -7,12 +7,16 @@ a instructions per query under callgrind: I(N2) - I(N1) over N2 - N1 queries,
 b CPU time (utime + stime from /proc) per answered query at a fixed dnsperf rate.
 c the highest rate without loss, by bisection, and latency percentiles there.
 d memory, load time and reload under load with a large zone.
+e gslbd's CPU per query and latency at a fixed rate, without and with an
+  HTTP scrape of /metrics every second (its --http listener).
 
 Every loop here is bounded in count and time; traffic goes to 127.0.0.1 only.
 Servers are started and stopped by the caller (bench/run), except where a
 phase needs its own run (callgrind, the large zone).
 """
 
+import http.client
+import json
 import math
 import os
 import re
@@ -416,3 +420,146 @@ def reload_under_load(server, qfile, rate, seconds, rewrite, new_serial, prober)
     result["rss_kib"], result["hwm_kib"] = server.memory_kib()
     result["prober"] = {"sent": prober.sent, "lost": prober.lost, "wrong": prober.wrong}
     return result
+
+
+# ---- e. metrics under load ------------------------------------------------------
+
+METRICS, STATUS = "/metrics", "/api/v1/status"
+
+
+def http_get(addr, path, timeout):
+    """One GET over a new connection, as a Prometheus server does it with
+    keep-alive off: (status or None when the request failed, body, seconds
+    from connect to the last byte of the body)."""
+    t0 = time.monotonic()
+    conn = http.client.HTTPConnection(addr[0], addr[1], timeout=timeout)
+    try:
+        conn.request("GET", path, headers={"Connection": "close"})
+        r = conn.getresponse()
+        body = r.read()
+        return r.status, body, time.monotonic() - t0
+    except (OSError, http.client.HTTPException):
+        return None, b"", time.monotonic() - t0
+    finally:
+        conn.close()
+
+
+def _body_ok(path, body):
+    """A whole page: /metrics ends with gslb_up among its samples, the
+    status is JSON."""
+    if path == METRICS:
+        return b"\ngslb_up " in body and body.endswith(b"\n")
+    try:
+        json.loads(body)
+        return True
+    except ValueError:
+        return False
+
+
+def queries_counted(addr, timeout=5.0):
+    """The sum of every gslb_queries_total series, or None when the page
+    has no such family (a build without query counters) or failed."""
+    status, body, _ = http_get(addr, METRICS, timeout)
+    if status != 200:
+        return None
+    total, seen = 0.0, False
+    for line in body.decode("utf-8", "replace").splitlines():
+        if line.startswith(("gslb_queries_total{", "gslb_queries_total ")):
+            total += float(line.rsplit("}", 1)[-1].split()[-1])
+            seen = True
+    return int(total) if seen else None
+
+
+def wait_http(addr, timeout):
+    """Poll /metrics until it answers 200; False at the deadline."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        status, body, _ = http_get(addr, METRICS, 1.0)
+        if status == 200 and _body_ok(METRICS, body):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+class Scraper(threading.Thread):
+    """GET /metrics every `period` seconds, and /api/v1/status with every
+    `status_every`-th of them, each on a new connection, on the client CPU.
+    The first round is half a period in, so that every round falls inside a
+    load run as long as `seconds`; at most seconds / period rounds, none
+    started after the deadline, each request bounded by `timeout`.
+    Records (ok, seconds, bytes) per request and path."""
+
+    def __init__(self, addr, seconds, period=1.0, status_every=5, timeout=2.0):
+        super().__init__(daemon=True)
+        self.addr, self.seconds, self.period = addr, seconds, period
+        self.status_every, self.timeout = status_every, timeout
+        self.got = {METRICS: [], STATUS: []}
+        self.stop_flag = threading.Event()
+
+    def run(self):
+        _set_cpu(CLIENT_CPU)
+        t0 = time.monotonic()
+        for i in range(int(self.seconds / self.period)):
+            due = t0 + (i + 0.5) * self.period
+            if self.stop_flag.wait(max(0.0, due - time.monotonic())):
+                return
+            if time.monotonic() >= t0 + self.seconds:
+                return
+            paths = [METRICS] + ([STATUS] if i % self.status_every == 0 else [])
+            for path in paths:
+                status, body, dt = http_get(self.addr, path, self.timeout)
+                self.got[path].append((status == 200 and _body_ok(path, body), dt, len(body)))
+
+
+def scrape_summary(rows):
+    """Requests done (complete pages), failed, latency p50 and max (s), and
+    the median page size (bytes), over (ok, seconds, bytes) rows."""
+    good = [r for r in rows if r[0]]
+    lat = sorted(r[1] for r in good)
+    sizes = sorted(r[2] for r in good)
+    return {"done": len(good), "failed": len(rows) - len(good),
+            "p50": _pct(lat, 50), "max": lat[-1] if lat else None,
+            "bytes": sizes[len(sizes) // 2] if sizes else None}
+
+
+def scrape_cost(server, n):
+    """n back-to-back scrapes of /metrics with no DNS load: the main
+    thread's CPU per scrape (it alone serves HTTP) and the latencies."""
+    c0 = server.main_thread_cpu_ns()
+    rows = []
+    for _ in range(n):
+        status, body, dt = http_get(server.http, METRICS, 2.0)
+        rows.append((status == 200 and _body_ok(METRICS, body), dt, len(body)))
+    c1 = server.main_thread_cpu_ns()
+    out = scrape_summary(rows)
+    out["cpu_ms"] = (c1 - c0) / 1e6 / n
+    return out
+
+
+def metrics_under_load(server, qfile, rate, seconds, scrape):
+    """cpu_per_query at a fixed rate, with a Scraper alongside when `scrape`.
+    Adds the CPU of the main thread and of the others (per answered query
+    too) over the run, each scrape's (ok, seconds,
+    bytes) by path, and how far gslb_queries_total rose (read before and
+    after, outside the run)."""
+    q0 = queries_counted(server.http)
+    t0 = server.thread_cpu_ns()
+    scraper = Scraper(server.http, seconds) if scrape else None
+    if scraper:
+        scraper.start()
+    try:
+        r = cpu_per_query(server, qfile, rate, seconds)
+    finally:
+        if scraper:
+            scraper.stop_flag.set()
+            scraper.join(10)
+    t1 = server.thread_cpu_ns()
+    spent = {tid: ns - t0.get(tid, 0) for tid, ns in t1.items()}
+    r["main_cpu_s"] = spent.pop(server.pid, 0) / 1e9
+    r["other_cpu_s"] = sum(spent.values()) / 1e9
+    for k in ("main", "other"):
+        r[k + "_us_per_q"] = 1e6 * r[k + "_cpu_s"] / r["completed"] if r["completed"] else None
+    q1 = queries_counted(server.http)
+    r["counted"] = q1 - q0 if q0 is not None and q1 is not None else None
+    r["scrape_rows"] = scraper.got if scraper else None
+    return r

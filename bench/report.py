@@ -2,8 +2,10 @@
 
 One table (workload, gslbd, gdnsd, ratio gslbd/gdnsd), then the agreement
 check with every disagreement explained, the callgrind profile of gslbd's geo
-workload, and the method. Missing values (a phase that did not run) print as
-"n/a" rather than being left out.
+workload, gslbd's metrics under load (phase e, a section of its own that a
+run of that phase alone replaces in the last results.md), and the method.
+Missing values (a phase that did not run) print as "n/a" rather than being
+left out.
 """
 
 import time
@@ -103,6 +105,7 @@ def render(res, p, info):
     out += semantics(res.get("semantics"))
     out += profile(res.get("profile"))
     out += profile_lines(res.get("profile_lines"))
+    out += metrics_section(res, p, info)
     out += notes(res, p)
     out += method(p)
     return "\n".join(out) + "\n"
@@ -216,6 +219,161 @@ def profile_lines(pl):
     for ir, where, fn in rows:
         out.append("| %s | `%s` | %.0f |" % (where, fn, ir / n))
     return out + [""]
+
+
+def _ms(s):
+    return s * 1e3 if s is not None else None
+
+
+def _f3(v):
+    return "{:.3f}".format(v) if v is not None else "n/a"
+
+
+def _pair(a, b, unit=""):
+    return "%s / %s%s" % (_fmt(a), _fmt(b), unit)
+
+
+def metrics_line(mode, m):
+    """One line on a mode of phase e, for bench/run's log."""
+    line = "%s: lost %d of %d, CPU %s µs/query, p50 %s µs, p99 %s µs" % (
+        "no scraping" if mode == "off" else "scraping", m["lost"], m["sent"],
+        _fmt(m["cpu_us_per_q"]), _fmt(_us(m["p50"])), _fmt(_us(m["p99"])))
+    sc = m.get("scrapes")
+    if sc:
+        line += "; /metrics %d done, %d failed, %s ms (p50 / max)" % (
+            sc["/metrics"]["done"], sc["/metrics"]["failed"],
+            _pair(_ms(sc["/metrics"]["p50"]), _ms(sc["/metrics"]["max"])))
+    return line
+
+
+def metrics_section(res, p, info, alone=False):
+    """Phase e: gslbd's CPU per query, loss and latency without and with a
+    scrape of /metrics every second, and what the scrapes saw."""
+    e = res.get("metrics")
+    if not e:
+        return [] if "e" not in p["phases"] else [
+            "## e. Metrics under load", "", "n/a (not run to the end)", ""]
+    off, on = e["off"], e["on"]
+    out = ["## e. Metrics under load", ""]
+    if alone:
+        out += ["Measured by `BENCH_PHASES=e bench/run`%s on %s (gslbd %s; load average %s at "
+                "start, %s at end); the rest of this file is from the run it names at the top." % (
+                    " with QUICK=1" if p["quick"] else "", info["date"], info["gslbd"],
+                    info["loadavg"], info.get("loadavg_end", "?")), ""]
+    n = len(e["runs"]["off"])
+    out += ["| geo A + ECS at %s qps, %d run%s of %d s per column | no scraping | "
+            "GET /metrics every 1 s | ratio with/without |" % (
+                _fmt(p["rate"]), n, "s" if n != 1 else "", p["scrape_s"]),
+            "|---|---:|---:|---:|"]
+
+    def row(label, a, b, ratio=False):  # the ratio with/without, as the header says
+        out.append("| %s | %s | %s | %s |" % (label, a if isinstance(a, str) else _fmt(a),
+                                              b if isinstance(b, str) else _fmt(b),
+                                              _ratio(b, a) if ratio else ""))
+
+    row("queries sent (dnsperf, all runs)", off["sent"], on["sent"])
+    row("queries completed", off["completed"], on["completed"])
+    row("queries lost", off["lost"], on["lost"])
+    counted = off["counted"] is not None and on["counted"] is not None
+    if counted:
+        row("gslb_queries_total rose by (read before and after each run)", off["counted"],
+            on["counted"])
+    row("gslbd CPU µs per answered query (median of runs)", off["cpu_us_per_q"],
+        on["cpu_us_per_q"], True)
+    row("of which the query and clock threads (µs/query, median of runs)",
+        off["other_us_per_q"], on["other_us_per_q"], True)
+    row("of which the main thread, HTTP included (µs/query, all runs)", _f3(off["main_us_per_q"]),
+        _f3(on["main_us_per_q"]))
+    row("p50 latency (µs, median of runs)", _us(off["p50"]), _us(on["p50"]), True)
+    row("p99 latency (µs, median of runs)", _us(off["p99"]), _us(on["p99"]), True)
+    row("gslbd main thread CPU, all runs (ms)", _ms(off["main_cpu_s"]), _ms(on["main_cpu_s"]))
+    sc = on["scrapes"]
+    for path, every in (("/metrics", "1 s"), ("/api/v1/status", "5 s")):
+        s = sc[path]
+        row("%s (every %s): done / failed" % (path, every), "", _pair(s["done"], s["failed"]))
+        row("%s latency p50 / max (ms)" % path, "", _pair(_ms(s["p50"]), _ms(s["max"])))
+        row("%s body (bytes)" % path, "", s["bytes"])
+    out.append("")
+    out += metrics_claim(e, p)
+    if not counted:
+        out += ["", "This gslbd's /metrics has no gslb_queries_total, so its query counters "
+                "were not compared with dnsperf's counts."]
+    out += ["", "Per run, in the order run: CPU µs/query without scraping %s, with %s; of the "
+            "query and clock threads without %s, with %s; p99 µs without %s, with %s; lost "
+            "without %s, with %s. Phase e took %.0f s." % (tuple(
+                ", ".join(f(r) for r in e["runs"][m])
+                for f in (lambda r: _fmt(r["cpu_us_per_q"]), lambda r: _fmt(r["other_us_per_q"]),
+                          lambda r: _fmt(_us(r["p99"])), lambda r: str(r["lost"]))
+                for m in ("off", "on")) + (e["seconds"],)), ""]
+    out += ["How: gslbd (`--threads 1 --http 127.0.0.1:PORT`, on CPU 0) serves the small zone; "
+            "dnsperf offers the geo A + ECS query file at -Q %s for %d s from CPU 1, %d time%s "
+            "without and %d with scraping, the two taking turns. With scraping, a thread of "
+            "bench/run on CPU 1 (at normal priority, below dnsperf's when run as root) GETs "
+            "/metrics every second from 0.5 s into the run, and "
+            "/api/v1/status with every fifth, each over a new loopback connection "
+            "(`Connection: close`, 2 s timeout) like a Prometheus server; latency is connect to "
+            "last byte, and a scrape is done only with status 200 and a whole page (`gslb_up` "
+            "in /metrics, JSON that parses). CPU per query is gslbd's utime + stime (all "
+            "threads, so the HTTP replies on its main loop count) over dnsperf's completed "
+            "queries; lost is dnsperf's; each thread's CPU is from "
+            "/proc/PID/task/TID/schedstat (the main thread runs the main loop and so HTTP). "
+            "The scrape's own cost: %d back-to-back scrapes with no load first." % (
+                _fmt(p["rate"]), p["scrape_s"], p["reps"], "s" if p["reps"] != 1 else "",
+                p["reps"], p["scrape_idle_n"]), ""]
+    return out
+
+
+def metrics_claim(e, p):
+    """The issue's claim, read off the figures: no query lost with a scrape
+    every second, and no CPU or latency that stands out of the runs' noise."""
+    off, on, idle = e["off"], e["on"], e["idle"]
+    sc, st = on["scrapes"]["/metrics"], on["scrapes"]["/api/v1/status"]
+    ok = on["lost"] == 0 and sc["failed"] == 0 and st["failed"] == 0 and sc["done"] > 0
+    out = ["Claim: a scrape every second under load loses no query: %s (%d of %s lost with "
+           "scraping, %d of %s without; /metrics %d done, %d failed; /api/v1/status %d done, "
+           "%d failed)." % ("met" if ok else "**not met**", on["lost"], _fmt(on["sent"]),
+                            off["lost"], _fmt(off["sent"]), sc["done"], sc["failed"],
+                            st["done"], st["failed"])]
+    if off["counted"] is not None and on["counted"] is not None:
+        same = all(r["counted"] == r["completed"] for m in ("off", "on") for r in e["runs"][m])
+        out.append("gslb_queries_total rose by exactly the queries dnsperf saw answered in "
+                   "every run: %s." % ("yes" if same else "**no**"))
+    cpu_off = [r["cpu_us_per_q"] for r in e["runs"]["off"] if r.get("cpu_us_per_q")]
+    spread = ("; the runs without scraping alone range %s to %s µs/query" % (
+        _fmt(min(cpu_off)), _fmt(max(cpu_off)))) if len(cpu_off) > 1 else ""
+    out.append("With/without: CPU per query x%s (of the query and clock threads x%s), p50 "
+               "latency x%s, p99 x%s%s; the machine's other work moves these." % (
+                   _ratio(on["cpu_us_per_q"], off["cpu_us_per_q"]),
+                   _ratio(on["other_us_per_q"], off["other_us_per_q"]),
+                   _ratio(on["p50"], off["p50"]), _ratio(on["p99"], off["p99"]), spread))
+    if on["main_us_per_q"] is not None and off["main_us_per_q"] is not None and \
+            on["cpu_us_per_q"]:
+        extra = on["main_us_per_q"] - off["main_us_per_q"]
+        out.append("The scrapes' own CPU, on gslbd's main thread, came to %s µs per query "
+                   "under load (%.2f%% of the CPU per query)." % (
+                       _f3(extra), 100 * extra / on["cpu_us_per_q"]))
+    if idle.get("cpu_ms") is not None and idle["done"]:
+        out.append("With no load, one /metrics scrape costs the main thread %s ms of CPU (mean "
+                   "of %d; latency p50 %s ms; %s bytes): at one a second, %s µs for each of %s "
+                   "queries a second." % (
+                       _fmt(idle["cpu_ms"]), idle["done"], _fmt(_ms(idle["p50"])),
+                       _fmt(idle["bytes"]), _f3(idle["cpu_ms"] * 1e3 / p["rate"]),
+                       _fmt(p["rate"])))
+    return [" ".join(out)]
+
+
+def splice_metrics(text, section):
+    """`text` (a results.md) with its phase e section replaced by `section`
+    (lines), or the section added before the notes when it has none."""
+    body = "\n".join(section) + "\n"
+    start = text.find("\n## e. ")
+    if start >= 0:
+        end = text.find("\n## ", start + 1)
+        return text[:start + 1] + body + (text[end + 1:] if end >= 0 else "")
+    at = text.find("\n## Notes")
+    if at < 0:
+        return text.rstrip("\n") + "\n\n" + body
+    return text[:at + 1] + body + text[at + 1:]
 
 
 def semantics(rows):

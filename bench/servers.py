@@ -166,9 +166,11 @@ def _total(path):
 
 
 class Gslbd(Server):
-    def __init__(self, binary, zones, port, workdir, threads=1, geoip=None):
+    def __init__(self, binary, zones, port, workdir, threads=1, geoip=None, http_port=None):
         super().__init__("gslbd", port, workdir)
         self.binary, self.zones, self.threads, self.geoip = binary, zones, threads, geoip
+        # --http: /metrics and /api/v1/status, served on the main loop.
+        self.http = ("127.0.0.1", http_port) if http_port else None
 
     def argv(self):
         # Rate limiting stays on, as by default, so every response pays for its
@@ -177,7 +179,26 @@ class Gslbd(Server):
         # default would both limit and exempt).
         a = [self.binary, "--zones", self.zones, "--listen", "%s:%d" % self.addr,
              "--threads", str(self.threads), "--quiet", "--rrl-rate", "1000000"]
-        return a + (["--geoip", self.geoip] if self.geoip else [])
+        a += ["--geoip", self.geoip] if self.geoip else []
+        return a + (["--http", "%s:%d" % self.http] if self.http else [])
+
+    def thread_cpu_ns(self):
+        """CPU time of each thread in ns, {thread id: ns}, from
+        /proc/PID/task/TID/schedstat. The main thread (id = PID) runs the
+        main loop and so the HTTP listener; the others answer queries (and
+        one ticks the clock)."""
+        out = {}
+        base = "/proc/%d/task" % self.pid
+        for tid in os.listdir(base):
+            try:
+                with open("%s/%s/schedstat" % (base, tid)) as f:
+                    out[int(tid)] = int(f.read().split()[0])
+            except OSError:
+                continue  # a thread that ended meanwhile
+        return out
+
+    def main_thread_cpu_ns(self):
+        return self.thread_cpu_ns().get(self.pid, 0)
 
     def reload(self):
         """SIGHUP: gslbd rereads every zone file and swaps the snapshot."""
