@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "gslbd/engine/engine.h"
+#include "gslbd/engine/qstats.h"
 #include "zones/load.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -66,7 +67,9 @@ static rrl_t *fuzz_rrl(void)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static uint8_t out[ENCODE_TCP_MAX];
-    static answer_ctx_t ctx = {.rng = 1, .cookie_secret = secret, .clock = &clock_us};
+    static qstats_flow_t counts; /* engine_reply() counts every query in a set */
+    static answer_ctx_t ctx = {
+        .rng = 1, .cookie_secret = secret, .clock = &clock_us, .qflow = &counts};
     const snapshot_t *s = fuzz_snapshot();
     struct sockaddr_storage src = {.ss_family = size % 2 ? AF_INET : AF_INET6};
 
