@@ -38,6 +38,9 @@ What is where:
                           stand-ins for healthd's tests: an HTTP(S) server whose
                           behaviour a mode file sets, and a control socket that
                           records every line healthd sends.
+  Browser, Page (gslbtest.devtools, imported on its own)
+                          headless Chromium over the DevTools protocol on a pipe:
+                          navigate, evaluate, bounded waits, events, screenshots.
   until (gslbtest.tap)    a bounded poll: the value and the time it took.
   private_network (gslbtest.netns)
                           re-run the script in a network namespace of its own
