@@ -479,10 +479,12 @@ bool healthdb_source_info(const healthdb_t *h, size_t i, healthdb_source_info_t 
         return false;
     }
     const source_t *src = &h->sources[i];
-    *out = (healthdb_source_info_t){.name = src->name,
-                                    .heard_ms = src->last_heard_ms,
-                                    .reports = src->reports,
-                                    .links = src->links};
+    *out =
+        (healthdb_source_info_t){.name = src->name,
+                                 .heard_ms = src->last_heard_ms,
+                                 .reports = src->reports,
+                                 .links = src->links,
+                                 .reporter = src->reports != 0 || src->synced || src->remembered};
     return true;
 }
 

@@ -83,6 +83,8 @@ typedef struct {
     uint64_t heard_ms; /* 0: never */
     uint64_t reports;  /* health reports received */
     unsigned links;    /* control connections open that said HELLO with this name */
+    bool reporter;     /* it has reported health, sent its full state, or is remembered
+                          from the sources file: a healthd, not a gslbctl that said HELLO */
 } healthdb_source_info_t;
 size_t healthdb_n_sources(const healthdb_t *h);
 bool healthdb_source_info(const healthdb_t *h, size_t i, healthdb_source_info_t *out);

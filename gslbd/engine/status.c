@@ -851,7 +851,7 @@ void status_write_prom(const status_t *st, const status_env_t *env, prom_t *p)
                 "Whether a healthd that reported to this gslbd is connected now.");
     for (size_t i = 0; i < ns; i++) {
         healthdb_source_info_t si;
-        if (healthdb_source_info(env->health, i, &si)) {
+        if (healthdb_source_info(env->health, i, &si) && si.reporter) {
             prom_u64(p, "gslb_health_source_connected", si.links > 0, "source", si.name, NULL);
         }
     }
@@ -859,7 +859,7 @@ void status_write_prom(const status_t *st, const status_env_t *env, prom_t *p)
                 "Seconds since each healthd was last heard from.");
     for (size_t i = 0; i < ns; i++) {
         healthdb_source_info_t si;
-        if (healthdb_source_info(env->health, i, &si) && si.heard_ms != 0) {
+        if (healthdb_source_info(env->health, i, &si) && si.reporter && si.heard_ms != 0) {
             prom_double(p, "gslb_health_source_last_report_age_seconds",
                         env->now_ms >= si.heard_ms ? (double)(env->now_ms - si.heard_ms) / 1000.0
                                                    : 0.0,
@@ -870,7 +870,7 @@ void status_write_prom(const status_t *st, const status_env_t *env, prom_t *p)
                 "Health reports received from each healthd.");
     for (size_t i = 0; i < ns; i++) {
         healthdb_source_info_t si;
-        if (healthdb_source_info(env->health, i, &si)) {
+        if (healthdb_source_info(env->health, i, &si) && si.reporter) {
             prom_u64(p, "gslb_health_reports_total", si.reports, "source", si.name, NULL);
         }
     }

@@ -282,6 +282,11 @@ def health(t, port, ctl, backends):
           [states(m, "gslb_member_state", member=a)
            for a in ("198.51.100.10", "198.51.100.11")]))
     t.eq("gslbctl auto eu-west: exit 0", 0, ctl.run("auto", "eu-west").status)
+    m = prom.scrape(port)
+    t.eq("gslbctl, which says HELLO too, is no health source (only healthd is)",
+         ["healthd"], sorted({dict(k[1]).get("source") for k in m
+                              if k[0].startswith("gslb_health_source_")
+                              or k[0] == "gslb_health_reports_total"}))
     t.eq("gslbctl drain eu-west 198.51.100.11: exit 0", 0,
          ctl.run("drain", "eu-west", "198.51.100.11").status)
     m = prom.scrape(port)
