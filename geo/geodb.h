@@ -106,6 +106,15 @@ static inline uint32_t geo_trie_walk(const geo_trie_t *t, int v6, const uint8_t 
 /* Great-circle distance in km (haversine, mean Earth radius 6371 km). */
 double geo_distance_km(double lat1, double lon1, double lat2, double lon2);
 
+/* The distance that orders a region of geoproximity bias `bias` (-99..99,
+ * zone.h): km scaled by (1 - bias/100). A positive bias makes the region
+ * look nearer than it is, so it draws clients from farther away (Route 53's
+ * geoproximity bias). Bias 0 returns km unchanged, bit for bit. */
+static inline double geo_biased_km(double km, int bias)
+{
+    return bias == 0 ? km : km * (100 - bias) / 100.0;
+}
+
 /* Coordinates of a country (ISO 3166 alpha-2) or continent code. */
 bool geo_country_coords(const char *cc, double *lat, double *lon);
 bool geo_continent_coords(const char *code, double *lat, double *lon);

@@ -143,7 +143,7 @@ static char *geolint_names(const zone_t *zone, const size_t *idx, size_t n, bool
     return s;
 }
 
-/* Of the regions `idx`, the nearest to the country's point: where all its
+/* Of the regions `idx`, the nearest (biased) to the country's point: where all its
  * clients go while it is up. */
 static size_t geolint_winner(const zone_t *zone, const size_t *idx, size_t n, const geo_loc_t *at)
 {
@@ -151,8 +151,8 @@ static size_t geolint_winner(const zone_t *zone, const size_t *idx, size_t n, co
 
     for (size_t i = 1; i < n; i++) {
         const zone_region_t *a = &zone->regions[idx[i]], *b = &zone->regions[best];
-        if (geo_distance_km(at->lat, at->lon, a->lat, a->lon) <
-            geo_distance_km(at->lat, at->lon, b->lat, b->lon)) {
+        if (geo_biased_km(geo_distance_km(at->lat, at->lon, a->lat, a->lon), a->bias) <
+            geo_biased_km(geo_distance_km(at->lat, at->lon, b->lat, b->lon), b->bias)) {
             best = idx[i];
         }
     }

@@ -54,7 +54,8 @@ static void append_listed(const geo_map_spec_t *spec, const size_t *zregions, si
     }
 }
 
-/* The rest of the regions, nearest first, or in listed order without a place. */
+/* The rest of the regions, nearest first by biased distance, or in listed
+ * order without a place. */
 static void append_rest(const geo_map_spec_t *spec, const geo_loc_t *loc, bool *used,
                         geo_entry_t *out, uint16_t *n)
 {
@@ -62,6 +63,7 @@ static void append_rest(const geo_map_spec_t *spec, const geo_loc_t *loc, bool *
 
     for (size_t i = 0; i < spec->n; i++) {
         km[i] = loc ? geo_distance_km(loc->lat, loc->lon, spec->lat[i], spec->lon[i]) : 0;
+        km[i] = geo_biased_km(km[i], spec->bias ? spec->bias[i] : 0);
     }
     for (;;) {
         int best = -1;

@@ -7,8 +7,10 @@
  * are equal merge into supernets, so the depth of the leaf a client reaches
  * is the widest prefix that gets the same list: the ECS scope (RFC 7871 7.2.1).
  * Lookup is a table read and at most 8 (IPv4) or 56 (IPv6) steps of two bits:
- * no distance is computed per query. Health and weights are applied per
- * query by the caller.
+ * no distance is computed per query. Distances are scaled by each region's
+ * geoproximity bias (geo_biased_km()) before they order anything, so a bias
+ * moves catchment boundaries in the compiled map and costs nothing per query. Health and weights
+ * are applied per query by the caller.
  */
 #ifndef GSLB_GEOMAP_H
 #define GSLB_GEOMAP_H
@@ -34,7 +36,8 @@ typedef enum {
 
 typedef struct {
     uint16_t region; /* position in the service's region list */
-    float km;        /* distance, kept only when the service spreads (else GEO_KM_NONE) */
+    float km;        /* distance as ordered (biased, geo_biased_km()), kept only when the
+                      * service spreads (else GEO_KM_NONE) */
 } geo_entry_t;
 
 typedef struct {
@@ -71,6 +74,7 @@ typedef struct {
 typedef struct {
     size_t n;                  /* the service's regions */
     const double *lat, *lon;   /* per service region */
+    const int *bias;           /* per service region, -99..99; NULL: all 0 */
     const size_t *zone_region; /* service region -> index in zone_t.regions */
     const zone_geo_t *cfg;     /* overrides, NULL for none */
     bool keep_km;              /* spread_km > 0: keep distances in the lists */

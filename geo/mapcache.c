@@ -65,6 +65,10 @@ static void key_build(keybuf_t *k, const geo_map_spec_t *spec)
     key_add(k, &spec->n, sizeof(spec->n));
     key_add(k, spec->lat, spec->n * sizeof(*spec->lat));
     key_add(k, spec->lon, spec->n * sizeof(*spec->lon));
+    for (size_t i = 0; i < spec->n; i++) {
+        int8_t bias = (int8_t)(spec->bias ? spec->bias[i] : 0); /* NULL and all 0 are one key */
+        key_add(k, &bias, 1);
+    }
     key_add(k, &keep, 1);
     key_add(k, &has, 1);
     if (g == NULL) {

@@ -2,7 +2,7 @@
  * mapcache: geo maps shared by successive snapshots.
  *
  * A geo map depends only on the GeoIP database and on a service's geometry:
- * its regions' coordinates, its overrides and whether it spreads. A reload
+ * its regions' coordinates and biases, its overrides and whether it spreads. A reload
  * that changes neither (the common case: a weight edited, a record added)
  * reuses the maps the serving snapshot already has instead of walking the
  * database again, which is a quarter of reloading a large zone. Entries are

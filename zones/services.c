@@ -210,11 +210,12 @@ void services_load_checks(ynode_doc_t *d, zone_t *zone, const yaml_node_t *map)
 
 /* ---- regions ---- */
 
-enum { RG_LOCATION, RG_WEIGHT, RG_POOL, RG_CHECK, RG_MIN_UP, RG_N };
+enum { RG_LOCATION, RG_WEIGHT, RG_BIAS, RG_POOL, RG_CHECK, RG_MIN_UP, RG_N };
 
 static const schema_item_t services_region_items[RG_N] = {
     [RG_LOCATION] = {"location", SCHEMA_LIST, .required = true},
     [RG_WEIGHT] = {"weight", SCHEMA_INT, .min = 0, .max = 1000000, .def = 100},
+    [RG_BIAS] = {"bias", SCHEMA_INT, .min = ZONE_BIAS_MIN, .max = ZONE_BIAS_MAX, .def = 0},
     [RG_POOL] = {"pool", SCHEMA_LIST, .required = true},
     [RG_CHECK] = {"check", SCHEMA_STR},
     [RG_MIN_UP] = {"min_up", SCHEMA_INT, .min = 1, .max = 1000000, .def = 1},
@@ -415,6 +416,7 @@ static void services_region(ynode_doc_t *d, const zone_t *zone, zone_region_t *r
         services_location(d, r, v[RG_LOCATION].node, ctx);
     }
     r->weight = (unsigned)v[RG_WEIGHT].num;
+    r->bias = (int)v[RG_BIAS].num;
     if (v[RG_POOL].ok) {
         services_pool(d, r, v[RG_POOL].node, ctx);
     }

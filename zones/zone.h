@@ -57,11 +57,20 @@ typedef struct {
     diag_mark_t mark;
 } zone_member_t;
 
+/* `bias` of a region: at 100 a region would stand at distance 0 from every
+ * client, and at -100 its distance would double; the range stops short of
+ * both, so every region keeps a catchment around its own location. */
+#define ZONE_BIAS_MIN (-99)
+#define ZONE_BIAS_MAX 99
+
 typedef struct {
     char *name;
     diag_mark_t mark;
     double lat, lon;     /* degrees, -90..90 and -180..180 */
     unsigned weight;     /* 0..1000000; 0 = drained */
+    int bias;            /* -99..99, default 0: the distance that orders this region for a
+                          * client is scaled by (1 - bias/100), so a positive bias grows the
+                          * region's catchment and a negative one shrinks it */
     zone_member_t *pool; /* at least one member */
     size_t n_pool;
     int check;       /* index into zone_t.checks, -1 = none (always up) */

@@ -245,7 +245,11 @@ static void print_order(const answer_trace_t *t, const geo_db_t *db, const clien
         const region_rt_t *r = t->svc->regions[t->order->e[i].region];
         fprintf(out, "  %2u. %-16s weight %-7u", i + 1, r->name, r->weight);
         if (loc != NULL && loc->has_coords && t->svc->policy == POLICY_NEAREST) {
-            fprintf(out, " %6.0f km", geo_distance_km(loc->lat, loc->lon, r->lat, r->lon));
+            double km = geo_distance_km(loc->lat, loc->lon, r->lat, r->lon);
+            fprintf(out, " %6.0f km", km);
+            if (r->bias != 0) {
+                fprintf(out, " (biased %.0f km, bias %+d)", geo_biased_km(km, r->bias), r->bias);
+            }
         }
         print_why(t, i, out);
     }

@@ -485,20 +485,24 @@ static const geo_map_t *build_map(build_t *b, size_t z, const zone_service_t *zs
                                   const region_rt_t **regions)
 {
     double *lat = xcalloc(zs->n_regions, sizeof(*lat)), *lon = xcalloc(zs->n_regions, sizeof(*lon));
+    int *bias = xcalloc(zs->n_regions, sizeof(*bias));
 
     for (size_t i = 0; i < zs->n_regions; i++) {
         lat[i] = regions[zs->regions[i]]->lat;
         lon[i] = regions[zs->regions[i]]->lon;
+        bias[i] = regions[zs->regions[i]]->bias;
     }
     geo_map_spec_t spec = {.n = zs->n_regions,
                            .lat = lat,
                            .lon = lon,
+                           .bias = bias,
                            .zone_region = zs->regions,
                            .cfg = service_geo(b->zones[z], zs),
                            .keep_km = zs->spread_km > 0};
     geo_cache_entry_t *e = geo_cache_get(b->maps, b->db, &spec); /* copies what it keeps */
     free(lat);
     free(lon);
+    free(bias);
     if (b->n_refs == b->cap_refs) {
         b->cap_refs = b->cap_refs ? b->cap_refs * 2 : 16;
         b->refs = xreallocarray(b->refs, b->cap_refs, sizeof(*b->refs));
@@ -606,6 +610,7 @@ static region_rt_t *build_region(build_t *b, size_t z, const zone_region_t *zreg
     r->weight = zreg->weight;
     r->lat = zreg->lat;
     r->lon = zreg->lon;
+    r->bias = zreg->bias;
     r->min_up = (uint16_t)(zreg->min_up ? zreg->min_up : 1);
     r->checked = zreg->check >= 0;
     if (b->health != NULL) {

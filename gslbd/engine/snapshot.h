@@ -30,6 +30,7 @@ typedef struct {
     const char *name;
     unsigned weight;
     double lat, lon;
+    int bias; /* geoproximity bias, -99..99 (zone.h): compiled into the geo maps */
     uint16_t n4, n6;
     const uint8_t *v4;                      /* n4 x 4 bytes */
     const uint8_t *v6;                      /* n6 x 16 bytes */
