@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/alloc.h"
 #include "geo/geomap.h"
 #include "geo/mapcache.h"
 #include "gslbd/engine/select.h"
@@ -30,23 +31,31 @@ static const char *spec_text = "81.2.69.0/24      GB EU 51.5 -0.13\n"
 
 static geo_db_t *db;
 
-static void build_db(void)
+/* A database made by geo/build-testdb from a spec. */
+static geo_db_t *db_from_spec(const char *text)
 {
     char spec[] = "/tmp/gslb-geo-spec-XXXXXX";
     int fd = mkstemp(spec);
     char cmd[256];
+    geo_db_t *out;
 
     cr_assert(fd >= 0);
-    cr_assert_eq(write(fd, spec_text, strlen(spec_text)), (ssize_t)strlen(spec_text));
+    cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
     close(fd);
     snprintf(cmd, sizeof(cmd), "geo/build-testdb %s %s.mmdb >/dev/null", spec, spec);
     cr_assert_eq(system(cmd), 0, "geo/build-testdb failed");
     snprintf(cmd, sizeof(cmd), "%s.mmdb", spec);
     diag_t errs = {0};
-    cr_assert_eq(geo_db_open(cmd, &db, &errs), 0, "%s", errs.n ? errs.lines[0] : "");
+    cr_assert_eq(geo_db_open(cmd, &out, &errs), 0, "%s", errs.n ? errs.lines[0] : "");
     diag_clear(&errs);
     unlink(cmd);
     unlink(spec);
+    return out;
+}
+
+static void build_db(void)
+{
+    db = db_from_spec(spec_text);
 }
 
 static void free_db(void)
@@ -806,4 +815,262 @@ Test(geo, incomplete_files_are_refused_with_a_reason)
     close(fd);
     unlink(path);
     rmdir(dir);
+}
+
+/* ---- geoproximity bias: a region's distance is scaled by (1 - bias/100) ---- */
+
+/* The test's own great-circle distance, by another formula than geodb.c's
+ * haversine: the angle between the two points' unit vectors. */
+static double bias_km(double lat1, double lon1, double lat2, double lon2)
+{
+    const double r = M_PI / 180;
+    double a[3] = {cos(lat1 * r) * cos(lon1 * r), cos(lat1 * r) * sin(lon1 * r), sin(lat1 * r)};
+    double b[3] = {cos(lat2 * r) * cos(lon2 * r), cos(lat2 * r) * sin(lon2 * r), sin(lat2 * r)};
+    double x[3] = {a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]};
+    double dot = a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
+
+    return 6371.0 * atan2(sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2]), dot);
+}
+
+/* Two regions A and B with biases, ordered for one client point. */
+typedef struct {
+    double lat[2], lon[2];
+    int bias[2];
+} bias_pair_t;
+
+static int bias_first(const bias_pair_t *p, double lat, double lon)
+{
+    static const size_t zr[] = {0, 1};
+    geo_map_spec_t spec = {
+        .n = 2, .lat = p->lat, .lon = p->lon, .bias = p->bias, .zone_region = zr};
+    geo_loc_t loc = {.lat = lat, .lon = lon, .has_coords = true};
+    geo_entry_t e[2];
+    uint16_t n;
+
+    cr_assert_eq(geo_map_order(&spec, &loc, e, &n), GEO_BY_DISTANCE);
+    cr_assert_eq(n, 2);
+    return e[0].region;
+}
+
+/* What the test expects for a client: the smaller scaled distance, or -1
+ * when the two are too close to call (floating point may go either way). */
+static int bias_expect(const bias_pair_t *p, double lat, double lon)
+{
+    double d[2];
+
+    for (int i = 0; i < 2; i++) {
+        d[i] = bias_km(lat, lon, p->lat[i], p->lon[i]) * (1 - p->bias[i] / 100.0);
+    }
+    if (fabs(d[0] - d[1]) < 1e-6 * (d[0] + d[1]) + 1e-9) {
+        return -1;
+    }
+    return d[0] < d[1] ? 0 : 1;
+}
+
+/* Two regions on the equator, at 10 W and 10 E: with no bias the boundary
+ * is the meridian between them; bias b on A puts it where A's distance
+ * times (1 - b/100) equals B's, on the equator at x with
+ * (1 - b/100)(x + 10) = 10 - x. */
+Test(geo, bias_moves_the_boundary_by_the_scaled_distance)
+{
+    bias_pair_t p = {.lat = {0, 0}, .lon = {-10, 10}};
+    static const int biases[] = {0, 50, -50, 20, 99, -99};
+
+    for (size_t k = 0; k < sizeof(biases) / sizeof(biases[0]); k++) {
+        double f = 1 - biases[k] / 100.0;
+        double x = 10 * (1 - f) / (1 + f); /* the boundary's longitude */
+        p.bias[0] = biases[k];
+        cr_expect_eq(bias_first(&p, 0, x - 0.2), 0, "bias %d: A west of %.3f", biases[k], x);
+        cr_expect_eq(bias_first(&p, 0, x + 0.2), 1, "bias %d: B east of %.3f", biases[k], x);
+    }
+    p.bias[0] = 50; /* the example of gslb-zone(5): A twice as far as B */
+    cr_expect_eq(bias_first(&p, 0, 3.2), 0);
+    cr_expect_eq(bias_first(&p, 0, 3.5), 1);
+    p.bias[0] = 0;
+    p.bias[1] = 50; /* the same on B mirrors it */
+    cr_expect_eq(bias_first(&p, 0, -3.2), 1);
+    cr_expect_eq(bias_first(&p, 0, -3.5), 0);
+    p.bias[0] = p.bias[1] = 40; /* equal biases cancel out */
+    cr_expect_eq(bias_first(&p, 0, -0.2), 0);
+    cr_expect_eq(bias_first(&p, 0, 0.2), 1);
+}
+
+/* Over a grid of client points covering the globe (every 3 degrees), for
+ * pairs of regions and biases, the region ordered first is the one with the
+ * smaller scaled great-circle distance as the test computes it. */
+Test(geo, bias_grid_orders_by_scaled_distance)
+{
+    static const bias_pair_t pairs[] = {
+        {{0, 0}, {-10, 10}, {0, 0}},
+        {{0, 0}, {-10, 10}, {50, 0}},
+        {{39.04, 45.6}, {-77.49, -121.2}, {0, 0}},    /* Virginia, Oregon */
+        {{39.04, 45.6}, {-77.49, -121.2}, {30, 0}},   /* Virginia grows */
+        {{39.04, 45.6}, {-77.49, -121.2}, {-40, 25}}, /* Oregon grows more */
+        {{53.35, 1.29}, {-6.26, 103.85}, {99, -99}},  /* Dublin, Singapore, both ends */
+        {{-33.9, 51.5}, {151.2, -0.13}, {-99, 99}},   /* nearly antipodal */
+    };
+    unsigned checked = 0, moved = 0;
+
+    for (size_t k = 0; k < sizeof(pairs) / sizeof(pairs[0]); k++) {
+        bias_pair_t flat = pairs[k];
+        flat.bias[0] = flat.bias[1] = 0;
+        for (double lat = -87; lat <= 87; lat += 3) {
+            for (double lon = -180; lon < 180; lon += 3) {
+                int want = bias_expect(&pairs[k], lat, lon);
+                if (want < 0) {
+                    continue;
+                }
+                cr_assert_eq(bias_first(&pairs[k], lat, lon), want,
+                             "pair %zu, client %.0f %.0f: want region %d", k, lat, lon, want);
+                checked++;
+                moved += want != bias_first(&flat, lat, lon);
+            }
+        }
+    }
+    /* The ties: with no bias, the meridians 0 and 180 are equally far from
+     * 10 W and 10 E (two columns of 59). */
+    cr_expect_gt(checked, 7 * 59 * 120 - 2 * 59 - 5, "nearly every point is decided: %u",
+                 checked);
+    cr_expect_gt(moved, 1000, "the biases move a good share of the clients: %u", moved);
+}
+
+/* Every /24 inside the ECS scope returned for 10.x.y.z gets the same order:
+ * the scope is never wider than is true. */
+static void bias_scope_holds(const geo_map_t *m, const geo_list_t *l, uint32_t net, unsigned scope)
+{
+    cr_assert(scope >= 8 && scope <= 32, "scope /%u", scope);
+    uint32_t first = (10u << 24 | net) & (scope ? 0xffffffffu << (32 - scope) : 0);
+    uint32_t count = scope >= 24 ? 1 : 1u << (24 - scope);
+    for (uint32_t k = 0; k < count && k < 4096; k++) {
+        uint32_t addr = htonl(first + (k << 8));
+        unsigned s;
+        cr_assert_eq(geo_map_lookup(m, false, (const uint8_t *)&addr, &s), l,
+                     "inside the scope /%u of %08x", scope, net);
+    }
+}
+
+/* The compiled map gives each network of a database the biased order: a
+ * grid of /24s (10.LAT.LON.0/24), looked up in the map built for three
+ * biases, agrees with the test's own scaled distances, and neighbours that
+ * end up with the same order merge into one wider ECS scope. */
+Test(geo, bias_compiled_map_over_a_grid_of_networks)
+{
+    char *text = xstrdup("");
+    static const size_t zr[] = {0, 1};
+    static const int biases[][2] = {{0, 0}, {50, 0}, {-50, 30}};
+
+    for (int i = 0; i < 30; i++) {
+        for (int j = 0; j < 60; j++) {
+            char *next = xasprintf("%s10.%d.%d.0/24 ZZ EU %.1f %.1f\n", text, i, j,
+                                   -87 + 6.0 * i, -180 + 6.0 * j);
+            free(text);
+            text = next;
+        }
+    }
+    /* Two neighbours for the ECS check: on the equator at 2 E and 2.5 E. */
+    char *next = xasprintf("%s10.200.0.0/24 ZZ EU 0 2\n10.200.1.0/24 ZZ EU 0 2.5\n", text);
+    free(text);
+    geo_db_t *grid = db_from_spec(next);
+    free(next);
+    for (size_t k = 0; k < sizeof(biases) / sizeof(biases[0]); k++) {
+        bias_pair_t p = {{0, 0}, {-10, 10}, {biases[k][0], biases[k][1]}};
+        geo_map_spec_t spec = {
+            .n = 2, .lat = p.lat, .lon = p.lon, .bias = p.bias, .zone_region = zr};
+        arena_t a;
+        arena_init(&a);
+        const geo_map_t *m = geo_map_build(grid, &spec, &a);
+        unsigned scope;
+        char ip[32];
+        for (int i = 0; i < 30; i++) {
+            for (int j = 0; j < 60; j++) {
+                int want = bias_expect(&p, -87 + 6.0 * i, -180 + 6.0 * j);
+                snprintf(ip, sizeof(ip), "10.%d.%d.77", i, j);
+                const geo_list_t *l = lookup4(m, ip, &scope);
+                cr_assert_eq(l->source, GEO_BY_DISTANCE);
+                cr_assert(want < 0 || l->e[0].region == want, "bias %d/%d, %s: want %d",
+                          p.bias[0], p.bias[1], ip, want);
+                bias_scope_holds(m, l, i << 16 | j << 8, scope);
+            }
+        }
+        /* With no bias 2 E and 2.5 E both go to B, one order for the /23;
+         * bias 50 on A puts the boundary at 3.33 E: still one; -50/30 on
+         * A/B puts it west of 0: one again. */
+        const geo_list_t *l0 = lookup4(m, "10.200.0.1", &scope);
+        cr_expect_eq(scope, 23, "bias %d/%d: equal neighbours merge", p.bias[0], p.bias[1]);
+        cr_expect_eq(l0, lookup4(m, "10.200.1.1", &scope));
+        arena_free(&a);
+    }
+    /* A bias that splits the two neighbours: each keeps its /24. */
+    bias_pair_t p = {{0, 0}, {-10, 10}, {0, 0}};
+    /* boundary between 2 and 2.5 E: f = (10 - 2.25) / (10 + 2.25) */
+    p.bias[0] = (int)lround(100 * (1 - (10 - 2.25) / (10 + 2.25)));
+    geo_map_spec_t spec = {.n = 2, .lat = p.lat, .lon = p.lon, .bias = p.bias, .zone_region = zr};
+    arena_t a;
+    arena_init(&a);
+    const geo_map_t *m = geo_map_build(grid, &spec, &a);
+    unsigned scope;
+    cr_expect_eq(lookup4(m, "10.200.0.1", &scope)->e[0].region, 0, "bias %d", p.bias[0]);
+    cr_expect_eq(scope, 24);
+    cr_expect_eq(lookup4(m, "10.200.1.1", &scope)->e[0].region, 1);
+    cr_expect_eq(scope, 24);
+    arena_free(&a);
+    geo_db_free(grid);
+}
+
+/* Services with the same regions but other biases do not share a map, and
+ * a bias edited in a reload builds a new one; no bias and all zeros are the
+ * same map. */
+Test(geo, map_cache_keys_on_biases)
+{
+    geo_cache_t *c = geo_cache_new();
+    int zero[3] = {0, 0, 0}, some[3] = {0, 20, 0}, other[3] = {0, -20, 0};
+    geo_map_spec_t s0 = spec3(lat3, NULL, false), sz = s0, s1 = s0, s2 = s0;
+    unsigned scope;
+
+    sz.bias = zero;
+    s1.bias = some;
+    s2.bias = other;
+    geo_cache_entry_t *a = geo_cache_get(c, db, &s0);
+    geo_cache_entry_t *b = geo_cache_get(c, db, &sz);
+    cr_assert_eq(a, b, "no bias is bias 0");
+    geo_cache_entry_t *d = geo_cache_get(c, db, &s1);
+    geo_cache_entry_t *e = geo_cache_get(c, db, &s2);
+    cr_assert_neq(d, a);
+    cr_assert_neq(e, a);
+    cr_assert_neq(e, d);
+    cr_assert_eq(geo_cache_built(c), 3);
+    geo_cache_entry_t *f = geo_cache_get(c, db, &s1);
+    cr_assert_eq(f, d, "the same biases again: reused");
+    cr_assert_eq(geo_cache_built(c), 3);
+    /* London: Dublin 463 km, Virginia about 5,900 km. Dublin at bias -99
+     * is 926 km away as ordered, still nearer; Virginia at 99 is 59 km. */
+    int far[3] = {99, -99, 0};
+    geo_map_spec_t s3 = s0;
+    s3.bias = far;
+    geo_cache_entry_t *g = geo_cache_get(c, db, &s3);
+    assert_order(lookup4(geo_cache_map(a), "81.2.69.1", &scope), "eu-west us-east ap-south");
+    assert_order(lookup4(geo_cache_map(g), "81.2.69.1", &scope), "us-east eu-west ap-south");
+    geo_cache_entry_t *all[] = {a, b, d, e, f, g};
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+        geo_cache_release(all[i]);
+    }
+    geo_cache_free(c);
+}
+
+/* With spread_km the lists keep the distances as ordered: the biased ones. */
+Test(geo, bias_kept_distances_are_biased)
+{
+    int bias[3] = {0, 50, 0};
+    geo_map_spec_t spec = spec3(lat3, NULL, true);
+    geo_loc_t london = {.lat = 51.5, .lon = -0.13, .has_coords = true};
+    geo_entry_t e[3];
+    uint16_t n;
+
+    spec.bias = bias;
+    geo_map_order(&spec, &london, e, &n);
+    cr_assert_eq(e[0].region, 1);
+    double km = bias_km(51.5, -0.13, 53.35, -6.26);
+    cr_expect_float_eq(e[0].km, (float)lround(km / 2), 0.5, "half of %.0f km", km);
+    cr_expect_eq(e[1].region, 0);
+    cr_expect_float_eq(e[1].km, (float)lround(bias_km(51.5, -0.13, 39.04, -77.49)), 0.5);
 }

@@ -224,6 +224,7 @@ Test(zone, example_loads)
     cr_expect_float_eq(z->regions[0].lat, 39.04, 1e-9);
     cr_expect_float_eq(z->regions[0].lon, -77.49, 1e-9);
     cr_expect_eq(z->regions[0].weight, 100);
+    cr_expect_eq(z->regions[0].bias, 0, "no bias by default");
     cr_expect_eq(z->regions[0].check, 0);
     cr_expect_eq(z->regions[0].min_up, 1);
     cr_assert_eq(z->regions[0].n_pool, 2);
@@ -428,6 +429,15 @@ static const error_case_t gslb_cases[] = {
     {"region weight out of range",
      HEAD "regions:\n  eu-west: {location: [53.35, -6.26], weight: -1, pool: [192.0.2.1]}\n",
      "t.yaml:5:47: error: region 'eu-west': weight -1 out of range 0..1000000"},
+    {"region bias above the range",
+     HEAD "regions:\n  eu-west: {location: [53.35, -6.26], bias: 100, pool: [192.0.2.1]}\n",
+     "t.yaml:5:45: error: region 'eu-west': bias 100 out of range -99..99"},
+    {"region bias below the range",
+     HEAD "regions:\n  eu-west: {location: [53.35, -6.26], bias: -100, pool: [192.0.2.1]}\n",
+     "t.yaml:5:45: error: region 'eu-west': bias -100 out of range -99..99"},
+    {"region bias not an integer",
+     HEAD "regions:\n  eu-west: {location: [53.35, -6.26], bias: 1.5, pool: [192.0.2.1]}\n",
+     "t.yaml:5:45: error: region 'eu-west': 'bias' must be an integer, got '1.5'"},
     {"region key typo",
      HEAD "regions:\n  eu-west: {location: [53.35, -6.26], wieght: 5, pool: [192.0.2.1]}\n",
      "t.yaml:5:39: error: unknown key 'wieght' in region 'eu-west' (did you mean 'weight'?)"},
@@ -2165,4 +2175,20 @@ Test(zone, many_keys_at_one_name)
     cr_expect(strstr(errors, "unknown key 'k49999' in records 'www'") != NULL);
     free(errors);
     free(t.s);
+}
+
+Test(zone, region_bias)
+{
+    zone_t *z = load_ok(HEAD "regions:\n"
+                             "  a: {location: [0, -10], bias: 99, pool: [192.0.2.1]}\n"
+                             "  b: {location: [0, 10], bias: -99, pool: [192.0.2.2]}\n"
+                             "  c: {location: [0, 20], bias: 0, pool: [192.0.2.3]}\n"
+                             "services:\n"
+                             "  www: {regions: [a, b, c]}\n");
+
+    cr_assert_eq(z->n_regions, 3);
+    cr_expect_eq(z->regions[0].bias, 99, "the ends of the range are allowed");
+    cr_expect_eq(z->regions[1].bias, -99);
+    cr_expect_eq(z->regions[2].bias, 0);
+    zone_free(z);
 }
