@@ -244,10 +244,79 @@ static void geolint_countries(const zone_t *zone, const geo_db_t *db, diag_t *ou
     free(at);
 }
 
+/* The region of service `s` first for a client at `loc` (its position in
+ * the service's list), by biased distance or, with `biased` false, by
+ * distance alone; ties keep the listed order, as geomap.c orders them. */
+static size_t geolint_first(const zone_t *zone, const zone_service_t *s, const geo_loc_t *loc,
+                            bool biased)
+{
+    size_t best = 0;
+    double best_km = 0;
+
+    for (size_t i = 0; i < s->n_regions; i++) {
+        const zone_region_t *r = &zone->regions[s->regions[i]];
+        double km = geo_distance_km(loc->lat, loc->lon, r->lat, r->lon);
+        km = biased ? geo_biased_km(km, r->bias) : km;
+        if (i == 0 || km < best_km) {
+            best = i;
+            best_km = km;
+        }
+    }
+    return best;
+}
+
+/* A region whose bias leaves it first for none of the database's places,
+ * while without the biases it would be first for some: the bias took its
+ * whole catchment. Only services with a bias pay for the walk over the
+ * database's locations (one distance per location and region). */
+static void geolint_bias_service(const zone_t *zone, const zone_service_t *s, const geo_db_t *db,
+                                 diag_t *out)
+{
+    size_t *won = xcalloc(s->n_regions, sizeof(*won)),
+           *plain = xcalloc(s->n_regions, sizeof(*plain));
+    size_t located = 0;
+
+    for (size_t l = 0; l < db->n_locs; l++) {
+        if (db->locs[l].has_coords) {
+            located++;
+            won[geolint_first(zone, s, &db->locs[l], true)]++;
+            plain[geolint_first(zone, s, &db->locs[l], false)]++;
+        }
+    }
+    for (size_t i = 0; i < s->n_regions; i++) {
+        const zone_region_t *r = &zone->regions[s->regions[i]];
+        if (won[i] == 0 && plain[i] > 0) {
+            diag_warning(out, &s->mark,
+                         "service '%s': with the biases of its regions, region '%s' (bias %+d) "
+                         "is the nearest for none of the %zu places of the GeoIP database %s "
+                         "(without them, for %zu): it gets clients by distance only while the "
+                         "regions nearer than it are down",
+                         s->name, r->name, r->bias, located, db->path, plain[i]);
+        }
+    }
+    free(won);
+    free(plain);
+}
+
+static void geolint_biases(const zone_t *zone, const geo_db_t *db, diag_t *out)
+{
+    for (size_t i = 0; i < zone->n_services; i++) {
+        const zone_service_t *s = &zone->services[i];
+        bool biased = false;
+        for (size_t j = 0; j < s->n_regions; j++) {
+            biased = biased || zone->regions[s->regions[j]].bias != 0;
+        }
+        if (s->policy == POLICY_NEAREST && s->n_regions >= 2 && biased) {
+            geolint_bias_service(zone, s, db, out);
+        }
+    }
+}
+
 void geolint_zone(const zone_t *zone, const geo_db_t *db, diag_t *out)
 {
     geolint_swaps(zone, out);
     if (db != NULL) {
         geolint_countries(zone, db, out);
+        geolint_biases(zone, db, out);
     }
 }

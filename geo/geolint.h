@@ -13,6 +13,10 @@
  *   unmade); the regions must lie GEOLINT_APART_KM apart (two sites of one
  *   city are not meant to split anything). The message names the places, so
  *   a wrong guess shows.
+ * - A region of a `nearest` service whose biases (zone `bias`) leave it the
+ *   nearest for none of the database's places while without the biases it
+ *   would be for some: the bias took its whole catchment. Checked only for
+ *   services with a bias, at one distance per place and region.
  * - A location that looks like [longitude, latitude]: the point as written
  *   is off every place (more than GEOLINT_NOWHERE_KM from all of them, or
  *   more than GEOLINT_OFF_KM while the swapped point lies within

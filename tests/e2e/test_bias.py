@@ -28,6 +28,7 @@ SPEC = """\
 # network          country continent latitude longitude subdivision
 198.51.100.0/24    US      NA        39.10    -94.58    MO
 203.0.113.0/24     US      NA        39.04    -77.49    VA
+192.0.2.0/24       US      NA        45.52    -122.68   OR
 """
 KANSAS_CITY = "198.51.100.0/24"
 ASHBURN = "203.0.113.0/24"
@@ -106,6 +107,25 @@ def explain_lines(t, srv, ctl, zdir, db, bias):
                r"(?m)^ +2\. us-east +weight 100 +1473 km +not needed", r.out)
 
 
+def lint(t, srv, db):
+    """--check warns when the biases leave a region the nearest for no place of the
+    database: us-east at bias 99 is nearer as ordered than us-west even in Portland
+    (3,760 km x 0.01 = 38 km against 190 km)."""
+    text = ZONE % {"rev": "lint", "bias": ""}
+    text = text.replace("us-east: {location: [39.04, -77.49], ",
+                        "us-east: {location: [39.04, -77.49], bias: 99, ")
+    t.write("lint/bias.test.yaml", text)
+    x = srv.run("--zones", t.path("lint"), "--geoip", db, "--check")
+    t.eq("--check, us-east at bias 99: exit 0 (a warning)", 0, x.status)
+    t.like("--check, us-east at bias 99: us-west is the nearest for no place",
+           r"warning: service 'www': with the biases of its regions, region 'us-west' "
+           r"\(bias \+0\) is the nearest for none of the 3 places of the GeoIP database "
+           r"\S*test\.mmdb \(without them, for 1\)", x.out)
+    x = srv.run("--zones", t.path("zones"), "--geoip", db, "--check")
+    t.check("--check, us-west at bias 33: no such warning", "nearest for none" not in x.out,
+            x.out)
+
+
 def main(t):
     geodir = t.path("geo")
     spec = t.write("geo/test.spec", SPEC)
@@ -137,6 +157,7 @@ def main(t):
         t.eq("bias 33: a client in Ashburn itself stays on us-east", EAST,
              answer(srv, ASHBURN))
         explain_lines(t, srv, ctl, zdir, db, 33)
+        lint(t, srv, db)
 
     # Out of range: refused where it is written; the running gslbd keeps bias 33.
     time.sleep(1.1)
