@@ -105,6 +105,14 @@ def main(t):
     base = [gslbd, "--zones", zones, "--geoip", db]
     try:
         check_exit(t, "gslbd, listen address taken", base + listen, 1)
+        check_exit(t, "gslbd, --http address taken (after the DNS sockets are bound)",
+                   base + free + ["--http", "127.0.0.1:%d" % port], 1)
+        check_exit(t, "gslbd, the second --http address taken",
+                   base + free + ["--http", "127.0.0.1:%d" % g.free_port(),
+                                  "--http", "127.0.0.1:%d" % port], 1)
+        check_exit(t, "healthd, --http address taken",
+                   [healthd, "--zones", zones, "--gslbd", t.path("control"),
+                    "--http", "127.0.0.1:%d" % port], 1)
     finally:
         for s in held:
             s.close()
@@ -129,6 +137,7 @@ def main(t):
     check_exit(t, "healthd, broken zone",
                [healthd, "--zones", broken, "--gslbd", t.path("control")], 1)
     check_exit(t, "healthd, bad command line", [healthd, "--zones", zones], 2)
+    check_exit(t, "gslbd, --http without a port", base + free + ["--http", "127.0.0.1"], 2)
 
 
 if __name__ == "__main__":
