@@ -231,9 +231,17 @@ int zoneset_load_report(zoneset_t *zs, const geo_db_t *db, bool force, bool stri
     }
     zone_files_free(files, n_files);
     report_removed(zs, rep);
+    bool changed = force;
+    for (size_t k = 0; k < rep->n_files; k++) {
+        changed |= rep->files[k].outcome == ZONESET_LOADED ||
+                    rep->files[k].outcome == ZONESET_REMOVED;
+    }
     size_t set_err = errs->n;
+    *snap = NULL;
     if (failed && strict) {
         r = GSLB_ECONFIG;
+    } else if (!changed) {
+        r = 0; /* the set is the one served, entry for entry: nothing to build */
     } else if ((r = zone_check_set(zones, n, errs)) == 0) {
         r = snapshot_build(
             zones, n, &(snapshot_env_t){db, zs->health, zs->maps, zs->attach_later, zs->count_sets},

@@ -79,7 +79,10 @@ void zoneset_free(zoneset_t *zs);
 
 /* Load or reload. `force` reloads files whose metadata did not change too
  * (SIGHUP); at start-up every file is new anyway. On success returns 0 and
- * sets *snap to a new snapshot; `strict` (start-up, --check) fails on any
+ * sets *snap to a new snapshot, or to NULL when nothing served changed (no
+ * file loaded or removed, not forced: every file unchanged, kept after an
+ * error, or new and failed), so that a broken edit costs no recompile and no
+ * publication; `strict` (start-up, --check) fails on any
  * file error instead of keeping an earlier version. Returns GSLB_ECONFIG (or
  * a negative errno when the path cannot be read) otherwise. Either way every
  * error is appended to errs, and the warnings about each file read anew

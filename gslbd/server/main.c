@@ -548,7 +548,7 @@ static void reload_work(void *arg, unsigned what)
     }
     j->zone_rc = zoneset_load_report(g->zs, j->db ? j->db : g->db, what & RELOAD_ALL_ZONES, false,
                                      &snap, &j->zone_errs, &j->report);
-    if (j->zone_rc == 0) {
+    if (j->zone_rc == 0 && snap != NULL) {
         snapshot_free(j->snap); /* compiled for the new database only: superseded */
         j->snap = snap;
     }

@@ -226,10 +226,11 @@ def zones(t, port, srv, ctl, zfile, ports):
     w, after = reloaded_by_watch(before, "kept")
     t.check("a broken edit on disk: gslb_reloads_total{result=kept} +1 (%s)"
             % ("%d ms" % w.ms if w else "never"), w)
-    t.eq("... loaded +0, the serial unchanged",
-         (0, prom.one(before, "gslb_zone_serial", zone="web.test")),
+    t.eq("... loaded +0, the serial unchanged, no snapshot published (nothing changed)",
+         (0, prom.one(before, "gslb_zone_serial", zone="web.test"), 2),
          (prom.delta(before, after, "gslb_reloads_total", result="loaded"),
-          prom.one(after, "gslb_zone_serial", zone="web.test")))
+          prom.one(after, "gslb_zone_serial", zone="web.test"),
+          prom.one(after, "gslb_snapshot_generation")))
     before = after
     r = ctl.run("reload")
     after = prom.scrape(port)
