@@ -97,14 +97,19 @@ bool geo_country_coords(const char *cc, double *lat, double *lon)
     return false;
 }
 
+static int country_cmp(const void *key, const void *elem)
+{
+    return strcmp(key, ((const geo_country_t *)elem)->cc);
+}
+
+/* Binary search (the table is sorted by code): a flat database asks once per
+ * distinct record, hundreds of thousands of times in a city database. */
 const char *geo_country_continent(const char *cc)
 {
-    for (size_t i = 0; i < geo_n_countries; i++) {
-        if (memcmp(geo_countries[i].cc, cc, 3) == 0) {
-            return geo_countries[i].continent[0] ? geo_countries[i].continent : NULL;
-        }
-    }
-    return NULL;
+    const geo_country_t *c =
+        bsearch(cc, geo_countries, geo_n_countries, sizeof(geo_countries[0]), country_cmp);
+
+    return c != NULL && c->continent[0] ? c->continent : NULL;
 }
 
 /* The value at `path` in a data record. A record without it, or with it in
