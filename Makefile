@@ -107,9 +107,11 @@ WORLD_SRC := /usr/share/tor/geoip /usr/share/tor/geoip6 /usr/share/zoneinfo/zone
 geo/world.mmdb: geo/build-world geo/build-layout.pl geo/country-points.pl $(WORLD_SRC)
 	geo/build-world $@
 
-# One point per country (geo/countries.h), for GeoIP2 Country databases, which
-# have no locations: the same tzdata zone.tab rows as geo/world.mmdb.
-$(BUILD)/geo/countries.c: geo/build-countries geo/country-points.pl /usr/share/zoneinfo/zone.tab
+# One point and continent per country (geo/countries.h), for GeoIP2 Country
+# databases, which have no locations, and flat ones, which have no continents:
+# the same tzdata zone.tab rows and CLDR continents as geo/world.mmdb.
+$(BUILD)/geo/countries.c: geo/build-countries geo/country-points.pl /usr/share/zoneinfo/zone.tab \
+                          /usr/share/unicode/cldr/common/supplemental/supplementalData.xml
 	@mkdir -p $(dir $@)
 	geo/build-countries $@
 

@@ -14,6 +14,14 @@
 #   location.longitude      double       degrees, east positive
 #   subdivisions[0].iso_code utf8_string ISO 3166-2 code without the country prefix
 #
+# Test databases may also be written in ip-location-db's flat layout (its mmdb packages of
+# DB-IP, GeoLite2 and other data, which gslbd --geoip reads too): every field at the top level,
+# coordinates as floats, no continent, and the subdivision as a name, not a code:
+#   country_code            utf8_string  ISO 3166-1 alpha-2 code
+#   state1                  utf8_string  first-level subdivision name ("California")
+#   state2 city postcode timezone  utf8_string  always "" here
+#   latitude longitude      float        degrees
+#
 # Loaded with `require`; it defines package GslbLayout and returns true.
 
 package GslbLayout;
@@ -46,6 +54,20 @@ sub key_type {
     return $type;
 }
 
+# The same for the flat layout.
+my %FLAT_TYPE_OF = (
+    ( map { $_ => 'utf8_string' } qw(country_code state1 state2 city postcode timezone) ),
+    latitude  => 'float',
+    longitude => 'float',
+);
+
+sub flat_key_type {
+    my ($key) = @_;
+    my $type = $FLAT_TYPE_OF{$key};
+    die "build-layout: no mmdb type for flat map key '$key'\n" unless defined $type;
+    return $type;
+}
+
 # Builds one record from named fields; undefined fields are omitted. Coordinates are rounded to
 # four decimals (about 11 m), which is far finer than country-level data deserves and keeps the
 # stored doubles free of parsing noise.
@@ -67,7 +89,21 @@ sub record {
     return \%r;
 }
 
-# Creates an empty tree. IPv6 trees alias ::ffff:0:0/96 (and 6to4, Teredo) onto the IPv4
+# The same fields as a flat record. There is no continent; the subdivision is stored as given,
+# in state1, where ip-location-db puts a name. The empty strings mirror its records.
+sub flat_record {
+    my (%f) = @_;
+    my %r = map { $_ => '' } qw(state2 city postcode timezone);
+    $r{country_code} = $f{country}     if defined $f{country};
+    $r{state1}       = $f{subdivision} if defined $f{subdivision};
+    if ( defined $f{latitude} && defined $f{longitude} ) {
+        $r{latitude}  = 0 + sprintf( '%.4f', $f{latitude} );
+        $r{longitude} = 0 + sprintf( '%.4f', $f{longitude} );
+    }
+    return \%r;
+}
+
+# Creates an empty tree (layout => 'flat' for flat records). IPv6 trees alias ::ffff:0:0/96 (and 6to4, Teredo) onto the IPv4
 # space at ::/96, as MaxMind's own databases do, so an IPv4 lookup and an IPv4-mapped IPv6
 # lookup find the same record. Reserved networks are not removed by the writer: the test
 # databases need 127.0.0.0/8 and the documentation prefixes, and build-world filters special
@@ -81,7 +117,7 @@ sub new_tree {
         database_type            => $opt{database_type},
         description              => { en => $opt{description} },
         languages                => ['en'],
-        map_key_type_callback    => \&key_type,
+        map_key_type_callback    => ( $opt{layout} // '' ) eq 'flat' ? \&flat_key_type : \&key_type,
         merge_strategy           => 'none',
         remove_reserved_networks => 0,
         alias_ipv6_to_ipv4       => $ip_version == 6 ? 1 : 0,

@@ -5,7 +5,8 @@
  * their country's entry here, so a country stands at the same point whether
  * the daemon loads such a database or geo/world.mmdb. The table is static,
  * read-only data: nothing owns or frees it. It holds only countries with a
- * tzdata zone.tab row (not BV or HM) and says nothing about continents.
+ * tzdata zone.tab row (not BV or HM), each with its continent, which records
+ * in ip-location-db's flat layout (a country and no continent) are given.
  * The same file lists every zone.tab row as a place (geo_places).
  */
 #ifndef GSLB_COUNTRIES_H
@@ -14,10 +15,13 @@
 #include <stddef.h>
 
 /* cc: upper-case ISO 3166-1 alpha-2 code, NUL-terminated. lat, lon: degrees,
- * north and east positive, rounded to four decimals as in geo/world.mmdb. */
+ * north and east positive, rounded to four decimals as in geo/world.mmdb.
+ * continent: its MaxMind continent code from CLDR, as in geo/world.mmdb
+ * ("" for the rare country CLDR puts on none). */
 typedef struct {
     char cc[3];
     float lat, lon;
+    char continent[3];
 } geo_country_t;
 
 /* geo_n_countries entries, sorted by cc (strcmp order), so callers may bsearch. */

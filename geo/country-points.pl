@@ -4,8 +4,11 @@
 #
 # This file is the only place the choice is made: a country's point is the zone.tab row named
 # in %ZONE_FOR, else the country's first row. Both builders take it from here so that a country
-# stands at the same place whichever database the daemon loads. It reads zone.tab only; it
-# does not round coordinates or write any output (the builders do that, both to four decimals).
+# stands at the same place whichever database the daemon loads. The same holds for a country's
+# continent (from CLDR's territory containment): the world database stores it, and the daemons
+# give it to records that name only a country (ip-location-db's flat layout). It reads zone.tab
+# and CLDR only; it does not round coordinates or write any output (the builders do that, both
+# to four decimals).
 #
 # It needs nothing beyond core Perl, so building the C table does not need the mmdb writer.
 # Loaded with `require`; it defines package GslbCountryPoints and returns true.
@@ -19,6 +22,11 @@ use File::Basename qw(basename);
 
 # Where Debian's tzdata package installs zone.tab.
 sub default_zone_tab { return '/usr/share/zoneinfo/zone.tab' }
+
+# Where Debian's unicode-cldr-core package installs CLDR's supplemental data.
+sub default_cldr_supplemental {
+    return '/usr/share/unicode/cldr/common/supplemental/supplementalData.xml';
+}
 
 # zone.tab lists a country's zones in an order that "makes some geographical sense" first and
 # puts populous zones early only where that does not contradict it. For most countries the
@@ -79,6 +87,66 @@ sub parse_iso6709 {
     my $lat = ( $f[1] + $f[2] / 60 + ( $f[3] // 0 ) / 3600 ) * ( $f[0] eq '-' ? -1 : 1 );
     my $lon = ( $f[5] + $f[6] / 60 + ( $f[7] // 0 ) / 3600 ) * ( $f[4] eq '-' ? -1 : 1 );
     return [ $lat, $lon ];
+}
+
+# UN M.49 continental groups (as used by CLDR) to MaxMind continent codes. MaxMind's North
+# America includes Central America and the Caribbean.
+my %CONTINENT_OF_M49 = (
+    '002' => 'AF',
+    '005' => 'SA',
+    '009' => 'OC',
+    '013' => 'NA',
+    '021' => 'NA',
+    '029' => 'NA',
+    '142' => 'AS',
+    '150' => 'EU',
+);
+
+# Where MaxMind and DB-IP records (which follow GeoNames) put a territory on another continent
+# than UN M.49 does. Following them keeps continent rules meaning the same with every database.
+my %CONTINENT_OVERRIDE = (
+    AQ => 'AN', BV => 'AN', GS => 'AN', HM => 'AN', TF => 'AN',    # M.49: OC SA SA OC AF
+    CY => 'EU',                                                     # M.49: Western Asia
+    CC => 'AS', CX => 'AS', IO => 'AS',                             # M.49: OC OC AF
+    TL => 'OC',                                                     # M.49: South-eastern Asia
+);
+
+# Returns { territory code => [MaxMind continent code, retired?] } from CLDR's
+# territoryContainment, with CONTINENT_OVERRIDE applied. "grouping" groups (European Union,
+# Eurozone, United Nations, Latin America, ...) overlap the continents and are ignored.
+# Deprecated groups are kept, so a retired code such as AN (Netherlands Antilles) still has a
+# continent; such codes are flagged as retired.
+sub read_cldr_continents {
+    my ($path) = @_;
+    open my $fh, '<:encoding(UTF-8)', $path or die basename($0) . ": $path: $!\n";
+    my $text = do { local $/; <$fh> };
+    close $fh;
+    my ($block) = $text =~ m{<territoryContainment>(.*?)</territoryContainment>}s
+        or die basename($0) . ": $path: no <territoryContainment> element\n";
+
+    my ( %parent, %current, %retired );
+    while ( $block =~ m{<group\s+([^>]*?)/?>}g ) {
+        my %attr = $1 =~ /(\w+)="([^"]*)"/g;
+        next if ( $attr{grouping} // '' ) eq 'true' || ( $attr{status} // '' ) eq 'grouping';
+        my $deprecated = ( $attr{status} // '' ) eq 'deprecated';
+        for my $child ( split ' ', $attr{contains} // '' ) {
+            $parent{$child} //= $attr{type};
+            ( $deprecated ? \%retired : \%current )->{$child} = 1;
+        }
+    }
+
+    my %continent;
+    for my $code ( grep {/^[A-Z]{2}$/} keys %parent ) {
+        my $group = $parent{$code};
+        $group = $parent{$group} while defined $group && !$CONTINENT_OF_M49{$group};
+        next unless defined $group;
+        $continent{$code} = $CONTINENT_OVERRIDE{$code} // $CONTINENT_OF_M49{$group};
+    }
+    die basename($0)
+        . ": $path: no territory reaches a continent; is this CLDR supplementalData.xml?\n"
+        unless %continent;
+    delete @retired{ keys %current };
+    return { map { $_ => [ $continent{$_}, $retired{$_} ? 1 : 0 ] } keys %continent };
 }
 
 1;

@@ -45,6 +45,10 @@ static const struct {
     {"NA", 40.0, -95.0}, {"OC", -25.0, 140.0}, {"SA", -15.0, -60.0},
 };
 
+/* The record layout of a database: GeoIP2's nested maps, or ip-location-db's
+ * flat one; unknown until the first record with fields of either. */
+enum { LAYOUT_UNKNOWN, LAYOUT_GEOIP2, LAYOUT_FLAT };
+
 typedef struct {
     MMDB_s mmdb;
     geo_db_t *db;
@@ -55,6 +59,7 @@ typedef struct {
     size_t cap_nodes, cap_locs;
     int status;
     int bad_data; /* an MMDB_* error from decoding a data record, 0 if none */
+    int layout;   /* LAYOUT_* */
     diag_t *diag;
 } loader_t;
 
@@ -90,6 +95,21 @@ bool geo_country_coords(const char *cc, double *lat, double *lon)
         }
     }
     return false;
+}
+
+static int country_cmp(const void *key, const void *elem)
+{
+    return strcmp(key, ((const geo_country_t *)elem)->cc);
+}
+
+/* Binary search (the table is sorted by code): a flat database asks once per
+ * distinct record, hundreds of thousands of times in a city database. */
+const char *geo_country_continent(const char *cc)
+{
+    const geo_country_t *c =
+        bsearch(cc, geo_countries, geo_n_countries, sizeof(geo_countries[0]), country_cmp);
+
+    return c != NULL && c->continent[0] ? c->continent : NULL;
 }
 
 /* The value at `path` in a data record. A record without it, or with it in
@@ -138,9 +158,24 @@ static bool get_double(loader_t *L, MMDB_entry_s *e, double *out, const char *co
     return true;
 }
 
-/* Read the fields we use from one data record, in the GeoIP2 layout (which
- * DB-IP's and our world database follow too). */
-static void read_loc(loader_t *L, MMDB_entry_s *e, geo_loc_t *loc)
+/* Coordinates, or failing them the country's point, or the continent's. */
+static void place_loc(geo_loc_t *loc, bool has_coords)
+{
+    if (has_coords) {
+        loc->has_coords = true;
+        strcpy(loc->coords_from, "database");
+    } else if (loc->country[0] && geo_country_coords(loc->country, &loc->lat, &loc->lon)) {
+        loc->has_coords = true;
+        strcpy(loc->coords_from, "country");
+    } else if (loc->continent[0] && geo_continent_coords(loc->continent, &loc->lat, &loc->lon)) {
+        loc->has_coords = true;
+        strcpy(loc->coords_from, "continent");
+    }
+}
+
+/* One data record in the GeoIP2 layout (which DB-IP's own databases and our
+ * world database follow too). False when it holds none of its fields. */
+static bool read_geoip2(loader_t *L, MMDB_entry_s *e, geo_loc_t *loc)
 {
     static const char *const p_lat[] = {"location", "latitude", NULL};
     static const char *const p_lon[] = {"location", "longitude", NULL};
@@ -149,8 +184,8 @@ static void read_loc(loader_t *L, MMDB_entry_s *e, geo_loc_t *loc)
     static const char *const p_reg[] = {"registered_country", "iso_code", NULL};
     static const char *const p_sub[] = {"subdivisions", "0", "iso_code", NULL};
     char sub[4];
+    bool coords;
 
-    memset(loc, 0, sizeof(*loc));
     get_string(L, e, loc->continent, sizeof(loc->continent), p_cont);
     get_string(L, e, loc->country, sizeof(loc->country), p_cc);
     if (loc->country[0] == '\0') {
@@ -160,15 +195,54 @@ static void read_loc(loader_t *L, MMDB_entry_s *e, geo_loc_t *loc)
     if (sub[0] != '\0' && loc->country[0] != '\0') {
         snprintf(loc->subdivision, sizeof(loc->subdivision), "%s-%s", loc->country, sub);
     }
-    if (get_double(L, e, &loc->lat, p_lat) && get_double(L, e, &loc->lon, p_lon)) {
-        loc->has_coords = true;
-        strcpy(loc->coords_from, "database");
-    } else if (loc->country[0] && geo_country_coords(loc->country, &loc->lat, &loc->lon)) {
-        loc->has_coords = true;
-        strcpy(loc->coords_from, "country");
-    } else if (loc->continent[0] && geo_continent_coords(loc->continent, &loc->lat, &loc->lon)) {
-        loc->has_coords = true;
-        strcpy(loc->coords_from, "continent");
+    coords = get_double(L, e, &loc->lat, p_lat) && get_double(L, e, &loc->lon, p_lon);
+    place_loc(loc, coords);
+    return coords || loc->country[0] != '\0' || loc->continent[0] != '\0';
+}
+
+/* One data record in ip-location-db's flat layout: country_code, latitude
+ * and longitude at the top level. Its state1 is a subdivision's name, not
+ * its ISO 3166-2 code, so the subdivision stays unknown; the continent
+ * comes from the country (geo/countries.h). False when it holds none of
+ * its fields. */
+static bool read_flat(loader_t *L, MMDB_entry_s *e, geo_loc_t *loc)
+{
+    static const char *const p_lat[] = {"latitude", NULL};
+    static const char *const p_lon[] = {"longitude", NULL};
+    static const char *const p_cc[] = {"country_code", NULL};
+    const char *cont;
+    bool coords;
+
+    get_string(L, e, loc->country, sizeof(loc->country), p_cc);
+    if (loc->country[0] != '\0' && (cont = geo_country_continent(loc->country)) != NULL) {
+        snprintf(loc->continent, sizeof(loc->continent), "%s", cont);
+    }
+    coords = get_double(L, e, &loc->lat, p_lat) && get_double(L, e, &loc->lon, p_lon);
+    place_loc(loc, coords);
+    return coords || loc->country[0] != '\0';
+}
+
+/* Read the fields we use from one data record. The layout is decided once
+ * per database, by the first record that holds fields of either: until
+ * then a record is read as GeoIP2 and, if that finds nothing, as flat, so
+ * a database of one layout costs one extra probe per record only until
+ * its first located record. */
+static void read_loc(loader_t *L, MMDB_entry_s *e, geo_loc_t *loc)
+{
+    memset(loc, 0, sizeof(*loc));
+    if (L->layout == LAYOUT_FLAT) {
+        read_flat(L, e, loc);
+        return;
+    }
+    if (read_geoip2(L, e, loc)) {
+        L->layout = LAYOUT_GEOIP2;
+        return;
+    }
+    if (L->layout == LAYOUT_UNKNOWN) {
+        memset(loc, 0, sizeof(*loc));
+        if (read_flat(L, e, loc)) {
+            L->layout = LAYOUT_FLAT;
+        }
     }
 }
 

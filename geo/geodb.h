@@ -2,6 +2,8 @@
  * geodb: a GeoIP database (any GeoIP2/GeoLite2/DB-IP City or Country mmdb,
  * or gslb's world database) compiled into a binary trie of locations.
  *
+ * Records may be in the GeoIP2 layout or in ip-location-db's flat one
+ * (country_code, latitude, longitude at the top level; decided per database).
  * Loading walks the mmdb's whole search tree once and interns every distinct
  * location (coordinates, continent, country, subdivision), so that networks
  * with the same location merge into one leaf. geomap.h then turns this trie
@@ -118,5 +120,9 @@ static inline double geo_biased_km(double km, int bias)
 /* Coordinates of a country (ISO 3166 alpha-2) or continent code. */
 bool geo_country_coords(const char *cc, double *lat, double *lon);
 bool geo_continent_coords(const char *code, double *lat, double *lon);
+
+/* The continent code of a country (ISO 3166 alpha-2), as geo/world.mmdb
+ * gives it, or NULL when geo/countries.h does not know the country. */
+const char *geo_country_continent(const char *cc);
 
 #endif

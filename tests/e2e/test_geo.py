@@ -8,7 +8,8 @@ would, and sends the ECS options a resolver would not build (malformed ones, exa
 bytes). It covers: the nearest region per client for A and AAAA, the ECS scope of each
 answer, placement by the packet source without ECS, geo.map / geo.nets / geo.default,
 answers, spread_km, the weighted and failover policies, draining by weight 0, ecs: false,
-the built-in world database, --explain, and reloading the database file.
+the built-in world database, --explain, reloading the database file, and databases in
+ip-location-db's flat layout (DB-IP City Lite as published on npm).
 
 Not here: static records and the wire protocol in general (test_core.py), zone reloads
 (test_reload.py). All traffic goes to 127.0.0.1 and ::1; every wait and loop is bounded.
@@ -721,6 +722,67 @@ def world(t):
     t.eq("gslbd (world database) stops with status 0", 0, srv.stop())
 
 
+# ------------------------------------------------------------------ flat layout
+
+
+# The test networks in ip-location-db's flat layout (geo/build-testdb --layout flat): no
+# continent column is stored, and state1 holds a subdivision's name, not its code.
+FLAT_SPEC = """\
+81.2.69.0/25       GB      -         51.5     -0.13     England
+81.2.69.128/25     FR      -         48.86    2.35      Ile-de-France
+100.64.1.0/24      CA      -         43.65    -79.38    Ontario
+100.64.4.0/24      AU      -         -        -         -
+192.0.2.0/24       US      -         37.77    -122.42   California
+198.51.100.0/24    US      -         39.0     -77.5     Virginia
+203.0.113.0/24     SG      -         1.35     103.82    -
+2001:db8:100::/48  GB      -         51.5     -0.13     England
+"""
+
+# Client subnet, place, service, A answer and scope. www has no geo rules: the nearest
+# region by the flat records' coordinates. mapped has the zone's geo.map: the continent
+# comes from the country (Toronto: NA -> eu-west), and US-CA never matches, since state1
+# is a name: San Francisco gets the US rule (ap-south), not US-CA's us-east.
+FLAT = (("81.2.69.0/24", "London", "www", EU4 + " /24"),
+        ("198.51.100.0/24", "Virginia", "www", US4 + " /24"),
+        ("192.0.2.0/24", "San-Francisco", "www", UW4 + " /24"),
+        ("203.0.113.0/24", "Singapore", "www", AP4 + " /24"),
+        ("100.64.4.0/24", "Australia (country point)", "www", AP4 + " /24"),
+        ("2001:db8:100::/48", "London-IPv6", "www", EU4 + " /48"),
+        ("100.64.1.0/24", "Toronto (continent NA from CA)", "mapped", EU4 + " /24"),
+        ("192.0.2.0/24", "San-Francisco (US, no US-CA)", "mapped", AP4 + " /24"))
+
+
+def flat(t, zdir, geodir):
+    spec = t.write("geo/flat.spec", FLAT_SPEC)
+    db = geodir / "flat.mmdb"
+    built = t.run([BUILD_TESTDB, "--layout", "flat", "--database-type", "city ipv6", spec, db])
+    if built.status != 0:
+        t.not_ok("geo/build-testdb --layout flat builds the flat database", built.out)
+        return
+    srv = g.Gslbd(t, "flat", zones=zdir, args=["--geoip", db])
+    if not t.start(srv, "gslbd starts with --geoip FLAT.mmdb (ip-location-db layout)"):
+        return
+    for net, where, service, want in FLAT:
+        for tr in ("udp4", "tcp6"):
+            geo(t, srv, "flat layout: %s client (%s) of %s gets %s (%s)"
+                % (where, net, service, want, tr), want, service + ".geo.test", "A", net, tr)
+    t.eq("gslbd (flat database) stops with status 0", 0, srv.stop())
+
+    x = srv.run("--zones", zdir, "--explain", "192.0.2.0/24", "www.geo.test", "--geoip", db)
+    t.eq("--explain with a flat database: exit 0", 0, x.status)
+    for name, pattern in (
+            ("location from the flat record, continent from the country, no subdivision",
+             r"^location: +country US, continent NA, 37\.7700 -122\.4200 "
+             r"\(coordinates from the database\)$"),
+            ("the database network and type", r"192\.0\.2\.0/24 of .*flat\.mmdb \(city ipv6\)"),
+            ("us-west first, chosen", r"^ +1\. us-west +weight 100 +\d+ km +chosen$"),
+            ("ecs scope /24", r"^ecs scope: /24( |$)")):
+        t.like("--explain flat database: " + name, pattern, x.out)
+    x = srv.run("--zones", zdir, "--explain", "100.64.4.0/24", "www.geo.test", "--geoip", db)
+    t.like("--explain flat database: a record without coordinates stands at its country",
+           r"^location: +country AU, continent OC, .*\(coordinates from the country\)$", x.out)
+
+
 # ------------------------------------------------------------------ main
 
 
@@ -766,6 +828,7 @@ def main(t):
     drain(t, srv)
     t.eq("gslbd stops with status 0", 0, srv.stop())
 
+    flat(t, zdir, geodir)
     world(t)
 
 

@@ -1074,3 +1074,108 @@ Test(geo, bias_kept_distances_are_biased)
     cr_expect_eq(e[1].region, 0);
     cr_expect_float_eq(e[1].km, (float)lround(bias_km(51.5, -0.13, 39.04, -77.49)), 0.5);
 }
+
+/* The location the database gives an address, or NULL. */
+static const geo_loc_t *loc_of(const geo_db_t *d, const char *ip)
+{
+    uint8_t a[16];
+    unsigned depth;
+    bool v6 = strchr(ip, ':') != NULL;
+
+    cr_assert_eq(inet_pton(v6 ? AF_INET6 : AF_INET, ip, a), 1, "%s", ip);
+    uint32_t leaf = geo_trie_walk(&d->trie, v6, a, &depth);
+    return leaf == GEO_NONE ? NULL : &d->locs[leaf & ~GEO_LEAF];
+}
+
+static void assert_loc(const geo_loc_t *l, const char *cc, const char *cont, double lat,
+                       double lon, const char *from)
+{
+    cr_assert_not_null(l);
+    cr_assert_str_eq(l->country, cc);
+    cr_assert_str_eq(l->continent, cont);
+    cr_assert_str_eq(l->subdivision, "");
+    cr_assert(l->has_coords);
+    cr_assert_str_eq(l->coords_from, from);
+    /* the flat layout stores floats: about 1e-6 of a degree off */
+    cr_assert(fabs(l->lat - lat) < 1e-4 && fabs(l->lon - lon) < 1e-4, "%s at %f %f, not %f %f", cc,
+              l->lat, l->lon, lat, lon);
+}
+
+/* ip-location-db's flat layout (country_code, latitude, longitude at the top
+ * level, a subdivision name in state1): read as the GeoIP2 layout is, the
+ * continent from the country, the subdivision left unknown. The first
+ * record in tree order is empty, so the layout is decided by a later one. */
+static const char *flat_spec = "0.0.0.0/8        - - - -\n"
+                               "81.2.69.0/24     GB - 51.5 -0.13 England\n"
+                               "192.0.2.0/25     US - 38.9 -77.0 Virginia\n"
+                               "192.0.2.128/25   US - 37.4 -122.1 California\n"
+                               "198.51.100.0/24  SG - 1.29 103.85\n"
+                               "203.0.113.0/24   AU - - -\n"
+                               "2001:db8:1::/48  DE - 50.1 8.7 Hesse\n";
+
+Test(geo, flat_layout_gives_locations_countries_and_continents)
+{
+    geo_db_t *flat;
+
+    cr_assert_eq(open_built(flat_spec, "--layout flat --database-type 'city ipv6'", &flat), 0);
+    cr_assert_str_eq(flat->type, "city ipv6");
+    assert_loc(loc_of(flat, "81.2.69.142"), "GB", "EU", 51.5, -0.13, "database");
+    assert_loc(loc_of(flat, "192.0.2.1"), "US", "NA", 38.9, -77.0, "database");
+    assert_loc(loc_of(flat, "192.0.2.200"), "US", "NA", 37.4, -122.1, "database");
+    assert_loc(loc_of(flat, "198.51.100.7"), "SG", "AS", 1.29, 103.85, "database");
+    assert_loc(loc_of(flat, "2001:db8:1:2::1"), "DE", "EU", 50.1, 8.7, "database");
+    assert_loc(loc_of(flat, "::ffff:81.2.69.142"), "GB", "EU", 51.5, -0.13, "database");
+    /* a country without coordinates stands at the country's point */
+    double lat, lon;
+    cr_assert(geo_country_coords("AU", &lat, &lon));
+    assert_loc(loc_of(flat, "203.0.113.9"), "AU", "OC", lat, lon, "country");
+    /* an empty record places nobody; an address of no network is not found */
+    const geo_loc_t *none = loc_of(flat, "0.1.2.3");
+    cr_assert(none != NULL && !none->has_coords && none->country[0] == '\0');
+    cr_assert_null(loc_of(flat, "10.0.0.1"));
+    geo_db_free(flat);
+}
+
+/* ip-location-db ships IPv4 and IPv6 as separate files: an IPv4-only flat
+ * database places IPv4 clients and no IPv6 one. */
+Test(geo, flat_layout_ipv4_database)
+{
+    geo_db_t *flat;
+
+    static const char *v4 = "81.2.69.0/24 GB - 51.5 -0.13 England\n"
+                            "192.0.2.128/25 US - 37.4 -122.1 California\n";
+    uint8_t v6[16];
+    unsigned depth;
+
+    cr_assert_eq(open_built(v4, "--layout flat --ip-version 4 --database-type 'city ipv4'", &flat),
+                 0);
+    assert_loc(loc_of(flat, "81.2.69.142"), "GB", "EU", 51.5, -0.13, "database");
+    assert_loc(loc_of(flat, "192.0.2.200"), "US", "NA", 37.4, -122.1, "database");
+    inet_pton(AF_INET6, "2001:db8:1::1", v6);
+    cr_assert_eq(geo_trie_walk(&flat->trie, true, v6, &depth), GEO_NONE);
+    geo_db_free(flat);
+}
+
+/* The same records in the GeoIP2 layout give the same locations, apart from
+ * the subdivision a GeoIP2 record can name: the flat probe never changes
+ * what a GeoIP2 database says. */
+Test(geo, flat_and_geoip2_layouts_agree)
+{
+    static const char *g = "81.2.69.0/24 GB EU 51.5 -0.13\n"
+                           "198.51.100.0/24 SG AS 1.29 103.85\n";
+    static const char *f = "81.2.69.0/24 GB - 51.5 -0.13\n"
+                           "198.51.100.0/24 SG - 1.29 103.85\n";
+    geo_db_t *a, *b;
+
+    cr_assert_eq(open_built(g, "", &a), 0);
+    cr_assert_eq(open_built(f, "--layout flat", &b), 0);
+    for (int i = 0; i < 2; i++) {
+        const char *ip = i ? "198.51.100.1" : "81.2.69.1";
+        const geo_loc_t *la = loc_of(a, ip), *lb = loc_of(b, ip);
+        cr_assert_str_eq(la->country, lb->country);
+        cr_assert_str_eq(la->continent, lb->continent);
+        cr_assert(fabs(la->lat - lb->lat) < 1e-4 && fabs(la->lon - lb->lon) < 1e-4);
+    }
+    geo_db_free(a);
+    geo_db_free(b);
+}
