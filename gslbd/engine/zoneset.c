@@ -233,8 +233,8 @@ int zoneset_load_report(zoneset_t *zs, const geo_db_t *db, bool force, bool stri
     report_removed(zs, rep);
     bool changed = force;
     for (size_t k = 0; k < rep->n_files; k++) {
-        changed |= rep->files[k].outcome == ZONESET_LOADED ||
-                    rep->files[k].outcome == ZONESET_REMOVED;
+        changed |=
+            rep->files[k].outcome == ZONESET_LOADED || rep->files[k].outcome == ZONESET_REMOVED;
     }
     size_t set_err = errs->n;
     *snap = NULL;
