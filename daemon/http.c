@@ -330,8 +330,6 @@ int http_new(uv_loop_t *loop, const char *const *addrs, size_t n, http_handler_f
         http_arm(l);
     }
     if (r < 0) {
-        http_close(h);
-        uv_run(loop, UV_RUN_NOWAIT);
         http_free(h);
         return r;
     }
@@ -339,11 +337,8 @@ int http_new(uv_loop_t *loop, const char *const *addrs, size_t n, http_handler_f
     return 0;
 }
 
-void http_close(http_t *h)
+static void http_close(http_t *h)
 {
-    if (h == NULL) {
-        return;
-    }
     for (size_t i = 0; i < h->n; i++) {
         http_listen_t *l = &h->l[i];
         if (l->started) {
@@ -367,8 +362,46 @@ void http_free(http_t *h)
         return;
     }
     http_close(h);
+    uv_run(h->loop, UV_RUN_NOWAIT); /* the handles' close callbacks */
     if (h->closing != 0) {
         log_warn("http: freed with %u handles still closing", h->closing);
     }
     free(h);
+}
+
+void http_reply_healthz(http_reply_t *r, const char *why)
+{
+    FILE *out;
+
+    r->status = why ? 503 : 200;
+    if ((out = http_body(r, "text/plain; charset=utf-8")) != NULL) {
+        fprintf(out, "%s\n", why ? why : "ok");
+    }
+}
+
+void http_reply_not_found(http_reply_t *r, const char *path)
+{
+    FILE *out;
+
+    r->status = 404;
+    if ((out = http_body(r, "text/plain; charset=utf-8")) != NULL) {
+        fprintf(out, "not found: %s (see /)\n", path);
+    }
+}
+
+int http_option(const char **addrs, size_t *n, const char *text)
+{
+    struct sockaddr_storage sa;
+    char why[160];
+
+    if (*n == HTTP_MAX_LISTEN) {
+        log_err("--http: at most %d addresses", HTTP_MAX_LISTEN);
+        return -EINVAL;
+    }
+    if (http_parse_addr(text, &sa, why, sizeof(why)) < 0) {
+        log_err("--http %s", why);
+        return -EINVAL;
+    }
+    addrs[(*n)++] = text;
+    return 0;
 }

@@ -69,12 +69,21 @@ int http_new(uv_loop_t *loop, const char *const *addrs, size_t n, http_handler_f
 /* libmicrohttpd's version, for --version. */
 const char *http_library_version(void);
 
-/* Stop: the listening sockets and open connections close, the loop's
- * handles close on its next turn. NULL-safe. */
-void http_close(http_t *h);
-
-/* Free what http_close() left, after the loop ran its close callbacks.
+/* Stop and free: the listening sockets and open connections close, then
+ * the loop runs once (UV_RUN_NOWAIT) for the handles' close callbacks. Call
+ * it outside the loop's callbacks (at start-up or after uv_run returned).
  * NULL-safe. */
 void http_free(http_t *h);
+
+/* Replies both daemons give alike. /healthz: 200 "ok", or 503 and `why`
+ * (NULL: ready). */
+void http_reply_healthz(http_reply_t *r, const char *why);
+
+/* 404 for `path`, pointing at the index. */
+void http_reply_not_found(http_reply_t *r, const char *path);
+
+/* One more --http ADDR:PORT on a command line, checked now (bound later):
+ * added to addrs[*n], or logged why not and -EINVAL. */
+int http_option(const char **addrs, size_t *n, const char *text);
 
 #endif

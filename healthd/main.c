@@ -113,24 +113,6 @@ static void usage(FILE *out)
             "file:line:column and the previous targets keep being probed.\n");
 }
 
-/* One more --http ADDR:PORT: checked now, bound once the zones are loaded. */
-static int add_http(options_t *o, const char *text)
-{
-    struct sockaddr_storage sa;
-    char why[160];
-
-    if (o->n_http == HTTP_MAX_LISTEN) {
-        log_err("--http: at most %d addresses", HTTP_MAX_LISTEN);
-        return -EINVAL;
-    }
-    if (http_parse_addr(text, &sa, why, sizeof(why)) < 0) {
-        log_err("--http %s", why);
-        return -EINVAL;
-    }
-    o->http[o->n_http++] = text;
-    return 0;
-}
-
 /* One more --gslbd PATH: it must fit a Unix socket address. */
 static int add_gslbd(options_t *o, const char *path)
 {
@@ -181,7 +163,7 @@ static int parse_options(int argc, char **argv, options_t *o)
             o->syslog = true;
             break;
         case OPT_HTTP:
-            if (add_http(o, optarg) < 0) {
+            if (http_option(o->http, &o->n_http, optarg) < 0) {
                 return -EINVAL;
             }
             break;
@@ -381,11 +363,7 @@ static void http_handle(void *arg, const char *path, http_reply_t *r)
             write_metrics(h, out);
         }
     } else if (strcmp(path, "/healthz") == 0) {
-        const char *why = not_ready(h);
-        r->status = why ? 503 : 200;
-        if ((out = http_body(r, "text/plain; charset=utf-8")) != NULL) {
-            fprintf(out, "%s\n", why ? why : "ok");
-        }
+        http_reply_healthz(r, not_ready(h));
     } else if (strcmp(path, "/") == 0) {
         if ((out = http_body(r, "text/plain; charset=utf-8")) != NULL) {
             fprintf(out,
@@ -394,18 +372,13 @@ static void http_handle(void *arg, const char *path, http_reply_t *r)
                     gslb_version());
         }
     } else {
-        r->status = 404;
-        if ((out = http_body(r, "text/plain; charset=utf-8")) != NULL) {
-            fprintf(out, "not found: %s (see /)\n", path);
-        }
+        http_reply_not_found(r, path);
     }
 }
 
 /* Close the HTTP listener, if open, and free it. */
 static void http_stop(healthd_t *h)
 {
-    http_close(h->http);
-    uv_run(h->loop, UV_RUN_NOWAIT);
     http_free(h->http);
     h->http = NULL;
 }

@@ -393,20 +393,11 @@ static int parse_options(int argc, char **argv, options_t *o)
         case OPT_SYSLOG:
             o->syslog = true;
             break;
-        case OPT_HTTP: {
-            struct sockaddr_storage sa;
-            char why[160];
-            if (o->n_http == HTTP_MAX_LISTEN) {
-                log_err("--http: at most %d addresses", HTTP_MAX_LISTEN);
+        case OPT_HTTP:
+            if (http_option(o->http, &o->n_http, optarg) < 0) {
                 return -EINVAL;
             }
-            if (http_parse_addr(optarg, &sa, why, sizeof(why)) < 0) {
-                log_err("--http %s", why);
-                return -EINVAL;
-            }
-            o->http[o->n_http++] = optarg;
             break;
-        }
         case 'V':
             printf("gslbd %s (ldns %s, libuv %s, libmicrohttpd %s)\n", gslb_version(),
                    ldns_version(), uv_version_string(), http_library_version());
@@ -856,11 +847,7 @@ static void http_handle(void *arg, const char *path, http_reply_t *r)
             fwrite(statuspage_html, 1, statuspage_len, out);
         }
     } else if (strcmp(path, "/healthz") == 0) {
-        const char *why = not_ready(g);
-        r->status = why ? 503 : 200;
-        if ((out = http_body(r, "text/plain; charset=utf-8")) != NULL) {
-            fprintf(out, "%s\n", why ? why : "ok");
-        }
+        http_reply_healthz(r, not_ready(g));
     } else if (strcmp(path, "/") == 0) {
         if ((out = http_body(r, "text/plain; charset=utf-8")) != NULL) {
             fprintf(out,
@@ -871,10 +858,7 @@ static void http_handle(void *arg, const char *path, http_reply_t *r)
                     gslb_version());
         }
     } else {
-        r->status = 404;
-        if ((out = http_body(r, "text/plain; charset=utf-8")) != NULL) {
-            fprintf(out, "not found: %s (see /)\n", path);
-        }
+        http_reply_not_found(r, path);
     }
 }
 
@@ -905,8 +889,6 @@ static int control_owner(const options_t *opt, control_config_t *cfg)
 /* Close the HTTP listener, if open, and free it. */
 static void http_stop(gslbd_t *g)
 {
-    http_close(g->http);
-    uv_run(g->loop, UV_RUN_NOWAIT);
     http_free(g->http);
     g->http = NULL;
 }
