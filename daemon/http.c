@@ -21,6 +21,7 @@
 #include "common/alloc.h"
 #include "common/errcode.h"
 #include "common/log.h"
+#include "common/netaddr.h"
 #include "daemon/http.h"
 
 /* Per connection: the request line and headers fit in this, and a request
@@ -59,60 +60,46 @@ FILE *http_body(http_reply_t *r, const char *type)
     return r->out;
 }
 
+/* --http's rules on top of netaddr's: a port of 1 to 65535, in digits. */
+static bool http_port_ok(const char *port)
+{
+    size_t n = strspn(port, "0123456789");
+    unsigned long p = strtoul(port, NULL, 10);
+
+    return n > 0 && n <= 5 && port[n] == '\0' && p >= 1 && p <= 65535;
+}
+
 int http_parse_addr(const char *text, struct sockaddr_storage *out, char *why, size_t why_len)
 {
-    char host[64];
-    const char *port;
-    size_t hlen;
+    const char *colon = strrchr(text, ':');
+    char host[NETADDR_HOST_MAX];
 
-    memset(out, 0, sizeof(*out));
-    if (text[0] == '[') {
-        const char *end = strchr(text, ']');
-        if (end == NULL || end[1] != ':') {
-            snprintf(why, why_len, "'%s': an IPv6 address is written [ADDRESS]:PORT", text);
-            return -EINVAL;
-        }
-        hlen = (size_t)(end - text - 1);
-        if (hlen >= sizeof(host)) {
-            snprintf(why, why_len, "'%s': not an address", text);
-            return -EINVAL;
-        }
-        memcpy(host, text + 1, hlen);
-        port = end + 2;
-    } else {
-        const char *colon = strrchr(text, ':');
-        if (colon == NULL || strchr(text, ':') != colon) {
-            snprintf(why, why_len, "'%s': expected ADDRESS:PORT (an IPv6 address in brackets)",
-                     text);
-            return -EINVAL;
-        }
-        hlen = (size_t)(colon - text);
-        if (hlen >= sizeof(host)) {
-            snprintf(why, why_len, "'%s': not an address", text);
-            return -EINVAL;
-        }
-        memcpy(host, text, hlen);
-        port = colon + 1;
+    /* Stricter than --listen: an IPv6 address only in brackets. */
+    if (text[0] != '[' && colon != NULL && strchr(text, ':') != colon) {
+        snprintf(why, why_len, "'%s': expected ADDRESS:PORT (an IPv6 address in brackets)", text);
+        return -EINVAL;
     }
-    host[hlen] = '\0';
-
-    char *end;
-    errno = 0;
-    unsigned long p = strtoul(port, &end, 10);
-    if (*port == '\0' || *end != '\0' || errno != 0 || p == 0 || p > 65535 || port[0] == '+' ||
-        port[0] == '-') {
+    netaddr_err_t e = netaddr_parse(text, out, host);
+    switch (e) {
+    case NETADDR_SHAPE:
+        snprintf(why, why_len,
+                 text[0] == '[' ? "'%s': an IPv6 address is written [ADDRESS]:PORT"
+                                : "'%s': expected ADDRESS:PORT (an IPv6 address in brackets)",
+                 text);
+        return -EINVAL;
+    case NETADDR_LONG:
+        snprintf(why, why_len, "'%s': not an address", text);
+        return -EINVAL;
+    case NETADDR_OK:
+    case NETADDR_PORT:
+    case NETADDR_HOST:
+        break;
+    }
+    if (e == NETADDR_PORT || !http_port_ok(colon + 1)) {
         snprintf(why, why_len, "'%s': the port must be 1 to 65535", text);
         return -EINVAL;
     }
-    struct sockaddr_in *in4 = (struct sockaddr_in *)out;
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)out;
-    if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
-        in4->sin_family = AF_INET;
-        in4->sin_port = htons((uint16_t)p);
-    } else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons((uint16_t)p);
-    } else {
+    if (e == NETADDR_HOST) {
         snprintf(why, why_len, "'%s': '%s' is not a numeric IPv4 or IPv6 address", text, host);
         return -EINVAL;
     }

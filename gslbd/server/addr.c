@@ -27,54 +27,6 @@ void addr_text(const struct sockaddr_storage *ss, char *buf, size_t size)
     }
 }
 
-int addr_parse(const char *text, struct sockaddr_storage *ss)
-{
-    char host[INET6_ADDRSTRLEN + 2];
-    const char *colon;
-    char *end;
-    size_t hlen;
-
-    memset(ss, 0, sizeof(*ss));
-    if (text[0] == '[') {
-        const char *close = strchr(text, ']');
-        if (close == NULL || close[1] != ':') {
-            return -EINVAL;
-        }
-        hlen = (size_t)(close - text - 1);
-        colon = close + 1;
-        text++;
-    } else {
-        colon = strrchr(text, ':');
-        if (colon == NULL) {
-            return -EINVAL;
-        }
-        hlen = (size_t)(colon - text);
-    }
-    if (hlen >= sizeof(host)) {
-        return -EINVAL;
-    }
-    memcpy(host, text, hlen);
-    host[hlen] = '\0';
-    errno = 0;
-    unsigned long port = strtoul(colon + 1, &end, 10);
-    if (errno != 0 || *end != '\0' || colon[1] == '\0' || port > 65535) {
-        return -EINVAL;
-    }
-    struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-    if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
-        s4->sin_family = AF_INET;
-        s4->sin_port = htons((uint16_t)port);
-        return 0;
-    }
-    if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
-        s6->sin6_family = AF_INET6;
-        s6->sin6_port = htons((uint16_t)port);
-        return 0;
-    }
-    return -EINVAL;
-}
-
 bool addr_is_wildcard(const struct sockaddr_storage *ss)
 {
     if (ss->ss_family == AF_INET6) {

@@ -1,7 +1,7 @@
 /*
  * addr: gslbd's listen addresses and the sockets bound to them.
  *
- * Parsing and printing "1.2.3.4:53" and "[::1]:53", and making the sockets
+ * Printing "1.2.3.4:53" and "[::1]:53" (common/netaddr.h parses them), and making the sockets
  * of one address: every worker thread gets its own UDP socket and TCP
  * listener of a SO_REUSEPORT group, so the kernel spreads clients over them.
  * Sockets are made here and handed to udp.c and tcp.c; nothing here runs
@@ -21,9 +21,6 @@
 
 /* Format an address as "1.2.3.4:53" or "[::1]:53". */
 void addr_text(const struct sockaddr_storage *ss, char *buf, size_t size);
-
-/* Parse "1.2.3.4:53" or "[::1]:53". Returns 0 or -EINVAL. */
-int addr_parse(const char *text, struct sockaddr_storage *ss) ATTR_WUR;
 
 /* 0.0.0.0 or ::, where replies must say which address they leave from. */
 bool addr_is_wildcard(const struct sockaddr_storage *ss);

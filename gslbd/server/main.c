@@ -26,6 +26,7 @@
 #include "common/alloc.h"
 #include "common/errcode.h"
 #include "common/log.h"
+#include "common/netaddr.h"
 #include "common/version.h"
 #include "common/prom.h"
 #include "daemon/http.h"
@@ -320,7 +321,8 @@ static int parse_options(int argc, char **argv, options_t *o)
             break;
         case 'l':
             o->srv.listen = realloc(o->srv.listen, (o->srv.n_listen + 1) * sizeof(*o->srv.listen));
-            if (o->srv.listen == NULL || addr_parse(optarg, &o->srv.listen[o->srv.n_listen]) < 0) {
+            if (o->srv.listen == NULL ||
+                netaddr_parse(optarg, &o->srv.listen[o->srv.n_listen], NULL) != NETADDR_OK) {
                 log_err("--listen '%s': expected ADDR:PORT, e.g. 127.0.0.1:5353 or [::1]:5353",
                         optarg);
                 return -EINVAL;
