@@ -133,6 +133,20 @@ void prom_double(prom_t *p, const char *name, double value, ...)
     fputc('\n', p->f);
 }
 
+void prom_states(prom_t *p, const char *name, const char *(*word)(unsigned), unsigned n,
+                 unsigned now, ...)
+{
+    va_list ap;
+
+    for (unsigned i = 0; i < n; i++) {
+        const char *extra[2] = {"state", word(i)};
+        va_start(ap, now);
+        put_head(p, name, ap, extra);
+        va_end(ap);
+        fprintf(p->f, " %d\n", i == now);
+    }
+}
+
 /* One series of a histogram: `name` with `suffix`, the caller's labels
  * from `labels` (copied: each series reads them again) and `extra`. */
 static void put_series(prom_t *p, const char *name, const char *suffix, va_list labels,

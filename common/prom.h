@@ -50,6 +50,13 @@ void prom_i64(prom_t *p, const char *name, int64_t value, ...) __attribute__((se
 /* A value that is not finite is written as NaN, +Inf or -Inf. */
 void prom_double(prom_t *p, const char *name, double value, ...) __attribute__((sentinel));
 
+/* A state set under the open family `name`: one sample per state 0..n-1,
+ * with the label "state" = word(state) after the given labels, 1 for `now`
+ * and 0 for the others. The words come from the module that owns the enum,
+ * so the set follows it. Labels as above. */
+void prom_states(prom_t *p, const char *name, const char *(*word)(unsigned), unsigned n,
+                 unsigned now, ...) __attribute__((sentinel));
+
 /* A histogram's samples under the open family `name`: for each of the n
  * upper bounds `le` (ascending; seconds or whatever unit the name says) the
  * cumulative count of observations at or below it, then +Inf, _sum and

@@ -26,20 +26,17 @@ static void hmetrics_probes_one(void *arg, const target_t *t, health_state_t sta
     }
 }
 
+static const char *health_word(unsigned st)
+{
+    return health_state_name((health_state_t)st);
+}
+
 static void hmetrics_state_one(void *arg, const target_t *t, health_state_t state,
                                const pstats_target_t *s)
 {
-    static const struct {
-        health_state_t state;
-        const char *name;
-    } states[] = {{HEALTH_UP, "up"}, {HEALTH_DOWN, "down"}, {HEALTH_UNKNOWN, "unknown"}};
-    prom_t *p = arg;
-
     (void)s;
-    for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
-        prom_u64(p, "gslb_healthd_member_state", states[i].state == state, "zone", t->zone,
-                 "region", t->region, "member", t->member, "state", states[i].name, NULL);
-    }
+    prom_states(arg, "gslb_healthd_member_state", health_word, HEALTH_DOWN + 1, state, "zone",
+                t->zone, "region", t->region, "member", t->member, NULL);
 }
 
 static void hmetrics_probes(prom_t *p, const prober_t *pr)

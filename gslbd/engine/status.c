@@ -737,25 +737,21 @@ void status_write_json(const status_t *st, const status_env_t *env, FILE *out)
 
 /* ---- Prometheus ---- */
 
-/* One sample per word of a state set, 1 for the word that holds. */
-static void prom_states(prom_t *p, const char *name, const char *const *words, unsigned n,
-                        const char *now, const char *l1, const char *v1, const char *l2,
-                        const char *v2, const char *l3, const char *v3)
+/* The words of the state sets, from the modules that name the states. */
+static const char *region_word(unsigned st)
 {
-    for (unsigned i = 0; i < n; i++) {
-        prom_u64(p, name, strcmp(words[i], now) == 0, l1, v1, l2, v2, l3 ? l3 : "state",
-                 l3 ? v3 : words[i], l3 ? "state" : NULL, words[i], NULL);
-    }
+    return select_state_name((select_state_t)st);
 }
 
-static const char *const region_words[] = {"up",      "unknown",   "down",
-                                           "drained", "forced-up", "forced-down"};
-static const char *const member_words[] = {"up",        "unknown",     "down",
-                                           "forced-up", "forced-down", "drained"};
-static const char *const service_words[] = {"health",   "failing_open", "all_drained",
-                                            "fallback", "nodata",       "servfail"};
+static const char *member_state_word(unsigned st)
+{
+    return select_member_name((select_member_t)st);
+}
 
-#define N_WORDS(a) ((unsigned)(sizeof(a) / sizeof((a)[0])))
+static const char *service_word(unsigned st)
+{
+    return svc_state_text((svc_state_t)st, true);
+}
 
 void status_write_prom(const status_t *st, const status_env_t *env, prom_t *p)
 {
@@ -797,9 +793,8 @@ void status_write_prom(const status_t *st, const status_env_t *env, prom_t *p)
         for (size_t i = 0; i < zr->n_regions; i++) {
             select_report_t rep;
             select_region_report(zr->regions[i], &rep);
-            prom_states(p, "gslb_region_state", region_words, N_WORDS(region_words),
-                        select_state_name(rep.state), "zone", zr->name, "region",
-                        zr->regions[i]->name, NULL, NULL);
+            prom_states(p, "gslb_region_state", region_word, SELECT_STATE_FORCED_DOWN + 1,
+                        rep.state, "zone", zr->name, "region", zr->regions[i]->name, NULL);
         }
     }
     prom_family(p, "gslb_region_weight", PROM_GAUGE,
@@ -822,10 +817,9 @@ void status_write_prom(const status_t *st, const status_env_t *env, prom_t *p)
             const region_rt_t *r = zr->regions[i];
             for (unsigned k = 0; k < (unsigned)r->n4 + r->n6; k++) {
                 char addr[64];
-                prom_states(p, "gslb_member_state", member_words, N_WORDS(member_words),
-                            select_member_name(select_member_state(member_slot(r, k))), "zone",
-                            zr->name, "region", r->name, "member",
-                            member_addr(r, k, addr, sizeof(addr)));
+                prom_states(p, "gslb_member_state", member_state_word, SELECT_MEMBER_DRAINED + 1,
+                            select_member_state(member_slot(r, k)), "zone", zr->name, "region",
+                            r->name, "member", member_addr(r, k, addr, sizeof(addr)), NULL);
             }
         }
     }
@@ -836,12 +830,9 @@ void status_write_prom(const status_t *st, const status_env_t *env, prom_t *p)
         const zone_rt_t *zr = &snap->zones[z];
         for (size_t k = 0; k < zr->n_svcs; k++) {
             for (int v6 = 0; v6 < 2; v6++) {
-                const char *now = svc_state_text(select_service_state(zr->svcs[k], v6), true);
-                for (unsigned w = 0; w < N_WORDS(service_words); w++) {
-                    prom_u64(p, "gslb_service_state", strcmp(service_words[w], now) == 0, "zone",
-                             zr->name, "service", zr->svcs[k]->name, "family", v6 ? "ipv6" : "ipv4",
-                             "state", service_words[w], NULL);
-                }
+                prom_states(p, "gslb_service_state", service_word, SVC_STATE_SERVFAIL + 1,
+                            select_service_state(zr->svcs[k], v6), "zone", zr->name, "service",
+                            zr->svcs[k]->name, "family", v6 ? "ipv6" : "ipv4", NULL);
             }
         }
     }

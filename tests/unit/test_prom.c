@@ -98,3 +98,30 @@ Test(prom, histogram_cumulative_with_inf_sum_and_count)
                           "probe_seconds_count{type=\"http\"} 6\n");
     free(out);
 }
+
+static const char *colour(unsigned i)
+{
+    static const char *const words[] = {"red", "green", "blue"};
+    return words[i];
+}
+
+static void state_set(prom_t *p)
+{
+    prom_family(p, "x_state", PROM_GAUGE, "A state set.");
+    prom_states(p, "x_state", colour, 3, 1, "zone", "z", NULL);
+    prom_states(p, "x_state", colour, 3, 2, NULL);
+}
+
+Test(prom, state_set_one_sample_per_state_one_of_them_1)
+{
+    char *out = written(state_set);
+    cr_expect_str_eq(out, "# HELP x_state A state set.\n"
+                          "# TYPE x_state gauge\n"
+                          "x_state{zone=\"z\",state=\"red\"} 0\n"
+                          "x_state{zone=\"z\",state=\"green\"} 1\n"
+                          "x_state{zone=\"z\",state=\"blue\"} 0\n"
+                          "x_state{state=\"red\"} 0\n"
+                          "x_state{state=\"green\"} 0\n"
+                          "x_state{state=\"blue\"} 1\n");
+    free(out);
+}
