@@ -737,15 +737,21 @@ static const geo_db_t *current_geo(void *arg)
     return ((gslbd_t *)arg)->db;
 }
 
+/* What the status report and the metrics are made from, now. */
+static status_env_t status_env(gslbd_t *g)
+{
+    return (status_env_t){.snap = server_snapshot(g->srv),
+                          .health = g->health,
+                          .stats = g->stats,
+                          .now_ms = uv_now(g->loop),
+                          .wall_ms = wall_ms()};
+}
+
 /* STATUS: the report of status.h on what is served now. */
 static void write_status(void *arg, FILE *out, bool json)
 {
     gslbd_t *g = arg;
-    status_env_t env = {.snap = server_snapshot(g->srv),
-                        .health = g->health,
-                        .stats = g->stats,
-                        .now_ms = uv_now(g->loop),
-                        .wall_ms = wall_ms()};
+    status_env_t env = status_env(g);
 
     if (json) {
         status_write_json(g->status, &env, out);
@@ -798,11 +804,7 @@ static const char *not_ready(const gslbd_t *g)
 
 static void write_metrics(gslbd_t *g, FILE *out)
 {
-    status_env_t env = {.snap = server_snapshot(g->srv),
-                        .health = g->health,
-                        .stats = g->stats,
-                        .now_ms = uv_now(g->loop),
-                        .wall_ms = wall_ms()};
+    status_env_t env = status_env(g);
     prom_t p;
 
     prom_init(&p, out);
