@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +62,12 @@ typedef struct {
     int bad_data; /* an MMDB_* error from decoding a data record, 0 if none */
     int layout;   /* LAYOUT_* */
     diag_t *diag;
+    /* Nodes go to the spill file (geo_db_open()) as they are made, a chunk
+     * at a time, never all on the heap: spill_fd < 0 when they do not. */
+    int spill_fd, spill_err;
+    geo_node_t *chunk;
+    size_t chunk_n, spilled;
+    char spill_dir[PATH_MAX];
 } loader_t;
 
 double geo_distance_km(double lat1, double lon1, double lat2, double lon2)
@@ -327,16 +334,177 @@ static uint32_t data_loc(loader_t *L, MMDB_entry_s *e)
     return L->data_memo[h];
 }
 
+/* ---- the compiled trie out of the resident set ---- */
+
+/* An unlinked file of our own for the trie: $TMPDIR, else /var/tmp (on disk
+ * on Debian, and private to the service under the unit's PrivateTmp=). A
+ * file system without O_TMPFILE gets a named file, unlinked at once. */
+static int spill_file(char *dir, size_t size)
+{
+    const char *env = getenv("TMPDIR");
+    int fd;
+
+    snprintf(dir, size, "%s", env != NULL && env[0] == '/' ? env : "/var/tmp");
+    fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        return fd;
+    }
+    if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) {
+        return -errno;
+    }
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof(path), "%s/gslb-geodb.XXXXXX", dir) >= (int)sizeof(path)) {
+        return -ENAMETOOLONG;
+    }
+    if ((fd = mkostemp(path, O_CLOEXEC)) < 0) {
+        return -errno;
+    }
+    unlink(path);
+    return fd;
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return n < 0 ? -errno : -ENOSPC;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int read_all_at(int fd, void *buf, size_t len)
+{
+    char *p = buf;
+    off_t off = 0;
+
+    while (len > 0) {
+        ssize_t n = pread(fd, p, len, off);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return n < 0 ? -errno : -EIO;
+        }
+        p += n;
+        off += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+#define SPILL_CHUNK 8192 /* nodes written at once (64 KiB) */
+
+static void spill_begin(loader_t *L)
+{
+    L->spill_fd = spill_file(L->spill_dir, sizeof(L->spill_dir));
+    if (L->spill_fd < 0) {
+        L->spill_err = L->spill_fd;
+    } else {
+        L->chunk = xreallocarray(NULL, SPILL_CHUNK, sizeof(*L->chunk));
+    }
+}
+
+/* Keep the nodes on the heap after all (the file system filled up, say):
+ * what went to the file is read back. False when even that fails. */
+static bool spill_abandon(loader_t *L, int err)
+{
+    geo_trie_t *t = &L->db->trie;
+    bool ok;
+
+    L->cap_nodes = t->n_nodes + SPILL_CHUNK;
+    t->nodes = xreallocarray(NULL, L->cap_nodes, sizeof(*t->nodes));
+    ok = read_all_at(L->spill_fd, t->nodes, L->spilled * sizeof(*t->nodes)) == 0;
+    memcpy(t->nodes + L->spilled, L->chunk, L->chunk_n * sizeof(*t->nodes));
+    close(L->spill_fd);
+    free(L->chunk);
+    L->spill_fd = -1;
+    L->chunk = NULL;
+    L->spill_err = err;
+    return ok;
+}
+
+static void spill_flush(loader_t *L)
+{
+    int r = write_all(L->spill_fd, L->chunk, L->chunk_n * sizeof(*L->chunk));
+
+    if (r < 0) {
+        if (!spill_abandon(L, r)) {
+            L->status = -1;
+        }
+        return;
+    }
+    L->spilled += L->chunk_n;
+    L->chunk_n = 0;
+}
+
+/* The last nodes and the locations written, the file mapped read-only in
+ * place of the heap arrays. The file holds the two arrays back to back;
+ * nodes are 8 bytes, so the locations that follow stay aligned. */
+static void spill_end(loader_t *L)
+{
+    geo_db_t *db = L->db;
+    size_t nodes = db->trie.n_nodes * sizeof(*db->trie.nodes);
+    size_t len = nodes + db->n_locs * sizeof(*db->locs);
+    void *m;
+    int r;
+
+    if (L->spill_fd >= 0 && L->chunk_n > 0) {
+        spill_flush(L);
+    }
+    if (L->spill_fd >= 0 && len > 0) {
+        if ((r = write_all(L->spill_fd, db->locs, len - nodes)) < 0) {
+            L->status = spill_abandon(L, r) ? L->status : -1;
+        } else if ((m = mmap(NULL, len, PROT_READ, MAP_SHARED, L->spill_fd, 0)) == MAP_FAILED) {
+            L->status = spill_abandon(L, -errno) ? L->status : -1;
+        } else {
+            free(db->locs);
+            db->trie.nodes = m;
+            db->locs = (geo_loc_t *)((char *)m + nodes);
+            db->map = m;
+            db->map_len = len;
+        }
+    }
+    if (L->spill_fd >= 0) {
+        close(L->spill_fd);
+        free(L->chunk);
+        L->spill_fd = -1;
+    }
+    if (L->spill_err < 0 && L->status == 0) {
+        diag_warning(L->diag, &(diag_mark_t){.file = db->path},
+                     "the compiled database (%zu MB) stays in memory: cannot keep it in a "
+                     "file in %s (set TMPDIR to a writable directory on disk): %s",
+                     len >> 20, L->spill_dir, gslb_strerror(L->spill_err));
+    }
+}
+
 static uint32_t new_node(loader_t *L, uint32_t left, uint32_t right)
 {
     geo_trie_t *t = &L->db->trie;
+    geo_node_t n = {{left, right}};
 
+    L->db->networks +=
+        ((left & GEO_LEAF) && left != GEO_NONE) + ((right & GEO_LEAF) && right != GEO_NONE);
+    if (L->spill_fd >= 0) {
+        L->chunk[L->chunk_n++] = n;
+        if (L->chunk_n == SPILL_CHUNK) {
+            spill_flush(L);
+        }
+        return (uint32_t)t->n_nodes++;
+    }
     if (t->n_nodes == L->cap_nodes) {
         L->cap_nodes = L->cap_nodes ? L->cap_nodes * 2 : 4096;
         t->nodes = xreallocarray(t->nodes, L->cap_nodes, sizeof(*t->nodes));
     }
-    t->nodes[t->n_nodes].child[0] = left;
-    t->nodes[t->n_nodes].child[1] = right;
+    t->nodes[t->n_nodes] = n;
     return (uint32_t)t->n_nodes++;
 }
 
@@ -410,7 +578,9 @@ static int compile(loader_t *L)
     L->data_keys = xcalloc(L->data_cap, sizeof(*L->data_keys));
     L->data_memo = xcalloc(L->data_cap, sizeof(*L->data_memo));
     memset(L->memo, 0xff, (size_t)n * sizeof(*L->memo));
+    spill_begin(L);
     uint32_t root = n > 0 ? walk(L, 0, 0) : GEO_NONE;
+    spill_end(L);
     if (L->status < 0) {
         return fail(L, "corrupt search tree (damaged, or changed while it was read)");
     }
@@ -420,6 +590,8 @@ static int compile(loader_t *L)
                    MMDB_strerror(L->bad_data));
         return GSLB_EGEODB;
     }
+    /* A root that is itself a leaf locates its whole space. */
+    db->networks += (root & GEO_LEAF) && root != GEO_NONE;
     if (L->mmdb.metadata.ip_version == 6) {
         db->trie.root6 = root;
         db->trie.root4 = ipv4_root(&db->trie);
@@ -428,6 +600,13 @@ static int compile(loader_t *L)
         db->trie.root4 = root;
     }
     return 0;
+}
+
+void geo_db_drop_pages(const geo_db_t *db)
+{
+    if (db != NULL && db->map != NULL) {
+        madvise(db->map, db->map_len, MADV_DONTNEED);
+    }
 }
 
 /* Whether a file is as it was: same inode, size, and change times. Times
@@ -536,7 +715,7 @@ static int open_private(const char *path, int mfd, MMDB_s *mmdb, diag_t *diag)
 
 int geo_db_open(const char *path, geo_db_t **out, diag_t *diag)
 {
-    loader_t L = {.diag = diag};
+    loader_t L = {.diag = diag, .spill_fd = -1};
     int mfd, r;
 
     static uint64_t opened;
@@ -571,8 +750,12 @@ int geo_db_open(const char *path, geo_db_t **out, diag_t *diag)
 void geo_db_free(geo_db_t *db)
 {
     if (db != NULL) {
-        free(db->trie.nodes);
-        free(db->locs);
+        if (db->map != NULL) {
+            munmap(db->map, db->map_len);
+        } else {
+            free(db->trie.nodes);
+            free(db->locs);
+        }
         free(db->path);
         free(db);
     }
@@ -580,20 +763,5 @@ void geo_db_free(geo_db_t *db)
 
 uint64_t geo_db_networks(const geo_db_t *db)
 {
-    const geo_trie_t *t = &db->trie;
-    uint64_t n = 0;
-
-    for (size_t i = 0; i < t->n_nodes; i++) {
-        for (int b = 0; b < 2; b++) {
-            uint32_t c = t->nodes[i].child[b];
-            n += (c & GEO_LEAF) != 0 && c != GEO_NONE;
-        }
-    }
-    /* A root that is itself a leaf locates its whole space. */
-    if ((t->root6 & GEO_LEAF) && t->root6 != GEO_NONE) {
-        n++;
-    } else if ((t->root4 & GEO_LEAF) && t->root4 != GEO_NONE) {
-        n++;
-    }
-    return n;
+    return db->networks;
 }

@@ -53,17 +53,33 @@ typedef struct {
     geo_trie_t trie; /* leaves hold location indices */
     geo_loc_t *locs;
     size_t n_locs;
+    uint64_t networks; /* geo_db_networks(), counted once at open */
+    void *map;         /* the file mapping trie and locs live in, or NULL: on the heap */
+    size_t map_len;
 } geo_db_t;
 
 /* Open and compile an mmdb. Returns 0 and sets *out; or a negative errno
  * (the file cannot be read) or GSLB_EGEODB (not a database we can use), with
- * a line in diag naming the file and what is wrong. */
+ * a line in diag naming the file and what is wrong.
+ *
+ * The compiled trie and locations are needed again only to compile a map for
+ * a new region set, by geolint and by --explain, so they are moved out of the
+ * heap into an unlinked file of our own in $TMPDIR (default /var/tmp), mapped
+ * read-only: a city database's trie is over 100 MB that would otherwise stay
+ * resident for nothing. Where no such file can be made, they stay on the heap
+ * and diag gets a warning saying why. */
 int geo_db_open(const char *path, geo_db_t **out, diag_t *diag) ATTR_WUR;
 void geo_db_free(geo_db_t *db);
 
+/* Done reading the trie and locations for now (after a snapshot's maps are
+ * compiled): their pages leave gslbd's resident set and stay in the page
+ * cache, from where the next compile or --explain reads them back. Nothing
+ * for a database on the heap. */
+void geo_db_drop_pages(const geo_db_t *db);
+
 /* The networks the database locates: the prefixes its trie holds a
  * location for, after equal neighbours merged (IPv4 inside IPv6 counted
- * once). One pass over the trie. */
+ * once). Counted in one pass over the trie when it is opened. */
 uint64_t geo_db_networks(const geo_db_t *db);
 
 /* An IPv6 address (16 bytes in network order) as two big-endian words:

@@ -203,8 +203,8 @@ static void report_set_failed(zoneset_report_t *rep, const diag_t *errs, size_t 
     }
 }
 
-int zoneset_load_report(zoneset_t *zs, const geo_db_t *db, bool force, bool strict,
-                        snapshot_t **snap, diag_t *errs, zoneset_report_t *rep)
+static int load_report(zoneset_t *zs, const geo_db_t *db, bool force, bool strict,
+                       snapshot_t **snap, diag_t *errs, zoneset_report_t *rep)
 {
     char **files = NULL;
     size_t n_files = 0, n = 0, first_err = errs->n;
@@ -267,6 +267,17 @@ int zoneset_load_report(zoneset_t *zs, const geo_db_t *db, bool force, bool stri
     return 0;
 }
 
+/* The database is read while files load (geolint) and maps compile; once
+ * the set is built its pages can leave the resident set (geo_db_drop_pages). */
+int zoneset_load_report(zoneset_t *zs, const geo_db_t *db, bool force, bool strict,
+                        snapshot_t **snap, diag_t *errs, zoneset_report_t *rep)
+{
+    int r = load_report(zs, db, force, strict, snap, errs, rep);
+
+    geo_db_drop_pages(db);
+    return r;
+}
+
 int zoneset_load(zoneset_t *zs, const geo_db_t *db, bool force, bool strict, snapshot_t **snap,
                  diag_t *errs)
 {
@@ -289,6 +300,7 @@ int zoneset_rebuild(zoneset_t *zs, const geo_db_t *db, snapshot_t **snap, diag_t
         zones, zs->n_cur,
         &(snapshot_env_t){db, zs->health, zs->maps, zs->attach_later, zs->count_sets}, snap, errs);
     free(zones);
+    geo_db_drop_pages(db);
     return r;
 }
 

@@ -80,8 +80,8 @@ static int geoip_load(const char *path, const char *what, geo_db_t **db)
     diag_t errs = {0};
     int r = geo_db_open(path, db, &errs);
 
+    diag_log(&errs, LOG_LEVEL_ERR); /* errors, or warnings about a database that loaded */
     if (r < 0) {
-        diag_log(&errs, LOG_LEVEL_ERR);
         log_err("%s %s: cannot load the GeoIP database", what, path);
     }
     return r;

@@ -31,8 +31,9 @@ static const char *spec_text = "81.2.69.0/24      GB EU 51.5 -0.13\n"
 
 static geo_db_t *db;
 
-/* A database made by geo/build-testdb from a spec. */
-static geo_db_t *db_from_spec(const char *text)
+/* A database made by geo/build-testdb from a spec; what geo_db_open()
+ * warned goes to `warned` (NULL: dropped). */
+static geo_db_t *db_from_spec_warned(const char *text, diag_t *warned)
 {
     char spec[] = "/tmp/gslb-geo-spec-XXXXXX";
     int fd = mkstemp(spec);
@@ -47,10 +48,18 @@ static geo_db_t *db_from_spec(const char *text)
     snprintf(cmd, sizeof(cmd), "%s.mmdb", spec);
     diag_t errs = {0};
     cr_assert_eq(geo_db_open(cmd, &out, &errs), 0, "%s", errs.n ? errs.lines[0] : "");
+    if (warned != NULL) {
+        diag_move(warned, &errs);
+    }
     diag_clear(&errs);
     unlink(cmd);
     unlink(spec);
     return out;
+}
+
+static geo_db_t *db_from_spec(const char *text)
+{
+    return db_from_spec_warned(text, NULL);
 }
 
 static void build_db(void)
@@ -121,6 +130,60 @@ Test(geo, database_places_networks_and_reports_their_prefix)
     leaf = geo_trie_walk(&db->trie, false, af, &depth);
     cr_assert(db->locs[leaf & ~GEO_LEAF].has_coords);
     cr_assert_str_eq(db->locs[leaf & ~GEO_LEAF].coords_from, "continent");
+}
+
+/* The trie and locations live in an unlinked file mapped read-only, not on
+ * the heap; dropping their pages loses nothing; the count of networks is
+ * the database's. */
+Test(geo, compiled_database_lives_in_a_file_mapping)
+{
+    uint8_t a[4] = {81, 2, 69, 7};
+    unsigned depth;
+
+    cr_assert_not_null(db->map, "the trie is in a file mapping");
+    cr_assert_eq(db->map_len,
+                 db->trie.n_nodes * sizeof(geo_node_t) + db->n_locs * sizeof(geo_loc_t));
+    cr_assert_eq((const char *)db->locs,
+                 (const char *)db->map + db->trie.n_nodes * sizeof(geo_node_t));
+    geo_db_drop_pages(db);
+    uint32_t leaf = geo_trie_walk(&db->trie, false, a, &depth);
+    cr_assert_neq(leaf, GEO_NONE);
+    cr_assert_str_eq(db->locs[leaf & ~GEO_LEAF].country, "GB", "read back after the pages left");
+    cr_assert_gt(geo_db_networks(db), 0);
+}
+
+/* Where no file can be made (TMPDIR not there), the database stays on the
+ * heap, works the same, and a warning says why and what to do. */
+Test(geo, compiled_database_stays_on_the_heap_without_a_tmpdir)
+{
+    char *old = getenv("TMPDIR") ? strdup(getenv("TMPDIR")) : NULL;
+    setenv("TMPDIR", "/nonexistent-gslb-tmpdir", 1);
+    diag_t warned = {0};
+    geo_db_t *heap = db_from_spec_warned(spec_text, &warned);
+    if (old != NULL) {
+        setenv("TMPDIR", old, 1);
+        free(old);
+    } else {
+        unsetenv("TMPDIR");
+    }
+    uint8_t a[4] = {81, 2, 69, 7};
+    unsigned depth;
+
+    cr_assert_null(heap->map);
+    cr_assert_eq(warned.n, 1);
+    cr_assert(strstr(warned.lines[0], "warning: the compiled database (0 MB) stays in memory: "
+                                      "cannot keep it in a file in /nonexistent-gslb-tmpdir (set "
+                                      "TMPDIR to a writable directory on disk): ") != NULL,
+              "%s", warned.lines[0]);
+    diag_clear(&warned);
+    cr_assert_eq(heap->trie.n_nodes, db->trie.n_nodes);
+    cr_assert_eq(memcmp(heap->trie.nodes, db->trie.nodes, db->trie.n_nodes * sizeof(geo_node_t)),
+                 0);
+    cr_assert_eq(geo_db_networks(heap), geo_db_networks(db));
+    uint32_t leaf = geo_trie_walk(&heap->trie, false, a, &depth);
+    cr_assert_str_eq(heap->locs[leaf & ~GEO_LEAF].country, "GB");
+    geo_db_drop_pages(heap); /* nothing to drop: no harm */
+    geo_db_free(heap);
 }
 
 Test(geo, nearest_orders_by_distance)
@@ -496,7 +559,9 @@ static void report(int region, bool up)
 {
     const char *names[] = {"us-east", "eu-west", "ap-south"};
     int src = healthdb_source(hl, "healthd");
-    cr_assert_eq(healthdb_report(hl, src, "t.test", names[region], "addr", up ? HEALTH_UP : HEALTH_DOWN, "test", 1000), 0);
+    cr_assert_eq(healthdb_report(hl, src, "t.test", names[region], "addr",
+                                 up ? HEALTH_UP : HEALTH_DOWN, "test", 1000),
+                 0);
 }
 
 Test(health, a_down_region_fails_over_with_degraded_ttl)
@@ -580,7 +645,8 @@ Test(health, on_all_down_modes)
 Test(health, min_up_counts_members)
 {
     healthdb_t *h = healthdb_new(NULL);
-    healthdb_slot_t *m[2] = {healthdb_slot(h, "t.test", "r", "a"), healthdb_slot(h, "t.test", "r", "b")};
+    healthdb_slot_t *m[2] = {healthdb_slot(h, "t.test", "r", "a"),
+                             healthdb_slot(h, "t.test", "r", "b")};
     const uint8_t v4[8] = {192, 0, 2, 1, 192, 0, 2, 2};
     region_rt_t r = {.name = "r",
                      .weight = 100,
@@ -929,8 +995,7 @@ Test(geo, bias_grid_orders_by_scaled_distance)
     }
     /* The ties: with no bias, the meridians 0 and 180 are equally far from
      * 10 W and 10 E (two columns of 59). */
-    cr_expect_gt(checked, 7 * 59 * 120 - 2 * 59 - 5, "nearly every point is decided: %u",
-                 checked);
+    cr_expect_gt(checked, 7 * 59 * 120 - 2 * 59 - 5, "nearly every point is decided: %u", checked);
     cr_expect_gt(moved, 1000, "the biases move a good share of the clients: %u", moved);
 }
 
@@ -961,8 +1026,8 @@ Test(geo, bias_compiled_map_over_a_grid_of_networks)
 
     for (int i = 0; i < 30; i++) {
         for (int j = 0; j < 60; j++) {
-            char *next = xasprintf("%s10.%d.%d.0/24 ZZ EU %.1f %.1f\n", text, i, j,
-                                   -87 + 6.0 * i, -180 + 6.0 * j);
+            char *next = xasprintf("%s10.%d.%d.0/24 ZZ EU %.1f %.1f\n", text, i, j, -87 + 6.0 * i,
+                                   -180 + 6.0 * j);
             free(text);
             text = next;
         }
@@ -987,8 +1052,8 @@ Test(geo, bias_compiled_map_over_a_grid_of_networks)
                 snprintf(ip, sizeof(ip), "10.%d.%d.77", i, j);
                 const geo_list_t *l = lookup4(m, ip, &scope);
                 cr_assert_eq(l->source, GEO_BY_DISTANCE);
-                cr_assert(want < 0 || l->e[0].region == want, "bias %d/%d, %s: want %d",
-                          p.bias[0], p.bias[1], ip, want);
+                cr_assert(want < 0 || l->e[0].region == want, "bias %d/%d, %s: want %d", p.bias[0],
+                          p.bias[1], ip, want);
                 bias_scope_holds(m, l, i << 16 | j << 8, scope);
             }
         }
@@ -1087,8 +1152,8 @@ static const geo_loc_t *loc_of(const geo_db_t *d, const char *ip)
     return leaf == GEO_NONE ? NULL : &d->locs[leaf & ~GEO_LEAF];
 }
 
-static void assert_loc(const geo_loc_t *l, const char *cc, const char *cont, double lat,
-                       double lon, const char *from)
+static void assert_loc(const geo_loc_t *l, const char *cc, const char *cont, double lat, double lon,
+                       const char *from)
 {
     cr_assert_not_null(l);
     cr_assert_str_eq(l->country, cc);
