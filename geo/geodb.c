@@ -713,6 +713,36 @@ static int open_private(const char *path, int mfd, MMDB_s *mmdb, diag_t *diag)
     return GSLB_EGEODB;
 }
 
+/* The metadata's description in English, or in its first language. */
+static void describe_md(const MMDB_metadata_s *md, char *out, size_t size)
+{
+    const char *text = NULL;
+
+    for (size_t i = 0; i < md->description.count; i++) {
+        const MMDB_description_s *d = md->description.descriptions[i];
+        if (d->description != NULL &&
+            (text == NULL || (d->language && !strcmp(d->language, "en")))) {
+            text = d->description;
+        }
+    }
+    snprintf(out, size, "%s", text ? text : "");
+}
+
+/* Only the metadata is read, from libmaxminddb's mapping of the file: a
+ * file cut short in that moment could fault, which a one-shot --version may
+ * risk and the daemon's loader (read_private()) does not. */
+int geo_db_describe_file(const char *path, char *out, size_t size)
+{
+    MMDB_s mmdb;
+
+    if (MMDB_open(path, MMDB_MODE_MMAP, &mmdb) != MMDB_SUCCESS) {
+        return GSLB_EGEODB;
+    }
+    describe_md(&mmdb.metadata, out, size);
+    MMDB_close(&mmdb);
+    return 0;
+}
+
 int geo_db_open(const char *path, geo_db_t **out, diag_t *diag)
 {
     loader_t L = {.diag = diag, .spill_fd = -1};
@@ -734,6 +764,7 @@ int geo_db_open(const char *path, geo_db_t **out, diag_t *diag)
     snprintf(L.db->type, sizeof(L.db->type), "%s",
              L.mmdb.metadata.database_type ? L.mmdb.metadata.database_type : "unknown");
     L.db->build_epoch = L.mmdb.metadata.build_epoch;
+    describe_md(&L.mmdb.metadata, L.db->description, sizeof(L.db->description));
     r = compile(&L);
     MMDB_close(&L.mmdb);
     free(L.memo);

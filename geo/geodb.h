@@ -49,6 +49,8 @@ typedef struct {
     char *path;
     uint64_t gen;  /* unique per open: what maps built from it are keyed on */
     char type[64]; /* database_type from the metadata */
+    char description[256]; /* the metadata's description, English if there is one: the
+                            * built-in database credits its data sources there */
     uint64_t build_epoch;
     geo_trie_t trie; /* leaves hold location indices */
     geo_loc_t *locs;
@@ -70,6 +72,10 @@ typedef struct {
  * and diag gets a warning saying why. */
 int geo_db_open(const char *path, geo_db_t **out, diag_t *diag) ATTR_WUR;
 void geo_db_free(geo_db_t *db);
+
+/* The description of the mmdb at `path` (as geo_db_t.description) without
+ * compiling it, for --version: 0, or a negative code when it is no mmdb. */
+int geo_db_describe_file(const char *path, char *out, size_t size);
 
 /* Done reading the trie and locations for now (after a snapshot's maps are
  * compiled): their pages leave gslbd's resident set and stay in the page

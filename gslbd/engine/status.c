@@ -8,6 +8,7 @@
 #include "gslbd/engine/status.h"
 
 #include <arpa/inet.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -484,12 +485,28 @@ static void text_service(const zone_rt_t *zr, const svc_rt_t *svc, const status_
     free(regions);
 }
 
+/* The GeoIP database: where from, what, how big, and whose data (the
+ * built-in one's description credits its sources, as their licences ask). */
+static void text_geoip(const geo_db_t *db, FILE *out)
+{
+    char built[64];
+
+    if (db == NULL) {
+        fprintf(out, "geoip none: clients are not placed\n");
+        return;
+    }
+    wall_text(db->build_epoch * 1000, false, built, sizeof(built));
+    fprintf(out, "geoip %s: %s, built %s, %" PRIu64 " networks%s%s\n", db->path, db->type, built,
+            db->networks, db->description[0] ? "; " : "", db->description);
+}
+
 void status_write_text(const status_t *st, const status_env_t *env, FILE *out)
 {
     char when[64];
 
     wall_text(env->wall_ms, false, when, sizeof(when));
     fprintf(out, "gslbd %s, status at %s\n", gslb_version(), when);
+    text_geoip(env->db, out);
     for (size_t z = 0; env->snap != NULL && z < env->snap->n_zones; z++) {
         const zone_rt_t *zr = &env->snap->zones[z];
         const record_t *rec = record_of_zone(st, zr->name);
@@ -705,6 +722,24 @@ static void json_zone(json_t *j, const status_t *st, const zone_rt_t *zr, const 
     json_object_end(j);
 }
 
+static void json_geoip(json_t *j, const geo_db_t *db)
+{
+    char built[64];
+
+    if (db == NULL) {
+        json_null(j, "geoip");
+        return;
+    }
+    wall_text(db->build_epoch * 1000, true, built, sizeof(built));
+    json_object_begin(j, "geoip");
+    json_string(j, "path", db->path);
+    json_string(j, "type", db->type);
+    json_string(j, "built", built);
+    json_uint(j, "networks", db->networks);
+    json_string(j, "description", db->description);
+    json_object_end(j);
+}
+
 void status_write_json(const status_t *st, const status_env_t *env, FILE *out)
 {
     char when[64];
@@ -716,6 +751,7 @@ void status_write_json(const status_t *st, const status_env_t *env, FILE *out)
     json_uint(&j, "status_version", STATUS_VERSION);
     json_string(&j, "gslbd_version", gslb_version());
     json_string(&j, "time", when);
+    json_geoip(&j, env->db);
     json_array_begin(&j, "zones");
     for (size_t z = 0; env->snap != NULL && z < env->snap->n_zones; z++) {
         json_zone(&j, st, &env->snap->zones[z], env);

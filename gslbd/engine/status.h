@@ -45,6 +45,7 @@
 #include <stdio.h>
 
 #include "common/prom.h"
+#include "geo/geodb.h"
 #include "gslbd/engine/healthdb.h"
 #include "gslbd/engine/snapshot.h"
 #include "gslbd/engine/stats.h"
@@ -66,6 +67,7 @@ void status_reloaded(status_t *st, const zoneset_report_t *rep, uint64_t wall_ms
 typedef struct {
     const snapshot_t *snap;   /* served now */
     const healthdb_t *health; /* its slots' database (source names), may be NULL */
+    const geo_db_t *db;       /* the GeoIP database in use, NULL for none */
     stats_t *stats;           /* answer shares, may be NULL */
     uint64_t now_ms;          /* the clock of the slots' times and the stats */
     uint64_t wall_ms;         /* now, milliseconds since the epoch */

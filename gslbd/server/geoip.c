@@ -108,6 +108,25 @@ static int geoip_builtin(geo_db_t **db)
     return -ENOENT;
 }
 
+void geoip_describe_builtin(FILE *out)
+{
+    geoip_path_t paths[GEOIP_CANDIDATES];
+    size_t n = geoip_candidates(paths);
+    char desc[256];
+
+    for (size_t i = 0; i < n; i++) {
+        if (access(paths[i], F_OK) == 0) {
+            if (geo_db_describe_file(paths[i], desc, sizeof(desc)) < 0) {
+                fprintf(out, "built-in world database %s: not a GeoIP database\n", paths[i]);
+            } else {
+                fprintf(out, "built-in world database %s: %s\n", paths[i], desc);
+            }
+            return;
+        }
+    }
+    fprintf(out, "built-in world database: not installed (looked for %s)\n", paths[n - 1]);
+}
+
 int geoip_open(const char *arg, geo_db_t **db)
 {
     *db = NULL;

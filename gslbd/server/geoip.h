@@ -23,6 +23,8 @@
 #ifndef GSLB_GEOIP_H
 #define GSLB_GEOIP_H
 
+#include <stdio.h>
+
 #include "common/log.h"
 #include "geo/geodb.h"
 
@@ -40,5 +42,9 @@ int geoip_open(const char *arg, geo_db_t **db) ATTR_WUR;
 /* The compiled-in place of the built-in database (DATADIR/gslb/world.mmdb):
  * a static string. */
 const char *geoip_builtin_path(void);
+
+/* For --version: which built-in database this gslbd would load and its
+ * description, which credits the data's sources as their licences ask. */
+void geoip_describe_builtin(FILE *out);
 
 #endif

@@ -403,6 +403,7 @@ static int parse_options(int argc, char **argv, options_t *o)
         case 'V':
             printf("gslbd %s (ldns %s, libuv %s, libmicrohttpd %s)\n", gslb_version(),
                    ldns_version(), uv_version_string(), http_library_version());
+            geoip_describe_builtin(stdout);
             exit(0);
         case 'h':
             usage(stdout);
@@ -742,6 +743,7 @@ static status_env_t status_env(gslbd_t *g)
 {
     return (status_env_t){.snap = server_snapshot(g->srv),
                           .health = g->health,
+                          .db = g->db,
                           .stats = g->stats,
                           .now_ms = uv_now(g->loop),
                           .wall_ms = wall_ms()};

@@ -188,6 +188,10 @@ def first_render(t, page, srv, ctl, hport):
             page.eval("!!document.querySelector('#map .land, #map .graticule') && "
                       "document.getElementById('credit').textContent.startsWith('Map: ')"),
             page.eval("document.getElementById('credit').textContent"))
+    geoip = status_json(ctl)["geoip"]
+    t.eq("the footer credits the GeoIP database with its own description (its sources' licences "
+         "ask for it)", "GeoIP: %s." % (geoip["description"] or geoip["type"]),
+         page.eval("document.getElementById('geoip').textContent"))
 
     svcs = page.eval(JS_SERVICES)
     t.eq("the services shown: www and api of page.test, answering by health",
