@@ -9,6 +9,8 @@ c the highest rate without loss, by bisection, and latency percentiles there.
 d memory, load time and reload under load with a large zone.
 e gslbd's CPU per query and latency at a fixed rate, without and with an
   HTTP scrape of /metrics every second (its --http listener).
+f the GeoIP database: start-up to the first geo answer, memory, and a reload
+  of the mmdb (a copy renamed over it) under load, with the answers checked.
 
 Every loop here is bounded in count and time; traffic goes to 127.0.0.1 only.
 Servers are started and stopped by the caller (bench/run), except where a
@@ -563,3 +565,121 @@ def metrics_under_load(server, qfile, rate, seconds, scrape):
     r["counted"] = q1 - q0 if q0 is not None and q1 is not None else None
     r["scrape_rows"] = scraper.got if scraper else None
     return r
+
+
+# ---- f. the GeoIP database: start-up, memory, reload ----------------------------
+
+GEO_NAME = "www." + ZONE
+
+
+def geo_ready(server, subnet):
+    """A ready() for Server.start: one ECS question for www, true once it is
+    answered with an address (gdnsd and gslbd both answer only once the
+    database is loaded). At most 20 ms per try."""
+    def ready():
+        r = dnsclient.ask(server.addr, GEO_NAME, "A", subnet=subnet, timeout=0.02, tries=1)
+        return r is not None and r.rcode_name == "NOERROR" and bool(r.addrs)
+    return ready
+
+
+def geo_answers(server, subnets, timeout=1.0):
+    """{subnet: sorted addresses, or None when unanswered} for www A."""
+    out = {}
+    for s in subnets:
+        r = dnsclient.ask(server.addr, GEO_NAME, "A", subnet=s, timeout=timeout, tries=3)
+        out[s] = r.addrs if r is not None and r.rcode_name == "NOERROR" else None
+    return out
+
+
+class Checker(threading.Thread):
+    """Asks www A for the sample subnets in turn during a reload and compares
+    each answer with the reference taken before it. Bounded by count and time."""
+
+    def __init__(self, server, reference, rate=200, seconds=20):
+        super().__init__(daemon=True)
+        self.server, self.reference, self.rate, self.seconds = server, reference, rate, seconds
+        self.sent = self.lost = self.wrong = 0
+        self.examples = []
+        self.stop_flag = threading.Event()
+
+    def run(self):
+        _set_cpu(CLIENT_CPU)
+        subnets = [s for s, a in self.reference.items() if a is not None]
+        end = time.monotonic() + self.seconds
+        i = 0
+        while (subnets and not self.stop_flag.is_set() and time.monotonic() < end
+               and i < self.rate * self.seconds):
+            s = subnets[i % len(subnets)]
+            r = dnsclient.ask(self.server.addr, GEO_NAME, "A", subnet=s, timeout=0.5, tries=1)
+            self.sent += 1
+            if r is None:
+                self.lost += 1
+            elif r.rcode_name != "NOERROR" or r.addrs != self.reference[s]:
+                self.wrong += 1
+                if len(self.examples) < 5:
+                    self.examples.append((s, self.reference[s], r.rcode_name, r.addrs))
+            i += 1
+            time.sleep(1.0 / self.rate)
+
+
+def log_count(path, line):
+    """How many times `line` occurs in the server's log so far."""
+    try:
+        with open(path, "rb") as f:
+            return f.read().count(line.encode())
+    except OSError:
+        return 0
+
+
+def geodb_reload(server, qfile, rate, seconds, rename_at, db_path, new_copy, done_line, sample):
+    """Under dnsperf load at `rate` qps for `seconds` and a Checker on the
+    `sample` subnets, rename `new_copy` (the same database) over `db_path`
+    `rename_at` s in; the reload time is from the rename to the next
+    `done_line` in the server's log. The peak RSS is VmHWM reset just before
+    the rename and read when the load ends. Then every sample subnet is asked
+    again: the data is the same, so no answer may change."""
+    reference = geo_answers(server, sample)
+    result = {}
+
+    def load():
+        result["dnsperf"] = dnsperf(server, qfile, rate, seconds)
+
+    t = threading.Thread(target=load, daemon=True)
+    checker = Checker(server, reference, rate=200, seconds=seconds + 5)
+    t.start()
+    checker.start()
+    time.sleep(rename_at)
+    n0 = log_count(server.logpath, done_line)
+    server.reset_peak()
+    c0 = server.cpu_seconds()
+    os.utime(new_copy)  # a new database is newer than the one in use
+    log_at = os.path.getsize(server.logpath)
+    t0 = time.monotonic()
+    os.rename(new_copy, db_path)
+    result["reload_s"] = None
+    while time.monotonic() < t0 + seconds + 30:
+        if log_count(server.logpath, done_line) > n0:
+            result["reload_s"] = time.monotonic() - t0
+            break
+        if not server.alive():
+            break
+        time.sleep(0.005)
+    result["reload_cpu_s"] = server.cpu_seconds() - c0  # includes the queries meanwhile
+    with open(server.logpath, "rb") as f:
+        f.seek(log_at)
+        result["log_after"] = f.read(65536).decode(errors="replace")
+    result["under_load"] = (result["reload_s"] is not None
+                            and rename_at + result["reload_s"] < seconds)
+    t.join(seconds + 40)
+    checker.stop_flag.set()
+    checker.join(5)
+    mem = server.memory_detail_kib()
+    result["hwm_kib"], result["rss_after_kib"] = mem["VmHWM"], mem["VmRSS"]
+    after = geo_answers(server, sample)
+    result["changed_after"] = [(s, reference[s], after[s]) for s in sample
+                               if after[s] != reference[s]]
+    result["unplaced"] = sum(1 for s in sample if reference[s] is None)
+    result["checker"] = {"sent": checker.sent, "lost": checker.lost, "wrong": checker.wrong,
+                         "examples": checker.examples}
+    result["regions"] = sorted({a for v in reference.values() if v for a in v})
+    return result

@@ -2,8 +2,9 @@
 
 One table (workload, gslbd, gdnsd, ratio gslbd/gdnsd), then the agreement
 check with every disagreement explained, the callgrind profile of gslbd's geo
-workload, gslbd's metrics under load (phase e, a section of its own that a
-run of that phase alone replaces in the last results.md), and the method.
+workload, gslbd's metrics under load (phase e) and the GeoIP database's cost
+(phase f), each a section of its own that a run of that phase alone replaces
+in the last results.md, and the method.
 Missing values (a phase that did not run) print as "n/a" rather than being
 left out.
 """
@@ -106,6 +107,7 @@ def render(res, p, info):
     out += profile(res.get("profile"))
     out += profile_lines(res.get("profile_lines"))
     out += metrics_section(res, p, info)
+    out += geodb_section(res, p, info)
     out += notes(res, p)
     out += method(p)
     return "\n".join(out) + "\n"
@@ -362,11 +364,11 @@ def metrics_claim(e, p):
     return [" ".join(out)]
 
 
-def splice_metrics(text, section):
-    """`text` (a results.md) with its phase e section replaced by `section`
-    (lines), or the section added before the notes when it has none."""
+def splice_section(text, letter, section):
+    """`text` (a results.md) with its section of phase `letter` replaced by
+    `section` (lines), or the section added before the notes when it has none."""
     body = "\n".join(section) + "\n"
-    start = text.find("\n## e. ")
+    start = text.find("\n## %s. " % letter)
     if start >= 0:
         end = text.find("\n## ", start + 1)
         return text[:start + 1] + body + (text[end + 1:] if end >= 0 else "")
@@ -374,6 +376,207 @@ def splice_metrics(text, section):
     if at < 0:
         return text.rstrip("\n") + "\n\n" + body
     return text[:at + 1] + body + text[at + 1:]
+
+
+GEODB_CONFIGS = [("gslbd", "country"), ("gslbd", "city"), ("gdnsd", "city"),
+                 ("gdnsd", "country")]
+
+
+def _mib(kib):
+    return kib / 1024.0 if kib is not None else None
+
+
+def _spread(vals, fmt=_fmt):
+    """'median (min–max)' of the runs, or the one value."""
+    vals = [v for v in vals if v is not None]
+    if not vals:
+        return "n/a"
+    vals.sort()
+    n = len(vals)
+    med = vals[n // 2] if n % 2 else (vals[n // 2 - 1] + vals[n // 2]) / 2
+    if n == 1:
+        return fmt(med)
+    return "%s (%s–%s)" % (fmt(med), fmt(vals[0]), fmt(vals[-1]))
+
+
+def _med(vals):
+    vals = sorted(v for v in vals if v is not None)
+    if not vals:
+        return None
+    n = len(vals)
+    return vals[n // 2] if n % 2 else (vals[n // 2 - 1] + vals[n // 2]) / 2
+
+
+def geodb_values(runs):
+    """Per measure, the list of per-run values of one server and database."""
+    return {
+        "startup": [r["startup_s"] for r in runs],
+        "rss": [_mib(r["mem"]["VmRSS"]) for r in runs],
+        "anon": [_mib(r["mem"]["RssAnon"]) for r in runs],
+        "file": [_mib(r["mem"]["RssFile"]) for r in runs],
+        "shmem": [_mib(r["mem"]["RssShmem"]) for r in runs],
+        "deleted": [_mib(r["mem"]["RssDeleted"]) for r in runs],
+        "hwm": [_mib(r["mem"]["VmHWM"]) for r in runs],
+        "reload": [r["reload"]["reload_s"] for r in runs],
+        "reload_work": [r["reload"]["reload_s"] - r["reload"]["fixed_wait_s"]
+                        if r["reload"]["reload_s"] is not None else None for r in runs],
+        "reload_hwm": [_mib(r["reload"]["hwm_kib"]) for r in runs],
+        "after": [_mib(r["reload"]["rss_after_kib"]) for r in runs],
+    }
+
+
+def geodb_section(res, p, info, alone=False):
+    """Phase f: start-up, memory and mmdb reload of gslbd and gdnsd with the
+    country and the city database, and the issue's targets."""
+    g = res.get("geodb")
+    if not g:
+        return [] if "f" not in p["phases"] else [
+            "## f. GeoIP database: start-up, reload, memory", "", "n/a (not run to the end)", ""]
+    out = ["## f. GeoIP database: start-up, reload, memory", ""]
+    if alone:
+        out += ["Measured by `BENCH_PHASES=f bench/run`%s on %s (gslbd %s; %s; load average %s "
+                "at start, %s at end); the rest of this file is from the run it names at the "
+                "top." % (" with QUICK=1" if p["quick"] else "", info["date"], info["gslbd"],
+                          info["gdnsd"], info["loadavg"], info.get("loadavg_end", "?")), ""]
+    dbs, runs = g["dbs"], g["runs"]
+    out += ["| database | file | bytes | sha256 | type (gdnsd reads) | families | "
+            "gslbd: networks | gdnsd: nets, dclists |", "|---|---|---:|---|---|---|---:|---:|"]
+    for kind in ("country", "city"):
+        db = dbs[kind]
+        gi = g["info"].get(("gslbd", kind), {})
+        di = g["info"].get(("gdnsd", kind), {})
+        out.append("| %s | `%s` | %s | %s | %s (%s) | %s | %s | %s, %s |" % (
+            kind, db["src"], _fmt(db["bytes"]), db["sha256"], db["type"], db["gdnsd_type"],
+            "+".join("IPv" + f for f in db["families"]), _fmt(gi.get("networks")),
+            _fmt(di.get("nets")), _fmt(di.get("dclists"))))
+    n = len(runs[GEODB_CONFIGS[0]])
+    vals = {c: geodb_values(runs[c]) for c in GEODB_CONFIGS}
+    out += ["", "Median (lowest–highest) of %d start%s per column; MiB = 2^20 bytes." % (
+        n, "s" if n != 1 else ""), ""]
+    out += ["| | gslbd, country | gslbd, city | gdnsd, city | gdnsd, country | "
+            "gslbd city/country | city: gslbd/gdnsd |", "|---|---:|---:|---:|---:|---:|---:|"]
+    rows = [
+        ("start-up: exec to the first geo answer (s)", "startup"),
+        ("RSS 1 s after the first answer (VmRSS, MiB)", "rss"),
+        ("of which RssAnon: heap and private memory (MiB)", "anon"),
+        ("of which RssFile: pages of mapped files (MiB)", "file"),
+        ("of RssFile, mapped deleted files: gslbd's compiled trie (MiB)", "deleted"),
+        ("of which RssShmem (MiB)", "shmem"),
+        ("peak RSS during start-up (VmHWM, MiB)", "hwm"),
+        ("mmdb reload under load: rename to the log line (s)", "reload"),
+        ("of which not the server's fixed wait for the file to settle (s)", "reload_work"),
+        ("peak RSS during the reload run (VmHWM reset at the rename, MiB)", "reload_hwm"),
+        ("RSS after the reload run (MiB)", "after"),
+    ]
+    for label, key in rows:
+        cells = [_spread(vals[c][key]) for c in GEODB_CONFIGS]
+        med = {c: _med(vals[c][key]) for c in GEODB_CONFIGS}
+        out.append("| %s | %s | %s | %s |" % (
+            label, " | ".join(cells), _ratio(med[("gslbd", "city")], med[("gslbd", "country")]),
+            _ratio(med[("gslbd", "city")], med[("gdnsd", "city")])))
+
+    def total(c, f):
+        return sum(f(r) for r in runs[c])
+    # dnsperf's, the checker's, and the sample asked before and after each run
+    sent = {c: total(c, lambda r: r["reload"]["dnsperf"]["sent"] + r["reload"]["checker"]["sent"]
+                     + 2 * g["n_sample"]) for c in GEODB_CONFIGS}
+    lost = {c: total(c, lambda r: r["lost"]) for c in GEODB_CONFIGS}
+    wrong = {c: total(c, lambda r: r["wrong"]) for c in GEODB_CONFIGS}
+    out.append("| queries during the reload runs, all runs: sent / lost / wrong | %s | | |" % (
+        " | ".join("%s / %d / %d" % (_fmt(sent[c]), lost[c], wrong[c]) for c in GEODB_CONFIGS)))
+    out += [""] + geodb_targets(vals, lost, wrong) + [""]
+    out += geodb_notes(g, p) + [""]
+    out += geodb_method(g, p) + [""]
+    return out
+
+
+def geodb_targets(vals, lost, wrong):
+    """The issue's targets for the city database, read off the runs."""
+    def met(ok):
+        return "met" if ok else "**missed**"
+    city, country = vals[("gslbd", "city")], vals[("gslbd", "country")]
+    out = ["Targets (gslbd with the city database):", ""]
+    for label, key in (("start-up", "startup"), ("mmdb reload", "reload")):
+        v = [x for x in city[key] if x is not None]
+        if len(v) < len(city[key]) or not v:
+            out.append("- %s <= 3 s: **missed** (a run did not finish: %s)." % (label, city[key]))
+            continue
+        out.append("- %s <= 3 s: %s (median %.2f s, slowest %.2f s; country database: median "
+                   "%s s)." % (label, met(max(v) <= 3.0), _med(v), max(v),
+                               _fmt(_med(country[key]))))
+    for label, key in (("RSS 1 s after start", "rss"), ("peak RSS during start-up", "hwm"),
+                       ("peak RSS during the reload", "reload_hwm")):
+        a, b = _med(city[key]), _med(country[key])
+        if a is None or not b:
+            continue
+        out.append("- %s <= 1.5 x gslbd with the country database: %s (%.1f vs %.1f MiB, "
+                   "x%.2f)." % (label, met(a <= 1.5 * b), a, b, a / b)
+                   + ("" if key == "rss" else " (the issue's target is the RSS; the peaks are "
+                      "given for the same ratio)"))
+    c = ("gslbd", "city")
+    out.append("- no lost or wrong answers during an mmdb reload under load: %s (%d lost, "
+               "%d wrong)." % (met(lost[c] == 0 and wrong[c] == 0), lost[c], wrong[c]))
+    return out
+
+
+def geodb_notes(g, p):
+    out = []
+    for c in GEODB_CONFIGS:
+        rs = g["runs"][c]
+        info = g["info"].get(c, {})
+        line = "- %s, %s: start-up per run %s s; reload %s s (server CPU meanwhile, queries " \
+            "included: %s s); lost per run %s; wrong per run %s" % (
+                c[0], c[1], ", ".join("%.2f" % r["startup_s"] for r in rs),
+                ", ".join(_f3(r["reload"]["reload_s"]) for r in rs),
+                ", ".join("%.2f" % r["reload"]["reload_cpu_s"] for r in rs),
+                ", ".join(str(r["lost"]) for r in rs), ", ".join(str(r["wrong"]) for r in rs))
+        if info.get("quiescence_s"):
+            line += "; gdnsd logged waits of %s s for the file and then its runtime data to " \
+                "stop changing before it reloaded" % " + ".join("%g" % w
+                                                                for w in info["quiescence_s"])
+        if not all(r["reload"]["under_load"] for r in rs):
+            line += "; **the load ended before the reload in some runs**"
+        if info.get("description"):
+            line += "; description: %s" % info["description"][:160]
+        if info.get("loading"):
+            line += "; gdnsd: %s" % info["loading"]
+        ex = [e for r in rs for e in r["reload"]["checker"]["examples"]] + [
+            e for r in rs for e in r["reload"]["changed_after"]][:5]
+        if ex:
+            line += "; wrong answers, e.g. %s" % "; ".join(str(e) for e in ex[:5])
+        out.append(line + ".")
+    out.append("- Phase f took %.0f s." % g["seconds"])
+    return out
+
+
+def geodb_method(g, p):
+    return ["How: the zone is the example zone's regions (us-east, eu-west, ap-south) plus "
+            "us-west at [45.84, -119.70], all dual-stack, and one service `www` over the four "
+            "(nearest); gdnsd gets the same as a geoip map with `auto_dc_coords` "
+            "(bench/zonegen.py), reading a copy of each database whose metadata type is "
+            "relabelled to say City where it did not (same length, data unchanged). Each "
+            "server and database pair is started %d time%s (the pairs taking turns, the order "
+            "reversed every other round), the server on CPU 0 (`--threads 1`; gdnsd one UDP "
+            "and one TCP thread), its own copy of the database in a fresh directory. Start-up "
+            "is from exec to the first answer to `www A` with ECS, asked every 20 ms; memory "
+            "is /proc/PID/status 1 s after that answer (VmHWM there is the start-up peak). "
+            "Then, under dnsperf at %s qps for %d s (ECS for %d client networks drawn from "
+            "the databases' sources, IPv%s, as in the other phases) and a checker on CPU 1 "
+            "asking %d of them in turn (~200 qps, 0.5 s timeout) against the answers each got "
+            "before, a copy of the same database is renamed over the file %d s in, after "
+            "`echo 5 > /proc/PID/clear_refs` (the file served is dated an hour back and the "
+            "copy now: gdnsd reloads only when the modification time moves); reload time is from the rename to "
+            "the server's log line (gslbd `reloaded GeoIP database`, gdnsd `runtime db "
+            "updated`), and VmHWM read at the end of the load is the reload's peak. Both servers wait "
+            "on purpose for a changed file to settle before they read it: gslbd 0.6 s "
+            "(daemon/watch.h), gdnsd 5 s after the change and then 7 s after it has loaded "
+            "the file (as its log says); a row gives the reload time less these waits. Lost = "
+            "dnsperf's lost + the checker's unanswered; wrong = dnsperf's non-NOERROR + the "
+            "checker's answers that differ from before + the sample's answers that differ "
+            "when all are asked again after the run (the data is the same, so none may "
+            "change)." % (
+                p["reps"], "s" if p["reps"] != 1 else "", _fmt(p["geodb_rate"]), p["geodb_s"],
+                g["n_subnets"], "/IPv".join(g["families"]), g["n_sample"], p["geodb_rename_s"])]
 
 
 def semantics(rows):

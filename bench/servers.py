@@ -44,8 +44,9 @@ class Server:
     def argv(self):
         raise NotImplementedError
 
-    def start(self, cpu=None, callgrind=False, timeout=60.0):
-        """Start and wait until the SOA is answered. Returns seconds to ready."""
+    def start(self, cpu=None, callgrind=False, timeout=60.0, ready=None, step=0.005):
+        """Start and wait until the SOA is answered, or until `ready()` says
+        so, asked every `step` s. Returns seconds from exec to ready."""
         argv = self.argv()
         if callgrind:
             self.cg_prefix = os.path.join(self.workdir, "callgrind.%s" % self.name)
@@ -63,8 +64,11 @@ class Server:
         t0 = time.monotonic()
         self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
-        serial = self.wait_serial(None, timeout)
-        if serial is None:
+        if ready is None:
+            ok = self.wait_serial(None, timeout) is not None
+        else:
+            ok = self.wait_ready(ready, timeout, step)
+        if not ok:
             self.stop()
             raise ServerError("%s did not answer within %.0f s; see %s"
                               % (self.name, timeout, self.logpath))
@@ -93,6 +97,19 @@ class Server:
             time.sleep(step)
         return None
 
+    def wait_ready(self, ready, timeout, step):
+        """Call ready() every `step` s (from one call's start to the next's)
+        until it returns true; False if the time runs out or the server ends."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            t = time.monotonic()
+            if not self.alive():
+                return False
+            if ready():
+                return True
+            time.sleep(max(0.0, step - (time.monotonic() - t)))
+        return False
+
     def cpu_seconds(self):
         """utime + stime of every thread, from /proc/PID/stat."""
         with open("/proc/%d/stat" % self.pid) as f:
@@ -107,6 +124,37 @@ class Server:
                 if line.startswith(("VmRSS:", "VmHWM:")):
                     out[line.split(":")[0]] = int(line.split()[1])
         return out.get("VmRSS", 0), out.get("VmHWM", 0)
+
+    def memory_detail_kib(self):
+        """VmRSS, VmHWM and the resident set's parts (RssAnon: heap and other
+        private memory; RssFile: pages of mapped files; RssShmem: shared
+        memory) in KiB, from /proc/PID/status."""
+        keys = ("VmRSS", "VmHWM", "RssAnon", "RssFile", "RssShmem")
+        out = dict.fromkeys(keys, 0)
+        with open("/proc/%d/status" % self.pid) as f:
+            for line in f:
+                k = line.split(":")[0]
+                if k in out:
+                    out[k] = int(line.split()[1])
+        # Within RssFile: the pages of mappings of deleted files, which for
+        # gslbd are its compiled GeoIP trie (an unlinked file in $TMPDIR).
+        out["RssDeleted"] = 0
+        deleted = False
+        try:
+            with open("/proc/%d/smaps" % self.pid) as f:
+                for line in f:
+                    if line[0] in "0123456789abcdef" and "-" in line.split()[0]:
+                        deleted = line.rstrip().endswith("(deleted)")
+                    elif deleted and line.startswith("Rss:"):
+                        out["RssDeleted"] += int(line.split()[1])
+        except OSError:
+            pass
+        return out
+
+    def reset_peak(self):
+        """Start VmHWM again from the current RSS (clear_refs 5)."""
+        with open("/proc/%d/clear_refs" % self.pid, "w") as f:
+            f.write("5")
 
     def callgrind_dump(self):
         """Ask callgrind for a dump; return the instructions since the last one."""
@@ -166,9 +214,12 @@ def _total(path):
 
 
 class Gslbd(Server):
-    def __init__(self, binary, zones, port, workdir, threads=1, geoip=None, http_port=None):
+    def __init__(self, binary, zones, port, workdir, threads=1, geoip=None, http_port=None,
+                 quiet=True, control=None):
         super().__init__("gslbd", port, workdir)
         self.binary, self.zones, self.threads, self.geoip = binary, zones, threads, geoip
+        # Not quiet: phase f reads the line saying the GeoIP database reloaded.
+        self.quiet, self.control = quiet, control
         # --http: /metrics and /api/v1/status, served on the main loop.
         self.http = ("127.0.0.1", http_port) if http_port else None
 
@@ -178,8 +229,10 @@ class Gslbd(Server):
         # none is limited (the load comes from one loopback address, which the
         # default would both limit and exempt).
         a = [self.binary, "--zones", self.zones, "--listen", "%s:%d" % self.addr,
-             "--threads", str(self.threads), "--quiet", "--rrl-rate", "1000000"]
+             "--threads", str(self.threads), "--rrl-rate", "1000000"]
+        a += ["--quiet"] if self.quiet else []
         a += ["--geoip", self.geoip] if self.geoip else []
+        a += ["--control", self.control] if self.control else []
         return a + (["--http", "%s:%d" % self.http] if self.http else [])
 
     def thread_cpu_ns(self):

@@ -46,13 +46,14 @@ def _subnet_in(lo, hi, rng, v6):
     raise AssertionError("unreachable: a /%d always fits" % bits)
 
 
-def client_subnets(n=200, seed=7871):
-    """n subnets: about 3/4 IPv4 and 1/4 IPv6, countries taken in turn, plus
-    a few the database does not place in a country (regional "EU"/"AP"
+def client_subnets(n=200, seed=7871, v4_share=0.75):
+    """n subnets: a share v4_share of IPv4 (3/4 unless a database under test
+    has only one family) and the rest IPv6, countries taken in turn, plus a
+    few the database does not place in a country (regional "EU"/"AP"
     registrations and unlisted space)."""
     rng = random.Random(seed)
     out = ["10.11.12.0/24", "100.64.1.0/24", "2001:db8:abcd::/48"]  # not in the db
-    for path, v6, share in ((GEOIP4, False, 3 * n // 4), (GEOIP6, True, n)):
+    for path, v6, share in ((GEOIP4, False, int(n * v4_share)), (GEOIP6, True, n)):
         by_cc = _ranges(path, v6)
         special = [cc for cc in ("EU", "AP") if cc in by_cc]
         rest = sorted(cc for cc in by_cc if cc not in special and cc != "??")
