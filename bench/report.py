@@ -416,10 +416,10 @@ def geodb_values(runs):
         "file": [_mib(r["mem"]["RssFile"]) for r in runs],
         "shmem": [_mib(r["mem"]["RssShmem"]) for r in runs],
         "deleted": [_mib(r["mem"]["RssDeleted"]) for r in runs],
+        "deleted_size": [_mib(r["mem"]["SizeDeleted"]) for r in runs],
         "hwm": [_mib(r["mem"]["VmHWM"]) for r in runs],
         "reload": [r["reload"]["reload_s"] for r in runs],
-        "reload_work": [r["reload"]["reload_s"] - r["reload"]["fixed_wait_s"]
-                        if r["reload"]["reload_s"] is not None else None for r in runs],
+        "reload_work": [r["reload"]["work_s"] for r in runs],
         "reload_hwm": [_mib(r["reload"]["hwm_kib"]) for r in runs],
         "after": [_mib(r["reload"]["rss_after_kib"]) for r in runs],
     }
@@ -460,11 +460,12 @@ def geodb_section(res, p, info, alone=False):
         ("RSS 1 s after the first answer (VmRSS, MiB)", "rss"),
         ("of which RssAnon: heap and private memory (MiB)", "anon"),
         ("of which RssFile: pages of mapped files (MiB)", "file"),
-        ("of RssFile, mapped deleted files: gslbd's compiled trie (MiB)", "deleted"),
+        ("of RssFile, mappings of deleted files: gslbd's compiled trie (MiB)", "deleted"),
+        ("(size of those mappings, resident or not, MiB)", "deleted_size"),
         ("of which RssShmem (MiB)", "shmem"),
         ("peak RSS during start-up (VmHWM, MiB)", "hwm"),
         ("mmdb reload under load: rename to the log line (s)", "reload"),
-        ("of which not the server's fixed wait for the file to settle (s)", "reload_work"),
+        ("of which reading and compiling, the waits left out (s)", "reload_work"),
         ("peak RSS during the reload run (VmHWM reset at the rename, MiB)", "reload_hwm"),
         ("RSS after the reload run (MiB)", "after"),
     ]
@@ -534,6 +535,10 @@ def geodb_notes(g, p):
             line += "; gdnsd logged waits of %s s for the file and then its runtime data to " \
                 "stop changing before it reloaded" % " + ".join("%g" % w
                                                                 for w in info["quiescence_s"])
+        if c[0] == "gdnsd" and rs and rs[0]["reload"]["log_lines"]:
+            line += "; its log after the rename (first run; s: line) %s" % "; ".join(
+                "%.2f: %s" % (t, l.replace("plugin_geoip: ", "")[:90])
+                for t, l in rs[0]["reload"]["log_lines"][:6])
         if not all(r["reload"]["under_load"] for r in rs):
             line += "; **the load ended before the reload in some runs**"
         if info.get("description"):
@@ -570,7 +575,10 @@ def geodb_method(g, p):
             "updated`), and VmHWM read at the end of the load is the reload's peak. Both servers wait "
             "on purpose for a changed file to settle before they read it: gslbd 0.6 s "
             "(daemon/watch.h), gdnsd 5 s after the change and then 7 s after it has loaded "
-            "the file (as its log says); a row gives the reload time less these waits. Lost = "
+            "the file (as its log says). The row without the waits gives gslbd's time less "
+            "its 0.6 s, and for gdnsd the time from its log line `Loading GeoIP2 database` to "
+            "the next (its lines carry no time: bench/run notes when each first appears, "
+            "polling the log every 5 ms). Lost = "
             "dnsperf's lost + the checker's unanswered; wrong = dnsperf's non-NOERROR + the "
             "checker's answers that differ from before + the sample's answers that differ "
             "when all are asked again after the run (the data is the same, so none may "

@@ -138,7 +138,7 @@ class Server:
                     out[k] = int(line.split()[1])
         # Within RssFile: the pages of mappings of deleted files, which for
         # gslbd are its compiled GeoIP trie (an unlinked file in $TMPDIR).
-        out["RssDeleted"] = 0
+        out["RssDeleted"] = out["SizeDeleted"] = 0
         deleted = False
         try:
             with open("/proc/%d/smaps" % self.pid) as f:
@@ -147,6 +147,8 @@ class Server:
                         deleted = line.rstrip().endswith("(deleted)")
                     elif deleted and line.startswith("Rss:"):
                         out["RssDeleted"] += int(line.split()[1])
+                    elif deleted and line.startswith("Size:"):
+                        out["SizeDeleted"] += int(line.split()[1])
         except OSError:
             pass
         return out
