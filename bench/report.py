@@ -431,7 +431,9 @@ def geodb_section(res, p, info, alone=False):
     g = res.get("geodb")
     if not g:
         return [] if "f" not in p["phases"] else [
-            "## f. GeoIP database: start-up, reload, memory", "", "n/a (not run to the end)", ""]
+            "## f. GeoIP database: start-up, reload, memory", "",
+            "Not run: %s." % res["geodb_skipped"] if res.get("geodb_skipped")
+            else "n/a (not run to the end)", ""]
     out = ["## f. GeoIP database: start-up, reload, memory", ""]
     if alone:
         out += ["Measured by `BENCH_PHASES=f bench/run`%s on %s (gslbd %s; %s; load average %s "
@@ -526,11 +528,14 @@ def geodb_notes(g, p):
         rs = g["runs"][c]
         info = g["info"].get(c, {})
         line = "- %s, %s: start-up per run %s s; reload %s s (server CPU meanwhile, queries " \
-            "included: %s s); lost per run %s; wrong per run %s" % (
+            "included: %s s); lost per run %s (of which dropped at the server's own sockets %s); " \
+            "wrong per run %s" % (
                 c[0], c[1], ", ".join("%.2f" % r["startup_s"] for r in rs),
                 ", ".join(_f3(r["reload"]["reload_s"]) for r in rs),
                 ", ".join("%.2f" % r["reload"]["reload_cpu_s"] for r in rs),
-                ", ".join(str(r["lost"]) for r in rs), ", ".join(str(r["wrong"]) for r in rs))
+                ", ".join(str(r["lost"]) for r in rs),
+                ", ".join(str(r["reload"]["dnsperf"]["server_drops"]) for r in rs),
+                ", ".join(str(r["wrong"]) for r in rs))
         if info.get("quiescence_s"):
             line += "; gdnsd logged waits of %s s for the file and then its runtime data to " \
                 "stop changing before it reloaded" % " + ".join("%g" % w
