@@ -68,6 +68,15 @@ COUNTRY_ONLY = "country without coordinates: gslbd the country's point, gdnsd it
     "datacenter"
 UNPLACED = "nothing known: both the first region, same scope"
 CLASSES = {AGREE: 284, CONTINENT_ONLY: 3, COUNTRY_ONLY: 0, UNPLACED: 3}
+
+# A second pass asks as resolvers do, with the first address of each network (other than
+# the IPv4 /24s already asked) cut to /24 for IPv4 and /56 for IPv6 (RFC 7871 11.1): 12
+# IPv4 and 230 IPv6 queries. The /24 of a longer IPv4 network may lie outside it (81.2.69.0
+# is not in 81.2.69.142/31), so no nearest region is worked out here: the two servers must
+# give the same region and the same scope, shorter than the source where the database's
+# network is wider (an IPv6 /56 in a /29) or where the address lies in a smaller
+# unplaced one.
+RESOLVER_QUERIES = 242
 TIE_KM = 1.0
 EARTH_KM = 6371.0
 
@@ -187,6 +196,15 @@ def ask(port, net):
             r.ecs.scopelen if r.ecs else None)
 
 
+def resolver_prefix(net):
+    """The subnet a resolver would send for a client at net's first address, or None when
+    that is the network itself (an IPv4 /24) or an IPv4 network's IPv6 alias."""
+    if net.version == 4:
+        return None if net.prefixlen == 24 else net.supernet(new_prefix=24) if \
+            net.prefixlen > 24 else ipaddress.ip_network("%s/24" % net.network_address)
+    return ipaddress.ip_network("%s/56" % net.network_address, strict=False)
+
+
 def classify(net, rec, ours, theirs):
     """The class of one pair of answers, or None when it fits none."""
     _, cc, cont, lat, lon = rec
@@ -271,6 +289,21 @@ def main(t):
         t.eq("%s: %d" % (cls, want), want, counts[cls])
     t.eq("where both place the client, scope = the network asked (source prefix)",
          {(0, 0)}, scopes.get(AGREE))
+
+    differ, same = [], 0
+    for rec in records:
+        q = resolver_prefix(rec[0])
+        if q is None:
+            continue
+        ours, theirs = ask(srv.port, q), ask(port, q)
+        if ours == theirs and ours[0] in CONTINENT and ours[1] is not None:
+            same += 1
+        else:
+            differ.append("%s (in %s): gslbd %s scope %s, gdnsd %s scope %s" % (
+                q, rec[0], ours[0], ours[1], theirs[0], theirs[1]))
+    t.report("resolver-sized subnets (IPv4 /24, IPv6 /56): the same region and scope", differ)
+    t.eq("resolver-sized subnets asked: %d" % RESOLVER_QUERIES, RESOLVER_QUERIES,
+         same + len(differ))
 
     margins = [(d[1][0] - d[0][0], str(r[0])) for r in records if r[3] is not None
                for d in [by_distance(r[3], r[4])]]
