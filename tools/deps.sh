@@ -33,10 +33,12 @@ DEMO="nginx dnsutils curl procps"
 # verification (systemd-analyze), the mmdb and ldns command-line tools, and
 # mandoc, man-db and groff-base (test_manpages.py and `make man-lint` lint and
 # render the manual pages in man/); chromium loads the status page
-# (test_statuspage.py). promtool comes from the prometheus package without
+# (test_statuspage.py); gdnsd is the server test_gdnsd_diff.py compares
+# placement with (it runs its own instance on a port of its own, whatever the
+# package's service does). promtool comes from the prometheus package without
 # installing that server: tools/promtool.sh.
 TEST="libcriterion-dev python3-dnspython dnsperf valgrind zonemaster-cli dnsviz openssl
-iproute2 util-linux systemd ldnsutils mmdb-bin mandoc man-db groff-base chromium"
+iproute2 util-linux systemd ldnsutils mmdb-bin mandoc man-db groff-base chromium gdnsd"
 ANALYZE="cppcheck clang clang-tools"
 
 case "${1:-test}" in
@@ -63,3 +65,17 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq --no-install-recommends $missing
+
+# Debian enables and starts gdnsd.service on port 53 when it installs gdnsd.
+# The test runs a gdnsd of its own, so a service installed just now for it is
+# stopped and disabled rather than left answering on the machine; a gdnsd that
+# was installed before (and may be in use) is left alone.
+case " $missing " in
+*" gdnsd "*)
+    if command -v systemctl >/dev/null 2>&1 &&
+        systemctl is-enabled gdnsd >/dev/null 2>&1; then
+        echo "deps: stopping and disabling the gdnsd service just installed"
+        $SUDO systemctl disable --now gdnsd >/dev/null 2>&1 || true
+    fi
+    ;;
+esac
