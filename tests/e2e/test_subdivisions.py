@@ -4,7 +4,7 @@
 geo/build-subdivisions runs on a hand-made states list (no DB-IP data) against the real
 Debian iso-codes data, with a small alias file of the test's own and with the repository's
 geo/subdivision-aliases.tsv. Checked: each matching rule (exact name, folded accents and
-punctuation, iso-codes' bracketed and English variants, alias), that an alias wins over a
+punctuation, the name followed by its kind, iso-codes' bracketed and English variants, alias), that an alias wins over a
 match and "-" keeps a name out, that a name two codes share is left out and listed, that
 only the first subdivision level is matched (French departments, Indonesia's islands are
 not), the output format and order, the coverage summary, and the error messages for bad
@@ -29,6 +29,7 @@ CASES = [
     ("DE", "Baden-Wurttemberg", 70, "DE-BW", "accents folded (Baden-Württemberg)"),
     ("FR", "ILE DE FRANCE", 60, "FR-IDF", "case and hyphens folded (Île-de-France)"),
     ("FR", "Provence-Alpes-Cote d'Azur", 5, "FR-PAC", "apostrophe folded (’ in iso-codes)"),
+    ("TR", "Izmir Province", 8, "TR-35", "the name and iso-codes' type of it (İzmir, Province)"),
     ("ES", "Cataluña", 50, "ES-CT", "the bracketed variant of 'Catalunya [Cataluña]'"),
     ("GB", "Cymru", 4, "GB-WLS", "the bracketed variant of 'Wales [Cymru GB-CYM]'"),
     ("DE", "Bavaria", 40, "DE-BY", "iso-codes' English translation of Bayern"),
