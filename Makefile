@@ -67,7 +67,7 @@ obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 COMMON_OBJ  := $(call obj,$(call src,common))
 DAEMON_OBJ  := $(call obj,$(call src,daemon))
 ZONES_OBJ   := $(call obj,$(call src,zones))
-GEO_OBJ     := $(call obj,$(call src,geo)) $(BUILD)/geo/countries.o
+GEO_OBJ     := $(call obj,$(call src,geo,geo/mkworld.c)) $(BUILD)/geo/countries.o
 ENGINE_OBJ  := $(call obj,$(call src,gslbd/engine))
 HEALTHD_OBJ := $(call obj,$(call src,healthd,healthd/main.c))
 SERVER_OBJ  := $(call obj,$(call src,gslbd/server))
@@ -98,7 +98,7 @@ LIBS_gslbd   := $(LIB_engine) $(LIB_geo) $(LIB_zones) $(LIB_daemon) $(LIB_common
 LIBS_healthd := $(LIB_healthd) $(LIB_zones) $(LIB_daemon) $(LIB_common)
 SYS_engine   := $(SYS_ldns) $(SYS_yaml) $(SYS_maxminddb) -lm
 
-all: bin/gslbd bin/gslbctl bin/healthd geo/world.mmdb layers units
+all: bin/gslbd bin/gslbctl bin/healthd geo/world.mmdb layers units tools
 
 # The built-in country-level world database, from data Debian ships
 # (IPFire Location via tor-geoipdb, tzdata, CLDR): see geo/README-data.md.
@@ -106,6 +106,30 @@ WORLD_SRC := /usr/share/tor/geoip /usr/share/tor/geoip6 /usr/share/zoneinfo/zone
              /usr/share/unicode/cldr/common/supplemental/supplementalData.xml
 geo/world.mmdb: geo/build-world geo/build-layout.pl geo/country-points.pl $(WORLD_SRC)
 	geo/build-world $@
+
+# The city-level world database's builder (geo/mkworld.c): a build tool, not
+# part of the daemons. It has geo/special-blocks.txt compiled in, the list
+# geo/build-world reads too. COUNTRIES.tsv gives it each country's continent
+# and English name from the CLDR code geo/build-world uses.
+MKWORLD := $(BUILD)/tools/mkworld
+tools: $(MKWORLD) $(BUILD)/geo/countries.tsv
+
+$(BUILD)/gen/special-blocks.inc: geo/special-blocks.txt
+	@mkdir -p $(dir $@)
+	sed -e 's/[\\"]/\\&/g' -e 's/.*/"&\\n"/' $< >$@.tmp && mv $@.tmp $@
+
+$(BUILD)/tools/mkworld.o: geo/mkworld.c $(BUILD)/gen/special-blocks.inc
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(XCFLAGS) -I$(BUILD) -c -o $@ $<
+
+$(MKWORLD): $(BUILD)/tools/mkworld.o
+	$(CC) $(LDFLAGS) $(XLDFLAGS) -o $@ $^ $(SYS_maxminddb)
+
+CLDR_EN := /usr/share/unicode/cldr/common/main/en.xml
+$(BUILD)/geo/countries.tsv: geo/build-countries geo/country-points.pl $(CLDR_EN) \
+                            /usr/share/unicode/cldr/common/supplemental/supplementalData.xml
+	@mkdir -p $(dir $@)
+	geo/build-countries --tsv $@
 
 # One point and continent per country (geo/countries.h), for GeoIP2 Country
 # databases, which have no locations, and flat ones, which have no continents:
@@ -325,6 +349,6 @@ format-check:
 clean:
 	rm -rf $(BUILD) build-fuzz build-analyze bin geo/world.mmdb
 
-.PHONY: all deps deps-demo deps-test test unit demo fuzz bench bench-healthd format format-check \
+.PHONY: all tools deps deps-demo deps-test test unit demo fuzz bench bench-healthd format format-check \
         clean layers objects analyze man-lint units install uninstall FORCE
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
