@@ -125,6 +125,9 @@ $(BUILD)/tools/mkworld.o: geo/mkworld.c $(BUILD)/gen/special-blocks.inc
 $(MKWORLD): $(BUILD)/tools/mkworld.o
 	$(CC) $(LDFLAGS) $(XLDFLAGS) -o $@ $^ $(SYS_maxminddb)
 
+# tests/unit/test_mkworld.c runs it; the unit tests need it built (above).
+$(BUILD)/tests/unit/test_mkworld.o: XCFLAGS += -DMKWORLD='"$(MKWORLD)"'
+
 CLDR_EN := /usr/share/unicode/cldr/common/main/en.xml
 $(BUILD)/geo/countries.tsv: geo/build-countries geo/country-points.pl $(CLDR_EN) \
                             /usr/share/unicode/cldr/common/supplemental/supplementalData.xml
@@ -195,7 +198,7 @@ bin/healthd: $(BUILD)/healthd/main.o $(LIBS_healthd)
 
 # Unit tests link the engine and healthd's libraries, never the server, the
 # daemon library or libuv (healthd's archive only lends its pure objects).
-bin/unit-tests: $(UNIT_OBJ) $(LIB_healthd) $(LIBS_engine)
+bin/unit-tests: $(UNIT_OBJ) $(LIB_healthd) $(LIBS_engine) | $(MKWORLD)
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) $(XLDFLAGS) -o $@ $^ $(SYS_engine) -lcriterion
 

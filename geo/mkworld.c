@@ -670,9 +670,11 @@ static store_t store;
 
 static void input_open(input_t *in, const char *path, int ip_version)
 {
+    errno = 0;
     int rc = MMDB_open(path, MMDB_MODE_MMAP, &in->db);
     if (rc != MMDB_SUCCESS) {
-        die("%s: %s", path, rc == MMDB_IO_ERROR ? strerror(errno) : MMDB_strerror(rc));
+        bool os = (rc == MMDB_FILE_OPEN_ERROR || rc == MMDB_IO_ERROR) && errno;
+        die("%s: %s", path, os ? strerror(errno) : MMDB_strerror(rc));
     }
     in->path = path;
     if (in->db.metadata.ip_version != ip_version) {
