@@ -67,7 +67,8 @@ obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 COMMON_OBJ  := $(call obj,$(call src,common))
 DAEMON_OBJ  := $(call obj,$(call src,daemon))
 ZONES_OBJ   := $(call obj,$(call src,zones))
-GEO_OBJ     := $(call obj,$(call src,geo,geo/mkworld.c)) $(BUILD)/geo/countries.o
+MKWORLD_SRC := geo/mkworld.c geo/mkworld-mmdb.c geo/mkworld-tables.c
+GEO_OBJ     := $(call obj,$(call src,geo,$(MKWORLD_SRC))) $(BUILD)/geo/countries.o
 ENGINE_OBJ  := $(call obj,$(call src,gslbd/engine))
 HEALTHD_OBJ := $(call obj,$(call src,healthd,healthd/main.c))
 SERVER_OBJ  := $(call obj,$(call src,gslbd/server))
@@ -118,11 +119,12 @@ $(BUILD)/gen/special-blocks.inc: geo/special-blocks.txt
 	@mkdir -p $(dir $@)
 	sed -e 's/[\\"]/\\&/g' -e 's/.*/"&\\n"/' $< >$@.tmp && mv $@.tmp $@
 
-$(BUILD)/tools/mkworld.o: geo/mkworld.c $(BUILD)/gen/special-blocks.inc
+$(BUILD)/tools/mkworld.o: $(BUILD)/gen/special-blocks.inc
+$(BUILD)/tools/%.o: geo/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(XCFLAGS) -I$(BUILD) -c -o $@ $<
 
-$(MKWORLD): $(BUILD)/tools/mkworld.o
+$(MKWORLD): $(MKWORLD_SRC:geo/%.c=$(BUILD)/tools/%.o)
 	$(CC) $(LDFLAGS) $(XLDFLAGS) -o $@ $^ $(SYS_maxminddb)
 
 # tests/unit/test_mkworld.c runs it; the unit tests need it built (above).
