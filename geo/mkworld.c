@@ -670,8 +670,11 @@ static void print_states(input_t *ins, int nin)
             sum += pairs[j].networks;
         }
         printf("%s\t%" PRIu64 "\n", pairs[i].key, sum);
-        i = j;
+        for (; i < j; i++) {
+            free(pairs[i].key);
+        }
     }
+    free(pairs);
     if (fflush(stdout) || ferror(stdout)) {
         die("standard output: write error");
     }
@@ -771,6 +774,14 @@ static void parse_args(int argc, char **argv, opts_t *o)
     o->output = o->states ? NULL : argv[optind];
 }
 
+static void close_inputs(input_t *in, int n)
+{
+    for (int k = 0; k < n; k++) {
+        MMDB_close(&in[k].db);
+        free(in[k].memo);
+    }
+}
+
 static double now(void)
 {
     struct timespec ts;
@@ -823,6 +834,7 @@ int main(int argc, char **argv)
     input_open(&in[1], o.ipv6, 6);
     if (o.states) {
         print_states(in, 2);
+        close_inputs(in, 2);
         return 0;
     }
     read_countries(o.countries);
@@ -841,9 +853,6 @@ int main(int argc, char **argv)
     int record_size;
     write_db(o.output, root, e4 > e6 ? e4 : e6, o.database_type, &count, &record_size);
     print_summary(o.output, count, record_size, now() - start);
-    for (int k = 0; k < 2; k++) {
-        MMDB_close(&in[k].db);
-        free(in[k].memo);
-    }
+    close_inputs(in, 2);
     return 0;
 }
