@@ -558,15 +558,19 @@ static void write_db(const char *path, uint32_t root, uint64_t epoch, const char
 {
     uint32_t *order, *num;
     uint32_t count = number_nodes(root, &order, &num);
-    uint64_t top = (uint64_t)count + 16 + store.data.len;
-    int record_size = top < 1ull << 24 ? 24 : top < 1ull << 28 ? 28 : 32;
+    uint64_t top = (uint64_t)count + 16 + store.data.len; /* the largest record value + 1 */
+    int record_size = *record_size_out;                   /* at least this */
+
+    while (record_size < 32 && top > 1ull << record_size) {
+        record_size += 4; /* 24, 28, 32 */
+    }
     char tmp[4096];
     static const uint8_t zeros[16];
 
     if (root & LEAF) {
         die("nothing to write: the inputs map no address outside the special-purpose blocks");
     }
-    if (top >= 1ull << 32) {
+    if (top > 1ull << 32) {
         die("the database would need records wider than 32 bits (%" PRIu64 ")", top);
     }
     if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
@@ -700,6 +704,8 @@ static void usage(int status)
             "  --database-type NAME   metadata database_type (default gslb-World-City)\n"
             "  --special-blocks FILE  networks to leave empty (default: geo/special-blocks.txt\n"
             "                         as compiled in)\n"
+            "  --record-size BITS     use records of at least BITS (24, 28 or 32); the default\n"
+            "                         is the smallest that holds the database\n"
             "  --states               print every distinct CC<TAB>state1<TAB>networks line of\n"
             "                         the inputs, sorted, and exit\n"
             "  -h, --help             show this help\n"
@@ -711,6 +717,7 @@ static void usage(int status)
 typedef struct {
     const char *ipv4, *ipv6, *countries, *subdivisions, *special, *output;
     const char *database_type;
+    int record_size; /* the smallest allowed */
     bool states;
 } opts_t;
 
@@ -723,12 +730,13 @@ static void parse_args(int argc, char **argv, opts_t *o)
         {"subdivisions", required_argument, NULL, 's'},
         {"database-type", required_argument, NULL, 't'},
         {"special-blocks", required_argument, NULL, 'b'},
+        {"record-size", required_argument, NULL, 'r'},
         {"states", no_argument, NULL, 'S'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int c;
-    *o = (opts_t){.database_type = "gslb-World-City"};
+    *o = (opts_t){.database_type = "gslb-World-City", .record_size = 24};
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
         case '4':
@@ -748,6 +756,13 @@ static void parse_args(int argc, char **argv, opts_t *o)
             break;
         case 'b':
             o->special = optarg;
+            break;
+        case 'r':
+            o->record_size = atoi(optarg);
+            if (strcmp(optarg, "24") && strcmp(optarg, "28") && strcmp(optarg, "32")) {
+                fprintf(stderr, PROG ": --record-size must be 24, 28 or 32\n");
+                usage(2);
+            }
             break;
         case 'S':
             o->states = true;
@@ -850,7 +865,7 @@ int main(int argc, char **argv)
 
     uint64_t e4 = in[0].db.metadata.build_epoch, e6 = in[1].db.metadata.build_epoch;
     uint32_t count;
-    int record_size;
+    int record_size = o.record_size;
     write_db(o.output, root, e4 > e6 ? e4 : e6, o.database_type, &count, &record_size);
     print_summary(o.output, count, record_size, now() - start);
     close_inputs(in, 2);

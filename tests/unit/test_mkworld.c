@@ -405,6 +405,31 @@ Test(mkworld, same_inputs_same_bytes_and_no_subdivisions_without_a_table, .timeo
     remove_dir();
 }
 
+/* The three record sizes store the same tree (the small inputs need only 24 bits). */
+Test(mkworld, every_record_size_reads_back, .timeout = 60)
+{
+    char in[128], out[128];
+    make_dir();
+    build_small();
+    for (int bits = 24; bits <= 32; bits += 4) {
+        char args[256];
+        MMDB_s db;
+        snprintf(args, sizeof args, SMALL_ARGS "--record-size %d r%d.mmdb", bits, bits);
+        cr_assert_eq(mkworld(args), 0, "%s", read_err());
+        snprintf(out, sizeof out, "%s/r%d.mmdb", dir, bits);
+        open_db(&db, out);
+        cr_expect_eq(db.metadata.record_size, bits);
+        MMDB_close(&db);
+        snprintf(in, sizeof in, "%s/v4.mmdb", dir);
+        compare(in, out, 1);
+        snprintf(in, sizeof in, "%s/v6.mmdb", dir);
+        compare(in, out, 1);
+    }
+    cr_expect_eq(mkworld(SMALL_ARGS "--record-size 30 x.mmdb"), 2);
+    cr_expect(strstr(read_err(), "--record-size must be 24, 28 or 32") != NULL);
+    remove_dir();
+}
+
 Test(mkworld, bad_inputs_are_refused_with_a_reason, .timeout = 60)
 {
     const struct {
