@@ -115,16 +115,20 @@ geo/world.mmdb: geo/build-world geo/build-layout.pl geo/country-points.pl $(WORL
 MKWORLD := $(BUILD)/tools/mkworld
 tools: $(MKWORLD) $(BUILD)/geo/countries.tsv
 
-$(BUILD)/gen/special-blocks.inc: geo/special-blocks.txt
+$(BUILD)/gen/special-blocks.c: geo/special-blocks.txt
 	@mkdir -p $(dir $@)
-	sed -e 's/[\\"]/\\&/g' -e 's/.*/"&\\n"/' $< >$@.tmp && mv $@.tmp $@
+	{ echo '/* Generated from geo/special-blocks.txt by the Makefile; do not edit. */'; \
+	  echo '#include "geo/mkworld.h"'; echo 'const char special_blocks_text[] ='; \
+	  sed -e 's/[\\"]/\\&/g' -e 's/.*/    "&\\n"/' $<; echo '    ;'; } >$@.tmp && mv $@.tmp $@
 
-$(BUILD)/tools/mkworld.o: $(BUILD)/gen/special-blocks.inc
 $(BUILD)/tools/%.o: geo/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(XCFLAGS) -I$(BUILD) -c -o $@ $<
+	$(CC) $(CFLAGS) $(XCFLAGS) -c -o $@ $<
 
-$(MKWORLD): $(MKWORLD_SRC:geo/%.c=$(BUILD)/tools/%.o)
+$(BUILD)/tools/special-blocks.o: $(BUILD)/gen/special-blocks.c
+	$(CC) $(CFLAGS) $(XCFLAGS) -c -o $@ $<
+
+$(MKWORLD): $(MKWORLD_SRC:geo/%.c=$(BUILD)/tools/%.o) $(BUILD)/tools/special-blocks.o
 	$(CC) $(LDFLAGS) $(XLDFLAGS) -o $@ $^ $(SYS_maxminddb)
 
 # tests/unit/test_mkworld.c runs it; the unit tests need it built (above).
@@ -316,7 +320,8 @@ unit: bin/unit-tests
 # Every object of the programs, built but not linked (what `make analyze`
 # hands to scan-build).
 objects: $(COMMON_OBJ) $(DAEMON_OBJ) $(ZONES_OBJ) $(GEO_OBJ) $(ENGINE_OBJ) $(HEALTHD_OBJ) \
-         $(BUILD)/healthd/main.o $(SERVER_OBJ) $(GSLBCTL_OBJ)
+         $(BUILD)/healthd/main.o $(SERVER_OBJ) $(GSLBCTL_OBJ) \
+         $(MKWORLD_SRC:geo/%.c=$(BUILD)/tools/%.o)
 
 # Static analysis: cppcheck and clang's scan-build over every C file; each
 # report left is justified in tools/analyze/cppcheck.supp.

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-_Noreturn void die(const char *fmt, ...)
+void die(const char *fmt, ...)
 {
     va_list ap;
     fputs(PROG ": ", stderr);

@@ -36,11 +36,6 @@
 #include <string.h>
 #include <time.h>
 
-/* The default special-purpose blocks: geo/special-blocks.txt as a C string. */
-static const char special_blocks_text[] =
-#include "gen/special-blocks.inc"
-    ;
-
 /* A reference in the tree being built: a node index, a data offset with LEAF set, or EMPTY. */
 #define LEAF  0x80000000u
 #define EMPTY 0xFFFFFFFFu
@@ -666,7 +661,9 @@ static void print_states(input_t *ins, int nin)
             pairs[n++].networks = in->memo[i].leaf;
         }
     }
-    qsort(pairs, n, sizeof *pairs, pair_cmp);
+    if (n) { /* qsort wants an array even for no elements */
+        qsort(pairs, n, sizeof *pairs, pair_cmp);
+    }
     for (size_t i = 0; i < n;) {
         size_t j = i + 1;
         uint64_t sum = pairs[i].networks;

@@ -14,7 +14,7 @@
 #define PROG "mkworld"
 
 /* Prints "mkworld: MESSAGE" on standard error and exits 1. */
-_Noreturn __attribute__((format(printf, 1, 2))) void die(const char *fmt, ...);
+__attribute__((noreturn, format(printf, 1, 2))) void die(const char *fmt, ...);
 /* realloc and calloc that die when memory runs out. */
 void *xrealloc(void *p, size_t n);
 void *xcalloc(size_t n, size_t size);
@@ -107,6 +107,9 @@ extern blocks_t blocks4, blocks6;
 
 /* Bit I (0 = the top bit of A[0]) of A. */
 int bit_at(const uint8_t *a, int i);
+/* geo/special-blocks.txt as compiled in (the Makefile writes it as a C string). */
+extern const char special_blocks_text[];
+
 /* Parses TEXT, read from NAME: networks ADDRESS/PREFIX separated by white space, "#" comments,
  * into blocks4 and blocks6. */
 void read_blocks(const char *name, const char *text);
