@@ -450,7 +450,9 @@ static uint32_t number_nodes(uint32_t root, uint32_t **order, uint32_t **newnum)
 {
     uint32_t *ord = xcalloc(nnodes, sizeof *ord);
     uint32_t *num = xcalloc(nnodes, sizeof *num);
-    uint32_t *stack = xcalloc(nnodes + 1, sizeof *stack);
+    /* Each node taken off the stack puts at most its two children on it, so the stack holds at
+     * most one waiting sibling a level below the path: 128 levels, plus the two just pushed. */
+    uint32_t stack[2 * 129 + 2];
     uint32_t n = 0;
     size_t top = 0;
 
@@ -468,12 +470,14 @@ static uint32_t number_nodes(uint32_t root, uint32_t **order, uint32_t **newnum)
         for (int b = 1; b >= 0; b--) {
             uint32_t kid = nodes[ref].child[b];
             if (!(kid & LEAF) && num[kid] == UINT32_MAX) {
+                if (top == sizeof stack / sizeof stack[0]) {
+                    die("search tree deeper than 128 levels"); /* a bug, not bad input */
+                }
                 stack[top++] = kid;
             }
             stats.networks_out += (kid & LEAF) && kid != EMPTY;
         }
     }
-    free(stack);
     *order = ord;
     *newnum = num;
     return n;
@@ -863,8 +867,8 @@ int main(int argc, char **argv)
     uint64_t e4 = in[0].db.metadata.build_epoch, e6 = in[1].db.metadata.build_epoch;
     uint32_t count;
     int record_size = o.record_size;
+    close_inputs(in, 2); /* everything needed is copied: unmapping them lowers the peak */
     write_db(o.output, root, e4 > e6 ? e4 : e6, o.database_type, &count, &record_size);
     print_summary(o.output, count, record_size, now() - start);
-    close_inputs(in, 2);
     return 0;
 }
