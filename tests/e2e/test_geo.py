@@ -25,7 +25,7 @@ import dns.rdatatype
 import gslbtest as g
 
 BUILD_TESTDB = g.ROOT / "geo" / "build-testdb"
-WORLD_DB = g.ROOT / "geo" / "world.mmdb"
+WORLD_DB = g.ROOT / "geo" / "world-country.mmdb"
 EXAMPLE_ZONE = g.ROOT / "zones" / "examples" / "gslb.example.com.yaml"
 
 # Where each client network is. Everything else is not in the database, so the merged
@@ -551,8 +551,10 @@ def explain(t, srv, zdir, geodir):
 
     x = run("1.21.224.0/24", "www.geo.test")
     t.eq("--explain with the built-in world database: exit 0", 0, x.status)
-    t.like("--explain world database: 1.21.224.0/24 is in Singapore",
-           r"^location: +country SG, continent AS", x.out)
+    # City level (DB-IP): Tokyo, where the country-level database says Singapore.
+    t.like("--explain world database: 1.21.224.0/24 is in Tokyo (country JP, subdivision JP-13)",
+           r"^location: +country JP, continent AS, subdivision JP-13, 35\.\d+ 139\.\d+ "
+           r"\(coordinates from the database\)", x.out)
     t.like("--explain world database: ap-south chosen", r"^ +1\. ap-south .*chosen$", x.out)
 
     x = run("1.2.3.4", "www.geo.test", "--geoip", t.path("nonexistent.mmdb"))
@@ -681,9 +683,11 @@ def drain(t, srv):
 # ------------------------------------------------------------------ the world database
 
 
-# No --geoip: the built-in geo/world.mmdb (country level; one point per country, the US
-# at New York, nearest us-east). The shipped example zone: us-east 192.0.2.10,
-# eu-west 198.51.100.10, ap-south 203.0.113.10 (IPv4 only).
+# The country-level world database, geo/world-country.mmdb (what geo/world.mmdb is when
+# the city data cannot be fetched: one point per country, the US at New York, nearest
+# us-east; the city-level one is test_city.py's). The shipped example zone: us-east
+# 192.0.2.10, eu-west 198.51.100.10, ap-south 203.0.113.10 (IPv4 only); a us-west there
+# is never nearer than us-east to the US point.
 WORLD = (("81.2.69.0/24", "London", "198.51.100.10"),
          ("3.80.0.0/24", "Virginia", "192.0.2.10"),
          ("1.21.224.0/24", "Singapore", "203.0.113.10"),
@@ -692,13 +696,13 @@ WORLD = (("81.2.69.0/24", "London", "198.51.100.10"),
 
 def world(t):
     if not WORLD_DB.is_file():
-        t.not_ok("geo/world.mmdb is built", "no %s (make)" % WORLD_DB)
+        t.not_ok("geo/world-country.mmdb is built", "no %s (make)" % WORLD_DB)
         return
     if not EXAMPLE_ZONE.is_file():
         t.not_ok("zones/examples/gslb.example.com.yaml exists")
         return
-    srv = g.Gslbd(t, "world", zones=EXAMPLE_ZONE)
-    if not t.start(srv, "gslbd starts with the built-in world database"):
+    srv = g.Gslbd(t, "world", zones=EXAMPLE_ZONE, args=["--geoip", WORLD_DB])
+    if not t.start(srv, "gslbd starts with the country-level world database"):
         return
     for net, where, want in WORLD:
         for tr in ("udp4", "tcp6"):
@@ -719,7 +723,7 @@ def world(t):
               "2001:db8:20::10", r, first(r))
     geo(t, srv, "world database: 127.0.0.1 is not in it: listed order, us-east",
         "192.0.2.10 /-", "www.gslb.example.com", "A")
-    t.eq("gslbd (world database) stops with status 0", 0, srv.stop())
+    t.eq("gslbd (country world database) stops with status 0", 0, srv.stop())
 
 
 # ------------------------------------------------------------------ flat layout

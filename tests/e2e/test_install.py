@@ -52,7 +52,7 @@ services:
 
 # Clients on three continents and the region of the example zone each gets.
 PLACES = (("81.2.69.0/24", "London", "198.51.100.10"),
-          ("1.21.224.0/24", "Singapore", "203.0.113.10"),
+          ("165.21.83.0/24", "Singapore", "203.0.113.10"),
           ("3.80.0.0/16", "United States", "192.0.2.10"))
 
 

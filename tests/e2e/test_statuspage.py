@@ -30,6 +30,7 @@ itself (test_gslbctl.py, test_http.py), the listener's caps (test_http.py).
 
 import json
 import os
+import re
 import struct
 import time
 
@@ -192,6 +193,11 @@ def first_render(t, page, srv, ctl, hport):
     t.eq("the footer credits the GeoIP database with its own description (its sources' licences "
          "ask for it)", "GeoIP: %s." % (geoip["description"] or geoip["type"]),
          page.eval("document.getElementById('geoip').textContent"))
+    links = page.eval("Array.from(document.querySelectorAll('#geoip a')).map(a => a.href)")
+    want = re.findall(r"https://[A-Za-z0-9./-]+[A-Za-z0-9/]", geoip["description"])
+    t.eq("the footer links back to the data's source where the description names one "
+         "(DB-IP's licence asks it of pages that show its results)",
+         [u if u.count("/") > 2 else u + "/" for u in want], links)
 
     svcs = page.eval(JS_SERVICES)
     t.eq("the services shown: www and api of page.test, answering by health",

@@ -219,7 +219,7 @@ Test(zone, example_loads)
     cr_expect_eq(z->checks[0].fall, 2);
     cr_expect_eq(z->checks[0].stale_after_ms, 6000, "three intervals by default");
 
-    cr_assert_eq(z->n_regions, 3);
+    cr_assert_eq(z->n_regions, 4);
     cr_expect_str_eq(z->regions[0].name, "us-east");
     cr_expect_float_eq(z->regions[0].lat, 39.04, 1e-9);
     cr_expect_float_eq(z->regions[0].lon, -77.49, 1e-9);
@@ -236,22 +236,26 @@ Test(zone, example_loads)
     cr_expect_eq(z->regions[0].pool[0].probe_port, 0);
     cr_expect_eq(z->regions[0].pool[1].family, AF_INET6);
     cr_expect_str_eq(z->regions[0].pool[1].text, "2001:db8:10::10");
-    cr_expect_str_eq(z->regions[1].name, "eu-west");
-    cr_expect_float_eq(z->regions[2].lat, 1.29, 1e-9);
-    cr_expect_float_eq(z->regions[2].lon, 103.85, 1e-9);
-    cr_expect_eq(z->regions[2].n_pool, 1);
-    cr_expect_eq(z->regions[2].mark.line, 53);
-    cr_expect_eq(z->regions[2].mark.col, 3);
+    cr_expect_str_eq(z->regions[1].name, "us-west");
+    cr_expect_float_eq(z->regions[1].lat, 45.84, 1e-9);
+    cr_expect_float_eq(z->regions[1].lon, -119.70, 1e-9);
+    cr_expect_str_eq(z->regions[2].name, "eu-west");
+    cr_expect_float_eq(z->regions[3].lat, 1.29, 1e-9);
+    cr_expect_float_eq(z->regions[3].lon, 103.85, 1e-9);
+    cr_expect_eq(z->regions[3].n_pool, 1);
+    cr_expect_eq(z->regions[3].mark.line, 58);
+    cr_expect_eq(z->regions[3].mark.col, 3);
 
     cr_assert_eq(z->n_services, 1);
     cr_expect_str_eq(z->services[0].name, "www");
     free(origin);
     origin = ldns_rdf2str(z->services[0].owner);
     cr_expect_str_eq(origin, "www.gslb.example.com.");
-    cr_assert_eq(z->services[0].n_regions, 3);
+    cr_assert_eq(z->services[0].n_regions, 4);
     cr_expect_eq(z->services[0].regions[0], 0);
     cr_expect_eq(z->services[0].regions[1], 1);
     cr_expect_eq(z->services[0].regions[2], 2);
+    cr_expect_eq(z->services[0].regions[3], 3);
     cr_expect_eq(z->services[0].policy, POLICY_NEAREST);
     cr_expect_eq(z->services[0].ttl, 30);
     cr_expect_float_eq(z->services[0].spread_km, 0.0, 1e-9);
@@ -1569,7 +1573,7 @@ Test(zone, example_comment_block_is_valid)
     static const char web[] = "  web: {type: http, port: 80, path: /health, expect: 200, "
                               "interval: 2s, timeout: 1s, rise: 2, fall: 2}\n";
     static const char www[] =
-        "  www: {regions: [us-east, eu-west, ap-south], policy: nearest, ttl: 30}\n";
+        "  www: {regions: [us-east, us-west, eu-west, ap-south], policy: nearest, ttl: 30}\n";
     char *text = NULL, *chk, *svc, *top, *yaml;
     size_t size = 0;
     FILE *f = fopen(EXAMPLE, "r");
