@@ -625,7 +625,8 @@ def method(p):
             "and `api` (three).",
             "- Both use geo/world.mmdb. gdnsd refuses auto_dc_coords unless the database type "
             "says City, so it reads a copy whose metadata `database_type` is relabelled "
-            "`gslb-World-City-cc` (same length, every data byte the same).",
+            "`gslb-World-City-cc` (same length, every data byte the same) when it is the "
+            "country-level one; the city-level one (type `gslb-World-City`) it reads as it is.",
             "- One worker each: gslbd `--threads 1`, gdnsd `udp_threads 1, tcp_threads 1`. "
             "Loaded runs pin the server to CPU 0 and the client (dnsperf, probes) to CPU 1, "
             "both at `nice -n -10` when run as root (BENCH_NICE=0 to turn off).",
