@@ -15,8 +15,11 @@
  * query has one with a prefix and the service uses ECS, else the packet's
  * source. IPv4-mapped IPv6 counts as IPv4. Returns where its 4 or 16 bytes
  * are (*v6 says which) and sets *from_ecs. */
-static const uint8_t *client_addr(const query_t *q, const svc_rt_t *svc, const struct sockaddr *src,
-                                  bool *v6, bool *from_ecs)
+/* Inlined at both its calls: as a call it costs the common path a frame. */
+static inline __attribute__((always_inline)) const uint8_t *client_addr(const query_t *q,
+                                                                        const svc_rt_t *svc,
+                                                                        const struct sockaddr *src,
+                                                                        bool *v6, bool *from_ecs)
 {
     *from_ecs = q->ecs && q->ecs_source > 0 && svc->ecs;
     if (!*from_ecs) {
@@ -28,6 +31,26 @@ static const uint8_t *client_addr(const query_t *q, const svc_rt_t *svc, const s
         return q->ecs_addr + 12;
     }
     return q->ecs_addr;
+}
+
+/* The network a weighted or spread choice is keyed on (select.h): a /24 or
+ * a /56, the networks resolvers send in ECS and the ones a share is counted
+ * over; no wider than the client sent (it knows no more), and never wider
+ * than the map's network, inside which the region order is the same. The
+ * answer then holds for exactly that network: it is the ECS scope. */
+#define KEY_PREFIX4 24
+#define KEY_PREFIX6 56
+
+static unsigned key_prefix(const query_t *q, bool cv6, bool from_ecs, unsigned depth)
+{
+    unsigned p = cv6 ? KEY_PREFIX6 : KEY_PREFIX4;
+
+    if (from_ecs) {
+        unsigned mapped = q->ecs_family == 2 && !cv6 ? 96 : 0;
+        unsigned sent = q->ecs_source > mapped ? q->ecs_source - mapped : 0;
+        p = sent < p ? sent : p;
+    }
+    return depth > p ? depth : p;
 }
 
 static void trace_choice(answer_trace_t *t, const svc_rt_t *svc, const geo_list_t *order,
@@ -95,11 +118,25 @@ static bool answer_service(answer_ctx_t *ctx, const snapshot_t *s, const prepare
         qstats_add(&s->count_sets[ctx->count_set][svc->count_base + order->e[0].region], 1);
         return true;
     }
+    uint64_t key = 0;
+    unsigned prefix = 0;
+    if (!svc->plain) { /* weighted or spread: the same network, the same choice */
+        if (addr == NULL) {
+            addr = client_addr(q, svc, src, &cv6, &from_ecs);
+        }
+        prefix = key_prefix(q, cv6, from_ecs, depth);
+        key = select_client_key(cv6, addr, prefix);
+        if (from_ecs) {
+            a->scope = prefix + (q->ecs_family == 2 && !cv6 ? 96 : 0);
+        }
+    }
     bool trace_why = ctx->trace != NULL && order->n <= sizeof(ctx->trace->why);
-    select_regions_all(svc, order, v6, &ctx->rng, &a->sel, trace_why ? ctx->trace->why : NULL);
+    select_regions_all(svc, order, v6, key, &a->sel, trace_why ? ctx->trace->why : NULL);
     if (ctx->trace != NULL) {
         trace_choice(ctx->trace, svc, order, a, cv6, from_ecs, addr, depth);
         ctx->trace->aaaa = v6;
+        ctx->trace->keyed = !svc->plain;
+        ctx->trace->key_prefix = prefix;
     }
     answer_count(s->count_sets[ctx->count_set] + svc->count_base, svc, &a->sel);
     return a->sel.mode != SELECT_MODE_SERVFAIL;

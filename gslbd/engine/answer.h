@@ -32,17 +32,18 @@ typedef struct {
     const svc_rt_t *svc;
     const geo_list_t *order;
     select_t sel;
-    uint8_t why[256];  /* select_why_t per entry of order (first 256) */
-    bool v6, from_ecs; /* v6: the client's address family */
-    bool aaaa;         /* the answer's family: AAAA asked (else A) */
-    uint8_t addr[16];  /* the client address the decision used */
-    unsigned depth;    /* prefix length of the map network that matched */
-    unsigned scope;    /* the ECS scope sent */
+    uint8_t why[256];    /* select_why_t per entry of order (first 256) */
+    bool v6, from_ecs;   /* v6: the client's address family */
+    bool aaaa;           /* the answer's family: AAAA asked (else A) */
+    uint8_t addr[16];    /* the client address the decision used */
+    unsigned depth;      /* prefix length of the map network that matched */
+    unsigned scope;      /* the ECS scope sent */
+    bool keyed;          /* a weighted or spread choice: hashed on the client's network */
+    unsigned key_prefix; /* ... cut to this many bits (select_client_key()) */
 } answer_trace_t;
 
 /* Per-thread state of the query path. */
 typedef struct {
-    uint64_t rng;          /* select_rand() state, never 0 */
     answer_trace_t *trace; /* NULL except for --explain */
     /* The wall clock in microseconds, for cookie timestamps and rate
      * limiting, as a ticker keeps it (gslbd/server: every few milliseconds)

@@ -141,8 +141,9 @@ static const char *policy_name(const svc_rt_t *svc)
 static const char *order_text(const answer_trace_t *t)
 {
     if (t->svc->policy == POLICY_WEIGHTED) {
-        return "by weight: each answer draws among the eligible regions at random, in "
-               "proportion to weight, wherever the client is (the location is not used)";
+        return "by weight: the client's network picks among the eligible regions by "
+               "rendezvous hashing (see 'hashed' below), shares in proportion to weight over "
+               "many networks, wherever the client is (the location is not used)";
     }
     if (t->svc->policy == POLICY_FAILOVER) {
         return "in the listed order, the first eligible region first, wherever the client is "
@@ -180,10 +181,10 @@ static void skip_text(const region_rt_t *r, select_why_t why, char *buf, size_t 
     }
 }
 
-/* The chance, in percent, that a weighted draw picks region `i` of the
- * order first: its weight over the eligible regions' (those chosen or not
- * needed). */
-static double weighted_chance(const answer_trace_t *t, unsigned i)
+/* The share of client networks, in percent, that weighted hashing gives
+ * region `i` of the order first: its weight over the eligible regions'
+ * (those chosen or not needed). */
+static double weighted_share(const answer_trace_t *t, unsigned i)
 {
     double total = 0;
 
@@ -208,15 +209,16 @@ static void print_why(const answer_trace_t *t, unsigned i, FILE *out)
     switch (t->why[i]) {
     case SELECT_CHOSEN:
         if (weighted) {
-            fprintf(out, "  chosen: drawn this time (chance %.0f%%)\n", weighted_chance(t, i));
+            fprintf(out, "  chosen: this network's (share %.0f%% of networks)\n",
+                    weighted_share(t, i));
         } else {
             fprintf(out, "  chosen\n");
         }
         break;
     case SELECT_NOT_NEEDED:
         if (weighted) {
-            fprintf(out, "  eligible, not drawn this time (chance %.0f%%)\n",
-                    weighted_chance(t, i));
+            fprintf(out, "  eligible, not this network's (share %.0f%% of networks)\n",
+                    weighted_share(t, i));
         } else {
             fprintf(out, "  not needed (answer full)\n");
         }
@@ -252,6 +254,21 @@ static void print_order(const answer_trace_t *t, const geo_db_t *db, const clien
             }
         }
         print_why(t, i, out);
+    }
+    if (t->keyed) {
+        char net[INET6_ADDRSTRLEN];
+        uint8_t cut[16] = {0};
+        unsigned bytes = t->key_prefix / 8, bits = t->key_prefix % 8;
+        memcpy(cut, t->addr, bytes);
+        if (bits != 0) {
+            cut[bytes] = (uint8_t)(t->addr[bytes] & (0xff00 >> bits));
+        }
+        inet_ntop(t->v6 ? AF_INET6 : AF_INET, cut, net, sizeof(net));
+        fprintf(out,
+                "hashed:    on %s/%u, with each eligible region's name (rendezvous hashing): "
+                "every query from this network, to every gslbd with this zone, gets the "
+                "same choice\n",
+                net, t->key_prefix);
     }
     if (t->sel.failed_open) {
         bool any = false; /* a region with an address of the family asked for */
@@ -306,7 +323,7 @@ int explain_run(const explain_env_t *env, const char *client, const char *name, 
     /* Count set 0: the snapshot's scratch counters, never summed (snapshot.h);
      * query counters nobody reports. */
     static qstats_flow_t counts;
-    answer_ctx_t ctx = {.rng = 0x9e3779b97f4a7c15ull, .trace = &trace, .qflow = &counts};
+    answer_ctx_t ctx = {.trace = &trace, .qflow = &counts};
     struct sockaddr_storage src;
     ldns_pkt *pkt;
 

@@ -4,6 +4,7 @@
  */
 #include "gslbd/engine/select.h"
 
+#include <math.h>
 #include <string.h>
 
 static bool has_family(const region_rt_t *r, bool v6, bool failed_open)
@@ -186,39 +187,86 @@ static select_why_t reason(const region_rt_t *r, bool v6)
     return select_region_up(r) && has_family(r, v6, false) ? SELECT_NOT_NEEDED : SELECT_DOWN;
 }
 
-/* Pick one of `cand` (positions in order->e) in proportion to weight. */
-static unsigned pick_weighted(const svc_rt_t *svc, const geo_list_t *order, const uint16_t *cand,
-                              unsigned n, uint64_t *rng)
+/* splitmix64's finaliser: every input bit moves every output bit. */
+static uint64_t mix64(uint64_t x)
 {
-    uint64_t total = 0;
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
 
-    for (unsigned i = 0; i < n; i++) {
-        total += weight_of(svc->regions[order->e[cand[i]].region]);
+uint64_t select_client_key(bool v6, const uint8_t *addr, unsigned prefix)
+{
+    uint64_t hi, lo = 0;
+
+    if (v6) {
+        geo_addr_words(addr, &hi, &lo);
+    } else {
+        uint32_t w;
+        memcpy(&w, addr, 4);
+        hi = (uint64_t)__builtin_bswap32(w) << 32;
+        prefix = prefix > 32 ? 32 : prefix;
     }
-    if (total == 0) {
+    if (prefix <= 64) {
+        hi = prefix == 0 ? 0 : hi & ~0ull << (64 - prefix);
+        lo = 0;
+    } else if (prefix < 128) {
+        lo &= ~0ull << (128 - prefix);
+    }
+    return mix64(hi ^ mix64(lo ^ ((uint64_t)prefix << 1 | v6)));
+}
+
+uint64_t select_region_key(const char *name)
+{
+    uint64_t h = 14695981039346656037ull; /* FNV-1a, then mixed */
+
+    for (; *name != '\0'; name++) {
+        h = (h ^ (unsigned char)*name) * 1099511628211ull;
+    }
+    return mix64(h);
+}
+
+double select_hrw_score(uint64_t client, uint64_t region, unsigned weight)
+{
+    if (weight == 0) {
         return 0;
     }
-    uint64_t r = select_rand(rng) % total;
+    /* 53 bits of the hash as u in (0, 1): never 0 (log) nor 1 (division). */
+    double u = ((double)(mix64(client ^ region) >> 11) + 0.5) * 0x1p-53;
+    return weight / -log(u);
+}
+
+/* Pick one of `cand` (positions in order->e) by weighted rendezvous hashing
+ * (select.h): the highest score for this client. */
+static unsigned pick_weighted(const svc_rt_t *svc, const geo_list_t *order, const uint16_t *cand,
+                              unsigned n, uint64_t key)
+{
+    unsigned best = 0;
+    double top = 0;
+
     for (unsigned i = 0; i < n; i++) {
-        uint64_t w = weight_of(svc->regions[order->e[cand[i]].region]);
-        if (r < w) {
-            return i;
+        const region_rt_t *r = svc->regions[order->e[cand[i]].region];
+        double score = select_hrw_score(key, r->hrw, weight_of(r));
+        if (score > top) {
+            top = score;
+            best = i;
         }
-        r -= w;
     }
-    return n - 1;
+    return best;
 }
 
 /* Nearest: the first eligible region, or, with spread_km, one of those
  * within spread_km of it, in proportion to weight. */
 static unsigned first_choice(const svc_rt_t *svc, const geo_list_t *order, uint16_t *elig,
-                             unsigned n, uint64_t *rng)
+                             unsigned n, uint64_t key)
 {
     float km0 = order->e[elig[0]].km;
     unsigned near = 1;
 
     if (svc->policy == POLICY_WEIGHTED) {
-        return pick_weighted(svc, order, elig, n, rng);
+        return pick_weighted(svc, order, elig, n, key);
     }
     if (svc->policy != POLICY_NEAREST || svc->spread_km <= 0 || km0 < 0) {
         return 0;
@@ -227,7 +275,7 @@ static unsigned first_choice(const svc_rt_t *svc, const geo_list_t *order, uint1
            order->e[elig[near]].km <= km0 + svc->spread_km) {
         near++;
     }
-    return near > 1 ? pick_weighted(svc, order, elig, near, rng) : 0;
+    return near > 1 ? pick_weighted(svc, order, elig, near, key) : 0;
 }
 
 /* Nothing is up: what on_all_down says. Returns true when it settled the
@@ -277,7 +325,7 @@ static bool select_first(const svc_rt_t *svc, const geo_list_t *order, bool v6, 
  * over past the order's eligible regions, failing open, on_all_down. Kept
  * out of line so the common case does not pay for its frame. */
 static void __attribute__((noinline))
-select_slow(const svc_rt_t *svc, const geo_list_t *order, bool v6, uint64_t *rng, select_t *out,
+select_slow(const svc_rt_t *svc, const geo_list_t *order, bool v6, uint64_t key, select_t *out,
             uint8_t *why)
 {
     uint16_t elig[ZONE_SERVICE_REGIONS_MAX]; /* order->n is at most this (zone.h) */
@@ -310,7 +358,7 @@ select_slow(const svc_rt_t *svc, const geo_list_t *order, bool v6, uint64_t *rng
     }
     while (n > 0 && out->n < svc->answers && out->n < SELECT_MAX) {
         unsigned k = out->n == 0 || svc->policy == POLICY_WEIGHTED
-                         ? first_choice(svc, order, elig, n, rng)
+                         ? first_choice(svc, order, elig, n, key)
                          : 0;
         if (why != NULL) {
             why[elig[k]] = SELECT_CHOSEN;
@@ -344,7 +392,7 @@ static void mark_failover(const svc_rt_t *svc, const geo_list_t *order, bool v6,
     }
 }
 
-void select_regions_all(const svc_rt_t *svc, const geo_list_t *order, bool v6, uint64_t *rng,
+void select_regions_all(const svc_rt_t *svc, const geo_list_t *order, bool v6, uint64_t key,
                         select_t *out, uint8_t *why)
 {
     out->n = 0;
@@ -363,7 +411,7 @@ void select_regions_all(const svc_rt_t *svc, const geo_list_t *order, bool v6, u
         }
         out->degraded = false;
     }
-    select_slow(svc, order, v6, rng, out, why);
+    select_slow(svc, order, v6, key, out, why);
     mark_unsure(svc, out);
     mark_failover(svc, order, v6, out);
 }

@@ -31,7 +31,7 @@ typedef enum {
 /* How an answer was chosen, as the answer counters tell it
  * (gslb_service_answers_total's mode). */
 typedef enum {
-    SELECT_MODE_HEALTH,   /* by health: the client's first region, or a weighted draw */
+    SELECT_MODE_HEALTH,   /* by health: the client's first region, or a weighted choice */
     SELECT_MODE_FAILOVER, /* the client's first region is down or drained: a later one */
     SELECT_MODE_OPEN,     /* none up (or all drained): health, then weight, ignored */
     SELECT_MODE_FALLBACK, /* none up: the fallback region (on_all_down) */
@@ -135,16 +135,26 @@ static inline unsigned select_region_status(const region_rt_t *r)
     return bits;
 }
 
-/* xorshift64*: per-thread state, never zero. */
-static inline uint64_t select_rand(uint64_t *state)
-{
-    uint64_t x = *state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *state = x;
-    return x * 2685821657736338717ull;
-}
+/* Rendezvous (highest random weight) hashing, for the choices that weigh
+ * regions: policy weighted, and the regions within spread_km. Every eligible
+ * region scores weight / -ln(u), u uniform in (0, 1) drawn from a hash of the
+ * client's network and the region's name, and the highest score wins. So the
+ * same network gets the same region from every query and from every gslbd
+ * with the same zone, with no state shared; over many networks each region's
+ * share is its weight over the eligible regions'; and a change of one
+ * region's weight (or its health) moves only clients to or from that region.
+ *
+ * The client's key: its address cut to `prefix` bits, mixed. Every address
+ * inside that prefix has the same key, which is what lets the answer carry
+ * that prefix as its ECS scope (answer.c). */
+uint64_t select_client_key(bool v6, const uint8_t *addr, unsigned prefix);
+
+/* A region's part of every score: its name hashed, so a region keeps its
+ * clients when others are added, removed or reordered in the zone. */
+uint64_t select_region_key(const char *name);
+
+/* The score of a region of weight `weight` (0: never chosen) for a client. */
+double select_hrw_score(uint64_t client, uint64_t region, unsigned weight);
 
 /* What a service answers for one address family, whoever asks: as health
  * decides, or one of the ways it answers when no region can (select_slow()
@@ -163,7 +173,7 @@ typedef enum {
 svc_state_t select_service_state(const svc_rt_t *svc, bool v6);
 
 /* The whole of the choice (select.c). */
-void select_regions_all(const svc_rt_t *svc, const geo_list_t *order, bool v6, uint64_t *rng,
+void select_regions_all(const svc_rt_t *svc, const geo_list_t *order, bool v6, uint64_t key,
                         select_t *out, uint8_t *why);
 
 /* The case nearly every query is: one answer from a plain service whose
@@ -187,13 +197,13 @@ static inline void select_first_region(const geo_list_t *order, select_t *out)
 /* Choose. The common case (select_is_fast) is settled here, inline;
  * anything else goes to select_regions_all. */
 static inline void select_regions(const svc_rt_t *svc, const geo_list_t *order, bool v6,
-                                  uint64_t *rng, select_t *out, uint8_t *why)
+                                  uint64_t key, select_t *out, uint8_t *why)
 {
     if (why == NULL && select_is_fast(svc, order, v6)) {
         select_first_region(order, out);
         return;
     }
-    select_regions_all(svc, order, v6, rng, out, why);
+    select_regions_all(svc, order, v6, key, out, why);
 }
 
 #endif

@@ -18,6 +18,7 @@
 #include "common/errcode.h"
 #include "gslbd/engine/dname.h"
 #include "gslbd/engine/qstats.h"
+#include "gslbd/engine/select.h"
 
 #define CNAME_CHAIN_MAX 8
 
@@ -607,6 +608,7 @@ static region_rt_t *build_region(build_t *b, size_t z, const zone_region_t *zreg
     unsigned stale = zreg->check >= 0 ? zone->checks[zreg->check].stale_after_ms : 0;
 
     r->name = arena_dup(ar, zreg->name, strlen(zreg->name) + 1);
+    r->hrw = select_region_key(r->name);
     r->weight = zreg->weight;
     r->lat = zreg->lat;
     r->lon = zreg->lon;

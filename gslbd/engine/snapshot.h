@@ -28,6 +28,7 @@ typedef struct snapshot_bind snapshot_bind_t;
 
 typedef struct {
     const char *name;
+    uint64_t hrw; /* select_region_key(name): its part of rendezvous scores */
     unsigned weight;
     double lat, lon;
     int bias; /* geoproximity bias, -99..99 (zone.h): compiled into the geo maps */

@@ -390,7 +390,6 @@ tcp_loop_t *tcp_loop_new(unsigned timeout_ms, unsigned max_conns, reclaim_t *rc,
     w->max_conns = max_conns;
     w->rc = rc;
     w->stop = stop;
-    w->ctx.rng = (uv_hrtime() ^ ((uint64_t)(uintptr_t)w << 16)) | 1;
     w->qs = qstats_new(true);
     w->ctx.qflow = &w->qs->flow[0];
     reclaim_add_reader(rc, &w->reader, true);

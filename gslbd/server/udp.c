@@ -210,7 +210,6 @@ udp_sock_t *udp_new(int fd, bool pktinfo, reclaim_t *rc, const _Atomic bool *sto
     u->pktinfo = pktinfo;
     u->rc = rc;
     u->stopping = stopping;
-    u->ctx.rng = (uv_hrtime() ^ ((uint64_t)(uintptr_t)u << 16)) | 1;
     /* Bound to one address, IPv6 ones IPV6_V6ONLY (addr.h): every client of
      * the socket is of its family. */
     struct sockaddr_storage ss = {0};

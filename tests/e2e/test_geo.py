@@ -197,6 +197,19 @@ def share(load, address):
     return sum(n for answer, n in load.tally.items() if address in answer.split())
 
 
+def spread_over(srv, qname, nets):
+    """The first A address answered to one query from each network (ECS), in order."""
+    return [first(ask(srv, "udp4", qname, "A", net)) for net in nets]
+
+
+def sticky(t, srv, what, qname, net, allowed):
+    """100 queries from one network, over UDP and TCP (other threads), get one answer."""
+    got = set(dict(many(srv, qname, "A", net, 100).tally))
+    got |= {first(ask(srv, "tcp4", qname, "A", net)), first(ask(srv, "tcp6", qname, "A", net))}
+    t.check("%s: %s gets the same region from 100 UDP queries and over TCP (%s)"
+            % (what, net, " ".join(sorted(got))), len(got) == 1 and got <= set(allowed), got)
+
+
 def all_answered(t, name, load, count):
     """Each of `count` queries was answered right, and there are `count` addresses."""
     t.check(name, load.clean(count) and addresses(load) == count,
@@ -297,8 +310,9 @@ def ecs_scope(t, srv):
                  "fo.geo.test", "A")):
             geo(t, srv, "RFC 7871 s7.2.1: %s (%s)" % (name, tr), want, qname, qtype,
                 "81.2.69.0/24", tr)
-        t.like("RFC 7871 s7.2.1: weighted answer (random, not by place) has scope /0 (%s)"
-               % tr, r"^(%s|%s) /0$" % (re.escape(US4), re.escape(EU4)),
+        t.like("RFC 7871 s7.2.1: weighted answer (hashed on the client's /24, not by place) "
+               "has scope /24: it holds for that network (%s)" % tr,
+               r"^(%s|%s) /24$" % (re.escape(US4), re.escape(EU4)),
                placed(ask(srv, tr, "wtd.geo.test", "A", "81.2.69.0/24")))
 
     # RFC 7871 s7.1.2: SOURCE PREFIX-LENGTH 0 means "do not use my address": the client is
@@ -464,27 +478,49 @@ def policies(t, srv):
     geo(t, srv, "answers: 2: Windhoek gets eu-west and ap-south", EU4 + " " + AP4 + " /24",
         "two.geo.test", "A", "100.64.2.0/24")
 
-    # spread_km 4500 from Virginia: us-east (5 km, weight 300) and us-west (3862 km,
-    # weight 100) share 75/25; eu-west (5465 km) is too far.
-    load = many(srv, "spread.geo.test", "A", "198.51.100.0/24", 400)
-    all_answered(t, "spread_km: all 400 queries answered", load, 400)
-    e, w = share(load, US4), share(load, UW4)
-    t.compare("spread_km: us-east (weight 300) gets at least 65%% of 400: %d" % e, e, ">=", 260)
-    t.compare("spread_km: us-east (weight 300) gets at most 85%% of 400: %d" % e, e, "<=", 340)
-    t.eq("spread_km: the rest all go to us-west, none further away", addresses(load) - e, w)
+    # spread_km 4500 from San Francisco: us-west (50 km, weight 100) and us-east (3877 km,
+    # weight 300) share 25/75 over client networks; eu-west (8177 km) is too far. The 256
+    # /56 networks of 2001:db8:300::/48 are all placed there; each is hashed on its own
+    # (rendezvous hashing, select.h), so one network keeps its region and the shares hold
+    # over networks, not over the queries of one.
+    sf = ["2001:db8:300:%x00::/56" % i for i in range(256)]
+    loads = spread_over(srv, "spread.geo.test", sf)
+    e, w, other = loads.count(US4), loads.count(UW4), len(loads) - loads.count(US4) - loads.count(UW4)
+    t.compare("spread_km: us-east (weight 300) gets at least 65%% of 256 SF networks: %d" % e,
+              e, ">=", 166)
+    t.compare("spread_km: us-east (weight 300) gets at most 85%% of 256 SF networks: %d" % e,
+              e, "<=", 218)
+    t.eq("spread_km: the rest all go to us-west, none further away", (256 - e, 0), (w, other))
+    sticky(t, srv, "spread_km", "spread.geo.test", "198.51.100.0/24", (US4, UW4))
     load = many(srv, "spread.geo.test", "A", "81.2.69.0/24", 100)
     t.eq("spread_km: London keeps eu-west (us-east is 5454 km further than 4500)",
          {EU4: 100}, dict(load.tally))
 
-    # policy weighted: location plays no part; us-east 300 : eu-west 100, even from London.
-    load = many(srv, "wtd.geo.test", "A", "81.2.69.0/24", 400)
-    all_answered(t, "policy weighted: all 400 queries answered", load, 400)
-    e = share(load, US4)
-    t.compare("policy weighted: us-east (weight 300) gets at least 65%% from London: %d" % e,
-              e, ">=", 260)
-    t.compare("policy weighted: us-east (weight 300) gets at most 85%% from London: %d" % e,
-              e, "<=", 340)
-    t.eq("policy weighted: the rest go to eu-west", addresses(load) - e, share(load, EU4))
+    # policy weighted: location plays no part; us-east 300 : eu-west 100 over 400 client
+    # networks that are in no database, and a network keeps its region.
+    nets = ["10.%d.%d.0/24" % (i >> 8, i & 255) for i in range(400)]
+    loads = spread_over(srv, "wtd.geo.test", nets)
+    e, eu = loads.count(US4), loads.count(EU4)
+    t.compare("policy weighted: us-east (weight 300) gets at least 65%% of 400 networks: %d"
+              % e, e, ">=", 260)
+    t.compare("policy weighted: us-east (weight 300) gets at most 85%% of 400 networks: %d"
+              % e, e, "<=", 340)
+    t.eq("policy weighted: the rest go to eu-west", 400 - e, eu)
+    sticky(t, srv, "policy weighted", "wtd.geo.test", "81.2.69.0/24", (US4, EU4))
+    t.like("spread_km: an answer hashed on a /56 holds for that /56 (ECS scope /56)",
+           r"^(%s|%s) /56$" % (re.escape(US4), re.escape(UW4)),
+           placed(ask(srv, "udp4", "spread.geo.test", "A", sf[7])))
+
+    # Another gslbd with the same zone and database answers every network the same: the
+    # choice is the zone's and the client's, no state of the server's.
+    other = g.Gslbd(t, "gslbd-twin", zones=srv.zones, args=srv.args)
+    if t.start(other, "a second gslbd with the same zone and database starts"):
+        t.eq("policy weighted: the second gslbd gives each of the 400 networks the same "
+             "region", loads, spread_over(other, "wtd.geo.test", nets))
+        t.eq("spread_km: the second gslbd gives each of the 256 SF networks the same region",
+             [first(ask(srv, "udp4", "spread.geo.test", "A", n)) for n in sf],
+             spread_over(other, "spread.geo.test", sf))
+        t.eq("the second gslbd stops with status 0", 0, other.stop())
 
     # policy failover: the listed order, whoever asks.
     for net in ("81.2.69.0/24", "198.51.100.0/24", "2001:db8:300::/48"):

@@ -263,10 +263,13 @@ def drain_and_explain(t, ctl, srv, zdir):
             x.status == 0 and re.search(r"(?m)^health: +not used: offline, every member counts "
                                         r"as up and no override applies", x.out), x.out)
     r = ctl.run("explain", LONDON, "lb.gctl.test")
-    t.check("explain of a weighted service: 'by weight', location not used, the chance of "
-            "each eligible region, and not 'cannot place the client'",
+    t.check("explain of a weighted service: 'by weight', location not used, the share of "
+            "networks of each eligible region, the network it hashed, and not 'cannot place "
+            "the client'",
             r.status == 0 and "by weight" in r.out and "location is not used" in r.out
-            and "chance 100%" in r.out and "cannot place" not in r.out, r.out)
+            and "share 100% of networks" in r.out and "cannot place" not in r.out
+            and re.search(r"(?m)^hashed: +on [0-9.]+/24, with each eligible region's name",
+                          r.out), r.out)
     r = ctl.run("explain", "192.0.2.1/33", "www.gctl.test")
     t.check("explain with a bad address: exit 1, gslbd says why",
             r.status == 1 and "not ADDRESS[/PREFIX]" in r.out, r.out)

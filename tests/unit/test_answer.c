@@ -16,7 +16,7 @@
 #define EXAMPLE "zones/examples/gslb.example.com.yaml"
 
 static qstats_flow_t test_counts; /* engine_reply() counts queries here */
-static answer_ctx_t test_ctx = {.rng = 1, .qflow = &test_counts};
+static answer_ctx_t test_ctx = {.qflow = &test_counts};
 
 static snapshot_t *load_snapshot(const char *file)
 {
@@ -661,7 +661,7 @@ static answer_ctx_t cookie_ctx(uint32_t now)
 {
     cookie_clock = now * 1000000ull;
     return (answer_ctx_t){
-        .rng = 1, .cookie_secret = secret_a, .clock = &cookie_clock, .qflow = &test_counts};
+        .cookie_secret = secret_a, .clock = &cookie_clock, .qflow = &test_counts};
 }
 
 /* A query for www.gslb.example.com A with an OPT holding only a COOKIE

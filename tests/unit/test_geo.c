@@ -329,6 +329,17 @@ static void check_map_address(const geo_map_t *m, bool v6, const uint8_t *addr, 
     }
 }
 
+/* xorshift64*: test addresses, the same every run. */
+static uint64_t test_rand(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return x * 2685821657736338717ull;
+}
+
 Test(geo, compiled_map_agrees_with_the_database)
 {
     static const char *nets[] = {"81.2.69.0",   "81.2.70.0",    "81.2.71.0",   "192.0.2.0",
@@ -344,7 +355,7 @@ Test(geo, compiled_map_agrees_with_the_database)
         uint8_t base[4], addr[4];
         inet_pton(AF_INET, nets[i], base);
         for (int k = 0; k < 200; k++) {
-            uint32_t r = (uint32_t)select_rand(&rng);
+            uint32_t r = (uint32_t)test_rand(&rng);
             memcpy(addr, base, 4);
             addr[3] = (uint8_t)r;
             if (k % 4 == 0) { /* and neighbours: a bit flipped anywhere above the host */
@@ -357,7 +368,7 @@ Test(geo, compiled_map_agrees_with_the_database)
     }
     for (int k = 0; k < 400; k++) {
         uint8_t addr[16];
-        uint64_t r = select_rand(&rng);
+        uint64_t r = test_rand(&rng);
         inet_pton(AF_INET6, "2001:db8:1::", addr);
         memcpy(addr + 8, &r, 8);
         if (k % 4 == 0) {
@@ -383,6 +394,7 @@ static svc_rt_t make_svc(zone_policy_t policy, unsigned answers, float spread)
     const char *names[] = {"us-east", "eu-west", "ap-south"};
     for (int i = 0; i < 3; i++) {
         regs[i] = (region_rt_t){.name = names[i],
+                                .hrw = select_region_key(names[i]),
                                 .weight = 100,
                                 .lat = lat3[i],
                                 .lon = lon3[i],
@@ -418,17 +430,17 @@ static geo_list_t *order_of(uint16_t a, float ka, uint16_t b, float kb, uint16_t
 Test(select, nearest_takes_the_first_eligible)
 {
     svc_rt_t svc = make_svc(POLICY_NEAREST, 1, 0);
-    uint64_t rng = 1;
+    uint64_t key = 1;
     select_t sel;
     uint8_t why[3];
 
-    select_regions(&svc, order_of(1, -1, 0, -1, 2, -1), false, &rng, &sel, why);
+    select_regions(&svc, order_of(1, -1, 0, -1, 2, -1), false, key, &sel, why);
     cr_assert_eq(sel.n, 1);
     cr_assert_eq(sel.region[0], 1);
     cr_assert_eq(why[0], SELECT_CHOSEN);
     cr_assert_eq(why[1], SELECT_NOT_NEEDED);
     regs[1].weight = 0; /* drained */
-    select_regions(&svc, order_of(1, -1, 0, -1, 2, -1), false, &rng, &sel, why);
+    select_regions(&svc, order_of(1, -1, 0, -1, 2, -1), false, key, &sel, why);
     cr_assert_eq(sel.region[0], 0);
     cr_assert_eq(why[0], SELECT_DRAINED);
 }
@@ -436,28 +448,28 @@ Test(select, nearest_takes_the_first_eligible)
 Test(select, aaaa_skips_regions_without_ipv6)
 {
     svc_rt_t svc = make_svc(POLICY_NEAREST, 1, 0);
-    uint64_t rng = 1;
+    uint64_t key = 1;
     select_t sel;
     uint8_t why[3];
 
     regs[2].n6 = 1;
     regs[2].v6 = v6s;
-    select_regions(&svc, order_of(1, -1, 0, -1, 2, -1), true, &rng, &sel, why);
+    select_regions(&svc, order_of(1, -1, 0, -1, 2, -1), true, key, &sel, why);
     cr_assert_eq(sel.region[0], 2);
     cr_assert_eq(why[0], SELECT_NO_FAMILY);
     regs[2].n6 = 0;
-    select_regions(&svc, order_of(1, -1, 0, -1, 2, -1), true, &rng, &sel, why);
+    select_regions(&svc, order_of(1, -1, 0, -1, 2, -1), true, key, &sel, why);
     cr_assert_eq(sel.n, 0, "no IPv6 anywhere: NODATA");
 }
 
 Test(select, all_drained_fails_open)
 {
     svc_rt_t svc = make_svc(POLICY_NEAREST, 1, 0);
-    uint64_t rng = 1;
+    uint64_t key = 1;
     select_t sel;
 
     regs[0].weight = regs[1].weight = regs[2].weight = 0;
-    select_regions(&svc, order_of(2, -1, 1, -1, 0, -1), false, &rng, &sel, NULL);
+    select_regions(&svc, order_of(2, -1, 1, -1, 0, -1), false, key, &sel, NULL);
     cr_assert_eq(sel.n, 1);
     cr_assert_eq(sel.region[0], 2);
     cr_assert(sel.failed_open);
@@ -466,10 +478,10 @@ Test(select, all_drained_fails_open)
 Test(select, answers_n_returns_the_first_n)
 {
     svc_rt_t svc = make_svc(POLICY_NEAREST, 2, 0);
-    uint64_t rng = 1;
+    uint64_t key = 1;
     select_t sel;
 
-    select_regions(&svc, order_of(2, -1, 1, -1, 0, -1), false, &rng, &sel, NULL);
+    select_regions(&svc, order_of(2, -1, 1, -1, 0, -1), false, key, &sel, NULL);
     cr_assert_eq(sel.n, 2);
     cr_assert_eq(sel.region[0], 2);
     cr_assert_eq(sel.region[1], 1);
@@ -478,27 +490,48 @@ Test(select, answers_n_returns_the_first_n)
 Test(select, failover_uses_the_listed_order)
 {
     svc_rt_t svc = make_svc(POLICY_FAILOVER, 1, 0);
-    uint64_t rng = 1;
+    uint64_t key = 1;
     select_t sel;
 
     regs[0].weight = 0;
-    select_regions(&svc, order_of(0, -1, 1, -1, 2, -1), false, &rng, &sel, NULL);
+    select_regions(&svc, order_of(0, -1, 1, -1, 2, -1), false, key, &sel, NULL);
     cr_assert_eq(sel.region[0], 1);
 }
 
-/* Over 100,000 draws each region's share is within 2 points of its weight's. */
-static void assert_shares(svc_rt_t *svc, const geo_list_t *order, const double *want)
+/* The key of client network i of 10,000: the /24 10.i/16 (or 172.16.i.0 past
+ * 65,536), as answer.c would make it. */
+static uint64_t net_key(unsigned i)
 {
-    unsigned count[3] = {0};
-    uint64_t rng = 42;
+    uint8_t a[4] = {10, (uint8_t)(i >> 8), (uint8_t)i, 0};
+    return select_client_key(false, a, 24);
+}
+
+#define N_NETS 10000
+
+/* The region each of N_NETS client networks gets. */
+static void choose_all(const svc_rt_t *svc, const geo_list_t *order, uint8_t *out)
+{
     select_t sel;
 
-    for (int i = 0; i < 100000; i++) {
-        select_regions(svc, order, false, &rng, &sel, NULL);
-        count[sel.region[0]]++;
+    for (unsigned i = 0; i < N_NETS; i++) {
+        select_regions(svc, order, false, net_key(i), &sel, NULL);
+        out[i] = (uint8_t)sel.region[0];
+    }
+}
+
+/* Over 10,000 client networks each region's share is within 2 points of its
+ * weight's (the issue's bound). */
+static void assert_shares(svc_rt_t *svc, const geo_list_t *order, const double *want)
+{
+    static uint8_t got[N_NETS];
+    unsigned count[3] = {0};
+
+    choose_all(svc, order, got);
+    for (int i = 0; i < N_NETS; i++) {
+        count[got[i]]++;
     }
     for (int r = 0; r < 3; r++) {
-        double share = count[r] / 1000.0;
+        double share = count[r] * 100.0 / N_NETS;
         cr_assert(fabs(share - want[r]) <= 2.0, "region %d: %.2f%%, want %.2f%%", r, share,
                   want[r]);
     }
@@ -513,6 +546,78 @@ Test(select, weighted_shares_follow_weights)
     regs[1].weight = 300;
     regs[2].weight = 600;
     assert_shares(&svc, order_of(0, -1, 1, -1, 2, -1), want);
+}
+
+/* Sticky: a client network gets the same region every time, whatever else
+ * was asked before (no state), and two services with the same regions and
+ * weights agree (two gslbd with the same zone: nothing but the zone decides). */
+Test(select, weighted_choice_is_the_same_for_the_same_network)
+{
+    svc_rt_t svc = make_svc(POLICY_WEIGHTED, 1, 0);
+    static uint8_t first[N_NETS], again[N_NETS];
+    unsigned differ = 0;
+
+    choose_all(&svc, order_of(0, -1, 1, -1, 2, -1), first);
+    choose_all(&svc, order_of(2, -1, 0, -1, 1, -1), again); /* listed in another order */
+    for (int i = 0; i < N_NETS; i++) {
+        differ += first[i] != again[i];
+    }
+    cr_assert_eq(differ, 0, "%u networks changed region with the order the regions are listed in",
+                 differ);
+    uint8_t a[4] = {10, 1, 2, 0}, b[4] = {10, 1, 2, 255}, c[4] = {10, 1, 3, 0};
+    cr_assert_eq(select_client_key(false, a, 24), select_client_key(false, b, 24),
+                 "one /24, one key");
+    cr_assert_neq(select_client_key(false, a, 24), select_client_key(false, c, 24));
+    cr_assert_eq(select_client_key(false, a, 16), select_client_key(false, c, 16),
+                 "one /16, one key");
+    uint8_t v6a[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0x10, 9},
+            v6b[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0x1f};
+    cr_assert_eq(select_client_key(true, v6a, 56), select_client_key(true, v6b, 56),
+                 "one /56, one key");
+    cr_assert_neq(select_client_key(true, v6a, 64), select_client_key(true, v6b, 64));
+}
+
+/* Minimal movement: one of three equal regions from 100 to 90 moves between
+ * 2 and 4.5 % of the networks, every one of them away from that region, and
+ * draining a region moves only its own clients, over the others by weight. */
+Test(select, weight_change_moves_only_that_regions_share)
+{
+    svc_rt_t svc = make_svc(POLICY_WEIGHTED, 1, 0);
+    static uint8_t before[N_NETS], after[N_NETS];
+    const geo_list_t *order = order_of(0, -1, 1, -1, 2, -1);
+    unsigned moved = 0, wrong = 0, to[3] = {0}, had = 0;
+
+    choose_all(&svc, order, before);
+    regs[1].weight = 90;
+    choose_all(&svc, order, after);
+    for (int i = 0; i < N_NETS; i++) {
+        if (before[i] != after[i]) {
+            moved++;
+            wrong += before[i] != 1;
+        }
+    }
+    cr_assert(moved >= N_NETS * 2 / 100 && moved <= N_NETS * 45 / 1000,
+              "%u of %d networks moved (2 to 4.5 %% expected)", moved, N_NETS);
+    cr_assert_eq(wrong, 0, "%u networks moved that were not on the region whose weight fell",
+                 wrong);
+
+    regs[1].weight = 0; /* drained */
+    choose_all(&svc, order, after);
+    moved = 0;
+    wrong = 0;
+    for (int i = 0; i < N_NETS; i++) {
+        had += before[i] == 1;
+        if (before[i] != after[i]) {
+            moved++;
+            wrong += before[i] != 1;
+            to[after[i]]++;
+        }
+    }
+    cr_assert_eq(wrong, 0, "draining moved %u networks of other regions", wrong);
+    cr_assert_eq(moved, had, "every network of the drained region moved");
+    cr_assert_eq(to[1], 0);
+    cr_assert(fabs((double)to[0] - to[2]) <= 0.1 * had, "spread by weight (equal): %u and %u",
+              to[0], to[2]);
 }
 
 Test(select, spread_blends_nearby_regions_by_weight)
@@ -567,17 +672,17 @@ static void report(int region, bool up)
 Test(health, a_down_region_fails_over_with_degraded_ttl)
 {
     svc_rt_t svc = health_svc(ALL_DOWN_OPEN);
-    uint64_t rng = 1;
+    uint64_t key = 1;
     select_t sel;
     uint8_t why[3];
 
     report(1, false);
-    select_regions(&svc, order_of(1, -1, 0, -1, 2, -1), false, &rng, &sel, why);
+    select_regions(&svc, order_of(1, -1, 0, -1, 2, -1), false, key, &sel, why);
     cr_assert_eq(sel.region[0], 0, "eu-west down: us-east next");
     cr_assert(sel.degraded, "failing over: min_ttl applies");
     cr_assert_eq(why[0], SELECT_DOWN);
     report(1, true);
-    select_regions(&svc, order_of(1, -1, 0, -1, 2, -1), false, &rng, &sel, NULL);
+    select_regions(&svc, order_of(1, -1, 0, -1, 2, -1), false, key, &sel, NULL);
     cr_assert_eq(sel.region[0], 1);
     cr_assert_not(sel.degraded);
     healthdb_free(hl);
@@ -586,20 +691,20 @@ Test(health, a_down_region_fails_over_with_degraded_ttl)
 Test(health, overrides_drain_down_up)
 {
     svc_rt_t svc = health_svc(ALL_DOWN_OPEN);
-    uint64_t rng = 1;
+    uint64_t key = 1;
     select_t sel;
 
     cr_assert_gt(healthdb_override(hl, NULL, "eu-west", NULL, HEALTH_OV_DRAIN, NULL), 0);
-    select_regions(&svc, order_of(1, -1, 0, -1, 2, -1), false, &rng, &sel, NULL);
+    select_regions(&svc, order_of(1, -1, 0, -1, 2, -1), false, key, &sel, NULL);
     cr_assert_eq(sel.region[0], 0, "drained");
     cr_assert_not(sel.degraded, "a drain is intended: normal TTL");
     report(0, false);
     cr_assert_gt(healthdb_override(hl, "t.test", "us-east", NULL, HEALTH_OV_UP, NULL), 0);
-    select_regions(&svc, order_of(0, -1, 2, -1, 1, -1), false, &rng, &sel, NULL);
+    select_regions(&svc, order_of(0, -1, 2, -1, 1, -1), false, key, &sel, NULL);
     cr_assert_eq(sel.region[0], 0, "forced up beats the health check");
     cr_assert(select_member_ok(&regs[0], false, 0, false), "its members are answered");
     cr_assert_gt(healthdb_override(hl, NULL, "us-east", NULL, HEALTH_OV_NONE, NULL), 0);
-    select_regions(&svc, order_of(0, -1, 2, -1, 1, -1), false, &rng, &sel, NULL);
+    select_regions(&svc, order_of(0, -1, 2, -1, 1, -1), false, key, &sel, NULL);
     cr_assert_eq(sel.region[0], 2, "auto: the check decides again");
     cr_assert_eq(healthdb_override(hl, NULL, "nowhere", NULL, HEALTH_OV_DOWN, NULL), -ENOENT);
     healthdb_free(hl);
@@ -607,7 +712,7 @@ Test(health, overrides_drain_down_up)
 
 Test(health, on_all_down_modes)
 {
-    uint64_t rng = 1;
+    uint64_t key = 1;
     select_t sel;
     zone_all_down_t modes[] = {ALL_DOWN_OPEN, ALL_DOWN_FALLBACK, ALL_DOWN_NODATA,
                                ALL_DOWN_SERVFAIL};
@@ -618,7 +723,7 @@ Test(health, on_all_down_modes)
         for (int r = 0; r < 3; r++) {
             report(r, false);
         }
-        select_regions(&svc, order_of(1, -1, 0, -1, 2, -1), false, &rng, &sel, NULL);
+        select_regions(&svc, order_of(1, -1, 0, -1, 2, -1), false, key, &sel, NULL);
         cr_assert(sel.degraded, "mode %d", m);
         switch (modes[m]) {
         case ALL_DOWN_OPEN:
@@ -659,15 +764,15 @@ Test(health, min_up_counts_members)
     const region_rt_t *rp[1] = {&r};
     svc_rt_t svc = {
         .n_regions = 1, .regions = rp, .answers = 1, .ttl = 30, .on_all_down = ALL_DOWN_NODATA};
-    uint64_t rng = 1;
+    uint64_t key = 1;
     select_t sel;
     int src = healthdb_source(h, "healthd");
 
     healthdb_report(h, src, "t.test", "r", "a", HEALTH_DOWN, "refused", 1000);
-    select_regions(&svc, order_of(0, -1, 0, -1, 0, -1), false, &rng, &sel, NULL);
+    select_regions(&svc, order_of(0, -1, 0, -1, 0, -1), false, key, &sel, NULL);
     cr_assert_eq(sel.n, 0, "1 of 2 members up, min_up 2: the region is down");
     r.min_up = 1;
-    select_regions(&svc, order_of(0, -1, 0, -1, 0, -1), false, &rng, &sel, NULL);
+    select_regions(&svc, order_of(0, -1, 0, -1, 0, -1), false, key, &sel, NULL);
     cr_assert_eq(sel.n, 1);
     cr_assert_not(select_member_ok(&r, false, 0, false), "the down member is not answered");
     cr_assert(select_member_ok(&r, false, 1, false));

@@ -92,7 +92,7 @@ static void setup(void)
         0, "%s", errs.n ? errs.lines[0] : "");
     zone_free(zone);
     qs = qstats_new(false);
-    ctx = (answer_ctx_t){.rng = 1, .count_set = 1, .qflow = &qs->flow[0]};
+    ctx = (answer_ctx_t){.count_set = 1, .qflow = &qs->flow[0]};
 }
 
 static void teardown(void)

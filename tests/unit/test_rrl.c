@@ -41,7 +41,7 @@ static answer_ctx_t limited_ctx(unsigned rate, unsigned slip)
     cfg.slip = slip;
     cfg.n_exempt = 0;
     return (answer_ctx_t){
-        .rng = 1, .clock = &clock_us, .rrl = rrl_new(&cfg, seed, &clock_us), .qflow = &counts};
+        .clock = &clock_us, .rrl = rrl_new(&cfg, seed, &clock_us), .qflow = &counts};
 }
 
 static struct sockaddr_storage addr_of(const char *text)
@@ -306,7 +306,7 @@ Test(rrl, exempt_networks_are_never_limited)
     rrl_config_default(&cfg);
     cfg.rate = 5;
     answer_ctx_t ctx = {
-        .rng = 1, .clock = &clock_us, .rrl = rrl_new(&cfg, seed, &clock_us), .qflow = &counts};
+        .clock = &clock_us, .rrl = rrl_new(&cfg, seed, &clock_us), .qflow = &counts};
     const char *www = "www.gslb.example.com";
     expect_tally(ask_n(&ctx, s, "127.0.0.1", www, LDNS_RR_TYPE_A, 50), 50, 0, 0,
                  "127.0.0.1: loopback is exempt by default");
@@ -359,7 +359,7 @@ Test(rrl, log_mode_answers_everything_and_counts_what_it_would_limit)
     cfg.n_exempt = 0;
     cfg.mode = RRL_LOG;
     answer_ctx_t ctx = {
-        .rng = 1, .clock = &clock_us, .rrl = rrl_new(&cfg, seed, &clock_us), .qflow = &counts};
+        .clock = &clock_us, .rrl = rrl_new(&cfg, seed, &clock_us), .qflow = &counts};
     expect_tally(ask_n(&ctx, s, "192.0.2.1", "www.gslb.example.com", LDNS_RR_TYPE_A, 30), 30, 0,
                  0, "log only: all answered");
     rrl_stats_t st;

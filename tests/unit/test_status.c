@@ -272,7 +272,7 @@ static void ask(const snapshot_t *s, unsigned set, const char *src_ip)
     struct sockaddr_storage from = {.ss_family = AF_INET};
     struct sockaddr_in *sin = (struct sockaddr_in *)&from;
     static qstats_flow_t counts;
-    answer_ctx_t ctx = {.rng = 1, .count_set = set, .qflow = &counts};
+    answer_ctx_t ctx = {.count_set = set, .qflow = &counts};
     size_t len = 12;
 
     memcpy(q + len, name, sizeof(name));
