@@ -493,6 +493,13 @@ def geodb_section(res, p, info, alone=False):
     return out
 
 
+# gslbd's RSS with the country-level world database when the city one was asked for (issue
+# 13, measured 2026-12-02: example zone, 1 s after start): what "at most 1.5x today's" is
+# against. gslbd has since kept its compiled trie out of the resident set and given large
+# blocks their own mappings, which took the country figure itself far lower.
+RSS_BEFORE_CITY_MIB = 37.0
+
+
 def geodb_targets(vals, lost, wrong):
     """The issue's targets for the city database, read off the runs."""
     def met(ok):
@@ -512,6 +519,11 @@ def geodb_targets(vals, lost, wrong):
         a, b = _med(city[key]), _med(country[key])
         if a is None or not b:
             continue
+        if key == "rss":
+            out.append("- %s <= 1.5 x gslbd's with the country database before the city one "
+                       "(%.0f MiB): %s (%.1f MiB, x%.2f)."
+                       % (label, RSS_BEFORE_CITY_MIB, met(a <= 1.5 * RSS_BEFORE_CITY_MIB), a,
+                          a / RSS_BEFORE_CITY_MIB))
         out.append("- %s <= 1.5 x gslbd with the country database: %s (%.1f vs %.1f MiB, "
                    "x%.2f)." % (label, met(a <= 1.5 * b), a, b, a / b)
                    + ("" if key == "rss" else " (the issue's target is the RSS; the peaks are "
