@@ -98,6 +98,20 @@ static inline void geo_addr_words(const uint8_t *addr, uint64_t *hi, uint64_t *l
     *lo = __builtin_bswap64(*lo);
 }
 
+/* An address of either family (4 or 16 bytes in network order) as two
+ * big-endian words, IPv4 in the top 32 bits of hi. */
+static inline void geo_addr_words_any(bool v6, const uint8_t *addr, uint64_t *hi, uint64_t *lo)
+{
+    if (v6) {
+        geo_addr_words(addr, hi, lo);
+    } else {
+        uint32_t w;
+        memcpy(&w, addr, 4);
+        *hi = (uint64_t)__builtin_bswap32(w) << 32;
+        *lo = 0;
+    }
+}
+
 /* Walk a trie with an address (4 or 16 bytes in network order). Returns the
  * leaf reached and sets *depth to the number of bits used (the prefix length
  * of the network that matched, in the address family's own bits). */
@@ -105,18 +119,12 @@ static inline uint32_t geo_trie_walk(const geo_trie_t *t, int v6, const uint8_t 
                                      unsigned *depth)
 {
     uint32_t ref = v6 ? t->root6 : t->root4;
-    uint64_t hi, lo = 0;
+    uint64_t hi, lo;
     unsigned d = 0;
 
     /* The address as big-endian words: each step shifts the next bit out of
      * the top, instead of indexing a byte and masking a bit. */
-    if (v6) {
-        geo_addr_words(addr, &hi, &lo);
-    } else {
-        uint32_t w;
-        memcpy(&w, addr, 4);
-        hi = (uint64_t)__builtin_bswap32(w) << 32;
-    }
+    geo_addr_words_any(v6, addr, &hi, &lo);
     for (; !(ref & GEO_LEAF) && d < 64; d++, hi <<= 1) {
         ref = t->nodes[ref].child[hi >> 63];
     }

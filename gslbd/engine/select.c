@@ -199,15 +199,11 @@ static uint64_t mix64(uint64_t x)
 
 uint64_t select_client_key(bool v6, const uint8_t *addr, unsigned prefix)
 {
-    uint64_t hi, lo = 0;
+    uint64_t hi, lo;
 
-    if (v6) {
-        geo_addr_words(addr, &hi, &lo);
-    } else {
-        uint32_t w;
-        memcpy(&w, addr, 4);
-        hi = (uint64_t)__builtin_bswap32(w) << 32;
-        prefix = prefix > 32 ? 32 : prefix;
+    geo_addr_words_any(v6, addr, &hi, &lo);
+    if (!v6 && prefix > 32) {
+        prefix = 32;
     }
     if (prefix <= 64) {
         hi = prefix == 0 ? 0 : hi & ~0ull << (64 - prefix);

@@ -69,7 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static uint8_t out[ENCODE_TCP_MAX];
     static qstats_flow_t counts; /* engine_reply() counts every query in a set */
     static answer_ctx_t ctx = {
-        .rng = 1, .cookie_secret = secret, .clock = &clock_us, .qflow = &counts};
+        .cookie_secret = secret, .clock = &clock_us, .qflow = &counts};
     const snapshot_t *s = fuzz_snapshot();
     struct sockaddr_storage src = {.ss_family = size % 2 ? AF_INET : AF_INET6};
 
