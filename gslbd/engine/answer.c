@@ -92,7 +92,8 @@ static bool answer_service(answer_ctx_t *ctx, const snapshot_t *s, const prepare
      * apart: computed once before them, they were kept on the stack. */
     if (ctx->trace == NULL && select_is_fast(svc, order, v6)) {
         select_first_region(order, &a->sel);
-        qstats_add(&s->count_sets[ctx->count_set][svc->count_base + order->e[0].region], 1);
+        a->counts = s->count_sets[ctx->count_set];
+        qstats_add(&a->counts[svc->count_base + order->e[0].region], 1);
         return true;
     }
     bool trace_why = ctx->trace != NULL && order->n <= sizeof(ctx->trace->why);
@@ -101,7 +102,8 @@ static bool answer_service(answer_ctx_t *ctx, const snapshot_t *s, const prepare
         trace_choice(ctx->trace, svc, order, a, cv6, from_ecs, addr, depth);
         ctx->trace->aaaa = v6;
     }
-    answer_count(s->count_sets[ctx->count_set] + svc->count_base, svc, &a->sel);
+    a->counts = s->count_sets[ctx->count_set];
+    answer_count(a->counts + svc->count_base, svc, &a->sel);
     return a->sel.mode != SELECT_MODE_SERVFAIL;
 }
 
