@@ -195,6 +195,26 @@ static double weighted_chance(const answer_trace_t *t, unsigned i)
     return total > 0 ? 100.0 * t->svc->regions[t->order->e[i].region]->weight / total : 0;
 }
 
+/* After "chosen": how a region with several addresses of the family
+ * answered asks them, in rotation and capped by max_addrs; nothing for one
+ * address. */
+static void rotation_text(const region_rt_t *r, bool aaaa, char *buf, size_t size)
+{
+    unsigned cnt = aaaa ? r->n6 : r->n4;
+
+    buf[0] = '\0';
+    if (cnt < 2) {
+        return;
+    }
+    if (r->max_addrs != 0 && r->max_addrs < cnt) {
+        snprintf(buf, size, " (%u %s addresses, %u per answer by max_addrs, rotating)", cnt,
+                 aaaa ? "IPv6" : "IPv4", (unsigned)r->max_addrs);
+    } else {
+        snprintf(buf, size, " (%u %s addresses, rotating: each answer starts one further on)", cnt,
+                 aaaa ? "IPv6" : "IPv4");
+    }
+}
+
 static void print_why(const answer_trace_t *t, unsigned i, FILE *out)
 {
     const region_rt_t *r = t->svc->regions[t->order->e[i].region];
@@ -207,10 +227,12 @@ static void print_why(const answer_trace_t *t, unsigned i, FILE *out)
     }
     switch (t->why[i]) {
     case SELECT_CHOSEN:
+        rotation_text(r, t->aaaa, buf, sizeof(buf));
         if (weighted) {
-            fprintf(out, "  chosen: drawn this time (chance %.0f%%)\n", weighted_chance(t, i));
+            fprintf(out, "  chosen: drawn this time (chance %.0f%%)%s\n", weighted_chance(t, i),
+                    buf);
         } else {
-            fprintf(out, "  chosen\n");
+            fprintf(out, "  chosen%s\n", buf);
         }
         break;
     case SELECT_NOT_NEEDED:

@@ -240,7 +240,7 @@ Test(zone, example_loads)
     cr_expect_float_eq(z->regions[2].lat, 1.29, 1e-9);
     cr_expect_float_eq(z->regions[2].lon, 103.85, 1e-9);
     cr_expect_eq(z->regions[2].n_pool, 1);
-    cr_expect_eq(z->regions[2].mark.line, 53);
+    cr_expect_eq(z->regions[2].mark.line, 55);
     cr_expect_eq(z->regions[2].mark.col, 3);
 
     cr_assert_eq(z->n_services, 1);
