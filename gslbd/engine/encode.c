@@ -321,9 +321,7 @@ encode_error(const answer_t *a, const query_t *q, uint8_t *out, size_t max, cons
     return pos;
 }
 
-/* The records of the service's chosen regions: the addresses of the asked
- * family of their answerable members. Returns the records written, or
- * ENCODE_NOROOM when they do not fit in `room` bytes. */
+/* Records that do not fit: the response is truncated. */
 #define ENCODE_NOROOM (~0u)
 
 /* What every address record of one answer shares: the 12 bytes before the
@@ -405,6 +403,9 @@ encode_pool(const answer_t *a, const region_rt_t *r, bool v6, bool all, const en
     return n;
 }
 
+/* The records of the service's chosen regions: the addresses of the asked
+ * family of their answerable members. Returns the records written, or
+ * ENCODE_NOROOM when they do not fit in `room` bytes. */
 static unsigned encode_records(const answer_t *a, uint8_t *out, size_t pos, size_t room)
 {
     const prepared_t *p = a->prep;
