@@ -366,6 +366,29 @@ static unsigned rotate_start(const answer_t *a, const region_rt_t *r, bool v6, u
     return (unsigned)at;
 }
 
+/* `take` records of the family's addresses (`alen` bytes each: a constant
+ * where it is inlined) from member k on, every one of them answerable,
+ * wrapping around after the last of `cnt`. The head is held in locals:
+ * `out` may alias anything, so read through rr it would be loaded again for
+ * every record. */
+static inline void put_lap(uint8_t *out, const encode_rr_t *rr, const uint8_t *addrs, unsigned k,
+                           unsigned cnt, unsigned take, unsigned alen)
+{
+    const uint8_t *p = addrs + k * alen, *last = addrs + cnt * alen;
+    uint64_t h0;
+    uint32_t h1;
+
+    memcpy(&h0, rr->head, 8);
+    memcpy(&h1, rr->head + 8, 4);
+    for (uint8_t *end = out + take * (12 + alen); out < end; out += 12 + alen) {
+        memcpy(out, &h0, 8);
+        memcpy(out + 8, &h1, 4);
+        memcpy(out + 12, p, alen);
+        p += alen;
+        p = p == last ? addrs : p;
+    }
+}
+
 /* A region with several addresses of the family: max_addrs (or all) of its
  * answerable members, in their listed order, from the rotation's start on,
  * wrapping around. Out of line: the common pools of one address per family
@@ -374,28 +397,38 @@ static unsigned __attribute__((noinline))
 encode_pool(const answer_t *a, const region_rt_t *r, bool v6, bool all, const encode_rr_t *rr,
             uint8_t *out, size_t room)
 {
-    unsigned cnt = v6 ? r->n6 : r->n4, up = 0, k = 0, n = 0;
+    unsigned cnt = v6 ? r->n6 : r->n4, up = cnt, k = 0, n = 0;
     const uint8_t *addrs = v6 ? r->v6 : r->v4;
 
-    for (unsigned i = 0; i < cnt; i++) {
-        up += member_answered(r, v6, i, all);
+    for (unsigned i = 0; i < cnt && !all; i++) {
+        up -= !member_answered(r, v6, i, false);
     }
     if (up == 0) {
         return 0;
     }
     unsigned take = r->max_addrs != 0 && r->max_addrs < up ? r->max_addrs : up;
-    /* The member at the start: the rotation's start-th answerable one. */
-    for (unsigned skip = rotate_start(a, r, v6, up);; k++) {
-        if (member_answered(r, v6, k, all) && skip-- == 0) {
-            break;
-        }
-    }
+    unsigned start = rotate_start(a, r, v6, up);
     if ((size_t)take * (12 + rr->alen) > room) {
         return ENCODE_NOROOM;
     }
+    if (all) {
+        /* The case to be quick: every member up. */
+        if (v6) {
+            put_lap(out, rr, addrs, start, cnt, take, 16);
+        } else {
+            put_lap(out, rr, addrs, start, cnt, take, 4);
+        }
+        return take;
+    }
+    /* The member at the start: the start-th answerable one. */
+    for (;; k++) {
+        if (member_answered(r, v6, k, false) && start-- == 0) {
+            break;
+        }
+    }
     /* At most cnt steps: `take` answerable members lie within one lap. */
     for (unsigned step = 0; step < cnt && n < take; step++, k = k + 1 < cnt ? k + 1 : 0) {
-        if (member_answered(r, v6, k, all)) {
+        if (member_answered(r, v6, k, false)) {
             put_addr(out + n * (12 + rr->alen), rr, addrs + k * rr->alen);
             n++;
         }
