@@ -408,10 +408,10 @@ static void services_pool(ynode_doc_t *d, zone_region_t *r, const yaml_node_t *l
     free(items);
 }
 
-/* max_addrs caps the addresses of each family apart: 1 up to the larger
- * family's count (which caps nothing, but says so). More than that could
- * never cap anything, which is almost surely a mistake (a pool that shrank,
- * a typo), so it is an error rather than a silent no-op. */
+/* max_addrs caps the addresses of each family apart, from 1 up to the
+ * larger family's count (which caps nothing, but writes down the intent).
+ * More than that could never cap anything and is almost surely a mistake (a
+ * pool that shrank, a typo), so it is an error rather than a silent no-op. */
 static void services_max_addrs(ynode_doc_t *d, const zone_region_t *r, const yaml_node_t *node,
                                const char *ctx)
 {

@@ -195,9 +195,9 @@ static double weighted_chance(const answer_trace_t *t, unsigned i)
     return total > 0 ? 100.0 * t->svc->regions[t->order->e[i].region]->weight / total : 0;
 }
 
-/* After "chosen": how a region with several addresses of the family
- * answered asks them, in rotation and capped by max_addrs; nothing for one
- * address. */
+/* After "chosen": that a region with several addresses of the family asked
+ * answers them in rotation, and how many per answer max_addrs lets through;
+ * nothing for one address. */
 static void rotation_text(const region_rt_t *r, bool aaaa, char *buf, size_t size)
 {
     unsigned cnt = aaaa ? r->n6 : r->n4;
