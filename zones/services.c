@@ -210,7 +210,7 @@ void services_load_checks(ynode_doc_t *d, zone_t *zone, const yaml_node_t *map)
 
 /* ---- regions ---- */
 
-enum { RG_LOCATION, RG_WEIGHT, RG_BIAS, RG_POOL, RG_CHECK, RG_MIN_UP, RG_N };
+enum { RG_LOCATION, RG_WEIGHT, RG_BIAS, RG_POOL, RG_CHECK, RG_MIN_UP, RG_MAX_ADDRS, RG_N };
 
 static const schema_item_t services_region_items[RG_N] = {
     [RG_LOCATION] = {"location", SCHEMA_LIST, .required = true},
@@ -219,6 +219,8 @@ static const schema_item_t services_region_items[RG_N] = {
     [RG_POOL] = {"pool", SCHEMA_LIST, .required = true},
     [RG_CHECK] = {"check", SCHEMA_STR},
     [RG_MIN_UP] = {"min_up", SCHEMA_INT, .min = 1, .max = 1000000, .def = 1},
+    /* The default 0 (every address) is not a value one may write. */
+    [RG_MAX_ADDRS] = {"max_addrs", SCHEMA_INT, .min = 1, .max = 65535, .def = 0},
 };
 
 enum { PM_ADDRESS, PM_PROBE, PM_N };
@@ -406,6 +408,27 @@ static void services_pool(ynode_doc_t *d, zone_region_t *r, const yaml_node_t *l
     free(items);
 }
 
+/* max_addrs caps the addresses of each family apart, from 1 up to the
+ * larger family's count (which caps nothing, but writes down the intent).
+ * More than that could never cap anything and is almost surely a mistake (a
+ * pool that shrank, a typo), so it is an error rather than a silent no-op. */
+static void services_max_addrs(ynode_doc_t *d, const zone_region_t *r, const yaml_node_t *node,
+                               const char *ctx)
+{
+    size_t n4 = 0, n6 = 0;
+
+    for (size_t i = 0; i < r->n_pool; i++) {
+        *(r->pool[i].family == AF_INET ? &n4 : &n6) += 1;
+    }
+    size_t most = n4 > n6 ? n4 : n6;
+    if (r->max_addrs > most) {
+        schema_err(d, node, ctx,
+                   "max_addrs %u is more than the %zu addresses of the pool's larger family "
+                   "(%zu IPv4, %zu IPv6)",
+                   r->max_addrs, most, n4, n6);
+    }
+}
+
 static void services_region(ynode_doc_t *d, const zone_t *zone, zone_region_t *r,
                             const yaml_node_t *key, const yaml_node_t *map, const char *ctx)
 {
@@ -425,6 +448,10 @@ static void services_region(ynode_doc_t *d, const zone_t *zone, zone_region_t *r
         schema_err(d, v[RG_MIN_UP].node, ctx,
                    "min_up %u is more than the %zu addresses of the pool", r->min_up,
                    ynode_len(v[RG_POOL].node));
+    }
+    r->max_addrs = (unsigned)v[RG_MAX_ADDRS].num;
+    if (v[RG_MAX_ADDRS].ok && r->n_pool) {
+        services_max_addrs(d, r, v[RG_MAX_ADDRS].node, ctx);
     }
     if (v[RG_CHECK].ok) {
         r->check = zone_find_check(zone, v[RG_CHECK].str);

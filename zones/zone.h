@@ -75,6 +75,9 @@ typedef struct {
     size_t n_pool;
     int check;       /* index into zone_t.checks, -1 = none (always up) */
     unsigned min_up; /* members that must be up for the region to be up, default 1 */
+    /* `max_addrs`: at most this many addresses of a family per answer,
+     * rotating which ones; 0 (the default) answers every answerable one. */
+    unsigned max_addrs;
 } zone_region_t;
 
 typedef enum { POLICY_NEAREST, POLICY_WEIGHTED, POLICY_FAILOVER } zone_policy_t;

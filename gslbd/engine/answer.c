@@ -115,7 +115,8 @@ static bool answer_service(answer_ctx_t *ctx, const snapshot_t *s, const prepare
      * apart: computed once before them, they were kept on the stack. */
     if (ctx->trace == NULL && select_is_fast(svc, order, v6)) {
         select_first_region(order, &a->sel);
-        qstats_add(&s->count_sets[ctx->count_set][svc->count_base + order->e[0].region], 1);
+        a->counts = s->count_sets[ctx->count_set];
+        qstats_add(&a->counts[svc->count_base + order->e[0].region], 1);
         return true;
     }
     uint64_t key = 0;
@@ -138,7 +139,8 @@ static bool answer_service(answer_ctx_t *ctx, const snapshot_t *s, const prepare
         ctx->trace->keyed = !svc->plain;
         ctx->trace->key_prefix = prefix;
     }
-    answer_count(s->count_sets[ctx->count_set] + svc->count_base, svc, &a->sel);
+    a->counts = s->count_sets[ctx->count_set];
+    answer_count(a->counts + svc->count_base, svc, &a->sel);
     return a->sel.mode != SELECT_MODE_SERVFAIL;
 }
 

@@ -95,6 +95,9 @@ typedef struct {
      * for a reply that echoes no ECS (an extended RCODE). */
     unsigned scope;
     select_t sel; /* services: the regions chosen */
+    /* Services: this thread's count set in the snapshot (snapshot.h), whose
+     * rotation counters encode_answer() advances; NULL: no rotation. */
+    _Atomic uint64_t *counts;
     /* Set only when the query has a COOKIE option (q->cookie_len != 0),
      * copied here because a UDP reply is written over its query. */
     uint8_t cookie_state;      /* answer_cookie_t */

@@ -321,51 +321,166 @@ encode_error(const answer_t *a, const query_t *q, uint8_t *out, size_t max, cons
     return pos;
 }
 
+/* Records that do not fit: the response is truncated. */
+#define ENCODE_NOROOM (~0u)
+
+/* What every address record of one answer shares: the 12 bytes before the
+ * address (owner pointer, type, class, TTL, RDLENGTH), and the address's
+ * length. */
+typedef struct {
+    uint8_t head[12];
+    unsigned alen;
+} encode_rr_t;
+
+static inline void put_addr(uint8_t *out, const encode_rr_t *rr, const uint8_t *addr)
+{
+    memcpy(out, rr->head, 12);
+    if (rr->alen == 16) {
+        memcpy(out + 12, addr, 16);
+    } else {
+        memcpy(out + 12, addr, 4);
+    }
+}
+
+/* Whether member k of the family may be answered: all of them when `all`. */
+static inline bool member_answered(const region_rt_t *r, bool v6, unsigned k, bool all)
+{
+    return all || healthdb_member_up(v6 ? r->s6[k] : r->s4[k]);
+}
+
+/* Where this answer starts in the `up` answerable members, from this
+ * thread's rotation counter of the region's family, which moves one on: so
+ * over any `up` answers in a row each member is first once. A counter past
+ * `up` (members went down since) starts again at 0. No counters (a->counts
+ * NULL): no rotation. */
+static unsigned rotate_start(const answer_t *a, const region_rt_t *r, bool v6, unsigned up)
+{
+    if (a->counts == NULL) {
+        return 0;
+    }
+    _Atomic uint64_t *c = &a->counts[r->rot + v6];
+    /* Only this thread writes it: a relaxed load and store, as qstats_add. */
+    uint64_t at = atomic_load_explicit(c, memory_order_relaxed);
+    at = at < up ? at : 0;
+    atomic_store_explicit(c, at + 1, memory_order_relaxed);
+    return (unsigned)at;
+}
+
+/* `take` records of the family's addresses (`alen` bytes each: a constant
+ * where it is inlined) from member k on, every one of them answerable,
+ * wrapping around after the last of `cnt`. The head is held in locals:
+ * `out` may alias anything, so read through rr it would be loaded again for
+ * every record. */
+static inline void put_lap(uint8_t *out, const encode_rr_t *rr, const uint8_t *addrs, unsigned k,
+                           unsigned cnt, unsigned take, unsigned alen)
+{
+    const uint8_t *p = addrs + k * alen, *last = addrs + cnt * alen;
+    uint64_t h0;
+    uint32_t h1;
+
+    memcpy(&h0, rr->head, 8);
+    memcpy(&h1, rr->head + 8, 4);
+    for (uint8_t *end = out + take * (12 + alen); out < end; out += 12 + alen) {
+        memcpy(out, &h0, 8);
+        memcpy(out + 8, &h1, 4);
+        memcpy(out + 12, p, alen);
+        p += alen;
+        p = p == last ? addrs : p;
+    }
+}
+
+/* A region with several addresses of the family: max_addrs (or all) of its
+ * answerable members, in their listed order, from the rotation's start on,
+ * wrapping around. Out of line: the common pools of one address per family
+ * pay nothing for it. */
+static unsigned __attribute__((noinline))
+encode_pool(const answer_t *a, const region_rt_t *r, bool v6, bool all, const encode_rr_t *rr,
+            uint8_t *out, size_t room)
+{
+    unsigned cnt = v6 ? r->n6 : r->n4, up = cnt, k = 0, n = 0;
+    const uint8_t *addrs = v6 ? r->v6 : r->v4;
+
+    for (unsigned i = 0; i < cnt && !all; i++) {
+        up -= !member_answered(r, v6, i, false);
+    }
+    if (up == 0) {
+        return 0;
+    }
+    unsigned take = r->max_addrs != 0 && r->max_addrs < up ? r->max_addrs : up;
+    unsigned start = rotate_start(a, r, v6, up);
+    if ((size_t)take * (12 + rr->alen) > room) {
+        return ENCODE_NOROOM;
+    }
+    if (all) {
+        /* The case to be quick: every member up. */
+        if (v6) {
+            put_lap(out, rr, addrs, start, cnt, take, 16);
+        } else {
+            put_lap(out, rr, addrs, start, cnt, take, 4);
+        }
+        return take;
+    }
+    /* The member at the start: the start-th answerable one. */
+    for (;; k++) {
+        if (member_answered(r, v6, k, false) && start-- == 0) {
+            break;
+        }
+    }
+    /* At most cnt steps: `take` answerable members lie within one lap. */
+    for (unsigned step = 0; step < cnt && n < take; step++, k = k + 1 < cnt ? k + 1 : 0) {
+        if (member_answered(r, v6, k, false)) {
+            put_addr(out + n * (12 + rr->alen), rr, addrs + k * rr->alen);
+            n++;
+        }
+    }
+    return n;
+}
+
 /* The records of the service's chosen regions: the addresses of the asked
  * family of their answerable members. Returns the records written, or
  * ENCODE_NOROOM when they do not fit in `room` bytes. */
-#define ENCODE_NOROOM (~0u)
-
 static unsigned encode_records(const answer_t *a, uint8_t *out, size_t pos, size_t room)
 {
     const prepared_t *p = a->prep;
     const svc_rt_t *svc = p->svc;
     const select_t *sel = &a->sel;
     bool v6 = p->svc_type == LDNS_RR_TYPE_AAAA;
-    unsigned alen = v6 ? 16 : 4, n = 0;
+    unsigned n = 0;
+    encode_rr_t rr = {.alen = v6 ? 16 : 4};
 
     /* Every record has the same owner (a pointer to the service's name),
      * type, class, TTL and RDLENGTH: build those 12 bytes once. */
     uint32_t ttl = sel->degraded && svc->min_ttl < svc->ttl ? svc->min_ttl : svc->ttl;
-    uint8_t rr[12];
-    wr16(rr, 0xc000 | p->svc_owner);
-    wr16(rr + 2, p->svc_type);
-    wr16(rr + 4, LDNS_RR_CLASS_IN);
-    wr32(rr + 6, ttl);
-    wr16(rr + 10, alen);
+    wr16(rr.head, 0xc000 | p->svc_owner);
+    wr16(rr.head + 2, p->svc_type);
+    wr16(rr.head + 4, LDNS_RR_CLASS_IN);
+    wr32(rr.head + 6, ttl);
+    wr16(rr.head + 10, rr.alen);
     for (unsigned i = 0; i < sel->n; i++) {
         const region_rt_t *r = svc->regions[sel->region[i]];
         unsigned cnt = v6 ? r->n6 : r->n4;
-        const uint8_t *addrs = v6 ? r->v6 : r->v4;
         bool all =
             sel->failed_open || (select_region_status(r) & (v6 ? REGION_ALL6 : REGION_ALL4)) != 0;
-        for (unsigned k = 0; k < cnt; k++) {
-            if (!all && !healthdb_member_up(v6 ? r->s6[k] : r->s4[k])) {
-                continue;
-            }
-            if (12 + alen > room) {
+        if (cnt > 1) {
+            unsigned got = encode_pool(a, r, v6, all, &rr, out + pos, room);
+            if (got == ENCODE_NOROOM) {
                 return ENCODE_NOROOM;
             }
-            memcpy(out + pos, rr, 12);
-            if (v6) {
-                memcpy(out + pos + 12, addrs + k * 16, 16);
-            } else {
-                memcpy(out + pos + 12, addrs + k * 4, 4);
-            }
-            pos += 12 + alen;
-            room -= 12 + alen;
-            n++;
+            pos += got * (12 + rr.alen);
+            room -= got * (12 + rr.alen);
+            n += got;
+            continue;
         }
+        if (cnt == 0 || !member_answered(r, v6, 0, all)) {
+            continue;
+        }
+        if (12 + rr.alen > room) {
+            return ENCODE_NOROOM;
+        }
+        put_addr(out + pos, &rr, v6 ? r->v6 : r->v4);
+        pos += 12 + rr.alen;
+        room -= 12 + rr.alen;
+        n++;
     }
     return n;
 }

@@ -196,6 +196,26 @@ static double weighted_share(const answer_trace_t *t, unsigned i)
     return total > 0 ? 100.0 * t->svc->regions[t->order->e[i].region]->weight / total : 0;
 }
 
+/* After "chosen": that a region with several addresses of the family asked
+ * answers them in rotation, and how many per answer max_addrs lets through;
+ * nothing for one address. */
+static void rotation_text(const region_rt_t *r, bool aaaa, char *buf, size_t size)
+{
+    unsigned cnt = aaaa ? r->n6 : r->n4;
+
+    buf[0] = '\0';
+    if (cnt < 2) {
+        return;
+    }
+    if (r->max_addrs != 0 && r->max_addrs < cnt) {
+        snprintf(buf, size, " (%u %s addresses, %u per answer by max_addrs, rotating)", cnt,
+                 aaaa ? "IPv6" : "IPv4", (unsigned)r->max_addrs);
+    } else {
+        snprintf(buf, size, " (%u %s addresses, rotating: each answer starts one further on)", cnt,
+                 aaaa ? "IPv6" : "IPv4");
+    }
+}
+
 static void print_why(const answer_trace_t *t, unsigned i, FILE *out)
 {
     const region_rt_t *r = t->svc->regions[t->order->e[i].region];
@@ -208,11 +228,12 @@ static void print_why(const answer_trace_t *t, unsigned i, FILE *out)
     }
     switch (t->why[i]) {
     case SELECT_CHOSEN:
+        rotation_text(r, t->aaaa, buf, sizeof(buf));
         if (weighted) {
-            fprintf(out, "  chosen: this network's (share %.0f%% of networks)\n",
-                    weighted_share(t, i));
+            fprintf(out, "  chosen: this network's (share %.0f%% of networks)%s\n",
+                    weighted_share(t, i), buf);
         } else {
-            fprintf(out, "  chosen\n");
+            fprintf(out, "  chosen%s\n", buf);
         }
         break;
     case SELECT_NOT_NEEDED:

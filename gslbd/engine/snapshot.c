@@ -614,6 +614,9 @@ static region_rt_t *build_region(build_t *b, size_t z, const zone_region_t *zreg
     r->lon = zreg->lon;
     r->bias = zreg->bias;
     r->min_up = (uint16_t)(zreg->min_up ? zreg->min_up : 1);
+    r->max_addrs = (uint16_t)zreg->max_addrs;
+    r->rot = (uint32_t)b->n_counts;
+    b->n_counts += 2; /* per thread, like the answer counters: no line shared between cores */
     r->checked = zreg->check >= 0;
     if (b->health != NULL) {
         build_bind(b, &r->slot, zname, r->name, NULL, 0);

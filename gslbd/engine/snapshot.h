@@ -40,6 +40,11 @@ typedef struct {
     uint16_t min_up;                        /* members that must be up for the region to be */
     bool checked;                           /* its members have a health check */
     const _Atomic bool *waiting;            /* healthdb_waiting(), or NULL */
+    uint16_t max_addrs;                     /* addresses of a family per answer; 0: all */
+    /* Its rotation counters in each count set (see snapshot_t): at rot for
+     * its IPv4 addresses, rot + 1 for IPv6. A thread's counter is where its
+     * next answer starts in the family's answerable members (encode.c). */
+    uint32_t rot;
     /* What the slots say, cached per health generation by select.c (both
      * NULL: no cache, work it out every time). The one mutable word of a
      * snapshot: worker threads may store to it concurrently, each the same
@@ -149,11 +154,13 @@ typedef struct {
     snapshot_bind_t *binds; /* health slots still to attach (snapshot_attach_health()) */
     size_t n_binds;
     /* Answer counters: how often each service's answers held each of its
-     * regions. One set of n_counts per thread that answers, so that no two
-     * threads write one cache line: the query path adds to its own set with
-     * a relaxed load and store, no read-modify-write atomic, and whoever sums
-     * them (gslbd's main loop, stats.h) reads every set. Set 0 is scratch
-     * for callers that are no worker (--explain, tests): never summed. */
+     * regions, and among them each region's two rotation counters
+     * (region_rt_t.rot). One set of n_counts per thread that answers, so
+     * that no two threads write one cache line: the query path adds to its
+     * own set with a relaxed load and store, no read-modify-write atomic,
+     * and whoever sums them (gslbd's main loop, stats.h) reads every set.
+     * Set 0 is scratch for callers that are no worker (--explain, tests):
+     * never summed. */
     size_t n_counts;
     unsigned n_count_sets;
     _Atomic uint64_t *const *count_sets; /* n_count_sets pointers to n_counts counters */

@@ -396,6 +396,9 @@ static void text_region(const zone_rt_t *zr, const region_rt_t *r, const status_
     if (rep.weight != r->weight) {
         fprintf(out, " (answered as %u)", rep.weight);
     }
+    if (r->max_addrs != 0) {
+        fprintf(out, "; max_addrs %u", (unsigned)r->max_addrs);
+    }
     fputc('\n', out);
     for (unsigned k = 0; k < (unsigned)r->n4 + r->n6; k++) {
         text_member(r, k, env, out);
@@ -601,6 +604,9 @@ static void json_region(json_t *j, const region_rt_t *r, const status_env_t *env
     json_uint(j, "weight", r->weight);
     json_uint(j, "effective_weight", rep.weight);
     json_uint(j, "min_up", r->min_up);
+    if (r->max_addrs != 0) {
+        json_uint(j, "max_addrs", r->max_addrs); /* absent: every address */
+    }
     json_bool(j, "checked", r->checked);
     json_bool(j, "waiting_for_healthd", rep.unsure);
     json_uint(j, "members_known_up", rep.n[SELECT_MEMBER_UP] + rep.n[SELECT_MEMBER_FORCED_UP]);

@@ -26,8 +26,8 @@
  *   old_serial, errors: [lines]} or null; regions: [{name, state: up|unknown|
  *   down|drained|forced-up|forced-down, why, override: auto|drain|down|up,
  *   lat, lon (degrees, its location), weight, effective_weight, min_up,
- *   checked, waiting_for_healthd, members_known_up, members_counted_up,
- *   members: [{address, state: up|
+ *   max_addrs (only where the zone sets it), checked, waiting_for_healthd,
+ *   members_known_up, members_counted_up, members: [{address, state: up|
  *   unknown|down|forced-up|forced-down|drained, health: up|down|unknown,
  *   override, reason, since_s, reported_s, source, source_heard_s}]}];
  * services: [{name, policy, answers_per_query, window_s, answers, no_region,

@@ -243,7 +243,7 @@ Test(zone, example_loads)
     cr_expect_float_eq(z->regions[3].lat, 1.29, 1e-9);
     cr_expect_float_eq(z->regions[3].lon, 103.85, 1e-9);
     cr_expect_eq(z->regions[3].n_pool, 1);
-    cr_expect_eq(z->regions[3].mark.line, 58);
+    cr_expect_eq(z->regions[3].mark.line, 60);
     cr_expect_eq(z->regions[3].mark.col, 3);
 
     cr_assert_eq(z->n_services, 1);
@@ -427,7 +427,8 @@ static const error_case_t records_cases[] = {
 
 static const error_case_t gslb_cases[] = {
     /* Region names travel in health reports (common/ctl.h): one token. */
-    {"region name with a space", HEAD "regions:\n  eu west: {location: [0, 0], pool: [192.0.2.1]}\n",
+    {"region name with a space",
+     HEAD "regions:\n  eu west: {location: [0, 0], pool: [192.0.2.1]}\n",
      "t.yaml:5:3: error: region 'eu west': a region name is letters, digits, '-', '_' and '.' "
      "(it travels in health reports and gslbctl commands)"},
     {"region weight out of range",
@@ -474,6 +475,20 @@ static const error_case_t gslb_cases[] = {
     {"min_up above the pool size",
      HEAD "regions:\n  x: {location: [0, 0], pool: [192.0.2.1], min_up: 2}\n",
      "t.yaml:5:52: error: region 'x': min_up 2 is more than the 1 addresses of the pool"},
+    {"max_addrs 0",
+     HEAD "regions:\n  x: {location: [0, 0], pool: [192.0.2.1, 192.0.2.2], max_addrs: 0}\n",
+     "t.yaml:5:66: error: region 'x': max_addrs 0 out of range 1..65535"},
+    {"max_addrs negative",
+     HEAD "regions:\n  x: {location: [0, 0], pool: [192.0.2.1, 192.0.2.2], max_addrs: -1}\n",
+     "t.yaml:5:66: error: region 'x': max_addrs -1 out of range 1..65535"},
+    {"max_addrs not an integer",
+     HEAD "regions:\n  x: {location: [0, 0], pool: [192.0.2.1, 192.0.2.2], max_addrs: two}\n",
+     "t.yaml:5:66: error: region 'x': 'max_addrs' must be an integer, got 'two'"},
+    {"max_addrs above the larger family",
+     HEAD "regions:\n  x: {location: [0, 0], pool: [192.0.2.1, 192.0.2.2, '2001:db8::1'], "
+          "max_addrs: 3}\n",
+     "t.yaml:5:81: error: region 'x': max_addrs 3 is more than the 2 addresses of the pool's "
+     "larger family (2 IPv4, 1 IPv6)"},
     {"undefined check",
      HEAD "regions:\n  eu-west: {location: [0, 0], pool: [192.0.2.1], check: api}\n",
      "t.yaml:5:57: error: region 'eu-west': check 'api' is not defined"},
@@ -1238,6 +1253,7 @@ Test(zone, pool_probes_weights_and_policies)
                              "    location: [-33.9, 151.2]\n"
                              "    weight: 0\n"
                              "    min_up: 2\n"
+                             "    max_addrs: 2\n"
                              "    pool:\n"
                              "      - {address: 192.0.2.1, probe: '198.51.100.1:8080'}\n"
                              "      - {address: '2001:db8::1', probe: '[2001:db8::2]:8443'}\n"
@@ -1253,13 +1269,15 @@ Test(zone, pool_probes_weights_and_policies)
     cr_expect_float_eq(z->regions[0].lat, -33.9, 1e-9);
     cr_expect_eq(z->regions[0].weight, 0);
     cr_expect_eq(z->regions[0].min_up, 2);
+    cr_expect_eq(z->regions[0].max_addrs, 2, "as many as the larger family is allowed");
+    cr_expect_eq(z->regions[1].max_addrs, 0, "default: every address");
     cr_expect_eq(z->regions[0].check, -1);
     cr_assert_eq(z->regions[0].n_pool, 3);
     m = &z->regions[0].pool[0];
     cr_expect_eq(m->probe_family, AF_INET);
     cr_expect_eq(memcmp(m->probe_addr, "\xc6\x33\x64\x01", 4), 0);
     cr_expect_eq(m->probe_port, 8080);
-    cr_expect_eq(m->mark.line, 10);
+    cr_expect_eq(m->mark.line, 11);
     cr_expect_eq(m->mark.col, 9);
     m = &z->regions[0].pool[1];
     cr_expect_eq(m->family, AF_INET6);
@@ -1753,8 +1771,8 @@ static char *many_regions_zone(int n)
 
     len += (size_t)snprintf(y + len, cap - len, "%sregions:\n", HEAD);
     for (int i = 0; i < n; i++) {
-        len += (size_t)snprintf(y + len, cap - len, "  r%d: {location: [0, 0], pool: [192.0.2.1]}\n",
-                                i);
+        len += (size_t)snprintf(y + len, cap - len,
+                                "  r%d: {location: [0, 0], pool: [192.0.2.1]}\n", i);
     }
     len += (size_t)snprintf(y + len, cap - len, "services:\n  www: {regions: [");
     for (int i = 0; i < n; i++) {
@@ -1798,8 +1816,7 @@ static const error_case_t cname_loop_cases[] = {
     {"a chain into a loop reports the loop only",
      HEAD "records:\n  www: {CNAME: x}\n  x: {CNAME: y}\n  y: {CNAME: x}\n",
      "t.yaml:6:7: error: records 'x': CNAME loop: x -> y -> x"},
-    {"two separate loops",
-     HEAD "records:\n  a: {CNAME: b}\n  b: {CNAME: a}\n  c: {CNAME: c}\n",
+    {"two separate loops", HEAD "records:\n  a: {CNAME: b}\n  b: {CNAME: a}\n  c: {CNAME: c}\n",
      "t.yaml:5:7: error: records 'a': CNAME loop: a -> b -> a\n"
      "t.yaml:7:7: error: records 'c': CNAME loop: c -> c"},
 };
@@ -1907,8 +1924,7 @@ Test(zone, nesting_depth_is_bounded)
     DEADLINE(10);
     char *y = nested("x: ", ZONE_DEPTH_MAX - 1); /* the top-level mapping is the first level */
 
-    expect_errors("as deep as allowed", y,
-                  "t.yaml:4:1: error: unknown key 'x' at top level");
+    expect_errors("as deep as allowed", y, "t.yaml:4:1: error: unknown key 'x' at top level");
     free(y);
     y = nested("x: ", ZONE_DEPTH_MAX);
     expect_errors("one level too deep", y,
