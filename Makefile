@@ -336,6 +336,13 @@ bench-healthd: deps
 	@$(MAKE) --no-print-directory all
 	QUICK=$(QUICK) bench/healthd-scale
 
+# Issue 14's load-steering simulation (a model of the design, not a test):
+# writes docs/steering-sim.png and docs/steering-sim.md, and fails when the
+# design's claims do not hold. Needs only python3-matplotlib (tools/deps.sh sim).
+sim:
+	@tools/deps.sh sim
+	/usr/bin/python3 sim/steering.py
+
 test: deps-test
 	@$(MAKE) --no-print-directory all bin/unit-tests $(FUZZ_TARGETS:%=bin/replay-%)
 	tools/run-tests.sh
@@ -385,6 +392,6 @@ format-check:
 clean:
 	rm -rf $(BUILD) build-fuzz build-analyze bin geo/world.mmdb geo/world-country.mmdb
 
-.PHONY: all tools deps deps-demo deps-test test unit demo fuzz bench bench-healthd format format-check \
+.PHONY: all tools deps deps-demo deps-test test unit sim demo fuzz bench bench-healthd format format-check \
         clean layers objects analyze man-lint units install uninstall FORCE
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -248,6 +248,7 @@ def run(world, answer, control, step=STEP, peak=SURGE_FACTOR, stale_win=STALE):
         "shares": shares,
         "changes": state["changes"],
         "moved": moved.mean(),
+        "moved_mask": moved,
         "flips": flips,
     }
 
@@ -387,10 +388,10 @@ def summarise(world, results, checks, rows):
         "| shed-share reversals |",
         "|---|---|---|---|---|---|",
     ]
-    for name, res in results:
+    for (name, res), (_, _, control) in zip(results, POLICIES):
         for r, rn in enumerate(names):
             u = res["util"][:, r]
-            rev = reversals(res["changes"][r]) if res["changes"] else None
+            rev = reversals(res["changes"][r]) if control is not None else None
             lines.append(
                 f"| {name} | {rn} | {u.max():.2f} | {int((u > 1.0).sum())} | {crossings(u)} "
                 f"| {'-' if rev is None else rev} |"
@@ -433,6 +434,20 @@ def check(world, results):
     exc = [crossings(naive["util"][:, r]) for r in range(len(world["names"]))]
     out.append(
         (max(exc) >= 3, f"naive least-loaded swings over capacity repeatedly: excursions {exc}")
+    )
+    # Sticky: whoever moved away from eu-west had a quantile under its largest
+    # share, so a second surge would move the same networks again.
+    home = world["home"] == SURGED
+    away = shed["moved_mask"] & home
+    top = shed["shares"][:, SURGED].max()
+    others = int(np.count_nonzero(shed["moved_mask"] & ~home))
+    sticky = bool(np.all(world["quant"][away, SURGED] < top)) and others == 0
+    out.append(
+        (
+            sticky,
+            f"only eu-west networks ranked under its largest share ({top:.2f}) moved: "
+            f"{int(away.sum())} of its {int(home.sum())}, and {others} of other regions",
+        )
     )
     geo_over = int((geo["util"][:, SURGED] > 1.0).sum())
     out.append((geo_over > 0, f"plain geo overloads the surged region: {geo_over} s over"))

@@ -2,7 +2,7 @@
 # Install the Debian packages gslb needs, when missing: quiet and fast when
 # everything is there; needs root (or sudo) otherwise.
 #
-# Usage: tools/deps.sh [build|demo|test|analyze]
+# Usage: tools/deps.sh [build|demo|test|analyze|sim]
 #   build    what `make` and `make install` need: compiler, libraries, and
 #            the data and Perl writer the built-in world database is made from
 #   demo     build + what `make demo` runs: nginx, dig, curl, python3
@@ -11,6 +11,8 @@
 #            systemd-analyze, ...): what `make test` needs
 #   analyze  build + the static analysers (`make analyze`; the analysis
 #            compiles every file, so it needs the libraries too)
+#   sim      what `make sim` runs: python3 with matplotlib (and numpy);
+#            nothing else, as the simulation builds nothing
 # Each set is a list below; a package goes in the first set that needs it.
 set -eu
 
@@ -41,14 +43,17 @@ DEMO="nginx dnsutils curl procps"
 TEST="libcriterion-dev python3-dnspython dnsperf valgrind zonemaster-cli dnsviz openssl
 iproute2 util-linux systemd ldnsutils mmdb-bin mandoc man-db groff-base chromium gdnsd"
 ANALYZE="cppcheck clang clang-tools"
+# sim/steering.py, issue 14's load-steering simulation: numpy comes with it.
+SIM="python3 python3-matplotlib"
 
 case "${1:-test}" in
 build) PKGS="$BUILD" ;;
 demo) PKGS="$BUILD $DEMO" ;;
 test) PKGS="$BUILD $DEMO $TEST" ;;
 analyze) PKGS="$BUILD $ANALYZE" ;;
+sim) PKGS="$SIM" ;;
 *)
-    echo "usage: tools/deps.sh [build|demo|test|analyze]" >&2
+    echo "usage: tools/deps.sh [build|demo|test|analyze|sim]" >&2
     exit 2
     ;;
 esac
