@@ -310,7 +310,7 @@ def plot(path, world, results):
             cap = int(world["cap"][r])
             ax.plot(t, res["util"][:, r], lw=0.9, color=colours[r], label=f"{rn} ({cap} req/s)")
         ax.axhline(1.0, color="red", lw=1.0, ls="--", label="capacity")
-        ax.axhline(HIGH, color="grey", lw=0.6, ls=":")
+        ax.axhline(HIGH, color="grey", lw=0.6, ls=":", label="shed.high, shed.low")
         ax.axhline(LOW, color="grey", lw=0.6, ls=":")
         ax.axvspan(SURGE_RAMP[0], SURGE_END, color="red", alpha=0.06, label="eu-west surge")
         ax.axvspan(STALE[0], STALE[1], color="grey", alpha=0.15, label="figures stale")
