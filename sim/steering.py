@@ -371,7 +371,7 @@ def summarise(world, results, checks, rows):
         f"- {NETWORKS} client networks (IPv4 /24s) on a plane round {len(names)} regions, "
         "each with its regions in order of distance and a Pareto request rate "
         f"(largest network {world['rate'].max():.0f} req/s).",
-        f"- Regions and capacities: "
+        "- Regions and capacities: "
         + ", ".join(f"{n} {int(c)} req/s" for n, c in zip(names, world["cap"]))
         + "; base utilisation about 0.5.",
         f"- eu-west's clients surge from t={SURGE_RAMP[0]} s to {SURGE_FACTOR}x their demand "
