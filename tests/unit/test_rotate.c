@@ -101,7 +101,7 @@ static unsigned ask(answer_ctx_t *ctx, const fixture_t *fx, const char *name, ld
 
 static answer_ctx_t thread_ctx(unsigned set)
 {
-    return (answer_ctx_t){.rng = 1, .qflow = &rot_counts, .count_set = set};
+    return (answer_ctx_t){.qflow = &rot_counts, .count_set = set};
 }
 
 /* Each answer starts one further on in the listed order, wrapping. */
