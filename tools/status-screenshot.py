@@ -14,7 +14,7 @@ it about N seconds (default 100) of traffic and two events:
   and --http, and healthd probing the backends and reporting to gslbd;
 - a steady trickle of A queries (about 35 a second, bounded in count and time) with EDNS
   Client Subnet from London (81.2.69.0/24), the United States (3.80.0.0/16) and
-  Singapore (1.21.224.0/24), so www's answers split between the three regions;
+  Singapore (165.21.83.0/24), so www's answers split between the three regions;
 - at 40% of the time, `gslbctl drain eu-west`: London's share moves to us-east;
 - at 70%, ap-south's backend answers its health check 503: healthd reports the member
   down and Singapore's share moves too;
@@ -71,7 +71,7 @@ services:
 CLIENTS = [
     ("London", "81.2.69.0/24", "www", 12),
     ("the United States", "3.80.0.0/16", "www", 9),
-    ("Singapore", "1.21.224.0/24", "www", 6),
+    ("Singapore", "165.21.83.0/24", "www", 6),
     ("London", "81.2.69.0/24", "api", 4),
     ("the United States", "3.80.0.0/16", "api", 4),
 ]

@@ -43,7 +43,7 @@ RESYNC_LIMIT_MS = 1500
 STALE_LIMIT_MS = 3 * INTERVAL_MS + 2000
 
 LONDON = "81.2.69.0/24"
-SINGAPORE = "1.21.224.0/24"
+SINGAPORE = "165.21.83.0/24"  # DB-IP and IPFire both: Singapore
 US = "3.80.0.0/16"
 
 # The regions' answered addresses, as in the README's example zone.

@@ -69,7 +69,7 @@ records:
 """
 
 LOCATIONS = {"eu-west": (53.35, -6.26), "us-east": (39.04, -77.49), "ap-south": (1.29, 103.85)}
-LONDON, SINGAPORE, US = "81.2.69.0/24", "1.21.224.0/24", "3.80.0.0/16"
+LONDON, SINGAPORE, US = "81.2.69.0/24", "165.21.83.0/24", "3.80.0.0/16"
 AP_MEMBER = "203.0.113.10"
 
 # What the tests read from the page: one expression each, returning plain JSON.
