@@ -9,12 +9,13 @@ started (as tests/e2e/test_statuspage.py does) has one point to draw. This scrip
 it about N seconds (default 100) of traffic and two events:
 
 - on 127.0.0.1: one HTTP backend per region (the e2e harness's Backend), gslbd serving a
-  zone like the README's example (us-east, eu-west and ap-south at their locations,
-  `www` nearest over the three, `api` weighted over us-east and eu-west) with --control
+  zone like the README's example (us-east, us-west, eu-west and ap-south at their
+  locations, `www` nearest over the four, `api` weighted over us-east and eu-west) with --control
   and --http, and healthd probing the backends and reporting to gslbd;
 - a steady trickle of A queries (about 35 a second, bounded in count and time) with EDNS
-  Client Subnet from London (81.2.69.0/24), the United States (3.80.0.0/16) and
-  Singapore (165.21.83.0/24), so www's answers split between the three regions;
+  Client Subnet from London (81.2.69.0/24), Virginia (3.80.0.0/16), Mountain View
+  (8.8.8.0/24: us-west, by the city-level world database) and Singapore (165.21.83.0/24),
+  so www's answers split between the four regions;
 - at 40% of the time, `gslbctl drain eu-west`: London's share moves to us-east;
 - at 70%, ap-south's backend answers its health check 503: healthd reports the member
   down and Singapore's share moves too;
@@ -56,6 +57,8 @@ records:
 regions:
   us-east:  {{location: [39.04, -77.49], pool: [{{address: 192.0.2.10, probe: "127.0.0.1:{us}"}},
              {{address: "2001:db8:10::10", probe: "127.0.0.1:{us}"}}], check: web}}
+  us-west:  {{location: [45.84, -119.70], pool: [{{address: 192.0.2.20, probe: "127.0.0.1:{uw}"}},
+             {{address: "2001:db8:30::10", probe: "127.0.0.1:{uw}"}}], check: web}}
   eu-west:  {{location: [53.35, -6.26], pool: [{{address: 198.51.100.10, probe: "127.0.0.1:{eu}"}},
              {{address: "2001:db8:20::10", probe: "127.0.0.1:{eu}"}}], check: web}}
   ap-south: {{location: [1.29, 103.85], pool: [{{address: 203.0.113.10, probe: "127.0.0.1:{ap}"}}],
@@ -63,17 +66,18 @@ regions:
 checks:
   web: {{type: http, path: /health, expect: 200, interval: 1s, timeout: 500ms, rise: 2, fall: 2}}
 services:
-  www: {{regions: [us-east, eu-west, ap-south], policy: nearest, ttl: 30}}
+  www: {{regions: [us-east, us-west, eu-west, ap-south], policy: nearest, ttl: 30}}
   api: {{regions: [us-east, eu-west], policy: weighted, ttl: 30}}
 """
 
 # Who asks what, and how many times a second on average: (client, subnet, name, rate).
 CLIENTS = [
     ("London", "81.2.69.0/24", "www", 12),
-    ("the United States", "3.80.0.0/16", "www", 9),
+    ("Virginia", "3.80.0.0/16", "www", 6),
+    ("Mountain View", "8.8.8.0/24", "www", 4),
     ("Singapore", "165.21.83.0/24", "www", 6),
     ("London", "81.2.69.0/24", "api", 4),
-    ("the United States", "3.80.0.0/16", "api", 4),
+    ("Virginia", "3.80.0.0/16", "api", 4),
 ]
 TICK_S = 0.5         # the trickle is sent in bursts this far apart
 DRAIN_AT = 0.4       # of the time: gslbctl drain eu-west
@@ -164,7 +168,7 @@ def member_states(ctl):
 
 def start_all(t):
     """Backends, gslbd and healthd, all members up: (gslbd, gslbctl, http port, backends)."""
-    backends = {r: g.Backend(t, "backend-" + r) for r in ("us", "eu", "ap")}
+    backends = {r: g.Backend(t, "backend-" + r) for r in ("us", "uw", "eu", "ap")}
     for b in backends.values():
         t.start(b, "%s serves on 127.0.0.1:%d" % (b.name, b.port), bail=True)
     t.write("zones/gslb.example.com.yaml",
@@ -183,10 +187,10 @@ def start_all(t):
     t.start(hd, "healthd probes the backends and reports to gslbd", bail=True)
     ctl = g.Gslbctl(t, ctl_path)
 
-    w = g.until(lambda: member_states(ctl) == ["up"] * 5, 15, every=0.25)
+    w = g.until(lambda: member_states(ctl) == ["up"] * 7, 15, every=0.25)
     if not w:
-        t.bail("the 5 members are up", ctl.run("status").out)
-    t.ok("the 5 members are up (%.1f s)" % w.seconds)
+        t.bail("the 7 members are up", ctl.run("status").out)
+    t.ok("the 7 members are up (%.1f s)" % w.seconds)
     return srv, ctl, hport, backends
 
 
