@@ -97,22 +97,31 @@ static size_t build_query(const client_t *c, const ldns_rdf *name, uint16_t type
     return pos + 19 + abytes;
 }
 
+/* The network of `prefix` bits an address (4 or 16 bytes) is in, as text:
+ * the address with every bit past the prefix cleared. */
+static void net_text(bool v6, const uint8_t *addr, unsigned prefix, char net[INET6_ADDRSTRLEN])
+{
+    uint8_t masked[16] = {0};
+    unsigned len = v6 ? 16 : 4;
+
+    memcpy(masked, addr, len);
+    for (unsigned bit = prefix; bit < len * 8; bit++) {
+        masked[bit / 8] &= (uint8_t) ~(0x80 >> (bit % 8));
+    }
+    inet_ntop(v6 ? AF_INET6 : AF_INET, masked, net, INET6_ADDRSTRLEN);
+}
+
 static void print_location(const geo_db_t *db, const client_t *c, FILE *out)
 {
     char net[INET6_ADDRSTRLEN];
     unsigned depth;
-    uint8_t masked[16];
 
     if (db == NULL) {
         fprintf(out, "location:  none (no GeoIP database loaded)\n");
         return;
     }
     uint32_t leaf = geo_trie_walk(&db->trie, c->family == AF_INET6, c->addr, &depth);
-    memcpy(masked, c->addr, sizeof(masked));
-    for (unsigned bit = depth; bit < (c->family == AF_INET6 ? 128u : 32u); bit++) {
-        masked[bit / 8] &= (uint8_t) ~(0x80 >> (bit % 8));
-    }
-    inet_ntop(c->family, masked, net, sizeof(net));
+    net_text(c->family == AF_INET6, c->addr, depth, net);
     if (leaf == GEO_NONE) {
         fprintf(out, "location:  not in the database (network %s/%u of %s)\n", net, depth,
                 db->path);
@@ -278,13 +287,7 @@ static void print_order(const answer_trace_t *t, const geo_db_t *db, const clien
     }
     if (t->keyed) {
         char net[INET6_ADDRSTRLEN];
-        uint8_t cut[16] = {0};
-        unsigned bytes = t->key_prefix / 8, bits = t->key_prefix % 8;
-        memcpy(cut, t->addr, bytes);
-        if (bits != 0) {
-            cut[bytes] = (uint8_t)(t->addr[bytes] & (0xff00 >> bits));
-        }
-        inet_ntop(t->v6 ? AF_INET6 : AF_INET, cut, net, sizeof(net));
+        net_text(t->v6, t->addr, t->key_prefix, net);
         fprintf(out,
                 "hashed:    on %s/%u, with each eligible region's name (rendezvous hashing): "
                 "every query from this network, to every gslbd with this zone, gets the "
