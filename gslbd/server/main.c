@@ -123,8 +123,6 @@ typedef struct {
     status_t *status;      /* each zone file's last reload, and the report */
     http_t *http;          /* --http, or NULL */
     bool stopping;         /* SIGTERM: /healthz says 503 */
-    uint64_t geo_gen;      /* the database whose networks were counted, */
-    uint64_t geo_networks; /* ... and how many */
     stats_t *stats;        /* answer shares */
     uv_timer_t stats_tick; /* samples them */
 } gslbd_t;
@@ -775,20 +773,6 @@ static void stats_tick(uv_timer_t *t)
     stats_sample(g->stats, uv_now(g->loop));
 }
 
-/* Networks (prefixes that locate) in the database in use: counted once per
- * database, on the first scrape after it opened. */
-static uint64_t geo_networks(gslbd_t *g)
-{
-    if (g->db == NULL) {
-        return 0;
-    }
-    if (g->geo_gen != g->db->gen) {
-        g->geo_networks = geo_db_networks(g->db);
-        g->geo_gen = g->db->gen;
-    }
-    return g->geo_networks;
-}
-
 /* Whether gslbd is ready to serve: a zone is loaded and it is not stopping;
  * else why not. */
 static const char *not_ready(const gslbd_t *g)
@@ -826,7 +810,7 @@ static void write_metrics(gslbd_t *g, FILE *out)
                  NULL);
         prom_family(&p, "gslb_geoip_networks", PROM_GAUGE,
                     "Networks the GeoIP database in use locates, after equal neighbours merge.");
-        prom_u64(&p, "gslb_geoip_networks", geo_networks(g), "type", g->db->type, NULL);
+        prom_u64(&p, "gslb_geoip_networks", geo_db_networks(g->db), "type", g->db->type, NULL);
     }
     status_write_prom(g->status, &env, &p);
     qmetrics_write(&p, g->srv, g->stats, env.snap, env.now_ms);
