@@ -87,19 +87,33 @@ static int geoip_load(const char *path, const char *what, geo_db_t **db)
     return r;
 }
 
-/* The built-in world database: the first candidate that exists. */
-static int geoip_builtin(geo_db_t **db)
+/* Where the built-in world database is: the first candidate that exists,
+ * into `path`; or false, with every place looked in listed in `tried`. */
+static bool geoip_find(geoip_path_t path, char *tried, size_t size)
 {
     geoip_path_t paths[GEOIP_CANDIDATES];
-    size_t n = geoip_candidates(paths);
-    char tried[GEOIP_CANDIDATES * (PATH_MAX + 2)] = "";
-    size_t o = 0;
+    size_t n = geoip_candidates(paths), o = 0;
 
+    tried[0] = '\0';
     for (size_t i = 0; i < n; i++) {
         if (access(paths[i], F_OK) == 0) {
-            return geoip_load(paths[i], "the built-in world database", db);
+            memcpy(path, paths[i], sizeof(geoip_path_t));
+            return true;
         }
-        o += (size_t)snprintf(tried + o, sizeof(tried) - o, "%s%s", i ? ", " : "", paths[i]);
+        o += (size_t)snprintf(tried + o, size - o, "%s%s", i ? ", " : "", paths[i]);
+    }
+    return false;
+}
+
+#define GEOIP_TRIED_MAX (GEOIP_CANDIDATES * (PATH_MAX + 2))
+
+static int geoip_builtin(geo_db_t **db)
+{
+    geoip_path_t path;
+    char tried[GEOIP_TRIED_MAX];
+
+    if (geoip_find(path, tried, sizeof(tried))) {
+        return geoip_load(path, "the built-in world database", db);
     }
     log_err("no GeoIP database: the built-in world database is in none of %s; install it "
             "(make install), name a database with --geoip FILE, or start without placing "
@@ -110,21 +124,16 @@ static int geoip_builtin(geo_db_t **db)
 
 void geoip_describe_builtin(FILE *out)
 {
-    geoip_path_t paths[GEOIP_CANDIDATES];
-    size_t n = geoip_candidates(paths);
-    char desc[256];
+    geoip_path_t path;
+    char tried[GEOIP_TRIED_MAX], desc[256];
 
-    for (size_t i = 0; i < n; i++) {
-        if (access(paths[i], F_OK) == 0) {
-            if (geo_db_describe_file(paths[i], desc, sizeof(desc)) < 0) {
-                fprintf(out, "built-in world database %s: not a GeoIP database\n", paths[i]);
-            } else {
-                fprintf(out, "built-in world database %s: %s\n", paths[i], desc);
-            }
-            return;
-        }
+    if (!geoip_find(path, tried, sizeof(tried))) {
+        fprintf(out, "built-in world database: not installed (looked for %s)\n", tried);
+    } else if (geo_db_describe_file(path, desc, sizeof(desc)) < 0) {
+        fprintf(out, "built-in world database %s: not a GeoIP database\n", path);
+    } else {
+        fprintf(out, "built-in world database %s: %s\n", path, desc);
     }
-    fprintf(out, "built-in world database: not installed (looked for %s)\n", paths[n - 1]);
 }
 
 int geoip_open(const char *arg, geo_db_t **db)
