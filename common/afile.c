@@ -12,16 +12,17 @@
 
 #include "common/alloc.h"
 
-/* Write all of it, riding out short writes and interruptions. */
-static int afile_write_all(int fd, const char *p, size_t len)
+int afile_write_all(int fd, const void *data, size_t len)
 {
+    const char *p = data;
+
     while (len > 0) {
         ssize_t n = write(fd, p, len);
         if (n < 0 && errno == EINTR) {
             continue;
         }
-        if (n < 0) {
-            return -errno;
+        if (n <= 0) {
+            return n < 0 ? -errno : -ENOSPC; /* 0 for a non-empty write: no room */
         }
         p += n;
         len -= (size_t)n;

@@ -22,6 +22,11 @@
  * `mode`. Returns 0 or a negative errno (nothing is replaced then). */
 int afile_write(const char *path, const void *data, size_t len, mode_t mode) ATTR_WUR;
 
+/* Write all `len` bytes of `data` to `fd`, riding out short writes and
+ * interruptions (what afile_write() does; the GeoIP loader's spill file
+ * too). Returns 0 or a negative errno. */
+int afile_write_all(int fd, const void *data, size_t len) ATTR_WUR;
+
 /* Open `path` for reading, refusing a symbolic link. Returns the stream, or
  * NULL with errno set (ENOENT when there is no file, ELOOP for a link). */
 FILE *afile_open(const char *path);

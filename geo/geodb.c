@@ -30,6 +30,7 @@
 
 #include <maxminddb.h>
 
+#include "common/afile.h"
 #include "common/alloc.h"
 #include "common/errcode.h"
 #include "geo/countries.h"
@@ -363,24 +364,6 @@ static int spill_file(char *dir, size_t size)
     return fd;
 }
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-    const char *p = buf;
-
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return n < 0 ? -errno : -ENOSPC;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 static int read_all_at(int fd, void *buf, size_t len)
 {
     char *p = buf;
@@ -434,7 +417,7 @@ static bool spill_abandon(loader_t *L, int err)
 
 static void spill_flush(loader_t *L)
 {
-    int r = write_all(L->spill_fd, L->chunk, L->chunk_n * sizeof(*L->chunk));
+    int r = afile_write_all(L->spill_fd, L->chunk, L->chunk_n * sizeof(*L->chunk));
 
     if (r < 0) {
         if (!spill_abandon(L, r)) {
@@ -461,7 +444,7 @@ static void spill_end(loader_t *L)
         spill_flush(L);
     }
     if (L->spill_fd >= 0 && len > 0) {
-        if ((r = write_all(L->spill_fd, db->locs, len - nodes)) < 0) {
+        if ((r = afile_write_all(L->spill_fd, db->locs, len - nodes)) < 0) {
             L->status = spill_abandon(L, r) ? L->status : -1;
         } else if ((m = mmap(NULL, len, PROT_READ, MAP_SHARED, L->spill_fd, 0)) == MAP_FAILED) {
             L->status = spill_abandon(L, -errno) ? L->status : -1;
