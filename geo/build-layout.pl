@@ -47,12 +47,15 @@ my %TYPE_OF = (
     longitude    => 'double',
 );
 
-sub key_type {
-    my ($key) = @_;
-    my $type = $TYPE_OF{$key};
-    die "build-layout: no mmdb type for map key '$key'\n" unless defined $type;
+# The type of a map key in a layout's table, or die naming the layout.
+sub type_in {
+    my ( $table, $what, $key ) = @_;
+    my $type = $table->{$key};
+    die "build-layout: no mmdb type for ${what}map key '$key'\n" unless defined $type;
     return $type;
 }
+
+sub key_type { return type_in( \%TYPE_OF, '', @_ ) }
 
 # The same for the flat layout.
 my %FLAT_TYPE_OF = (
@@ -61,12 +64,7 @@ my %FLAT_TYPE_OF = (
     longitude => 'float',
 );
 
-sub flat_key_type {
-    my ($key) = @_;
-    my $type = $FLAT_TYPE_OF{$key};
-    die "build-layout: no mmdb type for flat map key '$key'\n" unless defined $type;
-    return $type;
-}
+sub flat_key_type { return type_in( \%FLAT_TYPE_OF, 'flat ', @_ ) }
 
 # Builds one record from named fields; undefined fields are omitted. Coordinates are rounded to
 # four decimals (about 11 m), which is far finer than country-level data deserves and keeps the
