@@ -35,31 +35,35 @@ from gslbtest.procs import GSLBD, wrapper
 
 WORLD_DB = g.ROOT / "geo" / "world.mmdb"
 
-ZONE = """\
-zone: city.test
-soa: {mname: ns1.city.test, rname: hostmaster.city.test}
-ns: [ns1.city.test]
-records:
-  ns1: {A: 192.0.2.53}
-regions:
-  us-east:    {location: [39.04, -77.49],   pool: [10.1.0.1, "2001:db8:1::1"]}
-  us-west:    {location: [45.84, -119.70],  pool: [10.4.0.1, "2001:db8:4::1"]}
-  eu-west:    {location: [53.35, -6.26],    pool: [10.2.0.1, "2001:db8:2::1"]}
-  eu-central: {location: [50.11, 8.68],     pool: [10.5.0.1, "2001:db8:5::1"]}
-  ap-south:   {location: [1.29, 103.85],    pool: [10.3.0.1, "2001:db8:3::1"]}
-  ap-sydney:  {location: [-33.87, 151.21],  pool: [10.6.0.1, "2001:db8:6::1"]}
-  sa-east:    {location: [-23.55, -46.63],  pool: [10.7.0.1, "2001:db8:7::1"]}
-services:
+# Each region where the test networks are, with its pool: 10.N.0.1 and 2001:db8:N::1.
+REGIONS = (("us-east", 39.04, -77.49, 1), ("us-west", 45.84, -119.70, 4),
+           ("eu-west", 53.35, -6.26, 2), ("eu-central", 50.11, 8.68, 5),
+           ("ap-south", 1.29, 103.85, 3), ("ap-sydney", -33.87, 151.21, 6),
+           ("sa-east", -23.55, -46.63, 7))
+POOL = {name: n for name, _, _, n in REGIONS}
+
+
+def zone_text(zone, regions, services, v4_only=()):
+    """A zone serving `regions` (names of REGIONS; those in v4_only without IPv6) and the
+    `services` lines."""
+    lines = ["zone: %s" % zone, "soa: {mname: ns1.%s, rname: hostmaster.%s}" % (zone, zone),
+             "ns: [ns1.%s]" % zone, "records:", "  ns1: {A: 192.0.2.53}", "regions:"]
+    for name, lat, lon, n in REGIONS:
+        if name in regions:
+            pool = "10.%d.0.1" % n + ("" if name in v4_only else ', "2001:db8:%d::1"' % n)
+            lines.append("  %s {location: [%s, %s], pool: [%s]}"
+                         % ((name + ":").ljust(11), lat, lon, pool))
+    return "\n".join(lines) + "\nservices:\n" + services
+
+
+ZONE = zone_text("city.test", POOL, """\
   www:    {regions: [us-east, us-west, eu-west, eu-central, ap-south, ap-sydney, sa-east],
            geo: {}}
   us:     {regions: [us-east, us-west, eu-west, ap-south], geo: {}}
   mapped: {regions: [us-east, us-west, eu-west, eu-central, ap-south, ap-sydney, sa-east],
            geo: {map: {US-CA: [eu-west], DE-HE: [ap-south], GB-ENG: [us-east],
                        AU-NSW: [sa-east], BR-SP: [ap-sydney]}}}
-"""
-
-POOL = {"us-east": 1, "eu-west": 2, "ap-south": 3, "us-west": 4, "eu-central": 5,
-        "ap-sydney": 6, "sa-east": 7}
+""")
 
 # Client network, where DB-IP puts it, its subdivision, then the region each service
 # answers: www (nearest of all), us (the README's four regions), mapped (geo.map by
@@ -81,20 +85,9 @@ CLIENTS = (
 # example zone). A service's compiled map grows with its number of regions (more distinct
 # orders among neighbouring cities): the 7-region services above take about 60 MB each,
 # which the README's Operations section states.
-EXAMPLE_ZONE = """\
-zone: mem.test
-soa: {mname: ns1.mem.test, rname: hostmaster.mem.test}
-ns: [ns1.mem.test]
-records:
-  ns1: {A: 192.0.2.53}
-regions:
-  us-east:  {location: [39.04, -77.49],  pool: [10.1.0.1, "2001:db8:1::1"]}
-  us-west:  {location: [45.84, -119.70], pool: [10.4.0.1, "2001:db8:4::1"]}
-  eu-west:  {location: [53.35, -6.26],   pool: [10.2.0.1, "2001:db8:2::1"]}
-  ap-south: {location: [1.29, 103.85],   pool: [10.3.0.1]}
-services:
-  www: {regions: [us-east, us-west, eu-west, ap-south]}
-"""
+EXAMPLE_ZONE = zone_text("mem.test", ("us-east", "us-west", "eu-west", "ap-south"),
+                         "  www: {regions: [us-east, us-west, eu-west, ap-south]}\n",
+                         v4_only=("ap-south",))
 RSS_LIMIT_KB = 56 * 1024
 
 
