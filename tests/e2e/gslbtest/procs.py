@@ -69,13 +69,25 @@ def wrapper():
 _handed_out = set()
 
 
+def _ephemeral_low():
+    """The lowest port the kernel gives out on its own (connect() without bind())."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port():
     """A port free for UDP and TCP on both 127.0.0.1 and ::1 now, never the same twice in
-    one script. Another process may still take it before the daemon binds it: Gslbd
+    one script, and below the kernel's ephemeral range: a daemon restarted on its port
+    (twin()) must not find it taken by a probe's outgoing connection, which healthd makes
+    every interval. Another process may still take it before the daemon binds it: Gslbd
     retries with a new port when its bind fails."""
     rng = random.Random(os.getpid() ^ time.monotonic_ns())
+    top = max(_ephemeral_low(), 20000 + 4096)
     for _ in range(200):
-        port = rng.randrange(20000, 60000)
+        port = rng.randrange(20000, top)
         if port in _handed_out:
             continue
         socks = []
