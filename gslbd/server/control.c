@@ -55,6 +55,7 @@ struct client {
     unsigned roles;
     unsigned long uid;
     uint64_t active_ms; /* connected, or its last complete line */
+    uint64_t seq;       /* order of acceptance: breaks ties between equal active_ms */
     bool closing;
     uint8_t wait; /* WAIT_*: its RELOAD's reply is to come */
     char *held;   /* lines received while it waits, each ending in "\n" */
@@ -70,6 +71,7 @@ struct control {
     healthdb_t *health; /* env.health */
     client_t *clients;
     unsigned n_clients;
+    uint64_t accepted; /* connections accepted so far: the next client's seq */
     char *path;
     gid_t group; /* the control group: its members may operate */
     unsigned long long warn_rate;
@@ -564,9 +566,20 @@ static void client_roles(client_t *cl)
     }
 }
 
-/* The connections are all taken: close the one silent the longest, unless
- * it is a healthd heard from just now. Returns false when none may go. */
-static bool make_room(control_t *c)
+/* Is a silent longer than b? Clients accepted in one loop turn share a
+ * time; the one accepted first has waited longest. */
+static bool silent_longer(const client_t *a, const client_t *b)
+{
+    return a->active_ms < b->active_ms || (a->active_ms == b->active_ms && a->seq < b->seq);
+}
+
+/* The connections are all taken by others than `newcomer`: close the one
+ * silent the longest, unless it is a healthd heard from just now. The
+ * newcomer itself is never chosen: after a stall, the kernel's backlog is
+ * accepted in one loop turn at one time, and the last in it (often a
+ * gslbctl queued behind silent connections) must not close itself.
+ * Returns false when none may go. */
+static bool make_room(control_t *c, const client_t *newcomer)
 {
     uint64_t now = now_ms(c);
     client_t *victim = NULL;
@@ -575,7 +588,8 @@ static bool make_room(control_t *c)
         bool busy = ((cl->roles & ROLE_REPORT) && cl->source >= 0 &&
                      now - cl->active_ms < CONTROL_BUSY_MS) ||
                     cl->wait != WAIT_NONE;
-        if (!cl->closing && !busy && (victim == NULL || cl->active_ms < victim->active_ms)) {
+        if (cl != newcomer && !cl->closing && !busy &&
+            (victim == NULL || silent_longer(cl, victim))) {
             victim = cl;
         }
     }
@@ -604,6 +618,7 @@ static void on_connection(uv_stream_t *server, int status)
     cl->ctl = c;
     cl->source = -1;
     cl->active_ms = now_ms(c);
+    cl->seq = c->accepted++;
     snprintf(cl->name, sizeof(cl->name), "client");
     uv_pipe_init(server->loop, &cl->pipe, 0);
     cl->pipe.data = cl;
@@ -615,7 +630,7 @@ static void on_connection(uv_stream_t *server, int status)
         return;
     }
     client_roles(cl);
-    if (c->n_clients - 1 >= CONTROL_CLIENTS_MAX && !make_room(c)) {
+    if (c->n_clients - 1 >= CONTROL_CLIENTS_MAX && !make_room(c, cl)) {
         client_close(cl);
         return;
     }

@@ -26,7 +26,9 @@ only; every loop is bounded in count and time.
 import os
 import pwd
 import grp
+import signal
 import socket
+import subprocess
 import time
 
 import gslbtest as g
@@ -141,8 +143,42 @@ def limits(t, srv, ctl, gslbctl):
          % (len(silent), r.status), 0, r.status)
     for s in silent:
         s.close()
+    stalled_backlog(t, srv, ctl, gslbctl)
     t.like("gslbd keeps answering DNS meanwhile", "192.0.2.1",
            " ".join(rd.to_text() for _, _, rd in srv.query("www.ctl.test", "A").section("answer")))
+
+
+def stalled_backlog(t, srv, ctl, gslbctl):
+    """gslbd stalled (SIGSTOP) while silent connections fill the kernel's backlog and a
+    gslbctl queues behind them: once gslbd runs again it accepts them all in one loop
+    turn, at one time, and must close the oldest silent ones, not the gslbctl (it once
+    closed each newcomer past the limit itself, so CI saw "exit 1")."""
+    pid = srv.proc.pid
+    silent = []
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        for _ in range(70):
+            try:
+                silent.append(connect(ctl, timeout=0.2))
+            except OSError:
+                break
+        cmd = [gslbctl.binary, "--control", gslbctl.control, "status"]
+        late = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        time.sleep(0.3)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    try:
+        out, _ = late.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        late.kill()
+        out, _ = late.communicate()
+    t.compare("gslbd stopped: %d silent connections queued in the backlog" % len(silent),
+              len(silent), ">=", 60)
+    t.check("... a gslbctl queued behind them gets its status once gslbd runs (exit %s)"
+            % late.returncode, late.returncode == 0,
+            *out.decode(errors="replace").splitlines()[-5:])
+    for s in silent:
+        s.close()
 
 
 def as_user(user, group=None):
