@@ -6,7 +6,9 @@
 #include "common/ctl.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/errcode.h"
@@ -23,6 +25,9 @@ static const ctl_verb_info_t ctl_verbs[] = {
     {"HELLO", CTL_HELLO, 2, 2, "usage: HELLO PEER VERSION [vantage=NAME]"},
     {"MEMBER", CTL_MEMBER, 4, 4,
      "usage: MEMBER ZONE REGION ADDRESS up|down|unknown [seq=N] [vantage=NAME] [reason=TEXT]"},
+    {"LOAD", CTL_LOAD, 3, 3,
+     "usage: LOAD ZONE REGION UTIL|unknown [figure=X] [capacity=X] [seq=N] [vantage=NAME] "
+     "[reason=TEXT]"},
     {"SYNCED", CTL_SYNCED, 1, 1, "usage: SYNCED INTERVAL_MS [seq=N]"},
     {"PING", CTL_PING, 0, 0, "usage: PING"},
     {"STATUS", CTL_STATUS, 0, 1, "usage: STATUS [text|json]"},
@@ -129,8 +134,34 @@ static size_t ctl_key_len(const char *p)
     return n > 0 && p[n] == '=' ? n : 0;
 }
 
+/* A load figure: a finite decimal, 0 or more. */
+static int ctl_real(const char *s, double *out)
+{
+    char *end;
+    double v;
+
+    /* Digits and one point: no sign, exponent, hex, "nan" or "inf". */
+    if (s[strspn(s, "0123456789.")] != '\0' || strchr(s, '.') != strrchr(s, '.') ||
+        strspn(s, "0123456789") == 0) {
+        return -EINVAL;
+    }
+    errno = 0;
+    v = strtod(s, &end);
+    if (*end != '\0' || errno != 0 || !isfinite(v)) {
+        return -EINVAL;
+    }
+    *out = v;
+    return 0;
+}
+
 static int ctl_attr(ctl_msg_t *m, const char *key, size_t klen, const char *value)
 {
+    if (m->verb == CTL_LOAD && klen == 6 && memcmp(key, "figure", 6) == 0) {
+        return isnan(m->figure) ? ctl_real(value, &m->figure) : -EINVAL;
+    }
+    if (m->verb == CTL_LOAD && klen == 8 && memcmp(key, "capacity", 8) == 0) {
+        return isnan(m->capacity) ? ctl_real(value, &m->capacity) : -EINVAL;
+    }
     if (klen == 7 && memcmp(key, "vantage", 7) == 0) {
         if (m->vantage != NULL || *value == '\0') {
             return -EINVAL;
@@ -156,7 +187,8 @@ static int ctl_attrs(char *p, ctl_msg_t *m)
             return 0;
         }
         size_t klen = ctl_key_len(p);
-        if (klen == 6 && memcmp(p, "reason", 6) == 0 && m->verb == CTL_MEMBER) {
+        if (klen == 6 && memcmp(p, "reason", 6) == 0 &&
+            (m->verb == CTL_MEMBER || m->verb == CTL_LOAD)) {
             m->text = ctl_rest(p + 7);
             return 0;
         }
@@ -199,6 +231,14 @@ static int ctl_args(ctl_msg_t *m, char *const *arg, int n)
         m->region = arg[1];
         m->member = arg[2];
         return health_state_parse(arg[3], &m->state);
+    case CTL_LOAD:
+        if (n != 3) {
+            return -EINVAL;
+        }
+        m->zone = arg[0];
+        m->region = arg[1];
+        m->util_known = strcmp(arg[2], "unknown") != 0;
+        return m->util_known ? ctl_real(arg[2], &m->util) : 0;
     case CTL_SYNCED:
         if (n != 1 || ctl_uint(arg[0], 86400000, &v) < 0) {
             return -EINVAL;
@@ -240,6 +280,7 @@ int ctl_parse(char *line, ctl_msg_t *m, const char **why)
     int n = 0;
 
     memset(m, 0, sizeof(*m));
+    m->figure = m->capacity = NAN;
     while (ctl_space(*p)) {
         p++;
     }
@@ -330,6 +371,39 @@ static void ctl_put_arg(ctl_out_t *o, const char *s)
     ctl_put(o, s);
 }
 
+/* A LOAD figure: positional (key NULL; NAN is "unknown") or an attribute
+ * " key=" (NAN: left out). Enough digits for any figure a balancer counts;
+ * never a sign, an exponent, "nan" or "inf", which the parser refuses. */
+static void ctl_put_real(ctl_out_t *o, const char *key, double v)
+{
+    char num[48];
+
+    if (key == NULL && isnan(v)) {
+        ctl_put_arg(o, "unknown");
+        return;
+    }
+    if (isnan(v)) {
+        return;
+    }
+    o->bad |= !(v >= 0 && v < 1e15);
+    snprintf(num, sizeof(num), "%.6f", v >= 0 && v < 1e15 ? v : 0);
+    /* Trailing zeros say nothing: "0.930000" is "0.93", "20.000000" "20". */
+    size_t len = strlen(num);
+    while (len > 1 && num[len - 1] == '0') {
+        len--;
+    }
+    if (num[len - 1] == '.') {
+        len--;
+    }
+    num[len] = '\0';
+    if (key == NULL) {
+        ctl_put_arg(o, num);
+    } else {
+        ctl_put(o, key);
+        ctl_put(o, num);
+    }
+}
+
 static void ctl_put_head(ctl_out_t *o, const ctl_msg_t *m)
 {
     char num[32]; /* " seq=" and 20 digits */
@@ -345,6 +419,13 @@ static void ctl_put_head(ctl_out_t *o, const ctl_msg_t *m)
         ctl_put_arg(o, m->region);
         ctl_put_arg(o, m->member);
         ctl_put_arg(o, (unsigned)m->state <= HEALTH_DOWN ? health_state_name(m->state) : NULL);
+        break;
+    case CTL_LOAD:
+        ctl_put_arg(o, m->zone);
+        ctl_put_arg(o, m->region);
+        ctl_put_real(o, NULL, m->util_known ? m->util : NAN);
+        ctl_put_real(o, " figure=", m->figure);
+        ctl_put_real(o, " capacity=", m->capacity);
         break;
     case CTL_SYNCED:
         snprintf(num, sizeof(num), "%u", m->interval_ms);
@@ -435,10 +516,9 @@ int ctl_format(const ctl_msg_t *m, char *out, size_t size)
         if (o.len + 1 > limit) {
             return -ENOSPC;
         }
-        ctl_put_text(&o, m->verb == CTL_MEMBER ? " reason=" : " ",
-                     m->verb == CTL_MEMBER || m->verb == CTL_OK || m->verb == CTL_ERR ? m->text
-                                                                                      : NULL,
-                     limit);
+        bool reason = m->verb == CTL_MEMBER || m->verb == CTL_LOAD;
+        ctl_put_text(&o, reason ? " reason=" : " ",
+                     reason || m->verb == CTL_OK || m->verb == CTL_ERR ? m->text : NULL, limit);
     }
     o.buf[o.len++] = '\n';
     memcpy(out, o.buf, o.len);

@@ -12,9 +12,13 @@
  * keep to CTL_LINE_MAX bytes too, and never start with the word OK or ERR.
  *
  *   HELLO PEER VERSION [vantage=NAME]
- *       who is talking (PEER: healthd, gslbctl); gslbd replies "OK gslbd 2"
+ *       who is talking (PEER: healthd, gslbctl); gslbd replies "OK gslbd 3"
  *   MEMBER ZONE REGION ADDRESS up|down|unknown [seq=N] [vantage=NAME] [reason=TEXT]
  *       a pool member's health, from healthd
+ *   LOAD ZONE REGION UTIL|unknown [figure=X] [capacity=X] [seq=N] [vantage=NAME] [reason=TEXT]
+ *       how loaded a region's balancer is, from healthd (version 3): UTIL
+ *       is the figure read from it over the zone's capacity, a decimal
+ *       ("0.93"); unknown when it could not be read (reason says why)
  *   SYNCED INTERVAL_MS [seq=N]
  *       healthd has sent every member it knows, and will report again at
  *       least every INTERVAL_MS
@@ -59,6 +63,9 @@
  * whose fifth argument is not key=value takes it and the rest of the line as
  * its reason, so they are still understood.
  *
+ * Version 3 added LOAD. An older gslbd answers it ERR "unknown command", so
+ * healthd sends it only to a gslbd whose HELLO reply says 3 or more.
+ *
  * Version 2 grew STATUS's argument, RELOAD and EXPLAIN without a new number:
  * an older gslbd answers each of them with ERR (a usage line, or "unknown
  * command"), never with something else, so a newer gslbctl can say that
@@ -79,7 +86,7 @@
 #include "common/health.h"
 #include "common/log.h"
 
-#define CTL_VERSION      2
+#define CTL_VERSION      3
 #define CTL_LINE_MAX     1024
 #define CTL_SYNC_REQUEST "sync" /* the text of an OK reply asking for the full state */
 
@@ -87,6 +94,7 @@ typedef enum {
     CTL_NONE, /* an empty line */
     CTL_HELLO,
     CTL_MEMBER,
+    CTL_LOAD,
     CTL_SYNCED,
     CTL_PING,
     CTL_STATUS,
@@ -104,10 +112,13 @@ typedef struct {
     ctl_verb_t verb;
     const char *peer;           /* HELLO */
     unsigned version;           /* HELLO */
-    const char *zone;           /* MEMBER, SET ("*": every zone) */
-    const char *region;         /* MEMBER, SET */
+    const char *zone;           /* MEMBER, LOAD, SET ("*": every zone) */
+    const char *region;         /* MEMBER, LOAD, SET */
     const char *member;         /* MEMBER; SET on a member (NULL: the region) */
     health_state_t state;       /* MEMBER */
+    double util;                /* LOAD: utilisation, when util_known */
+    bool util_known;            /* LOAD: false for "unknown" */
+    double figure, capacity;    /* LOAD: attributes figure= and capacity=, NAN when absent */
     health_override_t override; /* SET (HEALTH_OV_NONE: "auto") */
     unsigned interval_ms;       /* SYNCED */
     bool json;                  /* STATUS json */
@@ -116,7 +127,7 @@ typedef struct {
     const char *vantage;        /* attribute vantage= */
     uint64_t seq;               /* attribute seq=, when has_seq */
     bool has_seq;
-    const char *text; /* MEMBER: reason=; OK, ERR: the text; DATA: the whole line */
+    const char *text; /* MEMBER, LOAD: reason=; OK, ERR: the text; DATA: the whole line */
 } ctl_msg_t;
 
 /* Parse one line (without its "\n") in place: the line is cut into tokens

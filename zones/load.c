@@ -25,12 +25,26 @@
 #include "zones/services.h"
 #include "zones/ynode.h"
 #include "zones/zgeo.h"
+#include "zones/zload.h"
 #include "zones/zname.h"
 
 /* SOA RDATA fields, RFC 1035 section 3.3.13. */
 enum { ZONE_SOA_MNAME, ZONE_SOA_RNAME, ZONE_SOA_SERIAL };
 
-enum { T_ZONE, T_TTL, T_SOA, T_NS, T_RECORDS, T_REGIONS, T_CHECKS, T_SERVICES, T_ECS, T_GEO, T_N };
+enum {
+    T_ZONE,
+    T_TTL,
+    T_SOA,
+    T_NS,
+    T_RECORDS,
+    T_REGIONS,
+    T_CHECKS,
+    T_SERVICES,
+    T_ECS,
+    T_GEO,
+    T_SHED,
+    T_N
+};
 
 static const schema_item_t zone_top_items[T_N] = {
     [T_ZONE] = {"zone", SCHEMA_STR, .required = true},
@@ -43,6 +57,7 @@ static const schema_item_t zone_top_items[T_N] = {
     [T_SERVICES] = {"services", SCHEMA_MAP},
     [T_ECS] = {"ecs", SCHEMA_BOOL, .def = 1},
     [T_GEO] = {"geo", SCHEMA_MAP},
+    [T_SHED] = {"shed", SCHEMA_ANY}, /* zload.c */
 };
 
 enum { S_MNAME, S_RNAME, S_SERIAL, S_REFRESH, S_RETRY, S_EXPIRE, S_MINIMUM, S_TTL, S_N };
@@ -206,6 +221,7 @@ static void zone_build(ynode_doc_t *d, zone_t *zone)
     services_load_regions(d, zone, zone_section(&v[T_REGIONS]));
     zgeo_load(d, zone, &v[T_GEO], "", &zone->geo);
     zone_names(d, zone, v);
+    zload_shed(d, zone, &v[T_SHED]);
 }
 
 static const ynode_limits_t zone_limits = {

@@ -15,6 +15,7 @@
 #include "common/alloc.h"
 #include "zones/schema.h"
 #include "zones/zdup.h"
+#include "zones/zload.h"
 #include "zones/zgeo.h"
 #include "zones/zname.h"
 
@@ -210,7 +211,17 @@ void services_load_checks(ynode_doc_t *d, zone_t *zone, const yaml_node_t *map)
 
 /* ---- regions ---- */
 
-enum { RG_LOCATION, RG_WEIGHT, RG_BIAS, RG_POOL, RG_CHECK, RG_MIN_UP, RG_MAX_ADDRS, RG_N };
+enum {
+    RG_LOCATION,
+    RG_WEIGHT,
+    RG_BIAS,
+    RG_POOL,
+    RG_CHECK,
+    RG_MIN_UP,
+    RG_MAX_ADDRS,
+    RG_LOAD,
+    RG_N
+};
 
 static const schema_item_t services_region_items[RG_N] = {
     [RG_LOCATION] = {"location", SCHEMA_LIST, .required = true},
@@ -221,6 +232,7 @@ static const schema_item_t services_region_items[RG_N] = {
     [RG_MIN_UP] = {"min_up", SCHEMA_INT, .min = 1, .max = 1000000, .def = 1},
     /* The default 0 (every address) is not a value one may write. */
     [RG_MAX_ADDRS] = {"max_addrs", SCHEMA_INT, .min = 1, .max = 65535, .def = 0},
+    [RG_LOAD] = {"load", SCHEMA_ANY}, /* zload.c */
 };
 
 enum { PM_ADDRESS, PM_PROBE, PM_N };
@@ -459,6 +471,7 @@ static void services_region(ynode_doc_t *d, const zone_t *zone, zone_region_t *r
             schema_err(d, v[RG_CHECK].node, ctx, "check '%s' is not defined", v[RG_CHECK].str);
         }
     }
+    zload_region(d, r, &v[RG_LOAD], ctx);
 }
 
 /* A region name must be one token of the control protocol (common/ctl.h)

@@ -32,6 +32,10 @@ static void zone_free_regions(zone_t *zone)
         }
         free(zone->regions[i].pool);
         free(zone->regions[i].name);
+        free(zone->regions[i].load.url);
+        free(zone->regions[i].load.backend);
+        free(zone->regions[i].load.frontend);
+        free(zone->regions[i].load.metric);
     }
     free(zone->regions);
 }

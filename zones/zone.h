@@ -63,6 +63,32 @@ typedef struct {
 #define ZONE_BIAS_MIN (-99)
 #define ZONE_BIAS_MAX 99
 
+/* Where healthd reads how loaded a region's balancer is (`load:`). */
+typedef enum { LOAD_NGINX, LOAD_HAPROXY, LOAD_PROMETHEUS } zone_load_source_t;
+
+typedef struct {
+    bool given; /* the region has a `load:` */
+    zone_load_source_t source;
+    char *url;       /* http:// or https:// */
+    double capacity; /* > 0, in the figure's unit: utilisation = figure / capacity */
+    char *backend;   /* haproxy: the BACKEND row of this proxy (or frontend) */
+    char *frontend;  /* haproxy: the FRONTEND row of this proxy */
+    char *metric;    /* prometheus: name, optionally {label="value",...} to match */
+    unsigned interval_ms, timeout_ms; /* default 2000, 1000; timeout < interval */
+    unsigned stale_after_ms;          /* default 3 x interval: older figures unused */
+} zone_load_t;
+
+/* The zone's `shed:`: when gslbd moves clients off a loaded region. */
+typedef struct {
+    double high, low; /* shed above high, into regions below low; stop below low */
+    double step;      /* the most the shed share moves per period */
+    unsigned period_ms; /* default 2 x the largest service TTL, at least 1 s */
+} zone_shed_t;
+
+#define ZONE_SHED_HIGH 0.9
+#define ZONE_SHED_LOW  0.7
+#define ZONE_SHED_STEP 0.15
+
 typedef struct {
     char *name;
     diag_mark_t mark;
@@ -78,6 +104,7 @@ typedef struct {
     /* `max_addrs`: at most this many addresses of a family per answer,
      * rotating which ones; 0 (the default) answers every answerable one. */
     unsigned max_addrs;
+    zone_load_t load; /* load.given false: no load figures, never shed */
 } zone_region_t;
 
 typedef enum { POLICY_NEAREST, POLICY_WEIGHTED, POLICY_FAILOVER } zone_policy_t;
@@ -166,6 +193,7 @@ typedef struct zone {
     size_t n_services;
     bool ecs;       /* top-level `ecs`, default true */
     zone_geo_t geo; /* top-level `geo` overrides */
+    zone_shed_t shed;
     /* Indices of regions and checks sorted by name, for the lookups below
      * (NULL: not made, the lookups search in order). */
     size_t *region_order, *check_order;

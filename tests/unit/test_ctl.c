@@ -6,6 +6,7 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -418,4 +419,56 @@ Test(ctl, feed_splits_and_refuses_overlong_lines)
     cr_assert_eq(lines, 2);
     memset(big, 'x', sizeof(big));
     cr_assert_eq(ctl_feed(&lb, big, sizeof(big), count_line, &lines), -EMSGSIZE);
+}
+
+Test(ctl, load_lines_both_ways)
+{
+    char buf[CTL_LINE_MAX + 1], out[CTL_LINE_MAX + 2];
+    ctl_msg_t m;
+
+    cr_assert_eq(parse("LOAD z.test eu-west 0.93 figure=18.6 capacity=20 seq=7 reason=read ok",
+                       buf, sizeof(buf), &m, NULL),
+                 0);
+    cr_expect_eq(m.verb, CTL_LOAD);
+    cr_expect_str_eq(m.zone, "z.test");
+    cr_expect_str_eq(m.region, "eu-west");
+    cr_expect(m.util_known);
+    cr_expect_float_eq(m.util, 0.93, 1e-12);
+    cr_expect_float_eq(m.figure, 18.6, 1e-12);
+    cr_expect_float_eq(m.capacity, 20, 1e-12);
+    cr_expect_eq(m.seq, 7);
+    cr_expect_str_eq(m.text, "read ok");
+
+    /* unknown: the read failed; absent attributes are NAN */
+    cr_assert_eq(parse("LOAD z.test eu-west unknown reason=timed out", buf, sizeof(buf), &m, NULL),
+                 0);
+    cr_expect_not(m.util_known);
+    cr_expect(isnan(m.figure) && isnan(m.capacity));
+    cr_expect_str_eq(m.text, "timed out");
+
+    /* no signs, exponents, nan or inf, and no repeated figure */
+    const char *bad[] = {"LOAD z r -1",     "LOAD z r nan",          "LOAD z r 1e3",
+                         "LOAD z r inf",    "LOAD z r 0.5 figure=x", "LOAD z r 0.5 figure=1 figure=2",
+                         "LOAD z r",        "LOAD z r 0.5x"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const char *why = NULL;
+        cr_expect_eq(parse(bad[i], buf, sizeof(buf), &m, &why), GSLB_EPROTO, "%s", bad[i]);
+        cr_expect(why != NULL && strstr(why, "usage: LOAD") != NULL, "%s", bad[i]);
+    }
+
+    /* formatting: short decimals, "unknown", attributes left out when NAN */
+    ctl_msg_t f = {.verb = CTL_LOAD, .zone = "z.test", .region = "us-east", .util_known = true,
+                   .util = 0.5, .figure = 2500, .capacity = 5000, .has_seq = true, .seq = 3,
+                   .text = "scur"};
+    cr_assert_gt(ctl_format(&f, out, sizeof(out)), 0);
+    cr_expect_str_eq(out, "LOAD z.test us-east 0.5 figure=2500 capacity=5000 seq=3 reason=scur\n");
+    f.util_known = false;
+    f.figure = f.capacity = NAN;
+    f.has_seq = false;
+    f.text = "connection refused";
+    cr_assert_gt(ctl_format(&f, out, sizeof(out)), 0);
+    cr_expect_str_eq(out, "LOAD z.test us-east unknown reason=connection refused\n");
+    f.util_known = true;
+    f.util = -0.1; /* cannot travel */
+    cr_expect_eq(ctl_format(&f, out, sizeof(out)), -EINVAL);
 }

@@ -20,7 +20,8 @@ lacks) and wait for its "listening" line. Two programs:
       gslbd's control socket as healthd sees it (common/ctl.h), recording instead of
       acting: every line received is appended to LINES as "CONN LINE", CONN counting
       connections from 1, with "CONN CONNECT" and "CONN CLOSED" around each. It replies
-      as gslbd does: "OK gslbd 2" to HELLO, "OK" to MEMBER, SYNCED and PING, and
+      as a version 2 gslbd does (so healthd sends it no LOAD): "OK gslbd 2" to HELLO,
+      "OK" to MEMBER, SYNCED and PING, and
       "ERR unknown request" to anything else.
 
 What they do not do: parse the control protocol beyond the verb (the tests read the
