@@ -211,17 +211,7 @@ void services_load_checks(ynode_doc_t *d, zone_t *zone, const yaml_node_t *map)
 
 /* ---- regions ---- */
 
-enum {
-    RG_LOCATION,
-    RG_WEIGHT,
-    RG_BIAS,
-    RG_POOL,
-    RG_CHECK,
-    RG_MIN_UP,
-    RG_MAX_ADDRS,
-    RG_LOAD,
-    RG_N
-};
+enum { RG_LOCATION, RG_WEIGHT, RG_BIAS, RG_POOL, RG_CHECK, RG_MIN_UP, RG_MAX_ADDRS, RG_LOAD, RG_N };
 
 static const schema_item_t services_region_items[RG_N] = {
     [RG_LOCATION] = {"location", SCHEMA_LIST, .required = true},

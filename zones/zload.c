@@ -119,7 +119,8 @@ static void zload_times(ynode_doc_t *d, zone_load_t *l, const schema_val_t *v, c
     l->interval_ms = (unsigned)v[LD_INTERVAL].num;
     l->timeout_ms = (unsigned)v[LD_TIMEOUT].num;
     l->stale_after_ms = v[LD_STALE_AFTER].ok ? (unsigned)v[LD_STALE_AFTER].num : 3 * l->interval_ms;
-    bool bad = (v[LD_TIMEOUT].node && !v[LD_TIMEOUT].ok) || (v[LD_INTERVAL].node && !v[LD_INTERVAL].ok);
+    bool bad =
+        (v[LD_TIMEOUT].node && !v[LD_TIMEOUT].ok) || (v[LD_INTERVAL].node && !v[LD_INTERVAL].ok);
 
     if (l->timeout_ms >= l->interval_ms && !bad) {
         schema_fmt_ms(l->timeout_ms, a, sizeof(a));

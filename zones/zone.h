@@ -80,8 +80,8 @@ typedef struct {
 
 /* The zone's `shed:`: when gslbd moves clients off a loaded region. */
 typedef struct {
-    double high, low; /* shed above high, into regions below low; stop below low */
-    double step;      /* the most the shed share moves per period */
+    double high, low;   /* shed above high, into regions below low; stop below low */
+    double step;        /* the most the shed share moves per period */
     unsigned period_ms; /* default 2 x the largest service TTL, at least 1 s */
 } zone_shed_t;
 

@@ -121,7 +121,8 @@ static bool answer_service(answer_ctx_t *ctx, const snapshot_t *s, const prepare
     }
     uint64_t key = 0;
     unsigned prefix = 0;
-    if (!svc->plain) { /* weighted or spread: the same network, the same choice */
+    if (!svc->plain || svc->sheds) { /* weighted, spread or shedding: the same network, the
+                                        same choice */
         if (addr == NULL) {
             addr = client_addr(q, svc, src, &cv6, &from_ecs);
         }
@@ -136,7 +137,7 @@ static bool answer_service(answer_ctx_t *ctx, const snapshot_t *s, const prepare
     if (ctx->trace != NULL) {
         trace_choice(ctx->trace, svc, order, a, cv6, from_ecs, addr, depth);
         ctx->trace->aaaa = v6;
-        ctx->trace->keyed = !svc->plain;
+        ctx->trace->keyed = !svc->plain || svc->sheds;
         ctx->trace->key_prefix = prefix;
     }
     a->counts = s->count_sets[ctx->count_set];

@@ -225,6 +225,25 @@ static void rotation_text(const region_rt_t *r, bool aaaa, char *buf, size_t siz
     }
 }
 
+/* A region with a load: its utilisation and shed share, as the controller
+ * last saw them (shed.h). */
+static void load_text(const region_rt_t *r, FILE *out)
+{
+    const shed_t *sh = r->slot ? &r->slot->shed : NULL;
+
+    if (sh == NULL || !sh->configured) {
+        return;
+    }
+    if (sh->heard_ms == 0 || !sh->known) {
+        fprintf(out, " load unknown");
+    } else {
+        fprintf(out, " load %.2f", sh->util);
+    }
+    if (sh->share > 0) {
+        fprintf(out, " (shedding %.0f%%)", 100 * sh->share);
+    }
+}
+
 static void print_why(const answer_trace_t *t, unsigned i, FILE *out)
 {
     const region_rt_t *r = t->svc->regions[t->order->e[i].region];
@@ -238,13 +257,27 @@ static void print_why(const answer_trace_t *t, unsigned i, FILE *out)
     switch (t->why[i]) {
     case SELECT_CHOSEN:
         rotation_text(r, t->aaaa, buf, sizeof(buf));
-        if (weighted) {
+        if (t->sel.shed && t->sel.region[0] == t->order->e[i].region) {
+            fprintf(out,
+                    "  chosen: shed here from %s, which sheds load; this one has room "
+                    "(below %.2f)%s\n",
+                    t->svc->regions[t->sel.shed_from]->name, r->slot->shed.rule.low, buf);
+        } else if (weighted) {
             fprintf(out, "  chosen: this network's (share %.0f%% of networks)%s\n",
                     weighted_share(t, i), buf);
         } else {
             fprintf(out, "  chosen%s\n", buf);
         }
         break;
+    case SELECT_SHED: {
+        const shed_t *sh = &r->slot->shed;
+        uint64_t key = select_client_key(t->v6, t->addr, t->key_prefix);
+        fprintf(out,
+                "  shed: at %.2f of capacity it sheds %.0f%% of its clients, and this "
+                "network ranks %.3f (below %.2f)\n",
+                sh->util, 100 * sh->share, select_shed_rank(key, r->hrw) / 4294967296.0, sh->share);
+        break;
+    }
     case SELECT_NOT_NEEDED:
         if (weighted) {
             fprintf(out, "  eligible, not this network's (share %.0f%% of networks)\n",
@@ -283,16 +316,25 @@ static void print_order(const answer_trace_t *t, const geo_db_t *db, const clien
                 fprintf(out, " (biased %.0f km, bias %+d)", geo_biased_km(km, r->bias), r->bias);
             }
         }
+        load_text(r, out);
         print_why(t, i, out);
     }
     if (t->keyed) {
         char net[INET6_ADDRSTRLEN];
         net_text(t->v6, t->addr, t->key_prefix, net);
-        fprintf(out,
-                "hashed:    on %s/%u, with each eligible region's name (rendezvous hashing): "
-                "every query from this network, to every gslbd with this zone, gets the "
-                "same choice\n",
-                net, t->key_prefix);
+        if (t->svc->plain) { /* keyed only because a region of it may shed load */
+            fprintf(out,
+                    "hashed:    on %s/%u, with each region's name, for load shedding: every "
+                    "query from this network, to every gslbd with this zone, is shed or kept "
+                    "alike\n",
+                    net, t->key_prefix);
+        } else {
+            fprintf(out,
+                    "hashed:    on %s/%u, with each eligible region's name (rendezvous hashing): "
+                    "every query from this network, to every gslbd with this zone, gets the "
+                    "same choice\n",
+                    net, t->key_prefix);
+        }
     }
     if (t->sel.failed_open) {
         bool any = false; /* a region with an address of the family asked for */

@@ -535,6 +535,52 @@ int healthdb_report(healthdb_t *h, int source, const char *zone, const char *reg
     return 0;
 }
 
+/* Run a region's controller; log and publish a change of its share. */
+static void healthdb_shed_step(healthdb_t *h, healthdb_slot_t *s, uint64_t now_ms)
+{
+    double old;
+
+    if (!shed_step(&s->shed, now_ms, &old)) {
+        return;
+    }
+    healthdb_changed(h); /* a shedding region leaves the fast path (select.h) */
+    const shed_t *sh = &s->shed;
+    if (!shed_fresh(sh, now_ms)) {
+        log_warn("load: %s %s: no fresh load figure for %.1f s: shedding %.0f%% of its "
+                 "clients (was %.0f%%)",
+                 s->zone, s->region, sh->heard_ms ? (double)(now_ms - sh->heard_ms) / 1000.0 : 0.0,
+                 100 * sh->share, 100 * old);
+    } else {
+        log_info(
+            "load: %s %s at %.2f of capacity (%s %.2f): shedding %.0f%% of its clients "
+            "(was %.0f%%)",
+            s->zone, s->region, sh->util, sh->util > sh->rule.high ? "above high" : "below low",
+            sh->util > sh->rule.high ? sh->rule.high : sh->rule.low, 100 * sh->share, 100 * old);
+    }
+}
+
+int healthdb_load(healthdb_t *h, int source, const char *zone, const char *region, bool known,
+                  double util, double figure, const char *reason, uint64_t now_ms)
+{
+    healthdb_slot_t *s = healthdb_slot_find(h, zone, region, NULL);
+
+    healthdb_heard(h, source, now_ms);
+    if (s == NULL || !s->shed.configured) {
+        return -ENOENT;
+    }
+    if (known != s->shed.known && s->shed.heard_ms != 0) {
+        if (known) {
+            log_info("load: %s %s: figures again (%.2f of capacity)", zone, region, util);
+        } else {
+            log_warn("load: %s %s: healthd cannot read the load: %s", zone, region,
+                     reason && *reason ? reason : "no reason given");
+        }
+    }
+    shed_report(&s->shed, known, util, figure, reason, now_ms);
+    healthdb_shed_step(h, s, now_ms);
+    return 0;
+}
+
 int healthdb_override(healthdb_t *h, const char *zone, const char *region, const char *member,
                       health_override_t ov, int *save_err)
 {
@@ -622,6 +668,9 @@ void healthdb_tick(healthdb_t *h, uint64_t now_ms)
 {
     for (unsigned b = 0; b < HEALTH_BUCKETS; b++) {
         for (healthdb_slot_t *s = h->buckets[b]; s != NULL; s = s->next) {
+            if (s->member == NULL && s->shed.configured) {
+                healthdb_shed_step(h, s, now_ms);
+            }
             if (s->member == NULL || s->source < 0 || atomic_load(&s->state) == HEALTH_UNKNOWN) {
                 continue;
             }

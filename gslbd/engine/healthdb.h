@@ -21,6 +21,7 @@
 #include <stdio.h>
 
 #include "common/health.h"
+#include "gslbd/engine/shed.h"
 
 typedef struct healthdb_slot healthdb_slot_t;
 struct healthdb_slot {
@@ -33,6 +34,7 @@ struct healthdb_slot {
     uint64_t reported_ms; /* last report of it from a healthd, 0: never */
     int source;           /* index of the reporting healthd, -1 none */
     unsigned stale_after_ms;
+    shed_t shed; /* a region's slot: its load feedback (shed.h) */
     healthdb_slot_t *next;
 };
 
@@ -112,6 +114,24 @@ void healthdb_synced(healthdb_t *h, int source, uint64_t now_ms);
  * member asks the source for its full state again). */
 int healthdb_report(healthdb_t *h, int source, const char *zone, const char *region,
                     const char *member, health_state_t state, const char *reason, uint64_t now_ms);
+
+/* A region's load from a source (LOAD): known or not, its utilisation and
+ * figure, and the reason. Runs the shedding controller. Returns 0, or
+ * -ENOENT when no served zone has that region with a load: (dropped). */
+int healthdb_load(healthdb_t *h, int source, const char *zone, const char *region, bool known,
+                  double util, double figure, const char *reason, uint64_t now_ms);
+
+/* Worker threads: the region's shed threshold on a client's 32-bit rank
+ * (0: not shedding), and whether it may take clients shed elsewhere. */
+static inline uint32_t healthdb_shed_thr(const healthdb_slot_t *s)
+{
+    return s ? atomic_load_explicit(&s->shed.thr, memory_order_relaxed) : 0;
+}
+
+static inline bool healthdb_shed_room(const healthdb_slot_t *s)
+{
+    return s && atomic_load_explicit(&s->shed.room, memory_order_relaxed);
+}
 
 /* Set or clear ("auto") an override on a region, or a member when `member`
  * is given; `zone` NULL means every zone with that region. Saves the file;

@@ -158,8 +158,9 @@ unsigned select_region_status_slow(const region_rt_t *r)
         (all_answerable(r, false) ? REGION_ALL4 : 0) | (all_answerable(r, true) ? REGION_ALL6 : 0);
 
     /* The inline common case (select_regions) tests one bit; an unsure region
-     * goes the long way, which answers it with min_ttl. */
-    if (unsure(r)) {
+     * goes the long way, which answers it with min_ttl, and so does one
+     * shedding load, which moves some clients (shed.h). */
+    if (unsure(r) || healthdb_shed_thr(r->slot) != 0) {
         return bits | REGION_UNSURE;
     }
     return bits | (bits & REGION_USABLE4 ? REGION_FAST4 : 0) |
@@ -367,6 +368,76 @@ select_slow(const svc_rt_t *svc, const geo_list_t *order, bool v6, uint64_t key,
     }
 }
 
+uint32_t select_shed_rank(uint64_t client, uint64_t region)
+{
+    /* Salted: independent of the rendezvous score, which a weighted
+     * service's clients of a region are biased in (they won on it). */
+    return (uint32_t)(mix64(client ^ mix64(region ^ 0x736865642d72616eull)) >> 32);
+}
+
+/* Where a shed client goes: the first region of its order that is eligible
+ * and has room, or for a weighted service the one of those with the highest
+ * rendezvous score, so shed clients spread by weight. order->n: none. */
+static unsigned shed_target(const svc_rt_t *svc, const geo_list_t *order, bool v6, uint64_t key,
+                            uint16_t from)
+{
+    unsigned best = order->n;
+    double top = 0;
+
+    for (unsigned i = 0; i < order->n; i++) {
+        const region_rt_t *r = svc->regions[order->e[i].region];
+        if (order->e[i].region == from || !eligible(r, v6, 0) || !healthdb_shed_room(r->slot)) {
+            continue;
+        }
+        if (svc->policy != POLICY_WEIGHTED) {
+            return i;
+        }
+        double score = select_hrw_score(key, r->hrw, weight_of(r));
+        if (score > top) {
+            top = score;
+            best = i;
+        }
+    }
+    return best;
+}
+
+/* Load shedding (shed.h): a client whose first region sheds, and whose
+ * rank for it is below the shed share, gets shed_target() instead. None
+ * with room: it stays. */
+static void shed(const svc_rt_t *svc, const geo_list_t *order, bool v6, uint64_t key, select_t *out,
+                 uint8_t *why)
+{
+    uint16_t from = out->region[0];
+    uint32_t thr = healthdb_shed_thr(svc->regions[from]->slot);
+
+    if (thr == 0 || select_shed_rank(key, svc->regions[from]->hrw) >= thr) {
+        return;
+    }
+    unsigned t = shed_target(svc, order, v6, key, from);
+    if (t == order->n) {
+        return;
+    }
+    uint16_t to = order->e[t].region;
+    unsigned j = 1;
+    while (j < out->n && out->region[j] != to) {
+        j++;
+    }
+    if (j < out->n) { /* answered already: it goes first, the shed region where it was */
+        out->region[j] = from;
+    } else if (why != NULL) {
+        for (unsigned k = 0; k < order->n; k++) {
+            if (order->e[k].region == from) {
+                why[k] = out->n == 1 ? SELECT_SHED : why[k];
+            }
+        }
+        why[t] = SELECT_CHOSEN;
+    }
+    out->shed_from = from;
+    out->region[0] = to;
+    out->shed = true;
+    out->mode = SELECT_MODE_SHED;
+}
+
 /* An answer from a region whose health is not known for sure yet is not to be
  * cached for long. */
 static void mark_unsure(const svc_rt_t *svc, select_t *out)
@@ -392,7 +463,7 @@ void select_regions_all(const svc_rt_t *svc, const geo_list_t *order, bool v6, u
                         select_t *out, uint8_t *why)
 {
     out->n = 0;
-    out->failed_open = out->degraded = false;
+    out->failed_open = out->degraded = out->shed = false;
     out->mode = SELECT_MODE_HEALTH;
     if (why != NULL) {
         for (unsigned i = 0; i < order->n; i++) {
@@ -403,6 +474,7 @@ void select_regions_all(const svc_rt_t *svc, const geo_list_t *order, bool v6, u
         if (select_first(svc, order, v6, out, why)) {
             mark_unsure(svc, out);
             mark_failover(svc, order, v6, out);
+            shed(svc, order, v6, key, out, why);
             return;
         }
         out->degraded = false;
@@ -410,6 +482,9 @@ void select_regions_all(const svc_rt_t *svc, const geo_list_t *order, bool v6, u
     select_slow(svc, order, v6, key, out, why);
     mark_unsure(svc, out);
     mark_failover(svc, order, v6, out);
+    if (out->n > 0 && !out->failed_open) {
+        shed(svc, order, v6, key, out, why);
+    }
 }
 
 svc_state_t select_service_state(const svc_rt_t *svc, bool v6)

@@ -26,6 +26,7 @@ typedef enum {
     SELECT_DOWN,
     SELECT_DRAINED,   /* weight 0 */
     SELECT_NO_FAMILY, /* no address of the asked family */
+    SELECT_SHED,      /* eligible, but this client is shed to another (shed.h) */
 } select_why_t;
 
 /* How an answer was chosen, as the answer counters tell it
@@ -37,6 +38,7 @@ typedef enum {
     SELECT_MODE_FALLBACK, /* none up: the fallback region (on_all_down) */
     SELECT_MODE_NODATA,   /* none up: no addresses (on_all_down nodata) */
     SELECT_MODE_SERVFAIL, /* none up: SERVFAIL (on_all_down servfail) */
+    SELECT_MODE_SHED,     /* the client's region sheds load: its next with room (shed.h) */
     SELECT_MODES,
 } select_mode_t;
 
@@ -45,7 +47,9 @@ typedef struct {
     uint8_t n;
     bool failed_open; /* no region was up: health (then weight) ignored */
     bool degraded;    /* failing over or open: answer with min_ttl */
+    bool shed;        /* the first region replaces shed_from, which sheds load */
     uint8_t mode;     /* select_mode_t */
+    uint16_t shed_from;
 } select_t;
 
 /* Members of a region up by common/health.h's member rule (both families). */
@@ -153,6 +157,13 @@ uint64_t select_client_key(bool v6, const uint8_t *addr, unsigned prefix);
  * clients when others are added, removed or reordered in the zone. */
 uint64_t select_region_key(const char *name);
 
+/* A client's rank for a region, uniform over 32 bits and independent of
+ * its rendezvous scores: the client is shed from the region while the rank
+ * is below the region's shed threshold (shed.h), so a share s sheds about s
+ * of the region's clients whatever placed them there, and a larger share
+ * sheds a superset. */
+uint32_t select_shed_rank(uint64_t client, uint64_t region);
+
 /* The score of a region of weight `weight` (0: never chosen) for a client. */
 double select_hrw_score(uint64_t client, uint64_t region, unsigned weight);
 
@@ -190,7 +201,7 @@ static inline void select_first_region(const geo_list_t *order, select_t *out)
 {
     out->region[0] = order->e[0].region;
     out->n = 1;
-    out->failed_open = out->degraded = false;
+    out->failed_open = out->degraded = out->shed = false;
     out->mode = SELECT_MODE_HEALTH;
 }
 

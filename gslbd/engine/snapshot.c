@@ -76,6 +76,10 @@ struct snapshot_bind {
     healthdb_slot_t **slot;
     const char *zone, *region, *member; /* member NULL: the region's slot */
     unsigned stale_after_ms;
+    /* A region's slot: its load feedback (load.given false: none); the
+     * url is in the snapshot's arena. */
+    zone_load_t load;
+    zone_shed_t shed;
 };
 
 static bnode_t *build_find(const build_t *b, const uint8_t *name, size_t len)
@@ -521,9 +525,11 @@ static svc_rt_t *build_service(build_t *b, size_t z, const zone_service_t *zs,
     geo_list_t *listed = arena_alloc(ar, sizeof(*listed) + zs->n_regions * sizeof(geo_entry_t));
     svc_rt_t *s = arena_alloc(ar, sizeof(*s));
 
+    s->sheds = false;
     for (size_t i = 0; i < zs->n_regions; i++) {
         list[i] = regions[zs->regions[i]];
         listed->e[i] = (geo_entry_t){(uint16_t)i, GEO_KM_NONE};
+        s->sheds |= b->zones[z]->regions[zs->regions[i]].load.given;
     }
     listed->n = (uint16_t)zs->n_regions;
     listed->source = GEO_BY_LISTED;
@@ -586,6 +592,8 @@ void snapshot_attach_health(snapshot_t *s, healthdb_t *health)
 
         if (bd->member != NULL) {
             slot->stale_after_ms = bd->stale_after_ms;
+        } else {
+            shed_configure(&slot->shed, &bd->load, &bd->shed);
         }
         *bd->slot = slot;
     }
@@ -620,6 +628,17 @@ static region_rt_t *build_region(build_t *b, size_t z, const zone_region_t *zreg
     r->checked = zreg->check >= 0;
     if (b->health != NULL) {
         build_bind(b, &r->slot, zname, r->name, NULL, 0);
+        if (zreg->load.given) {
+            snapshot_bind_t *bd = &b->binds[b->n_binds - 1];
+            bd->load =
+                (zone_load_t){.given = true,
+                              .source = zreg->load.source,
+                              .url = arena_dup(ar, zreg->load.url, strlen(zreg->load.url) + 1),
+                              .capacity = zreg->load.capacity,
+                              .interval_ms = zreg->load.interval_ms,
+                              .stale_after_ms = zreg->load.stale_after_ms};
+            bd->shed = zone->shed;
+        }
         r->health_gen = healthdb_gen(b->health);
         r->waiting = healthdb_waiting(b->health);
         r->status = arena_alloc(ar, sizeof(*r->status)); /* 0: nothing cached */

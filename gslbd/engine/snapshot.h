@@ -64,6 +64,7 @@ struct svc_rt {
     float spread_km;
     uint8_t policy;      /* zone_policy_t */
     bool plain;          /* svc_is_plain(), compiled */
+    bool sheds;          /* a region of it has a load: (shed.h): choices are keyed */
     uint8_t answers;     /* regions per answer */
     bool ecs;            /* use EDNS Client Subnet to place the client */
     uint8_t on_all_down; /* zone_all_down_t */
@@ -81,7 +82,7 @@ struct svc_rt {
 #define SVC_COUNT_NONE(svc)    ((svc)->n_regions + 1u) /* answers with no region (all down) */
 #define SVC_COUNT_EXTRA(svc)   ((svc)->n_regions + 2u) /* regions past the first of an answer */
 #define SVC_COUNT_MODE(svc, m) ((svc)->n_regions + 2u + (unsigned)(m)) /* m >= 1 */
-#define SVC_COUNT_MODES        5u
+#define SVC_COUNT_MODES        6u
 #define SVC_COUNTS(svc)        ((svc)->n_regions + 3u + SVC_COUNT_MODES)
 
 /* Whether a service takes the first eligible regions of its order as they

@@ -383,6 +383,65 @@ static void text_member(const region_rt_t *r, unsigned k, const status_env_t *en
     fputc('\n', out);
 }
 
+/* A region's load feedback (shed.h), one line under it. */
+static void text_load(const region_rt_t *r, const status_env_t *env, FILE *out)
+{
+    const shed_t *sh = r->slot ? &r->slot->shed : NULL;
+    char age[32];
+
+    if (sh == NULL || !sh->configured) {
+        return;
+    }
+    fprintf(out, "  load ");
+    if (sh->heard_ms == 0) {
+        fprintf(out, "not reported yet (%s %s)", shed_source_name(sh->source), sh->url);
+    } else {
+        age_text(age_s(env->now_ms, sh->heard_ms), age, sizeof(age));
+        if (sh->known) {
+            fprintf(out, "%.2f of capacity (%g of %g, %s, %s ago%s)", sh->util, sh->figure,
+                    sh->capacity, shed_source_name(sh->source), age,
+                    shed_fresh(sh, env->now_ms) ? "" : ": STALE, not used");
+        } else {
+            fprintf(out, "UNKNOWN (%s, %s ago: %s)", shed_source_name(sh->source), age,
+                    sh->reason[0] ? sh->reason : "no reason given");
+        }
+    }
+    if (sh->share > 0) {
+        fprintf(out, "; SHEDDING %.0f%% of its clients to their next region below %.2f",
+                100 * sh->share, sh->rule.low);
+    } else {
+        fprintf(out, "; not shedding (sheds above %.2f)", sh->rule.high);
+    }
+    fputc('\n', out);
+}
+
+static void json_load(json_t *j, const region_rt_t *r, const status_env_t *env)
+{
+    const shed_t *sh = r->slot ? &r->slot->shed : NULL;
+    bool known = sh != NULL && sh->heard_ms != 0 && sh->known;
+
+    if (sh == NULL || !sh->configured) {
+        json_null(j, "load");
+        return;
+    }
+    json_object_begin(j, "load");
+    json_string(j, "source", shed_source_name(sh->source));
+    json_string(j, "url", sh->url);
+    json_number(j, "capacity", sh->capacity, 3);
+    json_number(j, "utilisation", known ? sh->util : NAN, 4);
+    json_number(j, "figure", known ? sh->figure : NAN, 3);
+    json_number(j, "age_ms", sh->heard_ms ? (double)(env->now_ms - sh->heard_ms) : NAN, 0);
+    json_bool(j, "fresh", shed_fresh(sh, env->now_ms));
+    json_string(j, "reason", sh->heard_ms && !sh->known ? sh->reason : NULL);
+    json_number(j, "shed_share", sh->share, 4);
+    json_number(j, "high", sh->rule.high, 3);
+    json_number(j, "low", sh->rule.low, 3);
+    json_number(j, "step", sh->rule.step, 3);
+    json_number(j, "period_s", sh->rule.period_ms / 1000.0, 1);
+    json_uint(j, "reversals", sh->reversals);
+    json_object_end(j);
+}
+
 static void text_region(const zone_rt_t *zr, const region_rt_t *r, const status_env_t *env,
                         FILE *out)
 {
@@ -400,6 +459,7 @@ static void text_region(const zone_rt_t *zr, const region_rt_t *r, const status_
         fprintf(out, "; max_addrs %u", (unsigned)r->max_addrs);
     }
     fputc('\n', out);
+    text_load(r, env, out);
     for (unsigned k = 0; k < (unsigned)r->n4 + r->n6; k++) {
         text_member(r, k, env, out);
     }
@@ -611,6 +671,7 @@ static void json_region(json_t *j, const region_rt_t *r, const status_env_t *env
     json_bool(j, "waiting_for_healthd", rep.unsure);
     json_uint(j, "members_known_up", rep.n[SELECT_MEMBER_UP] + rep.n[SELECT_MEMBER_FORCED_UP]);
     json_uint(j, "members_counted_up", rep.counted_up);
+    json_load(j, r, env);
     json_array_begin(j, "members");
     for (unsigned k = 0; k < (unsigned)r->n4 + r->n6; k++) {
         json_member(j, r, k, env);
@@ -795,6 +856,40 @@ static const char *service_word(unsigned st)
     return svc_state_text((svc_state_t)st, true);
 }
 
+/* Load feedback (shed.h): utilisation while a fresh figure is known, and
+ * the shed share of every region with a load:. */
+static void prom_load(prom_t *p, const status_env_t *env)
+{
+    const snapshot_t *snap = env->snap;
+
+    prom_family(p, "gslb_region_utilisation", PROM_GAUGE,
+                "Load over capacity of each region with a load:, as healthd last read it from "
+                "the region's balancer; absent while no fresh figure is known.");
+    for (size_t z = 0; snap != NULL && z < snap->n_zones; z++) {
+        const zone_rt_t *zr = &snap->zones[z];
+        for (size_t i = 0; i < zr->n_regions; i++) {
+            const healthdb_slot_t *sl = zr->regions[i]->slot;
+            if (sl != NULL && shed_fresh(&sl->shed, env->now_ms)) {
+                prom_double(p, "gslb_region_utilisation", sl->shed.util, "zone", zr->name, "region",
+                            zr->regions[i]->name, NULL);
+            }
+        }
+    }
+    prom_family(p, "gslb_region_shed_share", PROM_GAUGE,
+                "Share (0 to 1) of its clients a region with a load: sends to their next region "
+                "with room, because its utilisation went above shed.high.");
+    for (size_t z = 0; snap != NULL && z < snap->n_zones; z++) {
+        const zone_rt_t *zr = &snap->zones[z];
+        for (size_t i = 0; i < zr->n_regions; i++) {
+            const healthdb_slot_t *sl = zr->regions[i]->slot;
+            if (sl != NULL && sl->shed.configured) {
+                prom_double(p, "gslb_region_shed_share", sl->shed.share, "zone", zr->name, "region",
+                            zr->regions[i]->name, NULL);
+            }
+        }
+    }
+}
+
 void status_write_prom(const status_t *st, const status_env_t *env, prom_t *p)
 {
     const snapshot_t *snap = env->snap;
@@ -850,6 +945,7 @@ void status_write_prom(const status_t *st, const status_env_t *env, prom_t *p)
                      zr->regions[i]->name, NULL);
         }
     }
+    prom_load(p, env);
     prom_family(p, "gslb_member_state", PROM_GAUGE,
                 "State of each pool member, health and overrides together (1 for the state "
                 "it is in).");

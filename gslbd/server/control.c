@@ -38,7 +38,7 @@
 /* What a client may do, from its peer credentials (SO_PEERCRED). */
 #define ROLE_READ    1u /* HELLO, PING, STATUS, EXPLAIN: anyone who can connect */
 #define ROLE_OPERATE 2u /* SET, RELOAD: root, gslbd's user, the control group */
-#define ROLE_REPORT  4u /* MEMBER, SYNCED: root and gslbd's user (healthd) */
+#define ROLE_REPORT  4u /* MEMBER, LOAD, SYNCED: root and gslbd's user (healthd) */
 
 /* Where a client is with a RELOAD it sent: waiting for a reload to start,
  * for the one running to end, or being answered (its held requests may
@@ -322,6 +322,22 @@ static void cmd_member(client_t *cl, const ctl_msg_t *m)
     reply_ok(cl);
 }
 
+static void cmd_load(client_t *cl, const ctl_msg_t *m)
+{
+    if (cl->source < 0) {
+        reply(cl, CTL_ERR, "say HELLO first");
+        return;
+    }
+    int r = healthdb_load(cl->ctl->health, cl->source, m->zone, m->region, m->util_known, m->util,
+                          m->figure, m->text ? m->text : "", now_ms(cl->ctl));
+    if (r < 0) {
+        reply(cl, CTL_ERR, "no region %s %s with a load: is served (report dropped)", m->zone,
+              m->region);
+        return;
+    }
+    reply_ok(cl);
+}
+
 static void cmd_hello(client_t *cl, const ctl_msg_t *m)
 {
     snprintf(cl->name, sizeof(cl->name), "%s", m->peer);
@@ -444,6 +460,11 @@ static void on_line(void *arg, char *line)
     case CTL_MEMBER:
         if (client_may(cl, ROLE_REPORT, "MEMBER")) {
             cmd_member(cl, &m);
+        }
+        break;
+    case CTL_LOAD:
+        if (client_may(cl, ROLE_REPORT, "LOAD")) {
+            cmd_load(cl, &m);
         }
         break;
     case CTL_SYNCED:

@@ -18,6 +18,7 @@ static const char *const modes[SELECT_MODES] = {
     [SELECT_MODE_HEALTH] = "health",     [SELECT_MODE_FAILOVER] = "failover",
     [SELECT_MODE_OPEN] = "failing_open", [SELECT_MODE_FALLBACK] = "fallback",
     [SELECT_MODE_NODATA] = "nodata",     [SELECT_MODE_SERVFAIL] = "servfail",
+    [SELECT_MODE_SHED] = "shed",
 };
 
 /* One transport and family's queries of one type, by rcode: the named

@@ -324,8 +324,8 @@ def sr(svc, region, n=N):
 
 def answers(t, srv, ctl, scrape):
     m = scrape()
-    t.eq("every service's answers by mode are there from the start, 0 or more",
-         4 * 6, len(prom.select(m, "gslb_service_answers_total", zone="qm.test")))
+    t.eq("every service's answers by mode (7, shed among them) are there from the start",
+         4 * 7, len(prom.select(m, "gslb_service_answers_total", zone="qm.test")))
 
     def batch(what, svc, want, expect_answer):
         before = scrape()
