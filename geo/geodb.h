@@ -47,8 +47,8 @@ typedef struct {
 
 typedef struct {
     char *path;
-    uint64_t gen;  /* unique per open: what maps built from it are keyed on */
-    char type[64]; /* database_type from the metadata */
+    uint64_t gen;          /* unique per open: what maps built from it are keyed on */
+    char type[64];         /* database_type from the metadata */
     char description[256]; /* the metadata's description, English if there is one: the
                             * built-in database credits its data sources there */
     uint64_t build_epoch;
