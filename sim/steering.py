@@ -7,15 +7,15 @@ figures arriving late (and, for a while, not at all):
 
   1. plain geo: the nearest region, always;
   2. naive least-loaded: the region with the lowest utilisation last seen;
-  3. shedding, as issue 14 part 3 designs it: per region a shed share moved in
-     bounded steps no faster than once per control period, with hysteresis,
-     the networks to shed chosen by the same rendezvous hash gslbd uses for
-     weighted choices (gslbd/engine/select.c), and sent only to a region that
-     is below the low watermark.
+  3. shedding, as gslbd does it (gslbd/engine/shed.c, README "Load shedding"):
+     per region a shed share moved in bounded steps no faster than once per
+     control period, with hysteresis, the networks to shed chosen by a hash of
+     the network and the region (uniform, as gslbd's select_shed_rank), and sent
+     only to a region that is below the low watermark.
 
-It is a model, not gslbd: nothing here talks to the daemons, and gslbd does
-not shed yet (part 3 is open). It exists to check the design's claims before
-it is built: it asserts them and exits 1 when one fails.
+It is a model, not gslbd: nothing here talks to the daemons (the end-to-end
+test with real balancers is tests/e2e/test_shedding.py). It exists to check
+the design's claims: it asserts them and exits 1 when one fails.
 
 Writes docs/steering-sim.png and docs/steering-sim.md (or --out DIR) and prints
 the summary. Deterministic: a fixed seed, integer one-second steps, bounded.
@@ -366,7 +366,7 @@ def summarise(world, results, checks, rows):
         "# Steering simulation: plain geo, naive least-loaded, shedding",
         "",
         "Written by `make sim` (sim/steering.py); do not edit by hand. A model of the",
-        "design of issue 14 part 3, which gslbd does not implement yet.",
+        "load shedding gslbd does (README, Load shedding).",
         "",
         f"- {NETWORKS} client networks (IPv4 /24s) on a plane round {len(names)} regions, "
         "each with its regions in order of distance and a Pareto request rate "

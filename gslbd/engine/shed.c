@@ -87,10 +87,11 @@ bool shed_step(shed_t *s, uint64_t now_ms, double *old)
     if (s->share <= 0 && !(fresh && s->util > s->rule.high)) {
         return false;
     }
+    /* The period runs from the last move: holding between low and high
+     * does not restart it (as sim/steering.py models). */
     if (s->step_ms != 0 && now_ms - s->step_ms < s->rule.period_ms) {
         return false;
     }
-    s->step_ms = now_ms;
     if (!fresh || s->util < s->rule.low) {
         target = s->share - s->rule.step; /* stale figures: let go one step at a time */
     } else if (s->util > s->rule.high) {
@@ -100,6 +101,7 @@ bool shed_step(shed_t *s, uint64_t now_ms, double *old)
     if (target == s->share) {
         return false;
     }
+    s->step_ms = now_ms;
     int dir = target > s->share ? 1 : -1;
     if (s->last_dir != 0 && dir != s->last_dir) {
         s->reversals++;

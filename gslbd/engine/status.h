@@ -27,7 +27,10 @@
  *   down|drained|forced-up|forced-down, why, override: auto|drain|down|up,
  *   lat, lon (degrees, its location), weight, effective_weight, min_up,
  *   max_addrs (only where the zone sets it), checked, waiting_for_healthd,
- *   members_known_up, members_counted_up, members: [{address, state: up|
+ *   members_known_up, members_counted_up, load (null without a load:, else
+ *   {source, url, capacity, utilisation, figure, age_ms, fresh, reason,
+ *   shed_share, high, low, step, period_s, reversals}: shed.h), members:
+ *   [{address, state: up|
  *   unknown|down|forced-up|forced-down|drained, health: up|down|unknown,
  *   override, reason, since_s, reported_s, source, source_heard_s}]}];
  * services: [{name, policy, answers_per_query, window_s, answers, no_region,
