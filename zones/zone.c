@@ -209,6 +209,29 @@ void zone_set_free(zone_t **zones, size_t n)
     free(zones);
 }
 
+/* A region sheds only into regions whose own load is known to be low, so a
+ * service where one region alone has a load: can never move a client. */
+static void zone_lint_shed(const zone_t *zone, diag_t *out)
+{
+    for (size_t i = 0; i < zone->n_services; i++) {
+        const zone_service_t *s = &zone->services[i];
+        size_t with = 0, first = 0;
+
+        for (size_t j = 0; j < s->n_regions; j++) {
+            if (zone->regions[s->regions[j]].load.given && with++ == 0) {
+                first = s->regions[j];
+            }
+        }
+        if (with == 1 && s->n_regions > 1) {
+            diag_warning(out, &s->mark,
+                         "service '%s': only region '%s' has a load:, so it can shed to none "
+                         "(a region takes shed clients only while its own load is known to be "
+                         "below shed.low)",
+                         s->name, zone->regions[first].name);
+        }
+    }
+}
+
 void zone_lint(const zone_t *zone, diag_t *out)
 {
     bool *used = xcalloc(zone->n_regions + 1, sizeof(*used));
@@ -232,6 +255,7 @@ void zone_lint(const zone_t *zone, diag_t *out)
         }
     }
     free(used);
+    zone_lint_shed(zone, out);
 }
 
 int zone_check_set(zone_t *const *zones, size_t n, diag_t *errs)

@@ -13,6 +13,7 @@
 #include "gslbd/engine/engine.h"
 #include "gslbd/engine/select.h"
 #include "zones/load.h"
+#include "zones/zload.h"
 
 static zone_load_t nginx_load = {
     .given = true, .source = LOAD_NGINX, .url = "http://127.0.0.1:1/s", .capacity = 10,
@@ -228,4 +229,132 @@ Test(shed, weighted_services_shed_too_and_keep_other_regions_clients)
               "shed clients spread by weight over b and c: %u of %u to b", to_b, moved);
     snapshot_free(fx.s);
     healthdb_free(fx.h);
+}
+
+/* ---- the zone keys (zones/zload.c) ---- */
+
+/* Load `body` (after the SOA and NS) and return every diagnostic, one per
+ * line, in buf; *rc the loader's result. */
+static const char *zone_diags(const char *body, char *buf, size_t size, int *rc, zone_t **out)
+{
+    char path[] = "/tmp/gslb-zload-XXXXXX.yaml", text[4096];
+    int fd = mkstemps(path, 5);
+    zone_t *zone = NULL;
+    diag_t errs = {0};
+    size_t o = 0;
+
+    snprintf(text, sizeof(text),
+             "zone: z.test\nsoa: {mname: ns1.z.test, rname: h.z.test, serial: 1}\nns: [ns1.z.test]\n"
+             "records:\n  ns1: {A: [192.0.2.53]}\n%s",
+             body);
+    cr_assert(fd >= 0);
+    cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    *rc = zone_load(path, 0, &zone, &errs);
+    if (*rc == 0) {
+        zone_lint(zone, &errs);
+    }
+    buf[0] = '\0';
+    for (size_t i = 0; i < errs.n; i++) {
+        const char *l = strstr(errs.lines[i], ".yaml:");
+        o += (size_t)snprintf(buf + o, o < size ? size - o : 0, "%s\n", l ? l + 5 : errs.lines[i]);
+    }
+    unlink(path);
+    diag_clear(&errs);
+    if (out != NULL && *rc == 0) {
+        *out = zone;
+    } else if (zone != NULL) {
+        zone_free(zone);
+    }
+    return buf;
+}
+
+Test(zload, keys_defaults_and_errors_at_their_place)
+{
+    char d[4096];
+    int rc;
+    zone_t *z = NULL;
+
+    zone_diags("regions:\n"
+               "  a: {location: [0, 0], pool: [192.0.2.1], load: {source: haproxy, "
+               "url: 'http://127.0.0.1:1/stats;csv', backend: web, capacity: 5000}}\n"
+               "  b: {location: [0, 1], pool: [192.0.2.2], load: {source: prometheus, url: "
+               "'https://m/metrics', metric: 'rq_active{a=\"x\\\"y\",b=\"\"}', capacity: 0.5, "
+               "interval: 5s, timeout: 2s}}\n"
+               "services:\n  www: {regions: [a, b], ttl: 20}\n",
+               d, sizeof(d), &rc, &z);
+    cr_assert_eq(rc, 0, "%s", d);
+    cr_expect_str_eq(d, "");
+    cr_expect(z->regions[0].load.given);
+    cr_expect_eq(z->regions[0].load.source, LOAD_HAPROXY);
+    cr_expect_str_eq(z->regions[0].load.backend, "web");
+    cr_expect_eq(z->regions[0].load.interval_ms, 2000);
+    cr_expect_eq(z->regions[0].load.timeout_ms, 1000);
+    cr_expect_eq(z->regions[0].load.stale_after_ms, 6000);
+    cr_expect_float_eq(z->regions[1].load.capacity, 0.5, 1e-12);
+    cr_expect_eq(z->regions[1].load.stale_after_ms, 15000);
+    cr_expect_float_eq(z->shed.high, 0.9, 1e-12);
+    cr_expect_float_eq(z->shed.low, 0.7, 1e-12);
+    cr_expect_float_eq(z->shed.step, 0.15, 1e-12);
+    cr_expect_eq(z->shed.period_ms, 40000, "2 x the largest TTL");
+    zone_free(z);
+
+    zone_diags("shed: {high: 0.8, low: 0.8, step: 0}\n"
+               "regions:\n"
+               "  a: {location: [0, 0], pool: [192.0.2.1], load: {source: haproxy, url: 'ftp://x', "
+               "capacity: 0, metric: m}}\n"
+               "  b: {location: [0, 1], pool: [192.0.2.2], load: {source: prometheus, url: 'http://m', "
+               "capacity: 1, metric: 'm{a=b}'}}\n"
+               "  c: {location: [0, 2], pool: [192.0.2.3], load: {source: nginx, url: 'http://m', "
+               "capacity: 1, interval: 1s}}\n"
+               "  d: {location: [0, 3], pool: [192.0.2.4], load: nginx}\n"
+               "services:\n  www: {regions: [a, b, c, d]}\n",
+               d, sizeof(d), &rc, NULL);
+    cr_expect_neq(rc, 0);
+    const char *want[] = {
+        ":6:35: error: shed: step must be more than 0",
+        ":6:24: error: shed: low 0.8 must be less than high 0.8",
+        "error: region 'a': source haproxy needs one of load.backend",
+        "error: region 'a': load.url 'ftp://x' must start with http:// or https://",
+        "error: region 'a': load.capacity must be more than 0",
+        "error: region 'a': load.metric is for source prometheus only",
+        "error: region 'b': load.metric 'm{a=b}' is not a metric name",
+        "error: region 'c': load.interval 1s must be more than load.timeout (by default 1s)",
+        "error: region 'd': load must be a mapping",
+    };
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        cr_expect(strstr(d, want[i]) != NULL, "wanted \"%s\" in:\n%s", want[i], d);
+    }
+}
+
+Test(zload, metric_syntax)
+{
+    cr_expect(zload_metric_ok("envoy_http_downstream_rq_active"));
+    cr_expect(zload_metric_ok("a:b_c{x=\"1\",y=\"two words\"}"));
+    cr_expect(zload_metric_ok("m{x=\"a \\\" quote\"}"));
+    cr_expect(zload_metric_ok("m{}"));
+    cr_expect_not(zload_metric_ok("9m"));
+    cr_expect_not(zload_metric_ok("m{x=1}"));
+    cr_expect_not(zload_metric_ok("m{x=\"1\""));
+    cr_expect_not(zload_metric_ok("m{x=\"1\"} "));
+    cr_expect_not(zload_metric_ok("m{x=\"1\",}x"));
+    cr_expect_not(zload_metric_ok(""));
+}
+
+Test(zload, lint_one_region_with_load_cannot_shed)
+{
+    char d[2048];
+    int rc;
+
+    zone_diags("regions:\n"
+               "  a: {location: [0, 0], pool: [192.0.2.1], load: {source: nginx, url: 'http://x', "
+               "capacity: 5}}\n"
+               "  b: {location: [0, 1], pool: [192.0.2.2]}\n"
+               "services:\n  www: {regions: [a, b]}\n  solo: {regions: [a]}\n",
+               d, sizeof(d), &rc, NULL);
+    cr_assert_eq(rc, 0, "%s", d);
+    cr_expect(strstr(d, "warning: service 'www': only region 'a' has a load:, so it can shed to "
+                        "none") != NULL,
+              "%s", d);
+    cr_expect(strstr(d, "'solo'") == NULL, "a service of one region has nowhere to shed anyway");
 }
