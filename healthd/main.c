@@ -113,6 +113,10 @@ static void usage(FILE *out)
             "the first 64 KiB of a body is read),\n"
             "DNS/connect error: ..., HTTP error: ...\n"
             "\n"
+            "Regions with a `load:` have their balancer's page read every load.interval;\n"
+            "each figure over its capacity goes to every gslbd of protocol version 3 or\n"
+            "later as a LOAD line (unknown, with the reason, when the read failed).\n"
+            "\n"
             "Signals: SIGHUP reloads the zones; SIGTERM and SIGINT stop. Zone files are also\n"
             "reloaded when they change on disk; a zone set that fails to load is reported as\n"
             "file:line:column and the previous targets keep being probed.\n");
