@@ -13,8 +13,9 @@ Asserted: LOAD lines with the right utilisation, figure and capacity for each of
 three formats, following the figures as they change; `unknown` with a reason naming what
 failed for a refused connection, an HTTP 503 and a page without the metric, and back
 again; each failure logged once, not every read; two regions reading one URL fetch it
-once per interval (nginx's access log); no LOAD at all to the version 2 gslbd (nor an ERR
-in healthd's log); on reconnection every region's latest figure between HELLO and SYNCED;
+once per interval (nginx's access log); no LOAD at all to the version 2 gslbd, which
+still gets member states (nor an ERR in healthd's log); on reconnection the member states,
+then every region's latest figure, between HELLO and SYNCED;
 healthd_load_utilisation and healthd_load_reads_total on /metrics; a zone reload that
 drops a region and changes a capacity.
 
@@ -138,9 +139,11 @@ regions:
   eu-west-2: {{location: [52.3, -6.3], pool: [192.0.2.2], load: {{source: nginx, url: "http://127.0.0.1:{nginx}/stub_status", capacity: 40, {load}}}}}
   us-east:   {{location: [39.0, -77.5], pool: [192.0.2.3], load: {{source: haproxy, url: "http://127.0.0.1:{stats}/stats;csv", frontend: fe, capacity: 8, {load}}}}}
   us-west:   {{location: [37.4, -122.1], pool: [192.0.2.4], load: {{source: haproxy, url: "http://127.0.0.1:{stats}/stats;csv", backend: web, capacity: 5, {load}}}}}
-  ap-south:  {{location: [19.1, 72.9], pool: [192.0.2.5], load: {{source: prometheus, url: "http://127.0.0.1:{prom}/metrics", metric: '{metric}', capacity: 800, {load}}}}}
+  ap-south:  {{location: [19.1, 72.9], pool: [{{address: 192.0.2.5, probe: "127.0.0.1:{prom}"}}], check: web, load: {{source: prometheus, url: "http://127.0.0.1:{prom}/metrics", metric: '{metric}', capacity: 800, {load}}}}}
   down:      {{location: [0, 0], pool: [192.0.2.6], load: {{source: nginx, url: "http://127.0.0.1:{closed}/stub_status", capacity: 10, {load}}}}}
-{garbage_line}services:
+{garbage_line}checks:
+  web: {{type: http, path: /health, interval: 500ms, timeout: 300ms, rise: 1, fall: 1}}
+services:
   www: {{regions: [{regions}]}}
 """.format(eu=eu_capacity, load=load, metric=METRIC, garbage_line=garbage_line,
            regions=", ".join(regions), **ports)
@@ -241,6 +244,7 @@ def one_fetch_per_url(t, nginx):
 
 def old_gslbd(t, hd, b):
     t.compare("the version 2 gslbd was greeted and synced", b.count("^1 SYNCED "), ">=", 1)
+    t.compare("... and gets member states", b.count("^1 MEMBER load.test ap-south "), ">=", 1)
     t.eq("the version 2 gslbd gets no LOAD line", 0, b.count(" LOAD "))
     t.unlike("healthd got no ERR from it", r"ERR", hd.log())
 
@@ -287,6 +291,8 @@ def reconnection(t, a, ports):
     t.eq("SYNCED last", True, bool(sync) and sync[-1].startswith("1 SYNCED "))
     loads = sorted(line.split(" ")[3] for line in sync if line.startswith("1 LOAD "))
     t.eq("every region's latest figure before SYNCED", sorted(REGIONS), loads)
+    t.eq("... after the member states", ["1 MEMBER load.test ap-south 192.0.2.5 up"],
+         [" ".join(line.split(" ")[:6]) for line in sync[1:2]])
     t.like("... the latest nginx figure", load_re(1, "eu-west", re.escape(
         "0.15 figure=3 capacity=20")), "\n".join(sync))
     t.like("... and the latest failure with its reason", load_re(1, "down", re.escape(
