@@ -181,7 +181,7 @@ static void load_note(loader_t *l, load_region_t *r, bool ok, double figure, con
     if (same) {
         log_debug("%s: load %s", r->label, ok ? "read" : reason);
     } else if (ok) {
-        log_info("%s: load %.4g of capacity %.4g (utilisation %.2f)%s", r->label, figure,
+        log_info("%s: load %g of capacity %g (utilisation %.2f)%s", r->label, figure,
                  r->load.capacity, load_utilisation(r), was_read ? ", read again" : "");
     } else {
         log_warn("%s: load unknown: %s", r->label, reason);
