@@ -421,7 +421,7 @@ static bool lparse_value(lparse_span_t v, double *out)
     char num[LPARSE_NUM_MAX + 1];
     char *end;
 
-    if (v.n == 0 || v.n > LPARSE_NUM_MAX) {
+    if (v.n == 0 || v.n > LPARSE_NUM_MAX || memchr(v.s, '\0', v.n) != NULL) {
         return false;
     }
     memcpy(num, v.s, v.n);

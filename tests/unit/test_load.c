@@ -268,6 +268,10 @@ Test(lparse, page_is_a_length)
     const char nul[] = "junk\0\nActive connections: 3\n";
     cr_expect_eq(lparse_nginx(nul, sizeof(nul) - 1, &f, why, sizeof(why)), 0);
     cr_expect_float_eq(f, 3, 1e-9);
+    /* ... nor ends a value early */
+    const char value[] = "x 5\0z\n";
+    cr_expect_eq(lparse_prometheus(value, sizeof(value) - 1, "x", &f, why, sizeof(why)), -EINVAL);
+    cr_expect_str_eq(why, "metrics line 1: bad value in 'x 5?z'");
 }
 
 /* A sentence never outgrows the buffer it is given. */
