@@ -166,7 +166,8 @@ int lparse_nginx(const char *page, size_t len, double *figure, char *why, size_t
 /* ------------------------------------------------------------ haproxy */
 
 /* Field k of a CSV line into out (unquoted, NUL-terminated). False when the
- * line has no field k, or it is longer than size - 1 or badly quoted. */
+ * line has no field k, or it is longer than size - 1, holds a NUL byte or is
+ * badly quoted. */
 static bool lparse_csv_field(lparse_span_t line, size_t k, char *out, size_t size)
 {
     size_t i = 0, field = 0, n = 0;
@@ -188,7 +189,7 @@ static bool lparse_csv_field(lparse_span_t line, size_t k, char *out, size_t siz
                 break;
             }
             i += line.s[i] == '"'; /* "" is one quote */
-            if (n + 1 >= size) {
+            if (n + 1 >= size || line.s[i] == '\0') {
                 return false;
             }
             out[n++] = line.s[i];
@@ -198,7 +199,7 @@ static bool lparse_csv_field(lparse_span_t line, size_t k, char *out, size_t siz
         }
     } else {
         for (; i < line.n && line.s[i] != ','; i++) {
-            if (n + 1 >= size) {
+            if (n + 1 >= size || line.s[i] == '\0') {
                 return false;
             }
             out[n++] = line.s[i];
