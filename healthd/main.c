@@ -4,8 +4,9 @@
  * This file is the command line and the main loop: it loads the zones,
  * turns every pool member of a region with a check into a target, probes
  * them (probe.c) and reports their states to one or more gslbd control
- * sockets (report.c). SIGHUP and zone-file changes reload the targets (a
- * failed load keeps the old ones); SIGTERM and SIGINT stop cleanly. With
+ * sockets (report.c). Regions with a `load:` have their balancer's load
+ * figure read (load.c) and reported too, to a gslbd that takes it. SIGHUP and zone-file changes
+ * reload the targets (a failed load keeps the old ones); SIGTERM and SIGINT stop cleanly. With
  * --http it serves /metrics (metrics.c, daemon/procstat.h) and /healthz on
  * its loop (daemon/http.h). It answers no DNS and decides nothing about
  * answers: gslbd does.
@@ -36,6 +37,7 @@
 #include "daemon/reloader.h"
 #include "daemon/signals.h"
 #include "daemon/watch.h"
+#include "healthd/load.h"
 #include "healthd/metrics.h"
 #include "healthd/probe.h"
 #include "healthd/report.h"
@@ -61,6 +63,8 @@ typedef struct {
     int rc;
     target_t *targets;
     size_t n, n_zones;
+    load_region_t *loads;
+    size_t n_loads;
 } reload_job_t;
 
 /* Reloads load and build targets on the loader thread (reloader.h), which
@@ -70,6 +74,7 @@ typedef struct {
     options_t *opt;
     uv_loop_t *loop;
     prober_t *prober;
+    loader_t *loader;
     report_t **reports;
     size_t n_zones;
     signals_t signals;
@@ -107,6 +112,10 @@ static void usage(FILE *out)
             "3xx is not followed: list it in `expect` to accept it), body mismatch (only\n"
             "the first 64 KiB of a body is read),\n"
             "DNS/connect error: ..., HTTP error: ...\n"
+            "\n"
+            "Regions with a `load:` have their balancer's page read every load.interval;\n"
+            "each figure over its capacity goes to every gslbd of protocol version 3 or\n"
+            "later as a LOAD line (unknown, with the reason, when the read failed).\n"
             "\n"
             "Signals: SIGHUP reloads the zones; SIGTERM and SIGINT stop. Zone files are also\n"
             "reloaded when they change on disk; a zone set that fails to load is reported as\n"
@@ -194,24 +203,29 @@ static int parse_options(int argc, char **argv, options_t *o)
     return 0;
 }
 
-/* Load the zones and build targets from them, the errors in errs. On
- * failure nothing is returned. Any thread. */
-static int load_targets(const char *path, target_t **t, size_t *n, size_t *n_zones, diag_t *errs)
+/* Load the zones and build the targets and load regions of j from them,
+ * the errors in j->errs. On failure nothing is returned. Any thread. */
+static int load_targets(const char *path, reload_job_t *j)
 {
     zone_t **zones;
     size_t nz;
 
-    int r = zone_load_path(path, NULL, 0, &zones, &nz, errs);
+    int r = zone_load_path(path, NULL, 0, &zones, &nz, &j->errs);
 
     if (r < 0) {
         return r;
     }
-    if ((r = target_build(zones, nz, t, n)) < 0) {
+    if ((r = target_build(zones, nz, &j->targets, &j->n)) < 0) {
+        zone_set_free(zones, nz);
+        return r;
+    }
+    if ((r = load_build(zones, nz, &j->loads, &j->n_loads)) < 0) {
+        target_free_all(j->targets, j->n);
         zone_set_free(zones, nz);
         return r;
     }
     zone_set_free(zones, nz);
-    *n_zones = nz;
+    j->n_zones = nz;
     return 0;
 }
 
@@ -242,12 +256,47 @@ static void dump_one(void *arg, const target_t *t, health_state_t state, const c
     }
 }
 
-static void dump_all(void *arg, report_buf_t *b, unsigned *interval_ms)
+/* A region's latest load figure, to every gslbd that takes LOAD (the
+ * others would answer ERR). */
+static void on_load(void *arg, const load_region_t *r)
 {
     healthd_t *h = arg;
+    char line[CTL_LINE_MAX + 2];
+    int n = load_line(r, line, sizeof(line));
+
+    if (n < 0) {
+        log_err("%s: cannot report its load: %s", r->label, gslb_strerror(n));
+        return;
+    }
+    for (size_t i = 0; h->reports != NULL && i < h->opt->n_gslbd; i++) {
+        report_send_load(h->reports[i], line, (size_t)n);
+    }
+}
+
+static void dump_load(void *arg, const load_region_t *r)
+{
+    char line[CTL_LINE_MAX + 2];
+    int n = r->read ? load_line(r, line, sizeof(line)) : -EINVAL;
+
+    if (n > 0) {
+        report_buf_add(arg, line, (size_t)n);
+    }
+}
+
+static size_t dump_all(void *arg, report_buf_t *b, unsigned version, unsigned *interval_ms)
+{
+    healthd_t *h = arg;
+    size_t members = 0;
 
     prober_each(h->prober, dump_one, b);
+    for (size_t i = 0; i < b->len; i++) {
+        members += b->s[i] == '\n';
+    }
+    if (version >= REPORT_LOAD_VERSION) {
+        loader_each(h->loader, dump_load, b);
+    }
     *interval_ms = prober_min_interval(h->prober);
+    return members;
 }
 
 /* ------------------------------------------------------------ reloads */
@@ -260,7 +309,7 @@ static void reload_work(void *arg, unsigned what)
 
     (void)what;
     *j = (reload_job_t){0};
-    j->rc = load_targets(h->opt->zones, &j->targets, &j->n, &j->n_zones, &j->errs);
+    j->rc = load_targets(h->opt->zones, j);
 }
 
 /* Main loop, before the loader thread starts. */
@@ -293,6 +342,7 @@ static void reload_done(void *arg, unsigned what, bool stopping)
         diag_clear(&j->errs);
         if (j->rc == 0) {
             target_free_all(j->targets, j->n);
+            load_free_all(j->loads, j->n_loads);
         }
         return;
     }
@@ -304,10 +354,15 @@ static void reload_done(void *arg, unsigned what, bool stopping)
         return;
     }
     prober_set(h->prober, j->targets, j->n, &d);
+    loader_set(h->loader, j->loads, j->n_loads);
     h->n_zones = j->n_zones;
     heartbeat(h);
     log_info("reloaded: probing %zu targets in %zu zones (%zu added, %zu removed, %zu kept)", j->n,
              j->n_zones, d.added, d.removed, d.kept);
+    if (j->n_loads > 0) {
+        log_info("reading the load of %zu regions from %zu pages", loader_regions(h->loader),
+                 loader_pages(h->loader));
+    }
     notify_ready("probing %zu targets in %zu zones", j->n, j->n_zones);
 }
 
@@ -347,7 +402,7 @@ static void write_metrics(healthd_t *h, FILE *out)
                 "says.");
     prom_u64(&p, "gslb_up", not_ready(h) == NULL, NULL);
     if (h->prober != NULL) {
-        hmetrics_write(&p, h->prober, h->reports, h->opt->n_gslbd);
+        hmetrics_write(&p, h->prober, h->loader, h->reports, h->opt->n_gslbd);
     }
     procstat_write(&p);
 }
@@ -385,8 +440,10 @@ static void http_stop(healthd_t *h)
 
 /* ------------------------------------------------------------ main loop */
 
-static int start(healthd_t *h, target_t *t, size_t n)
+static int start(healthd_t *h, reload_job_t *j)
 {
+    target_t *t = j->targets;
+    size_t n = j->n;
     diag_t errs = {0};
     int r;
 
@@ -396,14 +453,22 @@ static int start(healthd_t *h, target_t *t, size_t n)
                                              &h->http, &errs)) < 0) {
         diag_log(&errs, LOG_LEVEL_ERR);
         target_free_all(t, n);
+        load_free_all(j->loads, j->n_loads);
         return r;
     }
-    if ((r = prober_new(h->loop, on_change, h, &h->prober)) < 0) {
+    if ((r = prober_new(h->loop, on_change, h, &h->prober)) < 0 ||
+        (r = loader_new(h->loop, on_load, h, &h->loader)) < 0) {
         log_err("cannot start probing: %s", gslb_strerror(r));
         target_free_all(t, n);
+        load_free_all(j->loads, j->n_loads);
         return r;
     }
     prober_set(h->prober, t, n, NULL);
+    loader_set(h->loader, j->loads, j->n_loads);
+    if (j->n_loads > 0) {
+        log_info("reading the load of %zu regions from %zu pages", loader_regions(h->loader),
+                 loader_pages(h->loader));
+    }
     h->reports = xcalloc(h->opt->n_gslbd, sizeof(*h->reports));
     for (size_t i = 0; i < h->opt->n_gslbd; i++) {
         if ((r = report_new(h->loop, h->opt->gslbd[i], dump_all, h, &h->reports[i])) < 0) {
@@ -422,18 +487,20 @@ static void stop(healthd_t *h)
         report_free(h->reports[i]);
     }
     free(h->reports);
+    loader_free(h->loader);
     prober_free(h->prober);
     watch_stop(&h->watch);
 }
 
-static int serve(options_t *opt, target_t *t, size_t n, size_t n_zones)
+static int serve(options_t *opt, reload_job_t *first)
 {
-    healthd_t h = {.opt = opt, .loop = uv_default_loop(), .n_zones = n_zones};
+    healthd_t h = {.opt = opt, .loop = uv_default_loop(), .n_zones = first->n_zones};
+    size_t n = first->n, n_zones = first->n_zones;
     int rc = 0;
 
     reloader_init(h.loop, &h.reloader, &reload_ops, &h);
     signals_start(h.loop, &h.signals, "reloading the zones", reload_fire, &h);
-    if (start(&h, t, n) < 0) {
+    if (start(&h, first) < 0) {
         rc = 1;
     } else {
         watch_start(h.loop, &h.watch, opt->zones, reload_fire, &h);
@@ -462,8 +529,7 @@ static int serve(options_t *opt, target_t *t, size_t n, size_t n_zones)
 int main(int argc, char **argv)
 {
     options_t opt = {0};
-    target_t *t;
-    size_t n, nz;
+    reload_job_t first = {0};
     int rc;
 
     log_init("healthd", LOG_LEVEL_INFO);
@@ -480,14 +546,13 @@ int main(int argc, char **argv)
         free(opt.gslbd);
         return 1;
     }
-    diag_t errs = {0};
-    int r = load_targets(opt.zones, &t, &n, &nz, &errs);
-    diag_log(&errs, LOG_LEVEL_ERR);
+    int r = load_targets(opt.zones, &first);
+    diag_log(&first.errs, LOG_LEVEL_ERR);
     if (r < 0) {
         log_err("%s: not loaded", opt.zones);
         rc = 1;
     } else {
-        rc = serve(&opt, t, n, nz);
+        rc = serve(&opt, &first);
     }
     curl_global_cleanup();
     free(opt.gslbd);

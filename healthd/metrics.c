@@ -95,7 +95,38 @@ static void hmetrics_reports(prom_t *p, report_t *const *reports, size_t n)
     }
 }
 
-void hmetrics_write(prom_t *p, const prober_t *pr, report_t *const *reports, size_t n_reports)
+static void hmetrics_util_one(void *arg, const load_region_t *r)
+{
+    if (r->known) {
+        prom_double(arg, "healthd_load_utilisation", load_utilisation(r), "zone", r->zone, "region",
+                    r->region, NULL);
+    }
+}
+
+static void hmetrics_reads_one(void *arg, const load_region_t *r)
+{
+    prom_u64(arg, "healthd_load_reads_total", r->reads_ok, "zone", r->zone, "region", r->region,
+             "result", "ok", NULL);
+    prom_u64(arg, "healthd_load_reads_total", r->reads_error, "zone", r->zone, "region", r->region,
+             "result", "error", NULL);
+}
+
+/* Only the latest successful read has a utilisation: after a failed one
+ * the series goes away rather than repeat a figure nobody read. */
+static void hmetrics_load(prom_t *p, const loader_t *ld)
+{
+    prom_family(p, "healthd_load_utilisation", PROM_GAUGE,
+                "Each region's load figure over its capacity, as last read from its balancer; "
+                "absent while the latest read failed.");
+    loader_each(ld, hmetrics_util_one, p);
+    prom_family(p, "healthd_load_reads_total", PROM_COUNTER,
+                "Reads of each region's load figure, by result (error: the page could not be "
+                "fetched or held no figure).");
+    loader_each(ld, hmetrics_reads_one, p);
+}
+
+void hmetrics_write(prom_t *p, const prober_t *pr, const loader_t *ld, report_t *const *reports,
+                    size_t n_reports)
 {
     hmetrics_probes(p, pr);
     hmetrics_loop(p, pr);
@@ -106,4 +137,7 @@ void hmetrics_write(prom_t *p, const prober_t *pr, report_t *const *reports, siz
                 "Targets probed: pool members of regions with a check.");
     prom_u64(p, "gslb_healthd_targets", prober_count(pr), NULL);
     hmetrics_reports(p, reports, n_reports);
+    if (ld != NULL) {
+        hmetrics_load(p, ld);
+    }
 }

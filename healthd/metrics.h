@@ -6,7 +6,9 @@
  * probe.h, report.h) and writes the gslb_healthd_* families: probes by
  * target, result and reason, their durations by check type, the loop's
  * lag, each member's state, the number of targets and, per gslbd control
- * socket, whether it is connected and the reports sent. It runs on
+ * socket, whether it is connected and the reports sent; and for each
+ * region with `load:` its utilisation and reads (healthd_load_*, the names
+ * issue 14 gave them). It runs on
  * healthd's loop, which owns everything it reads.
  *
  * It counts nothing itself, and writes neither the process_* metrics
@@ -18,11 +20,13 @@
 #include <stddef.h>
 
 #include "common/prom.h"
+#include "healthd/load.h"
 #include "healthd/probe.h"
 #include "healthd/report.h"
 
 /* Write every family to p. `reports` holds n_reports connections (none
- * NULL); the prober and reports are only read. */
-void hmetrics_write(prom_t *p, const prober_t *pr, report_t *const *reports, size_t n_reports);
+ * NULL); the prober, loader and reports are only read. */
+void hmetrics_write(prom_t *p, const prober_t *pr, const loader_t *ld, report_t *const *reports,
+                    size_t n_reports);
 
 #endif

@@ -5,8 +5,14 @@
  * connect, when synced it sends PING. It ticks every second, or more often
  * when a check's stale_after is short (report_set_heartbeat()): gslbd hears
  * from a synced healthd at least three times within any stale_after. States: IDLE (no pipe handle)
- * -> CONNECTING -> SYNCED (HELLO, members and SYNCED written) -> CLOSING (waiting for the close
- * callback) -> IDLE. A connection counts as made (and an outage as over) when gslbd answers HELLO.
+ * -> CONNECTING -> GREETING (HELLO written) -> SYNCED (gslbd answered; members, load figures and
+ * SYNCED written) -> CLOSING (waiting for the close callback) -> IDLE. A connection counts as
+ * made (and an outage as over) when gslbd answers HELLO.
+ *
+ * The full state waits for that answer because what it holds depends on it: LOAD lines go only
+ * to a gslbd whose answer says version 3 or more (an older one would answer each with ERR). The
+ * wait is one round trip on a local socket; changes that happen meanwhile are not lost, since the
+ * full state is taken when the answer comes.
  */
 #include "healthd/report.h"
 
@@ -23,8 +29,15 @@
 #define REPORT_TICK_MIN_MS 30 /* the fastest heartbeat, for stale_after 100ms */
 #define REPORT_RETRY_MIN   50 /* first retry after a failure; doubles up to the tick */
 #define REPORT_ERR_PER_S   5
+#define REPORT_HELLO_WAIT  10000 /* ms without an answer to HELLO before trying again */
 
-typedef enum { REPORT_IDLE, REPORT_CONNECTING, REPORT_SYNCED, REPORT_CLOSING } report_state_t;
+typedef enum {
+    REPORT_IDLE,
+    REPORT_CONNECTING,
+    REPORT_GREETING,
+    REPORT_SYNCED,
+    REPORT_CLOSING
+} report_state_t;
 
 struct report {
     uv_loop_t *loop;
@@ -39,8 +52,8 @@ struct report {
     bool outage;       /* a failure was logged, no connection since */
     unsigned retry_ms; /* the next retry's delay: a restarted gslbd is re-synced at once */
     unsigned tick_ms;  /* the timer's period: the heartbeat */
-    bool greeted;      /* gslbd answered our HELLO on this connection */
-    bool accepted;     /* ... with OK */
+    uint64_t hello_at; /* loop time HELLO was written on this connection */
+    unsigned version;  /* gslbd's version, from its answer to HELLO; 0 before */
     size_t members;    /* member states sent on this connection's sync */
     uint64_t down_at;  /* loop time of that failure */
     bool freeing;
@@ -86,7 +99,7 @@ static void report_on_pipe_closed(uv_handle_t *h)
 
 static void report_close_pipe(report_t *r)
 {
-    if (r->state != REPORT_CONNECTING && r->state != REPORT_SYNCED) {
+    if (r->state != REPORT_CONNECTING && r->state != REPORT_GREETING && r->state != REPORT_SYNCED) {
         return;
     }
     r->state = REPORT_CLOSING;
@@ -125,7 +138,8 @@ static void report_on_write(uv_write_t *req, int status)
 
     free(w->data);
     free(w);
-    if (status < 0 && status != UV_ECANCELED && r->state == REPORT_SYNCED) {
+    if (status < 0 && status != UV_ECANCELED &&
+        (r->state == REPORT_SYNCED || r->state == REPORT_GREETING)) {
         report_fail(r, "write failed", status);
     }
 }
@@ -146,16 +160,28 @@ static void report_write(report_t *r, char *data, size_t len)
     }
 }
 
+static size_t report_full(report_t *r);
+
 /* The first reply answers HELLO: only then is the connection counted as
- * made, so a gslbd that accepts and drops us at once stays one outage. */
+ * made, so a gslbd that accepts and drops us at once stays one outage. Its
+ * text, "gslbd N", says which version of the protocol gslbd speaks. */
 static void report_greeted(report_t *r, const ctl_msg_t *m)
 {
-    r->greeted = true;
-    r->accepted = m->verb == CTL_OK;
+    char why[CTL_LINE_MAX];
+    unsigned v = 0;
+
     if (m->verb != CTL_OK) {
-        log_warn("gslbd %s: HELLO refused: %s", r->path, m->text ? m->text : "(no reason)");
+        snprintf(why, sizeof(why), "HELLO refused: %s", m->text ? m->text : "(no reason)");
+        report_fail(r, why, 0);
         return;
     }
+    if (m->text == NULL || sscanf(m->text, "gslbd %u", &v) != 1) {
+        log_debug("gslbd %s: answered HELLO with no version ('%s'): sending no load figures",
+                  r->path, m->text ? m->text : "");
+    }
+    r->version = v;
+    r->state = REPORT_SYNCED;
+    r->members = report_full(r);
     if (r->outage) {
         log_info("gslbd %s: connected again after %.1f s, sent %zu member states", r->path,
                  (double)(uv_now(r->loop) - r->down_at) / 1000.0, r->members);
@@ -165,8 +191,6 @@ static void report_greeted(report_t *r, const ctl_msg_t *m)
     r->outage = false;
     r->retry_ms = 0;
 }
-
-static size_t report_full(report_t *r, bool hello);
 
 static void report_on_line(void *arg, char *line)
 {
@@ -179,7 +203,7 @@ static void report_on_line(void *arg, char *line)
     if (m.verb == CTL_NONE) {
         return;
     }
-    if (!r->greeted) {
+    if (r->state == REPORT_GREETING) {
         report_greeted(r, &m);
     } else if (m.verb == CTL_ERR && log_ratelimit(&r->err_rate, REPORT_ERR_PER_S)) {
         log_warn("gslbd %s: ERR %s", r->path, m.text ? m.text : "");
@@ -187,7 +211,7 @@ static void report_on_line(void *arg, char *line)
                r->state == REPORT_SYNCED) {
         /* gslbd dropped some of what we said (it did not hear from us for a
          * while) or has members we have not reported: all of it again. */
-        size_t n = report_full(r, false);
+        size_t n = report_full(r);
         log_info("gslbd %s: asked for the full state, sent %zu member states", r->path, n);
     }
 }
@@ -224,37 +248,30 @@ static void report_buf_msg(report_buf_t *b, const ctl_msg_t *m)
     }
 }
 
-/* HELLO, every known member, SYNCED: in one write. */
-/* Every known member and SYNCED, after HELLO on a new connection: in one
- * write. Returns the members sent. */
-static size_t report_full(report_t *r, bool hello)
+/* Every known member, every load figure gslbd's version takes, and SYNCED:
+ * in one write. Returns the members sent. */
+static size_t report_full(report_t *r)
 {
     report_buf_t b = {0};
     unsigned interval = 1000;
-    size_t members = 0, start;
+    size_t members = r->dump(r->arg, &b, r->version, &interval);
 
-    if (hello) {
-        report_buf_msg(&b,
-                       &(ctl_msg_t){.verb = CTL_HELLO, .peer = "healthd", .version = CTL_VERSION});
-    }
-    start = b.len;
-    r->dump(r->arg, &b, &interval);
-    for (size_t i = start; i < b.len; i++) {
-        members += b.s[i] == '\n';
-    }
     report_buf_msg(&b, &(ctl_msg_t){.verb = CTL_SYNCED, .interval_ms = interval});
     report_write(r, b.s, b.len);
     r->sent += members;
     return members;
 }
 
-static void report_sync(report_t *r)
+/* HELLO on a new connection; the rest waits for gslbd's answer. */
+static void report_hello(report_t *r)
 {
-    r->greeted = false;
-    r->accepted = false;
-    r->state = REPORT_SYNCED;
-    r->members = report_full(r, true);
-    log_debug("gslbd %s: connected, sent %zu member states", r->path, r->members);
+    report_buf_t b = {0};
+
+    r->state = REPORT_GREETING;
+    r->version = 0;
+    r->hello_at = uv_now(r->loop);
+    report_buf_msg(&b, &(ctl_msg_t){.verb = CTL_HELLO, .peer = "healthd", .version = CTL_VERSION});
+    report_write(r, b.s, b.len);
 }
 
 static void report_on_connect(uv_connect_t *req, int status)
@@ -273,7 +290,7 @@ static void report_on_connect(uv_connect_t *req, int status)
         report_fail(r, "cannot read", rc);
         return;
     }
-    report_sync(r);
+    report_hello(r);
 }
 
 static void report_connect(report_t *r)
@@ -296,6 +313,8 @@ static void report_on_tick(uv_timer_t *t)
 
     if (r->state == REPORT_IDLE) {
         report_connect(r);
+    } else if (r->state == REPORT_GREETING && uv_now(r->loop) - r->hello_at >= REPORT_HELLO_WAIT) {
+        report_fail(r, "no answer to HELLO", 0);
     } else if (r->state == REPORT_SYNCED) {
         char ping[16];
         int n = ctl_format(&(ctl_msg_t){.verb = CTL_PING}, ping, sizeof(ping));
@@ -343,9 +362,21 @@ void report_send(report_t *r, const char *line, size_t len)
     r->sent += report_send_line(r, line, len);
 }
 
+void report_send_load(report_t *r, const char *line, size_t len)
+{
+    if (r->version >= REPORT_LOAD_VERSION) {
+        report_send_line(r, line, len);
+    }
+}
+
 bool report_connected(const report_t *r)
 {
-    return r->state == REPORT_SYNCED && r->accepted;
+    return r->state == REPORT_SYNCED;
+}
+
+unsigned report_version(const report_t *r)
+{
+    return r->state == REPORT_SYNCED ? r->version : 0;
 }
 
 uint64_t report_sent(const report_t *r)

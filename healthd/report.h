@@ -2,12 +2,13 @@
  * report: one connection to a gslbd control socket, kept up.
  *
  * Speaks the healthd side of common/ctl.h: on each (re)connection it
- * sends HELLO, every member whose state is known and SYNCED, then changes
- * as they happen and PING every second. Replies are read and dropped (ERR
- * ones are logged, rate-limited). A failed connect or a lost connection is
- * retried every second and logged once per outage. A gslbd that stops
- * reading is disconnected when its backlog passes REPORT_BACKLOG_MAX bytes,
- * and gets the full state again on reconnection.
+ * sends HELLO and waits for gslbd's answer, which says its protocol
+ * version; then every member whose state is known, every region's latest
+ * load figure (to version 3 or later only: an older gslbd knows no LOAD)
+ * and SYNCED; then changes as they happen and PING every second. Replies
+ * are read and dropped (ERR ones are logged, rate-limited). A failed connect or a lost connection
+ * is retried every second and logged once per outage. A gslbd that stops reading is disconnected
+ * when its backlog passes REPORT_BACKLOG_MAX bytes, and gets the full state again on reconnection.
  *
  * It does not know targets or probes: the owner supplies the full state as
  * text through a callback, and each change as one line.
@@ -36,9 +37,14 @@ typedef struct {
 /* Append n bytes (aborts on out-of-memory). */
 void report_buf_add(report_buf_t *b, const char *s, size_t n) ATTR_NONNULL;
 
-/* Writes every known member's MEMBER line into b, and sets *interval_ms to
- * the SYNCED interval. */
-typedef void (*report_dump_fn)(void *arg, report_buf_t *b, unsigned *interval_ms);
+/* Writes every known member's MEMBER line into b, then, when gslbd's
+ * `version` is 3 or more, every region's latest LOAD line; sets *interval_ms
+ * to the SYNCED interval. Returns the number of MEMBER lines written. */
+typedef size_t (*report_dump_fn)(void *arg, report_buf_t *b, unsigned version,
+                                 unsigned *interval_ms);
+
+/* The first control-protocol version that has LOAD. */
+#define REPORT_LOAD_VERSION 3
 
 /* Start connecting to the control socket at `path` (not copied: must
  * outlive the report). Returns 0 and sets *out, or a negative code. */
@@ -50,8 +56,17 @@ int report_new(uv_loop_t *loop, const char *path, report_dump_fn dump, void *arg
  * sends the full state. */
 void report_send(report_t *r, const char *line, size_t len);
 
+/* Send one LOAD line (ending in "\n") if connected, synced and gslbd's
+ * version has LOAD; dropped otherwise, as report_send() does. Not counted
+ * in report_sent(). */
+void report_send_load(report_t *r, const char *line, size_t len);
+
 /* Connected to gslbd, which accepted our HELLO. */
 bool report_connected(const report_t *r) ATTR_NONNULL;
+
+/* The protocol version gslbd's answer to HELLO said ("OK gslbd N") on the
+ * current connection; 0 before it answered, or when it said none. */
+unsigned report_version(const report_t *r) ATTR_NONNULL;
 
 /* MEMBER lines sent so far on every connection: changes (report_send())
  * and the members of each full state. */

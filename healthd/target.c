@@ -75,8 +75,7 @@ static char *target_key(const target_t *t, const zone_check_t *c)
     return k.s;
 }
 
-/* "gslb.example.com." -> "gslb.example.com" (the root stays "."). */
-static char *target_zone_name(const zone_t *z)
+char *target_zone_name(const zone_t *z)
 {
     char *s = ldns_rdf2str(z->origin);
     size_t len;

@@ -48,6 +48,10 @@ typedef struct {
  * Returns 0 (aborts on out-of-memory, as config code may). */
 int target_build(zone_t *const *zones, size_t n_zones, target_t **out, size_t *n_out) ATTR_WUR;
 
+/* The zone's name as targets and the control protocol write it, in a new
+ * string: "gslb.example.com." -> "gslb.example.com" (the root stays "."). */
+char *target_zone_name(const zone_t *z) ATTR_WUR;
+
 /* Free the strings of one target (not the target itself). NULL-safe. */
 void target_clear(target_t *t);
 

@@ -577,8 +577,8 @@ def self_signed(test, cn="www.test", name="cert"):
 class Backend(Daemon):
     """An HTTP server for healthd to probe, on 127.0.0.1 and ::1 at `port` (default a
     free one); HTTPS with tls=(cert, key). set(mode) changes how it answers from the next
-    connection on: "200", "503", "301", "body TEXT", "slow MS", "hang", "drip", "close"
-    (see gslbtest/stubs.py). Its mode file is TMP/NAME.mode; it starts answering 200."""
+    connection on: "200", "503", "301", "body TEXT", "page PATH", "slow MS", "hang", "drip",
+    "close" (see gslbtest/stubs.py). Its mode file is TMP/NAME.mode; it starts answering 200."""
 
     def __init__(self, test, name, port=None, tls=None, mode="200"):
         super().__init__(test, name, ready=r"listening", wrap=False, sanitized=False)
@@ -601,15 +601,18 @@ class FakeGslbd(Daemon):
     .socket is the path to give healthd (--gslbd), .lines_path the record, one line per
     line received as "CONN LINE" (CONN counts connections from 1; "CONN CONNECT" and
     "CONN CLOSED" around each). Another FakeGslbd on the same socket is what a restarted
-    gslbd looks like to healthd."""
+    gslbd looks like to healthd. It answers HELLO as a gslbd of protocol `version` (default
+    2, which takes no LOAD; 3 takes it)."""
 
-    def __init__(self, test, name, socket_path=None):
+    def __init__(self, test, name, socket_path=None, version=2):
         super().__init__(test, name, ready=r"listening", wrap=False, sanitized=False)
         self.socket = Path(socket_path) if socket_path else test.path(name + ".sock")
         self.lines_path = test.path(name + ".lines")
+        self.version = version
 
     def command(self):
-        return [sys.executable, str(STUBS), "gslbd", str(self.socket), str(self.lines_path)]
+        return [sys.executable, str(STUBS), "gslbd", str(self.socket), str(self.lines_path),
+                str(self.version)]
 
     def text(self):
         """Everything recorded so far ("" before the first connection)."""

@@ -9,6 +9,8 @@ lacks) and wait for its "listening" line. Two programs:
       probe. It reads MODEFILE on every connection (missing or empty: "200"):
         "200", "503", "301", ...   that status, body "healthy"
         "body TEXT"                status 200, body TEXT
+        "page PATH"                status 200, the file's bytes exactly as the body (no
+                                   host= and sni= lines), read on every request
         "slow MS"                  status 200 after MS milliseconds
         "hang"                     accept, then say nothing (for 600 s)
         "drip"                     a good reply, one byte a second
@@ -16,13 +18,13 @@ lacks) and wait for its "listening" line. Two programs:
       Every body ends with "host=HOST" and "sni=NAME" lines: the Host header and the
       TLS server name the request carried, so a check on the body can test them.
 
-  stubs.py gslbd SOCKET LINES
+  stubs.py gslbd SOCKET LINES [VERSION]
       gslbd's control socket as healthd sees it (common/ctl.h), recording instead of
       acting: every line received is appended to LINES as "CONN LINE", CONN counting
       connections from 1, with "CONN CONNECT" and "CONN CLOSED" around each. It replies
-      as a version 2 gslbd does (so healthd sends it no LOAD): "OK gslbd 2" to HELLO,
-      "OK" to MEMBER, SYNCED and PING, and
-      "ERR unknown request" to anything else.
+      as a gslbd of that protocol version does (default 2, so healthd sends it no LOAD):
+      "OK gslbd VERSION" to HELLO, "OK" to MEMBER, SYNCED and PING, and to LOAD from
+      version 3 on, and "ERR unknown request" to anything else.
 
 What they do not do: parse the control protocol beyond the verb (the tests read the
 recorded lines), or serve anything but loopback.
@@ -60,6 +62,13 @@ async def _respond(reader, writer, mode, sni):
     if mode.startswith("slow "):
         await asyncio.sleep(int(mode[5:]) / 1000)
         mode = "200"
+    if mode.startswith("page "):
+        with open(mode[5:], "rb") as f:
+            page = f.read()
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
+                     b"Connection: close\r\n\r\n" % len(page) + page)
+        await writer.drain()
+        return
     code, body = (mode, "healthy\n") if not mode.startswith("body ") else ("200", mode[5:] + "\n")
     host = ""
     for line in req.split(b"\r\n"):
@@ -104,8 +113,9 @@ async def backend(port, modefile, cert=None, key=None):
 # ------------------------------------------------------------------ gslbd's control socket
 
 
-async def gslbd(path, lines):
+async def gslbd(path, lines, version=2):
     count = 0
+    verbs = ("MEMBER", "SYNCED", "PING") + (("LOAD",) if version >= 3 else ())
 
     def record(text):
         with open(lines, "a") as f:
@@ -123,8 +133,8 @@ async def gslbd(path, lines):
             text = line.decode(errors="replace").rstrip("\n")
             record("%d %s" % (me, text))
             if text.startswith("HELLO "):
-                writer.write(b"OK gslbd 2\n")
-            elif text.split(" ")[0] in ("MEMBER", "SYNCED", "PING"):
+                writer.write(b"OK gslbd %d\n" % version)
+            elif text.split(" ")[0] in verbs:
                 writer.write(b"OK\n")
             else:
                 writer.write(b"ERR unknown request\n")
@@ -144,10 +154,11 @@ async def gslbd(path, lines):
 def main(argv):
     if len(argv) in (4, 6) and argv[1] == "backend":
         asyncio.run(backend(int(argv[2]), argv[3], *argv[4:]))
-    elif len(argv) == 4 and argv[1] == "gslbd":
-        asyncio.run(gslbd(argv[2], argv[3]))
+    elif len(argv) in (4, 5) and argv[1] == "gslbd":
+        asyncio.run(gslbd(argv[2], argv[3], *(int(v) for v in argv[4:])))
     else:
-        sys.exit("usage: stubs.py backend PORT MODEFILE [CERT KEY] | gslbd SOCKET LINES")
+        sys.exit("usage: stubs.py backend PORT MODEFILE [CERT KEY] | "
+                 "gslbd SOCKET LINES [VERSION]")
 
 
 if __name__ == "__main__":
