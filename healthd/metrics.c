@@ -98,16 +98,16 @@ static void hmetrics_reports(prom_t *p, report_t *const *reports, size_t n)
 static void hmetrics_util_one(void *arg, const load_region_t *r)
 {
     if (r->known) {
-        prom_double(arg, "healthd_load_utilisation", load_utilisation(r), "zone", r->zone, "region",
+        prom_double(arg, "gslb_healthd_load_utilisation", load_utilisation(r), "zone", r->zone, "region",
                     r->region, NULL);
     }
 }
 
 static void hmetrics_reads_one(void *arg, const load_region_t *r)
 {
-    prom_u64(arg, "healthd_load_reads_total", r->reads_ok, "zone", r->zone, "region", r->region,
+    prom_u64(arg, "gslb_healthd_load_reads_total", r->reads_ok, "zone", r->zone, "region", r->region,
              "result", "ok", NULL);
-    prom_u64(arg, "healthd_load_reads_total", r->reads_error, "zone", r->zone, "region", r->region,
+    prom_u64(arg, "gslb_healthd_load_reads_total", r->reads_error, "zone", r->zone, "region", r->region,
              "result", "error", NULL);
 }
 
@@ -115,11 +115,11 @@ static void hmetrics_reads_one(void *arg, const load_region_t *r)
  * the series goes away rather than repeat a figure nobody read. */
 static void hmetrics_load(prom_t *p, const loader_t *ld)
 {
-    prom_family(p, "healthd_load_utilisation", PROM_GAUGE,
+    prom_family(p, "gslb_healthd_load_utilisation", PROM_GAUGE,
                 "Each region's load figure over its capacity, as last read from its balancer; "
                 "absent while the latest read failed.");
     loader_each(ld, hmetrics_util_one, p);
-    prom_family(p, "healthd_load_reads_total", PROM_COUNTER,
+    prom_family(p, "gslb_healthd_load_reads_total", PROM_COUNTER,
                 "Reads of each region's load figure, by result (error: the page could not be "
                 "fetched or held no figure).");
     loader_each(ld, hmetrics_reads_one, p);

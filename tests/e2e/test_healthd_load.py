@@ -16,7 +16,7 @@ again; each failure logged once, not every read; two regions reading one URL fet
 once per interval (nginx's access log); no LOAD at all to the version 2 gslbd, which
 still gets member states (nor an ERR in healthd's log); on reconnection the member states,
 then every region's latest figure, between HELLO and SYNCED;
-healthd_load_utilisation and healthd_load_reads_total on /metrics; a zone reload that
+gslb_healthd_load_utilisation and gslb_healthd_load_reads_total on /metrics; a zone reload that
 drops a region and changes a capacity.
 
 Not here: what gslbd does with LOAD (gslbd's own tests). Traffic goes to 127.0.0.1 only;
@@ -251,21 +251,21 @@ def old_gslbd(t, hd, b):
 
 def metrics(t, port):
     m = prom.scrape(port)
-    t.eq("healthd_load_utilisation of us-east", 0.375,
-         prom.value(m, "healthd_load_utilisation", zone="load.test", region="us-east"))
+    t.eq("gslb_healthd_load_utilisation of us-east", 0.375,
+         prom.value(m, "gslb_healthd_load_utilisation", zone="load.test", region="us-east"))
     t.eq("... of eu-west", 0.15,
-         prom.value(m, "healthd_load_utilisation", zone="load.test", region="eu-west"))
+         prom.value(m, "gslb_healthd_load_utilisation", zone="load.test", region="eu-west"))
     t.eq("no utilisation for a region whose latest read failed", 0,
-         len([k for k in m if k[0] == "healthd_load_utilisation" and
+         len([k for k in m if k[0] == "gslb_healthd_load_utilisation" and
               ("region", "down") in k[1]]))
     t.compare("reads_total counts the failed reads",
-              prom.value(m, "healthd_load_reads_total", zone="load.test", region="down",
+              prom.value(m, "gslb_healthd_load_reads_total", zone="load.test", region="down",
                          result="error"), ">=", 3)
     t.eq("... and no successful one of a refused URL", 0,
-         prom.value(m, "healthd_load_reads_total", zone="load.test", region="down",
+         prom.value(m, "gslb_healthd_load_reads_total", zone="load.test", region="down",
                     result="ok"))
     t.compare("... and the successful ones",
-              prom.value(m, "healthd_load_reads_total", zone="load.test", region="us-west",
+              prom.value(m, "gslb_healthd_load_reads_total", zone="load.test", region="us-west",
                          result="ok"), ">=", 3)
 
 
