@@ -98,17 +98,17 @@ static void hmetrics_reports(prom_t *p, report_t *const *reports, size_t n)
 static void hmetrics_util_one(void *arg, const load_region_t *r)
 {
     if (r->known) {
-        prom_double(arg, "gslb_healthd_load_utilisation", load_utilisation(r), "zone", r->zone, "region",
-                    r->region, NULL);
+        prom_double(arg, "gslb_healthd_load_utilisation", load_utilisation(r), "zone", r->zone,
+                    "region", r->region, NULL);
     }
 }
 
 static void hmetrics_reads_one(void *arg, const load_region_t *r)
 {
-    prom_u64(arg, "gslb_healthd_load_reads_total", r->reads_ok, "zone", r->zone, "region", r->region,
-             "result", "ok", NULL);
-    prom_u64(arg, "gslb_healthd_load_reads_total", r->reads_error, "zone", r->zone, "region", r->region,
-             "result", "error", NULL);
+    prom_u64(arg, "gslb_healthd_load_reads_total", r->reads_ok, "zone", r->zone, "region",
+             r->region, "result", "ok", NULL);
+    prom_u64(arg, "gslb_healthd_load_reads_total", r->reads_error, "zone", r->zone, "region",
+             r->region, "result", "error", NULL);
 }
 
 /* Only the latest successful read has a utilisation: after a failed one
