@@ -60,6 +60,7 @@ SYS_uv        := -luv
 SYS_curl      := -lcurl
 SYS_systemd   := $(shell pkg-config --libs libsystemd 2>/dev/null || echo -lsystemd)
 SYS_mhd       := -lmicrohttpd
+SYS_crypto    := -lcrypto
 
 src = $(filter-out $(2),$(wildcard $(1)/*.c))
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
@@ -217,22 +218,23 @@ $(BUILD)/gslbd/server/geoip.o: $(BUILD)/install-paths
 
 bin/gslbd: $(SERVER_OBJ) $(BUILD)/gen/statuspage.o $(LIBS_gslbd)
 	@mkdir -p bin
-	$(CC) $(LDFLAGS) $(XLDFLAGS) -o $@ $^ $(SYS_engine) $(SYS_uv) $(SYS_systemd) $(SYS_mhd) -lpthread
+	$(CC) $(LDFLAGS) $(XLDFLAGS) -o $@ $^ $(SYS_engine) $(SYS_uv) $(SYS_systemd) $(SYS_mhd) \
+		$(SYS_crypto) -lpthread
 
 bin/gslbctl: $(GSLBCTL_OBJ) $(LIB_common)
 	@mkdir -p bin
-	$(CC) $(LDFLAGS) $(XLDFLAGS) -o $@ $^
+	$(CC) $(LDFLAGS) $(XLDFLAGS) -o $@ $^ $(SYS_crypto)
 
 bin/healthd: $(BUILD)/healthd/main.o $(LIBS_healthd)
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) $(XLDFLAGS) -o $@ $^ $(SYS_ldns) $(SYS_yaml) $(SYS_uv) $(SYS_curl) \
-		$(SYS_systemd) $(SYS_mhd)
+		$(SYS_systemd) $(SYS_mhd) $(SYS_crypto)
 
 # Unit tests link the engine and healthd's libraries, never the server, the
 # daemon library or libuv (healthd's archive only lends its pure objects).
 bin/unit-tests: $(UNIT_OBJ) $(LIB_healthd) $(LIBS_engine) | $(MKWORLD) $(BUILD)/geo/countries.tsv
 	@mkdir -p bin
-	$(CC) $(LDFLAGS) $(XLDFLAGS) -o $@ $^ $(SYS_engine) -lcriterion
+	$(CC) $(LDFLAGS) $(XLDFLAGS) -o $@ $^ $(SYS_engine) $(SYS_crypto) -lcriterion
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -19,9 +19,30 @@
 #include <unistd.h>
 
 #include "common/ctl.h"
+#include "common/ctlauth.h"
 #include "common/errcode.h"
 #include "common/log.h"
 #include "common/version.h"
+
+/* keygen VANTAGE: a key line on stdout; needs no gslbd. */
+static int keygen(int argc, char **argv)
+{
+    char line[256];
+    int r;
+
+    if (argc != 2) {
+        log_err("usage: gslbctl keygen VANTAGE");
+        return 2;
+    }
+    if ((r = ctlauth_keygen(argv[1], line, sizeof(line))) < 0) {
+        log_err("keygen %s: %s", argv[1],
+                r == -EINVAL ? "a vantage name is letters, digits, '-', '_' and '.', at most 63"
+                             : gslb_strerror(r));
+        return r == -EINVAL ? 2 : 1;
+    }
+    fputs(line, stdout);
+    return fflush(stdout) == 0 ? 0 : 1;
+}
 
 static void usage(FILE *out)
 {
@@ -46,6 +67,8 @@ static void usage(FILE *out)
             "  down REGION [ADDRESS]    force down, whatever the health checks say\n"
             "  up REGION [ADDRESS]      force up, whatever the health checks say\n"
             "  auto REGION [ADDRESS]    remove the override: health checks decide again\n"
+            "  keygen VANTAGE           print a new key line for VANTAGE, for gslbd's\n"
+            "                           --control-keys and that healthd's --key (no socket)\n"
             "\n"
             "  -C, --control PATH  gslbd's control socket (default $GSLB_CONTROL)\n"
             "  -z, --zone ZONE     drain, down, up, auto: only in this zone (default: the\n"
@@ -233,6 +256,9 @@ int main(int argc, char **argv)
     }
     argc -= optind;
     argv += optind;
+    if (argc >= 1 && strcmp(argv[0], "keygen") == 0) {
+        return keygen(argc, argv);
+    }
     if (path != NULL && path[0] == '\0') {
         path = NULL; /* GSLB_CONTROL= (empty) is no socket, not the socket "" */
     }

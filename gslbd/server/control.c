@@ -21,6 +21,7 @@
 #include "common/alloc.h"
 #include "common/errcode.h"
 #include "common/ctl.h"
+#include "common/ctlauth.h"
 #include "gslbd/engine/explain.h"
 #include "gslbd/server/listener.h"
 
@@ -30,6 +31,7 @@
 #define CONTROL_IDLE_MS     10000       /* a client silent this long is closed */
 #define CONTROL_BUSY_MS     2000        /* a reporting client heard from this recently stays */
 #define CONTROL_HELD_MAX    (64u << 10) /* request bytes held while a client waits for a reload */
+#define CONTROL_AUTH_MS     5000        /* a network client must authenticate this soon */
 
 #ifndef SO_PEERGROUPS
 #define SO_PEERGROUPS 59 /* Linux 4.13 */
@@ -47,11 +49,20 @@ enum { WAIT_NONE, WAIT_QUEUED, WAIT_RUNNING, WAIT_ANSWERED };
 
 typedef struct client client_t;
 struct client {
-    uv_pipe_t pipe;
+    union {
+        uv_pipe_t pipe; /* the local socket */
+        uv_tcp_t tcp;   /* --control-listen */
+    } h;
     control_t *ctl;
+    /* A network client (ctlauth.h): its vantage's key once its HELLO is
+     * authenticated, the nonce its lines are bound to, the last seq. */
+    bool net;
+    const ctlauth_key_t *key;
+    char nonce[CTLAUTH_NONCE_LEN + 1];
+    uint64_t last_seq;
     ctl_lines_t lines;
     int source; /* health source index after HELLO, -1 before */
-    char name[32];
+    char name[CTLAUTH_NAME_MAX + 16];
     unsigned roles;
     unsigned long uid;
     uint64_t active_ms; /* connected, or its last complete line */
@@ -73,7 +84,12 @@ struct control {
     unsigned n_clients;
     uint64_t accepted; /* connections accepted so far: the next client's seq */
     char *path;
-    gid_t group; /* the control group: its members may operate */
+    gid_t group;    /* the control group: its members may operate */
+    uv_tcp_t *nets; /* --control-listen */
+    size_t n_nets;
+    unsigned n_net_clients;
+    ctlauth_keys_t keys;
+    uint64_t refused[CONTROL_REFUSED_N];
     unsigned long long warn_rate;
 };
 
@@ -117,7 +133,7 @@ static void client_send(client_t *cl, const char *text, size_t len)
     memcpy(w->text, text, len);
     w->size = sizeof(*w) + len;
     uv_buf_t buf = uv_buf_init(w->text, (unsigned)len);
-    if (uv_write(&w->req, (uv_stream_t *)&cl->pipe, &buf, 1, on_written) < 0) {
+    if (uv_write(&w->req, (uv_stream_t *)&cl->h, &buf, 1, on_written) < 0) {
         free(w);
         return;
     }
@@ -249,7 +265,7 @@ static void cmd_reload(client_t *cl)
 {
     log_info("control: %s (uid %lu) asked for a reload of every zone file", cl->name, cl->uid);
     cl->wait = WAIT_QUEUED;
-    uv_read_stop((uv_stream_t *)&cl->pipe);
+    uv_read_stop((uv_stream_t *)&cl->h);
     cl->ctl->env.reload(cl->ctl->env.arg); /* may start it, and so mark us running, at once */
 }
 
@@ -420,15 +436,128 @@ static void client_resume(client_t *cl)
     }
     free(held);
     if (!cl->closing && cl->wait == WAIT_NONE &&
-        uv_read_start((uv_stream_t *)&cl->pipe, client_alloc, client_read) < 0) {
+        uv_read_start((uv_stream_t *)&cl->h, client_alloc, client_read) < 0) {
         client_close(cl);
     }
+}
+
+/* ---- the network channel (ctlauth.h) ---- */
+
+static const char *const refused_names[CONTROL_REFUSED_N] = {
+    [CONTROL_REFUSED_NO_MAC] = "no_mac",
+    [CONTROL_REFUSED_UNKNOWN_VANTAGE] = "unknown_vantage",
+    [CONTROL_REFUSED_BAD_MAC] = "bad_mac",
+    [CONTROL_REFUSED_REPLAY] = "replay",
+    [CONTROL_REFUSED_NOT_ALLOWED] = "not_allowed",
+};
+
+const char *control_refused_name(control_refused_t r)
+{
+    return (unsigned)r < CONTROL_REFUSED_N ? refused_names[r] : "?";
+}
+
+void control_refused(const control_t *c, uint64_t out[CONTROL_REFUSED_N])
+{
+    for (unsigned i = 0; i < CONTROL_REFUSED_N; i++) {
+        out[i] = c != NULL ? c->refused[i] : 0;
+    }
+}
+
+/* Refuse a network client's message: counted, said, logged (at most once a
+ * second: a flood of forgeries must not flood the log), and the client is
+ * disconnected, so a forger learns one thing per connection. */
+static void refuse(client_t *cl, control_refused_t why, const char *detail)
+{
+    control_t *c = cl->ctl;
+
+    c->refused[why]++;
+    if (log_ratelimit(&c->warn_rate, 1)) {
+        log_warn("control: refused a message from %s: %s (%s): disconnected", cl->name, detail,
+                 refused_names[why]);
+    }
+    reply(cl, CTL_ERR, "refused: %s", detail);
+    client_close(cl);
+}
+
+/* Check and cut off a network line's mac: before its HELLO with the key of
+ * the vantage the HELLO names and no nonce, after it with the vantage's key
+ * and the connection's nonce. Returns false when refused. */
+static bool net_admit(client_t *cl, char *line, const ctlauth_key_t **key)
+{
+    char vantage[CTLAUTH_NAME_MAX];
+    const char *nonce = cl->nonce;
+    int r;
+
+    *key = cl->key;
+    if (*key == NULL) {
+        if (!ctlauth_vantage(line, vantage, sizeof(vantage))) {
+            refuse(cl, CONTROL_REFUSED_NOT_ALLOWED,
+                   "the first line must be HELLO PEER VERSION vantage=NAME seq=N mac=HEX");
+            return false;
+        }
+        if ((*key = ctlauth_find(&cl->ctl->keys, vantage)) == NULL) {
+            refuse(cl, CONTROL_REFUSED_UNKNOWN_VANTAGE, "no key for this vantage");
+            return false;
+        }
+        nonce = "";
+    }
+    if ((r = ctlauth_verify(*key, nonce, line)) < 0) {
+        refuse(cl, r == -EBADMSG ? CONTROL_REFUSED_NO_MAC : CONTROL_REFUSED_BAD_MAC,
+               r == -EBADMSG ? "no mac= at the end of the line" : "the mac does not match");
+        return false;
+    }
+    return true;
+}
+
+/* What a network client may send, in order: one HELLO, then reports; each
+ * with a seq= above the last. Returns false when refused. */
+static bool net_check(client_t *cl, const ctl_msg_t *m, const ctlauth_key_t *key)
+{
+    bool hello = m->verb == CTL_HELLO;
+
+    if (!m->has_seq || m->seq <= cl->last_seq) {
+        refuse(cl, CONTROL_REFUSED_REPLAY,
+               m->has_seq ? "seq= is not above the last: replayed or reordered" : "no seq=");
+        return false;
+    }
+    if (hello != (cl->key == NULL) || !(hello || m->verb == CTL_MEMBER || m->verb == CTL_LOAD ||
+                                        m->verb == CTL_SYNCED || m->verb == CTL_PING)) {
+        refuse(cl, CONTROL_REFUSED_NOT_ALLOWED,
+               hello ? "one HELLO per connection"
+                     : "the network channel takes HELLO first, then MEMBER, LOAD, SYNCED and "
+                       "PING");
+        return false;
+    }
+    if (m->vantage != NULL && strcmp(m->vantage, key->name) != 0) {
+        refuse(cl, CONTROL_REFUSED_NOT_ALLOWED, "vantage= names another vantage than the key's");
+        return false;
+    }
+    cl->last_seq = m->seq;
+    return true;
+}
+
+/* An authenticated HELLO: the client reports for its vantage, which names
+ * its health source, and every later line is bound to a fresh nonce. */
+static void net_hello(client_t *cl, const ctlauth_key_t *key)
+{
+    control_t *c = cl->ctl;
+
+    cl->key = key;
+    cl->roles = ROLE_REPORT;
+    snprintf(cl->name, sizeof(cl->name), "vantage %s", key->name);
+    ctlauth_nonce(cl->nonce);
+    cl->source = healthdb_source(c->health, key->name);
+    healthdb_source_link(c->health, cl->source, +1);
+    healthdb_heard(c->health, cl->source, now_ms(c));
+    log_info("control: vantage %s connected over the network", key->name);
+    reply(cl, CTL_OK, "gslbd %d nonce=%s", CTL_VERSION, cl->nonce);
 }
 
 static void on_line(void *arg, char *line)
 {
     client_t *cl = arg;
     const char *why = NULL;
+    const ctlauth_key_t *key = NULL;
     ctl_msg_t m;
 
     if (cl->closing || client_drowning(cl)) {
@@ -439,6 +568,9 @@ static void on_line(void *arg, char *line)
         return;
     }
     cl->active_ms = now_ms(cl->ctl);
+    if (cl->net && !net_admit(cl, line, &key)) {
+        return;
+    }
     if (ctl_parse(line, &m, &why) < 0) {
         if (m.verb == CTL_DATA) {
             char verb[32];
@@ -449,13 +581,17 @@ static void on_line(void *arg, char *line)
         }
         return;
     }
-    if (m.verb == CTL_NONE) {
+    if (m.verb == CTL_NONE || (cl->net && !net_check(cl, &m, key))) {
         return;
     }
     healthdb_heard(cl->ctl->health, cl->source, now_ms(cl->ctl));
     switch (m.verb) {
     case CTL_HELLO:
-        cmd_hello(cl, &m);
+        if (cl->net) {
+            net_hello(cl, key);
+        } else {
+            cmd_hello(cl, &m);
+        }
         break;
     case CTL_MEMBER:
         if (client_may(cl, ROLE_REPORT, "MEMBER")) {
@@ -509,7 +645,11 @@ static void client_closed(uv_handle_t *h)
             break;
         }
     }
-    c->n_clients--;
+    if (cl->net) {
+        c->n_net_clients--;
+    } else {
+        c->n_clients--;
+    }
     free(cl->held);
     free(cl);
 }
@@ -520,7 +660,7 @@ static void client_close(client_t *cl)
         cl->closing = true;
         healthdb_source_link(cl->ctl->health, cl->source, -1);
         cl->source = -1;
-        uv_close((uv_handle_t *)&cl->pipe, client_closed);
+        uv_close((uv_handle_t *)&cl->h, client_closed);
     }
 }
 
@@ -575,7 +715,7 @@ static void client_roles(client_t *cl)
 
     cl->roles = ROLE_READ;
     cl->uid = (unsigned long)-1;
-    if (uv_fileno((uv_handle_t *)&cl->pipe, &fd) < 0 ||
+    if (uv_fileno((uv_handle_t *)&cl->h, &fd) < 0 ||
         getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
         return;
     }
@@ -609,7 +749,9 @@ static bool make_room(control_t *c, const client_t *newcomer)
         bool busy = ((cl->roles & ROLE_REPORT) && cl->source >= 0 &&
                      now - cl->active_ms < CONTROL_BUSY_MS) ||
                     cl->wait != WAIT_NONE;
-        if (cl != newcomer && !cl->closing && !busy &&
+        /* Network clients make room among themselves: connections from
+         * anywhere must not push out local ones, nor the reverse. */
+        if (cl != newcomer && cl->net == newcomer->net && !cl->closing && !busy &&
             (victim == NULL || silent_longer(cl, victim))) {
             victim = cl;
         }
@@ -625,7 +767,8 @@ static bool make_room(control_t *c, const client_t *newcomer)
     return true;
 }
 
-static void on_connection(uv_stream_t *server, int status)
+/* A new client on the local socket or, `net`, a --control-listen one. */
+static void accept_client(uv_stream_t *server, int status, bool net)
 {
     control_t *c = server->data;
     client_t *cl;
@@ -640,24 +783,50 @@ static void on_connection(uv_stream_t *server, int status)
     cl->source = -1;
     cl->active_ms = now_ms(c);
     cl->seq = c->accepted++;
+    cl->net = net;
     snprintf(cl->name, sizeof(cl->name), "client");
-    uv_pipe_init(server->loop, &cl->pipe, 0);
-    cl->pipe.data = cl;
+    if (net) {
+        uv_tcp_init(server->loop, &cl->h.tcp);
+    } else {
+        uv_pipe_init(server->loop, &cl->h.pipe, 0);
+    }
+    cl->h.pipe.data = cl; /* the handle's data, whichever it is */
     cl->next = c->clients;
     c->clients = cl;
-    c->n_clients++;
-    if (uv_accept(server, (uv_stream_t *)&cl->pipe) < 0) {
+    unsigned *count = net ? &c->n_net_clients : &c->n_clients;
+    (*count)++;
+    if (uv_accept(server, (uv_stream_t *)&cl->h) < 0) {
         client_close(cl);
         return;
     }
-    client_roles(cl);
-    if (c->n_clients - 1 >= CONTROL_CLIENTS_MAX && !make_room(c, cl)) {
+    if (net) {
+        struct sockaddr_storage ss;
+        int len = sizeof(ss);
+        char host[INET6_ADDRSTRLEN] = "?";
+        if (uv_tcp_getpeername(&cl->h.tcp, (struct sockaddr *)&ss, &len) == 0) {
+            uv_ip_name((struct sockaddr *)&ss, host, sizeof(host));
+        }
+        snprintf(cl->name, sizeof(cl->name), "%s", host);
+    } else {
+        client_roles(cl);
+    }
+    if (*count - 1 >= CONTROL_CLIENTS_MAX && !make_room(c, cl)) {
         client_close(cl);
         return;
     }
-    if (uv_read_start((uv_stream_t *)&cl->pipe, client_alloc, client_read) < 0) {
+    if (uv_read_start((uv_stream_t *)&cl->h, client_alloc, client_read) < 0) {
         client_close(cl);
     }
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    accept_client(server, status, false);
+}
+
+static void on_net_connection(uv_stream_t *server, int status)
+{
+    accept_client(server, status, true);
 }
 
 static void on_tick(uv_timer_t *t)
@@ -667,6 +836,11 @@ static void on_tick(uv_timer_t *t)
 
     healthdb_tick(c->health, now);
     for (client_t *cl = c->clients; cl != NULL; cl = cl->next) {
+        if (!cl->closing && cl->net && cl->key == NULL && now - cl->active_ms > CONTROL_AUTH_MS) {
+            log_debug("control: closing %s: no HELLO in %.0f s", cl->name,
+                      (double)(now - cl->active_ms) / 1000.0);
+            client_close(cl);
+        }
         if (!cl->closing && cl->wait == WAIT_NONE && now - cl->active_ms > CONTROL_IDLE_MS) {
             log_debug("control: closing %s (uid %lu): silent for %.0f s", cl->name, cl->uid,
                       (double)(now - cl->active_ms) / 1000.0);
@@ -705,6 +879,44 @@ static int control_own(const control_config_t *cfg)
     if ((cfg->owner != (uid_t)-1 || cfg->group != (gid_t)-1) &&
         chown(cfg->path, cfg->owner, cfg->group) < 0) {
         return -errno;
+    }
+    return 0;
+}
+
+/* --control-listen: the keys, then a TCP listener per address. */
+static int control_listen_net(control_t *c, uv_loop_t *loop, const control_config_t *cfg,
+                              diag_t *errs)
+{
+    int r;
+
+    if (cfg->n_listen == 0) {
+        return 0;
+    }
+    if (cfg->keys_file == NULL) {
+        diag_error(errs, NULL,
+                   "--control-listen needs --control-keys FILE: every vantage's key "
+                   "(gslbctl keygen VANTAGE writes one)");
+        return GSLB_ECONFIG;
+    }
+    if ((r = ctlauth_keys_load(cfg->keys_file, &c->keys, errs)) < 0) {
+        return r;
+    }
+    c->nets = xcalloc(cfg->n_listen, sizeof(*c->nets));
+    for (size_t i = 0; i < cfg->n_listen; i++) {
+        char host[INET6_ADDRSTRLEN] = "?";
+        uv_ip_name((const struct sockaddr *)&cfg->listen[i], host, sizeof(host));
+        uv_tcp_init(loop, &c->nets[i]);
+        c->nets[i].data = c;
+        c->n_nets++;
+        if ((r = uv_tcp_bind(&c->nets[i], (const struct sockaddr *)&cfg->listen[i], 0)) < 0 ||
+            (r = uv_listen((uv_stream_t *)&c->nets[i], CONTROL_BACKLOG, on_net_connection)) < 0) {
+            diag_error(errs, NULL, "--control-listen %s port %u: %s", host,
+                       ntohs(cfg->listen[i].ss_family == AF_INET6
+                                 ? ((const struct sockaddr_in6 *)&cfg->listen[i])->sin6_port
+                                 : ((const struct sockaddr_in *)&cfg->listen[i])->sin_port),
+                       uv_strerror(r));
+            return r;
+        }
     }
     return 0;
 }
@@ -753,7 +965,7 @@ int control_new(uv_loop_t *loop, const control_config_t *cfg, const control_env_
     c->tick.data = c;
     uv_timer_start(&c->tick, on_tick, 1000, 1000);
     *out = c;
-    return 0;
+    return control_listen_net(c, loop, cfg, errs);
 }
 
 void control_close(control_t *c)
@@ -767,6 +979,11 @@ void control_close(control_t *c)
     if (!uv_is_closing((uv_handle_t *)&c->server)) {
         uv_close((uv_handle_t *)&c->server, NULL);
     }
+    for (size_t i = 0; i < c->n_nets; i++) {
+        if (!uv_is_closing((uv_handle_t *)&c->nets[i])) {
+            uv_close((uv_handle_t *)&c->nets[i], NULL);
+        }
+    }
     if (uv_is_active((uv_handle_t *)&c->tick)) {
         uv_close((uv_handle_t *)&c->tick, NULL);
     }
@@ -779,6 +996,8 @@ void control_close(control_t *c)
 void control_free(control_t *c)
 {
     if (c != NULL) {
+        ctlauth_keys_free(&c->keys);
+        free(c->nets);
         free(c->path);
         free(c);
     }

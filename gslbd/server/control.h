@@ -38,7 +38,30 @@ typedef struct {
     const char *path; /* the socket */
     uid_t owner;      /* its owner, (uid_t)-1 to leave it: gslbd's user */
     gid_t group;      /* its group and the control group, (gid_t)-1: gslbd's own */
+    /* --control-listen: TCP addresses for healthd on other hosts, whose
+     * every line is authenticated with its vantage's key from keys_file
+     * (common/ctlauth.h). n_listen 0: none. */
+    const struct sockaddr_storage *listen;
+    size_t n_listen;
+    const char *keys_file;
 } control_config_t;
+
+/* Why a network client's message was refused (counted, then the client is
+ * disconnected). */
+typedef enum {
+    CONTROL_REFUSED_NO_MAC,          /* a line without mac= */
+    CONTROL_REFUSED_UNKNOWN_VANTAGE, /* a HELLO from a vantage without a key */
+    CONTROL_REFUSED_BAD_MAC,         /* a mac that does not match: wrong key, or altered */
+    CONTROL_REFUSED_REPLAY,          /* a seq= not above the last: replayed or reordered */
+    CONTROL_REFUSED_NOT_ALLOWED,     /* a request the network channel does not take */
+    CONTROL_REFUSED_N,
+} control_refused_t;
+
+/* "no_mac", "unknown_vantage", "bad_mac", "replay", "not_allowed". */
+const char *control_refused_name(control_refused_t r);
+
+/* Messages refused so far, per reason (c may be NULL: all 0). */
+void control_refused(const control_t *c, uint64_t out[CONTROL_REFUSED_N]);
 
 /* What the control socket works on; the callbacks run on the main loop and
  * get `arg`. */

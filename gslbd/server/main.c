@@ -59,9 +59,12 @@ typedef struct {
     const char *geoip;   /* --geoip FILE or none; NULL: the built-in world database */
     const char *explain; /* --explain ADDRESS[/PREFIX] */
     const char *explain_name, *explain_type;
-    const char *control;               /* --control PATH */
-    const char *overrides;             /* --overrides FILE, default PATH.overrides */
-    const char *control_group;         /* --control-group */
+    const char *control;                     /* --control PATH */
+    const char *overrides;                   /* --overrides FILE, default PATH.overrides */
+    const char *control_group;               /* --control-group */
+    struct sockaddr_storage *control_listen; /* --control-listen ADDR:PORT */
+    size_t n_control_listen;
+    const char *control_keys;          /* --control-keys FILE */
     unsigned sync_wait_ms;             /* --sync-wait */
     const char *http[HTTP_MAX_LISTEN]; /* --http ADDR:PORT */
     size_t n_http;
@@ -82,6 +85,8 @@ enum {
     OPT_RRL_EXEMPT,
     OPT_SYSLOG,
     OPT_HTTP,
+    OPT_CONTROL_LISTEN,
+    OPT_CONTROL_KEYS,
 };
 
 /* What a reload does (reloader.h merges them): the zone files that changed,
@@ -179,6 +184,11 @@ static void usage(FILE *out)
         "      --control-group GROUP  the control socket's group: its members may read the\n"
         "                          status, set overrides and reload (default: gslbd's group);\n"
         "                          health reports are taken from root and gslbd's user only\n"
+        "      --control-listen ADDR:PORT  also take health reports from healthd on other\n"
+        "                          hosts over TCP here, every line authenticated with its\n"
+        "                          vantage's key (HMAC-SHA256); repeatable; needs --control\n"
+        "      --control-keys FILE every vantage's key, lines 'VANTAGE hmac-sha256 BASE64'\n"
+        "                          (gslbctl keygen VANTAGE writes one); not readable by others\n"
         "      --http ADDR:PORT    serve /metrics (Prometheus), /status (the status page),\n"
         "                          /api/v1/status (gslbctl status --json) and /healthz over\n"
         "                          HTTP here; read-only; repeatable; IPv6 as [::1]:9153;\n"
@@ -298,6 +308,8 @@ static int parse_options(int argc, char **argv, options_t *o)
         {"quiet", no_argument, NULL, 'q'},
         {"syslog", no_argument, NULL, OPT_SYSLOG},
         {"http", required_argument, NULL, OPT_HTTP},
+        {"control-listen", required_argument, NULL, OPT_CONTROL_LISTEN},
+        {"control-keys", required_argument, NULL, OPT_CONTROL_KEYS},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -398,6 +410,21 @@ static int parse_options(int argc, char **argv, options_t *o)
                 return -EINVAL;
             }
             break;
+        case OPT_CONTROL_LISTEN:
+            o->control_listen = xreallocarray(o->control_listen, o->n_control_listen + 1,
+                                              sizeof(*o->control_listen));
+            if (netaddr_parse(optarg, &o->control_listen[o->n_control_listen], NULL) !=
+                NETADDR_OK) {
+                log_err("--control-listen '%s': expected ADDR:PORT, e.g. 10.0.0.5:5380 or "
+                        "[2001:db8::5]:5380",
+                        optarg);
+                return -EINVAL;
+            }
+            o->n_control_listen++;
+            break;
+        case OPT_CONTROL_KEYS:
+            o->control_keys = optarg;
+            break;
         case 'V':
             printf("gslbd %s (ldns %s, libuv %s, libmicrohttpd %s)\n", gslb_version(),
                    ldns_version(), uv_version_string(), http_library_version());
@@ -430,6 +457,11 @@ static int parse_options(int argc, char **argv, options_t *o)
     }
     if (!o->check && o->explain == NULL && o->srv.n_listen == 0) {
         log_err("at least one --listen ADDR:PORT is required (see --help)");
+        return -EINVAL;
+    }
+    if ((o->n_control_listen > 0 || o->control_keys != NULL) && o->control == NULL) {
+        log_err("--control-listen and --control-keys need --control PATH: the network channel "
+                "is one more way into the control socket");
         return -EINVAL;
     }
     return 0;
@@ -814,6 +846,17 @@ static void write_metrics(gslbd_t *g, FILE *out)
     }
     status_write_prom(g->status, &env, &p);
     qmetrics_write(&p, g->srv, g->stats, env.snap, env.now_ms);
+    if (g->opt->n_control_listen > 0) {
+        uint64_t refused[CONTROL_REFUSED_N];
+        control_refused(g->ctl, refused);
+        prom_family(&p, "gslb_control_refused_total", PROM_COUNTER,
+                    "Messages refused on --control-listen, by reason; the sender is "
+                    "disconnected.");
+        for (unsigned i = 0; i < CONTROL_REFUSED_N; i++) {
+            prom_u64(&p, "gslb_control_refused_total", refused[i], "reason",
+                     control_refused_name((control_refused_t)i), NULL);
+        }
+    }
     procstat_write(&p);
 }
 
@@ -927,7 +970,12 @@ static int serve_control(gslbd_t *g, const control_config_t *cfg)
 static int serve_open(gslbd_t *g, snapshot_t *snap)
 {
     options_t *opt = g->opt;
-    control_config_t ctl_cfg = {.path = opt->control, .owner = (uid_t)-1, .group = (gid_t)-1};
+    control_config_t ctl_cfg = {.path = opt->control,
+                                .owner = (uid_t)-1,
+                                .group = (gid_t)-1,
+                                .listen = opt->control_listen,
+                                .n_listen = opt->n_control_listen,
+                                .keys_file = opt->control_keys};
     diag_t errs = {0};
     int r;
 
