@@ -550,12 +550,16 @@ static void healthdb_shed_step(healthdb_t *h, healthdb_slot_t *s, uint64_t now_m
                  "clients (was %.0f%%)",
                  s->zone, s->region, sh->heard_ms ? (double)(now_ms - sh->heard_ms) / 1000.0 : 0.0,
                  100 * sh->share, 100 * old);
-    } else {
+    } else if (sh->share > 0) {
         log_info(
             "load: %s %s at %.2f of capacity (%s %.2f): shedding %.0f%% of its clients "
             "(was %.0f%%)",
             s->zone, s->region, sh->util, sh->util > sh->rule.high ? "above high" : "below low",
             sh->util > sh->rule.high ? sh->rule.high : sh->rule.low, 100 * sh->share, 100 * old);
+    } else {
+        log_info("load: %s %s at %.2f of capacity (below low %.2f): no longer shedding (was "
+                 "%.0f%%)",
+                 s->zone, s->region, sh->util, sh->rule.low, 100 * old);
     }
 }
 
