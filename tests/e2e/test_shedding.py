@@ -338,11 +338,16 @@ def shedding(t, s, region, clients, own, next_region, url, read, what):
             before == after and after is not None and abs((1 - share) - after) <= 0.1,
             "shed_share before %s, after %s" % (before, after))
 
-    shed = ld.get("shed_share") or 1.0
     ab.stop()
     stopped = idled(t, read, what)
-    back_limit = math.ceil(max(shed, after or 0) / STEP + 1e-9) * PERIOD + LOAD_INTERVAL + \
-        PERIOD
+    # From the share shed when the load is gone: healthd reads the fall within the
+    # interval, and until then one more step up may come; then one step down a period.
+    # Steps to undo at most ceil(shed / step) + 1, a period each, the first after the
+    # interval; and a second for the sampling.
+    shed = s.load(region).get("shed_share")
+    shed = 1.0 if shed is None else shed
+    steps = math.ceil(round(shed / STEP, 6)) + 1
+    back_limit = steps * PERIOD + LOAD_INTERVAL + 1.0
     series, samples = [], []
     back = None
     for _ in range(int(back_limit) + 4):
@@ -357,16 +362,20 @@ def shedding(t, s, region, clients, own, next_region, url, read, what):
             break
         time.sleep(max(0.0, 1.0 - (time.monotonic() - now)))
     t.diag("%s's share after its balancer's figure fell:" % region, *samples)
-    t.check("load gone: %s's share back to 1.0 within ceil(%.2f / %s) periods + the "
-            "interval + a period (%.1f s): %s" % (
+    t.check("load gone: %s's share back to 1.0 within ceil(%.2f / %s) + 1 periods, the "
+            "interval and a second (%.1f s): %s" % (
                 region, shed, STEP, back_limit, "%.1f s" % back if back else "never"),
             back is not None and back <= back_limit, *samples)
     t.check("load gone: %s's share only rises on the way back (%d reversals)"
             % (region, reversals(series)), reversals(series) == 0, *samples)
+    def settled():
+        ld = s.load(region)
+        return ld.get("utilisation") is not None and ld["utilisation"] < LOW \
+            and ld.get("shed_share") == 0
+    w = g.until(settled, 3 * LOAD_INTERVAL, 0.1)
     ld = s.load(region)
     t.check("load gone: status shows %s below low and shedding nothing (%s, %s)"
-            % (region, ld.get("utilisation"), ld.get("shed_share")),
-            (ld.get("utilisation") or 1) < LOW and ld.get("shed_share") == 0, ld)
+            % (region, ld.get("utilisation"), ld.get("shed_share")), w, ld)
 
 
 def healthd_reads(t, s):

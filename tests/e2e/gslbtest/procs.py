@@ -720,8 +720,11 @@ class HttpLoad(Daemon):
     -n LARGE URL`, holding CONNS keep-alive connections to URL, each asking again as
     soon as an answer ends. On a slow location (Nginx(slow=)) that is CONNS connections
     busy at any moment for next to no CPU. It ends by itself after SECONDS (ab's time
-    limit), and stop() (or the Test's end) ends it sooner; ab's summary is in
-    TMP/NAME.out. -r: a failed connection does not end the load.
+    limit, which ab notices only as an answer ends: on /slow up to one answer, 4 s,
+    later), and stop() (or the Test's end) ends it sooner; ab's summary is in
+    TMP/NAME.out. -r: a failed connection does not end the load. ab rather than wrk:
+    one process and thread holding exactly CONNS connections, and its requests may last
+    seconds without counting as timeouts (wrk's default is 2 s).
     """
 
     def __init__(self, test, name, url, conns, seconds, binary=None):
