@@ -131,7 +131,7 @@ class System:
 
     def __init__(self, t):
         self.t = t
-        self.srv = self.hd = self.haproxy = None
+        self.srv = self.hd = self.haproxy = self.ctl = None
         self.nginx = {}
         self.http = g.free_port()
         self.hd_http = g.free_port()
@@ -205,6 +205,7 @@ def start_system(t, db):
                     args=["--threads", 1, "--geoip", db, "--control", control,
                           "--http", "127.0.0.1:%d" % s.http])
     t.start(s.srv, "gslbd starts with the zone's load: and shed: keys", bail=True)
+    s.ctl = g.Gslbctl(t, control)
     s.hd = g.Healthd(t, "healthd", zones=zone.parent, gslbd=[control],
                      args=["--http", "127.0.0.1:%d" % s.hd_http])
     t.start(s.hd, "healthd starts with the zone's load: keys", bail=True)
@@ -271,111 +272,145 @@ def idled(t, read, what):
     return time.monotonic()
 
 
-def shedding(t, s, region, clients, own, next_region, url, read, what):
-    """Load `region` through `url` for LOADED seconds and watch its clients' share; then
-    stop and watch it come back. `next_region` is where its clients go next; `read` reads
-    the balancer's own figure, `what` names it."""
-    limit = 2 * PERIOD + LOAD_INTERVAL
-    ab = g.HttpLoad(t, "ab-" + region, url, CONNS, LOADED + 2 * PERIOD)
-    if not t.start(ab, "ab -k -c %d loads %s (%s)" % (CONNS, region, url)):
-        return
-    start = ab.started
-    busy(t, read, what)
+class Scenario:
+    """One region loaded for LOADED seconds through its balancer, its clients' share
+    watched, then the load stopped and the way back watched.
 
-    # About one sample a second (each takes a fraction of one) until LOADED has passed.
-    series, samples, below = [], [], None
-    for _ in range(int(LOADED) + 2):
-        now = time.monotonic()
-        if now - start >= LOADED:
-            break
-        end, share, tally, _ = s.sample(clients, own)
-        series.append(share)
-        samples.append("%.1f s: %.3f %s" % (end - start, share, dict(tally)))
-        if below is None and share < 1 - STEP / 2:
-            below = end - start
-        time.sleep(max(0.0, 1.0 - (time.monotonic() - now)))
+    region, source  the region and where healthd reads its load (nginx, haproxy)
+    clients, own    its clients' networks, and its answered address
+    next_region     where its clients go next in their order
+    url             what ab loads
+    read, what      the balancer's own figure (a function), and its name
+    """
 
-    doc = s.status()
-    ld = s.load(region, doc)
-    t.diag("%s's share of its own %d clients while loaded:" % (region, len(clients)),
-           *samples)
-    t.check("%s's utilisation in status above high %s under load (%s, figure %s)"
-            % (region, HIGH, ld.get("utilisation"), ld.get("figure")),
-            (ld.get("utilisation") or 0) > HIGH and ld.get("fresh") is True, ld)
-    t.check("%s's share falls below 1 - step/2 = %.3f within 2 periods + the load interval "
-            "(%.1f s): %s" % (region, 1 - STEP / 2, limit,
-                              "%.1f s" % below if below is not None else "never"),
-            below is not None and below <= limit, *samples)
-    t.check("%s's share changes direction at most once while loaded (%d reversals)"
-            % (region, reversals(series)), reversals(series) <= 1, *samples)
-    t.check("status: %s's shed_share above 0 under load (%s)" % (region, ld.get("shed_share")),
-            (ld.get("shed_share") or 0) > 0, ld)
-    m = s.metric("gslb_region_shed_share", region)
-    t.check("metrics: gslb_region_shed_share{region=\"%s\"} above 0 under load (%s)"
-            % (region, m), (m or 0) > 0)
-    m = s.metric("gslb_region_utilisation", region)
-    t.check("metrics: gslb_region_utilisation{region=\"%s\"} above high under load (%s)"
-            % (region, m), (m or 0) > HIGH)
+    def __init__(self, t, s, region, source, clients, own, next_region, url, read, what):
+        self.t, self.s = t, s
+        self.region, self.source = region, source
+        self.clients, self.own, self.next_region = clients, own, next_region
+        self.url, self.read, self.what = url, read, what
 
-    # Where the shed clients went, against the utilisation each target reports now: the
-    # next region in their order, which is below low.
-    _, share, tally, moved = s.sample(clients, own)
-    doc = s.status()
-    targets = {r: s.load(r, doc).get("utilisation") for r in tally if r != REGION_OF[own]}
-    t.check("the shed clients go only to regions below low %s: %s" % (LOW, targets),
-            moved and all(u is not None and u < LOW for u in targets.values()), tally)
-    t.eq("every shed client of %s gets %s, the next region in its order"
-         % (region, next_region), [next_region], sorted(targets))
-    # The share served is the share reported, when no step falls between the two reads.
-    for _ in range(3):
-        before = s.load(region).get("shed_share")
-        _, share, _, _ = s.sample(clients, own)
-        after = s.load(region).get("shed_share")
-        if before == after:
-            break
-    t.check("the share of clients shed (%.3f of %d) is status's shed_share %s, within 0.1"
-            % (1 - share, len(clients), after),
-            before == after and after is not None and abs((1 - share) - after) <= 0.1,
-            "shed_share before %s, after %s" % (before, after))
+    def run(self):
+        ab = g.HttpLoad(self.t, "ab-" + self.region, self.url, CONNS, LOADED + 2 * PERIOD)
+        if not self.t.start(ab, "ab -k -c %d loads %s (%s)" % (CONNS, self.region, self.url)):
+            return
+        busy(self.t, self.read, self.what)
+        self.loaded(ab.started)
+        self.where_shed()
+        self.reported()
+        ab.stop()
+        self.recovery(idled(self.t, self.read, self.what))
 
-    ab.stop()
-    stopped = idled(t, read, what)
-    # From the share shed when the load is gone: healthd reads the fall within the
-    # interval, and until then one more step up may come; then one step down a period.
-    # Steps to undo at most ceil(shed / step) + 1, a period each, the first after the
-    # interval; and a second for the sampling.
-    shed = s.load(region).get("shed_share")
-    shed = 1.0 if shed is None else shed
-    steps = math.ceil(round(shed / STEP, 6)) + 1
-    back_limit = steps * PERIOD + LOAD_INTERVAL + 1.0
-    series, samples = [], []
-    back = None
-    for _ in range(int(back_limit) + 4):
-        now = time.monotonic()
-        end, share, tally, _ = s.sample(clients, own)
-        series.append(share)
-        samples.append("%.1f s: %.3f %s" % (end - stopped, share, dict(tally)))
-        if share == 1.0:
-            back = end - stopped
-            break
-        if end - stopped > back_limit + 2:
-            break
-        time.sleep(max(0.0, 1.0 - (time.monotonic() - now)))
-    t.diag("%s's share after its balancer's figure fell:" % region, *samples)
-    t.check("load gone: %s's share back to 1.0 within ceil(%.2f / %s) + 1 periods, the "
-            "interval and a second (%.1f s): %s" % (
-                region, shed, STEP, back_limit, "%.1f s" % back if back else "never"),
-            back is not None and back <= back_limit, *samples)
-    t.check("load gone: %s's share only rises on the way back (%d reversals)"
-            % (region, reversals(series)), reversals(series) == 0, *samples)
-    def settled():
-        ld = s.load(region)
-        return ld.get("utilisation") is not None and ld["utilisation"] < LOW \
-            and ld.get("shed_share") == 0
-    w = g.until(settled, 3 * LOAD_INTERVAL, 0.1)
-    ld = s.load(region)
-    t.check("load gone: status shows %s below low and shedding nothing (%s, %s)"
-            % (region, ld.get("utilisation"), ld.get("shed_share")), w, ld)
+    def series(self, since, stop):
+        """About one sample a second (each takes a fraction of one), at most 30, until
+        stop(elapsed, share) is true: the seconds since `since` at each sample's end, the
+        shares, and a line per sample."""
+        times, shares, lines = [], [], []
+        for _ in range(30):
+            now = time.monotonic()
+            end, share, tally, _ = self.s.sample(self.clients, self.own)
+            times.append(end - since)
+            shares.append(share)
+            lines.append("%.1f s: %.3f %s" % (end - since, share, dict(tally)))
+            if stop(end - since, share):
+                break
+            time.sleep(max(0.0, 1.0 - (time.monotonic() - now)))
+        return times, shares, lines
+
+    def loaded(self, start):
+        t, region = self.t, self.region
+        limit = 2 * PERIOD + LOAD_INTERVAL
+        times, shares, lines = self.series(start, lambda elapsed, _: elapsed >= LOADED - 1)
+        below = next((e for e, share in zip(times, shares) if share < 1 - STEP / 2), None)
+        ld = self.s.load(region)
+        t.diag("%s's share of its own %d clients while loaded:" % (region, len(self.clients)),
+               *lines)
+        t.check("%s's utilisation in status above high %s under load (%s, figure %s)"
+                % (region, HIGH, ld.get("utilisation"), ld.get("figure")),
+                (ld.get("utilisation") or 0) > HIGH and ld.get("fresh") is True, ld)
+        t.check("%s's share falls below 1 - step/2 = %.3f within 2 periods + the load "
+                "interval (%.1f s): %s" % (region, 1 - STEP / 2, limit,
+                                           "%.1f s" % below if below is not None else "never"),
+                below is not None and below <= limit, *lines)
+        t.check("%s's share changes direction at most once while loaded (%d reversals)"
+                % (region, reversals(shares)), reversals(shares) <= 1, *lines)
+        t.check("status: %s's shed_share above 0 under load (%s)"
+                % (region, ld.get("shed_share")), (ld.get("shed_share") or 0) > 0, ld)
+        m = self.s.metric("gslb_region_shed_share", region)
+        t.check("metrics: gslb_region_shed_share{region=\"%s\"} above 0 under load (%s)"
+                % (region, m), (m or 0) > 0)
+        m = self.s.metric("gslb_region_utilisation", region)
+        t.check("metrics: gslb_region_utilisation{region=\"%s\"} above high under load (%s)"
+                % (region, m), (m or 0) > HIGH)
+
+    def where_shed(self):
+        """Where the shed clients go, against the utilisation each target reports now:
+        the next region in their order, which is below low; and what gslbctl says."""
+        t, s, region = self.t, self.s, self.region
+        _, _, tally, moved = s.sample(self.clients, self.own)
+        doc = s.status()
+        targets = {r: s.load(r, doc).get("utilisation") for r in tally
+                   if r != REGION_OF[self.own]}
+        t.check("the shed clients go only to regions below low %s: %s" % (LOW, targets),
+                moved and all(u is not None and u < LOW for u in targets.values()), tally)
+        t.eq("every shed client of %s gets %s, the next region in its order"
+             % (region, self.next_region), [self.next_region], sorted(targets))
+        # Issue 14 part 3's wording.
+        if moved:
+            x = s.ctl.run("explain", moved[0], QNAME)
+            t.like("gslbctl explain %s: shed from %s (its rank < the share) to %s"
+                   % (moved[0], region, self.next_region),
+                   r"shed from %s \(network's rank [0-9.]+ < share [0-9.]+\) to %s"
+                   % (region, self.next_region), x.out)
+            t.like("gslbctl explain: %s's load and the share it sheds" % region,
+                   r"load [0-9.]+ \(shedding \d+% of its clients\)", x.out)
+        x = s.ctl.run("status")
+        t.like("gslbctl status: %s's load of its capacity, its source, shedding" % region,
+               r"load [0-9.]+ of capacity \([0-9.]+ of %d, %s, [0-9.]+ s ago\), "
+               r"shedding \d+%%" % (CAPACITY, self.source), x.out)
+
+    def reported(self):
+        """The share served is the share reported, when no step falls between the two
+        reads of the status around a sample (three tries)."""
+        s = self.s
+        for _ in range(3):
+            before = s.load(self.region).get("shed_share")
+            _, share, _, _ = s.sample(self.clients, self.own)
+            after = s.load(self.region).get("shed_share")
+            if before == after:
+                break
+        self.t.check("the share of clients shed (%.3f of %d) is status's shed_share %s, "
+                     "within 0.1" % (1 - share, len(self.clients), after),
+                     before == after and after is not None and abs((1 - share) - after) <= 0.1,
+                     "shed_share before %s, after %s" % (before, after))
+
+    def recovery(self, stopped):
+        """From the share shed when the load is gone (`stopped`): healthd reads the fall
+        within the interval, and until then one more step up may come; then one step down
+        a period. So at most ceil(shed / step) + 1 steps, a period each, the first after
+        the interval; and a second for the sampling."""
+        t, region = self.t, self.region
+        shed = self.s.load(region).get("shed_share")
+        shed = 1.0 if shed is None else shed
+        limit = (math.ceil(round(shed / STEP, 6)) + 1) * PERIOD + LOAD_INTERVAL + 1.0
+        times, shares, lines = self.series(stopped,
+                                           lambda e, share: share == 1.0 or e > limit + 2)
+        back = times[-1] if shares[-1] == 1.0 else None
+        t.diag("%s's share after its balancer's figure fell:" % region, *lines)
+        t.check("load gone: %s's share back to 1.0 within ceil(%.2f / %s) + 1 periods, the "
+                "interval and a second (%.1f s): %s" % (
+                    region, shed, STEP, limit, "%.1f s" % back if back else "never"),
+                back is not None and back <= limit, *lines)
+        t.check("load gone: %s's share only rises on the way back (%d reversals)"
+                % (region, reversals(shares)), reversals(shares) == 0, *lines)
+
+        def settled():
+            ld = self.s.load(region)
+            return ld.get("utilisation") is not None and ld["utilisation"] < LOW \
+                and ld.get("shed_share") == 0
+        w = g.until(settled, 3 * LOAD_INTERVAL, 0.1)
+        ld = self.s.load(region)
+        t.check("load gone: status shows %s below low and shedding nothing (%s, %s)"
+                % (region, ld.get("utilisation"), ld.get("shed_share")), w, ld)
 
 
 def healthd_reads(t, s):
@@ -415,13 +450,13 @@ def main(t):
     if not idle(t, s):
         t.bail("the load figures arrive, so nothing else can be judged")
 
-    eu = s.nginx["eu-west"]
-    shedding(t, s, "eu-west", LONDON, EU, "us-east", "http://127.0.0.1:%d/slow" % eu.port,
-             lambda: (eu.stub_status() or {}).get("active"),
-             "eu-west's nginx stub_status Active connections")
-    hp = s.haproxy
-    shedding(t, s, "us-east", NEW_YORK, US, "eu-west", "http://127.0.0.1:%d/slow" % hp.port,
-             lambda: hp.scur("web", "BACKEND"), "haproxy's backend web BACKEND scur")
+    eu, hp = s.nginx["eu-west"], s.haproxy
+    Scenario(t, s, "eu-west", "nginx", LONDON, EU, "us-east",
+             "http://127.0.0.1:%d/slow" % eu.port, lambda: (eu.stub_status() or {}).get("active"),
+             "eu-west's nginx stub_status Active connections").run()
+    Scenario(t, s, "us-east", "haproxy", NEW_YORK, US, "eu-west",
+             "http://127.0.0.1:%d/slow" % hp.port, lambda: hp.scur("web", "BACKEND"),
+             "haproxy's backend web BACKEND scur").run()
     healthd_reads(t, s)
     t.eq("healthd stops with status 0", 0, s.hd.stop())
     t.eq("gslbd stops with status 0", 0, s.srv.stop())
