@@ -35,6 +35,7 @@ deps`): skipped, with the reason, without them. All traffic goes to 127.0.0.1; e
 and loop is bounded; the script takes about a minute.
 """
 
+import http.client
 import json
 import math
 import shutil
@@ -144,7 +145,7 @@ class System:
         try:
             code, _, body = prom.http_get(self.http, "/api/v1/status")
             return json.loads(body) if code == 200 else None
-        except (OSError, ValueError):
+        except (OSError, http.client.HTTPException, ValueError):
             return None
 
     def load(self, region, doc=None):
@@ -164,7 +165,7 @@ class System:
     def metric(self, name, region):
         try:
             return prom.value(prom.scrape(self.http), name, zone=ZONE_NAME, region=region)
-        except (OSError, prom.PromError):
+        except (OSError, http.client.HTTPException, prom.PromError):
             return None
 
     def answer(self, subnet):
@@ -417,7 +418,7 @@ class Scenario:
 def healthd_reads(t, s):
     try:
         m = prom.scrape(s.hd_http)
-    except (OSError, prom.PromError) as e:
+    except (OSError, http.client.HTTPException, prom.PromError) as e:
         t.not_ok("healthd's /metrics answers", str(e))
         return
     # Issue 14 names it healthd_load_reads_total; healthd's other series all start

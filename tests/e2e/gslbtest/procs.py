@@ -721,10 +721,10 @@ class HttpLoad(Daemon):
     soon as an answer ends. On a slow location (Nginx(slow=)) that is CONNS connections
     busy at any moment for next to no CPU. It ends by itself after SECONDS (ab's time
     limit, which ab notices only as an answer ends: on /slow up to one answer, 4 s,
-    later), and stop() (or the Test's end) ends it sooner; ab's summary is in
-    TMP/NAME.out. -r: a failed connection does not end the load. ab rather than wrk:
-    one process and thread holding exactly CONNS connections, and its requests may last
-    seconds without counting as timeouts (wrk's default is 2 s).
+    later) or MAX_REQUESTS answers, and stop() (or the Test's end) ends it sooner;
+    ab's summary is in TMP/NAME.out. -r: a failed connection does not end the load. ab
+    rather than wrk: one process and thread holding exactly CONNS connections, and its
+    requests may last seconds without counting as timeouts (wrk's default is 2 s).
     """
 
     def __init__(self, test, name, url, conns, seconds, binary=None):
@@ -737,11 +737,16 @@ class HttpLoad(Daemon):
         self.seconds = seconds
         self.started = None
 
+    # ab keeps a record of every request, reserved up front: 10 M would be 320 MB of
+    # address space. A million is about 10 s of a fast location at full speed (hours of
+    # /slow), and a second bound.
+    MAX_REQUESTS = 1000000
+
     def command(self):
-        # -n after -t: ab's -t sets the request count to 50,000, a later -n raises it,
-        # so the time limit alone ends the run.
+        # -n after -t: ab's -t sets the request count to 50,000, a later -n raises it.
         return [self.binary, "-q", "-r", "-k", "-c", str(self.conns),
-                "-t", str(int(math.ceil(self.seconds))), "-n", "10000000", self.url]
+                "-t", str(int(math.ceil(self.seconds))), "-n", str(self.MAX_REQUESTS),
+                self.url]
 
     def start(self, timeout=None):
         if not os.access(self.binary, os.X_OK):
