@@ -20,11 +20,14 @@ nearest region answers.
   busy, checked in stub_status before anything else is asserted): its utilisation in
   gslbd's status goes above high; London's share on eu-west falls below 1 - step/2
   within two control periods plus the load interval; sampled every second while loaded,
-  the share changes direction at most once; every shed client is answered by a region
+  the share changes direction at most once, and the networks shed at one sample stay
+  shed at the next (one hash, as resolvers' caches need); every shed client is answered
+  by a region
   whose utilisation is below low (us-east, the next in their order); status, /metrics,
   gslbctl status and explain show the shed share, and the share shed is the share status
   reports. ab stopped, once stub_status has fallen: the share is back to 1.0 within
-  ceil(shed share / step) + 1 periods, the load interval and a second, rising only.
+  ceil(shed share / step) + 1 periods, the load interval and a second, rising only, the
+  networks let back each time among those shed before.
 - The same for us-east through HAProxy (its backend's scur >= 20 checked first), with
   New York's clients shed to eu-west.
 - healthd's own metrics count its reads of each region's load, none failed.
@@ -126,6 +129,18 @@ def reversals(series):
     """How often a series changes direction, equal neighbours not counted."""
     steps = [b - a for a, b in zip(series, series[1:]) if b != a]
     return sum(1 for a, b in zip(steps, steps[1:]) if (a > 0) != (b > 0))
+
+
+def unnested(sets):
+    """Where a series of sets of shed networks is not a chain (each sample's set inside
+    the next one's or holding it): what the same hash each time guarantees."""
+    problems = []
+    for i, (a, b) in enumerate(zip(sets, sets[1:])):
+        if not (a <= b or b <= a):
+            problems.append("samples %d and %d: %d shed only in the first (%s), %d only in "
+                            "the second (%s)" % (i, i + 1, len(a - b), sorted(a - b)[:3],
+                                                 len(b - a), sorted(b - a)[:3]))
+    return problems
 
 
 class System:
@@ -305,11 +320,14 @@ class Scenario:
     def series(self, since, stop):
         """About one sample a second (each takes a fraction of one), at most 30, until
         stop(elapsed, share) is true: the seconds since `since` at each sample's end, the
-        shares, and a line per sample."""
+        shares, and a line per sample. The networks shed at each sample are kept in
+        self.shed_sets."""
         times, shares, lines = [], [], []
+        self.shed_sets = []
         for _ in range(30):
             now = time.monotonic()
-            end, share, tally, _ = self.s.sample(self.clients, self.own)
+            end, share, tally, moved = self.s.sample(self.clients, self.own)
+            self.shed_sets.append(frozenset(moved))
             times.append(end - since)
             shares.append(share)
             lines.append("%.1f s: %.3f %s" % (end - since, share, dict(tally)))
@@ -335,6 +353,8 @@ class Scenario:
                 below is not None and below <= limit, *lines)
         t.check("%s's share changes direction at most once while loaded (%d reversals)"
                 % (region, reversals(shares)), reversals(shares) <= 1, *lines)
+        t.report("as the share shed grows, the networks shed before stay shed (one hash)",
+                 unnested(self.shed_sets))
         t.check("status: %s's shed_share above 0 under load (%s)"
                 % (region, ld.get("shed_share")), (ld.get("shed_share") or 0) > 0, ld)
         m = self.s.metric("gslb_region_shed_share", region)
@@ -404,6 +424,8 @@ class Scenario:
                 back is not None and back <= limit, *lines)
         t.check("load gone: %s's share only rises on the way back (%d reversals)"
                 % (region, reversals(shares)), reversals(shares) == 0, *lines)
+        t.report("on the way back, the networks still shed were shed before (one hash)",
+                 unnested(self.shed_sets))
 
         def settled():
             ld = self.s.load(region)
