@@ -22,10 +22,9 @@ nearest region answers.
   within two control periods plus the load interval; sampled every second while loaded,
   the share changes direction at most once, and the networks shed at one sample stay
   shed at the next (one hash, as resolvers' caches need); every shed client is answered
-  by a region
-  whose utilisation is below low (us-east, the next in their order); status, /metrics,
-  gslbctl status and explain show the shed share, and the share shed is the share status
-  reports. ab stopped, once stub_status has fallen: the share is back to 1.0 within
+  by a region whose utilisation is below low (us-east, the next in their order);
+  status, /metrics, gslbctl status and explain show the shed share, and the share shed
+  is the share status reports. ab stopped, once stub_status has fallen: the share is back to 1.0 within
   ceil(shed share / step) + 1 periods, the load interval and a second, rising only, the
   networks let back each time among those shed before.
 - The same for us-east through HAProxy (its backend's scur >= 20 checked first), with
