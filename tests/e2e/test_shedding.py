@@ -258,6 +258,10 @@ def idle(t, s):
     t.check("prometheus: the file rewritten to 2 + 2, ap-south's utilisation 0.4 in status "
             "within 2.5 s (%.1f s)" % w.seconds,
             w and abs((s.utilisation("ap-south") or -1) - 0.4) < 1e-9, s.load("ap-south"))
+    # The premise of counting shares: each /24 is a client of its own to gslbd.
+    s.srv.query(QNAME, "A", ecs=LONDON[1]).check_ecs(
+        "premise: a client /24 is answered with ECS scope /24 (its own network)",
+        source=24, scope=24)
     for group, clients, own in (("London", LONDON, EU), ("New York", NEW_YORK, US)):
         _, share, tally, _ = s.sample(clients, own)
         t.eq("idle: all %d %s networks answered %s" % (CLIENTS, group, REGION_OF[own]),
