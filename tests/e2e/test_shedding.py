@@ -464,12 +464,16 @@ def healthd_reads(t, s):
     except (OSError, http.client.HTTPException, prom.PromError) as e:
         t.not_ok("healthd's /metrics answers", str(e))
         return
-    name = "healthd_load_reads_total"
+    # Named gslb_healthd_load_* on main (1a6c7fd), as every other healthd metric.
+    name = "gslb_healthd_load_reads_total"
     for r in ("eu-west", "us-east", "ap-south"):
         ok = prom.value(m, name, zone=ZONE_NAME, region=r, result="ok")
         err = prom.value(m, name, zone=ZONE_NAME, region=r, result="error")
         t.check("healthd: %s's load read often, every read ok (%s ok, %s error)"
                 % (r, ok, err), (ok or 0) >= 20 and not err)
+    util = prom.value(m, "gslb_healthd_load_utilisation", zone=ZONE_NAME, region="ap-south")
+    t.check("healthd: gslb_healthd_load_utilisation of ap-south is 4 / %d (%s)"
+            % (CAPACITY, util), util is not None and abs(util - 0.4) < 1e-9)
 
 
 def main(t):
