@@ -8,7 +8,7 @@
 #   demo     build + what `make demo` runs: nginx, dig, curl, python3
 #   test     (the default, `make deps`) demo + the test tools (Criterion,
 #            dnspython, dnsperf, valgrind, Zonemaster, DNSViz,
-#            systemd-analyze, ...): what `make test` needs
+#            systemd-analyze, HAProxy, ab, ...): what `make test` needs
 #   analyze  build + the static analysers (`make analyze`; the analysis
 #            compiles every file, so it needs the libraries too)
 #   sim      what `make sim` runs: python3 with matplotlib (and numpy);
@@ -39,9 +39,13 @@ DEMO="nginx dnsutils curl procps"
 # (test_statuspage.py); gdnsd is the server test_gdnsd_diff.py compares
 # placement with (it runs its own instance on a port of its own, whatever the
 # package's service does). promtool comes from the prometheus package without
-# installing that server: tools/promtool.sh.
+# installing that server: tools/promtool.sh. haproxy is the regional balancer
+# test_shedding.py reads load from (a foreground instance with a configuration of
+# the test's own, never /etc/haproxy or the package's service), and apache2-utils
+# gives it ab, the bounded load that holds that balancer's connections open.
 TEST="libcriterion-dev python3-dnspython dnsperf valgrind zonemaster-cli dnsviz openssl
-iproute2 util-linux systemd ldnsutils mmdb-bin mandoc man-db groff-base chromium gdnsd"
+iproute2 util-linux systemd ldnsutils mmdb-bin mandoc man-db groff-base chromium gdnsd
+haproxy apache2-utils"
 ANALYZE="cppcheck clang clang-tools"
 # sim/steering.py, issue 14's load-steering simulation: numpy comes with it.
 SIM="python3 python3-matplotlib"
@@ -72,16 +76,19 @@ $SUDO apt-get update -qq
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq --no-install-recommends $missing
 
-# Debian enables and starts gdnsd.service on port 53 when it installs gdnsd.
-# The test runs a gdnsd of its own, so a service installed just now for it is
-# stopped and disabled rather than left answering on the machine; a gdnsd that
-# was installed before (and may be in use) is left alone.
-case " $missing " in
-*" gdnsd "*)
-    if command -v systemctl >/dev/null 2>&1 &&
-        systemctl is-enabled gdnsd >/dev/null 2>&1; then
-        echo "deps: stopping and disabling the gdnsd service just installed"
-        $SUDO systemctl disable --now gdnsd >/dev/null 2>&1 || true
-    fi
-    ;;
-esac
+# Debian enables and starts gdnsd.service on port 53 when it installs gdnsd, and
+# haproxy.service (on /etc/haproxy/haproxy.cfg) when it installs haproxy. The
+# tests run instances of their own, so a service installed just now for them is
+# stopped and disabled rather than left running on the machine; one that was
+# installed before (and may be in use) is left alone.
+for svc in gdnsd haproxy; do
+    case " $missing " in
+    *" $svc "*)
+        if command -v systemctl >/dev/null 2>&1 &&
+            systemctl is-enabled "$svc" >/dev/null 2>&1; then
+            echo "deps: stopping and disabling the $svc service just installed"
+            $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true
+        fi
+        ;;
+    esac
+done

@@ -83,8 +83,9 @@ from .net import (LoadResult, TcpCapResult, TcpConn, frame, host_of, idle_close,
                   load, loopback, tcp_cap, tcp_exchange, udp_exchange)
 from .netns import private_network  # noqa: E402
 from .perf import DnsperfLoad, DnsperfResult  # noqa: E402
-from .procs import (Backend, Daemon, FakeGslbd, Gslbctl, Gslbd, Healthd, Nginx,  # noqa: E402
-                    free_port, self_signed, untimed, wrapper)
+from .procs import (AB, HAPROXY, Backend, Daemon, FakeGslbd, Gslbctl, Gslbd,  # noqa: E402
+                    HAProxy, Healthd, HttpLoad, Nginx, free_port, self_signed, untimed,
+                    wrapper)
 from .tap import READY_TIMEOUT, ROOT, Result, Test, Waited, until  # noqa: E402
 from .zones import EXAMPLE_NEG_SOA, EXAMPLE_ZONE, GSLBD_OPT, write_example_zone  # noqa: E402
 
@@ -92,8 +93,9 @@ __all__ = [
     "TRANSPORTS", "DigResult", "Response", "compression", "dig", "exchange", "keepopen",
     "make_query", "pipeline", "query", "send_raw", "LoadResult", "TcpCapResult", "TcpConn",
     "frame", "host_of", "idle_close", "load", "loopback", "tcp_cap", "tcp_exchange",
-    "udp_exchange", "private_network", "Backend", "Daemon", "FakeGslbd", "Gslbctl", "Gslbd",
-    "Healthd", "Nginx", "free_port", "self_signed", "wrapper", "READY_TIMEOUT", "ROOT",
+    "udp_exchange", "private_network", "AB", "HAPROXY", "Backend", "Daemon", "FakeGslbd",
+    "Gslbctl", "Gslbd", "HAProxy", "Healthd", "HttpLoad", "Nginx", "free_port", "self_signed",
+    "wrapper", "READY_TIMEOUT", "ROOT",
     "Result", "Test", "Waited", "until", "EXAMPLE_NEG_SOA", "EXAMPLE_ZONE", "GSLBD_OPT",
     "write_example_zone",
 ]

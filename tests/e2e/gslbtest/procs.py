@@ -26,6 +26,7 @@ It sends nothing itself; DNS traffic is gslbtest.dnsq's and gslbtest.net's, and 
 """
 
 import http.client
+import math
 import os
 import random
 import re
@@ -59,6 +60,8 @@ GSLBD = _binary("GSLBD", "bin/gslbd")
 HEALTHD = _binary("HEALTHD", "bin/healthd")
 GSLBCTL = _binary("GSLBCTL", "bin/gslbctl")
 NGINX = os.environ.get("NGINX") or shutil.which("nginx") or "/usr/sbin/nginx"
+HAPROXY = os.environ.get("HAPROXY") or shutil.which("haproxy") or "/usr/sbin/haproxy"
+AB = os.environ.get("AB") or shutil.which("ab") or "/usr/bin/ab"
 
 
 def wrapper():
@@ -450,15 +453,29 @@ class Nginx(Daemon):
     pid file, logs and temporary files, listening on 127.0.0.1:port (a free port, tried
     up to five times). /health answers 503 while fail() is in force, 200 otherwise; /
     answers "region NAME". The system's nginx (/etc/nginx, port 80) is never touched.
+
+    For the load-feedback tests, each off unless asked (the configuration is otherwise
+    tools/nginx.sh's):
+    stub_status  /stub_status: nginx's own connection counts (stub_status() reads them)
+    slow         /slow: an 8 KiB file sent at this many bytes a second (nginx's
+                 limit_rate, so 2048 makes each request last about 4 s): a load
+                 generator holds N connections busy while nginx and it idle
+    metrics      /metrics: this text, a Prometheus exposition the test rewrites with
+                 set_metrics() (as an Envoy's admin page would change)
     """
 
-    def __init__(self, test, name, binary=None):
+    SLOW_BYTES = 8192
+
+    def __init__(self, test, name, binary=None, stub_status=False, slow=None, metrics=None):
         self.dir = test.path("nginx", name)
         super().__init__(test, "nginx-" + name, ready=None, wrap=False, sanitized=False)
         self.log_path = self.out_path = self.dir / "nginx.out"
         self.region = name
         self.binary = binary or NGINX
         self.port = None
+        self.with_stub_status = stub_status
+        self.slow_rate = slow
+        self.metrics_text = metrics
 
     def conf(self):
         d = self.dir
@@ -489,9 +506,27 @@ http {{
         location / {{
             return 200 "region {name}\\n";
         }}
-    }}
+{extras}    }}
 }}
-""".format(name=self.region, d=d, port=self.port, temps=temps)
+""".format(name=self.region, d=d, port=self.port, temps=temps, extras=self.extras())
+
+    def extras(self):
+        """The locations asked of the constructor, each indented for the server block."""
+        d = self.dir
+        out = ""
+        if self.with_stub_status:
+            out += "        location = /stub_status {\n            stub_status;\n        }\n"
+        if self.slow_rate is not None:
+            # limit_rate paces the body; the request stays open (and counted by
+            # stub_status and by a balancer in front) for SLOW_BYTES / rate seconds.
+            out += ("        location = /slow {\n            alias \"%s/slow.bin\";\n"
+                    "            default_type application/octet-stream;\n"
+                    "            limit_rate %d;\n        }\n" % (d, self.slow_rate))
+        if self.metrics_text is not None:
+            out += ("        location = /metrics {\n            alias \"%s/metrics.txt\";\n"
+                    "            default_type \"text/plain; version=0.0.4\";\n"
+                    "        }\n" % d)
+        return out
 
     def command(self):
         # -e: nginx's own start-up messages go to the instance's log, not to our stderr.
@@ -502,6 +537,10 @@ http {{
         """Start and wait (bounded) until /health answers from this process."""
         (self.dir / "tmp").mkdir(parents=True, exist_ok=True)
         self.heal()
+        if self.slow_rate is not None:
+            (self.dir / "slow.bin").write_bytes(b"x" * self.SLOW_BYTES)
+        if self.metrics_text is not None:
+            self.set_metrics(self.metrics_text)
         if not os.access(self.binary, os.X_OK):
             self.why = ["no nginx at %s (make deps installs it)" % self.binary]
             return False
@@ -536,15 +575,7 @@ http {{
 
     def get(self, path="/", timeout=2.0):
         """GET path from this nginx: (status code, body text); (0, "") without an answer."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        try:
-            conn.request("GET", path)
-            reply = conn.getresponse()
-            return reply.status, reply.read().decode(errors="replace")
-        except (OSError, http.client.HTTPException):
-            return 0, ""
-        finally:
-            conn.close()
+        return _get(self.port, path, timeout)
 
     def health(self, timeout=2.0):
         """The status code /health answers now (0: no answer)."""
@@ -557,6 +588,176 @@ http {{
                 return sum(1 for _ in f)
         except OSError:
             return 0
+
+    def stub_status(self, timeout=2.0):
+        """/stub_status read: {"active", "accepts", "handled", "requests", "reading",
+        "writing", "waiting"} as ints, or None without an answer in nginx's format."""
+        status, body = self.get("/stub_status", timeout)
+        m = re.match(r"Active connections: (\d+) \n"
+                     r"server accepts handled requests\n (\d+) (\d+) (\d+) \n"
+                     r"Reading: (\d+) Writing: (\d+) Waiting: (\d+) ", body)
+        if status != 200 or not m:
+            return None
+        keys = ("active", "accepts", "handled", "requests", "reading", "writing", "waiting")
+        return dict(zip(keys, (int(v) for v in m.groups())))
+
+    def set_metrics(self, text):
+        """What /metrics serves from the next request on (written aside and renamed, so a
+        reader never gets half of it)."""
+        self.metrics_text = text
+        aside = self.dir / ".metrics.txt"
+        aside.write_text(text)
+        os.replace(aside, self.dir / "metrics.txt")
+
+
+def _get(port, path, timeout=2.0):
+    """GET http://127.0.0.1:PORT/PATH: (status, body text); (0, "") without an answer."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        reply = conn.getresponse()
+        return reply.status, reply.read().decode(errors="replace")
+    except (OSError, http.client.HTTPException):
+        return 0, ""
+    finally:
+        conn.close()
+
+
+class HAProxy(Daemon):
+    """A real HAProxy in front of a region's nginx, as a region's balancer.
+
+    One foreground haproxy (haproxy -db -f TMP/haproxy/NAME/haproxy.cfg) with a
+    configuration of its own: frontend "fe" on 127.0.0.1:port passing HTTP to backend
+    "web", whose one server is 127.0.0.1:server_port; a stats listener on
+    127.0.0.1:stats_port with the report at /stats and its CSV at /stats;csv. Both ports
+    are free ones, replaced (three tries) when haproxy cannot bind them. Ready when the
+    stats page answers. /etc/haproxy and the package's service are never touched.
+    """
+
+    def __init__(self, test, name, server_port, binary=None):
+        self.dir = test.path("haproxy", name)
+        super().__init__(test, "haproxy-" + name, ready=None, wrap=False, sanitized=False)
+        self.log_path = self.out_path = self.dir / "haproxy.out"
+        self.binary = binary or HAPROXY
+        self.server_port = server_port
+        self.port = self.stats_port = None
+
+    def conf(self):
+        # Timeouts are written out: haproxy warns without them, and the defaults would
+        # let a connection hang for ever. maxconn well above what a test holds open.
+        return """# haproxy for the gslb test "{name}": written and stopped by gslbtest.
+global
+    maxconn 512
+    log stderr format short local0 notice
+defaults
+    mode http
+    log global
+    timeout connect 2s
+    timeout client 30s
+    timeout server 30s
+    timeout http-keep-alive 30s
+frontend fe
+    bind 127.0.0.1:{port}
+    default_backend web
+backend web
+    server {name} 127.0.0.1:{server_port}
+frontend stats
+    bind 127.0.0.1:{stats_port}
+    stats enable
+    stats uri /stats
+""".format(name=self.name, port=self.port, stats_port=self.stats_port,
+           server_port=self.server_port)
+
+    def command(self):
+        # -db: in the foreground, no daemon mode; SIGTERM stops it at once.
+        return [self.binary, "-db", "-f", str(self.dir / "haproxy.cfg")]
+
+    def start(self, timeout=5.0):
+        """Start and wait (bounded) until the stats page answers from this process."""
+        if not os.access(self.binary, os.X_OK):
+            self.why = ["no haproxy at %s (make deps installs it)" % self.binary]
+            return False
+        self.dir.mkdir(parents=True, exist_ok=True)
+        for _ in range(3):
+            self.port, self.stats_port = free_port(), free_port()
+            (self.dir / "haproxy.cfg").write_text(self.conf())
+            if not super().start():
+                return False
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and self.alive():
+                if self.stats_csv() is not None and self.alive():
+                    return True
+                time.sleep(0.1)
+            self.stop_quietly()
+        self.why = ["haproxy %s did not serve its stats after 3 tries" % self.name] + \
+            self.log().splitlines()[-20:]
+        return False
+
+    @property
+    def stats_url(self):
+        return "http://127.0.0.1:%d/stats;csv" % self.stats_port
+
+    def stats_csv(self, timeout=2.0):
+        """The stats CSV as a list of dicts by column ("pxname", "svname", "scur", ...),
+        or None without an answer."""
+        status, body = _get(self.stats_port, "/stats;csv", timeout)
+        if status != 200 or not body.startswith("# "):
+            return None
+        lines = body[2:].splitlines()
+        head = lines[0].split(",")
+        return [dict(zip(head, line.split(","))) for line in lines[1:] if line]
+
+    def scur(self, pxname="web", svname="BACKEND"):
+        """A row's current sessions (scur), or None when the stats or the row are missing."""
+        for row in self.stats_csv() or []:
+            if row.get("pxname") == pxname and row.get("svname") == svname:
+                return int(row["scur"]) if row.get("scur", "").isdigit() else None
+        return None
+
+
+class HttpLoad(Daemon):
+    """A bounded HTTP load in the background: ApacheBench, `ab -k -c CONNS -t SECONDS
+    -n LARGE URL`, holding CONNS keep-alive connections to URL, each asking again as
+    soon as an answer ends. On a slow location (Nginx(slow=)) that is CONNS connections
+    busy at any moment for next to no CPU. It ends by itself after SECONDS (ab's time
+    limit, which ab notices only as an answer ends: on /slow up to one answer, 4 s,
+    later) or MAX_REQUESTS answers, and stop() (or the Test's end) ends it sooner;
+    ab's summary is in TMP/NAME.out. -r: a failed connection does not end the load. ab
+    rather than wrk: one process and thread holding exactly CONNS connections, and its
+    requests may last seconds without counting as timeouts (wrk's default is 2 s).
+    """
+
+    def __init__(self, test, name, url, conns, seconds, binary=None):
+        if not 0 < seconds <= 600:
+            raise ValueError("HttpLoad: seconds must be in (0, 600], not %r" % (seconds,))
+        super().__init__(test, name, ready=None, wrap=False, sanitized=False)
+        self.binary = binary or AB
+        self.url = url
+        self.conns = int(conns)
+        self.seconds = seconds
+        self.started = None
+
+    # ab keeps a record of every request, reserved up front: 10 M would be 320 MB of
+    # address space. A million is about 10 s of a fast location at full speed (hours of
+    # /slow), and a second bound.
+    MAX_REQUESTS = 1000000
+
+    def command(self):
+        # -n after -t: ab's -t sets the request count to 50,000, a later -n raises it.
+        return [self.binary, "-q", "-r", "-k", "-c", str(self.conns),
+                "-t", str(int(math.ceil(self.seconds))), "-n", str(self.MAX_REQUESTS),
+                self.url]
+
+    def start(self, timeout=None):
+        if not os.access(self.binary, os.X_OK):
+            self.why = ["no ab at %s (Debian apache2-utils; make deps installs it)"
+                        % self.binary]
+            return False
+        self.started = time.monotonic()
+        return super().start(timeout)
+
+    def stop_timeout(self):
+        return 3.0
 
 
 # ------------------------------------------------------------------ stand-ins (stubs.py)
