@@ -24,7 +24,9 @@ nearest region answers.
   shed at the next (one hash, as resolvers' caches need); every shed client is answered
   by a region whose utilisation is below low (us-east, the next in their order);
   status, /metrics, gslbctl status and explain show the shed share, and the share shed
-  is the share status reports. ab stopped, once stub_status has fallen: the share is back to 1.0 within
+  is the share status reports; the status page (headless Chromium, when installed) shows
+  eu-west's utilisation and shed share in its region box and service row. ab stopped,
+  once stub_status has fallen: the share is back to 1.0 within
   ceil(shed share / step) + 1 periods, the load interval and a second, rising only, the
   networks let back each time among those shed before.
 - The same for us-east through HAProxy (its backend's scur >= 20 checked first), with
@@ -40,12 +42,14 @@ and loop is bounded; the script takes about a minute.
 import http.client
 import json
 import math
+import os
 import re
 import shutil
 import time
 from collections import Counter
 
 import gslbtest as g
+from gslbtest.devtools import CHROMIUM, Browser, Page
 from gslbtest import prom
 
 BUILD_TESTDB = g.ROOT / "geo" / "build-testdb"
@@ -304,8 +308,9 @@ class Scenario:
     read, what      the balancer's own figure (a function), and its name
     """
 
-    def __init__(self, t, s, region, source, clients, own, next_region, url, read, what):
-        self.t, self.s = t, s
+    def __init__(self, t, s, region, source, clients, own, next_region, url, read, what,
+                 page=None):
+        self.t, self.s, self.page = t, s, page
         self.region, self.source = region, source
         self.clients, self.own, self.next_region = clients, own, next_region
         self.url, self.read, self.what = url, read, what
@@ -318,6 +323,8 @@ class Scenario:
         self.loaded(ab.started)
         self.where_shed()
         self.reported()
+        if self.page is not None:
+            page_shows(self.t, self.s, self.page, self.region)
         ab.stop()
         self.recovery(idled(self.t, self.read, self.what))
 
@@ -476,6 +483,28 @@ def healthd_reads(t, s):
             % (CAPACITY, util), util is not None and abs(util - 0.4) < 1e-9)
 
 
+def page_shows(t, s, page, region):
+    """The status page, loaded while `region` sheds, shows its utilisation and shed share
+    in its region box and in the service's table, from the same JSON."""
+    page.navigate("http://127.0.0.1:%d/status" % s.http)
+    w = page.wait("document.body && document.body.dataset.loaded === 'true'", 15)
+    t.check("the status page renders while %s sheds" % region, w)
+    if not w:
+        return
+    ld = s.load(region)
+    box = page.eval("(() => { const e = document.querySelector("
+                    "'[data-region=\"%s\"] .load'); return e ? [e.dataset.utilisation, "
+                    "e.dataset.shedShare, e.textContent] : null; })()" % region)
+    t.check("the page's %s box shows its utilisation and shed share (%s)" % (region, box),
+            box is not None and float(box[0]) > HIGH and float(box[1]) > 0
+            and "shedding" in box[2] and "of capacity" in box[2], ld)
+    cell = page.eval("(() => { const e = document.querySelector("
+                     "'[data-service-region=\"%s\"] [data-shed-share]'); "
+                     "return e ? [e.dataset.shedShare, e.textContent] : null; })()" % region)
+    t.check("the service table's %s row shows its load and shedding (%s)" % (region, cell),
+            cell is not None and float(cell[0]) > 0 and "shedding" in cell[1])
+
+
 def main(t):
     missing = [why for tool, why in ((g.HAPROXY, "haproxy (Debian haproxy)"),
                                      (g.AB, "ab (Debian apache2-utils)"))
@@ -493,9 +522,22 @@ def main(t):
         t.bail("the load figures arrive, so nothing else can be judged")
 
     eu, hp = s.nginx["eu-west"], s.haproxy
+    browser, page = None, None
+    if os.access(CHROMIUM, os.X_OK):
+        browser = Browser(t)
+        if browser.start():
+            page = Page(browser)
+        else:
+            t.diag("Chromium did not start: the status page is not checked", *browser.why)
+    else:
+        t.skip("the status page shows utilisation and shed share",
+               "%s is not installed (Debian package chromium: make deps)" % CHROMIUM)
     Scenario(t, s, "eu-west", "nginx", LONDON, EU, "us-east",
              "http://127.0.0.1:%d/slow" % eu.port, lambda: (eu.stub_status() or {}).get("active"),
-             "eu-west's nginx stub_status Active connections").run()
+             "eu-west's nginx stub_status Active connections", page).run()
+    if browser is not None:
+        t.eq("no script error on the status page", [], page.errors() if page else [])
+        browser.stop()
     Scenario(t, s, "us-east", "haproxy", NEW_YORK, US, "eu-west",
              "http://127.0.0.1:%d/slow" % hp.port, lambda: hp.scur("web", "BACKEND"),
              "haproxy's backend web BACKEND scur").run()
