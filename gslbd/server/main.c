@@ -1120,6 +1120,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     if (parse_options(argc, argv, &opt) < 0) {
         free(opt.srv.listen);
+        free(opt.control_listen);
         return 2;
     }
     log_init("gslbd", opt.level);
@@ -1129,6 +1130,7 @@ int main(int argc, char **argv)
     }
     if (geoip_open(opt.geoip, &db) < 0) {
         free(opt.srv.listen);
+        free(opt.control_listen);
         return 1;
     }
     char overrides[4096], sources[4200];
@@ -1160,6 +1162,7 @@ int main(int argc, char **argv)
         healthdb_free(health);
         geo_db_free(db);
         free(opt.srv.listen);
+        free(opt.control_listen);
         return 1;
     }
     status_t *status = status_new();
@@ -1190,5 +1193,6 @@ int main(int argc, char **argv)
     healthdb_free(health);
     listener_free();
     free(opt.srv.listen);
+    free(opt.control_listen);
     return rc;
 }

@@ -110,7 +110,7 @@ def main(t):
     os.chmod(keys, 0o644)
     port, hport = g.free_port(), g.free_port()
     ctl = t.path("ctl")
-    args = ["--threads", 1, "--control", ctl, "--http", "127.0.0.1:%d" % hport,
+    args = ["--threads", 1, "--geoip", "none", "--control", ctl, "--http", "127.0.0.1:%d" % hport,
             "--control-listen", "127.0.0.1:%d" % port, "--control-keys", keys]
     bad = g.Gslbd(t, "gslbd-badkeys", zones=zones, addresses=("127.0.0.1",), args=args)
     t.check("gslbd refuses a keys file anyone may read", not t.start(bad))
