@@ -5,13 +5,13 @@
  * turns every pool member of a region with a check into a target, probes
  * them (probe.c) and reports their states to one or more gslbd (report.c):
  * through their local control sockets, or over TCP to their network
- * channel as a named vantage, every line signed with the vantage's key. Regions with a `load:` have
- * their balancer's load figure read (load.c) and reported too, to a gslbd that takes it. SIGHUP and
- * zone-file changes reload the targets (a failed load keeps the old ones); SIGTERM and SIGINT stop
- * cleanly. With
- * --http it serves /metrics (metrics.c, daemon/procstat.h) and /healthz on
- * its loop (daemon/http.h). It answers no DNS and decides nothing about
- * answers: gslbd does.
+ * channel as a named vantage, every line signed with the vantage's key.
+ * Regions with a `load:` have their balancer's load figure read (load.c)
+ * and reported too, to a gslbd that takes it. SIGHUP and zone-file changes
+ * reload the targets (a failed load keeps the old ones); SIGTERM and SIGINT
+ * stop cleanly. With --http it serves /metrics (metrics.c,
+ * daemon/procstat.h) and /healthz on its loop (daemon/http.h). It answers
+ * no DNS and decides nothing about answers: gslbd does.
  */
 #include <errno.h>
 #include <getopt.h>

@@ -234,14 +234,21 @@ static size_t report_full(report_t *r);
 static void report_refused(report_t *r, const char *what, const char *text)
 {
     char why[REPORT_WHY_MAX];
-    const char *hint = "";
+    bool ours;
 
-    if (r->peer.tcp != NULL && text != NULL &&
-        (strstr(text, "mac does not match") != NULL || strstr(text, "no key") != NULL)) {
-        hint = ": is --key the key gslbd's --control-keys holds for vantage ";
+    text = text != NULL && *text != '\0' ? text : "(no reason)";
+    if (strncmp(text, "refused: ", 9) == 0) {
+        text += 9;
     }
-    snprintf(why, sizeof(why), "%s: %s%s%s%s", what, text && *text ? text : "(no reason)", hint,
-             *hint ? r->peer.vantage : "", *hint ? "?" : "");
+    ours = r->peer.tcp != NULL &&
+           (strstr(text, "mac does not match") != NULL || strstr(text, "no key") != NULL);
+    if (ours) {
+        snprintf(why, sizeof(why),
+                 "%s: %s (does gslbd's --control-keys hold the key of --key for vantage %s?)", what,
+                 text, r->peer.vantage);
+    } else {
+        snprintf(why, sizeof(why), "%s: %s", what, text);
+    }
     report_fail(r, why, 0);
 }
 

@@ -1,0 +1,218 @@
+#!/usr/bin/env python3
+"""test_healthd_net.py: bin/healthd reporting to bin/gslbd over the network channel.
+
+gslbd listens with --control-listen and --control-keys (keys from `gslbctl keygen`);
+healthd reports with --gslbd 127.0.0.1:PORT --vantage ams --key FILE, every line signed
+(common/ctlauth.h). Two regions in failover order, each one member probed on a gslbtest
+Backend. Asserted through DNS answers, gslbctl status, both daemons' metrics and logs:
+
+- healthd refuses to start without --vantage or --key, with a key file others may read,
+  or with one that has no line for its vantage, naming the file;
+- the primary failing its check moves the answer within interval * fall + 1 s, and
+  gslbctl status names the vantage as the report's source;
+- a restarted gslbd gets healthd's full state again within a few seconds;
+- healthd with the wrong key for its vantage is refused (bad_mac counted), says why,
+  keeps retrying, and moves no answer;
+- one healthd reporting to a Unix-socket gslbd and, over IPv6 loopback, to a TCP one at
+  once: both get the reports.
+
+Not here: the wire format against an independent client (test_control_net.py) and the
+Unix-socket path alone (test_healthd_gslbd.py). Traffic goes to loopback only; every
+wait is bounded.
+"""
+
+import os
+
+import gslbtest as g
+from gslbtest import prom
+
+ZONE = """\
+zone: hn.test
+soa: {{mname: ns1.example.net, rname: hostmaster.example.net}}
+ns: [ns1.example.net]
+regions:
+  primary: {{location: [50, 0], pool: [{{address: 192.0.2.1, probe: "127.0.0.1:{p1}"}}], check: web}}
+  backup:  {{location: [40, 0], pool: [{{address: 192.0.2.2, probe: "127.0.0.1:{p2}"}}], check: web}}
+checks:
+  web: {{type: http, path: /health, interval: 500ms, timeout: 300ms, rise: 2, fall: 2}}
+services:
+  www: {{regions: [primary, backup], policy: failover, ttl: 5}}
+"""
+
+PRIMARY, BACKUP = "192.0.2.1", "192.0.2.2"
+
+
+def answer(srv):
+    """The first address www.hn.test A answers, or None."""
+    r = srv.query("www.hn.test", "A", timeout=2)
+    rrs = r.section("answer") if r.parsed else []
+    return rrs[0][2].to_text() if rrs else None
+
+
+def expect_www(t, srv, name, address, seconds):
+    """Ask every 0.1 s (bounded by `seconds`) until www.hn.test answers `address`."""
+    seen = [None]
+
+    def answers():
+        seen[0] = answer(srv)
+        return seen[0] == address
+
+    w = g.until(answers, seconds, every=0.1)
+    t.check("%s (after %d ms)" % (name, w.ms) if w else name, w,
+            "www.hn.test A: expected %s within %s s, got %s" % (address, seconds, seen[0]))
+    return w
+
+
+def expect_line(t, daemon, name, pattern, seconds, since=0):
+    t.check(name, daemon.wait_log(pattern, seconds, since=since),
+            "no line matching %s in %s:" % (pattern, daemon.log_path.name),
+            *daemon.log().splitlines()[-10:])
+
+
+def keygen(t, gslbctl, name, vantage):
+    """A keys file `name` (mode 600) with a fresh key for `vantage`."""
+    r = gslbctl.run("keygen", vantage)
+    t.like("gslbctl keygen %s writes a key line" % vantage,
+           r"^%s hmac-sha256 [A-Za-z0-9+/]{43}=$" % vantage, r.out.strip())
+    path = t.write(name, "# healthd's key\n" + r.out.strip() + "\n")
+    os.chmod(path, 0o600)
+    return path
+
+
+def refused(hport):
+    return prom.one(prom.scrape(hport), "gslb_control_refused_total", reason="bad_mac") or 0
+
+
+def start_errors(t, zone, keys, gslbctl):
+    """healthd stops at start, naming what is wrong, when the network lacks its key."""
+    hd = g.Healthd(t)
+    tcp = ["--zones", zone, "--gslbd", "127.0.0.1:5380"]
+    r = hd.run(*tcp, "--key", keys)
+    t.check("HOST:PORT without --vantage: healthd does not start", r.status != 0)
+    t.like("... and says what it needs", r"--gslbd HOST:PORT needs --vantage NAME and --key",
+           r.out)
+    r = hd.run(*tcp, "--vantage", "ams")
+    t.check("HOST:PORT without --key: healthd does not start", r.status != 0)
+    open_keys = t.write("keys-open", keys.read_text())
+    os.chmod(open_keys, 0o644)
+    r = hd.run(*tcp, "--vantage", "ams", "--key", open_keys)
+    t.check("a key file others may read: healthd does not start", r.status != 0)
+    t.like("... naming the file", r"keys-open: error: anyone may read these keys", r.out)
+    r = hd.run(*tcp, "--vantage", "lon", "--key", keys)
+    t.check("a key file without the vantage's line: healthd does not start", r.status != 0)
+    t.like("... naming the file and the vantage", r"keys: no key for vantage 'lon'", r.out)
+    r = hd.run("--zones", zone, "--gslbd", "127.0.0.1:99999", "--vantage", "ams", "--key", keys)
+    t.check("--gslbd with a port past 65535 is refused", r.status != 0)
+    t.like("... as neither a path nor an address", r"neither a socket path .* nor a numeric", r.out)
+
+
+def main(t):
+    gslbd = g.Gslbd(t, "gslbd")
+    if "--control-listen" not in gslbd.run("--help").out:
+        t.skip("healthd over the network", "bin/gslbd has no --control-listen")
+        return
+    p1, p2 = g.Backend(t, "http-1"), g.Backend(t, "http-2")
+    for b in (p1, p2):
+        if not t.start(b):
+            t.bail("%s starts" % b.name, *b.why)
+    zone = t.write("hn.test.yaml", ZONE.format(p1=p1.port, p2=p2.port))
+    ctl = t.path("ctl.sock")
+    gslbctl = g.Gslbctl(t, ctl)
+    keys = keygen(t, gslbctl, "keys", "ams")
+    wrong = keygen(t, gslbctl, "keys-wrong", "ams")
+    start_errors(t, zone, keys, gslbctl)
+
+    port, port6, hport = g.free_port(), g.free_port(), g.free_port()
+    args = ["--threads", 1, "--control", ctl, "--http", "127.0.0.1:%d" % hport,
+            "--control-listen", "127.0.0.1:%d" % port, "--control-listen", "[::1]:%d" % port6,
+            "--control-keys", keys]
+    srv = g.Gslbd(t, "gslbd", zones=zone, addresses=("127.0.0.1",), args=args)
+    if not t.start(srv):
+        t.bail("gslbd starts with --control-listen", *srv.why)
+    where = "127.0.0.1:%d" % port
+    mport = g.free_port()
+    hd = g.Healthd(t, "healthd", zones=zone, gslbd=[where],
+                   args=["--vantage", "ams", "--key", keys, "--http", "127.0.0.1:%d" % mport])
+    if not t.start(hd):
+        t.bail("healthd starts with --gslbd HOST:PORT", *hd.why)
+    expect_line(t, hd, "healthd connects over TCP", r"gslbd %s: connected, sent" % where, 3)
+    expect_line(t, srv, "gslbd takes it as vantage ams",
+                r"vantage ams connected over the network", 3)
+    t.eq("healthd's metrics show the TCP gslbd connected", 1,
+         prom.one(prom.scrape(mport), "gslb_healthd_gslbd_connected", socket=where))
+    expect_line(t, hd, "healthd judges the primary up", r"primary 192\.0\.2\.1: up", 3)
+    expect_www(t, srv, "the healthy primary answers", PRIMARY, 3)
+
+    # The primary fails: interval 0.5 s x fall 2 + 1 s.
+    p1.set("503")
+    w = expect_www(t, srv, "the backup answers within interval*fall + 1 s of the primary "
+                   "failing", BACKUP, 2.5)
+    t.compare("... measured (ms)", w.ms, "<=", 2000)
+    st = gslbctl.run("status")
+    t.like("gslbctl status names the vantage as the source of the member's state",
+           r"192\.0\.2\.1 .*DOWN.*ams", st.out)
+    sent = prom.one(prom.scrape(mport), "gslb_healthd_reports_sent_total", socket=where)
+    t.compare("healthd counts the reports it sent over TCP", sent or 0, ">=", 3)
+
+    # gslbd restarts while the primary is down: the full state comes back at once.
+    srv.stop()
+    srv = srv.twin("gslbd-2")
+    if not t.start(srv):
+        t.bail("gslbd restarts", *srv.why)
+    expect_line(t, hd, "healthd reconnects to the restarted gslbd",
+                r"gslbd %s: connected again after" % where, 4)
+    expect_www(t, srv, "the restarted gslbd answers the backup from the re-sent state",
+               BACKUP, 3)
+    t.like("... and holds vantage ams's reports again", r"192\.0\.2\.1 .*DOWN.*ams",
+           gslbctl.run("status").out)
+
+    p1.set("200")
+    expect_www(t, srv, "the primary answers again after rise successes", PRIMARY, 3)
+    t.eq("healthd stops with status 0", 0, hd.stop())
+
+    # The wrong key for ams: refused at HELLO, counted, said, retried; nothing moves.
+    before = refused(hport)
+    p1.set("503")
+    bad = g.Healthd(t, "healthd-wrongkey", zones=zone, gslbd=[where],
+                    args=["--vantage", "ams", "--key", wrong])
+    if not t.start(bad):
+        t.bail("healthd with the wrong key starts (it cannot know until gslbd says)", *bad.why)
+    expect_line(t, bad, "healthd says gslbd refused its HELLO and why",
+                r"gslbd %s: HELLO refused: the mac does not match \(does gslbd's "
+                r"--control-keys hold the key of --key for vantage ams\?\); retrying" % where, 3)
+    grew = g.until(lambda: refused(hport) >= before + 3, 5, every=0.2)
+    t.check("gslbd refuses its retries, counted as bad_mac (%d more)"
+            % (refused(hport) - before), grew)
+    t.eq("the refusal is logged once, not on every retry", 1,
+         len([l for l in bad.log().splitlines() if "HELLO refused" in l]))
+    t.check("the answer has not moved from the primary (interval*fall + 1 s and more)",
+            not g.until(lambda: answer(srv) != PRIMARY, 2.5, every=0.1))
+    t.eq("healthd with the wrong key stops with status 0", 0, bad.stop())
+
+    # One healthd, two gslbd: one on a Unix socket only, one over TCP on IPv6 loopback.
+    ctl2 = t.path("ctl2.sock")
+    local = g.Gslbd(t, "gslbd-local", zones=zone, addresses=("127.0.0.1",),
+                    args=["--threads", 1, "--control", ctl2])
+    if not t.start(local):
+        t.bail("a second gslbd starts with only a local socket", *local.why)
+    where6 = "[::1]:%d" % port6
+    both = g.Healthd(t, "healthd-both", zones=zone, gslbd=[ctl2, where6],
+                     args=["--vantage", "ams", "--key", keys])
+    if not t.start(both):
+        t.bail("healthd starts with a socket path and an IPv6 HOST:PORT", *both.why)
+    expect_line(t, both, "it connects to the local socket", r"gslbd %s: connected" % ctl2, 3)
+    expect_line(t, both, "and to [::1] over TCP", r"gslbd \[::1\]:%d: connected" % port6, 3)
+    expect_www(t, srv, "the TCP gslbd answers the backup from its reports", BACKUP, 3)
+    expect_www(t, local, "the Unix-socket gslbd too", BACKUP, 3)
+    p1.set("200")
+    expect_www(t, srv, "the TCP gslbd hears the primary recover", PRIMARY, 3)
+    expect_www(t, local, "the Unix-socket gslbd too", PRIMARY, 3)
+
+    t.eq("healthd stops with status 0", 0, both.stop())
+    t.eq("the local gslbd stops with status 0", 0, local.stop())
+    t.eq("gslbd stops with status 0", 0, srv.stop())
+
+
+if __name__ == "__main__":
+    with g.Test(__file__) as test:
+        main(test)
