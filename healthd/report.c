@@ -129,16 +129,18 @@ static void report_close_pipe(report_t *r)
 static void report_on_tick(uv_timer_t *t);
 static bool report_send_line(report_t *r, const char *line, size_t len);
 
-/* The connection failed or broke: say so when an outage starts and again
- * whenever its reason changes (a gslbd that comes back but refuses our key
- * is news), then retry quietly from the tick. */
-static void report_fail(report_t *r, const char *what, int status)
+/* The connection failed or broke: say so once per outage, then retry
+ * quietly from the tick. A `notable` failure, one gslbd answered with (a
+ * refusal, no nonce), is said again whenever its text changes: a gslbd
+ * that comes back from an outage refusing our key is news for whoever
+ * holds the key, while a socket that fails one way, then another, is not. */
+static void report_down(report_t *r, const char *what, int status, bool notable)
 {
     char why[REPORT_WHY_MAX];
 
     snprintf(why, sizeof(why), "%s%s%s", what, status < 0 ? ": " : "",
              status < 0 ? uv_strerror(status) : "");
-    if (!r->outage || strcmp(why, r->why) != 0) {
+    if (!r->outage || (notable && strcmp(why, r->why) != 0)) {
         log_warn("gslbd %s: %s; retrying", r->peer.name, why);
         snprintf(r->why, sizeof(r->why), "%s", why);
     } else {
@@ -154,6 +156,11 @@ static void report_fail(report_t *r, const char *what, int status)
     r->retry_ms = r->retry_ms ? r->retry_ms : REPORT_RETRY_MIN;
     uv_timer_start(&r->tick, report_on_tick, r->retry_ms, r->tick_ms);
     r->retry_ms = r->retry_ms * 2 < REPORT_TICK_MS ? r->retry_ms * 2 : REPORT_TICK_MS;
+}
+
+static void report_fail(report_t *r, const char *what, int status)
+{
+    report_down(r, what, status, false);
 }
 
 static void report_on_write(uv_write_t *req, int status)
@@ -249,7 +256,7 @@ static void report_refused(report_t *r, const char *what, const char *text)
     } else {
         snprintf(why, sizeof(why), "%s: %s", what, text);
     }
-    report_fail(r, why, 0);
+    report_down(r, why, 0, true);
 }
 
 /* Take the nonce of gslbd's answer to HELLO over TCP. Without one, gslbd
@@ -259,12 +266,12 @@ static int report_nonce(report_t *r, const char *text)
     int rc = seal_nonce(text != NULL ? text : "", r->nonce);
 
     if (rc == -ENOENT) {
-        report_fail(r,
+        report_down(r,
                     "answered HELLO without a nonce= (not a gslbd --control-listen port, or a "
                     "gslbd too old for the network channel)",
-                    0);
+                    0, true);
     } else if (rc < 0) {
-        report_fail(r, "answered HELLO with a nonce= that is not hex", 0);
+        report_down(r, "answered HELLO with a nonce= that is not hex", 0, true);
     }
     return rc;
 }

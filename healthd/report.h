@@ -16,7 +16,8 @@
  * vantage) over an empty nonce, the rest over the nonce gslbd's answer gave.
  * A connect is given up after REPORT_CONNECT_WAIT ms. An answer to HELLO
  * without a nonce, and any "ERR refused: ..." reply, end the connection
- * like an outage; each new reason for an outage is logged once.
+ * like an outage, and are logged again whenever what gslbd said changes
+ * (other failures once per outage).
  *
  * It does not know targets or probes: the owner supplies the full state as
  * text through a callback, and each change as one line.
