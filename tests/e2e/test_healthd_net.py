@@ -14,14 +14,24 @@ Backend. Asserted through DNS answers, gslbctl status, both daemons' metrics and
 - healthd with the wrong key for its vantage is refused (bad_mac counted), says why,
   keeps retrying, and moves no answer;
 - one healthd reporting to a Unix-socket gslbd and, over IPv6 loopback, to a TCP one at
-  once: both get the reports.
+  once: both get the reports;
+- against the test's own stand-in for gslbd, which checks every line with Python's hmac:
+  HELLO signed over the empty nonce, every later line over the nonce given, seq= 1, 2, 3
+  ... with no gap, a full state again on "OK sync" with seq= going on; and a stand-in
+  that answers HELLO without a nonce gets nothing more, is logged once and retried.
 
 Not here: the wire format against an independent client (test_control_net.py) and the
 Unix-socket path alone (test_healthd_gslbd.py). Traffic goes to loopback only; every
 wait is bounded.
 """
 
+import base64
+import hashlib
+import hmac
 import os
+import socket
+import threading
+import time
 
 import gslbtest as g
 from gslbtest import prom
@@ -79,6 +89,126 @@ def keygen(t, gslbctl, name, vantage):
     return path
 
 
+class NetPeer(threading.Thread):
+    """gslbd's network channel as healthd sees it, on a loopback port: one connection at
+    a time, every line recorded as (connection number, line); HELLO answered "OK gslbd 3
+    nonce=N" (or without the nonce when nonce=False), any other line "OK", except one PING
+    after two MEMBER lines, answered "OK sync". Runs at most 60 s."""
+
+    def __init__(self, nonce=True):
+        super().__init__(daemon=True)
+        self.srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(4)
+        self.srv.settimeout(0.2)
+        self.port = self.srv.getsockname()[1]
+        self.give_nonce = nonce
+        self.nonces = {}  # connection number -> the nonce given
+        self.lines = []
+        self.conns = 0
+        self.asked_sync = False
+        self.done = False
+
+    def run(self):
+        deadline = time.monotonic() + 60
+        while not self.done and time.monotonic() < deadline:
+            try:
+                c, _ = self.srv.accept()
+            except OSError:
+                continue
+            self.conns += 1
+            self.serve(c, self.conns, deadline)
+            c.close()
+        self.srv.close()
+
+    def answer(self, n, line):
+        if line.startswith("HELLO"):
+            self.nonces[n] = os.urandom(16).hex()
+            return "OK gslbd 3 nonce=%s" % self.nonces[n] if self.give_nonce else "OK gslbd 3"
+        members = sum(k == n and l.startswith("MEMBER") for k, l in self.lines)
+        if line.startswith("PING") and members >= 2 and not self.asked_sync:
+            self.asked_sync = True
+            return "OK sync"
+        return "OK"
+
+    def serve(self, c, n, deadline):
+        c.settimeout(0.2)
+        buf = b""
+        while not self.done and time.monotonic() < deadline:
+            try:
+                data = c.recv(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            if not data:
+                return
+            buf += data
+            while b"\n" in buf:
+                raw, buf = buf.split(b"\n", 1)
+                line = raw.decode()
+                self.lines.append((n, line))
+                try:
+                    c.sendall((self.answer(n, line) + "\n").encode())
+                except OSError:
+                    return
+
+    def stop(self):
+        self.done = True
+        self.join(5)
+
+
+def check_signed(t, key, peer):
+    """Every line of connection 1 signed as ctlauth.h says, seq= without a gap."""
+    lines = [l for n, l in peer.lines if n == 1]
+    bad, seqs = [], []
+    for i, line in enumerate(lines):
+        body, sep, mac = line.rpartition(" mac=")
+        nonce = "" if i == 0 else peer.nonces.get(1, "")
+        want = hmac.new(key, (nonce + "\n" + body).encode(), hashlib.sha256).hexdigest()
+        if not sep or not hmac.compare_digest(mac, want):
+            bad.append(line)
+        seq = [w for w in body.split(" reason=")[0].split() if w.startswith("seq=")]
+        seqs.append(int(seq[0][4:]) if len(seq) == 1 else None)
+    t.like("HELLO names the vantage, seq=1, and ends in a mac",
+           r"^HELLO healthd 3 vantage=ams seq=1 mac=[0-9a-f]{64}$", lines[0] if lines else "")
+    t.check("every line's mac is right: HELLO over the empty nonce, the rest over the "
+            "nonce given (%d lines)" % len(lines), lines and not bad, *bad[:5])
+    t.eq("seq= counts 1, 2, 3 ... without a gap", list(range(1, len(lines) + 1)), seqs)
+    kinds = [l.split()[0] for l in lines]
+    t.compare("a full state again after \"OK sync\": two SYNCED on the connection",
+              kinds.count("SYNCED"), ">=", 2)
+    t.compare("... the second after both members again (MEMBER lines in all)",
+              kinds.count("MEMBER"), ">=", 4)
+    t.check("... and PINGs signed alike", "PING" in kinds, " ".join(kinds))
+
+
+def stand_ins(t, zone, keys):
+    """healthd against the test's own gslbd stand-ins (nothing of gslbd's code)."""
+    key = base64.b64decode(keys.read_text().split("\n")[1].split()[2])
+    good, mute = NetPeer(), NetPeer(nonce=False)
+    good.start()
+    mute.start()
+    hd = g.Healthd(t, "healthd-stand-ins", zones=zone,
+                   gslbd=["127.0.0.1:%d" % good.port, "127.0.0.1:%d" % mute.port],
+                   args=["--vantage", "ams", "--key", keys])
+    if not t.start(hd):
+        t.bail("healthd starts against the stand-ins", *hd.why)
+    g.until(lambda: good.asked_sync and sum(l.startswith("SYNCED") for _, l in good.lines) >= 2
+            and mute.conns >= 3, 8, every=0.2)
+    good.stop()
+    mute.stop()
+    check_signed(t, key, good)
+    expect_line(t, hd, "healthd says the stand-in answered HELLO without a nonce",
+                r"gslbd 127\.0\.0\.1:%d: answered HELLO without a nonce= \(not a gslbd "
+                r"--control-listen port" % mute.port, 1)
+    t.compare("... and keeps retrying it (connections)", mute.conns, ">=", 3)
+    t.eq("... saying so once", 1, len([l for l in hd.log().splitlines()
+                                        if "without a nonce" in l]))
+    t.eq("... and sends it nothing but HELLO", {"HELLO"}, {l.split()[0] for _, l in mute.lines})
+    t.eq("healthd stops with status 0", 0, hd.stop())
+
+
 def refused(hport):
     return prom.one(prom.scrape(hport), "gslb_control_refused_total", reason="bad_mac") or 0
 
@@ -121,6 +251,7 @@ def main(t):
     keys = keygen(t, gslbctl, "keys", "ams")
     wrong = keygen(t, gslbctl, "keys-wrong", "ams")
     start_errors(t, zone, keys, gslbctl)
+    stand_ins(t, zone, keys)
 
     port, port6, hport = g.free_port(), g.free_port(), g.free_port()
     args = ["--threads", 1, "--control", ctl, "--http", "127.0.0.1:%d" % hport,
