@@ -18,7 +18,9 @@ Backend. Asserted through DNS answers, gslbctl status, both daemons' metrics and
 - against the test's own stand-in for gslbd, which checks every line with Python's hmac:
   HELLO signed over the empty nonce, every later line over the nonce given, seq= 1, 2, 3
   ... with no gap, a full state again on "OK sync" with seq= going on; and a stand-in
-  that answers HELLO without a nonce gets nothing more, is logged once and retried.
+  that answers HELLO without a nonce gets nothing more, is logged once and retried;
+- a connect that is never answered (a listener whose accept queue is full, so the
+  kernel drops the SYN) is given up after 3 s and retried.
 
 Not here: the wire format against an independent client (test_control_net.py) and the
 Unix-socket path alone (test_healthd_gslbd.py). Traffic goes to loopback only; every
@@ -189,13 +191,26 @@ def stand_ins(t, zone, keys):
     good, mute = NetPeer(), NetPeer(nonce=False)
     good.start()
     mute.start()
+    # A listener that never accepts, its queue (backlog 0: one connection) taken: Linux
+    # drops further SYNs, so a connect to it waits, as one to a host that is down would.
+    deaf = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    deaf.bind(("127.0.0.1", 0))
+    deaf.listen(0)
+    filler = socket.create_connection(deaf.getsockname(), timeout=2)
+    deaf_at = "127.0.0.1:%d" % deaf.getsockname()[1]
     hd = g.Healthd(t, "healthd-stand-ins", zones=zone,
-                   gslbd=["127.0.0.1:%d" % good.port, "127.0.0.1:%d" % mute.port],
-                   args=["--vantage", "ams", "--key", keys])
+                   gslbd=["127.0.0.1:%d" % good.port, "127.0.0.1:%d" % mute.port, deaf_at],
+                   args=["--vantage", "ams", "--key", keys, "--verbose"])
     if not t.start(hd):
         t.bail("healthd starts against the stand-ins", *hd.why)
     g.until(lambda: good.asked_sync and sum(l.startswith("SYNCED") for _, l in good.lines) >= 2
             and mute.conns >= 3, 8, every=0.2)
+    expect_line(t, hd, "a connect never answered is given up after 3 s",
+                r"warning: gslbd %s: cannot connect: timed out; retrying" % deaf_at, 5)
+    expect_line(t, hd, "... and tried again (a second time out, logged at debug level)",
+                r"debug: gslbd %s: cannot connect: timed out$" % deaf_at, 6)
+    filler.close()
+    deaf.close()
     good.stop()
     mute.stop()
     check_signed(t, key, good)
@@ -203,8 +218,8 @@ def stand_ins(t, zone, keys):
                 r"gslbd 127\.0\.0\.1:%d: answered HELLO without a nonce= \(not a gslbd "
                 r"--control-listen port" % mute.port, 1)
     t.compare("... and keeps retrying it (connections)", mute.conns, ">=", 3)
-    t.eq("... saying so once", 1, len([l for l in hd.log().splitlines()
-                                        if "without a nonce" in l]))
+    t.eq("... warning of it once", 1, len([l for l in hd.log().splitlines()
+                                        if "warning:" in l and "without a nonce" in l]))
     t.eq("... and sends it nothing but HELLO", {"HELLO"}, {l.split()[0] for _, l in mute.lines})
     t.eq("healthd stops with status 0", 0, hd.stop())
 
