@@ -22,7 +22,7 @@ Backend. Asserted through DNS answers, gslbctl status, both daemons' metrics and
 - a connect that is never answered (a listener whose accept queue is full, so the
   kernel drops the SYN) is given up after 3 s and retried.
 
-Not here: the wire format against an independent client (test_control_net.py) and the
+Not here: gslbd's checks against an independent client (test_control_net.py) and the
 Unix-socket path alone (test_healthd_gslbd.py). Traffic goes to loopback only; every
 wait is bounded.
 """
