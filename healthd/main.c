@@ -199,10 +199,6 @@ static int load_key(options_t *o)
         }
         return 0;
     }
-    if (o->vantage == NULL || o->key_file == NULL) {
-        log_err("--gslbd HOST:PORT needs --vantage NAME and --key FILE (see --help)");
-        return -EINVAL;
-    }
     if ((r = ctlauth_keys_load(o->key_file, &o->keys, &errs)) < 0) {
         diag_log(&errs, LOG_LEVEL_ERR);
         diag_clear(&errs);
@@ -288,6 +284,10 @@ static int parse_options(int argc, char **argv, options_t *o)
     }
     if (o->n_gslbd == 0) {
         log_err("at least one --gslbd PATH or HOST:PORT is required (see --help)");
+        return -EINVAL;
+    }
+    if (o->n_tcp > 0 && (o->vantage == NULL || o->key_file == NULL)) {
+        log_err("--gslbd HOST:PORT needs --vantage NAME and --key FILE (see --help)");
         return -EINVAL;
     }
     return 0;

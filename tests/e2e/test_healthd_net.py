@@ -233,21 +233,21 @@ def start_errors(t, zone, keys, gslbctl):
     hd = g.Healthd(t)
     tcp = ["--zones", zone, "--gslbd", "127.0.0.1:5380"]
     r = hd.run(*tcp, "--key", keys)
-    t.check("HOST:PORT without --vantage: healthd does not start", r.status != 0)
+    t.eq("HOST:PORT without --vantage: healthd does not start (a usage error)", 2, r.status)
     t.like("... and says what it needs", r"--gslbd HOST:PORT needs --vantage NAME and --key",
            r.out)
     r = hd.run(*tcp, "--vantage", "ams")
-    t.check("HOST:PORT without --key: healthd does not start", r.status != 0)
+    t.eq("HOST:PORT without --key: healthd does not start (a usage error)", 2, r.status)
     open_keys = t.write("keys-open", keys.read_text())
     os.chmod(open_keys, 0o644)
     r = hd.run(*tcp, "--vantage", "ams", "--key", open_keys)
-    t.check("a key file others may read: healthd does not start", r.status != 0)
+    t.eq("a key file others may read: healthd does not start", 1, r.status)
     t.like("... naming the file", r"keys-open: error: anyone may read these keys", r.out)
     r = hd.run(*tcp, "--vantage", "lon", "--key", keys)
-    t.check("a key file without the vantage's line: healthd does not start", r.status != 0)
+    t.eq("a key file without the vantage's line: healthd does not start", 1, r.status)
     t.like("... naming the file and the vantage", r"keys: no key for vantage 'lon'", r.out)
     r = hd.run("--zones", zone, "--gslbd", "127.0.0.1:99999", "--vantage", "ams", "--key", keys)
-    t.check("--gslbd with a port past 65535 is refused", r.status != 0)
+    t.eq("--gslbd with a port past 65535 is a usage error", 2, r.status)
     t.like("... as neither a path nor an address", r"neither a socket path .* nor a numeric", r.out)
 
 
