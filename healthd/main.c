@@ -3,13 +3,15 @@
  *
  * This file is the command line and the main loop: it loads the zones,
  * turns every pool member of a region with a check into a target, probes
- * them (probe.c) and reports their states to one or more gslbd control
- * sockets (report.c). Regions with a `load:` have their balancer's load
- * figure read (load.c) and reported too, to a gslbd that takes it. SIGHUP and zone-file changes
- * reload the targets (a failed load keeps the old ones); SIGTERM and SIGINT stop cleanly. With
- * --http it serves /metrics (metrics.c, daemon/procstat.h) and /healthz on
- * its loop (daemon/http.h). It answers no DNS and decides nothing about
- * answers: gslbd does.
+ * them (probe.c) and reports their states to one or more gslbd (report.c):
+ * through their local control sockets, or over TCP to their network
+ * channel as a named vantage, every line signed with the vantage's key.
+ * Regions with a `load:` have their balancer's load figure read (load.c)
+ * and reported too, to a gslbd that takes it. SIGHUP and zone-file changes
+ * reload the targets (a failed load keeps the old ones); SIGTERM and SIGINT
+ * stop cleanly. With --http it serves /metrics (metrics.c,
+ * daemon/procstat.h) and /healthz on its loop (daemon/http.h). It answers
+ * no DNS and decides nothing about answers: gslbd does.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -27,8 +29,10 @@
 
 #include "common/ctl.h"
 #include "common/alloc.h"
+#include "common/ctlauth.h"
 #include "common/errcode.h"
 #include "common/log.h"
+#include "common/netaddr.h"
 #include "common/prom.h"
 #include "common/version.h"
 #include "daemon/http.h"
@@ -44,10 +48,20 @@
 #include "healthd/target.h"
 #include "zones/load.h"
 
+/* One --gslbd: a socket path, or HOST:PORT and its address. */
+typedef struct {
+    const char *name;
+    bool tcp;
+    struct sockaddr_storage addr;
+} gslbd_opt_t;
+
 typedef struct {
     const char *zones;
-    const char **gslbd;
-    size_t n_gslbd;
+    gslbd_opt_t *gslbd;
+    size_t n_gslbd, n_tcp;
+    const char *vantage;  /* --vantage */
+    const char *key_file; /* --key */
+    ctlauth_keys_t keys;  /* read from key_file at start */
     log_level_t level;
     bool syslog;                       /* --syslog */
     const char *http[HTTP_MAX_LISTEN]; /* --http ADDR:PORT */
@@ -55,7 +69,7 @@ typedef struct {
 } options_t;
 
 /* Long options without a short form. */
-enum { OPT_SYSLOG = 256, OPT_HTTP };
+enum { OPT_SYSLOG = 256, OPT_HTTP, OPT_VANTAGE, OPT_KEY };
 
 /* A reload's result, from the loader thread to the main loop. */
 typedef struct {
@@ -88,13 +102,21 @@ typedef struct {
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: healthd --zones PATH --gslbd PATH [--gslbd PATH ...] [options]\n"
+            "usage: healthd --zones PATH --gslbd PATH|HOST:PORT [--gslbd ...] [options]\n"
             "\n"
             "Health checker of gslb: probes the pool members of every region with a check\n"
-            "and reports their states to gslbd's control socket.\n"
+            "and reports their states to gslbd's control socket, or over the network.\n"
             "\n"
             "  -z, --zones PATH   zone YAML file, or a directory of *.yaml files (one zone each)\n"
             "  -g, --gslbd PATH   gslbd control socket to report to; repeatable\n"
+            "  -g, --gslbd HOST:PORT\n"
+            "                     a gslbd's --control-listen to report to over TCP, as\n"
+            "                     --vantage, every line signed with its --key; a numeric\n"
+            "                     address, IPv6 as [2001:db8::1]:5380; repeatable, and\n"
+            "                     mixable with socket paths\n"
+            "      --vantage NAME this healthd's name for gslbd (required with HOST:PORT)\n"
+            "      --key FILE     the keys file holding a line for --vantage ('gslbctl keygen\n"
+            "                     NAME' writes one); not readable by others\n"
             "      --http ADDR:PORT\n"
             "                     serve /metrics (Prometheus) and /healthz over HTTP here;\n"
             "                     read-only; repeatable (IPv6 as [::1]:9154); keep it on\n"
@@ -122,17 +144,73 @@ static void usage(FILE *out)
             "file:line:column and the previous targets keep being probed.\n");
 }
 
-/* One more --gslbd PATH: it must fit a Unix socket address. */
-static int add_gslbd(options_t *o, const char *path)
+/* Whether --gslbd `text` names an address (HOST:PORT) rather than a
+ * socket path, and which: a path has a '/' or no ':'; anything else must
+ * be a numeric address and a port of 1 to 65535. */
+static int gslbd_address(const char *text, gslbd_opt_t *g)
+{
+    const char *colon = strrchr(text, ':');
+
+    if (strchr(text, '/') != NULL || colon == NULL) {
+        return 0;
+    }
+    if (netaddr_parse(text, &g->addr, NULL) != NETADDR_OK ||
+        (g->addr.ss_family == AF_INET ? ((struct sockaddr_in *)&g->addr)->sin_port
+                                      : ((struct sockaddr_in6 *)&g->addr)->sin6_port) == 0) {
+        log_err("--gslbd '%s': neither a socket path (one with a '/') nor a numeric "
+                "ADDRESS:PORT with a port of 1 to 65535 (IPv6 as [2001:db8::1]:5380)",
+                text);
+        return -EINVAL;
+    }
+    g->tcp = true;
+    return 0;
+}
+
+/* One more --gslbd: a Unix socket path, which must fit a socket address, or
+ * HOST:PORT. */
+static int add_gslbd(options_t *o, const char *text)
 {
     size_t max = sizeof(((struct sockaddr_un *)NULL)->sun_path);
+    gslbd_opt_t g = {.name = text};
 
-    if (strlen(path) >= max) {
-        log_err("--gslbd '%s': a Unix socket path must be shorter than %zu bytes", path, max);
+    if (gslbd_address(text, &g) < 0) {
+        return -EINVAL;
+    }
+    if (!g.tcp && strlen(text) >= max) {
+        log_err("--gslbd '%s': a Unix socket path must be shorter than %zu bytes", text, max);
         return -EINVAL;
     }
     o->gslbd = xreallocarray(o->gslbd, o->n_gslbd + 1, sizeof(*o->gslbd));
-    o->gslbd[o->n_gslbd++] = path;
+    o->gslbd[o->n_gslbd++] = g;
+    o->n_tcp += g.tcp;
+    return 0;
+}
+
+/* The network's needs: a vantage and its key, read now so that a missing or
+ * exposed key stops healthd at start rather than at every connection. */
+static int load_key(options_t *o)
+{
+    diag_t errs = {0};
+    int r;
+
+    if (o->n_tcp == 0) {
+        if (o->vantage != NULL || o->key_file != NULL) {
+            log_warn("--vantage and --key are for --gslbd HOST:PORT, and there is none: unused");
+        }
+        return 0;
+    }
+    if ((r = ctlauth_keys_load(o->key_file, &o->keys, &errs)) < 0) {
+        diag_log(&errs, LOG_LEVEL_ERR);
+        diag_clear(&errs);
+        log_err("--key %s: not loaded", o->key_file);
+        return r;
+    }
+    diag_clear(&errs);
+    if (ctlauth_find(&o->keys, o->vantage) == NULL) {
+        log_err("%s: no key for vantage '%s' (gslbctl keygen %s writes one)", o->key_file,
+                o->vantage, o->vantage);
+        return -EINVAL;
+    }
     return 0;
 }
 
@@ -145,6 +223,8 @@ static int parse_options(int argc, char **argv, options_t *o)
         {"quiet", no_argument, NULL, 'q'},
         {"syslog", no_argument, NULL, OPT_SYSLOG},
         {"http", required_argument, NULL, OPT_HTTP},
+        {"vantage", required_argument, NULL, OPT_VANTAGE},
+        {"key", required_argument, NULL, OPT_KEY},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -176,6 +256,12 @@ static int parse_options(int argc, char **argv, options_t *o)
                 return -EINVAL;
             }
             break;
+        case OPT_VANTAGE:
+            o->vantage = optarg;
+            break;
+        case OPT_KEY:
+            o->key_file = optarg;
+            break;
         case 'V':
             printf("healthd %s (%s, libuv %s, libmicrohttpd %s)\n", gslb_version(), curl_version(),
                    uv_version_string(), http_library_version());
@@ -197,7 +283,11 @@ static int parse_options(int argc, char **argv, options_t *o)
         return -EINVAL;
     }
     if (o->n_gslbd == 0) {
-        log_err("at least one --gslbd PATH is required (see --help)");
+        log_err("at least one --gslbd PATH or HOST:PORT is required (see --help)");
+        return -EINVAL;
+    }
+    if (o->n_tcp > 0 && (o->vantage == NULL || o->key_file == NULL)) {
+        log_err("--gslbd HOST:PORT needs --vantage NAME and --key FILE (see --help)");
         return -EINVAL;
     }
     return 0;
@@ -471,8 +561,15 @@ static int start(healthd_t *h, reload_job_t *j)
     }
     h->reports = xcalloc(h->opt->n_gslbd, sizeof(*h->reports));
     for (size_t i = 0; i < h->opt->n_gslbd; i++) {
-        if ((r = report_new(h->loop, h->opt->gslbd[i], dump_all, h, &h->reports[i])) < 0) {
-            log_err("--gslbd %s: %s", h->opt->gslbd[i], gslb_strerror(r));
+        const gslbd_opt_t *g = &h->opt->gslbd[i];
+        report_peer_t peer = {.name = g->name};
+        if (g->tcp) {
+            peer.tcp = (const struct sockaddr *)&g->addr;
+            peer.vantage = h->opt->vantage;
+            peer.key = ctlauth_find(&h->opt->keys, h->opt->vantage);
+        }
+        if ((r = report_new(h->loop, &peer, dump_all, h, &h->reports[i])) < 0) {
+            log_err("--gslbd %s: %s", g->name, gslb_strerror(r));
             return r;
         }
     }
@@ -539,10 +636,16 @@ int main(int argc, char **argv)
     }
     log_init("healthd", opt.level);
     log_open(opt.syslog);
+    if (load_key(&opt) < 0) {
+        ctlauth_keys_free(&opt.keys);
+        free(opt.gslbd);
+        return 1;
+    }
     /* A gslbd or backend that closes first must not kill us with SIGPIPE. */
     signal(SIGPIPE, SIG_IGN);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         log_err("cannot initialise libcurl");
+        ctlauth_keys_free(&opt.keys);
         free(opt.gslbd);
         return 1;
     }
@@ -555,6 +658,7 @@ int main(int argc, char **argv)
         rc = serve(&opt, &first);
     }
     curl_global_cleanup();
+    ctlauth_keys_free(&opt.keys);
     free(opt.gslbd);
     return rc;
 }

@@ -81,14 +81,15 @@ static void hmetrics_loop(prom_t *p, const prober_t *pr)
 static void hmetrics_reports(prom_t *p, report_t *const *reports, size_t n)
 {
     prom_family(p, "gslb_healthd_gslbd_connected", PROM_GAUGE,
-                "1 while the gslbd control socket is connected and accepted healthd's HELLO.");
+                "1 while the gslbd (label socket: --gslbd as given, a path or HOST:PORT) is "
+                "connected and accepted healthd's HELLO.");
     for (size_t i = 0; i < n; i++) {
         prom_u64(p, "gslb_healthd_gslbd_connected", report_connected(reports[i]), "socket",
                  report_path(reports[i]), NULL);
     }
     prom_family(p, "gslb_healthd_reports_sent_total", PROM_COUNTER,
-                "Member states sent to the gslbd control socket: changes, and every member "
-                "of each full state on (re)connection.");
+                "Member states sent to the gslbd (a control socket, or HOST:PORT over the "
+                "network): changes, and every member of each full state on (re)connection.");
     for (size_t i = 0; i < n; i++) {
         prom_u64(p, "gslb_healthd_reports_sent_total", report_sent(reports[i]), "socket",
                  report_path(reports[i]), NULL);

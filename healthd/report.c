@@ -13,6 +13,12 @@
  * to a gslbd whose answer says version 3 or more (an older one would answer each with ERR). The
  * wait is one round trip on a local socket; changes that happen meanwhile are not lost, since the
  * full state is taken when the answer comes.
+ *
+ * Over TCP the answer also brings the nonce every later line is signed over, so nothing but HELLO
+ * could be sent before it anyway. Lines are sealed (seal.h) as they are queued, so seq= follows
+ * the order of the writes, which is the order gslbd reads them in. TCP has no connect timeout of
+ * its own short of the kernel's minutes of SYN retries: the tick gives a connect
+ * REPORT_CONNECT_WAIT ms.
  */
 #include "healthd/report.h"
 
@@ -24,12 +30,14 @@
 
 #include "common/alloc.h"
 #include "common/ctl.h"
+#include "healthd/seal.h"
 
 #define REPORT_TICK_MS     1000
 #define REPORT_TICK_MIN_MS 30 /* the fastest heartbeat, for stale_after 100ms */
 #define REPORT_RETRY_MIN   50 /* first retry after a failure; doubles up to the tick */
 #define REPORT_ERR_PER_S   5
 #define REPORT_HELLO_WAIT  10000 /* ms without an answer to HELLO before trying again */
+#define REPORT_WHY_MAX     (CTL_LINE_MAX + 128)
 
 typedef enum {
     REPORT_IDLE,
@@ -41,10 +49,16 @@ typedef enum {
 
 struct report {
     uv_loop_t *loop;
-    const char *path;
+    report_peer_t peer;
+    struct sockaddr_storage addr; /* peer.tcp points here */
     report_dump_fn dump;
     void *arg;
-    uv_pipe_t pipe;
+    union {
+        uv_handle_t handle;
+        uv_stream_t stream;
+        uv_pipe_t pipe; /* a local socket */
+        uv_tcp_t tcp;   /* the network channel */
+    } h;
     uv_connect_t creq;
     uv_timer_t tick;
     report_state_t state;
@@ -60,6 +74,12 @@ struct report {
     unsigned refs; /* handles to close before freeing */
     unsigned long long err_rate;
     uint64_t sent; /* MEMBER lines written, changes and full states */
+    /* TCP: when the connect started; the seq= of the last line sealed on
+     * this connection; the nonce gslbd's answer to HELLO gave ("" before). */
+    uint64_t connect_at;
+    uint64_t seq;
+    char nonce[CTLAUTH_NONCE_LEN + 1];
+    char why[REPORT_WHY_MAX]; /* the reason for the outage last logged as a warning */
     char rbuf[4096];
 };
 
@@ -103,25 +123,32 @@ static void report_close_pipe(report_t *r)
         return;
     }
     r->state = REPORT_CLOSING;
-    uv_close((uv_handle_t *)&r->pipe, report_on_pipe_closed);
+    uv_close(&r->h.handle, report_on_pipe_closed);
 }
 
 static void report_on_tick(uv_timer_t *t);
 static bool report_send_line(report_t *r, const char *line, size_t len);
 
 /* The connection failed or broke: say so once per outage, then retry
- * quietly from the tick. */
-static void report_fail(report_t *r, const char *what, int status)
+ * quietly from the tick. A `notable` failure, one gslbd answered with (a
+ * refusal, no nonce), is said again whenever its text changes: a gslbd
+ * that comes back from an outage refusing our key is news for whoever
+ * holds the key, while a socket that fails one way, then another, is not. */
+static void report_down(report_t *r, const char *what, int status, bool notable)
 {
-    const char *detail = status < 0 ? uv_strerror(status) : "";
-    const char *sep = status < 0 ? ": " : "";
+    char why[REPORT_WHY_MAX];
 
+    snprintf(why, sizeof(why), "%s%s%s", what, status < 0 ? ": " : "",
+             status < 0 ? uv_strerror(status) : "");
+    if (!r->outage || (notable && strcmp(why, r->why) != 0)) {
+        log_warn("gslbd %s: %s; retrying", r->peer.name, why);
+        snprintf(r->why, sizeof(r->why), "%s", why);
+    } else {
+        log_debug("gslbd %s: %s", r->peer.name, why);
+    }
     if (!r->outage) {
-        log_warn("gslbd %s: %s%s%s; retrying", r->path, what, sep, detail);
         r->outage = true;
         r->down_at = uv_now(r->loop);
-    } else {
-        log_debug("gslbd %s: %s%s%s", r->path, what, sep, detail);
     }
     report_close_pipe(r);
     /* Retry soon, then less often: 50, 100, 200 ... 1000 ms. A gslbd that
@@ -129,6 +156,11 @@ static void report_fail(report_t *r, const char *what, int status)
     r->retry_ms = r->retry_ms ? r->retry_ms : REPORT_RETRY_MIN;
     uv_timer_start(&r->tick, report_on_tick, r->retry_ms, r->tick_ms);
     r->retry_ms = r->retry_ms * 2 < REPORT_TICK_MS ? r->retry_ms * 2 : REPORT_TICK_MS;
+}
+
+static void report_fail(report_t *r, const char *what, int status)
+{
+    report_down(r, what, status, false);
 }
 
 static void report_on_write(uv_write_t *req, int status)
@@ -144,15 +176,56 @@ static void report_on_write(uv_write_t *req, int status)
     }
 }
 
-/* Queue `data` (malloc'd, taken over) on the connection. */
+/* The lines of `data` (len bytes, whole lines), sealed for the network:
+ * each with the next seq= and its mac. A line that cannot be sealed (none
+ * of ours should fail to) is left out and said. Returns a malloc'd text. */
+static char *report_seal(report_t *r, const char *data, size_t *len)
+{
+    report_buf_t b = {0};
+    const char *p = data, *end = data + *len;
+
+    report_buf_add(&b, "", 0);
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl != NULL ? (size_t)(nl - p) + 1 : (size_t)(end - p);
+        char line[SEAL_LINE_MAX];
+        int m = seal_line(r->peer.key, r->nonce, r->seq + 1, p, n, line, sizeof(line));
+
+        if (m > 0) {
+            r->seq++;
+            report_buf_add(&b, line, (size_t)m);
+        } else if (log_ratelimit(&r->err_rate, REPORT_ERR_PER_S)) {
+            log_err("gslbd %s: cannot sign '%.*s' (%s): not sent", r->peer.name,
+                    (int)(n > 0 && p[n - 1] == '\n' ? n - 1 : n), p,
+                    m == -ENOSPC ? "too long" : "not a control line");
+        }
+        p += n;
+    }
+    *len = b.len;
+    return b.s;
+}
+
+/* Queue `data` (malloc'd, taken over) on the connection; sealed first over
+ * TCP. */
 static void report_write(report_t *r, char *data, size_t len)
 {
-    report_wr_t *w = xmalloc(sizeof(*w));
-    uv_buf_t buf = uv_buf_init(data, (unsigned)len);
+    report_wr_t *w;
+    uv_buf_t buf;
     int rc;
 
+    if (r->peer.tcp != NULL) {
+        char *sealed = report_seal(r, data, &len);
+        free(data);
+        data = sealed;
+    }
+    if (len == 0) {
+        free(data);
+        return;
+    }
+    w = xmalloc(sizeof(*w));
+    buf = uv_buf_init(data, (unsigned)len);
     w->data = data;
-    rc = uv_write(&w->req, (uv_stream_t *)&r->pipe, &buf, 1, report_on_write);
+    rc = uv_write(&w->req, &r->h.stream, &buf, 1, report_on_write);
     if (rc < 0) {
         free(data);
         free(w);
@@ -162,31 +235,73 @@ static void report_write(report_t *r, char *data, size_t len)
 
 static size_t report_full(report_t *r);
 
+/* gslbd refused what we sent: over TCP, ERR "refused: WHY" (ctlauth.h)
+ * and the connection closed. Say what it said and, for what only this side
+ * can fix, which key it judged. */
+static void report_refused(report_t *r, const char *what, const char *text)
+{
+    char why[REPORT_WHY_MAX];
+    bool ours;
+
+    text = text != NULL && *text != '\0' ? text : "(no reason)";
+    if (strncmp(text, "refused: ", 9) == 0) {
+        text += 9;
+    }
+    ours = r->peer.tcp != NULL &&
+           (strstr(text, "mac does not match") != NULL || strstr(text, "no key") != NULL);
+    if (ours) {
+        snprintf(why, sizeof(why),
+                 "%s: %s (does gslbd's --control-keys hold the key of --key for vantage %s?)", what,
+                 text, r->peer.vantage);
+    } else {
+        snprintf(why, sizeof(why), "%s: %s", what, text);
+    }
+    report_down(r, why, 0, true);
+}
+
+/* Take the nonce of gslbd's answer to HELLO over TCP. Without one, gslbd
+ * did not check our HELLO's mac, and would refuse every line after it. */
+static int report_nonce(report_t *r, const char *text)
+{
+    int rc = seal_nonce(text != NULL ? text : "", r->nonce);
+
+    if (rc == -ENOENT) {
+        report_down(r,
+                    "answered HELLO without a nonce= (not a gslbd --control-listen port, or a "
+                    "gslbd too old for the network channel)",
+                    0, true);
+    } else if (rc < 0) {
+        report_down(r, "answered HELLO with a nonce= that is not hex", 0, true);
+    }
+    return rc;
+}
+
 /* The first reply answers HELLO: only then is the connection counted as
  * made, so a gslbd that accepts and drops us at once stays one outage. Its
  * text, "gslbd N", says which version of the protocol gslbd speaks. */
 static void report_greeted(report_t *r, const ctl_msg_t *m)
 {
-    char why[CTL_LINE_MAX];
     unsigned v = 0;
 
     if (m->verb != CTL_OK) {
-        snprintf(why, sizeof(why), "HELLO refused: %s", m->text ? m->text : "(no reason)");
-        report_fail(r, why, 0);
+        report_refused(r, "HELLO refused", m->text);
+        return;
+    }
+    if (r->peer.tcp != NULL && report_nonce(r, m->text) < 0) {
         return;
     }
     if (m->text == NULL || sscanf(m->text, "gslbd %u", &v) != 1) {
         log_debug("gslbd %s: answered HELLO with no version ('%s'): sending no load figures",
-                  r->path, m->text ? m->text : "");
+                  r->peer.name, m->text ? m->text : "");
     }
     r->version = v;
     r->state = REPORT_SYNCED;
     r->members = report_full(r);
     if (r->outage) {
-        log_info("gslbd %s: connected again after %.1f s, sent %zu member states", r->path,
+        log_info("gslbd %s: connected again after %.1f s, sent %zu member states", r->peer.name,
                  (double)(uv_now(r->loop) - r->down_at) / 1000.0, r->members);
     } else {
-        log_info("gslbd %s: connected, sent %zu member states", r->path, r->members);
+        log_info("gslbd %s: connected, sent %zu member states", r->peer.name, r->members);
     }
     r->outage = false;
     r->retry_ms = 0;
@@ -205,14 +320,17 @@ static void report_on_line(void *arg, char *line)
     }
     if (r->state == REPORT_GREETING) {
         report_greeted(r, &m);
+    } else if (m.verb == CTL_ERR && r->peer.tcp != NULL && m.text != NULL &&
+               strncmp(m.text, "refused:", 8) == 0) {
+        report_refused(r, "report refused", m.text);
     } else if (m.verb == CTL_ERR && log_ratelimit(&r->err_rate, REPORT_ERR_PER_S)) {
-        log_warn("gslbd %s: ERR %s", r->path, m.text ? m.text : "");
+        log_warn("gslbd %s: ERR %s", r->peer.name, m.text ? m.text : "");
     } else if (m.verb == CTL_OK && m.text != NULL && strcmp(m.text, CTL_SYNC_REQUEST) == 0 &&
                r->state == REPORT_SYNCED) {
         /* gslbd dropped some of what we said (it did not hear from us for a
          * while) or has members we have not reported: all of it again. */
         size_t n = report_full(r);
-        log_info("gslbd %s: asked for the full state, sent %zu member states", r->path, n);
+        log_info("gslbd %s: asked for the full state, sent %zu member states", r->peer.name, n);
     }
 }
 
@@ -270,7 +388,10 @@ static void report_hello(report_t *r)
     r->state = REPORT_GREETING;
     r->version = 0;
     r->hello_at = uv_now(r->loop);
-    report_buf_msg(&b, &(ctl_msg_t){.verb = CTL_HELLO, .peer = "healthd", .version = CTL_VERSION});
+    report_buf_msg(&b, &(ctl_msg_t){.verb = CTL_HELLO,
+                                    .peer = "healthd",
+                                    .version = CTL_VERSION,
+                                    .vantage = r->peer.tcp != NULL ? r->peer.vantage : NULL});
     report_write(r, b.s, b.len);
 }
 
@@ -286,7 +407,7 @@ static void report_on_connect(uv_connect_t *req, int status)
         report_fail(r, "cannot connect", status);
         return;
     }
-    if ((rc = uv_read_start((uv_stream_t *)&r->pipe, report_alloc, report_on_read)) < 0) {
+    if ((rc = uv_read_start(&r->h.stream, report_alloc, report_on_read)) < 0) {
         report_fail(r, "cannot read", rc);
         return;
     }
@@ -295,16 +416,28 @@ static void report_on_connect(uv_connect_t *req, int status)
 
 static void report_connect(report_t *r)
 {
-    int rc = uv_pipe_init(r->loop, &r->pipe, 0);
+    int rc = r->peer.tcp != NULL ? uv_tcp_init(r->loop, &r->h.tcp)
+                                 : uv_pipe_init(r->loop, &r->h.pipe, 0);
 
     if (rc < 0) {
-        report_fail(r, "cannot make a pipe handle", rc);
+        report_fail(r, "cannot make a socket handle", rc);
         return;
     }
-    r->pipe.data = r;
+    r->h.handle.data = r;
     r->creq.data = r;
     r->state = REPORT_CONNECTING;
-    uv_pipe_connect(&r->creq, &r->pipe, r->path, report_on_connect);
+    r->connect_at = uv_now(r->loop);
+    r->seq = 0;
+    r->nonce[0] = '\0'; /* HELLO is signed over the empty nonce */
+    if (r->peer.tcp == NULL) {
+        uv_pipe_connect(&r->creq, &r->h.pipe, r->peer.name, report_on_connect);
+        return;
+    }
+    /* Lines are small and each is worth sending at once. */
+    uv_tcp_nodelay(&r->h.tcp, 1);
+    if ((rc = uv_tcp_connect(&r->creq, &r->h.tcp, r->peer.tcp, report_on_connect)) < 0) {
+        report_fail(r, "cannot connect", rc);
+    }
 }
 
 static void report_on_tick(uv_timer_t *t)
@@ -313,6 +446,9 @@ static void report_on_tick(uv_timer_t *t)
 
     if (r->state == REPORT_IDLE) {
         report_connect(r);
+    } else if (r->state == REPORT_CONNECTING && r->peer.tcp != NULL &&
+               uv_now(r->loop) - r->connect_at >= REPORT_CONNECT_WAIT) {
+        report_fail(r, "cannot connect: timed out", 0);
     } else if (r->state == REPORT_GREETING && uv_now(r->loop) - r->hello_at >= REPORT_HELLO_WAIT) {
         report_fail(r, "no answer to HELLO", 0);
     } else if (r->state == REPORT_SYNCED) {
@@ -324,15 +460,27 @@ static void report_on_tick(uv_timer_t *t)
     }
 }
 
-int report_new(uv_loop_t *loop, const char *path, report_dump_fn dump, void *arg, report_t **out)
+int report_new(uv_loop_t *loop, const report_peer_t *peer, report_dump_fn dump, void *arg,
+               report_t **out)
 {
-    report_t *r = calloc(1, sizeof(*r));
+    report_t *r;
 
-    if (r == NULL) {
+    if (peer->tcp != NULL &&
+        (peer->key == NULL || peer->vantage == NULL ||
+         (peer->tcp->sa_family != AF_INET && peer->tcp->sa_family != AF_INET6))) {
+        return -EINVAL;
+    }
+    if ((r = calloc(1, sizeof(*r))) == NULL) {
         return -ENOMEM;
     }
     r->loop = loop;
-    r->path = path;
+    r->peer = *peer;
+    if (peer->tcp != NULL) {
+        memcpy(&r->addr, peer->tcp,
+               peer->tcp->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                : sizeof(struct sockaddr_in));
+        r->peer.tcp = (const struct sockaddr *)&r->addr;
+    }
     r->dump = dump;
     r->arg = arg;
     r->tick_ms = REPORT_TICK_MS;
@@ -349,7 +497,7 @@ static bool report_send_line(report_t *r, const char *line, size_t len)
     if (r->state != REPORT_SYNCED) {
         return false;
     }
-    if (uv_stream_get_write_queue_size((uv_stream_t *)&r->pipe) > REPORT_BACKLOG_MAX) {
+    if (uv_stream_get_write_queue_size(&r->h.stream) > REPORT_BACKLOG_MAX) {
         report_fail(r, "gslbd is not reading, disconnecting", 0);
         return false;
     }
@@ -386,7 +534,7 @@ uint64_t report_sent(const report_t *r)
 
 const char *report_path(const report_t *r)
 {
-    return r->path;
+    return r->peer.name;
 }
 
 static void report_on_tick_closed(uv_handle_t *h)

@@ -1,5 +1,6 @@
 /*
- * report: one connection to a gslbd control socket, kept up.
+ * report: one connection to a gslbd, kept up: its local control socket, or
+ * its network channel (gslbd --control-listen) over TCP.
  *
  * Speaks the healthd side of common/ctl.h: on each (re)connection it
  * sends HELLO and waits for gslbd's answer, which says its protocol
@@ -9,6 +10,14 @@
  * are read and dropped (ERR ones are logged, rate-limited). A failed connect or a lost connection
  * is retried every second and logged once per outage. A gslbd that stops reading is disconnected
  * when its backlog passes REPORT_BACKLOG_MAX bytes, and gets the full state again on reconnection.
+ *
+ * Over TCP (common/ctlauth.h) every line it sends carries the connection's
+ * next seq= and a mac= under the vantage's key: HELLO (which names the
+ * vantage) over an empty nonce, the rest over the nonce gslbd's answer gave.
+ * A connect is given up after REPORT_CONNECT_WAIT ms. An answer to HELLO
+ * without a nonce, and any "ERR refused: ..." reply, end the connection
+ * like an outage, and are logged again whenever what gslbd said changes
+ * (other failures once per outage).
  *
  * It does not know targets or probes: the owner supplies the full state as
  * text through a callback, and each change as one line.
@@ -22,9 +31,11 @@
 
 #include <uv.h>
 
+#include "common/ctlauth.h"
 #include "common/log.h"
 
-#define REPORT_BACKLOG_MAX (8u << 20)
+#define REPORT_BACKLOG_MAX  (8u << 20)
+#define REPORT_CONNECT_WAIT 3000 /* ms a TCP connect may take before it is retried */
 
 typedef struct report report_t;
 
@@ -46,9 +57,18 @@ typedef size_t (*report_dump_fn)(void *arg, report_buf_t *b, unsigned version,
 /* The first control-protocol version that has LOAD. */
 #define REPORT_LOAD_VERSION 3
 
-/* Start connecting to the control socket at `path` (not copied: must
- * outlive the report). Returns 0 and sets *out, or a negative code. */
-int report_new(uv_loop_t *loop, const char *path, report_dump_fn dump, void *arg,
+/* Where a report goes. Pointers are not copied: they must outlive the
+ * report. */
+typedef struct {
+    const char *name;           /* --gslbd as given: a socket path, or HOST:PORT */
+    const struct sockaddr *tcp; /* the address of HOST:PORT; NULL: name is a path */
+    const char *vantage;        /* TCP: the vantage= of HELLO */
+    const ctlauth_key_t *key;   /* TCP: the vantage's key, signs every line */
+} report_peer_t;
+
+/* Start connecting to `peer` (copied; what it points to is not). TCP needs
+ * a vantage and a key. Returns 0 and sets *out, or a negative code. */
+int report_new(uv_loop_t *loop, const report_peer_t *peer, report_dump_fn dump, void *arg,
                report_t **out) ATTR_WUR;
 
 /* Send one report, a MEMBER line (ending in "\n"), if connected and synced
@@ -72,7 +92,7 @@ unsigned report_version(const report_t *r) ATTR_NONNULL;
  * and the members of each full state. */
 uint64_t report_sent(const report_t *r) ATTR_NONNULL;
 
-/* The control socket's path, as given to report_new(). */
+/* The gslbd as given to report_new(): a socket path, or HOST:PORT. */
 const char *report_path(const report_t *r) ATTR_NONNULL;
 
 /* Send PING often enough that gslbd, which counts a member unknown after

