@@ -540,17 +540,29 @@ static bool net_check(client_t *cl, const ctl_msg_t *m, const ctlauth_key_t *key
  * its health source, and every later line is bound to a fresh nonce. */
 static void net_hello(client_t *cl, const ctlauth_key_t *key)
 {
-    control_t *c = cl->ctl;
-
     cl->key = key;
     cl->roles = ROLE_REPORT;
     snprintf(cl->name, sizeof(cl->name), "vantage %s", key->name);
     ctlauth_nonce(cl->nonce);
-    cl->source = healthdb_source(c->health, key->name);
-    healthdb_source_link(c->health, cl->source, +1);
-    healthdb_heard(c->health, cl->source, now_ms(c));
-    log_info("control: vantage %s connected over the network", key->name);
+    /* Not a health source yet: a HELLO is signed over no nonce, so a
+     * recorded one replays. Only a line bound to this nonce (net_heard)
+     * shows the vantage is there; until then its reports may go stale. */
+    log_info("control: vantage %s says HELLO over the network", key->name);
     reply(cl, CTL_OK, "gslbd %d nonce=%s", CTL_VERSION, cl->nonce);
+}
+
+/* The first line bound to the connection's nonce: the vantage is there, and
+ * its reports are its health source's from now on. */
+static void net_heard(client_t *cl)
+{
+    control_t *c = cl->ctl;
+
+    if (cl->source >= 0) {
+        return;
+    }
+    cl->source = healthdb_source(c->health, cl->key->name);
+    healthdb_source_link(c->health, cl->source, +1);
+    log_info("control: vantage %s connected over the network", cl->key->name);
 }
 
 static void on_line(void *arg, char *line)
@@ -583,6 +595,9 @@ static void on_line(void *arg, char *line)
     }
     if (m.verb == CTL_NONE || (cl->net && !net_check(cl, &m, key))) {
         return;
+    }
+    if (cl->net && m.verb != CTL_HELLO) {
+        net_heard(cl);
     }
     healthdb_heard(cl->ctl->health, cl->source, now_ms(cl->ctl));
     switch (m.verb) {

@@ -25,6 +25,7 @@ import base64
 import hashlib
 import hmac
 import os
+import re
 import socket
 import time
 
@@ -178,6 +179,31 @@ def main(t):
     t.like("the local socket keeps working", r"region net\.test primary", gslbctl.run("status").out)
     t.eq("no forged line changed an answer", "192.0.2.1",
          g.until(lambda: answer(srv) == "192.0.2.1", 3, every=0.1) and answer(srv))
+
+    # A recorded HELLO (signed over no nonce) replayed again and again must not keep a
+    # silent vantage's reports fresh: only a line bound to a connection's nonce does.
+    v = Vantage(port, "nyc", key["nyc"])
+    hello = v.line("HELLO healthd 3 vantage=nyc {seq}")  # seq=1, over no nonce: the recording
+    v.seq = 0
+    v.hello()
+    t.like("nyc reports backup's member down", r"^OK",
+           v.send_raw(v.line("MEMBER net.test backup 192.0.2.2 down {seq} reason=status 503")))
+    v.close()
+
+    def member_state():
+        m = re.search(r"(?m)^\s+member 192\.0\.2\.2\s+(\S+)", gslbctl.run("status").out)
+        return m.group(1) if m else None
+
+    t.eq("... and gslbd holds it down", "DOWN", member_state())
+    deadline, replays = time.monotonic() + 6, 0
+    while time.monotonic() < deadline and member_state() == "DOWN":
+        r = Vantage(port, "nyc", key["nyc"])
+        r.send_raw(hello)
+        r.close()
+        replays += 1
+        time.sleep(0.3)
+    t.eq("the recorded HELLO replayed %d times: nyc's report still goes stale (after its "
+         "stale_after, 3 s)" % replays, "unknown", member_state())
 
     s = socket.create_connection(("127.0.0.1", port), timeout=10)
     t0 = time.monotonic()
