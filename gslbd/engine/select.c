@@ -158,10 +158,14 @@ unsigned select_region_status_slow(const region_rt_t *r)
         (all_answerable(r, false) ? REGION_ALL4 : 0) | (all_answerable(r, true) ? REGION_ALL6 : 0);
 
     /* The inline common case (select_regions) tests one bit; an unsure region
-     * goes the long way, which answers it with min_ttl, and so does one
-     * shedding load, which moves some clients (shed.h). */
-    if (unsure(r) || healthdb_shed_thr(r->slot) != 0) {
+     * goes the long way, which answers it with min_ttl. So does one shedding
+     * load, whose choice is keyed on the client's network (shed.h), but with
+     * the service's TTL: it is not failing over. */
+    if (unsure(r)) {
         return bits | REGION_UNSURE;
+    }
+    if (healthdb_shed_thr(r->slot) != 0) {
+        return bits;
     }
     return bits | (bits & REGION_USABLE4 ? REGION_FAST4 : 0) |
            (bits & REGION_USABLE6 ? REGION_FAST6 : 0);

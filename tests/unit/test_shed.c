@@ -159,6 +159,7 @@ static void choose(const fixture_t *fx, uint16_t *got, unsigned n)
         select_regions_all(fx->svc, fx->svc->listed, false, select_client_key(false, addr, 24),
                            &sel, NULL);
         cr_assert_eq(sel.n, 1);
+        cr_assert_not(sel.degraded, "shed or kept, an answer has the service's TTL, not min_ttl");
         got[i] = sel.region[0];
     }
 }
