@@ -27,11 +27,9 @@
 #define LPARSE_FIGURE  1e15 /* a figure at or above this is no count of connections */
 #define LPARSE_NUM_MAX 64   /* longest number text */
 
-/* A view of part of the page. */
-typedef struct {
-    const char *s;
-    size_t n;
-} lparse_span_t;
+/* A view of part of the page; a selector's parts come in the same
+ * (zone_metric_parse()). */
+typedef zone_span_t lparse_span_t;
 
 /* Cursor over the page's lines. */
 typedef struct {
@@ -282,14 +280,6 @@ int lparse_haproxy(const char *page, size_t len, const char *proxy, bool fronten
 
 /* ------------------------------------------------------------ prometheus */
 
-/* What a `load.metric` selector asks for: spans into the selector text,
- * values still escaped. */
-typedef struct {
-    lparse_span_t name;
-    lparse_span_t label[LPARSE_LABELS_MAX], value[LPARSE_LABELS_MAX];
-    size_t n;
-} lparse_sel_t;
-
 static bool lparse_name_char(char c, bool first, bool colon)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (colon && c == ':') ||
@@ -309,16 +299,15 @@ static size_t lparse_name_len(lparse_span_t v, bool colon)
 
 /* A quoted label value at the start of v (at its opening quote): the span
  * between the quotes, escapes kept; *used the bytes taken with the quotes.
- * `strict`: only \\, \" and \n may follow a backslash (the exposition
- * format); else any byte may (the zone's selector). */
-static bool lparse_quoted(lparse_span_t v, bool strict, lparse_span_t *out, size_t *used)
+ * Only \\, \" and \n may follow a backslash (the exposition format). */
+static bool lparse_quoted(lparse_span_t v, lparse_span_t *out, size_t *used)
 {
     if (v.n == 0 || v.s[0] != '"') {
         return false;
     }
     for (size_t i = 1; i < v.n; i++) {
         if (v.s[i] == '\\') {
-            if (++i >= v.n || (strict && strchr("\\\"n", v.s[i]) == NULL)) {
+            if (++i >= v.n || strchr("\\\"n", v.s[i]) == NULL) {
                 return false;
             }
         } else if (v.s[i] == '"') {
@@ -330,7 +319,8 @@ static bool lparse_quoted(lparse_span_t v, bool strict, lparse_span_t *out, size
     return false;
 }
 
-/* Two escaped label values equal once unescaped (\n is a newline, \c is c). */
+/* Two escaped label values equal once unescaped (\n is a newline, \c is c):
+ * a sample's and its selector's. */
 static bool lparse_value_eq(lparse_span_t a, lparse_span_t b)
 {
     size_t i = 0, j = 0;
@@ -358,11 +348,11 @@ static void lparse_advance(lparse_span_t *v, size_t n)
     v->n -= n;
 }
 
-/* Parse "{name="value", ...}" at the start of v (at the brace), blanks
- * allowed between tokens and a trailing comma before the brace, into at
- * most `max` pairs. `strict` as lparse_quoted(). */
-static bool lparse_labels(lparse_span_t *v, bool strict, lparse_span_t *label, lparse_span_t *value,
-                          size_t max, size_t *n)
+/* Parse a sample's "{name="value", ...}" at the start of v (at the brace),
+ * blanks allowed between tokens and a trailing comma before the brace, into
+ * at most `max` pairs. */
+static bool lparse_labels(lparse_span_t *v, lparse_span_t *label, lparse_span_t *value, size_t max,
+                          size_t *n)
 {
     size_t k = 0, len, used;
 
@@ -385,7 +375,7 @@ static bool lparse_labels(lparse_span_t *v, bool strict, lparse_span_t *label, l
         }
         lparse_advance(v, 1);
         lparse_skip_blanks(v);
-        if (!lparse_quoted(*v, strict, &value[k++], &used)) {
+        if (!lparse_quoted(*v, &value[k++], &used)) {
             return false;
         }
         lparse_advance(v, used);
@@ -396,23 +386,6 @@ static bool lparse_labels(lparse_span_t *v, bool strict, lparse_span_t *label, l
             return false;
         }
     }
-}
-
-static bool lparse_selector(const char *text, lparse_sel_t *sel)
-{
-    lparse_span_t v = {text, strlen(text)};
-
-    sel->n = 0;
-    sel->name = (lparse_span_t){text, lparse_name_len(v, true)};
-    if (sel->name.n == 0) {
-        return false;
-    }
-    lparse_advance(&v, sel->name.n);
-    if (v.n == 0) {
-        return true;
-    }
-    return v.s[0] == '{' &&
-           lparse_labels(&v, false, sel->label, sel->value, LPARSE_LABELS_MAX, &sel->n) && v.n == 0;
 }
 
 /* A sample value as the exposition format writes it (Go's float syntax:
@@ -464,7 +437,7 @@ static bool lparse_timestamp(lparse_span_t v)
 }
 
 /* Whether the sample's labels include every label of the selector. */
-static bool lparse_labels_match(const lparse_sel_t *sel, const lparse_span_t *label,
+static bool lparse_labels_match(const zone_metric_t *sel, const lparse_span_t *label,
                                 const lparse_span_t *value, size_t n)
 {
     for (size_t i = 0; i < sel->n; i++) {
@@ -484,7 +457,7 @@ static bool lparse_labels_match(const lparse_sel_t *sel, const lparse_span_t *la
 /* The value of one sample of the metric (v is the line after its name)
  * and whether its labels match the selector's; false when the line is
  * malformed (*what says how). */
-static bool lparse_sample(const lparse_sel_t *sel, lparse_span_t v, double *out, bool *match,
+static bool lparse_sample(const zone_metric_t *sel, lparse_span_t v, double *out, bool *match,
                           const char **what)
 {
     /* A sample may carry any number of labels; only as many as a long line
@@ -494,7 +467,7 @@ static bool lparse_sample(const lparse_sel_t *sel, lparse_span_t v, double *out,
     const char *sp;
 
     lparse_skip_blanks(&v);
-    if (v.n > 0 && v.s[0] == '{' && !lparse_labels(&v, true, label, value, 64, &n)) {
+    if (v.n > 0 && v.s[0] == '{' && !lparse_labels(&v, label, value, 64, &n)) {
         *what = "bad labels";
         return false;
     }
@@ -520,7 +493,7 @@ static bool lparse_sample(const lparse_sel_t *sel, lparse_span_t v, double *out,
 }
 
 /* Sum the samples the selector names; *found counts them. */
-static int lparse_prom_sum(const lparse_sel_t *sel, const char *selector, lparse_lines_t *c,
+static int lparse_prom_sum(const zone_metric_t *sel, const char *selector, lparse_lines_t *c,
                            double *sum, size_t *found, char *why, size_t size)
 {
     lparse_span_t line;
@@ -561,11 +534,11 @@ int lparse_prometheus(const char *page, size_t len, const char *selector, double
                       size_t size)
 {
     lparse_lines_t c = {page, page + len, 0};
-    lparse_sel_t sel;
+    zone_metric_t sel;
     double sum = 0;
     size_t found = 0;
 
-    if (!lparse_selector(selector, &sel)) {
+    if (!zone_metric_parse(selector, &sel)) {
         return lparse_fail(why, size,
                            "load.metric '%s' is not a metric name with optional "
                            "{label=\"value\",...}",

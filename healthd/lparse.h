@@ -25,9 +25,6 @@
 /* Room for any sentence these functions write (they cut to the size given). */
 #define LPARSE_WHY_MAX 256
 
-/* The most labels a `load.metric` selector may name. */
-#define LPARSE_LABELS_MAX 32
-
 /* Each returns 0 and sets *figure, or -EINVAL and writes why (NUL-
  * terminated, cut to `size`); *figure is written only on success. */
 
@@ -41,7 +38,7 @@ int lparse_haproxy(const char *page, size_t len, const char *proxy, bool fronten
 
 /* Prometheus text exposition: the sum over the samples named by `selector`,
  * a metric name optionally followed by {label="value",...} (what
- * zload_metric_ok() accepts). No matching sample, or one whose value is NaN
+ * zone_metric_parse() accepts). No matching sample, or one whose value is NaN
  * or infinite, or a malformed line of that metric, is an error; lines of
  * other metrics are not looked into. */
 int lparse_prometheus(const char *page, size_t len, const char *selector, double *figure, char *why,

@@ -36,21 +36,31 @@ static const schema_item_t zload_items[LD_N] = {
     [LD_STALE_AFTER] = {"stale_after", SCHEMA_MS, .min = 100, .max = 86400000},
 };
 
-static bool zload_name_char(char c, bool first)
+static bool zload_name_char(char c, bool first, bool colon)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' ||
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (colon && c == ':') ||
            (!first && c >= '0' && c <= '9');
 }
 
-bool zload_metric_ok(const char *m)
+/* A metric name (colon true: it may hold ':') or a label name at m: its length. */
+static size_t zload_name_len(const char *m, bool colon)
 {
     size_t i = 0;
 
-    if (m == NULL || !zload_name_char(m[0], true)) {
-        return false;
-    }
-    while (zload_name_char(m[i], i == 0)) {
+    while (m[i] != '\0' && zload_name_char(m[i], i == 0, colon)) {
         i++;
+    }
+    return i;
+}
+
+bool zone_metric_parse(const char *m, zone_metric_t *out)
+{
+    size_t i = zload_name_len(m, true);
+
+    out->name = (zone_span_t){m, i};
+    out->n = 0;
+    if (i == 0) {
+        return false;
     }
     if (m[i] == '\0') {
         return true;
@@ -58,21 +68,23 @@ bool zload_metric_ok(const char *m)
     if (m[i++] != '{') {
         return false;
     }
-    /* label="value" pairs, comma separated; values may hold \" and \\. */
+    /* label="value" pairs, comma separated; a backslash escapes the next byte. */
     while (m[i] != '}') {
-        size_t start = i;
-        while (m[i] != ':' && zload_name_char(m[i], i == start)) {
-            i++;
-        }
-        if (i == start || m[i++] != '=' || m[i++] != '"') {
+        size_t len = zload_name_len(m + i, false);
+        if (len == 0 || out->n == ZONE_LOAD_LABELS_MAX || m[i + len] != '=' ||
+            m[i + len + 1] != '"') {
             return false;
         }
+        out->label[out->n] = (zone_span_t){m + i, len};
+        i += len + 2;
+        size_t start = i;
         while (m[i] != '"') {
             if (m[i] == '\0' || (m[i] == '\\' && m[++i] == '\0')) {
                 return false;
             }
             i++;
         }
+        out->value[out->n++] = (zone_span_t){m + start, i - start};
         i++;
         if (m[i] == ',') {
             i++;
@@ -90,6 +102,7 @@ static void zload_source_keys(ynode_doc_t *d, zone_load_t *l, const schema_val_t
     static const int only[LD_N] = {[LD_BACKEND] = LOAD_HAPROXY + 1,
                                    [LD_FRONTEND] = LOAD_HAPROXY + 1,
                                    [LD_METRIC] = LOAD_PROMETHEUS + 1};
+    zone_metric_t sel;
 
     for (int k = 0; k < LD_N; k++) {
         if (only[k] != 0 && v[k].key != NULL && (int)l->source + 1 != only[k]) {
@@ -105,10 +118,11 @@ static void zload_source_keys(ynode_doc_t *d, zone_load_t *l, const schema_val_t
     }
     if (l->source == LOAD_PROMETHEUS && v[LD_METRIC].key == NULL) {
         schema_err(d, where, ctx, "source prometheus needs load.metric, the metric to read");
-    } else if (v[LD_METRIC].ok && !zload_metric_ok(v[LD_METRIC].str)) {
+    } else if (v[LD_METRIC].ok && !zone_metric_parse(v[LD_METRIC].str, &sel)) {
         schema_err(d, v[LD_METRIC].node, ctx,
-                   "load.metric '%s' is not a metric name with optional {label=\"value\",...}",
-                   v[LD_METRIC].str);
+                   "load.metric '%s' is not a metric name with optional {label=\"value\",...} "
+                   "(at most %d labels, no blanks)",
+                   v[LD_METRIC].str, ZONE_LOAD_LABELS_MAX);
     }
 }
 

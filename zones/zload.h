@@ -24,8 +24,4 @@ void zload_region(ynode_doc_t *d, zone_region_t *r, const schema_val_t *v, const
  * largest service TTL. */
 void zload_shed(ynode_doc_t *d, zone_t *zone, const schema_val_t *v);
 
-/* Whether `metric` is a Prometheus metric name, optionally followed by
- * {label="value",...}: what `load.metric` accepts. */
-bool zload_metric_ok(const char *metric);
-
 #endif

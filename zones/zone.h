@@ -78,6 +78,28 @@ typedef struct {
     unsigned stale_after_ms;          /* default 3 x interval: older figures unused */
 } zone_load_t;
 
+/* What a `load.metric` names: a Prometheus metric name, optionally with
+ * {label="value",...} (no blanks; a backslash in a value escapes the next
+ * byte), the series of that name whose labels include every pair written.
+ * Spans point into the text; values keep their escapes. zones/zload.c checks
+ * it at load and healthd selects samples with it, so both read one grammar. */
+#define ZONE_LOAD_LABELS_MAX 32
+
+typedef struct {
+    const char *s;
+    size_t n;
+} zone_span_t;
+
+typedef struct {
+    zone_span_t name;
+    zone_span_t label[ZONE_LOAD_LABELS_MAX], value[ZONE_LOAD_LABELS_MAX];
+    size_t n;
+} zone_metric_t;
+
+/* Parse `text` into *out; false when it is not a selector (or names more
+ * than ZONE_LOAD_LABELS_MAX labels). */
+bool zone_metric_parse(const char *text, zone_metric_t *out);
+
 /* The zone's `shed:`: when gslbd moves clients off a loaded region. */
 typedef struct {
     double high, low;   /* shed above high, into regions below low; stop below low */

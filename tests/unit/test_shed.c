@@ -8,12 +8,12 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "gslbd/engine/engine.h"
 #include "gslbd/engine/select.h"
 #include "zones/load.h"
-#include "zones/zload.h"
 
 static zone_load_t nginx_load = {
     .given = true, .source = LOAD_NGINX, .url = "http://127.0.0.1:1/s", .capacity = 10,
@@ -328,18 +328,44 @@ Test(zload, keys_defaults_and_errors_at_their_place)
     }
 }
 
+static bool metric_ok(const char *text)
+{
+    zone_metric_t m;
+    return zone_metric_parse(text, &m);
+}
+
 Test(zload, metric_syntax)
 {
-    cr_expect(zload_metric_ok("envoy_http_downstream_rq_active"));
-    cr_expect(zload_metric_ok("a:b_c{x=\"1\",y=\"two words\"}"));
-    cr_expect(zload_metric_ok("m{x=\"a \\\" quote\"}"));
-    cr_expect(zload_metric_ok("m{}"));
-    cr_expect_not(zload_metric_ok("9m"));
-    cr_expect_not(zload_metric_ok("m{x=1}"));
-    cr_expect_not(zload_metric_ok("m{x=\"1\""));
-    cr_expect_not(zload_metric_ok("m{x=\"1\"} "));
-    cr_expect_not(zload_metric_ok("m{x=\"1\",}x"));
-    cr_expect_not(zload_metric_ok(""));
+    cr_expect(metric_ok("envoy_http_downstream_rq_active"));
+    cr_expect(metric_ok("a:b_c{x=\"1\",y=\"two words\"}"));
+    cr_expect(metric_ok("m{x=\"a \\\" quote\"}"));
+    cr_expect(metric_ok("m{}"));
+    cr_expect_not(metric_ok("9m"));
+    cr_expect_not(metric_ok("m{x=1}"));
+    cr_expect_not(metric_ok("m{x=\"1\""));
+    cr_expect_not(metric_ok("m{x=\"1\"} "));
+    cr_expect_not(metric_ok("m{x=\"1\",}x"));
+    cr_expect_not(metric_ok(""));
+
+    /* the parts, as healthd selects samples by them */
+    zone_metric_t m;
+    cr_assert(zone_metric_parse("rq{a=\"x\\\"y\",b=\"\"}", &m));
+    cr_expect_eq(m.name.n, 2);
+    cr_expect_eq(m.n, 2);
+    cr_expect(m.label[0].n == 1 && m.label[0].s[0] == 'a');
+    cr_expect(m.value[0].n == 4 && memcmp(m.value[0].s, "x\\\"y", 4) == 0, "escapes kept");
+    cr_expect(m.label[1].n == 1 && m.value[1].n == 0);
+    /* at most ZONE_LOAD_LABELS_MAX labels */
+    char many[1024] = "m{";
+    for (int i = 0; i <= ZONE_LOAD_LABELS_MAX; i++) {
+        snprintf(many + strlen(many), sizeof(many) - strlen(many), "%sl%d=\"v\"", i ? "," : "",
+                 i);
+    }
+    strcat(many, "}");
+    cr_expect_not(metric_ok(many), "%d labels", ZONE_LOAD_LABELS_MAX + 1);
+    many[strlen(many) - strlen(",l32=\"v\"}")] = '\0';
+    strcat(many, "}");
+    cr_expect(metric_ok(many), "%d labels", ZONE_LOAD_LABELS_MAX);
 }
 
 Test(zload, lint_one_region_with_load_cannot_shed)
