@@ -329,6 +329,16 @@ int ctl_parse(char *line, ctl_msg_t *m, const char **why)
 
 /* A positional argument or attribute value: non-empty, no spaces, no
  * control characters. */
+bool ctl_name_ok(const char *name)
+{
+    size_t n = name != NULL ? strlen(name) : 0;
+
+    return n > 0 && n <= CTL_NAME_MAX &&
+           strspn(name, "abcdefghijklmnopqrstuvwxyz"
+                        "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                        "0123456789-_.") == n;
+}
+
 static bool ctl_token_ok(const char *s)
 {
     if (s == NULL || *s == '\0') {

@@ -144,6 +144,12 @@ int ctl_parse(char *line, ctl_msg_t *m, const char **why) ATTR_WUR;
  * cannot hold even the line without its text. */
 int ctl_format(const ctl_msg_t *m, char *out, size_t size) ATTR_WUR;
 
+/* A name that travels as one token of the protocol and in gslbd's files
+ * (a region, a vantage): 1 to CTL_NAME_MAX letters, digits, '-', '_' and
+ * '.', nothing a shell or a log would mangle. */
+#define CTL_NAME_MAX 63
+bool ctl_name_ok(const char *name);
+
 /* Split `line` in place at spaces into at most `max` tokens; the last token
  * takes the rest of the line. Returns the token count. (For files written in
  * the same spirit, such as gslbd's overrides file.) */

@@ -15,6 +15,7 @@
 #include <openssl/hmac.h>
 
 #include "common/alloc.h"
+#include "common/ctl.h"
 #include "common/errcode.h"
 
 #define CTLAUTH_KEY_MIN 16
@@ -28,18 +29,6 @@ static void hex(const uint8_t *in, size_t n, char *out)
         out[2 * i + 1] = digits[in[i] & 15];
     }
     out[2 * n] = '\0';
-}
-
-/* A vantage name: one token of the protocol, short, nothing a log or a
- * shell would mangle. */
-static bool name_ok(const char *s)
-{
-    size_t n = strlen(s);
-
-    return n > 0 && n < CTLAUTH_NAME_MAX &&
-           strspn(s, "abcdefghijklmnopqrstuvwxyz"
-                     "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                     "0123456789-_.") == n;
 }
 
 static int key_line(const char *path, unsigned lineno, char *line, ctlauth_keys_t *out,
@@ -56,7 +45,7 @@ static int key_line(const char *path, unsigned lineno, char *line, ctlauth_keys_
                    "VANTAGE writes one)");
         return GSLB_ECONFIG;
     }
-    if (!name_ok(name)) {
+    if (!ctl_name_ok(name)) {
         diag_error(errs, &at, "'%s' cannot be a vantage name (letters, digits, '-', '_', '.')",
                    name);
         return GSLB_ECONFIG;
@@ -242,7 +231,7 @@ int ctlauth_keygen(const char *vantage, char *out, size_t size)
     uint8_t raw[32];
     char b64[64];
 
-    if (!name_ok(vantage)) {
+    if (!ctl_name_ok(vantage)) {
         return -EINVAL;
     }
     if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {

@@ -34,7 +34,7 @@
 #include "common/diag.h"
 
 #define CTLAUTH_KEY_MAX   64
-#define CTLAUTH_NAME_MAX  64
+#define CTLAUTH_NAME_MAX  64 /* a vantage name and its NUL: ctl_name_ok() */
 #define CTLAUTH_NONCE_LEN 32 /* hex digits */
 #define CTLAUTH_MAC_LEN   64 /* hex digits of an HMAC-SHA256 */
 /* What " mac=HEX" adds to a line. */

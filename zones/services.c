@@ -6,13 +6,13 @@
 #include "zones/services.h"
 
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/ctl.h"
 #include "zones/schema.h"
 #include "zones/zdup.h"
 #include "zones/zload.h"
@@ -464,22 +464,6 @@ static void services_region(ynode_doc_t *d, const zone_t *zone, zone_region_t *r
     zload_region(d, r, &v[RG_LOAD], ctx);
 }
 
-/* A region name must be one token of the control protocol (common/ctl.h)
- * and of the overrides file: no spaces, nothing a shell or a log would
- * mangle. */
-static bool services_name_ok(const char *name)
-{
-    if (name == NULL || *name == '\0' || strlen(name) > 63) {
-        return false;
-    }
-    for (const char *p = name; *p != '\0'; p++) {
-        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.') {
-            return false;
-        }
-    }
-    return true;
-}
-
 void services_load_regions(ynode_doc_t *d, zone_t *zone, const yaml_node_t *map)
 {
     bool *bad;
@@ -502,7 +486,9 @@ void services_load_regions(ynode_doc_t *d, zone_t *zone, const yaml_node_t *map)
         r->mark = ynode_mark(d, key);
         r->check = -1;
         zone->n_regions++;
-        if (!services_name_ok(r->name)) {
+        /* It travels in health reports, gslbctl commands and the overrides
+         * file: one token of the control protocol. */
+        if (!ctl_name_ok(r->name)) {
             schema_err(d, key, ctx,
                        "a region name is letters, digits, '-', '_' and '.' (it travels in "
                        "health reports and gslbctl commands)");
