@@ -45,7 +45,7 @@ void shed_configure(shed_t *s, const zone_load_t *load, const zone_shed_t *rule)
     s->source = load->source;
     snprintf(s->url, sizeof(s->url), "%s", load->url ? load->url : "");
     s->capacity = load->capacity;
-    s->stale_after_ms = load->stale_after_ms ? load->stale_after_ms : 3 * load->interval_ms;
+    s->stale_after_ms = load->stale_after_ms; /* zload.c sets its default */
     s->rule = *rule;
 }
 

@@ -635,7 +635,6 @@ static region_rt_t *build_region(build_t *b, size_t z, const zone_region_t *zreg
                               .source = zreg->load.source,
                               .url = arena_dup(ar, zreg->load.url, strlen(zreg->load.url) + 1),
                               .capacity = zreg->load.capacity,
-                              .interval_ms = zreg->load.interval_ms,
                               .stale_after_ms = zreg->load.stale_after_ms};
             bd->shed = zone->shed;
         }
