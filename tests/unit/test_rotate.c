@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "gslbd/engine/engine.h"
-#include "zones/load.h"
+#include "tests/unit/fixture.h"
 
 static qstats_flow_t rot_counts;
 
@@ -37,39 +37,11 @@ static const char *zone_text(char *buf, size_t size, const char *four_extra)
     return buf;
 }
 
-typedef struct {
-    snapshot_t *s;
-    healthdb_t *h;
-} fixture_t;
-
 static fixture_t load(const char *four_extra)
 {
-    char path[] = "/tmp/gslb-rot-XXXXXX.yaml", text[2048];
-    int fd = mkstemps(path, 5);
-    zone_t *zone;
-    diag_t errs = {0};
-    fixture_t fx = {.h = healthdb_new(NULL)};
-    snapshot_env_t env = {.health = fx.h, .count_sets = 1};
+    char text[2048];
 
-    zone_text(text, sizeof(text), four_extra);
-    cr_assert(fd >= 0);
-    cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-    close(fd);
-    int r = zone_load(path, 0, &zone, &errs);
-    unlink(path);
-    for (size_t i = 0; i < errs.n; i++) {
-        fprintf(stderr, "%s\n", errs.lines[i]);
-    }
-    cr_assert_eq(r, 0, "the fixture zone loads");
-    cr_assert_eq(snapshot_build(&zone, 1, &env, &fx.s, &errs), 0);
-    zone_free(zone);
-    return fx;
-}
-
-static void unload(fixture_t *fx)
-{
-    snapshot_free(fx->s);
-    healthdb_free(fx->h);
+    return fixture_load(zone_text(text, sizeof(text), four_extra), 1);
 }
 
 /* Ask and write the answer's addresses, space separated, into `got`. The
@@ -120,7 +92,7 @@ Test(rotate, each_answer_starts_one_further_on)
         cr_assert_eq(ask(&ctx, &fx, "www.rot.test", LDNS_RR_TYPE_A, got, sizeof(got)), 4);
         cr_expect_str_eq(got, want[i], "answer %u", i);
     }
-    unload(&fx);
+    fixture_free(&fx);
 }
 
 /* A and AAAA keep counters of their own: a resolver asking both in turn
@@ -139,7 +111,7 @@ Test(rotate, a_and_aaaa_rotate_independently)
         ask(&ctx, &fx, "www.rot.test", LDNS_RR_TYPE_AAAA, got, sizeof(got));
         cr_expect(strncmp(got, want6[i], strlen(want6[i])) == 0, "AAAA %u: %s", i, got);
     }
-    unload(&fx);
+    fixture_free(&fx);
 }
 
 /* Each thread's count set holds its own counters: one thread's answers do
@@ -157,7 +129,7 @@ Test(rotate, threads_rotate_apart)
     cr_expect_str_eq(got, "192.0.2.1 192.0.2.2 192.0.2.3 192.0.2.4", "the other set starts at 0");
     ask(&t1, &fx, "www.rot.test", LDNS_RR_TYPE_A, got, sizeof(got));
     cr_expect_str_eq(got, "192.0.2.3 192.0.2.4 192.0.2.1 192.0.2.2");
-    unload(&fx);
+    fixture_free(&fx);
 }
 
 /* max_addrs k: k consecutive members from the rotation's start, so over
@@ -196,7 +168,7 @@ Test(rotate, max_addrs_caps_and_rotates_which)
             ask(&ctx, &fx, "www.rot.test", cases[c].type, got, sizeof(got));
             cr_expect_str_eq(got, cases[c].want[i], "%s, answer %u", cases[c].extra, i);
         }
-        unload(&fx);
+        fixture_free(&fx);
     }
 }
 
@@ -222,7 +194,7 @@ Test(rotate, over_the_answered_members_only)
     healthdb_report(fx.h, src, "rot.test", "four", "192.0.2.2", HEALTH_UP, "ok", 2000);
     ask(&ctx, &fx, "www.rot.test", LDNS_RR_TYPE_A, got, sizeof(got));
     cr_expect_str_eq(got, "192.0.2.2 192.0.2.3");
-    unload(&fx);
+    fixture_free(&fx);
 }
 
 /* answers: 2: each region rotates its own pool; a single-address region
@@ -242,7 +214,7 @@ Test(rotate, each_region_of_an_answer_rotates_its_own_pool)
     /* The region's counter is the region's, whichever service answers. */
     ask(&ctx, &fx, "www.rot.test", LDNS_RR_TYPE_A, got, sizeof(got));
     cr_expect_str_eq(got, "192.0.2.4");
-    unload(&fx);
+    fixture_free(&fx);
 }
 
 /* Over a multiple of the pool's size, each member is first equally often. */
@@ -263,5 +235,5 @@ Test(rotate, first_equally_often)
     for (unsigned k = 0; k < 4; k++) {
         cr_expect_eq(first[k], 25, "member %u first %u times", k + 1, first[k]);
     }
-    unload(&fx);
+    fixture_free(&fx);
 }

@@ -13,6 +13,7 @@
 
 #include "gslbd/engine/engine.h"
 #include "gslbd/engine/select.h"
+#include "tests/unit/fixture.h"
 #include "zones/load.h"
 
 static zone_load_t nginx_load = {
@@ -99,19 +100,13 @@ Test(shed, a_region_whose_load_goes_away_stops_at_once)
 /* ---- the choice, over a real snapshot ---- */
 
 typedef struct {
-    snapshot_t *s;
-    healthdb_t *h;
+    fixture_t fx;
     const svc_rt_t *svc;
-} fixture_t;
+} shed_fixture_t;
 
-static fixture_t load(const char *policy)
+static shed_fixture_t load(const char *policy)
 {
-    char path[] = "/tmp/gslb-shed-XXXXXX.yaml", text[2048];
-    int fd = mkstemps(path, 5);
-    zone_t *zone;
-    diag_t errs = {0};
-    fixture_t fx = {.h = healthdb_new(NULL)};
-    snapshot_env_t env = {.health = fx.h, .count_sets = 1};
+    char text[2048];
     const char *ld = "load: {source: nginx, url: 'http://127.0.0.1:1/', capacity: 10}";
 
     snprintf(text, sizeof(text),
@@ -128,30 +123,20 @@ static fixture_t load(const char *policy)
              "services:\n"
              "  www: {regions: [a, b, c], policy: %s, ttl: 1}\n",
              ld, ld, ld, policy);
-    cr_assert(fd >= 0);
-    cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-    close(fd);
-    int r = zone_load(path, 0, &zone, &errs);
-    unlink(path);
-    for (size_t i = 0; i < errs.n; i++) {
-        fprintf(stderr, "%s\n", errs.lines[i]);
-    }
-    cr_assert_eq(r, 0, "the fixture zone loads");
-    cr_assert_eq(snapshot_build(&zone, 1, &env, &fx.s, &errs), 0);
-    snapshot_attach_health(fx.s, fx.h);
-    zone_free(zone);
-    fx.svc = fx.s->zones[0].svcs[0];
-    cr_assert(fx.svc->sheds, "a service with a region with load: is keyed");
-    return fx;
+    shed_fixture_t f = {.fx = fixture_load(text, 1)};
+    snapshot_attach_health(f.fx.s, f.fx.h);
+    f.svc = f.fx.s->zones[0].svcs[0];
+    cr_assert(f.svc->sheds, "a service with a region with load: is keyed");
+    return f;
 }
 
-static void report(fixture_t *fx, const char *region, double util, uint64_t now)
+static void report(shed_fixture_t *fx, const char *region, double util, uint64_t now)
 {
-    cr_assert_eq(healthdb_load(fx->h, -1, "shed.test", region, true, util, util * 10, "", now), 0);
+    cr_assert_eq(healthdb_load(fx->fx.h, -1, "shed.test", region, true, util, util * 10, "", now), 0);
 }
 
 /* Which region each of n /24 networks gets, into got[] (positions). */
-static void choose(const fixture_t *fx, uint16_t *got, unsigned n)
+static void choose(const shed_fixture_t *fx, uint16_t *got, unsigned n)
 {
     for (unsigned i = 0; i < n; i++) {
         uint8_t addr[4] = {10, (uint8_t)(i >> 8), (uint8_t)i, 0};
@@ -168,7 +153,7 @@ static void choose(const fixture_t *fx, uint16_t *got, unsigned n)
 
 Test(shed, shares_move_the_same_networks_to_their_next_region_with_room)
 {
-    fixture_t fx = load("failover");
+    shed_fixture_t fx = load("failover");
     static uint16_t before[NETS], s15[NETS], s30[NETS];
     unsigned moved15 = 0, moved30 = 0, superset = 1;
 
@@ -202,13 +187,12 @@ Test(shed, shares_move_the_same_networks_to_their_next_region_with_room)
     for (unsigned i = 0; i < NETS; i++) {
         cr_assert_eq(s15[i], 0, "nowhere with room: the client stays");
     }
-    snapshot_free(fx.s);
-    healthdb_free(fx.h);
+    fixture_free(&fx.fx);
 }
 
 Test(shed, weighted_services_shed_too_and_keep_other_regions_clients)
 {
-    fixture_t fx = load("weighted");
+    shed_fixture_t fx = load("weighted");
     static uint16_t before[NETS], after[NETS];
     unsigned a_before = 0, moved = 0, wrong = 0, to_b = 0;
 
@@ -228,8 +212,7 @@ Test(shed, weighted_services_shed_too_and_keep_other_regions_clients)
               a_before);
     cr_expect(to_b > moved / 3 && to_b < 2 * moved / 3,
               "shed clients spread by weight over b and c: %u of %u to b", to_b, moved);
-    snapshot_free(fx.s);
-    healthdb_free(fx.h);
+    fixture_free(&fx.fx);
 }
 
 /* ---- the zone keys (zones/zload.c) ---- */

@@ -19,6 +19,7 @@
 #include "gslbd/engine/select.h"
 #include "gslbd/engine/stats.h"
 #include "gslbd/engine/status.h"
+#include "tests/unit/fixture.h"
 #include "zones/load.h"
 
 /* ---- the JSON writer ---- */
@@ -124,38 +125,6 @@ static const char *zone_yaml =
     "checks: {c: {type: tcp, port: 80}}\n"
     "services: {www: {regions: [a, b]}}\n";
 
-typedef struct {
-    healthdb_t *h;
-    snapshot_t *s;
-} fixture_t;
-
-static fixture_t load_zone(const char *yaml, unsigned count_sets)
-{
-    char path[] = "/tmp/gslb-test-status-XXXXXX.yaml";
-    int fd = mkstemps(path, 5);
-    fixture_t fx = {.h = healthdb_new(NULL)};
-    zone_t *zone;
-    diag_t errs = {0};
-
-    cr_assert(fd >= 0);
-    cr_assert_eq(write(fd, yaml, strlen(yaml)), (ssize_t)strlen(yaml));
-    close(fd);
-    cr_assert_eq(zone_load(path, 0, &zone, &errs), 0, "%s", errs.n ? errs.lines[0] : "");
-    unlink(path);
-    cr_assert_eq(snapshot_build(&zone, 1,
-                                &(snapshot_env_t){.health = fx.h, .count_sets = count_sets},
-                                &fx.s, &errs),
-                 0);
-    zone_free(zone);
-    return fx;
-}
-
-static void free_zone(fixture_t *fx)
-{
-    snapshot_free(fx->s);
-    healthdb_free(fx->h);
-}
-
 static const region_rt_t *region(const snapshot_t *s, const char *name)
 {
     for (size_t i = 0; i < s->zones[0].n_regions; i++) {
@@ -183,7 +152,7 @@ static void report(fixture_t *fx, const char *reg, const char *member, health_st
 
 Test(status, region_states_by_the_rules_the_choice_applies)
 {
-    fixture_t fx = load_zone(zone_yaml, 0);
+    fixture_t fx = fixture_load(zone_yaml, 0);
     select_report_t rep;
 
     /* Nothing reported: counted up (answered), but not known up. */
@@ -212,7 +181,7 @@ Test(status, region_states_by_the_rules_the_choice_applies)
     select_region_report(region(fx.s, "b"), &rep);
     cr_expect_eq(rep.n[SELECT_MEMBER_FORCED_DOWN], 1);
     cr_expect(!rep.health_up);
-    free_zone(&fx);
+    fixture_free(&fx);
 }
 
 /* The text report, with the answer stats. */
@@ -235,7 +204,7 @@ static char *status_text(const fixture_t *fx, const status_t *st, stats_t *stats
 
 Test(status, text_says_unknown_and_drained_as_they_are)
 {
-    fixture_t fx = load_zone(zone_yaml, 0);
+    fixture_t fx = fixture_load(zone_yaml, 0);
     status_t *st = status_new();
 
     cr_assert_gt(healthdb_override(fx.h, NULL, "b", NULL, HEALTH_OV_DRAIN, NULL), 0);
@@ -261,7 +230,7 @@ Test(status, text_says_unknown_and_drained_as_they_are)
               out);
     free(out);
     status_free(st);
-    free_zone(&fx);
+    fixture_free(&fx);
 }
 
 /* Ask www.st.test A from `src` through the engine, on count set `set`. */
@@ -291,7 +260,7 @@ static void svc_counts(stats_t *st, const snapshot_t *s, uint64_t now, stats_svc
 
 Test(status, shares_of_the_last_minute_summed_over_threads_and_reloads)
 {
-    fixture_t fx = load_zone(zone_yaml, 2);
+    fixture_t fx = fixture_load(zone_yaml, 2);
     stats_t *st = stats_new(0);
     stats_svc_t sum;
     uint64_t regions[3];
@@ -363,7 +332,7 @@ Test(status, shares_of_the_last_minute_summed_over_threads_and_reloads)
     free(out);
     status_free(sts);
     stats_free(st);
-    free_zone(&fx2);
+    fixture_free(&fx2);
 }
 
 /* ---- the JSON form ---- */
@@ -392,7 +361,7 @@ Test(status, json_gives_each_region_its_location_for_the_map)
                               "  dublin: {location: [53.35, -6.26], pool: [192.0.2.10]}\n"
                               "  sydney: {location: [-33.8688, 151.2093], pool: [192.0.2.20]}\n"
                               "services: {www: {regions: [dublin, sydney]}}\n";
-    fixture_t fx = load_zone(yaml, 0);
+    fixture_t fx = fixture_load(yaml, 0);
     status_t *st = status_new();
     char *out = status_json(&fx, st);
 
@@ -409,7 +378,7 @@ Test(status, json_gives_each_region_its_location_for_the_map)
               "%s", out);
     free(out);
     status_free(st);
-    free_zone(&fx);
+    fixture_free(&fx);
 }
 
 /* The JSON of fx with `stats` at `now`, every space and newline taken out. */
@@ -438,7 +407,7 @@ static char *status_json_compact(const fixture_t *fx, stats_t *stats, uint64_t n
 
 Test(status, json_history_of_answers_per_region_in_steps_of_ten_seconds)
 {
-    fixture_t fx = load_zone(zone_yaml, 1);
+    fixture_t fx = fixture_load(zone_yaml, 1);
     stats_t *st = stats_new(0);
     uint64_t t = 0;
 
@@ -483,5 +452,5 @@ Test(status, json_history_of_answers_per_region_in_steps_of_ten_seconds)
     }
     cr_expect_eq(stats_history(st, svc, SVC_COUNT_EXTRA(svc), steps), 0, "no history of extra");
     stats_free(st);
-    free_zone(&fx);
+    fixture_free(&fx);
 }
