@@ -23,6 +23,7 @@
 #include "common/ctl.h"
 #include "common/ctlauth.h"
 #include "gslbd/engine/explain.h"
+#include "gslbd/server/addr.h"
 #include "gslbd/server/listener.h"
 
 #define CONTROL_CLIENTS_MAX 64
@@ -918,18 +919,14 @@ static int control_listen_net(control_t *c, uv_loop_t *loop, const control_confi
     }
     c->nets = xcalloc(cfg->n_listen, sizeof(*c->nets));
     for (size_t i = 0; i < cfg->n_listen; i++) {
-        char host[INET6_ADDRSTRLEN] = "?";
-        uv_ip_name((const struct sockaddr *)&cfg->listen[i], host, sizeof(host));
         uv_tcp_init(loop, &c->nets[i]);
         c->nets[i].data = c;
         c->n_nets++;
         if ((r = uv_tcp_bind(&c->nets[i], (const struct sockaddr *)&cfg->listen[i], 0)) < 0 ||
             (r = uv_listen((uv_stream_t *)&c->nets[i], CONTROL_BACKLOG, on_net_connection)) < 0) {
-            diag_error(errs, NULL, "--control-listen %s port %u: %s", host,
-                       ntohs(cfg->listen[i].ss_family == AF_INET6
-                                 ? ((const struct sockaddr_in6 *)&cfg->listen[i])->sin6_port
-                                 : ((const struct sockaddr_in *)&cfg->listen[i])->sin_port),
-                       uv_strerror(r));
+            char where[INET6_ADDRSTRLEN + 16];
+            addr_text(&cfg->listen[i], where, sizeof(where));
+            diag_error(errs, NULL, "--control-listen %s: %s", where, uv_strerror(r));
             return r;
         }
     }
