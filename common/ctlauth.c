@@ -209,19 +209,32 @@ int ctlauth_verify(const ctlauth_key_t *k, const char *nonce, char *line)
     return 0;
 }
 
+const char *ctlauth_attr(const char *line, const char *key, size_t *len)
+{
+    const char *reason = strstr(line, " reason="); /* the rest is free text */
+    size_t klen = strlen(key);
+
+    for (const char *p = strstr(line, key); p != NULL; p = strstr(p + 1, key)) {
+        if (reason != NULL && p > reason) {
+            return NULL;
+        }
+        if ((p == line || p[-1] == ' ') && p[klen] == '=') {
+            *len = strcspn(p + klen + 1, " \t");
+            return p + klen + 1;
+        }
+    }
+    return NULL;
+}
+
 bool ctlauth_vantage(const char *line, char *out, size_t size)
 {
-    const char *end = strstr(line, " reason="), *p = strstr(line, " vantage=");
+    size_t n;
+    const char *v = ctlauth_attr(line, "vantage", &n);
 
-    if (p == NULL || (end != NULL && p > end)) {
+    if (v == NULL || n == 0 || n >= size) {
         return false;
     }
-    p += 9;
-    size_t n = strcspn(p, " ");
-    if (n == 0 || n >= size) {
-        return false;
-    }
-    memcpy(out, p, n);
+    memcpy(out, v, n);
     out[n] = '\0';
     return true;
 }

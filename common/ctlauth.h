@@ -72,8 +72,13 @@ int ctlauth_sign(const ctlauth_key_t *k, const char *nonce, char *line, size_t l
  * Returns 0, -EBADMSG when the line has no mac, -EPERM when it is wrong. */
 int ctlauth_verify(const ctlauth_key_t *k, const char *nonce, char *line);
 
-/* The vantage a line names (vantage=NAME, before any reason=), copied into
- * out; false when there is none. For choosing the key of a HELLO. */
+/* The value of attribute `key` in a line (KEY=VALUE as a word of its own,
+ * before any reason=, whose text is free), and its length in *len; NULL
+ * when the line has none. */
+const char *ctlauth_attr(const char *line, const char *key, size_t *len);
+
+/* The vantage a line names (vantage=NAME), copied into out; false when there
+ * is none or it does not fit. For choosing the key of a HELLO. */
 bool ctlauth_vantage(const char *line, char *out, size_t size);
 
 /* A new keys-file line for `vantage`, "NAME hmac-sha256 BASE64\n". Returns

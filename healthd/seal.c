@@ -44,18 +44,12 @@ int seal_line(const ctlauth_key_t *key, const char *nonce, uint64_t seq, const c
 
 int seal_nonce(const char *text, char out[CTLAUTH_NONCE_LEN + 1])
 {
-    const char *p = text;
     size_t n;
+    const char *p = ctlauth_attr(text, "nonce", &n);
 
-    /* The attribute, not "nonce=" inside some other word. */
-    while (p != NULL && (p = strstr(p, "nonce=")) != NULL && p != text && p[-1] != ' ') {
-        p += 6;
-    }
     if (p == NULL) {
         return -ENOENT;
     }
-    p += 6;
-    n = strcspn(p, " \t");
     if (n == 0 || n > CTLAUTH_NONCE_LEN || strspn(p, "0123456789abcdefABCDEF") < n) {
         return -EINVAL;
     }
