@@ -37,6 +37,8 @@ typedef struct {
     bool synced;     /* sent its full state since gslbd started */
     uint64_t reports;
     unsigned links;
+    bool canary_failed; /* abstaining: its canary targets fail (healthdb_canary) */
+    char canary_reason[96];
 } source_t;
 
 struct healthdb {
@@ -449,6 +451,28 @@ void healthdb_synced(healthdb_t *h, int source, uint64_t now_ms)
         sources_save(h);
     }
     wait_check(h, now_ms);
+}
+
+void healthdb_canary(healthdb_t *h, int source, bool ok, const char *reason, uint64_t now_ms)
+{
+    source_t *src;
+
+    healthdb_heard(h, source, now_ms);
+    if (source < 0 || (size_t)source >= h->n_sources) {
+        return;
+    }
+    src = &h->sources[source];
+    snprintf(src->canary_reason, sizeof(src->canary_reason), "%s", reason ? reason : "");
+    if (src->canary_failed == !ok) {
+        return;
+    }
+    src->canary_failed = !ok;
+    if (ok) {
+        log_info("health: vantage %s: its canaries answer again: its votes count", src->name);
+    } else {
+        log_warn("health: vantage %s: its canaries fail (%s): it abstains until they answer",
+                 src->name, src->canary_reason[0] ? src->canary_reason : "no reason given");
+    }
 }
 
 void healthdb_heard(healthdb_t *h, int source, uint64_t now_ms)

@@ -99,6 +99,12 @@ int healthdb_source(healthdb_t *h, const char *name);
 /* Heard from a source (any message): keeps its reports fresh. */
 void healthdb_heard(healthdb_t *h, int source, uint64_t now_ms);
 
+/* A vantage's canary (CANARY, protocol version 4): while its canary
+ * targets fail, the vantage's own network is in doubt, so it abstains from
+ * every quorum (its votes are kept and shown, not counted). `reason` says
+ * which canaries failed. */
+void healthdb_canary(healthdb_t *h, int source, bool ok, const char *reason, uint64_t now_ms);
+
 /* Whether gslbd should ask this source for its full state now: some of its
  * reports went stale and were dropped, or a reload made members it has not
  * reported. True once per need (the request is then in flight until the
