@@ -35,6 +35,7 @@ enum {
     CK_STALE_AFTER,
     CK_RISE,
     CK_FALL,
+    CK_QUORUM,
     CK_N
 };
 
@@ -56,6 +57,7 @@ static const schema_item_t services_check_items[CK_N] = {
     [CK_STALE_AFTER] = {"stale_after", SCHEMA_MS, .min = 100, .max = 86400000},
     [CK_RISE] = {"rise", SCHEMA_INT, .min = 1, .max = 100, .def = 2},
     [CK_FALL] = {"fall", SCHEMA_INT, .min = 1, .max = 100, .def = 2},
+    [CK_QUORUM] = {"quorum", SCHEMA_ANY},
 };
 
 static const schema_item_t services_expect_item = {"expect", SCHEMA_INT, .min = 100, .max = 599};
@@ -130,6 +132,30 @@ static void services_check_times(ynode_doc_t *d, const zone_check_t *c, const sc
                "timeout %s must be less than interval %s", timeout, interval);
 }
 
+/* quorum: "majority" (the default, 0) or how many vantages must agree for a
+ * member to change state, 1..ZONE_QUORUM_MAX. */
+static void services_check_quorum(ynode_doc_t *d, zone_check_t *c, const schema_val_t *v,
+                                  const char *ctx)
+{
+    static const schema_item_t count = {"quorum", SCHEMA_INT, .min = 1, .max = ZONE_QUORUM_MAX};
+    const char *text = v->node ? ynode_str(v->node) : NULL;
+    schema_val_t n;
+
+    c->quorum = 0;
+    if (v->node == NULL || (text != NULL && strcmp(text, "majority") == 0)) {
+        return;
+    }
+    if (text == NULL || strspn(text, "0123456789") != strlen(text) || text[0] == '\0') {
+        schema_err(d, v->node, ctx,
+                   "'quorum' must be 'majority' or a number of vantages (1 to %d), got '%s'",
+                   ZONE_QUORUM_MAX, text ? text : "a list or map");
+        return;
+    }
+    if (schema_value(d, v->node, ctx, &count, &n)) {
+        c->quorum = (unsigned)n.num;
+    }
+}
+
 /* A report older than stale_after counts as unknown, so stale_after must
  * cover at least one interval: a shorter one would make every report stale
  * before the next probe could replace it. */
@@ -176,6 +202,7 @@ static void services_check(ynode_doc_t *d, zone_check_t *c, const yaml_node_t *k
     services_check_rules(d, c, v, key, ctx);
     services_check_times(d, c, v, ctx);
     services_check_stale(d, c, v, ctx);
+    services_check_quorum(d, c, &v[CK_QUORUM], ctx);
 }
 
 void services_load_checks(ynode_doc_t *d, zone_t *zone, const yaml_node_t *map)

@@ -41,9 +41,14 @@ typedef struct {
     unsigned interval_ms;    /* default 2000 */
     unsigned timeout_ms;     /* default 1000, must be < interval */
     unsigned rise, fall;     /* default 2, 2 */
-    unsigned stale_after_ms; /* `stale_after`: reports older than this are unknown;
+    unsigned stale_after_ms; /* `stale_after`: a vantage silent this long stops counting;
                               * default 3 x interval */
+    unsigned quorum;         /* `quorum`: vantages that must agree to change a member's
+                              * state; 0 (`majority`, the default): more than half of
+                              * those voting */
 } zone_check_t;
+
+#define ZONE_QUORUM_MAX 64
 
 /* One address of a region's pool: what gslbd answers, and where healthd
  * probes it (by default the same address, on the check's port). */

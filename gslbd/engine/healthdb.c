@@ -37,6 +37,7 @@ typedef struct {
     bool synced;     /* sent its full state since gslbd started */
     uint64_t reports;
     unsigned links;
+    bool canary_known;  /* it has sent CANARY */
     bool canary_failed; /* abstaining: its canary targets fail (healthdb_canary) */
     char canary_reason[96];
 } source_t;
@@ -53,6 +54,8 @@ struct healthdb {
     _Atomic bool waiting;   /* see healthdb_waiting() */
     _Atomic uint64_t gen;   /* bumped after every change of a slot; see healthdb_gen() */
 };
+
+static void decide_all(healthdb_t *h, uint64_t now_ms);
 
 /* A slot changed: caches of what slots imply (select.c) are stale now. The
  * release orders the slot's store before the new generation. */
@@ -384,6 +387,7 @@ void healthdb_free(healthdb_t *h)
             free(s->zone);
             free(s->region);
             free(s->member);
+            free(s->votes);
             free(s);
         }
     }
@@ -462,6 +466,7 @@ void healthdb_canary(healthdb_t *h, int source, bool ok, const char *reason, uin
         return;
     }
     src = &h->sources[source];
+    src->canary_known = true;
     snprintf(src->canary_reason, sizeof(src->canary_reason), "%s", reason ? reason : "");
     if (src->canary_failed == !ok) {
         return;
@@ -473,6 +478,7 @@ void healthdb_canary(healthdb_t *h, int source, bool ok, const char *reason, uin
         log_warn("health: vantage %s: its canaries fail (%s): it abstains until they answer",
                  src->name, src->canary_reason[0] ? src->canary_reason : "no reason given");
     }
+    decide_all(h, now_ms);
 }
 
 void healthdb_heard(healthdb_t *h, int source, uint64_t now_ms)
@@ -508,7 +514,10 @@ bool healthdb_source_info(const healthdb_t *h, size_t i, healthdb_source_info_t 
                                  .heard_ms = src->last_heard_ms,
                                  .reports = src->reports,
                                  .links = src->links,
-                                 .reporter = src->reports != 0 || src->synced || src->remembered};
+                                 .reporter = src->reports != 0 || src->synced || src->remembered,
+                                 .canary_known = src->canary_known,
+                                 .abstaining = src->canary_failed,
+                                 .canary_reason = src->canary_reason};
     return true;
 }
 
@@ -531,31 +540,153 @@ healthdb_slot_t *healthdb_slot_find(const healthdb_t *h, const char *zone, const
     return NULL;
 }
 
+/* ---- votes and the quorum ---- */
+
+bool healthdb_source_abstains(const healthdb_t *h, int source, const char **reason)
+{
+    if (source < 0 || (size_t)source >= h->n_sources || !h->sources[source].canary_failed) {
+        return false;
+    }
+    if (reason != NULL) {
+        *reason = h->sources[source].canary_reason;
+    }
+    return true;
+}
+
+bool healthdb_vote_counts(const healthdb_t *h, const healthdb_vote_t *v, char *why, size_t size)
+{
+    const char *canary;
+
+    if (v->stale) {
+        snprintf(why, size, "stale: no word from %s within stale_after",
+                 healthdb_source_name(h, v->source));
+        return false;
+    }
+    if (healthdb_source_abstains(h, v->source, &canary)) {
+        snprintf(why, size, "abstaining: its canaries fail (%s)",
+                 canary[0] ? canary : "no reason given");
+        return false;
+    }
+    if (v->state == HEALTH_UNKNOWN) {
+        snprintf(why, size, "not judged yet (rise or fall not reached)");
+        return false;
+    }
+    snprintf(why, size, "%s", "");
+    return true;
+}
+
+/* Decide a member's state from its votes. Each side needs `need` votes of
+ * the fresh, non-abstaining vantages, and more than the other side; a tie or
+ * too few votes keeps the state last decided, so a partition that silences
+ * vantages neither fails a region open nor shuts it. */
+static void healthdb_decide(healthdb_t *h, healthdb_slot_t *s, uint64_t now_ms)
+{
+    healthdb_tally_t t = {.votes = (unsigned)s->n_votes};
+    const healthdb_vote_t *last[3] = {NULL, NULL, NULL}; /* the latest vote of each state */
+    health_state_t old = (health_state_t)atomic_load(&s->state), now = old;
+    char why[160];
+
+    for (size_t i = 0; i < s->n_votes; i++) {
+        const healthdb_vote_t *v = &s->votes[i];
+        if (!healthdb_vote_counts(h, v, why, sizeof(why))) {
+            continue;
+        }
+        t.voting++;
+        t.up += v->state == HEALTH_UP;
+        t.down += v->state == HEALTH_DOWN;
+        if (last[v->state] == NULL || v->reported_ms >= last[v->state]->reported_ms) {
+            last[v->state] = v;
+        }
+    }
+    t.need = s->quorum ? s->quorum : t.voting / 2 + 1;
+    const healthdb_vote_t *by = NULL;
+    if (t.down >= t.need && t.down > t.up) {
+        now = HEALTH_DOWN;
+        by = last[HEALTH_DOWN];
+    } else if (t.up >= t.need && t.up > t.down) {
+        now = HEALTH_UP;
+        by = last[HEALTH_UP];
+    }
+    /* A member never decided stays unknown (counted as up) as before any
+     * report: only a decided state can be held. */
+    t.held = by == NULL && old != HEALTH_UNKNOWN;
+    s->tally = t;
+    if (by != NULL) {
+        s->source = by->source;
+        snprintf(s->reason, sizeof(s->reason), "%s", by->reason);
+    } else if (t.held && t.voting == 0) {
+        snprintf(s->reason, sizeof(s->reason), "held: no vantage votes (%u stale or abstaining)",
+                 t.votes);
+    } else if (t.held) {
+        snprintf(s->reason, sizeof(s->reason), "held: %u up, %u down of %u voting, %u needed",
+                 t.up, t.down, t.voting, t.need);
+    }
+    if (now != old) {
+        atomic_store(&s->state, (uint8_t)now);
+        s->changed_ms = now_ms;
+        healthdb_changed(h);
+        if (t.voting > 1) {
+            log_info("health: %s %s %s is %s (%s; %u of %u vantages)", s->zone, s->region,
+                     s->member, health_state_name(now), s->reason[0] ? s->reason : "no reason given",
+                     now == HEALTH_UP ? t.up : t.down, t.voting);
+        } else {
+            log_info("health: %s %s %s is %s (%s)", s->zone, s->region, s->member,
+                     health_state_name(now), s->reason[0] ? s->reason : "no reason given");
+        }
+    }
+    if (t.held != atomic_load(&s->held)) {
+        atomic_store(&s->held, t.held);
+        healthdb_changed(h); /* its region answers with min_ttl while held (select.c) */
+        if (t.held) {
+            log_warn("health: %s %s %s: no quorum (%s): keeping it %s", s->zone, s->region,
+                     s->member, s->reason, health_state_name(now));
+        } else {
+            log_info("health: %s %s %s: decided by a quorum again (%u of %u vantages say %s)",
+                     s->zone, s->region, s->member, now == HEALTH_UP ? t.up : t.down, t.voting,
+                     health_state_name(now));
+        }
+    }
+}
+
+/* A source's canary changed: every member it voted on is decided again. */
+static void decide_all(healthdb_t *h, uint64_t now_ms)
+{
+    for (unsigned b = 0; b < HEALTH_BUCKETS; b++) {
+        for (healthdb_slot_t *s = h->buckets[b]; s != NULL; s = s->next) {
+            if (s->n_votes > 0) {
+                healthdb_decide(h, s, now_ms);
+            }
+        }
+    }
+}
+
 int healthdb_report(healthdb_t *h, int source, const char *zone, const char *region,
                     const char *member, health_state_t state, const char *reason, uint64_t now_ms)
 {
     healthdb_slot_t *s = healthdb_slot_find(h, zone, region, member);
+    healthdb_vote_t *v = NULL;
 
     healthdb_heard(h, source, now_ms);
     if (source >= 0 && (size_t)source < h->n_sources) {
         h->sources[source].reports++;
     }
-    if (s == NULL || member == NULL) {
+    if (s == NULL || member == NULL || source < 0 || (size_t)source >= h->n_sources) {
         return -ENOENT; /* not served: kept nowhere, so a flood of them costs nothing */
     }
-    uint8_t old = atomic_exchange(&s->state, (uint8_t)state);
-    if (old != state) {
-        healthdb_changed(h);
+    for (size_t i = 0; i < s->n_votes && v == NULL; i++) {
+        v = s->votes[i].source == source ? &s->votes[i] : NULL;
     }
-
-    s->source = source;
+    if (v == NULL) { /* a vantage new to this member: one vote more, for good */
+        s->votes = xreallocarray(s->votes, s->n_votes + 1, sizeof(*s->votes));
+        v = &s->votes[s->n_votes++];
+        *v = (healthdb_vote_t){.source = source};
+    }
+    v->state = (uint8_t)state;
+    v->stale = false;
+    v->reported_ms = now_ms;
+    snprintf(v->reason, sizeof(v->reason), "%s", reason ? reason : "");
     s->reported_ms = now_ms;
-    snprintf(s->reason, sizeof(s->reason), "%s", reason ? reason : "");
-    if (old != state) {
-        s->changed_ms = now_ms;
-        log_info("health: %s %s %s is %s (%s)", zone, region, member, health_state_name(state),
-                 s->reason[0] ? s->reason : "no reason given");
-    }
+    healthdb_decide(h, s, now_ms);
     return 0;
 }
 
@@ -699,25 +830,27 @@ void healthdb_tick(healthdb_t *h, uint64_t now_ms)
             if (s->member == NULL && s->shed.configured) {
                 healthdb_shed_step(h, s, now_ms);
             }
-            if (s->member == NULL || s->source < 0 || atomic_load(&s->state) == HEALTH_UNKNOWN) {
-                continue;
-            }
-            uint64_t heard = h->sources[s->source].last_heard_ms;
-            unsigned stale = s->stale_after_ms ? s->stale_after_ms : 6000;
-            if (now_ms - heard > stale) {
-                atomic_store(&s->state, HEALTH_UNKNOWN);
-                healthdb_changed(h);
+            bool dropped = false;
+            for (size_t i = 0; i < s->n_votes; i++) {
+                healthdb_vote_t *v = &s->votes[i];
+                source_t *src = &h->sources[v->source];
+                unsigned stale = s->stale_after_ms ? s->stale_after_ms : 6000;
+                if (v->stale || now_ms - src->last_heard_ms <= stale) {
+                    continue;
+                }
+                v->stale = dropped = true;
                 /* What it said is gone: ask for all of it when it speaks again. */
-                h->sources[s->source].want_sync = true;
-                h->sources[s->source].asked = false;
-                s->changed_ms = now_ms;
-                /* Its last reason was about the state dropped: say why it is unknown. */
-                snprintf(s->reason, sizeof(s->reason), "stale: no word from %s for %.1f s",
-                         h->sources[s->source].name, (double)(now_ms - heard) / 1000.0);
-                log_warn("health: no report for %s %s %s from %s for %.1f s: treating it as "
-                         "unknown (counts as up)",
-                         s->zone, s->region, s->member, h->sources[s->source].name,
-                         (double)(now_ms - heard) / 1000.0);
+                src->want_sync = true;
+                src->asked = false;
+                log_warn("health: no report for %s %s %s from %s for %.1f s: its vote (%s) no "
+                         "longer counts",
+                         s->zone, s->region, s->member, src->name,
+                         (double)(now_ms - src->last_heard_ms) / 1000.0,
+                         health_state_name((health_state_t)v->state));
+            }
+            if (dropped || s->redecide) {
+                s->redecide = false;
+                healthdb_decide(h, s, now_ms);
             }
         }
     }

@@ -23,17 +23,48 @@
 #include "common/health.h"
 #include "gslbd/engine/shed.h"
 
+/* One vantage's (healthd's) view of a member: its vote. Each healthd has
+ * applied rise and fall to its own probes before reporting, so a vote is
+ * already a settled judgement; the slot's state is decided from the votes
+ * (healthdb_decide, below). */
+typedef struct {
+    int source;           /* index of the healthd that sent it */
+    uint8_t state;        /* health_state_t as reported; UNKNOWN never counts */
+    bool stale;           /* its source fell silent past stale_after: not counted until
+                           * it reports this member again */
+    uint64_t reported_ms; /* when */
+    char reason[96];
+} healthdb_vote_t;
+
+/* Why a member is in its state, as the last decision found it. */
+typedef struct {
+    unsigned voting;  /* fresh, non-abstaining votes of up or down */
+    unsigned up, down;
+    unsigned need;    /* votes it takes to change the state */
+    unsigned votes;   /* votes held, counted or not */
+    bool held;        /* no side reached `need`: the state is the last one decided */
+} healthdb_tally_t;
+
 typedef struct healthdb_slot healthdb_slot_t;
 struct healthdb_slot {
     _Atomic uint8_t state;    /* health_state_t; UNKNOWN counts as up */
     _Atomic uint8_t override; /* health_override_t */
+    /* Held by votes that have fallen silent or abstain (none counted, or
+     * no quorum after they had decided): answers that depend on it are not
+     * to be trusted for long (selection uses min_ttl). */
+    _Atomic bool held;
     /* main thread only */
     char *zone, *region, *member; /* member NULL: the region's slot */
-    char reason[96];
+    char reason[96];      /* of the vote that decided the state, or why it is held */
     uint64_t changed_ms;  /* last change of state (or of its override), 0: never */
-    uint64_t reported_ms; /* last report of it from a healthd, 0: never */
-    int source;           /* index of the reporting healthd, -1 none */
+    uint64_t reported_ms; /* last report of it from any healthd, 0: never */
+    int source;           /* index of the healthd whose vote decided the state, -1 none */
     unsigned stale_after_ms;
+    unsigned quorum;       /* the check's `quorum`: votes needed; 0 a majority of those voting */
+    bool redecide;         /* a reload changed the quorum: decide again at the next tick */
+    healthdb_vote_t *votes; /* one per healthd that reported the member */
+    size_t n_votes;
+    healthdb_tally_t tally; /* the last decision's counts */
     shed_t shed; /* a region's slot: its load feedback (shed.h) */
     healthdb_slot_t *next;
 };
@@ -87,6 +118,9 @@ typedef struct {
     unsigned links;    /* control connections open that said HELLO with this name */
     bool reporter;     /* it has reported health, sent its full state, or is remembered
                           from the sources file: a healthd, not a gslbctl that said HELLO */
+    bool canary_known; /* it has sent CANARY: it probes canaries */
+    bool abstaining;   /* ... and they fail: its votes do not count */
+    const char *canary_reason;
 } healthdb_source_info_t;
 size_t healthdb_n_sources(const healthdb_t *h);
 bool healthdb_source_info(const healthdb_t *h, size_t i, healthdb_source_info_t *out);
@@ -115,7 +149,16 @@ bool healthdb_want_sync(healthdb_t *h, int source);
  * (sources file), and a restart's wait for it is over. */
 void healthdb_synced(healthdb_t *h, int source, uint64_t now_ms);
 
-/* A member's health from a source. Returns 0, or -ENOENT when no served
+/* Whether a vote counts in the slot's decision now, and if not, why not
+ * (a static sentence or the source's canary reason, into why). */
+bool healthdb_vote_counts(const healthdb_t *h, const healthdb_vote_t *v, char *why,
+                          size_t size);
+
+/* Whether the source's canary fails (it abstains), and the reason it gave. */
+bool healthdb_source_abstains(const healthdb_t *h, int source, const char **reason);
+
+/* A member's health from a source: its vote, then the decision by quorum.
+ * Returns 0, or -ENOENT when no served
  * zone has that member: the report is dropped (a later reload that adds the
  * member asks the source for its full state again). */
 int healthdb_report(healthdb_t *h, int source, const char *zone, const char *region,

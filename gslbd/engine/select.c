@@ -103,6 +103,11 @@ void select_region_report(const region_rt_t *r, select_report_t *out)
     out->health_up = health_region_up(out->override, out->counted_up, r->min_up);
     out->weight = weight_of(r);
     out->unsure = unsure(r);
+    out->waiting = r->checked && r->waiting != NULL && atomic_load(r->waiting);
+    for (unsigned i = 0; i < r->n4 + r->n6; i++) {
+        const healthdb_slot_t *s = i < r->n4 ? r->s4[i] : r->s6[i - r->n4];
+        out->held += s != NULL && atomic_load_explicit(&s->held, memory_order_relaxed);
+    }
     out->state = region_state(r, out);
 }
 
@@ -145,10 +150,24 @@ static bool all_answerable(const region_rt_t *r, bool v6)
 }
 
 /* A checked region while gslbd waits for the healthd it knew before a
- * restart: its members may look up only because nobody has said otherwise. */
+ * restart (its members may look up only because nobody has said otherwise),
+ * or with a member whose state is held without a quorum (its vantages fell
+ * silent, abstain or disagree): what it is now may not last. */
 static bool unsure(const region_rt_t *r)
 {
-    return r->checked && r->waiting != NULL && atomic_load(r->waiting);
+    if (!r->checked) {
+        return false;
+    }
+    if (r->waiting != NULL && atomic_load(r->waiting)) {
+        return true;
+    }
+    for (unsigned i = 0; i < r->n4 + r->n6; i++) {
+        const healthdb_slot_t *s = i < r->n4 ? r->s4[i] : r->s6[i - r->n4];
+        if (s != NULL && atomic_load_explicit(&s->held, memory_order_relaxed)) {
+            return true;
+        }
+    }
+    return false;
 }
 
 unsigned select_region_status_slow(const region_rt_t *r)

@@ -88,7 +88,9 @@ typedef struct {
     unsigned counted_up;                   /* up by the member rule: up, unknown and forced up */
     unsigned weight;                       /* what selection uses: 0 when drained */
     bool health_up;                        /* the region rule (select_region_up) */
-    bool unsure;                           /* health not known for sure yet after a restart */
+    bool unsure;                           /* health not known for sure: waiting or held */
+    bool waiting;                          /* ... waiting for healthd after a restart */
+    unsigned held;                         /* members held without a quorum (healthdb.h) */
 } select_report_t;
 
 /* How a member is counted (NULL slot: unknown). */

@@ -76,6 +76,7 @@ struct snapshot_bind {
     healthdb_slot_t **slot;
     const char *zone, *region, *member; /* member NULL: the region's slot */
     unsigned stale_after_ms;
+    unsigned quorum;
     /* A region's slot: its load feedback (load.given false: none); the
      * url is in the snapshot's arena. */
     zone_load_t load;
@@ -567,7 +568,7 @@ static svc_rt_t *build_service(build_t *b, size_t z, const zone_service_t *zs,
 /* Note that *slot must point at the health slot of (zone, region, member):
  * found when the snapshot is attached to the healthdb. */
 static void build_bind(build_t *b, healthdb_slot_t **slot, const char *zone, const char *region,
-                       const char *member, unsigned stale_after_ms)
+                       const char *member, unsigned stale_after_ms, unsigned quorum)
 {
     arena_t *ar = &b->s->arena;
 
@@ -581,6 +582,7 @@ static void build_bind(build_t *b, healthdb_slot_t **slot, const char *zone, con
         .region = region,
         .member = member ? arena_dup(ar, member, strlen(member) + 1) : NULL,
         .stale_after_ms = stale_after_ms,
+        .quorum = quorum,
     };
 }
 
@@ -592,6 +594,8 @@ void snapshot_attach_health(snapshot_t *s, healthdb_t *health)
 
         if (bd->member != NULL) {
             slot->stale_after_ms = bd->stale_after_ms;
+            slot->redecide |= slot->quorum != bd->quorum; /* at the next tick */
+            slot->quorum = bd->quorum;
         } else {
             shed_configure(&slot->shed, &bd->load, &bd->shed);
         }
@@ -614,6 +618,7 @@ static region_rt_t *build_region(build_t *b, size_t z, const zone_region_t *zreg
     healthdb_slot_t **s4 = arena_alloc(ar, (zreg->n_pool + 1) * sizeof(*s4));
     healthdb_slot_t **s6 = arena_alloc(ar, (zreg->n_pool + 1) * sizeof(*s6));
     unsigned stale = zreg->check >= 0 ? zone->checks[zreg->check].stale_after_ms : 0;
+    unsigned quorum = zreg->check >= 0 ? zone->checks[zreg->check].quorum : 0;
 
     r->name = arena_dup(ar, zreg->name, strlen(zreg->name) + 1);
     r->hrw = select_region_key(r->name);
@@ -627,7 +632,7 @@ static region_rt_t *build_region(build_t *b, size_t z, const zone_region_t *zreg
     b->n_counts += 2; /* per thread, like the answer counters: no line shared between cores */
     r->checked = zreg->check >= 0;
     if (b->health != NULL) {
-        build_bind(b, &r->slot, zname, r->name, NULL, 0);
+        build_bind(b, &r->slot, zname, r->name, NULL, 0, 0);
         if (zreg->load.given) {
             snapshot_bind_t *bd = &b->binds[b->n_binds - 1];
             bd->load =
@@ -647,7 +652,7 @@ static region_rt_t *build_region(build_t *b, size_t z, const zone_region_t *zreg
         healthdb_slot_t **slot = mem->family == AF_INET ? &s4[r->n4] : &s6[r->n6];
 
         if (b->health != NULL) {
-            build_bind(b, slot, zname, r->name, mem->text, stale);
+            build_bind(b, slot, zname, r->name, mem->text, stale, quorum);
         }
         if (mem->family == AF_INET) {
             memcpy(v4 + 4 * r->n4++, mem->addr, 4);

@@ -243,10 +243,18 @@ static const char *health_word(const region_rt_t *r, const select_report_t *rep)
 /* Why a region is in its state, in a sentence. */
 static void region_why(const region_rt_t *r, const select_report_t *rep, char *buf, size_t size)
 {
-    char members[256];
-    const char *wait = rep->unsure ? "; waiting for healthd's full state after a restart "
-                                     "(answers use min_ttl)"
-                                   : "";
+    char members[256], held[128];
+    const char *wait = held;
+
+    if (rep->waiting) {
+        wait = "; waiting for healthd's full state after a restart (answers use min_ttl)";
+    } else if (rep->held > 0) {
+        snprintf(held, sizeof(held),
+                 "; %u member%s held without a quorum of vantages (answers use min_ttl)",
+                 rep->held, rep->held == 1 ? "" : "s");
+    } else {
+        held[0] = '\0';
+    }
 
     members_text(r, rep, members, sizeof(members));
     switch (rep->state) {
@@ -668,7 +676,8 @@ static void json_region(json_t *j, const region_rt_t *r, const status_env_t *env
         json_uint(j, "max_addrs", r->max_addrs); /* absent: every address */
     }
     json_bool(j, "checked", r->checked);
-    json_bool(j, "waiting_for_healthd", rep.unsure);
+    json_bool(j, "waiting_for_healthd", rep.waiting);
+    json_uint(j, "members_held", rep.held);
     json_uint(j, "members_known_up", rep.n[SELECT_MEMBER_UP] + rep.n[SELECT_MEMBER_FORCED_UP]);
     json_uint(j, "members_counted_up", rep.counted_up);
     json_load(j, r, env);

@@ -799,8 +799,11 @@ Test(health, overrides_survive_a_restart_and_reports_go_stale)
     healthdb_tick(h, 6000);
     cr_assert_eq(atomic_load(&m->state), HEALTH_DOWN, "5 s old: still fresh");
     healthdb_tick(h, 7500);
-    cr_assert_eq(atomic_load(&m->state), HEALTH_UNKNOWN, "6.5 s without a word: unknown");
-    cr_assert(healthdb_member_up(m), "unknown counts as up");
+    cr_assert_eq(atomic_load(&m->state), HEALTH_DOWN,
+                 "6.5 s without a word: its vote no longer counts, and with no vote left the "
+                 "state last decided is held");
+    cr_assert(atomic_load(&m->held), "... held, so answers use min_ttl");
+    cr_assert(m->votes[0].stale);
     healthdb_free(h);
     unlink(path);
 }
@@ -820,7 +823,8 @@ Test(health, stale_reports_ask_for_a_full_sync)
     healthdb_tick(h, 2000);
     cr_assert_not(healthdb_want_sync(h, src), "fresh reports: nothing to ask");
     healthdb_tick(h, 3000);
-    cr_assert_eq(atomic_load(&m->state), HEALTH_UNKNOWN);
+    cr_assert(m->votes[0].stale, "1.5 s without a word: its vote went stale");
+    cr_assert(atomic_load(&m->held));
     cr_assert(healthdb_want_sync(h, src), "its reports were dropped: ask for all of them");
     cr_assert_not(healthdb_want_sync(h, src), "asked once, not on every reply");
     healthdb_synced(h, src, 3500);

@@ -759,6 +759,19 @@ static const error_case_t stale_after_cases[] = {
      "t.yaml:5:31: error: check 'web': interval 2h out of range 100ms..1h"},
     {"stale_after typo", CHECK "stale_afer: 6s}\n",
      "t.yaml:5:21: error: unknown key 'stale_afer' in check 'web' (did you mean 'stale_after'?)"},
+    {"quorum zero", CHECK "quorum: 0}\n",
+     "t.yaml:5:29: error: check 'web': quorum 0 out of range 1..64"},
+    {"quorum above the most vantages", CHECK "quorum: 65}\n",
+     "t.yaml:5:29: error: check 'web': quorum 65 out of range 1..64"},
+    {"quorum a word", CHECK "quorum: most}\n",
+     "t.yaml:5:29: error: check 'web': 'quorum' must be 'majority' or a number of vantages (1 "
+     "to 64), got 'most'"},
+    {"quorum negative", CHECK "quorum: -2}\n",
+     "t.yaml:5:29: error: check 'web': 'quorum' must be 'majority' or a number of vantages (1 "
+     "to 64), got '-2'"},
+    {"quorum a list", CHECK "quorum: [2]}\n",
+     "t.yaml:5:29: error: check 'web': 'quorum' must be 'majority' or a number of vantages (1 "
+     "to 64), got 'a list or map'"},
 };
 
 static const error_case_t all_down_cases[] = {
@@ -1147,6 +1160,22 @@ Test(zone, check_stale_after)
     cr_expect_eq(z->checks[5].stale_after_ms, 86400000, "one day is the longest");
     cr_expect_eq(z->checks[6].stale_after_ms, 9000, "a null value is absent");
     cr_expect_eq(z->checks[7].stale_after_ms, 100);
+    zone_free(z);
+}
+
+Test(zone, check_quorum)
+{
+    zone_t *z = load_ok(HEAD "checks:\n"
+                             "  a: {type: http}\n"
+                             "  b: {type: http, quorum: majority}\n"
+                             "  c: {type: http, quorum: 2}\n"
+                             "  d: {type: http, quorum: 64}\n");
+
+    cr_assert_eq(z->n_checks, 4);
+    cr_expect_eq(z->checks[0].quorum, 0, "default: a majority of the vantages voting");
+    cr_expect_eq(z->checks[1].quorum, 0);
+    cr_expect_eq(z->checks[2].quorum, 2);
+    cr_expect_eq(z->checks[3].quorum, 64);
     zone_free(z);
 }
 
