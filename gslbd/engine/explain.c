@@ -161,6 +161,21 @@ static const char *order_text(const answer_trace_t *t)
     return source_text[t->order->source];
 }
 
+/* "; 192.0.2.1 down by 2 of 3 voting vantages": the quorum behind the first
+ * member judged down, when more than one vantage reports it. */
+static void down_votes(const region_rt_t *r, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    for (unsigned k = 0; k < (unsigned)r->n4 + r->n6; k++) {
+        const healthdb_slot_t *s = k < r->n4 ? r->s4[k] : r->s6[k - r->n4];
+        if (s != NULL && s->n_votes > 1 && atomic_load(&s->state) == HEALTH_DOWN) {
+            snprintf(buf, size, "; %s down by %u of %u voting vantages%s", s->member,
+                     s->tally.down, s->tally.voting, atomic_load(&s->held) ? ", held" : "");
+            return;
+        }
+    }
+}
+
 /* Why a region was skipped, in the operator's terms: who drained it or took
  * it down, and what its members say. */
 static void skip_text(const region_rt_t *r, select_why_t why, char *buf, size_t size)
@@ -178,8 +193,10 @@ static void skip_text(const region_rt_t *r, select_why_t why, char *buf, size_t 
         if (rep.override == HEALTH_OV_DOWN) {
             snprintf(buf, size, "skipped: down (forced down by an operator)");
         } else if (!rep.health_up) {
-            snprintf(buf, size, "skipped: down (%u/%u members up, min_up %u)", rep.counted_up,
-                     rep.members, (unsigned)r->min_up);
+            char votes[96];
+            down_votes(r, votes, sizeof(votes));
+            snprintf(buf, size, "skipped: down (%u/%u members up, min_up %u%s)", rep.counted_up,
+                     rep.members, (unsigned)r->min_up, votes);
         } else {
             snprintf(buf, size, "skipped: down (no member of this family up)");
         }

@@ -391,6 +391,66 @@ static void text_member(const region_rt_t *r, unsigned k, const status_env_t *en
     fputc('\n', out);
 }
 
+/* "2 of 3 vantages say up (quorum: majority, 2)": how the last decision
+ * went, or why the state is held. */
+static void quorum_text(const healthdb_slot_t *s, char *buf, size_t size)
+{
+    const healthdb_tally_t *t = &s->tally;
+    char rule[32];
+    health_state_t st = (health_state_t)atomic_load(&s->state);
+
+    if (s->quorum) {
+        snprintf(rule, sizeof(rule), "quorum %u", s->quorum);
+    } else {
+        snprintf(rule, sizeof(rule), "majority, %u", t->need);
+    }
+    if (t->votes == 0) {
+        snprintf(buf, size, "no vantage has reported it");
+    } else if (atomic_load(&s->held) && t->voting == 0) {
+        snprintf(buf, size, "held %s: none of its %u vantages votes (stale or abstaining)",
+                 health_state_name(st), t->votes);
+    } else if (atomic_load(&s->held)) {
+        snprintf(buf, size, "held %s: %u up, %u down of %u voting, no side has %u (%s)",
+                 health_state_name(st), t->up, t->down, t->voting, t->need, rule);
+    } else if (st == HEALTH_UNKNOWN) {
+        snprintf(buf, size, "not judged yet by %u voting of %u vantages (%s)", t->voting,
+                 t->votes, rule);
+    } else {
+        snprintf(buf, size, "%u of %u voting vantages say %s (%s)",
+                 st == HEALTH_UP ? t->up : t->down, t->voting, health_state_name(st), rule);
+    }
+}
+
+/* "    votes: v1 up, v2 up, v3 DOWN (refused; abstaining: ...); 2 of 3 ..."
+ * under a member that more than one vantage reports, or whose state is
+ * held: who said what, and what counted. */
+static void text_votes(const healthdb_slot_t *s, const status_env_t *env, FILE *out)
+{
+    char why[160];
+
+    if (s == NULL || env->health == NULL || s->n_votes == 0 ||
+        (s->n_votes == 1 && !atomic_load(&s->held))) {
+        return;
+    }
+    fprintf(out, "    votes:");
+    for (size_t i = 0; i < s->n_votes; i++) {
+        const healthdb_vote_t *v = &s->votes[i];
+        bool counts = healthdb_vote_counts(env->health, v, why, sizeof(why));
+        bool dissent = v->state != atomic_load(&s->state);
+        fprintf(out, "%s %s %s", i ? "," : "", healthdb_source_name(env->health, v->source),
+                dissent && v->state != HEALTH_UNKNOWN ? (v->state == HEALTH_UP ? "UP" : "DOWN")
+                                                      : health_state_name(v->state));
+        if (dissent && v->reason[0] != '\0') {
+            fprintf(out, " (%s)", v->reason);
+        }
+        if (!counts) {
+            fprintf(out, " [not counted: %s]", why);
+        }
+    }
+    quorum_text(s, why, sizeof(why));
+    fprintf(out, "; %s\n", why);
+}
+
 /* A region's load feedback (shed.h), one line under it. */
 static void text_load(const region_rt_t *r, const status_env_t *env, FILE *out)
 {
@@ -470,6 +530,7 @@ static void text_region(const zone_rt_t *zr, const region_rt_t *r, const status_
     text_load(r, env, out);
     for (unsigned k = 0; k < (unsigned)r->n4 + r->n6; k++) {
         text_member(r, k, env, out);
+        text_votes(member_slot(r, k), env, out);
     }
 }
 
@@ -629,6 +690,67 @@ static void json_reload(json_t *j, const record_t *rec, const status_env_t *env)
     json_object_end(j);
 }
 
+/* Each vantage's vote on a member and the quorum that decided it. */
+static void json_votes(json_t *j, const healthdb_slot_t *s, const status_env_t *env)
+{
+    char why[160], rule[16];
+
+    if (s == NULL || env->health == NULL) {
+        json_null(j, "quorum");
+        json_null(j, "votes");
+        return;
+    }
+    const healthdb_tally_t *t = &s->tally;
+    snprintf(rule, sizeof(rule), "%u", s->quorum);
+    json_object_begin(j, "quorum");
+    json_string(j, "rule", s->quorum ? rule : "majority");
+    json_uint(j, "need", t->need);
+    json_uint(j, "voting", t->voting);
+    json_uint(j, "up", t->up);
+    json_uint(j, "down", t->down);
+    json_bool(j, "held", atomic_load(&s->held));
+    quorum_text(s, why, sizeof(why));
+    json_string(j, "why", why);
+    json_object_end(j);
+    json_array_begin(j, "votes");
+    for (size_t i = 0; i < s->n_votes; i++) {
+        const healthdb_vote_t *v = &s->votes[i];
+        bool counts = healthdb_vote_counts(env->health, v, why, sizeof(why));
+        json_object_begin(j, NULL);
+        json_string(j, "vantage", healthdb_source_name(env->health, v->source));
+        json_string(j, "vote", health_state_name((health_state_t)v->state));
+        json_bool(j, "counted", counts);
+        json_string(j, "why", counts ? NULL : why);
+        json_age(j, "age_s", env->now_ms, v->reported_ms);
+        json_string(j, "reason", v->reason[0] ? v->reason : NULL);
+        json_object_end(j);
+    }
+    json_array_end(j);
+}
+
+/* Every healthd that has reported, by name: when heard, and its canary. */
+static void json_vantages(json_t *j, const status_env_t *env)
+{
+    healthdb_source_info_t si;
+
+    json_array_begin(j, "vantages");
+    for (size_t i = 0; env->health != NULL && i < healthdb_n_sources(env->health); i++) {
+        if (!healthdb_source_info(env->health, i, &si) || !si.reporter) {
+            continue;
+        }
+        json_object_begin(j, NULL);
+        json_string(j, "name", si.name);
+        json_age(j, "heard_s", env->now_ms, si.heard_ms);
+        json_uint(j, "links", si.links);
+        json_uint(j, "reports", si.reports);
+        json_string(j, "canary", !si.canary_known ? "none" : si.abstaining ? "failed" : "ok");
+        json_string(j, "canary_reason",
+                    si.abstaining && si.canary_reason[0] ? si.canary_reason : NULL);
+        json_object_end(j);
+    }
+    json_array_end(j);
+}
+
 static void json_member(json_t *j, const region_rt_t *r, unsigned k, const status_env_t *env)
 {
     const healthdb_slot_t *s = member_slot(r, k);
@@ -650,6 +772,7 @@ static void json_member(json_t *j, const region_rt_t *r, unsigned k, const statu
     json_string(j, "source", src);
     json_age(j, "source_heard_s", env->now_ms,
              src ? healthdb_source_heard(env->health, source) : 0);
+    json_votes(j, s, env);
     json_object_end(j);
 }
 
@@ -828,6 +951,7 @@ void status_write_json(const status_t *st, const status_env_t *env, FILE *out)
     json_string(&j, "gslbd_version", gslb_version());
     json_string(&j, "time", when);
     json_geoip(&j, env->db);
+    json_vantages(&j, env);
     json_array_begin(&j, "zones");
     for (size_t z = 0; env->snap != NULL && z < env->snap->n_zones; z++) {
         json_zone(&j, st, &env->snap->zones[z], env);
@@ -894,6 +1018,52 @@ static void prom_load(prom_t *p, const status_env_t *env)
             if (sl != NULL && sl->shed.configured) {
                 prom_double(p, "gslb_region_shed_share", sl->shed.share, "zone", zr->name, "region",
                             zr->regions[i]->name, NULL);
+            }
+        }
+    }
+}
+
+/* The quorum behind each member's state: the vantages' votes that counted
+ * at the last decision, those that did not, and whether the state is held. */
+static void prom_member_votes(prom_t *p, const status_env_t *env)
+{
+    static const char *const family[2] = {"gslb_member_votes", "gslb_member_held"};
+    const snapshot_t *snap = env->snap;
+
+    prom_family(p, family[0], PROM_GAUGE,
+                "Vantages (healthd) voting on each pool member at its last decision: up and "
+                "down counted, abstain for stale or canary-failing vantages and those not "
+                "judging yet.");
+    for (int f = 0; f < 2; f++) {
+        if (f == 1) {
+            prom_family(p, family[1], PROM_GAUGE,
+                        "1 while a member keeps its last state for want of a quorum of "
+                        "vantages (answers of its region use min_ttl).");
+        }
+        for (size_t z = 0; snap != NULL && env->health != NULL && z < snap->n_zones; z++) {
+            const zone_rt_t *zr = &snap->zones[z];
+            for (size_t i = 0; i < zr->n_regions; i++) {
+                const region_rt_t *r = zr->regions[i];
+                for (unsigned k = 0; r->checked && k < (unsigned)r->n4 + r->n6; k++) {
+                    const healthdb_slot_t *s = member_slot(r, k);
+                    char addr[64];
+                    if (s == NULL || s->n_votes == 0) {
+                        continue;
+                    }
+                    const char *m = member_addr(r, k, addr, sizeof(addr));
+                    const healthdb_tally_t *t = &s->tally;
+                    if (f == 1) {
+                        prom_u64(p, family[1], atomic_load(&s->held), "zone", zr->name, "region",
+                                 r->name, "member", m, NULL);
+                        continue;
+                    }
+                    prom_u64(p, family[0], t->up, "zone", zr->name, "region", r->name, "member",
+                             m, "vote", "up", NULL);
+                    prom_u64(p, family[0], t->down, "zone", zr->name, "region", r->name,
+                             "member", m, "vote", "down", NULL);
+                    prom_u64(p, family[0], t->votes - t->voting, "zone", zr->name, "region",
+                             r->name, "member", m, "vote", "abstain", NULL);
+                }
             }
         }
     }
@@ -970,6 +1140,7 @@ void status_write_prom(const status_t *st, const status_env_t *env, prom_t *p)
             }
         }
     }
+    prom_member_votes(p, env);
     prom_family(p, "gslb_service_state", PROM_GAUGE,
                 "How each service answers each address family now: by health, or one of the "
                 "ways it answers when no region can (1 for the way it answers).");
@@ -1002,6 +1173,15 @@ void status_write_prom(const status_t *st, const status_env_t *env, prom_t *p)
                         env->now_ms >= si.heard_ms ? (double)(env->now_ms - si.heard_ms) / 1000.0
                                                    : 0.0,
                         "source", si.name, NULL);
+        }
+    }
+    prom_family(p, "gslb_health_source_abstaining", PROM_GAUGE,
+                "1 while a healthd's canaries fail, so its votes do not count (only for "
+                "healthd that probe canaries).");
+    for (size_t i = 0; i < ns; i++) {
+        healthdb_source_info_t si;
+        if (healthdb_source_info(env->health, i, &si) && si.reporter && si.canary_known) {
+            prom_u64(p, "gslb_health_source_abstaining", si.abstaining, "source", si.name, NULL);
         }
     }
     prom_family(p, "gslb_health_reports_total", PROM_COUNTER,

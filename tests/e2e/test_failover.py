@@ -14,7 +14,8 @@ Asserted, with the measured times in the test names:
   c. it heals: London is back within interval x rise + 1 s, TTL 30 again
   d. gslbctl drain moves London without touching nginx, auto brings it back, and the
      override survives a gslbd restart on the same control socket
-  e. healthd stops: answers stay as last reported (until the reports go stale); gslbd
+  e. healthd stops: answers stay as last reported; once the reports go stale, the state
+     is held (no vantage votes) with min_ttl, not failed open; gslbd
      restarts under a running healthd: it gets the full state at once
   f. every region down: on_all_down open answers as if all were up, TTL 5
 
@@ -349,10 +350,14 @@ def healthd_stops(t, f):
         time.sleep(0.1)
     t.eq("e. with healthd stopped, answers stay as last reported (London on us-east for "
          "1.5 s)", "", "\n".join(sorted(set(seen) - {"us-east"})))
-    # Then the reports go stale, count as unknown, and unknown counts as up
-    # (common/health.h): London returns to eu-west.
-    f.timed("e. the stale reports expired (unknown counts as up): London back on eu-west",
-            "London", t0, STALE_LIMIT_MS, LONDON, EU_WEST)
+    # Then the reports go stale. With no vantage left to vote, gslbd keeps the state
+    # last decided (eu-west's member down) rather than failing it open, and says the
+    # state is held; the region's answers use min_ttl meanwhile (issue 15's quorum).
+    w = f.status_wait(r"held down: none of its 1 vantages votes", 2, STALE_LIMIT_MS / 1000)
+    t.check("e. the stale reports expired: eu-west's two members are held down, not failed open "
+            "(%s)" % ("after %d ms" % (now_ms() - t0) if w else "never"), w, f.status())
+    f.expect_answer("e. ... London stays on us-east, with min_ttl 5 while held", LONDON, "A",
+                    US_EAST, 5)
 
     f.start_healthd("healthd-2")
     f.timed("e. a new healthd reported eu-west down: London on us-east", "London", now_ms(),

@@ -6,7 +6,8 @@ healthy backup, in failover order: while gslbd knows the primary is down, www an
 backup. Then the faults that used to leave traffic on the dead primary:
 
 - healthd paused (SIGSTOP) longer than stale_after, as a VM freeze or CPU starvation does:
-  gslbd turns its reports into unknown (counted up) meanwhile; once healthd runs again,
+  its votes stop counting and, no vantage being left, gslbd holds the states last decided
+  (answering with min_ttl) rather than failing them open; once healthd runs again,
   gslbd must hold its full state within a second of the reports resuming, although
   nothing changed on healthd's side (it only reports changes);
 - gslbd restarted while the primary is down: until the healthd it last knew has sent its
@@ -78,11 +79,17 @@ def main(t):
     # 1. healthd frozen longer than stale_after, then running again.
     mark = srv.mark()
     hd.signal(signal.SIGSTOP)
-    stale = srv.wait_log(r"no report for hs\.test primary .* treating it as unknown", 4,
-                         since=mark)
+    stale = srv.wait_log(r"no report for hs\.test primary .* its vote \(down\) no longer "
+                         r"counts", 4, since=mark)
     t.check("a frozen healthd's reports go stale in gslbd", stale,
             *srv.log().splitlines()[-5:])
-    during = answer(srv)[0]
+    t.check("... and with no vantage left to vote, the primary is held down, not failed open",
+            srv.wait_log(r"hs\.test primary 192\.0\.2\.1: no quorum .* keeping it down", 1,
+                         since=mark), *srv.log().splitlines()[-5:])
+    during = answer(srv)
+    t.eq("... so the backup keeps answering while healthd is frozen, with min_ttl",
+         ("192.0.2.2", 5), during)
+    during = during[0]
     hd.signal(signal.SIGCONT)
     resumed = time.monotonic()
     w = wait_answer(srv, "192.0.2.2", 3)
