@@ -72,9 +72,10 @@
  * gslbd is older than it, and nothing else changes for healthd.
  *
  * healthd sends HELLO, every known member's state and SYNCED on each
- * (re)connection, then changes, and PING every second. gslbd treats the
- * reports of a healthd it has not heard from for a member's stale_after as
- * unknown (health.h).
+ * (re)connection, then changes, and PING every second. Each healthd's report
+ * is its vote on the member; gslbd decides by a quorum of the votes
+ * (gslbd/engine/healthdb.h) and stops counting the votes of a healthd it has
+ * not heard from for a member's stale_after.
  */
 #ifndef GSLB_CTL_H
 #define GSLB_CTL_H

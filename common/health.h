@@ -15,9 +15,10 @@
 
 #include "common/log.h"
 
-/* A member's health as its prober judged it. UNKNOWN: not judged yet, or
- * the judgement went stale (its prober fell silent); it counts as up, so a
- * silent prober never takes traffic away on its own. */
+/* A member's health as its probers judged it. UNKNOWN: not judged yet; it
+ * counts as up. Once judged, a member keeps its state when its probers fall
+ * silent (gslbd/engine/healthdb.h: the state is then "held"), so a silent
+ * prober neither takes traffic away nor gives it back on its own. */
 typedef enum { HEALTH_UNKNOWN, HEALTH_UP, HEALTH_DOWN } health_state_t;
 
 /* An operator's override (gslbctl), on a region or on one member.
