@@ -34,7 +34,8 @@
 
 #define REPORT_TICK_MS     1000
 #define REPORT_TICK_MIN_MS 30 /* the fastest heartbeat, for stale_after 100ms */
-#define REPORT_RETRY_MIN   50 /* first retry after a failure; doubles up to the tick */
+#define REPORT_RETRY_MIN   50  /* first retry after a failure; doubles up to the most */
+#define REPORT_RETRY_MAX   500 /* so a restarted gslbd has every vantage within a second */
 #define REPORT_ERR_PER_S   5
 #define REPORT_HELLO_WAIT  10000 /* ms without an answer to HELLO before trying again */
 #define REPORT_WHY_MAX     (CTL_LINE_MAX + 128)
@@ -151,11 +152,12 @@ static void report_down(report_t *r, const char *what, int status, bool notable)
         r->down_at = uv_now(r->loop);
     }
     report_close_pipe(r);
-    /* Retry soon, then less often: 50, 100, 200 ... 1000 ms. A gslbd that
-     * restarts gets the full state within a fraction of a second. */
+    /* Retry soon, then less often: 50, 100, 200, 400, 500 ms. A gslbd that
+     * restarts gets the full state well within a second of listening again;
+     * a connect attempt twice a second to a gslbd that is down costs nothing. */
     r->retry_ms = r->retry_ms ? r->retry_ms : REPORT_RETRY_MIN;
     uv_timer_start(&r->tick, report_on_tick, r->retry_ms, r->tick_ms);
-    r->retry_ms = r->retry_ms * 2 < REPORT_TICK_MS ? r->retry_ms * 2 : REPORT_TICK_MS;
+    r->retry_ms = r->retry_ms * 2 < REPORT_RETRY_MAX ? r->retry_ms * 2 : REPORT_RETRY_MAX;
 }
 
 static void report_fail(report_t *r, const char *what, int status)
