@@ -15,7 +15,9 @@ and JSON), explain, metrics and the log:
 - v2 frozen past stale_after: its vote stops counting, v1 (down) and v3 (up) tie, so eu's
   member is held up, and answers carry min_ttl while held;
 - a reload to quorum: 2, then v3 frozen too: v1 alone cannot take eu down (held up);
-- both thawed: v2 and v3 re-sync and decide up by 2 of 3, the full TTL again.
+- both thawed: v2 and v3 re-sync and decide up by 2 of 3, the full TTL again;
+- the status page (headless Chromium, when installed) shows each vote, v1's dissent, the
+  hold, and every vantage in its sources table.
 
 Not here: the votes' arithmetic in detail (tests/unit/test_quorum.c), canaries
 (test_canary.py), separate hosts (test_vantages.py). Traffic goes to loopback only;
@@ -29,6 +31,7 @@ import signal
 
 import gslbtest as g
 from gslbtest import prom
+from gslbtest.devtools import CHROMIUM, Browser, Page
 
 ZONE = """\
 zone: qv.test
@@ -85,6 +88,23 @@ def wait_member(gslbctl, test, seconds):
     return g.until(probe, seconds, every=0.1), seen[0]
 
 
+def page_votes(t, page, hport, name):
+    """Load the status page; eu's member row: [held, [[vantage, vote, counted], ...], the
+    quorum line], and the vantages its sources table lists."""
+    page.navigate("http://127.0.0.1:%d/status" % hport)
+    if not page.wait("document.body && document.body.dataset.loaded === 'true'", 15):
+        t.not_ok("%s: the status page renders" % name)
+        return None, []
+    row = page.eval("(() => { const r = document.querySelector('[data-region=\"eu\"] "
+                    "tr[data-member]'); if (!r) return null; return [r.dataset.held, "
+                    "[...r.querySelectorAll('[data-vantage]')].map(e => [e.dataset.vantage, "
+                    "e.dataset.vote, e.dataset.counted]), "
+                    "(r.querySelector('td.votes div') || {}).textContent || '']; })()")
+    sources = page.eval("[...document.querySelectorAll('tr[data-source]')]"
+                        ".map(e => e.dataset.source)")
+    return row, sources
+
+
 def main(t):
     gslbd = g.Gslbd(t, "gslbd")
     if "--control-listen" not in gslbd.run("--help").out:
@@ -137,6 +157,24 @@ def main(t):
             "and the quorum", all(x in line for x in (
                 "v1 DOWN (", "v2 up", "v3 up", "; 2 of 3 voting vantages say up (majority, 2)")),
             text)
+    browser, page = None, None
+    if os.access(CHROMIUM, os.X_OK):
+        browser = Browser(t)
+        if browser.start():
+            page = Page(browser)
+        else:
+            t.diag("Chromium did not start: the status page is not checked", *browser.why)
+    else:
+        t.skip("the status page shows the votes",
+               "%s is not installed (Debian package chromium: make deps)" % CHROMIUM)
+    if page is not None:
+        row, sources = page_votes(t, page, hport, "one dissent")
+        t.eq("the status page: eu's member row lists every vote, counted, not held",
+             ["false", [["v1", "down", "true"], ["v2", "up", "true"], ["v3", "up", "true"]]],
+             row and [row[0], sorted(row[1])])
+        t.like("... with the quorum line", r"2 of 3 voting vantages say up", row and row[2] or "")
+        t.eq("... and its sources table lists the three vantages", ["v1", "v2", "v3"],
+             sorted(sources or []))
     scrape = prom.scrape(hport)
     t.eq("metrics: gslb_member_votes counts 2 up, 1 down, 0 abstaining",
          (2, 1, 0), tuple(prom.one(scrape, "gslb_member_votes", region="eu", vote=v)
@@ -179,6 +217,16 @@ def main(t):
          (1, 1), (prom.one(prom.scrape(hport), "gslb_member_held", region="eu"),
                   prom.one(prom.scrape(hport), "gslb_member_votes", region="eu",
                            vote="abstain")))
+
+    if page is not None:
+        row, _ = page_votes(t, page, hport, "held")
+        t.eq("the status page: eu's member row is held, v2's vote not counted",
+             ["true", ["v2", "up", "false"]],
+             row and [row[0], [v for v in row[1] if v[0] == "v2"][0]])
+        t.like("... and says why it is held", r"held up: 1 up, 1 down of 2 voting",
+               row and row[2] or "")
+        t.eq("no script error on the status page", [], page.errors())
+        browser.stop()
 
     # 4. quorum: 2, then v3 frozen too: v1's down vote alone is not enough.
     t.write("qv.test.yaml", ZONE.format(peu=peu.port, pus=pus.port, quorum=", quorum: 2"))
