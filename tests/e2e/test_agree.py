@@ -21,6 +21,10 @@ place) ask both servers every service for A and AAAA with EDNS Client Subnet:
 - gslbctl status agrees on every region's and member's state;
 - after a region's balancer starts failing its check (a Backend set to 503) and both
   servers hold the report, all of the above again, and the answers have moved.
+- server b restarted while healthd is stopped (so it cannot send its state yet): every
+  answer b gives has its service's min_ttl, some from a region a holds down (b knows
+  nothing of it, and unknown counts as up), the README's restart window; once healthd
+  goes on and b holds its state again, the two agree as before.
 
 Not here: the quorum of vantages and health reports over the network (test_healthd_net.py,
 the namespace tests), rotation itself (test_rotation.py), serial rules on reloads
@@ -32,6 +36,7 @@ import os
 import random
 import select
 import shutil
+import signal
 import socket
 import time
 
@@ -82,6 +87,9 @@ PLACES = [
     ("KE", "AF", 0, 38), ("AE", "AS", 24, 54),
 ]
 
+# Each service's min_ttl (the default 5 where none is written).
+MIN_TTL = {"near": 5, "spread": 5, "wtd": 5, "fo": 3, "sf": 5}
+
 CLIENTS = 1000
 V6_CLIENTS = 150
 
@@ -101,8 +109,9 @@ def zone_text(ports):
         lines.append("  %s: {location: [%s, %s], weight: %d, pool: [%s], check: web}"
                      % (name, loc[0], loc[1], weight, pool))
     lines += ["checks:",
+              # stale_after well past the few seconds healthd is stopped for below.
               "  web: {type: http, path: /health, interval: 300ms, timeout: 200ms, "
-              "rise: 2, fall: 2}",
+              "rise: 2, fall: 2, stale_after: 20s}",
               "geo:",
               "  map: {OC: [ap-south]}",
               '  nets: {"100.64.1.0/24": [sa-east], "2001:db8:f:100::/56": [ap-ne]}',
@@ -377,6 +386,39 @@ def serials(t, srv_a, srv_b, a, b):
          (file_time(a / "drift.test.yaml"), file_time(b / "drift.test.yaml")), (da, db))
 
 
+def restart(t, srv_a, srv_b, gc_b, hd, nets, answers_a):
+    """Server b restarts while healthd cannot speak (stopped): until healthd sends its
+    state again, b answers from members it knows nothing of (counted up) with min_ttl
+    only, the README's restart window; then it agrees with a again."""
+    hd.signal(signal.SIGSTOP)
+    try:
+        srv_b.stop()
+        srv_b = srv_b.twin("gslbd-b-restarted")
+        if not t.start(srv_b):
+            t.bail("gslbd b restarts", *srv_b.why)
+        some = nets[::10]
+        qs = questions(some)
+        got = [summary(w) for w in ask_all(srv_b.port, qs)]
+        long_ttl = [(q, s) for q, s in zip(qs, got)
+                    if len(s) == 5 and s[1] and s[1] != (MIN_TTL[q[0].split(".")[0]],)]
+        t.check("restarted b, before healthd's state: every answer has its service's min_ttl "
+                "(%d questions)" % len(qs), not long_ttl,
+                *["%s %s ecs %s: %s" % (q + (s,)) for q, s in long_ttl[:5]])
+        east = [q for q, s in zip(qs, got) if len(s) == 5 and any(r == "us-east" for r, _ in s[4])]
+        t.check("... and it answers us-east, which a holds down, to some (%d): it knows "
+                "nothing yet, and unknown counts as up" % len(east),
+                east and all(not any(r == "us-east" for r, _ in answers_a[q][4])
+                             for q in east if len(answers_a[q]) == 5))
+    finally:
+        hd.signal(signal.SIGCONT)
+    back = g.until(lambda: members_known(status(gc_b))
+                   and not any(r.get("waiting_for_healthd") for z in status(gc_b)["zones"]
+                               for r in z["regions"]), 10)
+    t.check("restarted b holds every member's report again (after %d ms)" % back.ms, back)
+    compare(t, srv_a, srv_b, nets, "b restarted")
+    return srv_b
+
+
 def main(t):
     backends = {name: g.Backend(t, "backend-" + name) for name in ("ok", "later", "down")}
     for b in backends.values():
@@ -391,7 +433,8 @@ def main(t):
     srv_a = g.Gslbd(t, "gslbd-a", zones=za, addresses=("127.0.0.1",),
                     args=["--threads", 1, "--geoip", db, "--control", ctl_a])
     srv_b = g.Gslbd(t, "gslbd-b", zones=zb, addresses=("127.0.0.1",),
-                    args=["--threads", 2, "--geoip", db, "--control", ctl_b])
+                    args=["--threads", 2, "--geoip", db, "--control", ctl_b,
+                          "--sync-wait", 20])
     for srv in (srv_a, srv_b):
         if not t.start(srv):
             t.bail("%s starts" % srv.name, *srv.why)
@@ -431,6 +474,8 @@ def main(t):
     t.check("no answer holds us-east any more", not stuck, *["%s %s %s" % q for q in stuck[:5]])
     fo = {s[1] for q, s in after.items() if q[0] == "fo." + ZONE and s[0] == "NOERROR"}
     t.eq("fo fails over to eu-west with min_ttl 3 on both", {(3,)}, fo)
+
+    srv_b = restart(t, srv_a, srv_b, gc_b, hd, nets, after)
 
     serials(t, srv_a, srv_b, za, zb)
     t.eq("healthd stops with status 0", 0, hd.stop())
