@@ -411,9 +411,12 @@ def restart(t, srv_a, srv_b, gc_b, hd, nets, answers_a):
                              for q in east if len(answers_a[q]) == 5))
     finally:
         hd.signal(signal.SIGCONT)
-    back = g.until(lambda: members_known(status(gc_b))
-                   and not any(r.get("waiting_for_healthd") for z in status(gc_b)["zones"]
-                               for r in z["regions"]), 10)
+    def settled():
+        doc = status(gc_b)
+        return members_known(doc) and not any(r.get("waiting_for_healthd")
+                                              for z in doc["zones"] for r in z["regions"])
+
+    back = g.until(settled, 10)
     t.check("restarted b holds every member's report again (after %d ms)" % back.ms, back)
     compare(t, srv_a, srv_b, nets, "b restarted")
     return srv_b
