@@ -5,6 +5,7 @@
  */
 #include <criterion/criterion.h>
 #include <arpa/inet.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -575,6 +576,25 @@ Test(select, weighted_choice_is_the_same_for_the_same_network)
     cr_assert_eq(select_client_key(true, v6a, 56), select_client_key(true, v6b, 56),
                  "one /56, one key");
     cr_assert_neq(select_client_key(true, v6a, 64), select_client_key(true, v6b, 64));
+}
+
+/* What two servers agree on must not depend on the process or the build: the
+ * keys and ranks are fixed functions of the network and the region's name (no
+ * per-process seed), pinned here so that a change to them is a deliberate one,
+ * made knowing that servers of the old and new versions would then answer some
+ * clients differently. The score goes through log(), so it is compared to
+ * within rounding, which no choice depends on short of an exact tie. */
+Test(select, keys_and_ranks_are_fixed_values)
+{
+    uint8_t v4[4] = {81, 2, 69, 0}, v6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 1, 0x2a, 0};
+    uint64_t client = select_client_key(false, v4, 24), region = select_region_key("eu-west");
+
+    cr_assert_eq(client, 0x4f8adb9ce77b80cdull, "81.2.69.0/24: %016" PRIx64, client);
+    cr_assert_eq(select_client_key(true, v6, 56), 0x49300e736d385bcaull);
+    cr_assert_eq(region, 0x6531e3561ec894e2ull, "eu-west: %016" PRIx64, region);
+    cr_assert_eq(select_shed_rank(client, region), 0xc27cdf30u);
+    double score = select_hrw_score(client, region, 300);
+    cr_assert(fabs(score - 163.07540282228103) < 1e-9, "score %.17g", score);
 }
 
 /* Minimal movement: one of three equal regions from 100 to 90 moves between
