@@ -607,9 +607,12 @@ static void healthdb_decide(healthdb_t *h, healthdb_slot_t *s, uint64_t now_ms)
         now = HEALTH_UP;
         by = last[HEALTH_UP];
     }
-    /* A member never decided stays unknown (counted as up) as before any
-     * report: only a decided state can be held. */
-    t.held = by == NULL && old != HEALTH_UNKNOWN;
+    /* Without a quorum the state stays, held. A member never decided and
+     * with no vote counted stays unknown (counted as up), as before any
+     * report; one whose counted votes disagree (a gslbd restarted while its
+     * vantages are split) is held unknown, so its answers use min_ttl as the
+     * other servers', which hold a decided state, do. */
+    t.held = by == NULL && (old != HEALTH_UNKNOWN || t.voting > 0);
     s->tally = t;
     if (by != NULL) {
         s->source = by->source;

@@ -238,3 +238,21 @@ Test(quorum, a_reload_that_changes_the_quorum_decides_again)
     cr_expect_eq(state(&fx), HEALTH_DOWN, "majority now: 2 of 3");
     healthdb_free(fx.h);
 }
+
+Test(quorum, a_split_never_decided_is_held_unknown)
+{
+    fx_t fx;
+    fx_init(&fx, 2, 2); /* a gslbd restarted while its two vantages disagree */
+    vote(&fx, 0, HEALTH_UNKNOWN, 100);
+    vote(&fx, 1, HEALTH_UNKNOWN, 100);
+    cr_expect_not(atomic_load(&fx.m->held), "nobody has judged yet: unknown, not held");
+    vote(&fx, 0, HEALTH_UP, 200);
+    cr_expect_eq(state(&fx), HEALTH_UNKNOWN, "1 vote of the 2 needed");
+    vote(&fx, 1, HEALTH_DOWN, 200);
+    cr_expect_eq(state(&fx), HEALTH_UNKNOWN, "1 to 1: never decided");
+    cr_expect(atomic_load(&fx.m->held), "held unknown: answers use min_ttl");
+    vote(&fx, 1, HEALTH_UP, 300);
+    cr_expect_eq(state(&fx), HEALTH_UP);
+    cr_expect_not(atomic_load(&fx.m->held));
+    healthdb_free(fx.h);
+}
