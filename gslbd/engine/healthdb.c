@@ -37,6 +37,11 @@ typedef struct {
     bool synced;     /* sent its full state since gslbd started */
     uint64_t reports;
     unsigned links;
+    /* Its connections: each HELLO starts a round of its full state, and at
+     * SYNCED a vote from an earlier round is of a member it no longer probes
+     * (it restarted with other zone files), dropped. A request for the full
+     * state ("OK sync") starts no round: it may cross a SYNCED in flight. */
+    unsigned epoch;
     bool canary_known;  /* it has sent CANARY */
     bool canary_failed; /* abstaining: its canary targets fail (healthdb_canary) */
     char canary_reason[96];
@@ -56,6 +61,7 @@ struct healthdb {
 };
 
 static void decide_all(healthdb_t *h, uint64_t now_ms);
+static void healthdb_decide(healthdb_t *h, healthdb_slot_t *s, uint64_t now_ms);
 
 /* A slot changed: caches of what slots imply (select.c) are stale now. The
  * release orders the slot's store before the new generation. */
@@ -422,6 +428,7 @@ int healthdb_source(healthdb_t *h, const char *name)
     /* A healthd sends its full state after every HELLO: nothing to ask for. */
     h->sources[i].want_sync = false;
     h->sources[i].asked = true;
+    h->sources[i].epoch++;
     return i;
 }
 
@@ -440,6 +447,33 @@ bool healthdb_want_sync(healthdb_t *h, int source)
     return true;
 }
 
+/* At SYNCED: the votes of `source` it did not send again in its full state
+ * are of members it no longer probes; without this they would stay fresh
+ * as long as it speaks. */
+static void drop_unsent_votes(healthdb_t *h, int source, uint64_t now_ms)
+{
+    unsigned epoch = h->sources[source].epoch;
+
+    for (unsigned b = 0; b < HEALTH_BUCKETS; b++) {
+        for (healthdb_slot_t *s = h->buckets[b]; s != NULL; s = s->next) {
+            bool dropped = false;
+            for (size_t i = 0; i < s->n_votes;) {
+                if (s->votes[i].source != source || s->votes[i].epoch == epoch) {
+                    i++;
+                    continue;
+                }
+                log_info("health: %s no longer reports %s %s %s: its vote is dropped",
+                         h->sources[source].name, s->zone, s->region, s->member);
+                s->votes[i] = s->votes[--s->n_votes];
+                dropped = true;
+            }
+            if (dropped) {
+                healthdb_decide(h, s, now_ms);
+            }
+        }
+    }
+}
+
 void healthdb_synced(healthdb_t *h, int source, uint64_t now_ms)
 {
     source_t *src;
@@ -450,6 +484,7 @@ void healthdb_synced(healthdb_t *h, int source, uint64_t now_ms)
     src = &h->sources[source];
     src->want_sync = src->asked = false;
     src->synced = true;
+    drop_unsent_votes(h, source, now_ms);
     if (!src->remembered) {
         src->remembered = true;
         sources_save(h);
@@ -686,6 +721,7 @@ int healthdb_report(healthdb_t *h, int source, const char *zone, const char *reg
     }
     v->state = (uint8_t)state;
     v->stale = false;
+    v->epoch = h->sources[source].epoch;
     v->reported_ms = now_ms;
     snprintf(v->reason, sizeof(v->reason), "%s", reason ? reason : "");
     s->reported_ms = now_ms;

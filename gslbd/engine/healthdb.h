@@ -33,6 +33,7 @@ typedef struct {
     bool stale;           /* its source fell silent past stale_after: not counted until
                            * it reports this member again */
     uint64_t reported_ms; /* when */
+    unsigned epoch;       /* its source's connection (HELLO) it came in on (healthdb.c) */
     char reason[96];
 } healthdb_vote_t;
 

@@ -256,3 +256,24 @@ Test(quorum, a_split_never_decided_is_held_unknown)
     cr_expect_not(atomic_load(&fx.m->held));
     healthdb_free(fx.h);
 }
+
+/* A vantage whose full state (after HELLO, or asked for) leaves a member
+ * out no longer probes it: its old vote is dropped at SYNCED, not kept fresh
+ * by its PINGs. */
+Test(quorum, a_member_left_out_of_a_full_state_loses_that_vote)
+{
+    fx_t fx;
+    fx_init(&fx, 2, 0);
+    vote(&fx, 0, HEALTH_DOWN, 100);
+    vote(&fx, 1, HEALTH_DOWN, 100);
+    healthdb_synced(fx.h, fx.v[0], 110);
+    cr_assert_eq(fx.m->n_votes, 2, "a full state that has it keeps it");
+    cr_assert_eq(state(&fx), HEALTH_DOWN);
+    cr_assert_eq(healthdb_source(fx.h, "v1"), fx.v[0], "v1 reconnects (its zone changed)");
+    healthdb_synced(fx.h, fx.v[0], 200); /* ... and its full state leaves the member out */
+    cr_expect_eq(fx.m->n_votes, 1, "v1's vote is dropped");
+    cr_expect_eq(fx.m->votes[0].source, fx.v[1]);
+    cr_expect_eq(state(&fx), HEALTH_DOWN, "v2 alone decides");
+    cr_expect_eq(fx.m->tally.voting, 1);
+    healthdb_free(fx.h);
+}
