@@ -483,7 +483,7 @@ def pipelined(t, ctl_path):
         pass
     s.close()
     finals = [(i, x) for i, x in enumerate(lines) if re.match(r"(OK|ERR)( |$)", x)]
-    ok = len(finals) == 5 and finals[0][1] == "OK gslbd 3" and \
+    ok = len(finals) == 5 and finals[0][1] == "OK gslbd 4" and \
         finals[1][1].startswith("OK reloaded:") and finals[2][1].startswith("OK reloaded:") and \
         lines[finals[2][0] + 1].startswith("gslbd ") and finals[3][1] == "OK" and \
         finals[4][1] == "OK" and finals[4][0] == finals[3][0] + 1
