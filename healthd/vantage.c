@@ -57,6 +57,10 @@ static void vantage_log_turn(const vantage_t *v, const canary_verdict_t *now)
         log_warn("vantage %s: its canaries fail (%s): gslbd counts none of its votes until "
                  "they answer",
                  v->name, now->reason);
+    } else if (now->n == 0) {
+        log_info("vantage %s: it has no canaries any more (a reload removed them): its votes "
+                 "count",
+                 v->name);
     } else {
         log_info("vantage %s: its canaries answer again (%zu of %zu down): its votes count",
                  v->name, now->down, now->n);
