@@ -125,7 +125,7 @@ def command_line(t, ctl, srv, hd):
     version = (g.ROOT / "VERSION").read_text().strip()
     r = ctl.run("--version")
     t.eq("gslbctl --version: the VERSION file's version (exit 0)",
-         (0, "gslbctl %s (control protocol 3)" % version), (r.status, r.out.strip()))
+         (0, "gslbctl %s (control protocol 4)" % version), (r.status, r.out.strip()))
     r = srv.run("--version")
     t.like("gslbd --version: the same version", r"^gslbd %s \(" % re.escape(version), r.out)
     t.like("gslbd --version: the built-in world database it would load and whose data it holds",
