@@ -11,9 +11,9 @@
  * probes the canaries the zones declare for NAME (vantage.c) and reports
  * their verdict, CANARY, to a gslbd that takes it. SIGHUP and zone-file
  * changes reload the targets and canaries (a failed load keeps the old
- * ones); SIGTERM and SIGINT stop cleanly. With --http it serves /metrics (metrics.c,
- * daemon/procstat.h) and /healthz on its loop (daemon/http.h). It answers
- * no DNS and decides nothing about answers: gslbd does.
+ * ones); SIGTERM and SIGINT stop cleanly. With --http it serves /metrics
+ * (metrics.c, daemon/procstat.h) and /healthz on its loop (daemon/http.h).
+ * It answers no DNS and decides nothing about answers: gslbd does.
  */
 #include <errno.h>
 #include <getopt.h>

@@ -1,6 +1,7 @@
 /*
  * control: gslbd's control socket (--control PATH), the server side of the
- * protocol in common/ctl.h. healthd reports member health here; gslbctl
+ * protocol in common/ctl.h. healthd reports member health here (and, as a
+ * vantage, its canaries' verdict), locally or over --control-listen; gslbctl
  * reads the status, explains answers, sets overrides and asks for reloads.
  * It runs on the main loop only and changes nothing but health slots
  * (healthdb.h), which the workers read atomically; reloads it asks of the
