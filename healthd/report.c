@@ -34,7 +34,7 @@
 #include "healthd/seal.h"
 
 #define REPORT_TICK_MS     1000
-#define REPORT_TICK_MIN_MS 30 /* the fastest heartbeat, for stale_after 100ms */
+#define REPORT_TICK_MIN_MS 30  /* the fastest heartbeat, for stale_after 100ms */
 #define REPORT_RETRY_MIN   50  /* first retry after a failure; doubles up to the most */
 #define REPORT_RETRY_MAX   500 /* so a restarted gslbd has every vantage within a second */
 #define REPORT_ERR_PER_S   5
