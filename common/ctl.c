@@ -28,6 +28,7 @@ static const ctl_verb_info_t ctl_verbs[] = {
     {"LOAD", CTL_LOAD, 3, 3,
      "usage: LOAD ZONE REGION UTIL|unknown [figure=X] [capacity=X] [seq=N] [vantage=NAME] "
      "[reason=TEXT]"},
+    {"CANARY", CTL_CANARY, 1, 1, "usage: CANARY ok|failed [seq=N] [reason=TEXT]"},
     {"SYNCED", CTL_SYNCED, 1, 1, "usage: SYNCED INTERVAL_MS [seq=N]"},
     {"PING", CTL_PING, 0, 0, "usage: PING"},
     {"STATUS", CTL_STATUS, 0, 1, "usage: STATUS [text|json]"},
@@ -176,6 +177,12 @@ static int ctl_attr(ctl_msg_t *m, const char *key, size_t klen, const char *valu
     return 0; /* unknown keys are a newer sender's: ignored */
 }
 
+/* The verbs whose free text is a reason= attribute. */
+static bool ctl_has_reason(ctl_verb_t verb)
+{
+    return verb == CTL_MEMBER || verb == CTL_LOAD || verb == CTL_CANARY;
+}
+
 /* Attributes, and MEMBER's reason, after the positional arguments. */
 static int ctl_attrs(char *p, ctl_msg_t *m)
 {
@@ -187,8 +194,7 @@ static int ctl_attrs(char *p, ctl_msg_t *m)
             return 0;
         }
         size_t klen = ctl_key_len(p);
-        if (klen == 6 && memcmp(p, "reason", 6) == 0 &&
-            (m->verb == CTL_MEMBER || m->verb == CTL_LOAD)) {
+        if (klen == 6 && memcmp(p, "reason", 6) == 0 && ctl_has_reason(m->verb)) {
             m->text = ctl_rest(p + 7);
             return 0;
         }
@@ -204,6 +210,19 @@ static int ctl_attrs(char *p, ctl_msg_t *m)
             return -EINVAL;
         }
     }
+}
+
+/* CANARY's verdict: "ok" or "failed", as an up or down state. */
+static int ctl_canary_word(const char *s, health_state_t *out)
+{
+    if (strcmp(s, "ok") == 0) {
+        *out = HEALTH_UP;
+    } else if (strcmp(s, "failed") == 0) {
+        *out = HEALTH_DOWN;
+    } else {
+        return -EINVAL;
+    }
+    return 0;
 }
 
 /* The positional arguments of m's verb (n of them, as many as the verb
@@ -239,6 +258,11 @@ static int ctl_args(ctl_msg_t *m, char *const *arg, int n)
         m->region = arg[1];
         m->util_known = strcmp(arg[2], "unknown") != 0;
         return m->util_known ? ctl_real(arg[2], &m->util) : 0;
+    case CTL_CANARY:
+        if (n != 1) {
+            return -EINVAL;
+        }
+        return ctl_canary_word(arg[0], &m->state);
     case CTL_SYNCED:
         if (n != 1 || ctl_uint(arg[0], 86400000, &v) < 0) {
             return -EINVAL;
@@ -437,6 +461,9 @@ static void ctl_put_head(ctl_out_t *o, const ctl_msg_t *m)
         ctl_put_real(o, " figure=", m->figure);
         ctl_put_real(o, " capacity=", m->capacity);
         break;
+    case CTL_CANARY:
+        ctl_put_arg(o, m->state == HEALTH_UP ? "ok" : m->state == HEALTH_DOWN ? "failed" : NULL);
+        break;
     case CTL_SYNCED:
         snprintf(num, sizeof(num), "%u", m->interval_ms);
         ctl_put_arg(o, num);
@@ -526,7 +553,7 @@ int ctl_format(const ctl_msg_t *m, char *out, size_t size)
         if (o.len + 1 > limit) {
             return -ENOSPC;
         }
-        bool reason = m->verb == CTL_MEMBER || m->verb == CTL_LOAD;
+        bool reason = ctl_has_reason(m->verb);
         ctl_put_text(&o, reason ? " reason=" : " ",
                      reason || m->verb == CTL_OK || m->verb == CTL_ERR ? m->text : NULL, limit);
     }

@@ -12,13 +12,20 @@
  * keep to CTL_LINE_MAX bytes too, and never start with the word OK or ERR.
  *
  *   HELLO PEER VERSION [vantage=NAME]
- *       who is talking (PEER: healthd, gslbctl); gslbd replies "OK gslbd 3"
+ *       who is talking (PEER: healthd, gslbctl); gslbd replies "OK gslbd 4".
+ *       A healthd started with --vantage NAME says vantage=NAME on the local
+ *       socket too, and gslbd files its reports under that vantage
  *   MEMBER ZONE REGION ADDRESS up|down|unknown [seq=N] [vantage=NAME] [reason=TEXT]
  *       a pool member's health, from healthd
  *   LOAD ZONE REGION UTIL|unknown [figure=X] [capacity=X] [seq=N] [vantage=NAME] [reason=TEXT]
  *       how loaded a region's balancer is, from healthd (version 3): UTIL
  *       is the figure read from it over the zone's capacity, a decimal
  *       ("0.93"); unknown when it could not be read (reason says why)
+ *   CANARY ok|failed [seq=N] [reason=TEXT]
+ *       the verdict of a vantage's canaries, from its healthd (version 4):
+ *       failed while more than half of the canary targets its zones declare
+ *       for it are down, which says its own network is in doubt; reason
+ *       names the failing targets
  *   SYNCED INTERVAL_MS [seq=N]
  *       healthd has sent every member it knows, and will report again at
  *       least every INTERVAL_MS
@@ -43,8 +50,8 @@
  *
  * Who may send what is gslbd's decision, from the peer's credentials:
  * HELLO, PING, STATUS and EXPLAIN anyone who can connect; SET and RELOAD
- * root, gslbd's own user and the control group; MEMBER and SYNCED root and
- * gslbd's own user (healthd).
+ * root, gslbd's own user and the control group; MEMBER, LOAD, CANARY and
+ * SYNCED root and gslbd's own user (healthd).
  *
  * A reply "OK sync" (the text CTL_SYNC_REQUEST) asks a healthd for its full
  * state again: every member it knows, then SYNCED. gslbd asks when it has
@@ -62,6 +69,12 @@
  * Version 1 senders wrote MEMBER's reason without "reason=": a MEMBER line
  * whose fifth argument is not key=value takes it and the rest of the line as
  * its reason, so they are still understood.
+ *
+ * Version 4 added CANARY, and HELLO's vantage= on the local socket. An older
+ * gslbd answers CANARY ERR "unknown command", so healthd sends it only to a
+ * gslbd whose HELLO reply says 4 or more; an older gslbd ignores the vantage=
+ * of a local HELLO (an attribute it does not use) and files the reports
+ * under "healthd" as before.
  *
  * Version 3 added LOAD. An older gslbd answers it ERR "unknown command", so
  * healthd sends it only to a gslbd whose HELLO reply says 3 or more.
@@ -87,7 +100,7 @@
 #include "common/health.h"
 #include "common/log.h"
 
-#define CTL_VERSION      3
+#define CTL_VERSION      4
 #define CTL_LINE_MAX     1024
 #define CTL_SYNC_REQUEST "sync" /* the text of an OK reply asking for the full state */
 
@@ -96,6 +109,7 @@ typedef enum {
     CTL_HELLO,
     CTL_MEMBER,
     CTL_LOAD,
+    CTL_CANARY,
     CTL_SYNCED,
     CTL_PING,
     CTL_STATUS,
@@ -116,7 +130,7 @@ typedef struct {
     const char *zone;           /* MEMBER, LOAD, SET ("*": every zone) */
     const char *region;         /* MEMBER, LOAD, SET */
     const char *member;         /* MEMBER; SET on a member (NULL: the region) */
-    health_state_t state;       /* MEMBER */
+    health_state_t state;       /* MEMBER; CANARY: HEALTH_UP "ok", HEALTH_DOWN "failed" */
     double util;                /* LOAD: utilisation, when util_known */
     bool util_known;            /* LOAD: false for "unknown" */
     double figure, capacity;    /* LOAD: attributes figure= and capacity=, NAN when absent */
@@ -128,7 +142,7 @@ typedef struct {
     const char *vantage;        /* attribute vantage= */
     uint64_t seq;               /* attribute seq=, when has_seq */
     bool has_seq;
-    const char *text; /* MEMBER, LOAD: reason=; OK, ERR: the text; DATA: the whole line */
+    const char *text; /* MEMBER, LOAD, CANARY: reason=; OK, ERR: the text; DATA: the line */
 } ctl_msg_t;
 
 /* Parse one line (without its "\n") in place: the line is cut into tokens

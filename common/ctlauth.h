@@ -7,8 +7,8 @@
  *
  * The exchange, on top of common/ctl.h:
  *
- *   healthd:  HELLO healthd 3 vantage=ams seq=1 mac=HEX
- *   gslbd:    OK gslbd 3 nonce=NONCE
+ *   healthd:  HELLO healthd 4 vantage=ams seq=1 mac=HEX
+ *   gslbd:    OK gslbd 4 nonce=NONCE
  *   healthd:  MEMBER z r 192.0.2.1 down seq=2 reason=status 503 mac=HEX
  *   ...
  *

@@ -7,11 +7,13 @@
  * through their local control sockets, or over TCP to their network
  * channel as a named vantage, every line signed with the vantage's key.
  * Regions with a `load:` have their balancer's load figure read (load.c)
- * and reported too, to a gslbd that takes it. SIGHUP and zone-file changes
- * reload the targets (a failed load keeps the old ones); SIGTERM and SIGINT
- * stop cleanly. With --http it serves /metrics (metrics.c,
- * daemon/procstat.h) and /healthz on its loop (daemon/http.h). It answers
- * no DNS and decides nothing about answers: gslbd does.
+ * and reported too, to a gslbd that takes it. With --vantage NAME it also
+ * probes the canaries the zones declare for NAME (vantage.c) and reports
+ * their verdict, CANARY, to a gslbd that takes it. SIGHUP and zone-file
+ * changes reload the targets and canaries (a failed load keeps the old
+ * ones); SIGTERM and SIGINT stop cleanly. With --http it serves /metrics
+ * (metrics.c, daemon/procstat.h) and /healthz on its loop (daemon/http.h).
+ * It answers no DNS and decides nothing about answers: gslbd does.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -46,6 +48,7 @@
 #include "healthd/probe.h"
 #include "healthd/report.h"
 #include "healthd/target.h"
+#include "healthd/vantage.h"
 #include "zones/load.h"
 
 /* One --gslbd: a socket path, or HOST:PORT and its address. */
@@ -79,6 +82,8 @@ typedef struct {
     size_t n, n_zones;
     load_region_t *loads;
     size_t n_loads;
+    target_t *canaries; /* of --vantage (none without it) */
+    size_t n_canaries;
 } reload_job_t;
 
 /* Reloads load and build targets on the loader thread (reloader.h), which
@@ -89,6 +94,7 @@ typedef struct {
     uv_loop_t *loop;
     prober_t *prober;
     loader_t *loader;
+    vantage_t *vantage; /* --vantage, or NULL */
     report_t **reports;
     size_t n_zones;
     signals_t signals;
@@ -114,7 +120,9 @@ static void usage(FILE *out)
             "                     --vantage, every line signed with its --key; a numeric\n"
             "                     address, IPv6 as [2001:db8::1]:5380; repeatable, and\n"
             "                     mixable with socket paths\n"
-            "      --vantage NAME this healthd's name for gslbd (required with HOST:PORT)\n"
+            "      --vantage NAME this healthd's name for gslbd (required with HOST:PORT);\n"
+            "                     it probes the canaries the zones' vantages.NAME list, and\n"
+            "                     while more than half are down gslbd counts none of its votes\n"
             "      --key FILE     the keys file holding a line for --vantage ('gslbctl keygen\n"
             "                     NAME' writes one); not readable by others\n"
             "      --http ADDR:PORT\n"
@@ -194,8 +202,8 @@ static int load_key(options_t *o)
     int r;
 
     if (o->n_tcp == 0) {
-        if (o->vantage != NULL || o->key_file != NULL) {
-            log_warn("--vantage and --key are for --gslbd HOST:PORT, and there is none: unused");
+        if (o->key_file != NULL) {
+            log_warn("--key is for --gslbd HOST:PORT, and there is none: unused");
         }
         return 0;
     }
@@ -290,12 +298,18 @@ static int parse_options(int argc, char **argv, options_t *o)
         log_err("--gslbd HOST:PORT needs --vantage NAME and --key FILE (see --help)");
         return -EINVAL;
     }
+    if (o->vantage != NULL && !ctl_name_ok(o->vantage)) {
+        log_err("--vantage '%s': a vantage name is 1 to %d letters, digits, '-', '_' and '.'",
+                o->vantage, CTL_NAME_MAX);
+        return -EINVAL;
+    }
     return 0;
 }
 
-/* Load the zones and build the targets and load regions of j from them,
- * the errors in j->errs. On failure nothing is returned. Any thread. */
-static int load_targets(const char *path, reload_job_t *j)
+/* Load the zones and build the targets, load regions and canaries of
+ * `vantage` (may be NULL) of j from them, the errors in j->errs. On failure
+ * nothing is returned. Any thread. */
+static int load_targets(const char *path, const char *vantage, reload_job_t *j)
 {
     zone_t **zones;
     size_t nz;
@@ -310,6 +324,12 @@ static int load_targets(const char *path, reload_job_t *j)
         return r;
     }
     if ((r = load_build(zones, nz, &j->loads, &j->n_loads)) < 0) {
+        target_free_all(j->targets, j->n);
+        zone_set_free(zones, nz);
+        return r;
+    }
+    if ((r = target_build_canaries(zones, nz, vantage, &j->canaries, &j->n_canaries)) < 0) {
+        load_free_all(j->loads, j->n_loads);
         target_free_all(j->targets, j->n);
         zone_set_free(zones, nz);
         return r;
@@ -373,13 +393,46 @@ static void dump_load(void *arg, const load_region_t *r)
     }
 }
 
+/* The vantage's canary verdict changed: to every gslbd that takes CANARY. */
+static void on_canary(void *arg, const vantage_t *v)
+{
+    healthd_t *h = arg;
+    char line[CTL_LINE_MAX + 2];
+    int n = vantage_line(v, line, sizeof(line));
+
+    if (n < 0) {
+        log_err("vantage %s: cannot report its canaries: %s", vantage_name(v), gslb_strerror(n));
+        return;
+    }
+    for (size_t i = 0; h->reports != NULL && i < h->opt->n_gslbd; i++) {
+        report_send_canary(h->reports[i], line, (size_t)n);
+    }
+}
+
+/* The canary verdict comes first in a full state: gslbd then knows whether
+ * to count the member states that follow before it counts them. */
+static void dump_canary(healthd_t *h, report_buf_t *b)
+{
+    char line[CTL_LINE_MAX + 2];
+    int n;
+
+    if (h->vantage != NULL && vantage_count(h->vantage) > 0 &&
+        (n = vantage_line(h->vantage, line, sizeof(line))) > 0) {
+        report_buf_add(b, line, (size_t)n);
+    }
+}
+
 static size_t dump_all(void *arg, report_buf_t *b, unsigned version, unsigned *interval_ms)
 {
     healthd_t *h = arg;
-    size_t members = 0;
+    size_t members = 0, from;
 
+    if (version >= REPORT_CANARY_VERSION) {
+        dump_canary(h, b);
+    }
+    from = b->len;
     prober_each(h->prober, dump_one, b);
-    for (size_t i = 0; i < b->len; i++) {
+    for (size_t i = from; i < b->len; i++) {
         members += b->s[i] == '\n';
     }
     if (version >= REPORT_LOAD_VERSION) {
@@ -399,7 +452,7 @@ static void reload_work(void *arg, unsigned what)
 
     (void)what;
     *j = (reload_job_t){0};
-    j->rc = load_targets(h->opt->zones, j);
+    j->rc = load_targets(h->opt->zones, h->opt->vantage, j);
 }
 
 /* Main loop, before the loader thread starts. */
@@ -420,6 +473,26 @@ static void heartbeat(healthd_t *h)
     }
 }
 
+/* Probe the canaries of j (taken), if healthd runs as a vantage; say what
+ * changed on a reload. */
+static void set_canaries(healthd_t *h, reload_job_t *j, bool reload)
+{
+    prober_diff_t d;
+
+    if (h->vantage == NULL) {
+        target_free_all(j->canaries, j->n_canaries);
+        return;
+    }
+    vantage_set(h->vantage, j->canaries, j->n_canaries, &d);
+    if (j->n_canaries == 0 && (!reload || d.removed > 0)) {
+        log_info("vantage %s: no canaries in the zones (vantages.%s.canary): it never abstains",
+                 vantage_name(h->vantage), vantage_name(h->vantage));
+    } else if (!reload || d.added > 0 || d.removed > 0) {
+        log_info("vantage %s: probing %zu canaries (%zu added, %zu removed, %zu kept)",
+                 vantage_name(h->vantage), j->n_canaries, d.added, d.removed, d.kept);
+    }
+}
+
 /* Main loop: probe the new targets. */
 static void reload_done(void *arg, unsigned what, bool stopping)
 {
@@ -433,6 +506,7 @@ static void reload_done(void *arg, unsigned what, bool stopping)
         if (j->rc == 0) {
             target_free_all(j->targets, j->n);
             load_free_all(j->loads, j->n_loads);
+            target_free_all(j->canaries, j->n_canaries);
         }
         return;
     }
@@ -445,6 +519,7 @@ static void reload_done(void *arg, unsigned what, bool stopping)
     }
     prober_set(h->prober, j->targets, j->n, &d);
     loader_set(h->loader, j->loads, j->n_loads);
+    set_canaries(h, j, true);
     h->n_zones = j->n_zones;
     heartbeat(h);
     log_info("reloaded: probing %zu targets in %zu zones (%zu added, %zu removed, %zu kept)", j->n,
@@ -492,7 +567,7 @@ static void write_metrics(healthd_t *h, FILE *out)
                 "says.");
     prom_u64(&p, "gslb_up", not_ready(h) == NULL, NULL);
     if (h->prober != NULL) {
-        hmetrics_write(&p, h->prober, h->loader, h->reports, h->opt->n_gslbd);
+        hmetrics_write(&p, h->prober, h->loader, h->vantage, h->reports, h->opt->n_gslbd);
     }
     procstat_write(&p);
 }
@@ -544,17 +619,22 @@ static int start(healthd_t *h, reload_job_t *j)
         diag_log(&errs, LOG_LEVEL_ERR);
         target_free_all(t, n);
         load_free_all(j->loads, j->n_loads);
+        target_free_all(j->canaries, j->n_canaries);
         return r;
     }
     if ((r = prober_new(h->loop, on_change, h, &h->prober)) < 0 ||
-        (r = loader_new(h->loop, on_load, h, &h->loader)) < 0) {
+        (r = loader_new(h->loop, on_load, h, &h->loader)) < 0 ||
+        (h->opt->vantage != NULL &&
+         (r = vantage_new(h->loop, h->opt->vantage, on_canary, h, &h->vantage)) < 0)) {
         log_err("cannot start probing: %s", gslb_strerror(r));
         target_free_all(t, n);
         load_free_all(j->loads, j->n_loads);
+        target_free_all(j->canaries, j->n_canaries);
         return r;
     }
     prober_set(h->prober, t, n, NULL);
     loader_set(h->loader, j->loads, j->n_loads);
+    set_canaries(h, j, false);
     if (j->n_loads > 0) {
         log_info("reading the load of %zu regions from %zu pages", loader_regions(h->loader),
                  loader_pages(h->loader));
@@ -562,10 +642,11 @@ static int start(healthd_t *h, reload_job_t *j)
     h->reports = xcalloc(h->opt->n_gslbd, sizeof(*h->reports));
     for (size_t i = 0; i < h->opt->n_gslbd; i++) {
         const gslbd_opt_t *g = &h->opt->gslbd[i];
-        report_peer_t peer = {.name = g->name};
+        /* The vantage goes in every HELLO: a local gslbd files our reports
+         * under it too. */
+        report_peer_t peer = {.name = g->name, .vantage = h->opt->vantage};
         if (g->tcp) {
             peer.tcp = (const struct sockaddr *)&g->addr;
-            peer.vantage = h->opt->vantage;
             peer.key = ctlauth_find(&h->opt->keys, h->opt->vantage);
         }
         if ((r = report_new(h->loop, &peer, dump_all, h, &h->reports[i])) < 0) {
@@ -585,6 +666,7 @@ static void stop(healthd_t *h)
     }
     free(h->reports);
     loader_free(h->loader);
+    vantage_free(h->vantage);
     prober_free(h->prober);
     watch_stop(&h->watch);
 }
@@ -649,7 +731,7 @@ int main(int argc, char **argv)
         free(opt.gslbd);
         return 1;
     }
-    int r = load_targets(opt.zones, &first);
+    int r = load_targets(opt.zones, opt.vantage, &first);
     diag_log(&first.errs, LOG_LEVEL_ERR);
     if (r < 0) {
         log_err("%s: not loaded", opt.zones);

@@ -126,8 +126,30 @@ static void hmetrics_load(prom_t *p, const loader_t *ld)
     loader_each(ld, hmetrics_reads_one, p);
 }
 
-void hmetrics_write(prom_t *p, const prober_t *pr, const loader_t *ld, report_t *const *reports,
-                    size_t n_reports)
+static void hmetrics_canary_one(void *arg, const target_t *t, health_state_t state,
+                                const pstats_target_t *s)
+{
+    (void)s;
+    prom_u64(arg, "gslb_healthd_canary_up", state == HEALTH_UP, "target", t->where, NULL);
+}
+
+/* A canary not judged yet is not up: 0, as a down one. The verdict counts
+ * only the down ones (canary.h), so read abstaining for the vantage. */
+static void hmetrics_vantage(prom_t *p, const vantage_t *vt)
+{
+    prom_family(p, "gslb_healthd_canary_up", PROM_GAUGE,
+                "1 while the vantage's canary (label target: the address probed) is up, 0 "
+                "while it is down or not judged yet.");
+    vantage_each(vt, hmetrics_canary_one, p);
+    prom_family(p, "gslb_healthd_vantage_abstaining", PROM_GAUGE,
+                "1 while more than half of the vantage's canaries are down: gslbd counts none "
+                "of its votes.");
+    prom_u64(p, "gslb_healthd_vantage_abstaining", vantage_verdict(vt)->failed, "vantage",
+             vantage_name(vt), NULL);
+}
+
+void hmetrics_write(prom_t *p, const prober_t *pr, const loader_t *ld, const vantage_t *vt,
+                    report_t *const *reports, size_t n_reports)
 {
     hmetrics_probes(p, pr);
     hmetrics_loop(p, pr);
@@ -140,5 +162,8 @@ void hmetrics_write(prom_t *p, const prober_t *pr, const loader_t *ld, report_t 
     hmetrics_reports(p, reports, n_reports);
     if (ld != NULL) {
         hmetrics_load(p, ld);
+    }
+    if (vt != NULL) {
+        hmetrics_vantage(p, vt);
     }
 }

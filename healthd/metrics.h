@@ -6,9 +6,10 @@
  * probe.h, report.h) and writes the gslb_healthd_* families: probes by
  * target, result and reason, their durations by check type, the loop's
  * lag, each member's state, the number of targets and, per gslbd control
- * socket, whether it is connected and the reports sent; and for each
+ * socket, whether it is connected and the reports sent; for each
  * region with `load:` its utilisation and reads (healthd_load_*, the names
- * issue 14 gave them). It runs on
+ * issue 14 gave them); and, with --vantage, each canary's state and
+ * whether the vantage abstains. It runs on
  * healthd's loop, which owns everything it reads.
  *
  * It counts nothing itself, and writes neither the process_* metrics
@@ -23,10 +24,12 @@
 #include "healthd/load.h"
 #include "healthd/probe.h"
 #include "healthd/report.h"
+#include "healthd/vantage.h"
 
 /* Write every family to p. `reports` holds n_reports connections (none
- * NULL); the prober, loader and reports are only read. */
-void hmetrics_write(prom_t *p, const prober_t *pr, const loader_t *ld, report_t *const *reports,
-                    size_t n_reports);
+ * NULL); `vt` is the vantage (NULL: healthd runs as none, and the canary
+ * families are left out). Everything is only read. */
+void hmetrics_write(prom_t *p, const prober_t *pr, const loader_t *ld, const vantage_t *vt,
+                    report_t *const *reports, size_t n_reports);
 
 #endif

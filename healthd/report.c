@@ -10,7 +10,8 @@
  * made (and an outage as over) when gslbd answers HELLO.
  *
  * The full state waits for that answer because what it holds depends on it: LOAD lines go only
- * to a gslbd whose answer says version 3 or more (an older one would answer each with ERR). The
+ * to a gslbd whose answer says version 3 or more, CANARY only to one that says 4 or more (an
+ * older one would answer each with ERR). The
  * wait is one round trip on a local socket; changes that happen meanwhile are not lost, since the
  * full state is taken when the answer comes.
  *
@@ -33,7 +34,7 @@
 #include "healthd/seal.h"
 
 #define REPORT_TICK_MS     1000
-#define REPORT_TICK_MIN_MS 30 /* the fastest heartbeat, for stale_after 100ms */
+#define REPORT_TICK_MIN_MS 30  /* the fastest heartbeat, for stale_after 100ms */
 #define REPORT_RETRY_MIN   50  /* first retry after a failure; doubles up to the most */
 #define REPORT_RETRY_MAX   500 /* so a restarted gslbd has every vantage within a second */
 #define REPORT_ERR_PER_S   5
@@ -393,7 +394,7 @@ static void report_hello(report_t *r)
     report_buf_msg(&b, &(ctl_msg_t){.verb = CTL_HELLO,
                                     .peer = "healthd",
                                     .version = CTL_VERSION,
-                                    .vantage = r->peer.tcp != NULL ? r->peer.vantage : NULL});
+                                    .vantage = r->peer.vantage});
     report_write(r, b.s, b.len);
 }
 
@@ -515,6 +516,13 @@ void report_send(report_t *r, const char *line, size_t len)
 void report_send_load(report_t *r, const char *line, size_t len)
 {
     if (r->version >= REPORT_LOAD_VERSION) {
+        report_send_line(r, line, len);
+    }
+}
+
+void report_send_canary(report_t *r, const char *line, size_t len)
+{
+    if (r->version >= REPORT_CANARY_VERSION) {
         report_send_line(r, line, len);
     }
 }

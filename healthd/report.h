@@ -3,10 +3,12 @@
  * its network channel (gslbd --control-listen) over TCP.
  *
  * Speaks the healthd side of common/ctl.h: on each (re)connection it
- * sends HELLO and waits for gslbd's answer, which says its protocol
- * version; then every member whose state is known, every region's latest
- * load figure (to version 3 or later only: an older gslbd knows no LOAD)
- * and SYNCED; then changes as they happen and PING every second. Replies
+ * sends HELLO (naming the vantage, if healthd runs as one) and waits for
+ * gslbd's answer, which says its protocol version; then the vantage's
+ * canary verdict (to version 4 or later only: an older gslbd knows no
+ * CANARY), every member whose state is known, every region's latest load
+ * figure (to version 3 or later only: an older gslbd knows no LOAD) and
+ * SYNCED; then changes as they happen and PING every second. Replies
  * are read and dropped (ERR ones are logged, rate-limited). A failed connect or a lost connection
  * is retried every second and logged once per outage. A gslbd that stops reading is disconnected
  * when its backlog passes REPORT_BACKLOG_MAX bytes, and gets the full state again on reconnection.
@@ -48,21 +50,24 @@ typedef struct {
 /* Append n bytes (aborts on out-of-memory). */
 void report_buf_add(report_buf_t *b, const char *s, size_t n) ATTR_NONNULL;
 
-/* Writes every known member's MEMBER line into b, then, when gslbd's
- * `version` is 3 or more, every region's latest LOAD line; sets *interval_ms
- * to the SYNCED interval. Returns the number of MEMBER lines written. */
+/* Writes, when gslbd's `version` is 4 or more, the vantage's CANARY line
+ * (if it has canaries), then every known member's MEMBER line into b, then,
+ * when `version` is 3 or more, every region's latest LOAD line; sets
+ * *interval_ms to the SYNCED interval. Returns the number of MEMBER lines
+ * written. */
 typedef size_t (*report_dump_fn)(void *arg, report_buf_t *b, unsigned version,
                                  unsigned *interval_ms);
 
-/* The first control-protocol version that has LOAD. */
-#define REPORT_LOAD_VERSION 3
+/* The first control-protocol versions that have LOAD, and CANARY. */
+#define REPORT_LOAD_VERSION   3
+#define REPORT_CANARY_VERSION 4
 
 /* Where a report goes. Pointers are not copied: they must outlive the
  * report. */
 typedef struct {
     const char *name;           /* --gslbd as given: a socket path, or HOST:PORT */
     const struct sockaddr *tcp; /* the address of HOST:PORT; NULL: name is a path */
-    const char *vantage;        /* TCP: the vantage= of HELLO */
+    const char *vantage;        /* the vantage= of HELLO: required over TCP, NULL for none */
     const ctlauth_key_t *key;   /* TCP: the vantage's key, signs every line */
 } report_peer_t;
 
@@ -80,6 +85,11 @@ void report_send(report_t *r, const char *line, size_t len);
  * version has LOAD; dropped otherwise, as report_send() does. Not counted
  * in report_sent(). */
 void report_send_load(report_t *r, const char *line, size_t len);
+
+/* Send one CANARY line (ending in "\n") if connected, synced and gslbd's
+ * version has CANARY; dropped otherwise, as report_send() does. Not
+ * counted in report_sent(). */
+void report_send_canary(report_t *r, const char *line, size_t len);
 
 /* Connected to gslbd, which accepted our HELLO. */
 bool report_connected(const report_t *r) ATTR_NONNULL;

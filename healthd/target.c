@@ -90,27 +90,27 @@ char *target_zone_name(const zone_t *z)
     return s;
 }
 
-/* Fill sa and where from the member's probe address and port. */
-static void target_address(target_t *t, const zone_member_t *m, uint16_t port, char *host,
-                           size_t host_size)
+/* Fill sa and where from a probe address (family, addr) and port. */
+static void target_address(target_t *t, int family, const uint8_t addr[16], uint16_t port,
+                           char *host, size_t host_size)
 {
     target_str_t w = {0};
 
     memset(&t->sa, 0, sizeof(t->sa));
-    if (m->probe_family == AF_INET6) {
+    if (family == AF_INET6) {
         struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&t->sa;
         s6->sin6_family = AF_INET6;
         s6->sin6_port = htons(port);
-        memcpy(&s6->sin6_addr, m->probe_addr, 16);
-        inet_ntop(AF_INET6, m->probe_addr, host + 1, (socklen_t)host_size - 2);
+        memcpy(&s6->sin6_addr, addr, 16);
+        inet_ntop(AF_INET6, addr, host + 1, (socklen_t)host_size - 2);
         host[0] = '[';
         strcat(host, "]");
     } else {
         struct sockaddr_in *s4 = (struct sockaddr_in *)&t->sa;
         s4->sin_family = AF_INET;
         s4->sin_port = htons(port);
-        memcpy(&s4->sin_addr, m->probe_addr, 4);
-        inet_ntop(AF_INET, m->probe_addr, host, (socklen_t)host_size);
+        memcpy(&s4->sin_addr, addr, 4);
+        inet_ntop(AF_INET, addr, host, (socklen_t)host_size);
     }
     target_addf(&w, "%s:%u", host, port);
     t->where = w.s;
@@ -138,23 +138,15 @@ static void target_http(target_t *t, const zone_check_t *c, const char *host, ui
     t->tls_verify = c->tls_verify;
 }
 
-static void target_one(target_t *t, const zone_t *z, const zone_region_t *r, const zone_member_t *m,
-                       const char *zname)
+/* What a check makes of a target at (family, addr, port): where and how to
+ * probe it and when it changes state. */
+static void target_check(target_t *t, const zone_check_t *c, int family, const uint8_t addr[16],
+                         uint16_t port)
 {
-    const zone_check_t *c = &z->checks[r->check];
-    uint16_t port = m->probe_port ? m->probe_port : c->port;
     char host[INET6_ADDRSTRLEN + 2];
-    target_str_t label = {0};
 
-    memset(t, 0, sizeof(*t));
-    t->zone = xstrdup_opt(zname);
-    t->region = xstrdup_opt(r->name);
-    t->member = xstrdup_opt(m->text);
-    t->check = xstrdup_opt(c->name);
-    target_addf(&label, "%s %s %s", zname, r->name, m->text);
-    t->label = label.s;
     t->type = c->type;
-    target_address(t, m, port, host, sizeof(host));
+    target_address(t, family, addr, port, host, sizeof(host));
     if (c->type != CHECK_TCP) {
         target_http(t, c, host, port);
     }
@@ -168,6 +160,22 @@ static void target_one(target_t *t, const zone_t *z, const zone_region_t *r, con
     t->timeout_ms = c->timeout_ms;
     t->rise = c->rise;
     t->fall = c->fall;
+}
+
+static void target_one(target_t *t, const zone_t *z, const zone_region_t *r, const zone_member_t *m,
+                       const char *zname)
+{
+    const zone_check_t *c = &z->checks[r->check];
+    target_str_t label = {0};
+
+    memset(t, 0, sizeof(*t));
+    t->zone = xstrdup_opt(zname);
+    t->region = xstrdup_opt(r->name);
+    t->member = xstrdup_opt(m->text);
+    t->check = xstrdup_opt(c->name);
+    target_addf(&label, "%s %s %s", zname, r->name, m->text);
+    t->label = label.s;
+    target_check(t, c, m->probe_family, m->probe_addr, m->probe_port ? m->probe_port : c->port);
     t->key = target_key(t, c);
 }
 
@@ -207,6 +215,108 @@ int target_build(zone_t *const *zones, size_t n_zones, target_t **out, size_t *n
     }
     *out = t;
     *n_out = k;
+    return 0;
+}
+
+/* ---- canaries ---- */
+
+/* A canary without a check (zone.h): a TCP connect. */
+static const zone_check_t target_canary_default = {
+    .type = CHECK_TCP,
+    .interval_ms = ZONE_CANARY_INTERVAL_MS,
+    .timeout_ms = ZONE_CANARY_TIMEOUT_MS,
+    .rise = ZONE_CANARY_RISE,
+    .fall = ZONE_CANARY_FALL,
+    .stale_after_ms = 3 * ZONE_CANARY_INTERVAL_MS,
+};
+
+static void target_canary(target_t *t, const zone_t *z, const zone_vantage_t *v,
+                          const zone_canary_t *k)
+{
+    const zone_check_t *c = v->check >= 0 ? &z->checks[v->check] : &target_canary_default;
+    target_str_t label = {0};
+
+    memset(t, 0, sizeof(*t));
+    t->member = xstrdup_opt(k->text);
+    t->check = xstrdup_opt(c->name);
+    target_check(t, c, k->family, k->addr, k->port ? k->port : c->port);
+    target_addf(&label, "vantage %s canary %s", v->name, t->where);
+    t->label = label.s;
+    t->key = target_key(t, c);
+}
+
+static size_t target_count_canaries(zone_t *const *zones, size_t n_zones, const char *vantage)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < n_zones; i++) {
+        for (size_t j = 0; j < zones[i]->n_vantages; j++) {
+            const zone_vantage_t *v = &zones[i]->vantages[j];
+            n += strcmp(v->name, vantage) == 0 ? v->n_canary : 0;
+        }
+    }
+    return n;
+}
+
+typedef struct {
+    const char *where;
+    size_t idx;
+} target_widx_t;
+
+/* By address, then by position: the first of equal ones sorts first. */
+static int target_cmp_widx(const void *a, const void *b)
+{
+    const target_widx_t *x = a, *y = b;
+    int c = strcmp(x->where, y->where);
+
+    return c != 0 ? c : x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* Keep the first target of each address, in order; returns how many. An
+ * address is probed once however many zone files list it, and counts once
+ * in the verdict. Sorted, so a vantage listed in many files costs n log n. */
+static size_t target_unique_where(target_t *t, size_t n)
+{
+    target_widx_t *v = xcalloc(n + 1, sizeof(*v));
+    bool *drop = xcalloc(n + 1, sizeof(*drop));
+    size_t k = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        v[i] = (target_widx_t){t[i].where, i};
+    }
+    qsort(v, n, sizeof(*v), target_cmp_widx);
+    for (size_t i = 1; i < n; i++) {
+        drop[v[i].idx] = strcmp(v[i].where, v[i - 1].where) == 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (drop[i]) {
+            target_clear(&t[i]);
+        } else {
+            t[k++] = t[i];
+        }
+    }
+    free(v);
+    free(drop);
+    return k;
+}
+
+int target_build_canaries(zone_t *const *zones, size_t n_zones, const char *vantage, target_t **out,
+                          size_t *n_out)
+{
+    size_t n = vantage != NULL ? target_count_canaries(zones, n_zones, vantage) : 0, k = 0;
+    target_t *t = xcalloc(n ? n : 1, sizeof(*t));
+
+    for (size_t i = 0; i < n_zones && n > 0; i++) {
+        for (size_t j = 0; j < zones[i]->n_vantages; j++) {
+            const zone_vantage_t *v = &zones[i]->vantages[j];
+
+            for (size_t c = 0; strcmp(v->name, vantage) == 0 && c < v->n_canary; c++) {
+                target_canary(&t[k++], zones[i], v, &v->canary[c]);
+            }
+        }
+    }
+    *out = t;
+    *n_out = target_unique_where(t, k);
     return 0;
 }
 

@@ -1,13 +1,14 @@
 /*
  * target: what healthd probes, derived from loaded zones.
  *
- * Every pool member of a region that names a check is one target: where to
- * connect (the member's probe address and port, by default its own address
- * and the check's port), what to send and what counts as healthy. Targets
- * are plain data copied out of the zones, so the zones can be freed once the
- * targets are built. This module also matches the targets of a reload
- * against the running ones (by an identity key), spreads first probes over
- * the interval and builds the control-protocol MEMBER line of a target.
+ * Every pool member of a region that names a check is one target, and so
+ * is every canary of the vantage healthd runs as (zone.h): where to connect
+ * (a member's probe address and port, by default its own address and the
+ * check's port), what to send and what counts as healthy. Targets are plain
+ * data copied out of the zones, so the zones can be freed once the targets
+ * are built. This module also matches the targets of a reload against the
+ * running ones (by an identity key), spreads first probes over the interval
+ * and builds the control-protocol MEMBER line of a target.
  *
  * It does no I/O and knows nothing of libuv or libcurl: probe.c runs targets.
  */
@@ -47,6 +48,16 @@ typedef struct {
  * target_free_all()). Order: zones, regions, pool members as loaded.
  * Returns 0 (aborts on out-of-memory, as config code may). */
 int target_build(zone_t *const *zones, size_t n_zones, target_t **out, size_t *n_out) ATTR_WUR;
+
+/* The canaries of vantage `vantage` (NULL: none) in `zones`, the union of
+ * every zone's vantages.NAME.canary, as targets in a new array (caller frees
+ * with target_free_all()), in load order. An address and port listed more
+ * than once is one target, with the check of the first listing: it is
+ * probed once and counts once. A canary target has no zone or region; its
+ * member is the canary as written, its label "vantage NAME canary WHERE".
+ * Returns 0 (aborts on out-of-memory). */
+int target_build_canaries(zone_t *const *zones, size_t n_zones, const char *vantage, target_t **out,
+                          size_t *n_out) ATTR_WUR;
 
 /* The zone's name as targets and the control protocol write it, in a new
  * string: "gslb.example.com." -> "gslb.example.com" (the root stays "."). */

@@ -2,7 +2,8 @@
  * load: zone YAML files into zone_t; see load.h.
  *
  * This file reads the top level of a zone file (zone, ttl, soa, ns, ecs) and
- * hands the sections to records.c, services.c and zgeo.c (geo); tables in
+ * hands the sections to records.c, services.c, zgeo.c (geo), zload.c (shed)
+ * and zvantage.c (vantages); tables in
  * schema.c check every mapping. It owns the serial rule (a serial not
  * written comes from the file's time, and grows across reloads) and turning
  * a path into a sorted list of files. It does not build wire answers (gslbd does) and does not
@@ -27,6 +28,7 @@
 #include "zones/zgeo.h"
 #include "zones/zload.h"
 #include "zones/zname.h"
+#include "zones/zvantage.h"
 
 /* SOA RDATA fields, RFC 1035 section 3.3.13. */
 enum { ZONE_SOA_MNAME, ZONE_SOA_RNAME, ZONE_SOA_SERIAL };
@@ -43,6 +45,7 @@ enum {
     T_ECS,
     T_GEO,
     T_SHED,
+    T_VANTAGES,
     T_N
 };
 
@@ -57,7 +60,8 @@ static const schema_item_t zone_top_items[T_N] = {
     [T_SERVICES] = {"services", SCHEMA_MAP},
     [T_ECS] = {"ecs", SCHEMA_BOOL, .def = 1},
     [T_GEO] = {"geo", SCHEMA_MAP},
-    [T_SHED] = {"shed", SCHEMA_ANY}, /* zload.c */
+    [T_SHED] = {"shed", SCHEMA_ANY},         /* zload.c */
+    [T_VANTAGES] = {"vantages", SCHEMA_MAP}, /* zvantage.c */
 };
 
 enum { S_MNAME, S_RNAME, S_SERIAL, S_REFRESH, S_RETRY, S_EXPIRE, S_MINIMUM, S_TTL, S_N };
@@ -219,6 +223,7 @@ static void zone_build(ynode_doc_t *d, zone_t *zone)
     zone->ecs = v[T_ECS].num != 0;
     services_load_checks(d, zone, zone_section(&v[T_CHECKS]));
     services_load_regions(d, zone, zone_section(&v[T_REGIONS]));
+    zvantage_load(d, zone, zone_section(&v[T_VANTAGES]));
     zgeo_load(d, zone, &v[T_GEO], "", &zone->geo);
     zone_names(d, zone, v);
     zload_shed(d, zone, &v[T_SHED]);

@@ -306,12 +306,12 @@ static int services_addr(const char *text, uint8_t addr[16])
     return 0;
 }
 
-/* "ADDR", "IPv4:PORT" or "[IPv6]:PORT". */
-static bool services_probe(zone_member_t *m, const char *text)
+bool services_probe_parse(const char *text, int *family, uint8_t addr[16], uint16_t *port)
 {
     char host[INET6_ADDRSTRLEN + 2];
-    const char *port = NULL, *colon = strrchr(text, ':');
+    const char *p = NULL, *colon = strrchr(text, ':');
     size_t len = strlen(text);
+    unsigned long n = 0;
 
     if (text[0] == '[') {
         const char *close = strchr(text, ']');
@@ -321,27 +321,29 @@ static bool services_probe(zone_member_t *m, const char *text)
         }
         len = (size_t)(close - text - 1);
         text++;
-        port = close[1] ? close + 2 : NULL;
+        p = close[1] ? close + 2 : NULL;
     } else if (colon && strchr(text, ':') == colon) {
         len = (size_t)(colon - text);
-        port = colon + 1;
+        p = colon + 1;
     }
     if (len >= sizeof(host)) {
         return false;
     }
     memcpy(host, text, len);
     host[len] = '\0';
-    m->probe_family = services_addr(host, m->probe_addr);
-    if (port) {
+    if (p) {
         char *end;
-        unsigned long p = strtoul(port, &end, 10);
 
-        if (!*port || *end || *port == '-' || *port == '+' || p < 1 || p > 65535) {
+        n = strtoul(p, &end, 10);
+        if (!*p || *end || *p == '-' || *p == '+' || n < 1 || n > 65535) {
             return false;
         }
-        m->probe_port = (uint16_t)p;
     }
-    return m->probe_family != 0;
+    if (!(*family = services_addr(host, addr))) {
+        return false;
+    }
+    *port = (uint16_t)n;
+    return true;
 }
 
 static bool services_member_map(ynode_doc_t *d, zone_member_t *m, const yaml_node_t *node,
@@ -353,7 +355,8 @@ static bool services_member_map(ynode_doc_t *d, zone_member_t *m, const yaml_nod
         return false;
     }
     *addr = v[PM_ADDRESS].str;
-    if (v[PM_PROBE].ok && !services_probe(m, v[PM_PROBE].str)) {
+    if (v[PM_PROBE].ok &&
+        !services_probe_parse(v[PM_PROBE].str, &m->probe_family, m->probe_addr, &m->probe_port)) {
         schema_err(d, v[PM_PROBE].node, pctx,
                    "'probe' must be ADDRESS, IPv4:PORT or [IPv6]:PORT, got '%s'", v[PM_PROBE].str);
         return false;

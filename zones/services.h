@@ -19,6 +19,12 @@
 #include "zones/ynode.h"
 #include "zones/zone.h"
 
+/* A probe address as a pool member's `probe:` and a vantage's `canary:`
+ * write it: "ADDR", "IPv4:PORT" or "[IPv6]:PORT". Sets *family (AF_INET or
+ * AF_INET6), addr (network order) and *port (0: none written) and returns
+ * true; returns false, changing nothing but addr, when it is none of those. */
+bool services_probe_parse(const char *text, int *family, uint8_t addr[16], uint16_t *port);
+
 /* Each takes the section's mapping (NULL: the section is absent), appends to
  * the zone's arrays and reports errors to d. */
 void services_load_checks(ynode_doc_t *d, zone_t *zone, const yaml_node_t *map);

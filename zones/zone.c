@@ -66,6 +66,18 @@ static void zone_free_services(zone_t *zone)
     free(zone->services);
 }
 
+static void zone_free_vantages(zone_t *zone)
+{
+    for (size_t i = 0; i < zone->n_vantages; i++) {
+        for (size_t j = 0; j < zone->vantages[i].n_canary; j++) {
+            free(zone->vantages[i].canary[j].text);
+        }
+        free(zone->vantages[i].canary);
+        free(zone->vantages[i].name);
+    }
+    free(zone->vantages);
+}
+
 void zone_free(zone_t *zone)
 {
     if (!zone) {
@@ -74,6 +86,7 @@ void zone_free(zone_t *zone)
     zone_free_regions(zone);
     zone_free_checks(zone);
     zone_free_services(zone);
+    zone_free_vantages(zone);
     zone_geo_free(&zone->geo);
     free(zone->region_order);
     free(zone->check_order);

@@ -201,6 +201,38 @@ typedef struct {
     uint32_t min_ttl; /* `min_ttl`: TTL while failing over or open; default 5, <= ttl */
 } zone_service_t;
 
+/* One canary of a vantage (`vantages.NAME.canary`): an address the
+ * vantage's healthd should always reach, written like a pool member's
+ * `probe:`. */
+typedef struct {
+    char *text;       /* as written: "192.0.2.9:80", "[2001:db8::9]:443", "192.0.2.9" */
+    int family;       /* AF_INET or AF_INET6 */
+    uint8_t addr[16]; /* network order; 4 bytes used for AF_INET */
+    uint16_t port;    /* 0 = the check's port */
+    diag_mark_t mark;
+} zone_canary_t;
+
+/* A vantage point (`vantages.NAME`): a healthd started with --vantage NAME.
+ * While more than half of its canaries are down its own network is in
+ * doubt, and gslbd counts none of its votes. The same name in several zone
+ * files is one vantage: its canaries are the union. */
+typedef struct {
+    char *name; /* ctl_name_ok() */
+    diag_mark_t mark;
+    zone_canary_t *canary; /* 1..ZONE_CANARY_MAX */
+    size_t n_canary;
+    int check; /* index into zone_t.checks, -1 = the default below */
+} zone_vantage_t;
+
+#define ZONE_CANARY_MAX 16
+/* A canary without a `check`: a TCP connect every second, given 500 ms,
+ * up after 2 in a row and down after 2: a network that breaks is seen in
+ * about two seconds, as fast as a member failing a typical check. */
+#define ZONE_CANARY_INTERVAL_MS 1000
+#define ZONE_CANARY_TIMEOUT_MS  500
+#define ZONE_CANARY_RISE        2
+#define ZONE_CANARY_FALL        2
+
 typedef struct zone {
     char *file;        /* path the zone was loaded from */
     diag_mark_t mark;  /* where the "zone:" value is written */
@@ -218,6 +250,8 @@ typedef struct zone {
     size_t n_checks;
     zone_service_t *services;
     size_t n_services;
+    zone_vantage_t *vantages; /* top-level `vantages`, in file order */
+    size_t n_vantages;
     bool ecs;       /* top-level `ecs`, default true */
     zone_geo_t geo; /* top-level `geo` overrides */
     zone_shed_t shed;

@@ -1,6 +1,7 @@
 /*
  * control: gslbd's control socket (--control PATH), the server side of the
- * protocol in common/ctl.h. healthd reports member health here; gslbctl
+ * protocol in common/ctl.h. healthd reports member health here (and, as a
+ * vantage, its canaries' verdict), locally or over --control-listen; gslbctl
  * reads the status, explains answers, sets overrides and asks for reloads.
  * It runs on the main loop only and changes nothing but health slots
  * (healthdb.h), which the workers read atomically; reloads it asks of the
@@ -41,7 +42,7 @@
 /* What a client may do, from its peer credentials (SO_PEERCRED). */
 #define ROLE_READ    1u /* HELLO, PING, STATUS, EXPLAIN: anyone who can connect */
 #define ROLE_OPERATE 2u /* SET, RELOAD: root, gslbd's user, the control group */
-#define ROLE_REPORT  4u /* MEMBER, LOAD, SYNCED: root and gslbd's user (healthd) */
+#define ROLE_REPORT  4u /* MEMBER, LOAD, CANARY, SYNCED: root and gslbd's user (healthd) */
 
 /* Where a client is with a RELOAD it sent: waiting for a reload to start,
  * for the one running to end, or being answered (its held requests may
@@ -62,8 +63,8 @@ struct client {
     char nonce[CTLAUTH_NONCE_LEN + 1];
     uint64_t last_seq;
     ctl_lines_t lines;
-    int source; /* health source index after HELLO, -1 before */
-    char name[CTLAUTH_NAME_MAX + 16];
+    int source;                       /* health source index after HELLO, -1 before */
+    char name[CTLAUTH_NAME_MAX + 32]; /* "healthd (vantage NAME)", "vantage NAME", an address */
     unsigned roles;
     unsigned long uid;
     uint64_t active_ms; /* connected, or its last complete line */
@@ -355,11 +356,37 @@ static void cmd_load(client_t *cl, const ctl_msg_t *m)
     reply_ok(cl);
 }
 
+/* CANARY: the vantage's own network is in doubt (failed) or not (ok). */
+static void cmd_canary(client_t *cl, const ctl_msg_t *m)
+{
+    if (cl->source < 0) {
+        reply(cl, CTL_ERR, "say HELLO first");
+        return;
+    }
+    healthdb_canary(cl->ctl->health, cl->source, m->state == HEALTH_UP, m->text ? m->text : "",
+                    now_ms(cl->ctl));
+    reply_ok(cl);
+}
+
+/* A local HELLO. A healthd started with --vantage names its vantage, and its
+ * reports are that vantage's, as they are over the network; otherwise the
+ * peer's name is the source ("healthd"). */
 static void cmd_hello(client_t *cl, const ctl_msg_t *m)
 {
-    snprintf(cl->name, sizeof(cl->name), "%s", m->peer);
+    const char *source = m->vantage != NULL ? m->vantage : m->peer;
+
+    if (m->vantage != NULL && !ctl_name_ok(m->vantage)) {
+        reply(cl, CTL_ERR, "vantage= must be 1 to %d letters, digits, '-', '_' and '.'",
+              CTL_NAME_MAX);
+        return;
+    }
+    if (m->vantage != NULL) {
+        snprintf(cl->name, sizeof(cl->name), "%.20s (vantage %s)", m->peer, m->vantage);
+    } else {
+        snprintf(cl->name, sizeof(cl->name), "%s", m->peer);
+    }
     healthdb_source_link(cl->ctl->health, cl->source, -1); /* a second HELLO */
-    cl->source = healthdb_source(cl->ctl->health, m->peer);
+    cl->source = healthdb_source(cl->ctl->health, source);
     healthdb_source_link(cl->ctl->health, cl->source, +1);
     healthdb_heard(cl->ctl->health, cl->source, now_ms(cl->ctl));
     reply(cl, CTL_OK, "gslbd %d", CTL_VERSION);
@@ -521,12 +548,13 @@ static bool net_check(client_t *cl, const ctl_msg_t *m, const ctlauth_key_t *key
                m->has_seq ? "seq= is not above the last: replayed or reordered" : "no seq=");
         return false;
     }
-    if (hello != (cl->key == NULL) || !(hello || m->verb == CTL_MEMBER || m->verb == CTL_LOAD ||
-                                        m->verb == CTL_SYNCED || m->verb == CTL_PING)) {
+    if (hello != (cl->key == NULL) ||
+        !(hello || m->verb == CTL_MEMBER || m->verb == CTL_LOAD || m->verb == CTL_CANARY ||
+          m->verb == CTL_SYNCED || m->verb == CTL_PING)) {
         refuse(cl, CONTROL_REFUSED_NOT_ALLOWED,
                hello ? "one HELLO per connection"
-                     : "the network channel takes HELLO first, then MEMBER, LOAD, SYNCED and "
-                       "PING");
+                     : "the network channel takes HELLO first, then MEMBER, LOAD, CANARY, "
+                       "SYNCED and PING");
         return false;
     }
     if (m->vantage != NULL && strcmp(m->vantage, key->name) != 0) {
@@ -617,6 +645,11 @@ static void on_line(void *arg, char *line)
     case CTL_LOAD:
         if (client_may(cl, ROLE_REPORT, "LOAD")) {
             cmd_load(cl, &m);
+        }
+        break;
+    case CTL_CANARY:
+        if (client_may(cl, ROLE_REPORT, "CANARY")) {
+            cmd_canary(cl, &m);
         }
         break;
     case CTL_SYNCED:

@@ -224,7 +224,7 @@ def roles(t, zone):
 
     out = raw_lines(t, as_user("nobody"), ctl,
                     ["HELLO healthd 2\n", "MEMBER ctl.test eu-west 192.0.2.1 down reason=x\n"])
-    t.like("gslbd's own user may report", r"(?m)^OK gslbd 3\nOK", out)
+    t.like("gslbd's own user may report", r"(?m)^OK gslbd 4\nOK", out)
     out = raw_lines(t, as_user("daemon"), ctl,
                     ["HELLO healthd 2\n", "MEMBER ctl.test eu-west 192.0.2.2 down reason=x\n",
                      "STATUS\n"])

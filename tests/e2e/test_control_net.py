@@ -130,7 +130,7 @@ def main(t):
 
     a = Vantage(port, "ams", key["ams"])
     r = a.hello()
-    t.like("an authenticated HELLO gets gslbd's version and a nonce", r"^OK gslbd 3 nonce=[0-9a-f]{32}$", r)
+    t.like("an authenticated HELLO gets gslbd's version and a nonce", r"^OK gslbd 4 nonce=[0-9a-f]{32}$", r)
     r = a.send_raw(a.line("MEMBER net.test primary 192.0.2.1 down {seq} reason=status 503"))
     t.like("an authenticated MEMBER is taken", r"^OK", r)
     t.check("... and moves the answer to backup",

@@ -125,7 +125,7 @@ def command_line(t, ctl, srv, hd):
     version = (g.ROOT / "VERSION").read_text().strip()
     r = ctl.run("--version")
     t.eq("gslbctl --version: the VERSION file's version (exit 0)",
-         (0, "gslbctl %s (control protocol 3)" % version), (r.status, r.out.strip()))
+         (0, "gslbctl %s (control protocol 4)" % version), (r.status, r.out.strip()))
     r = srv.run("--version")
     t.like("gslbd --version: the same version", r"^gslbd %s \(" % re.escape(version), r.out)
     t.like("gslbd --version: the built-in world database it would load and whose data it holds",
@@ -483,7 +483,7 @@ def pipelined(t, ctl_path):
         pass
     s.close()
     finals = [(i, x) for i, x in enumerate(lines) if re.match(r"(OK|ERR)( |$)", x)]
-    ok = len(finals) == 5 and finals[0][1] == "OK gslbd 3" and \
+    ok = len(finals) == 5 and finals[0][1] == "OK gslbd 4" and \
         finals[1][1].startswith("OK reloaded:") and finals[2][1].startswith("OK reloaded:") and \
         lines[finals[2][0] + 1].startswith("gslbd ") and finals[3][1] == "OK" and \
         finals[4][1] == "OK" and finals[4][0] == finals[3][0] + 1

@@ -146,9 +146,9 @@ def first_reports(t, hd, a, b, ports):
     t.like("readiness line", "^healthd: info: ready: probing %d targets in 1 zones, "
            "reporting to 2 gslbd$" % N_TARGETS,
            "\n".join(line for line in hd.log().splitlines() if "ready:" in line))
-    expect_line(t, "gslbd A gets HELLO first", a, "^1 HELLO healthd 3$", 3)
+    expect_line(t, "gslbd A gets HELLO first", a, "^1 HELLO healthd 4$", 3)
     lines = a.lines()
-    t.eq("HELLO is the first line", "1 HELLO healthd 3", lines[1] if len(lines) > 1 else "")
+    t.eq("HELLO is the first line", "1 HELLO healthd 4", lines[1] if len(lines) > 1 else "")
     expect_line(t, "gslbd A gets SYNCED with the smallest interval", a, "^1 SYNCED 500$", 3)
     expect_line(t, "gslbd B gets HELLO and SYNCED too", b, "^1 SYNCED 500$", 3)
 
@@ -260,7 +260,7 @@ def reconnection(t, hd, a, b):
     a.stop()
     time.sleep(2.5)
     a2 = need(t, g.FakeGslbd(t, "gslbd-a2", socket_path=a.socket))
-    expect_line(t, "a restarted gslbd gets HELLO again", a2, "^1 HELLO healthd 3$", 3)
+    expect_line(t, "a restarted gslbd gets HELLO again", a2, "^1 HELLO healthd 4$", 3)
     expect_line(t, "... then SYNCED", a2, "^1 SYNCED 500$", 3)
     sock = re.escape(str(a.socket))
     t.eq("the outage is logged once, not every second", 1,

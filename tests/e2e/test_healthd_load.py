@@ -287,7 +287,7 @@ def reconnection(t, a, ports):
     a2 = need(t, g.FakeGslbd(t, "gslbd-a2", socket_path=a.socket, version=3))
     expect_line(t, "a restarted gslbd gets SYNCED", a2, "^1 SYNCED ", 4)
     sync = first_sync(a2.lines())
-    t.eq("HELLO first", "1 HELLO healthd 3", sync[0] if sync else "")
+    t.eq("HELLO first", "1 HELLO healthd 4", sync[0] if sync else "")
     t.eq("SYNCED last", True, bool(sync) and sync[-1].startswith("1 SYNCED "))
     loads = sorted(line.split(" ")[3] for line in sync if line.startswith("1 LOAD "))
     t.eq("every region's latest figure before SYNCED", sorted(REGIONS), loads)

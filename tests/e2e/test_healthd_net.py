@@ -173,7 +173,7 @@ def check_signed(t, key, peer):
         seq = [w for w in body.split(" reason=")[0].split() if w.startswith("seq=")]
         seqs.append(int(seq[0][4:]) if len(seq) == 1 else None)
     t.like("HELLO names the vantage, seq=1, and ends in a mac",
-           r"^HELLO healthd 3 vantage=ams seq=1 mac=[0-9a-f]{64}$", lines[0] if lines else "")
+           r"^HELLO healthd 4 vantage=ams seq=1 mac=[0-9a-f]{64}$", lines[0] if lines else "")
     t.check("every line's mac is right: HELLO over the empty nonce, the rest over the "
             "nonce given (%d lines)" % len(lines), lines and not bad, *bad[:5])
     t.eq("seq= counts 1, 2, 3 ... without a gap", list(range(1, len(lines) + 1)), seqs)

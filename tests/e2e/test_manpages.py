@@ -42,7 +42,7 @@ SECTIONS = {
 
 # The zone loader's files whose schema tables list every key a zone file may hold.
 SCHEMA_SOURCES = ["zones/load.c", "zones/services.c", "zones/zgeo.c", "zones/records.c",
-                  "zones/zload.c"]
+                  "zones/zload.c", "zones/zvantage.c"]
 
 # man(1) and groff in a known locale, writing to a pipe, warnings on.
 RENDER_ENV = dict(os.environ, LC_ALL="C.UTF-8", MANWIDTH="80", MANROFFSEQ="",

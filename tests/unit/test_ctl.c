@@ -472,3 +472,52 @@ Test(ctl, load_lines_both_ways)
     f.util = -0.1; /* cannot travel */
     cr_expect_eq(ctl_format(&f, out, sizeof(out)), -EINVAL);
 }
+
+/* CANARY (version 4): a vantage's verdict on its own network. */
+Test(ctl, canary_lines_both_ways)
+{
+    char buf[CTL_LINE_MAX + 1], out[CTL_LINE_MAX + 2];
+    ctl_msg_t m;
+
+    cr_expect_eq(CTL_VERSION, 4, "CANARY came with version 4");
+    cr_assert_eq(parse("CANARY failed seq=9 reason=2 of 3 down: 10.0.0.9:80: refused", buf,
+                       sizeof(buf), &m, NULL),
+                 0);
+    cr_expect_eq(m.verb, CTL_CANARY);
+    cr_expect_eq(m.state, HEALTH_DOWN);
+    cr_expect(m.has_seq);
+    cr_expect_eq(m.seq, 9);
+    cr_expect_str_eq(m.text, "2 of 3 down: 10.0.0.9:80: refused");
+
+    cr_assert_eq(parse("CANARY ok", buf, sizeof(buf), &m, NULL), 0);
+    cr_expect_eq(m.state, HEALTH_UP);
+    cr_expect_null(m.text);
+
+    /* A newer sender's attribute is ignored; vantage= is read as on any line. */
+    cr_assert_eq(parse("CANARY ok vantage=ams colour=blue", buf, sizeof(buf), &m, NULL), 0);
+    cr_expect_str_eq(m.vantage, "ams");
+
+    /* Only the two words; a reason must say reason= (no version 1 form). */
+    const char *bad[] = {"CANARY",         "CANARY up",          "CANARY OK", "CANARY ok failed",
+                         "CANARY ok down", "CANARY failed seq=x"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const char *why = NULL;
+        cr_expect_eq(parse(bad[i], buf, sizeof(buf), &m, &why), GSLB_EPROTO, "%s", bad[i]);
+        cr_expect_str_eq(why, "usage: CANARY ok|failed [seq=N] [reason=TEXT]", "%s", bad[i]);
+    }
+
+    ctl_msg_t f = {.verb = CTL_CANARY,
+                   .state = HEALTH_DOWN,
+                   .has_seq = true,
+                   .seq = 4,
+                   .text = "2 of 2 down: 127.0.0.1:9: refused, [::1]:9: timeout"};
+    cr_assert_gt(ctl_format(&f, out, sizeof(out)), 0);
+    cr_expect_str_eq(out,
+                     "CANARY failed seq=4 reason=2 of 2 down: 127.0.0.1:9: refused, [::1]:9: "
+                     "timeout\n");
+    f = (ctl_msg_t){.verb = CTL_CANARY, .state = HEALTH_UP};
+    cr_assert_gt(ctl_format(&f, out, sizeof(out)), 0);
+    cr_expect_str_eq(out, "CANARY ok\n");
+    f.state = HEALTH_UNKNOWN; /* a verdict is ok or failed, never unknown */
+    cr_expect_eq(ctl_format(&f, out, sizeof(out)), -EINVAL);
+}

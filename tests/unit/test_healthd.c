@@ -1,8 +1,9 @@
 /*
  * Unit tests for healthd's pure parts: the rise/fall state machine
- * (hstate), targets built from zone YAML, their matching across reloads and
- * the spreading of first probes (target), the MEMBER line of the control
- * protocol, and the body substring scan (scan). Nothing here opens a socket:
+ * (hstate), targets and canary targets built from zone YAML, their matching
+ * across reloads and the spreading of first probes (target), the MEMBER
+ * line of the control protocol, a vantage's canary verdict and its CANARY
+ * line (canary), and the body substring scan (scan). Nothing here opens a socket:
  * probing and reporting are covered by tests/e2e/test_healthd.py.
  */
 #include <criterion/criterion.h>
@@ -13,9 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/ctl.h"
+#include "healthd/canary.h"
 #include "healthd/hstate.h"
 #include "healthd/scan.h"
 #include "healthd/target.h"
@@ -410,6 +413,214 @@ Test(target, reload_same_member_other_region_is_another_target)
 
     cr_assert_eq(map[0], -1);
     free(map);
+}
+
+/* ------------------------------------------------------------ canary targets */
+
+/* Write `name` under tmpdir/dir. */
+static void write_in(const char *name, const char *text)
+{
+    char path[160];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/dir", tmpdir);
+    mkdir(path, 0700);
+    snprintf(path, sizeof(path), "%s/dir/%s", tmpdir, name);
+    f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Load tmpdir/dir and build the canaries of `vantage`. */
+static void build_canaries(const char *vantage, target_t **t, size_t *n)
+{
+    char path[160];
+    diag_t errs = {0};
+    zone_t **zones;
+    size_t nz;
+
+    snprintf(path, sizeof(path), "%s/dir", tmpdir);
+    if (zone_load_path(path, NULL, 0, &zones, &nz, &errs) < 0) {
+        for (size_t i = 0; i < errs.n; i++) {
+            cr_log_error("%s", errs.lines[i]);
+        }
+        cr_assert_fail("zones did not load");
+    }
+    diag_clear(&errs);
+    cr_assert_eq(target_build_canaries(zones, nz, vantage, t, n), 0);
+    zone_set_free(zones, nz);
+}
+
+/* Two zone files declare vantage ams: its canaries are both lists, an
+ * address in both once (with the first file's check), in load order. */
+Test(target, canaries_are_the_union_over_zones)
+{
+    target_t *t;
+    size_t n;
+
+    write_in("a.yaml", "zone: a.test\n"
+                       "soa: {mname: ns1.example.net, rname: hostmaster.example.net}\n"
+                       "ns: [ns1.example.net]\n"
+                       "checks:\n"
+                       "  web: {type: http, path: /health, interval: 3s, rise: 3}\n"
+                       "vantages:\n"
+                       "  ams: {canary: ['192.0.2.9:80', '[2001:db8::9]:443'], check: web}\n"
+                       "  nyc: {canary: ['198.51.100.1:53']}\n");
+    write_in("b.yaml", "zone: b.test\n"
+                       "soa: {mname: ns1.example.net, rname: hostmaster.example.net}\n"
+                       "ns: [ns1.example.net]\n"
+                       "vantages:\n"
+                       "  ams: {canary: ['192.0.2.9:80', '203.0.113.5:22']}\n");
+    build_canaries("ams", &t, &n);
+    cr_assert_eq(n, 3);
+    cr_expect_str_eq(t[0].where, "192.0.2.9:80");
+    cr_expect_eq(t[0].type, CHECK_HTTP, "a.yaml lists it first, with its check");
+    cr_expect_str_eq(t[0].url, "http://192.0.2.9:80/health");
+    cr_expect_eq(t[0].interval_ms, 3000);
+    cr_expect_eq(t[0].rise, 3);
+    cr_expect_str_eq(t[0].label, "vantage ams canary 192.0.2.9:80");
+    cr_expect_str_eq(t[0].member, "192.0.2.9:80");
+    cr_expect_str_eq(t[0].check, "web");
+    cr_expect_null(t[0].zone);
+    cr_expect_null(t[0].region);
+    cr_expect_str_eq(t[1].where, "[2001:db8::9]:443");
+    cr_expect_eq(t[1].sa.ss_family, AF_INET6);
+    cr_expect_str_eq(t[2].where, "203.0.113.5:22");
+    cr_expect_eq(t[2].type, CHECK_TCP, "without a check: a TCP connect");
+    cr_expect_null(t[2].url);
+    cr_expect_null(t[2].check);
+    cr_expect_eq(t[2].interval_ms, 1000);
+    cr_expect_eq(t[2].timeout_ms, 500);
+    cr_expect_eq(t[2].rise, 2);
+    cr_expect_eq(t[2].fall, 2);
+    cr_expect_eq(((struct sockaddr_in *)&t[2].sa)->sin_port, htons(22));
+    for (size_t i = 0; i < n; i++) {
+        cr_expect_not_null(t[i].key);
+        for (size_t j = 0; j < i; j++) {
+            cr_expect_str_neq(t[i].key, t[j].key);
+        }
+    }
+    target_free_all(t, n);
+
+    build_canaries("nyc", &t, &n);
+    cr_assert_eq(n, 1);
+    cr_expect_str_eq(t[0].label, "vantage nyc canary 198.51.100.1:53");
+    target_free_all(t, n);
+    build_canaries("lon", &t, &n);
+    cr_expect_eq(n, 0, "a vantage no zone declares has no canaries");
+    target_free_all(t, n);
+    build_canaries(NULL, &t, &n);
+    cr_expect_eq(n, 0, "healthd without --vantage probes none");
+    target_free_all(t, n);
+}
+
+/* ------------------------------------------------------------ canary verdicts */
+
+static void count_line(void *arg, char *line);
+
+typedef struct {
+    const char *name;
+    const char *states; /* one char per canary: U up, D down, ? unknown */
+    bool failed;
+    const char *reason;
+} canary_case_t;
+
+static const char *const canary_where[] = {"192.0.2.1:80", "[2001:db8::2]:443", "192.0.2.3:53",
+                                           "192.0.2.4:22"};
+static const char *const canary_why[] = {"refused", "timeout", NULL, "DNS/connect error: x"};
+
+static const canary_case_t canary_cases[] = {
+    {"no canaries", "", false, "no canaries"},
+    {"all up", "UUU", false, ""},
+    {"one of three down", "UDU", false, "1 of 3 down: [2001:db8::2]:443: timeout"},
+    {"two of three down", "DDU", true, "2 of 3 down: 192.0.2.1:80: refused, [2001:db8::2]:443: "
+                                       "timeout"},
+    {"half is not more than half", "DU", false, "1 of 2 down: 192.0.2.1:80: refused"},
+    {"both of two down", "DD", true, "2 of 2 down: 192.0.2.1:80: refused, [2001:db8::2]:443: "
+                                     "timeout"},
+    {"not judged yet is not down", "D??", false, "1 of 3 down: 192.0.2.1:80: refused"},
+    {"nothing judged yet", "????", false, ""},
+    {"one alone", "D", true, "1 of 1 down: 192.0.2.1:80: refused"},
+    {"a down canary without a reason", "UUD", false, "1 of 3 down: 192.0.2.3:53"},
+    {"three of four", "DUDD", true, "3 of 4 down: 192.0.2.1:80: refused, 192.0.2.3:53, "
+                                    "192.0.2.4:22: DNS/connect error: x"},
+};
+
+Test(canary, more_than_half_down_fails)
+{
+    for (size_t i = 0; i < sizeof(canary_cases) / sizeof(canary_cases[0]); i++) {
+        const canary_case_t *c = &canary_cases[i];
+        canary_probe_t p[4];
+        canary_verdict_t v;
+        size_t n = strlen(c->states);
+
+        for (size_t k = 0; k < n; k++) {
+            p[k] = (canary_probe_t){canary_where[k],
+                                    c->states[k] == 'U'   ? HEALTH_UP
+                                    : c->states[k] == 'D' ? HEALTH_DOWN
+                                                          : HEALTH_UNKNOWN,
+                                    canary_why[k]};
+        }
+        canary_judge(n ? p : NULL, n, &v);
+        cr_expect_eq(v.failed, c->failed, "%s", c->name);
+        cr_expect_eq(v.n, n, "%s", c->name);
+        cr_expect_str_eq(v.reason, c->reason, "%s", c->name);
+    }
+}
+
+Test(canary, lines_and_sameness)
+{
+    canary_probe_t p[2] = {{"192.0.2.1:80", HEALTH_DOWN, "refused"},
+                           {"192.0.2.2:80", HEALTH_DOWN, "timeout"}};
+    canary_verdict_t a, b;
+    char line[CTL_LINE_MAX + 2];
+
+    canary_judge(p, 2, &a);
+    cr_assert_gt(canary_line(&a, line, sizeof(line)), 0);
+    cr_expect_str_eq(line, "CANARY failed reason=2 of 2 down: 192.0.2.1:80: refused, "
+                           "192.0.2.2:80: timeout\n");
+    p[1].reason = "refused";
+    canary_judge(p, 2, &b);
+    cr_expect_not(canary_same(&a, &b), "another reason is news for gslbd");
+    p[1].state = HEALTH_UP;
+    canary_judge(p, 2, &b);
+    cr_expect_not(b.failed);
+    cr_assert_gt(canary_line(&b, line, sizeof(line)), 0);
+    cr_expect_str_eq(line, "CANARY ok reason=1 of 2 down: 192.0.2.1:80: refused\n");
+    p[0].state = HEALTH_UP;
+    canary_judge(p, 2, &b);
+    cr_assert_gt(canary_line(&b, line, sizeof(line)), 0);
+    cr_expect_str_eq(line, "CANARY ok\n");
+    canary_judge(p, 2, &a);
+    cr_expect(canary_same(&a, &b));
+}
+
+/* Sixteen canaries failing with long reasons: the reason is cut, keeps its
+ * count first, and the line still fits gslbd's reader. */
+Test(canary, long_reasons_are_cut)
+{
+    char where[16][48], why[600], line[CTL_LINE_MAX + 2];
+    canary_probe_t p[16];
+    canary_verdict_t v;
+    ctl_lines_t lb = {0};
+    int n, lines = 0;
+
+    memset(why, 'x', sizeof(why) - 1);
+    why[sizeof(why) - 1] = '\0';
+    for (int i = 0; i < 16; i++) {
+        snprintf(where[i], sizeof(where[i]), "[2001:db8:ffff:ffff:ffff:ffff:ffff:%x]:65535", i);
+        p[i] = (canary_probe_t){where[i], HEALTH_DOWN, why};
+    }
+    canary_judge(p, 16, &v);
+    cr_expect(v.failed);
+    cr_expect_eq(strlen(v.reason), CANARY_REASON_MAX - 1);
+    cr_expect_eq(strncmp(v.reason, "16 of 16 down: [2001:db8:ffff", 29), 0, "%s", v.reason);
+    n = canary_line(&v, line, sizeof(line));
+    cr_assert_gt(n, 0);
+    cr_assert_leq(n, CTL_LINE_MAX + 1);
+    cr_assert_eq(ctl_feed(&lb, line, (size_t)n, count_line, &lines), 0);
+    cr_assert_eq(lines, 1);
 }
 
 /* ------------------------------------------------------------ MEMBER lines */

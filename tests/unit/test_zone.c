@@ -819,6 +819,61 @@ static const error_case_t all_down_cases[] = {
      "t.yaml:8:26: error: unknown key 'minttl' in service 'www' (did you mean 'min_ttl'?)"},
 };
 
+/* Vantages at line 5, under "vantages:" at line 4. */
+#define VANTAGES HEAD "vantages:\n"
+
+static const error_case_t vantage_cases[] = {
+    {"canary empty", VANTAGES "  ams: {canary: []}\n",
+     "t.yaml:5:17: error: vantage 'ams': 'canary' must not be empty"},
+    {"canary missing", VANTAGES "  ams: {}\n",
+     "t.yaml:5:3: error: vantage 'ams': 'canary' is required"},
+    {"canary not an address", VANTAGES "  ams: {canary: [example.com:80]}\n",
+     "t.yaml:5:18: error: vantage 'ams': canary must be ADDRESS, IPv4:PORT or [IPv6]:PORT, got "
+     "'example.com:80'"},
+    {"canary without a port and no check", VANTAGES
+     "  ams: {canary: [192.0.2.9, '[2001:db8::9]:443']}\n",
+     "t.yaml:5:18: error: vantage 'ams': canary '192.0.2.9' needs a port: without a 'check' a "
+     "canary is a TCP connect (write ADDRESS:PORT, or name a check)"},
+    {"canary port 0", VANTAGES "  ams: {canary: ['192.0.2.9:0']}\n",
+     "t.yaml:5:18: error: vantage 'ams': canary must be ADDRESS, IPv4:PORT or [IPv6]:PORT, got "
+     "'192.0.2.9:0'"},
+    {"check not defined, no port rule on top", VANTAGES
+     "  ams: {canary: ['192.0.2.9:80'], check: nope}\n",
+     "t.yaml:5:42: error: vantage 'ams': check 'nope' is not defined"},
+    {"name that cannot travel", VANTAGES "  'a b': {canary: ['192.0.2.9:80']}\n",
+     "t.yaml:5:3: error: vantage 'a b': a vantage name is 1 to 63 letters, digits, '-', '_' and "
+     "'.' (it is healthd's --vantage and travels in health reports)"},
+    {"a list, not a mapping", VANTAGES "  ams: [192.0.2.9]\n",
+     "t.yaml:5:8: error: vantage 'ams': must be a mapping: {canary: [ADDRESS:PORT, ...], check: "
+     "NAME}"},
+    {"null, not a mapping", VANTAGES "  ams:\n",
+     "t.yaml:5:3: error: vantage 'ams': must be a mapping: {canary: [ADDRESS:PORT, ...], check: "
+     "NAME}"},
+    {"canary listed twice", VANTAGES
+     "  ams: {canary: ['192.0.2.9:80', '[2001:db8::9]:80', '192.0.2.9:80']}\n",
+     "t.yaml:5:54: error: vantage 'ams': canary '192.0.2.9:80' is listed twice (first at line 5)"},
+    {"canary typo", VANTAGES "  ams: {canary: ['192.0.2.9:80'], cnary: x}\n",
+     "t.yaml:5:35: error: unknown key 'cnary' in vantage 'ams' (did you mean 'canary'?)"},
+    {"canary item a mapping", VANTAGES "  ams: {canary: [{address: 192.0.2.9}]}\n",
+     "t.yaml:5:18: error: vantage 'ams': 'canary' must be a list of addresses"},
+    {"seventeen canaries", VANTAGES
+     "  ams: {canary: ['10.0.0.1:1', '10.0.0.1:2', '10.0.0.1:3', '10.0.0.1:4', '10.0.0.1:5', "
+     "'10.0.0.1:6', '10.0.0.1:7', '10.0.0.1:8', '10.0.0.1:9', '10.0.0.1:10', '10.0.0.1:11', "
+     "'10.0.0.1:12', '10.0.0.1:13', '10.0.0.1:14', '10.0.0.1:15', '10.0.0.1:16', "
+     "'10.0.0.1:17']}\n",
+     "t.yaml:5:17: error: vantage 'ams': 'canary' lists 17 addresses, at most 16 are allowed"},
+    {"vantage given twice", VANTAGES "  ams: {canary: ['192.0.2.9:80']}\n"
+                            "  ams: {canary: ['192.0.2.8:80']}\n",
+     "t.yaml:6:3: error: duplicate key 'ams' in vantages (first at line 5)"},
+    {"every error of two vantages, in order", VANTAGES
+     "  ams: {canary: [192.0.2.9]}\n"
+     "  nyc: {canary: ['192.0.2.9:99999']}\n",
+     "t.yaml:5:18: error: vantage 'ams': canary '192.0.2.9' needs a port: without a 'check' a "
+     "canary is a TCP connect (write ADDRESS:PORT, or name a check)\n"
+     "t.yaml:6:18: error: vantage 'nyc': canary must be ADDRESS, IPv4:PORT or [IPv6]:PORT, got "
+     "'192.0.2.9:99999'"},
+};
+
 static void run_cases(const error_case_t *cases, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -871,6 +926,54 @@ Test(zone, stale_after_errors)
 Test(zone, on_all_down_fallback_min_ttl_errors)
 {
     RUN(all_down_cases);
+}
+
+Test(zone, vantage_errors)
+{
+    RUN(vantage_cases);
+}
+
+Test(zone, vantages_and_their_canaries)
+{
+    zone_t *z = load_ok(HEAD "checks:\n"
+                             "  web: {type: http, port: 8080, path: /health}\n"
+                             "  ssh: {type: tcp, port: 22}\n"
+                             "vantages:\n"
+                             "  ams: {canary: ['192.0.2.9:80', '[2001:db8::9]:443']}\n"
+                             "  nyc: {canary: [198.51.100.9], check: web}\n"
+                             "  sfo: {canary: ['2001:db8::7'], check: ssh}\n");
+    const zone_vantage_t *v;
+
+    cr_assert_eq(z->n_vantages, 3);
+    v = &z->vantages[0];
+    cr_expect_str_eq(v->name, "ams");
+    cr_expect_eq(v->mark.line, 8);
+    cr_expect_eq(v->mark.col, 3);
+    cr_expect_eq(v->check, -1, "no check: the default TCP connect");
+    cr_assert_eq(v->n_canary, 2);
+    cr_expect_str_eq(v->canary[0].text, "192.0.2.9:80");
+    cr_expect_eq(v->canary[0].family, AF_INET);
+    cr_expect_eq(memcmp(v->canary[0].addr, "\xc0\x00\x02\x09", 4), 0);
+    cr_expect_eq(v->canary[0].port, 80);
+    cr_expect_eq(v->canary[1].family, AF_INET6);
+    cr_expect_eq(v->canary[1].addr[15], 9);
+    cr_expect_eq(v->canary[1].port, 443);
+    cr_expect_eq(v->canary[1].mark.line, 8);
+    cr_expect_eq(v->canary[1].mark.col, 34);
+    v = &z->vantages[1];
+    cr_expect_str_eq(v->name, "nyc");
+    cr_expect_eq(v->check, 0);
+    cr_assert_eq(v->n_canary, 1);
+    cr_expect_eq(v->canary[0].port, 0, "the check's port, 8080");
+    v = &z->vantages[2];
+    cr_expect_eq(v->check, 1, "a tcp check gives the port");
+    cr_expect_eq(v->canary[0].family, AF_INET6);
+    zone_free(z);
+
+    z = load_ok(HEAD);
+    cr_expect_eq(z->n_vantages, 0, "vantages are optional");
+    cr_expect_null(z->vantages);
+    zone_free(z);
 }
 
 Test(zone, every_error_of_a_file_is_reported_in_file_order)
@@ -1675,6 +1778,9 @@ Test(zone, example_comment_block_is_valid)
     cr_expect_eq(z->services[0].on_all_down, ALL_DOWN_FALLBACK);
     cr_expect_eq(z->services[0].fallback, 0);
     cr_expect_eq(z->services[0].min_ttl, 10);
+    cr_assert_eq(z->n_vantages, 2);
+    cr_expect_eq(z->vantages[0].n_canary, 3);
+    cr_expect_eq(z->vantages[1].check, 0);
     zone_free(z);
     free(yaml);
     free(chk);

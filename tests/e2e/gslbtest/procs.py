@@ -803,7 +803,7 @@ class FakeGslbd(Daemon):
     line received as "CONN LINE" (CONN counts connections from 1; "CONN CONNECT" and
     "CONN CLOSED" around each). Another FakeGslbd on the same socket is what a restarted
     gslbd looks like to healthd. It answers HELLO as a gslbd of protocol `version` (default
-    2, which takes no LOAD; 3 takes it)."""
+    2, which takes no LOAD; 3 takes it; 4 takes CANARY too)."""
 
     def __init__(self, test, name, socket_path=None, version=2):
         super().__init__(test, name, ready=r"listening", wrap=False, sanitized=False)

@@ -23,8 +23,9 @@ lacks) and wait for its "listening" line. Two programs:
       acting: every line received is appended to LINES as "CONN LINE", CONN counting
       connections from 1, with "CONN CONNECT" and "CONN CLOSED" around each. It replies
       as a gslbd of that protocol version does (default 2, so healthd sends it no LOAD):
-      "OK gslbd VERSION" to HELLO, "OK" to MEMBER, SYNCED and PING, and to LOAD from
-      version 3 on, and "ERR unknown request" to anything else.
+      "OK gslbd VERSION" to HELLO, "OK" to MEMBER, SYNCED and PING, to LOAD from
+      version 3 on and to CANARY from version 4 on, and "ERR unknown request" to
+      anything else.
 
 What they do not do: parse the control protocol beyond the verb (the tests read the
 recorded lines), or serve anything but loopback.
@@ -115,7 +116,8 @@ async def backend(port, modefile, cert=None, key=None):
 
 async def gslbd(path, lines, version=2):
     count = 0
-    verbs = ("MEMBER", "SYNCED", "PING") + (("LOAD",) if version >= 3 else ())
+    verbs = ("MEMBER", "SYNCED", "PING") + (("LOAD",) if version >= 3 else ()) + \
+        (("CANARY",) if version >= 4 else ())
 
     def record(text):
         with open(lines, "a") as f:
