@@ -47,7 +47,7 @@ DEMO="nginx dnsutils curl procps"
 # gives it ab, the bounded load that holds that balancer's connections open.
 TEST="libcriterion-dev python3-dnspython dnsperf valgrind zonemaster-cli dnsviz openssl
 iproute2 util-linux systemd ldnsutils mmdb-bin mandoc man-db groff-base chromium gdnsd
-haproxy apache2-utils"
+haproxy apache2-utils nftables"
 ANALYZE="cppcheck clang clang-tools"
 # sim/steering.py, issue 14's load-steering simulation: numpy comes with it.
 SIM="python3 python3-matplotlib"

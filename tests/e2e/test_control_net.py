@@ -4,9 +4,9 @@
 gslbd listens for healthd on other hosts over TCP (here loopback) and takes a line only
 when its HMAC-SHA256, under the key of the vantage its HELLO named, is right, bound to the
 connection's nonce and to a seq= above the last (common/ctlauth.h). The client here is
-the test's own, computing the MACs with Python's hmac module from the key file
-`gslbctl keygen` wrote, so the wire format is checked against an independent
-implementation:
+the test's own (gslbtest/ctlnet.py), computing the MACs with Python's hmac module from
+the key file `gslbctl keygen` wrote, so the wire format is checked against an
+independent implementation:
 
 - gslbctl keygen writes a key line; gslbd refuses a keys file others may read, and
   --control-listen without --control-keys;
@@ -22,8 +22,6 @@ Loopback only; every loop bounded.
 """
 
 import base64
-import hashlib
-import hmac
 import os
 import re
 import socket
@@ -31,6 +29,7 @@ import time
 
 import gslbtest as g
 from gslbtest import prom
+from gslbtest.ctlnet import Vantage
 
 ZONE = """\
 zone: net.test
@@ -44,49 +43,6 @@ checks:
 services:
   www: {regions: [primary, backup], policy: failover, ttl: 30}
 """
-
-
-class Vantage:
-    """One connection speaking the network channel as healthd would."""
-
-    def __init__(self, port, name, key):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-        self.f = self.sock.makefile("rwb", buffering=0)
-        self.name, self.key, self.nonce, self.seq = name, key, "", 0
-
-    def line(self, text, nonce=None, seq=True):
-        """The line as sent: text, seq=, then mac= under the connection's nonce."""
-        if seq:
-            self.seq += 1
-            text = text.replace("{seq}", "seq=%d" % self.seq)
-        n = self.nonce if nonce is None else nonce
-        mac = hmac.new(self.key, (n + "\n" + text).encode(), hashlib.sha256).hexdigest()
-        return text + " mac=" + mac
-
-    def send_raw(self, raw):
-        """Send one line; the reply line, or "" when gslbd closed the connection."""
-        try:
-            self.f.write(raw.encode() + b"\n")
-            return self.f.readline().decode().strip()
-        except OSError:
-            return ""
-
-    def hello(self):
-        r = self.send_raw(self.line("HELLO healthd 3 vantage=%s {seq}" % self.name))
-        if r.startswith("OK") and "nonce=" in r:
-            self.nonce = r.split("nonce=")[1].split()[0]
-        return r
-
-    def closed(self):
-        """Whether gslbd closed the connection (reads EOF within 2 s)."""
-        self.sock.settimeout(2)
-        try:
-            return self.f.readline() == b""
-        except OSError:
-            return True
-
-    def close(self):
-        self.sock.close()
 
 
 def answer(srv):

@@ -42,9 +42,11 @@ What is where:
                           headless Chromium over the DevTools protocol on a pipe:
                           navigate, evaluate, bounded waits, events, screenshots.
   until (gslbtest.tap)    a bounded poll: the value and the time it took.
-  private_network (gslbtest.netns)
+  private_network, Network, Host, netns_unavailable (gslbtest.netns)
                           re-run the script in a network namespace of its own
-                          (unshare -n), for port 53 and tools that chase addresses.
+                          (unshare -n), for port 53 and tools that chase addresses;
+                          or hosts on a private LAN of namespaces joined by a bridge,
+                          daemons run inside, paths cut with nftables.
   query, make_query, send_raw, pipeline, keepopen, Response, dig (gslbtest.dnsq)
                           DNS over udp4/tcp4/udp6/tcp6 with dnspython; Response's
                           checks: check, check_question, check_count, check_record,
@@ -81,7 +83,7 @@ from .dnsq import (TRANSPORTS, DigResult, Response, compression, dig, exchange, 
                    keepopen, make_query, pipeline, query, send_raw)
 from .net import (LoadResult, TcpCapResult, TcpConn, frame, host_of, idle_close,  # noqa: E402
                   load, loopback, tcp_cap, tcp_exchange, udp_exchange)
-from .netns import private_network  # noqa: E402
+from .netns import Host, Network, netns_unavailable, private_network  # noqa: E402
 from .perf import DnsperfLoad, DnsperfResult  # noqa: E402
 from .procs import (AB, HAPROXY, Backend, Daemon, FakeGslbd, Gslbctl, Gslbd,  # noqa: E402
                     HAProxy, Healthd, HttpLoad, Nginx, free_port, self_signed, untimed,
@@ -93,7 +95,7 @@ __all__ = [
     "TRANSPORTS", "DigResult", "Response", "compression", "dig", "exchange", "keepopen",
     "make_query", "pipeline", "query", "send_raw", "LoadResult", "TcpCapResult", "TcpConn",
     "frame", "host_of", "idle_close", "load", "loopback", "tcp_cap", "tcp_exchange",
-    "udp_exchange", "private_network", "AB", "HAPROXY", "Backend", "Daemon", "FakeGslbd",
+    "udp_exchange", "Host", "Network", "netns_unavailable", "private_network", "AB", "HAPROXY", "Backend", "Daemon", "FakeGslbd",
     "Gslbctl", "Gslbd", "HAProxy", "Healthd", "HttpLoad", "Nginx", "free_port", "self_signed",
     "wrapper", "READY_TIMEOUT", "ROOT",
     "Result", "Test", "Waited", "until", "EXAMPLE_NEG_SOA", "EXAMPLE_ZONE", "GSLBD_OPT",

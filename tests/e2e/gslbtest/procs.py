@@ -122,12 +122,14 @@ class Daemon:
     wrap      put GSLBD_WRAPPER in front (the project's daemons)
     sanitized stderr to NAME.log (scanned for reports), stdout to NAME.log.stdout;
               otherwise both to NAME.out
+    host      a gslbtest.netns Host to run it in (ip netns exec), or None: here
     """
 
     def __init__(self, test, name, argv=None, ready=r"ready:", wrap=False, sanitized=False,
-                 env=None, cwd=None):
+                 env=None, cwd=None, host=None):
         self.test = test
         self.name = name
+        self.host = host
         self.argv = [str(a) for a in argv] if argv else None
         self.ready = ready
         self.wrap = wrap and bool(wrapper())
@@ -155,7 +157,8 @@ class Daemon:
         pattern in the log written since this start. True when ready; otherwise False,
         with the reason and the log's head in self.why, and the process stopped."""
         self.why = []
-        argv = (wrapper() if self.wrap else []) + self.command()
+        argv = (self.host.prefix() if self.host else []) + \
+            (wrapper() if self.wrap else []) + self.command()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log_from = self.log_path.stat().st_size if self.log_path.exists() else 0
         err = open(self.log_path, "ab")
@@ -296,12 +299,14 @@ class Gslbd(Daemon):
 
     args are more command-line options (["--tcp-timeout", 1]). The DNS methods send to
     this server: query(), send_raw(), pipeline(), keepopen(), idle_close(), tcp_cap(),
-    load(), dig(); see gslbtest.dnsq and gslbtest.net for their arguments.
+    load(), dig(); see gslbtest.dnsq and gslbtest.net for their arguments. With host (a
+    gslbtest.netns Host) it runs in that namespace, addresses being the host's; ask it
+    from another Host (Host.exchange), as these methods send to loopback here.
     """
 
     def __init__(self, test, name="gslbd", zones=None, args=(), port=None,
-                 addresses=("127.0.0.1", "::1"), binary=None):
-        super().__init__(test, name, ready=r"ready:", wrap=True, sanitized=True)
+                 addresses=("127.0.0.1", "::1"), binary=None, host=None):
+        super().__init__(test, name, ready=r"ready:", wrap=True, sanitized=True, host=host)
         self.binary = binary or GSLBD
         self.zones = zones
         self.args = [str(a) for a in args]
@@ -344,7 +349,7 @@ class Gslbd(Daemon):
         """A new Gslbd with this one's command line (zones, port, addresses, args) and a
         log of its own (TMP/NAME.log): what a restart starts once this one has stopped."""
         return Gslbd(self.test, name, zones=self.zones, args=self.args, port=self.port,
-                     addresses=self.addresses, binary=self.binary)
+                     addresses=self.addresses, binary=self.binary, host=self.host)
 
     # ------------------------------------------------------------- DNS
 
@@ -408,10 +413,12 @@ class Gslbd(Daemon):
 
 
 class Healthd(Daemon):
-    """bin/healthd probing `zones` and reporting to each control socket in `gslbd`."""
+    """bin/healthd probing `zones` and reporting to each control socket (or HOST:PORT) in
+    `gslbd`; with host (a gslbtest.netns Host), from inside that namespace."""
 
-    def __init__(self, test, name="healthd", zones=None, gslbd=(), args=(), binary=None):
-        super().__init__(test, name, ready=r"ready:", wrap=True, sanitized=True)
+    def __init__(self, test, name="healthd", zones=None, gslbd=(), args=(), binary=None,
+                 host=None):
+        super().__init__(test, name, ready=r"ready:", wrap=True, sanitized=True, host=host)
         self.binary = binary or HEALTHD
         self.zones = zones
         self.gslbd = [str(g) for g in gslbd]
@@ -454,6 +461,10 @@ class Nginx(Daemon):
     up to five times). /health answers 503 while fail() is in force, 200 otherwise; /
     answers "region NAME". The system's nginx (/etc/nginx, port 80) is never touched.
 
+    With host (a gslbtest.netns Host) it runs in that namespace and listens on the
+    host's address, port 80 (the namespace's own); get() and health() then ask from the
+    host itself.
+
     For the load-feedback tests, each off unless asked (the configuration is otherwise
     tools/nginx.sh's):
     stub_status  /stub_status: nginx's own connection counts (stub_status() reads them)
@@ -466,9 +477,11 @@ class Nginx(Daemon):
 
     SLOW_BYTES = 8192
 
-    def __init__(self, test, name, binary=None, stub_status=False, slow=None, metrics=None):
+    def __init__(self, test, name, binary=None, stub_status=False, slow=None, metrics=None,
+                 host=None):
         self.dir = test.path("nginx", name)
-        super().__init__(test, "nginx-" + name, ready=None, wrap=False, sanitized=False)
+        super().__init__(test, "nginx-" + name, ready=None, wrap=False, sanitized=False,
+                         host=host)
         self.log_path = self.out_path = self.dir / "nginx.out"
         self.region = name
         self.binary = binary or NGINX
@@ -495,7 +508,7 @@ http {{
     default_type text/plain;
 {temps}
     server {{
-        listen 127.0.0.1:{port};
+        listen {addr}:{port};
         server_name {name};
         location = /health {{
             if (-f "{d}/down") {{
@@ -508,7 +521,8 @@ http {{
         }}
 {extras}    }}
 }}
-""".format(name=self.region, d=d, port=self.port, temps=temps, extras=self.extras())
+""".format(name=self.region, d=d, port=self.port, temps=temps, extras=self.extras(),
+           addr=self.host.addr if self.host else "127.0.0.1")
 
     def extras(self):
         """The locations asked of the constructor, each indented for the server block."""
@@ -545,10 +559,13 @@ http {{
             self.why = ["no nginx at %s (make deps installs it)" % self.binary]
             return False
         for _ in range(5):
-            probe = socket.socket()
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-            probe.close()
+            if self.host is not None:
+                self.port = 80  # the host's own namespace: free
+            else:
+                probe = socket.socket()
+                probe.bind(("127.0.0.1", 0))
+                self.port = probe.getsockname()[1]
+                probe.close()
             (self.dir / "nginx.conf").write_text(self.conf())
             if not super().start():
                 return False
@@ -575,6 +592,8 @@ http {{
 
     def get(self, path="/", timeout=2.0):
         """GET path from this nginx: (status code, body text); (0, "") without an answer."""
+        if self.host is not None:
+            return self.host.http_get(self.host.addr, self.port, path, timeout)
         return _get(self.port, path, timeout)
 
     def health(self, timeout=2.0):
