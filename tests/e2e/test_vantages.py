@@ -41,6 +41,7 @@ import ipaddress
 import json
 import os
 import random
+import re
 import signal
 import time
 
@@ -372,8 +373,6 @@ def agree(t, site):
             eu >= 50 and us >= 50)
     scopes = {a.key[3] for a in a1}
     t.diag("ECS (source, scope) pairs seen: %s" % sorted(map(str, scopes))[:12])
-    for name in GSLBDS:
-        pass
     soa = {}
     for name in GSLBDS:
         r = site.hosts["client"].exchange(
@@ -401,7 +400,8 @@ def forged(t, site, cap, wrong_key):
             len(recorded) >= 2 and kinds[0] == "HELLO", *recorded[:5])
     if len(recorded) < 2:
         return
-    hello, later = recorded[0], recorded[1]
+    hello = recorded[0]
+    later = next((line for line in recorded if line.startswith("MEMBER")), recorded[1])
     for name in GSLBDS:
         addr = h[name].addr
         before = site.refused(name, "bad_mac")
@@ -507,16 +507,167 @@ def one_path_cut(t, site):
                 % (name, w.ms), w)
 
 
+def abstaining(site, gname, why):
+    """gslbd `gname` counts none of v3's votes, each saying why (a regular expression),
+    while both members stay up; with the quorum code only."""
+    st = site.status(gname)
+    for region in ("eu", "us"):
+        v3 = votes_of(st, region).get("v3", {})
+        if v3.get("counted") is not False or not re.match(why, v3.get("why") or ""):
+            return False
+    return True
+
+
+def check_abstained(t, site, gname, why, canary):
+    """One group: v3 abstains on gslbd `gname` (its votes not counted, the reason
+    matching `why`), v1 and v2 decide, both members up; the vantage's canary as
+    `canary`."""
+    st = site.status(gname)
+    with t.group("%s status: v3 abstains (%s), its votes not counted; v1 and v2 decide; "
+                 "eu and us up" % (gname, why.rstrip("\\:").split(":")[0])):
+        for region in ("eu", "us"):
+            m = member(st, region)
+            vs = votes_of(st, region)
+            t.eq("%s's member state" % region, "up", m.get("state"))
+            t.eq("%s: v3's vote counted" % region, False, vs.get("v3", {}).get("counted"))
+            t.like("%s: why v3's vote is not counted" % region, why,
+                   vs.get("v3", {}).get("why") or "")
+            t.eq("%s: v1 and v2 counted up" % region, [(True, "up")] * 2,
+                 [(vs.get(v, {}).get("counted"), vs.get(v, {}).get("vote"))
+                  for v in ("v1", "v2")])
+            t.eq("%s: voting" % region, 2, m.get("quorum", {}).get("voting"))
+        t.eq("v3's canary in the vantages list", canary, vantage_of(st, "v3").get("canary"))
+
+
 def canary_cut(t, site):
-    pass
+    """v3 cut off from the regions and its canary, not from the gslbd: it abstains."""
+    h = site.hosts
+    h["v3"].cut(h["eu"].addr, h["us"].addr, h["canary"].addr)
+    seen = set()
+
+    def failed():
+        for n in GSLBDS:
+            seen.add((site.ask(n, LONDON).addrs, site.ask(n, US).addrs))
+        return all(vantage_of(site.status(n), "v3").get("canary") == "failed"
+                   for n in GSLBDS)
+
+    w = g.until(failed, 4, every=0.1)
+    t.check("v3's canary fails on both gslbd once its probes of %s time out (%d ms)"
+            % (h["canary"].addr, w.ms), w,
+            json.dumps(site.status("g1").get("vantages") if site.status("g1") else None))
+    reason = vantage_of(site.status("g1"), "v3").get("canary_reason") or ""
+    t.like("... the reason names the canary target", re.escape(h["canary"].addr), reason)
+    # v3's probes of the regions time out too: its down votes must not count.
+    w = g.until(lambda: all(abstaining(site, n, r"abstaining: canary failed") and
+                            votes_of(site.status(n), "eu").get("v3", {}).get("vote") == "down"
+                            for n in GSLBDS), 4, every=0.2)
+    t.check("v3's votes turn down and are not counted (%d ms)" % w.ms, w)
+    for n in GSLBDS:
+        seen.add((site.ask(n, LONDON).addrs, site.ask(n, US).addrs))
+    t.eq("London stays on eu and the US client on us throughout", {((EU_ADDR,), (US_ADDR,))},
+         seen)
+    for n in GSLBDS:
+        check_abstained(t, site, n, r"^abstaining: canary failed", "failed")
+    # Decisions go on from v1 and v2 alone: eu failing still moves its clients.
+    site.nginx["eu"].fail()
+    took = wait_answer(site, LONDON, (US_ADDR,), MOVE_LIMIT_S + 1)
+    for name, ms in took.items():
+        t.check("v3 abstaining, eu's /health 503: %s moves London to us within %.1f s (%s ms)"
+                % (name, MOVE_LIMIT_S, ms), ms is not None and ms <= MOVE_LIMIT_S * 1000)
+    site.nginx["eu"].heal()
+    took = wait_answer(site, LONDON, (EU_ADDR,), BACK_LIMIT_S + 1)
+    for name, ms in took.items():
+        t.check("... and back to eu within %.1f s once it heals (%s, %s ms)"
+                % (BACK_LIMIT_S, name, ms), ms is not None and ms <= BACK_LIMIT_S * 1000)
+    h["v3"].mend()
+    for name in GSLBDS:
+        w = g.until(lambda: all_heard(site, name) and
+                    vantage_of(site.status(name), "v3").get("canary") in ("ok", None), 6,
+                    every=0.2)
+        t.check("v3's paths mended: %s has its canary ok and every vantage's up votes "
+                "(%d ms)" % (name, w.ms), w)
+
+
+def state_diffs(a, b):
+    """Each member's state in two status documents, where they differ (or g2 does not
+    know it yet): a list of differences."""
+    return ["%s: member %s on g1, %s on g2" % (r, state_of(a, r), state_of(b, r))
+            for r in ("eu", "us")
+            if state_of(a, r) != state_of(b, r) or state_of(b, r) in (None, "unknown")]
+
+
+def vote_diffs(a, b):
+    """Each vantage's vote on each member in two status documents, where they differ
+    or a vantage is missing from the second: a list of differences."""
+    diffs = []
+    for r in ("eu", "us"):
+        va = {v: e.get("vote") for v, e in votes_of(a, r).items()}
+        vb = {v: e.get("vote") for v, e in votes_of(b, r).items()}
+        if va != vb or set(VANTAGES) - set(vb):
+            diffs.append("%s: votes %s on g1, %s on g2" % (r, va, vb))
+    return diffs
 
 
 def restart(t, site):
-    pass
+    """g2 killed and restarted: within 1 s of being ready it holds every vantage's
+    state, as g1 does."""
+    old = site.gslbd["g2"]
+    old.signal(signal.SIGKILL)
+    t.eq("g2 killed (SIGKILL)", 128 + signal.SIGKILL, old.stop())
+    new = old.twin("gslbd-g2-2")
+    site.gslbd["g2"] = new
+    t.start(new, "g2 restarts on the same addresses", bail=True)
+    ready = time.monotonic()
+    last, took = {}, {}
+
+    def synced():
+        last["g2"], last["g1"] = site.status("g2"), site.status("g1")
+        ms = int((time.monotonic() - ready) * 1000)
+        if last["g2"] is not None and not state_diffs(last["g1"], last["g2"]):
+            took.setdefault("states", ms)
+        if last["g2"] is not None and not vote_diffs(last["g1"], last["g2"]):
+            took.setdefault("votes", ms)
+        return len(took) == 2
+
+    g.until(synced, 3, every=0.05)
+    ms = took.get("states")
+    t.check("g2 holds both members in g1's states, from the vantages' reports, within 1 s "
+            "of being ready (%s ms)" % ms, ms is not None and ms <= 1000,
+            *state_diffs(last.get("g1"), last.get("g2")))
+    ms = took.get("votes")
+    t.check("g2 holds every vantage's votes (v1, v2, v3), the same as g1's, within 1 s of "
+            "being ready (%s ms)" % ms, ms is not None and ms <= 1000,
+            *vote_diffs(last.get("g1"), last.get("g2")))
+    for v in VANTAGES:
+        t.like("healthd %s connected to the new g2" % v,
+               r"gslbd %s:%d: connected again" % (re.escape(site.hosts["g2"].addr), CTL_PORT),
+               site.healthd[v].log())
+    w = g.until(lambda: [site.ask("g2", n) for n in (LONDON, US)] ==
+                [site.ask("g1", n) for n in (LONDON, US)], 3, every=0.1)
+    t.check("g2 answers London and the US as g1 does, TTL included (%d ms)" % w.ms, w)
 
 
 def cut_off(t, site):
-    pass
+    """v3 cut off entirely: stale, it abstains; v1 and v2 decide."""
+    h = site.hosts
+    h["v3"].cut()
+    w = g.until(lambda: all(abstaining(site, n, r"^stale") for n in GSLBDS), 6, every=0.2)
+    t.check("v3 cut off entirely: both gslbd stop counting its votes as stale (%d ms)"
+            % w.ms, w, json.dumps(member(site.status("g1"), "eu"))[:2000])
+    for n in GSLBDS:
+        check_abstained(t, site, n, r"^stale", "ok")
+        heard = vantage_of(site.status(n), "v3").get("heard_s")
+        t.compare("%s: v3 last heard over a second ago (%s s)" % (n, heard),
+                  heard if heard is not None else -1, ">=", 1.0)
+    for n in GSLBDS:
+        t.eq("%s: London on eu, the US client on us" % n, [(EU_ADDR,), (US_ADDR,)],
+             [site.ask(n, LONDON).addrs, site.ask(n, US).addrs])
+    site.nginx["us"].fail()
+    took = wait_answer(site, US, (EU_ADDR,), MOVE_LIMIT_S + 1)
+    for name, ms in took.items():
+        t.check("v3 stale, us's /health 503: %s moves the US client to eu within %.1f s "
+                "(%s ms)" % (name, MOVE_LIMIT_S, ms), ms is not None and ms <= MOVE_LIMIT_S * 1000)
+    site.nginx["us"].heal()
 
 
 if __name__ == "__main__":
