@@ -521,7 +521,7 @@ def abstaining(site, gname, why):
 def check_abstained(t, site, gname, why, canary):
     """One group: v3 abstains on gslbd `gname` (its votes not counted, the reason
     matching `why`), v1 and v2 decide, both members up; the vantage's canary as
-    `canary`."""
+    `canary` (None: not looked at)."""
     st = site.status(gname)
     with t.group("%s status: v3 abstains (%s), its votes not counted; v1 and v2 decide; "
                  "eu and us up" % (gname, why.rstrip("\\:").split(":")[0])):
@@ -536,7 +536,9 @@ def check_abstained(t, site, gname, why, canary):
                  [(vs.get(v, {}).get("counted"), vs.get(v, {}).get("vote"))
                   for v in ("v1", "v2")])
             t.eq("%s: voting" % region, 2, m.get("quorum", {}).get("voting"))
-        t.eq("v3's canary in the vantages list", canary, vantage_of(st, "v3").get("canary"))
+        if canary is not None:
+            t.eq("v3's canary in the vantages list", canary,
+                 vantage_of(st, "v3").get("canary"))
 
 
 def canary_cut(t, site):
@@ -579,13 +581,33 @@ def canary_cut(t, site):
     for name, ms in took.items():
         t.check("... and back to eu within %.1f s once it heals (%s, %s ms)"
                 % (BACK_LIMIT_S, name, ms), ms is not None and ms <= BACK_LIMIT_S * 1000)
+    # What abstaining changes: v1 cut from us too. Counting v3's down vote, us would go
+    # down (2 down of 3); without it, 1 down and 1 up of 2 voting keep us as it was.
+    h["v1"].cut(h["us"].addr)
+    w = g.until(lambda: all(votes_of(site.status(n), "us").get("v1", {}).get("vote") == "down"
+                            for n in GSLBDS), 4, every=0.1)
+    t.check("v1 cut from us as well: its down vote for us reaches both gslbd (%d ms)" % w.ms, w)
+    answers = set()
+    end = time.monotonic() + INTERVAL_MS * FALL / 1000.0 + 0.5
+    while time.monotonic() < end:
+        answers.update(site.ask(n, US).addrs for n in GSLBDS)
+        time.sleep(0.05)
+    t.eq("... the US client stays on us on both (v3's down vote not counted: 1 down, 1 up "
+         "of 2 voting)", {(US_ADDR,)}, answers)
+    for n in GSLBDS:
+        st = site.status(n)
+        q = member(st, "us").get("quorum", {})
+        t.check("%s status: us up and held, quorum up 1 down 1 voting 2 (%s)"
+                % (n, q.get("why")), state_of(st, "us") == "up" and q.get("held") is True and
+                (q.get("up"), q.get("down"), q.get("voting")) == (1, 1, 2), json.dumps(q))
+    h["v1"].mend()
     h["v3"].mend()
     for name in GSLBDS:
-        w = g.until(lambda: all_heard(site, name) and
-                    vantage_of(site.status(name), "v3").get("canary") in ("ok", None), 6,
+        w = g.until(lambda: all_heard(site, name), 6, every=0.2)
+        t.check("paths mended: %s has every vantage's up votes again (%d ms)" % (name, w.ms), w)
+        w = g.until(lambda: vantage_of(site.status(name), "v3").get("canary") == "ok", 4,
                     every=0.2)
-        t.check("v3's paths mended: %s has its canary ok and every vantage's up votes "
-                "(%d ms)" % (name, w.ms), w)
+        t.check("... and v3's canary ok again (%d ms)" % w.ms, w)
 
 
 def state_diffs(a, b):
@@ -655,7 +677,7 @@ def cut_off(t, site):
     t.check("v3 cut off entirely: both gslbd stop counting its votes as stale (%d ms)"
             % w.ms, w, json.dumps(member(site.status("g1"), "eu"))[:2000])
     for n in GSLBDS:
-        check_abstained(t, site, n, r"^stale", "ok")
+        check_abstained(t, site, n, r"^stale", None)
         heard = vantage_of(site.status(n), "v3").get("heard_s")
         t.compare("%s: v3 last heard over a second ago (%s s)" % (n, heard),
                   heard if heard is not None else -1, ">=", 1.0)
