@@ -45,6 +45,8 @@ DEMO="nginx dnsutils curl procps"
 # test_shedding.py reads load from (a foreground instance with a configuration of
 # the test's own, never /etc/haproxy or the package's service), and apache2-utils
 # gives it ab, the bounded load that holds that balancer's connections open.
+# nftables: test_vantages.py cuts the paths between its hosts (network
+# namespaces) with drop rules inside a host's own namespace.
 TEST="libcriterion-dev python3-dnspython dnsperf valgrind zonemaster-cli dnsviz openssl
 iproute2 util-linux systemd ldnsutils mmdb-bin mandoc man-db groff-base chromium gdnsd
 haproxy apache2-utils nftables"
