@@ -350,10 +350,11 @@ def steady(t, site):
         t.eq("%s: a US client gets us" % name, (US_ADDR,), site.ask(name, US).addrs)
 
 
-def agree(t, site):
+def agree(t, site, when=""):
     """1,000 client networks asked of both gslbd: identical answers."""
     nets = client_networks(NETWORKS)
-    t.eq("%d distinct client networks" % NETWORKS, NETWORKS, len(set(nets)))
+    if not when:
+        t.eq("%d distinct client networks" % NETWORKS, NETWORKS, len(set(nets)))
     queries = {}
     for name in GSLBDS:
         qs = [g.make_query("www.%s" % ZONE_NAME, "A", rd=False, ecs=n) for n in nets]
@@ -362,11 +363,13 @@ def agree(t, site):
         t.diag("%d queries of %s in %.1f s" % (len(qs), name, time.monotonic() - start))
     a1, a2 = queries["g1"], queries["g2"]
     unanswered = [n for n, a in zip(nets, a1 + a2) if a.key[0] != "NOERROR"]
-    t.check("every query answered NOERROR by both", not unanswered, *unanswered[:10])
+    t.check("every query answered NOERROR by both%s" % when, not unanswered, *unanswered[:10])
     differ = ["%s: g1 %r, g2 %r" % (n, x, y) for n, x, y in zip(nets, a1, a2) if x != y]
     t.check("%d client networks: g1 and g2 give identical answers (addresses, TTL, ECS "
-            "source and scope, rcode)" % NETWORKS, not differ,
+            "source and scope, rcode)%s" % (NETWORKS, when), not differ,
             "%d differ:" % len(differ), *differ[:20])
+    if when:
+        return
     eu = sum(1 for a in a1 if a.addrs == (EU_ADDR,))
     us = sum(1 for a in a1 if a.addrs == (US_ADDR,))
     t.check("... over both regions (eu %d, us %d): the clients' places decide" % (eu, us),
@@ -497,6 +500,10 @@ def one_path_cut(t, site):
             q = m.get("quorum", {})
             t.eq("quorum up/down/voting", (2, 1, 3), (q.get("up"), q.get("down"),
                                                        q.get("voting")))
+            m = site.metrics(name)
+            t.eq("gslb_member_votes{region=\"eu\"} up, down, abstain", [2, 1, 0],
+                 [prom.one(m, "gslb_member_votes", zone=ZONE_NAME, region="eu",
+                           member=EU_ADDR, vote=v) for v in ("up", "down", "abstain")])
     r = site.hosts["g1"].run([GSLBCTL, "--control", site.ctl["g1"], "status"])
     t.like("the text status lists the votes under eu's member, v1's DOWN",
            r"votes:.*v1 DOWN", r.out)
@@ -536,6 +543,10 @@ def check_abstained(t, site, gname, why, canary):
                  [(vs.get(v, {}).get("counted"), vs.get(v, {}).get("vote"))
                   for v in ("v1", "v2")])
             t.eq("%s: voting" % region, 2, m.get("quorum", {}).get("voting"))
+            addr = EU_ADDR if region == "eu" else US_ADDR
+            t.eq("%s: gslb_member_votes abstain" % region, 1,
+                 prom.one(site.metrics(gname), "gslb_member_votes", zone=ZONE_NAME,
+                          region=region, member=addr, vote="abstain"))
         if canary is not None:
             t.eq("v3's canary in the vantages list", canary,
                  vantage_of(st, "v3").get("canary"))
@@ -667,6 +678,7 @@ def restart(t, site):
     w = g.until(lambda: [site.ask("g2", n) for n in (LONDON, US)] ==
                 [site.ask("g1", n) for n in (LONDON, US)], 3, every=0.1)
     t.check("g2 answers London and the US as g1 does, TTL included (%d ms)" % w.ms, w)
+    agree(t, site, " after g2's restart")
 
 
 def cut_off(t, site):
