@@ -9,17 +9,25 @@ mismatch; the same check with the right expectation must pass. Then the Test's o
 parts: groups, exceptions inside them, the sanitizer scan of logs and wait_for's
 bounded polling, and a load's tally of its answers.
 
-Last, the stand-ins and waits the healthd suites rely on: until() gives up on time, a
+Then the stand-ins and waits the healthd suites rely on: until() gives up on time, a
 Backend answers as its mode says, a FakeGslbd replies and records as gslbd would, and a
 stopped (SIGSTOP) process still stops cleanly.
+
+Last, hosts as network namespaces (gslbtest.netns, test_vantages.py's): two hosts reach
+each other over the bridge and nothing of theirs appears in this namespace; cut() stops
+a path and mend() restores it; a Capture on the switch records what one host sent; a
+Daemon given a host runs in its namespace; removing the Network ends what still runs
+inside and leaves no namespace. Skipped, with the reason, when not root.
 
 Not here: gslbd's behaviour (test_core.py and the others); the harness's process
 handling is exercised by every suite.
 """
 
 import http.client
+import os
 import signal
 import socket
+import subprocess
 import sys
 import time
 
@@ -237,6 +245,81 @@ def stand_ins(t):
     t.eq("a stopped process still ends on SIGTERM (stop sends SIGCONT)", 0, trap.stop(timeout=3))
 
 
+def reaches(src, dst, port):
+    """Whether a TCP connection from host src to dst:port opens within 0.5 s."""
+    try:
+        src.connect(dst.addr, port, timeout=0.5).close()
+        return True
+    except OSError:
+        return False
+
+
+def namespaces(t):
+    why = g.netns_unavailable()
+    if why:
+        t.skip("hosts as network namespaces", why)
+        return
+    net = g.Network(t, subnet="10.78.0.0/24")
+    a, b = net.host("a"), net.host("b")
+    t.eq("hosts get the subnet's addresses in order", ["10.78.0.1", "10.78.0.2"],
+         [a.addr, b.addr])
+    ours = [ns for ns in subprocess.run(["ip", "netns", "list"], stdout=subprocess.PIPE,
+                                         text=True, check=False).stdout.split()
+            if ns.startswith(net.tag)]
+    t.eq("three namespaces named after this run (switch, a, b)",
+         sorted("%s-%s" % (net.tag, n) for n in ("sw", "a", "b")), sorted(ours))
+    links = subprocess.run(["ip", "-o", "link"], stdout=subprocess.PIPE, text=True,
+                           check=False).stdout
+    t.check("no interface of theirs in this namespace",
+            not any(line.split(": ")[1].split("@")[0] in ("a", "b", "br0")
+                    for line in links.splitlines() if ": " in line), links)
+    listener = b.socket()
+    listener.bind((b.addr, 0))
+    listener.listen(8)
+    port = listener.getsockname()[1]
+    cap = net.capture(a, seconds=10)
+    s = a.connect(b.addr, port)
+    s.sendall(b"hello over the bridge\n")
+    conn, _ = listener.accept()
+    conn.settimeout(2)
+    t.eq("a socket made in host a reaches host b's listener", b"hello over the bridge\n",
+         conn.recv(100))
+    conn.close()
+    s.close()
+    time.sleep(0.2)
+    cap.stop()
+    t.eq("a Capture on a's switch port records what a sent to b",
+         [b"hello over the bridge\n"], list(cap.tcp_streams(a.addr, b.addr, port).values()))
+    a.cut(b.addr)
+    t.check("cut(b): a no longer reaches b", not reaches(a, b, port))
+    a.mend()
+    t.check("mend(): a reaches b again", reaches(a, b, port))
+    a.cut()
+    t.check("cut(): a reaches nothing on its eth0", not reaches(a, b, port))
+    a.mend()
+    t.check("mend(): and again", reaches(a, b, port))
+    listener.close()
+    inside = g.Daemon(t, "inside", [sys.executable, "-c", SLEEPER], ready="listening", host=a)
+    t.start(inside, "a Daemon given a host starts", bail=True)
+    t.eq("... in that host's namespace", os.stat("/run/netns/" + a.ns).st_ino,
+         os.stat("/proc/%d/ns/net" % inside.pid).st_ino)
+    net.remove()
+    t.check("removing the Network ends what still ran inside",
+            g.until(lambda: not inside.alive(), 3))
+    inside.stop()
+    left = [ns for ns in subprocess.run(["ip", "netns", "list"], stdout=subprocess.PIPE,
+                                         text=True, check=False).stdout.split()
+            if ns.startswith(net.tag)]
+    t.eq("... and leaves none of its namespaces", [], left)
+
+
+SLEEPER = """
+import time
+print("listening", flush=True)
+time.sleep(30)
+"""
+
+
 def main(t):
     srv = g.Gslbd(t, "harness", zones=g.write_example_zone(t))
     t.start(srv, "gslbd starts", bail=True)
@@ -245,6 +328,7 @@ def main(t):
     load_tally(t, srv)
     t.eq("gslbd stops with status 0", 0, srv.stop())
     stand_ins(t)
+    namespaces(t)
 
 
 if __name__ == "__main__":

@@ -64,7 +64,7 @@ one that overruns E2E_TIMEOUT. An exception in the script becomes a "not ok" lin
 the traceback; a signal ends it without one (run-tests.sh reports the timeout).
 
 Rules the harness keeps: traffic goes to 127.0.0.1 and ::1 only (net.loopback refuses
-anything else); every wait is bounded in time and every loop in count; every process a
+anything else), or between the hosts of a test's own Network of namespaces; every wait is bounded in time and every loop in count; every process a
 script starts is stopped when it ends. See tests/e2e/README.md for how to write a test.
 """
 

@@ -207,14 +207,15 @@ class Network:
         # Registered before anything is made, so a failure half way still cleans up.
         test.register(self)
         self.switch = self._namespace("sw")
-        _must("-n", self.switch, "link", "add", "br0", "type", "bridge", "forward_delay", 0)
-        _must("-n", self.switch, "link", "set", "br0", "up")
+        _must("-n", self.switch, "link", "add", "name", "br0", "type", "bridge",
+              "forward_delay", 0)
+        _must("-n", self.switch, "link", "set", "dev", "br0", "up")
 
     def _namespace(self, name):
         ns = "%s-%s" % (self.tag, name)
         _must("netns", "add", ns)
         self._made.append(ns)
-        _must("-n", ns, "link", "set", "lo", "up")
+        _must("-n", ns, "link", "set", "dev", "lo", "up")
         return ns
 
     def host(self, name):
@@ -224,12 +225,13 @@ class Network:
         ns = self._namespace(name)
         addr = str(next(self._spare))
         # The veth pair is made in the switch and its other end moved straight into the
-        # host: no interface ever appears in the machine's own namespace.
-        _must("-n", self.switch, "link", "add", name, "type", "veth", "peer", "name", "eth0",
-              "netns", ns)
-        _must("-n", self.switch, "link", "set", name, "master", "br0", "up")
+        # host: no interface ever appears in the machine's own namespace. "name" and
+        # "dev" written out: ip would read a bare "a" as its keyword "address".
+        _must("-n", self.switch, "link", "add", "name", name, "type", "veth", "peer", "name",
+              "eth0", "netns", ns)
+        _must("-n", self.switch, "link", "set", "dev", name, "master", "br0", "up")
         _must("-n", ns, "addr", "add", "%s/%d" % (addr, self.subnet.prefixlen), "dev", "eth0")
-        _must("-n", ns, "link", "set", "eth0", "up")
+        _must("-n", ns, "link", "set", "dev", "eth0", "up")
         h = Host(self, name, ns, addr)
         self.hosts[name] = h
         return h
@@ -373,7 +375,7 @@ class Host:
             for a in addrs:
                 _must("-n", self.ns, "route", "add", "blackhole", a + "/32")
         else:
-            _must("-n", self.ns, "link", "set", "eth0", "down")
+            _must("-n", self.ns, "link", "set", "dev", "eth0", "down")
         self._cuts += 1
 
     def mend(self):
@@ -382,7 +384,7 @@ class Host:
             self.nft("delete table inet %s\n" % TABLE)
         else:
             _ip("-n", self.ns, "route", "flush", "type", "blackhole")
-            _ip("-n", self.ns, "link", "set", "eth0", "up")
+            _ip("-n", self.ns, "link", "set", "dev", "eth0", "up")
         self._cuts = 0
 
 
