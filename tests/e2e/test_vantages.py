@@ -168,7 +168,6 @@ class Site:
         self.ctl = {}
         self.healthd = {}
         self.nginx = {}
-        self.keys = None
         self.features = {"quorum": True, "vantages": True}
 
     # ------------------------------------------------------------- asking
@@ -208,10 +207,10 @@ class Site:
 def member(st, region):
     """The status document's member of `region` (each region has one), or {}."""
     for z in (st or {}).get("zones", []):
-        if z.get("zone", z.get("name")) not in (ZONE_NAME, ZONE_NAME + "."):
+        if z.get("name") != ZONE_NAME:
             continue
         for r in z.get("regions", []):
-            if r.get("name", r.get("region")) == region:
+            if r.get("name") == region:
                 members = r.get("members", [])
                 return members[0] if members else {}
     return {}
@@ -266,7 +265,6 @@ def main(t):
     for v, line in zip(VANTAGES, lines):
         vkey[v] = t.write("keys/" + v, line + "\n")
         os.chmod(vkey[v], 0o600)
-    site.keys = keys.read_text()
 
     # The zone: with the quorum and vantages keys when this gslbd takes them.
     probe = g.Gslbd(t, "gslbd-check")
