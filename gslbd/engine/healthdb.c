@@ -43,6 +43,7 @@ typedef struct {
      * state ("OK sync") starts no round: it may cross a SYNCED in flight. */
     unsigned epoch;
     bool canary_known;  /* it has sent CANARY */
+    unsigned canary_epoch; /* the connection (epoch) its last CANARY came on */
     bool canary_failed; /* abstaining: its canary targets fail (healthdb_canary) */
     char canary_reason[96];
 } source_t;
@@ -485,6 +486,17 @@ void healthdb_synced(healthdb_t *h, int source, uint64_t now_ms)
     src->want_sync = src->asked = false;
     src->synced = true;
     drop_unsent_votes(h, source, now_ms);
+    /* A healthd sends CANARY first in its full state when it has canaries: one
+     * that did not, since its HELLO, has none now (restarted without them),
+     * and abstains no more. */
+    if (src->canary_known && src->canary_epoch != src->epoch) {
+        src->canary_known = false;
+        if (src->canary_failed) {
+            src->canary_failed = false;
+            log_info("health: vantage %s has no canaries any more: its votes count", src->name);
+            decide_all(h, now_ms);
+        }
+    }
     if (!src->remembered) {
         src->remembered = true;
         sources_save(h);
@@ -502,6 +514,7 @@ void healthdb_canary(healthdb_t *h, int source, bool ok, const char *reason, uin
     }
     src = &h->sources[source];
     src->canary_known = true;
+    src->canary_epoch = src->epoch;
     snprintf(src->canary_reason, sizeof(src->canary_reason), "%s", reason ? reason : "");
     if (src->canary_failed == !ok) {
         return;

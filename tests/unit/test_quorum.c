@@ -277,3 +277,22 @@ Test(quorum, a_member_left_out_of_a_full_state_loses_that_vote)
     cr_expect_eq(fx.m->tally.voting, 1);
     healthdb_free(fx.h);
 }
+
+/* A vantage that comes back (HELLO) without canaries, and so sends no
+ * CANARY before its SYNCED, abstains no more. */
+Test(quorum, a_vantage_back_without_canaries_votes_again)
+{
+    fx_t fx;
+    fx_init(&fx, 1, 0);
+    healthdb_canary(fx.h, fx.v[0], false, "10.0.0.9:80: refused", 100);
+    vote(&fx, 0, HEALTH_DOWN, 110);
+    healthdb_synced(fx.h, fx.v[0], 120);
+    cr_assert(healthdb_source_abstains(fx.h, fx.v[0], NULL), "its canary said failed");
+    cr_assert_eq(state(&fx), HEALTH_UNKNOWN, "no vote counted");
+    healthdb_source(fx.h, "v1"); /* restarted without canaries */
+    vote(&fx, 0, HEALTH_DOWN, 200);
+    healthdb_synced(fx.h, fx.v[0], 210);
+    cr_expect_not(healthdb_source_abstains(fx.h, fx.v[0], NULL));
+    cr_expect_eq(state(&fx), HEALTH_DOWN, "its vote counts again");
+    healthdb_free(fx.h);
+}
