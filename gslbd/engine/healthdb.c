@@ -42,9 +42,9 @@ typedef struct {
      * (it restarted with other zone files), dropped. A request for the full
      * state ("OK sync") starts no round: it may cross a SYNCED in flight. */
     unsigned epoch;
-    bool canary_known;  /* it has sent CANARY */
+    bool canary_known;     /* it has sent CANARY */
     unsigned canary_epoch; /* the connection (epoch) its last CANARY came on */
-    bool canary_failed; /* abstaining: its canary targets fail (healthdb_canary) */
+    bool canary_failed;    /* abstaining: its canary targets fail (healthdb_canary) */
     char canary_reason[96];
 } source_t;
 
@@ -557,15 +557,14 @@ bool healthdb_source_info(const healthdb_t *h, size_t i, healthdb_source_info_t 
         return false;
     }
     const source_t *src = &h->sources[i];
-    *out =
-        (healthdb_source_info_t){.name = src->name,
-                                 .heard_ms = src->last_heard_ms,
-                                 .reports = src->reports,
-                                 .links = src->links,
-                                 .reporter = src->reports != 0 || src->synced || src->remembered,
-                                 .canary_known = src->canary_known,
-                                 .abstaining = src->canary_failed,
-                                 .canary_reason = src->canary_reason};
+    *out = (healthdb_source_info_t){.name = src->name,
+                                    .heard_ms = src->last_heard_ms,
+                                    .reports = src->reports,
+                                    .links = src->links,
+                                    .reporter = src->reports != 0 || src->synced || src->remembered,
+                                    .canary_known = src->canary_known,
+                                    .abstaining = src->canary_failed,
+                                    .canary_reason = src->canary_reason};
     return true;
 }
 
@@ -669,8 +668,8 @@ static void healthdb_decide(healthdb_t *h, healthdb_slot_t *s, uint64_t now_ms)
         snprintf(s->reason, sizeof(s->reason), "held: no vantage votes (%u stale or abstaining)",
                  t.votes);
     } else if (t.held) {
-        snprintf(s->reason, sizeof(s->reason), "held: %u up, %u down of %u voting, %u needed",
-                 t.up, t.down, t.voting, t.need);
+        snprintf(s->reason, sizeof(s->reason), "held: %u up, %u down of %u voting, %u needed", t.up,
+                 t.down, t.voting, t.need);
     }
     if (now != old) {
         atomic_store(&s->state, (uint8_t)now);
@@ -678,8 +677,9 @@ static void healthdb_decide(healthdb_t *h, healthdb_slot_t *s, uint64_t now_ms)
         healthdb_changed(h);
         if (t.voting > 1) {
             log_info("health: %s %s %s is %s (%s; %u of %u vantages)", s->zone, s->region,
-                     s->member, health_state_name(now), s->reason[0] ? s->reason : "no reason given",
-                     now == HEALTH_UP ? t.up : t.down, t.voting);
+                     s->member, health_state_name(now),
+                     s->reason[0] ? s->reason : "no reason given", now == HEALTH_UP ? t.up : t.down,
+                     t.voting);
         } else {
             log_info("health: %s %s %s is %s (%s)", s->zone, s->region, s->member,
                      health_state_name(now), s->reason[0] ? s->reason : "no reason given");

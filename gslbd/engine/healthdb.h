@@ -39,11 +39,11 @@ typedef struct {
 
 /* Why a member is in its state, as the last decision found it. */
 typedef struct {
-    unsigned voting;  /* fresh, non-abstaining votes of up or down */
+    unsigned voting; /* fresh, non-abstaining votes of up or down */
     unsigned up, down;
-    unsigned need;    /* votes it takes to change the state */
-    unsigned votes;   /* votes held, counted or not */
-    bool held;        /* no side reached `need`: the state is the last one decided */
+    unsigned need;  /* votes it takes to change the state */
+    unsigned votes; /* votes held, counted or not */
+    bool held;      /* no side reached `need`: the state is the last one decided */
 } healthdb_tally_t;
 
 typedef struct healthdb_slot healthdb_slot_t;
@@ -56,17 +56,17 @@ struct healthdb_slot {
     _Atomic bool held;
     /* main thread only */
     char *zone, *region, *member; /* member NULL: the region's slot */
-    char reason[96];      /* of the vote that decided the state, or why it is held */
-    uint64_t changed_ms;  /* last change of state (or of its override), 0: never */
-    uint64_t reported_ms; /* last report of it from any healthd, 0: never */
-    int source;           /* index of the healthd whose vote decided the state, -1 none */
+    char reason[96];              /* of the vote that decided the state, or why it is held */
+    uint64_t changed_ms;          /* last change of state (or of its override), 0: never */
+    uint64_t reported_ms;         /* last report of it from any healthd, 0: never */
+    int source;                   /* index of the healthd whose vote decided the state, -1 none */
     unsigned stale_after_ms;
-    unsigned quorum;       /* the check's `quorum`: votes needed; 0 a majority of those voting */
-    bool redecide;         /* a reload changed the quorum: decide again at the next tick */
+    unsigned quorum;        /* the check's `quorum`: votes needed; 0 a majority of those voting */
+    bool redecide;          /* a reload changed the quorum: decide again at the next tick */
     healthdb_vote_t *votes; /* one per healthd that reported the member */
     size_t n_votes;
     healthdb_tally_t tally; /* the last decision's counts */
-    shed_t shed; /* a region's slot: its load feedback (shed.h) */
+    shed_t shed;            /* a region's slot: its load feedback (shed.h) */
     healthdb_slot_t *next;
 };
 
@@ -152,8 +152,7 @@ void healthdb_synced(healthdb_t *h, int source, uint64_t now_ms);
 
 /* Whether a vote counts in the slot's decision now, and if not, why not
  * (a static sentence or the source's canary reason, into why). */
-bool healthdb_vote_counts(const healthdb_t *h, const healthdb_vote_t *v, char *why,
-                          size_t size);
+bool healthdb_vote_counts(const healthdb_t *h, const healthdb_vote_t *v, char *why, size_t size);
 
 /* Whether the source's canary fails (it abstains), and the reason it gave. */
 bool healthdb_source_abstains(const healthdb_t *h, int source, const char **reason);

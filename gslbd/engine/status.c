@@ -250,8 +250,8 @@ static void region_why(const region_rt_t *r, const select_report_t *rep, char *b
         wait = "; waiting for healthd's full state after a restart (answers use min_ttl)";
     } else if (rep->held > 0) {
         snprintf(held, sizeof(held),
-                 "; %u member%s held without a quorum of vantages (answers use min_ttl)",
-                 rep->held, rep->held == 1 ? "" : "s");
+                 "; %u member%s held without a quorum of vantages (answers use min_ttl)", rep->held,
+                 rep->held == 1 ? "" : "s");
     } else {
         held[0] = '\0';
     }
@@ -413,8 +413,8 @@ static void quorum_text(const healthdb_slot_t *s, char *buf, size_t size)
         snprintf(buf, size, "held %s: %u up, %u down of %u voting, no side has %u (%s)",
                  health_state_name(st), t->up, t->down, t->voting, t->need, rule);
     } else if (st == HEALTH_UNKNOWN) {
-        snprintf(buf, size, "not judged yet by %u voting of %u vantages (%s)", t->voting,
-                 t->votes, rule);
+        snprintf(buf, size, "not judged yet by %u voting of %u vantages (%s)", t->voting, t->votes,
+                 rule);
     } else {
         snprintf(buf, size, "%u of %u voting vantages say %s (%s)",
                  st == HEALTH_UP ? t->up : t->down, t->voting, health_state_name(st), rule);
@@ -1057,10 +1057,10 @@ static void prom_member_votes(prom_t *p, const status_env_t *env)
                                  r->name, "member", m, NULL);
                         continue;
                     }
-                    prom_u64(p, family[0], t->up, "zone", zr->name, "region", r->name, "member",
-                             m, "vote", "up", NULL);
-                    prom_u64(p, family[0], t->down, "zone", zr->name, "region", r->name,
-                             "member", m, "vote", "down", NULL);
+                    prom_u64(p, family[0], t->up, "zone", zr->name, "region", r->name, "member", m,
+                             "vote", "up", NULL);
+                    prom_u64(p, family[0], t->down, "zone", zr->name, "region", r->name, "member",
+                             m, "vote", "down", NULL);
                     prom_u64(p, family[0], t->votes - t->voting, "zone", zr->name, "region",
                              r->name, "member", m, "vote", "abstain", NULL);
                 }
