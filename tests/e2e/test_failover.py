@@ -337,6 +337,10 @@ def healthd_stops(t, f):
     f.nginx["eu-west"].fail()
     f.timed("e. eu-west failure (again) moved London to us-east", "London", now_ms(),
             FAIL_LIMIT_MS, LONDON, US_EAST)
+    # Both of eu-west's members judged down before healthd stops (their probes are
+    # spread over the interval, so the second may come a little after the answer moved).
+    t.check("e. both of eu-west's members down before healthd stops",
+            f.status_wait(r"^region \S+ eu-west DOWN", 1, 3), f.status())
     t.eq("e. healthd stopped cleanly on SIGTERM", 0, f.hd.stop())
     t0 = now_ms()
     # Sampled for 1.5 s: reports stay valid stale_after (3 s) after healthd was last
