@@ -245,6 +245,22 @@ static void zone_lint_shed(const zone_t *zone, diag_t *out)
     }
 }
 
+/* With the vantages the zone declares, a quorum above their number could
+ * never be reached: its members would keep their first state for ever. */
+static void zone_lint_quorum(const zone_t *zone, diag_t *out)
+{
+    for (size_t i = 0; zone->n_vantages > 0 && i < zone->n_checks; i++) {
+        const zone_check_t *c = &zone->checks[i];
+        if (c->quorum > zone->n_vantages) {
+            diag_warning(out, &c->mark,
+                         "check '%s': quorum %u is more than the %zu vantage%s this zone "
+                         "declares: unless other zone files declare more, its members can "
+                         "never change state",
+                         c->name, c->quorum, zone->n_vantages, zone->n_vantages == 1 ? "" : "s");
+        }
+    }
+}
+
 void zone_lint(const zone_t *zone, diag_t *out)
 {
     bool *used = xcalloc(zone->n_regions + 1, sizeof(*used));
@@ -269,6 +285,7 @@ void zone_lint(const zone_t *zone, diag_t *out)
     }
     free(used);
     zone_lint_shed(zone, out);
+    zone_lint_quorum(zone, out);
 }
 
 int zone_check_set(zone_t *const *zones, size_t n, diag_t *errs)

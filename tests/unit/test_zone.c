@@ -2368,3 +2368,29 @@ Test(zone, region_bias)
     cr_expect_eq(z->regions[2].bias, 0);
     zone_free(z);
 }
+
+/* --check: a quorum above the vantages the zone declares is never reached. */
+Test(zone, lint_quorum_above_the_vantages_declared)
+{
+    zone_t *z = load_ok(HEAD "checks:\n"
+                             "  web: {type: http, quorum: 3}\n"
+                             "  two: {type: http, quorum: 2}\n"
+                             "vantages:\n"
+                             "  ams: {canary: ['192.0.2.9:80']}\n"
+                             "  nyc: {canary: ['192.0.2.10:80']}\n");
+    diag_t out = {0};
+
+    zone_lint(z, &out);
+    cr_assert_eq(out.n, 1, "one warning, for web only (got %zu)", out.n);
+    cr_expect(strstr(out.lines[0], ":5:3: warning: check 'web': quorum 3 is more than the 2 "
+                                    "vantages this zone declares") != NULL,
+              "%s", out.lines[0]);
+    diag_clear(&out);
+    zone_free(z);
+
+    z = load_ok(HEAD "checks:\n  web: {type: http, quorum: 5}\n");
+    zone_lint(z, &out);
+    cr_expect_eq(out.n, 0, "no vantages: declared in another file, or by --vantage alone");
+    diag_clear(&out);
+    zone_free(z);
+}
