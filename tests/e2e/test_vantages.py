@@ -66,9 +66,8 @@ US_ADDR = "198.51.100.10"
 VANTAGES = ("v1", "v2", "v3")
 GSLBDS = ("g1", "g2")
 
-# Why a vote is not counted while its vantage's canary fails (iface15.md writes
-# "abstaining: canary failed: ...", gslbd "abstaining: its canaries fail (...)": both
-# say abstaining, for the canary).
+# Why a vote is not counted while its vantage's canary fails: gslbd says
+# "abstaining: its canaries fail (REASON)".
 ABSTAIN_CANARY = r"^abstaining: .*canar"
 
 # Clients placed by the built-in world database (as test_failover.py's).
@@ -221,7 +220,7 @@ def state_of(st, region):
 
 
 def votes_of(st, region):
-    """{vantage: vote entry} of a member, as iface15.md's "votes"."""
+    """{vantage: vote entry} of a member, from the status JSON's "votes"."""
     return {v.get("vantage"): v for v in member(st, region).get("votes", [])}
 
 
