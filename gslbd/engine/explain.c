@@ -167,7 +167,7 @@ static void down_votes(const region_rt_t *r, char *buf, size_t size)
 {
     buf[0] = '\0';
     for (unsigned k = 0; k < (unsigned)r->n4 + r->n6; k++) {
-        const healthdb_slot_t *s = k < r->n4 ? r->s4[k] : r->s6[k - r->n4];
+        const healthdb_slot_t *s = select_member_slot(r, k);
         if (s != NULL && s->n_votes > 1 && atomic_load(&s->state) == HEALTH_DOWN) {
             snprintf(buf, size, "; %s down by %u of %u voting vantages%s", s->member, s->tally.down,
                      s->tally.voting, atomic_load(&s->held) ? ", held" : "");

@@ -67,8 +67,6 @@ select_member_t select_member_state(const healthdb_slot_t *s)
     }
 }
 
-static bool unsure(const region_rt_t *r);
-
 /* The state, from the counts: an override first, then drain (by override or
  * weight 0), then the region rule, telling apart a region up on members
  * known to be up from one up only because unknown members count as up. */
@@ -95,19 +93,16 @@ void select_region_report(const region_rt_t *r, select_report_t *out)
     out->override = healthdb_region_override(r->slot);
     out->members = (unsigned)r->n4 + r->n6;
     for (unsigned i = 0; i < r->n4 + r->n6; i++) {
-        select_member_t m = select_member_state(i < r->n4 ? r->s4[i] : r->s6[i - r->n4]);
+        select_member_t m = select_member_state(select_member_slot(r, i));
         out->n[m]++;
     }
     out->counted_up =
         out->n[SELECT_MEMBER_UP] + out->n[SELECT_MEMBER_UNKNOWN] + out->n[SELECT_MEMBER_FORCED_UP];
     out->health_up = health_region_up(out->override, out->counted_up, r->min_up);
     out->weight = weight_of(r);
-    out->unsure = unsure(r);
     out->waiting = r->checked && r->waiting != NULL && atomic_load(r->waiting);
-    for (unsigned i = 0; i < r->n4 + r->n6; i++) {
-        const healthdb_slot_t *s = i < r->n4 ? r->s4[i] : r->s6[i - r->n4];
-        out->held += s != NULL && atomic_load_explicit(&s->held, memory_order_relaxed);
-    }
+    out->held = r->checked ? select_members_held(r) : 0;
+    out->unsure = out->waiting || out->held > 0; /* unsure(), from what is counted here */
     out->state = region_state(r, out);
 }
 
@@ -158,16 +153,18 @@ static bool unsure(const region_rt_t *r)
     if (!r->checked) {
         return false;
     }
-    if (r->waiting != NULL && atomic_load(r->waiting)) {
-        return true;
+    return (r->waiting != NULL && atomic_load(r->waiting)) || select_members_held(r) > 0;
+}
+
+unsigned select_members_held(const region_rt_t *r)
+{
+    unsigned held = 0;
+
+    for (unsigned i = 0; i < (unsigned)r->n4 + r->n6; i++) {
+        const healthdb_slot_t *s = select_member_slot(r, i);
+        held += s != NULL && atomic_load_explicit(&s->held, memory_order_relaxed);
     }
-    for (unsigned i = 0; i < r->n4 + r->n6; i++) {
-        const healthdb_slot_t *s = i < r->n4 ? r->s4[i] : r->s6[i - r->n4];
-        if (s != NULL && atomic_load_explicit(&s->held, memory_order_relaxed)) {
-            return true;
-        }
-    }
-    return false;
+    return held;
 }
 
 unsigned select_region_status_slow(const region_rt_t *r)

@@ -55,6 +55,15 @@ typedef struct {
 /* Members of a region up by common/health.h's member rule (both families). */
 unsigned select_members_up(const region_rt_t *r);
 
+/* The health slot of a region's member k, IPv4 members first (NULL: none). */
+static inline const healthdb_slot_t *select_member_slot(const region_rt_t *r, unsigned k)
+{
+    return k < r->n4 ? r->s4[k] : r->s6[k - r->n4];
+}
+
+/* How many of a region's members are held without a quorum (healthdb.h). */
+unsigned select_members_held(const region_rt_t *r);
+
 /* Is the region up, by common/health.h's region rule? The one definition the
  * choice, the control socket's status and --explain all use. */
 bool select_region_up(const region_rt_t *r);

@@ -334,7 +334,7 @@ static void text_reload(const record_t *rec, const status_env_t *env, FILE *out)
 /* A member's address as text, from its slot or, without one, its bytes. */
 static const char *member_addr(const region_rt_t *r, unsigned k, char *buf, size_t size)
 {
-    const healthdb_slot_t *s = k < r->n4 ? r->s4[k] : r->s6[k - r->n4];
+    const healthdb_slot_t *s = select_member_slot(r, k);
 
     if (s != NULL) {
         return s->member;
@@ -347,17 +347,12 @@ static const char *member_addr(const region_rt_t *r, unsigned k, char *buf, size
     return buf;
 }
 
-static const healthdb_slot_t *member_slot(const region_rt_t *r, unsigned k)
-{
-    return k < r->n4 ? r->s4[k] : r->s6[k - r->n4];
-}
-
 /* "  member 192.0.2.1   up   for 35 s (status 200), healthd heard 0.4 s ago":
  * what it counts as, then its last report; with an override, the override
  * and what the report says underneath. */
 static void text_member(const region_rt_t *r, unsigned k, const status_env_t *env, FILE *out)
 {
-    const healthdb_slot_t *s = member_slot(r, k);
+    const healthdb_slot_t *s = select_member_slot(r, k);
     health_override_t ov = s ? (health_override_t)atomic_load(&s->override) : HEALTH_OV_NONE;
     const char *src = s && env->health ? healthdb_source_name(env->health, s->source) : NULL;
     char addr[64], since[32];
@@ -530,7 +525,7 @@ static void text_region(const zone_rt_t *zr, const region_rt_t *r, const status_
     text_load(r, env, out);
     for (unsigned k = 0; k < (unsigned)r->n4 + r->n6; k++) {
         text_member(r, k, env, out);
-        text_votes(member_slot(r, k), env, out);
+        text_votes(select_member_slot(r, k), env, out);
     }
 }
 
@@ -753,7 +748,7 @@ static void json_vantages(json_t *j, const status_env_t *env)
 
 static void json_member(json_t *j, const region_rt_t *r, unsigned k, const status_env_t *env)
 {
-    const healthdb_slot_t *s = member_slot(r, k);
+    const healthdb_slot_t *s = select_member_slot(r, k);
     int source = s ? s->source : -1;
     const char *src = env->health ? healthdb_source_name(env->health, source) : NULL;
     char addr[64];
@@ -1045,7 +1040,7 @@ static void prom_member_votes(prom_t *p, const status_env_t *env)
             for (size_t i = 0; i < zr->n_regions; i++) {
                 const region_rt_t *r = zr->regions[i];
                 for (unsigned k = 0; r->checked && k < (unsigned)r->n4 + r->n6; k++) {
-                    const healthdb_slot_t *s = member_slot(r, k);
+                    const healthdb_slot_t *s = select_member_slot(r, k);
                     char addr[64];
                     if (s == NULL || s->n_votes == 0) {
                         continue;
@@ -1135,8 +1130,9 @@ void status_write_prom(const status_t *st, const status_env_t *env, prom_t *p)
             for (unsigned k = 0; k < (unsigned)r->n4 + r->n6; k++) {
                 char addr[64];
                 prom_states(p, "gslb_member_state", member_state_word, SELECT_MEMBER_DRAINED + 1,
-                            select_member_state(member_slot(r, k)), "zone", zr->name, "region",
-                            r->name, "member", member_addr(r, k, addr, sizeof(addr)), NULL);
+                            select_member_state(select_member_slot(r, k)), "zone", zr->name,
+                            "region", r->name, "member", member_addr(r, k, addr, sizeof(addr)),
+                            NULL);
             }
         }
     }
