@@ -31,7 +31,7 @@ import signal
 
 import gslbtest as g
 from gslbtest import prom
-from gslbtest.devtools import CHROMIUM, Browser, Page
+from gslbtest.devtools import open_page
 
 ZONE = """\
 zone: qv.test
@@ -157,16 +157,7 @@ def main(t):
             "and the quorum", all(x in line for x in (
                 "v1 DOWN (", "v2 up", "v3 up", "; 2 of 3 voting vantages say up (majority, 2)")),
             text)
-    browser, page = None, None
-    if os.access(CHROMIUM, os.X_OK):
-        browser = Browser(t)
-        if browser.start():
-            page = Page(browser)
-        else:
-            t.diag("Chromium did not start: the status page is not checked", *browser.why)
-    else:
-        t.skip("the status page shows the votes",
-               "%s is not installed (Debian package chromium: make deps)" % CHROMIUM)
+    browser, page = open_page(t, "the status page shows the votes")
     if page is not None:
         row, sources = page_votes(t, page, hport, "one dissent")
         t.eq("the status page: eu's member row lists every vote, counted, not held",

@@ -49,7 +49,7 @@ import time
 from collections import Counter
 
 import gslbtest as g
-from gslbtest.devtools import CHROMIUM, Browser, Page
+from gslbtest.devtools import open_page
 from gslbtest import prom
 
 BUILD_TESTDB = g.ROOT / "geo" / "build-testdb"
@@ -522,16 +522,7 @@ def main(t):
         t.bail("the load figures arrive, so nothing else can be judged")
 
     eu, hp = s.nginx["eu-west"], s.haproxy
-    browser, page = None, None
-    if os.access(CHROMIUM, os.X_OK):
-        browser = Browser(t)
-        if browser.start():
-            page = Page(browser)
-        else:
-            t.diag("Chromium did not start: the status page is not checked", *browser.why)
-    else:
-        t.skip("the status page shows utilisation and shed share",
-               "%s is not installed (Debian package chromium: make deps)" % CHROMIUM)
+    browser, page = open_page(t, "the status page shows utilisation and shed share")
     Scenario(t, s, "eu-west", "nginx", LONDON, EU, "us-east",
              "http://127.0.0.1:%d/slow" % eu.port, lambda: (eu.stub_status() or {}).get("active"),
              "eu-west's nginx stub_status Active connections", page).run()

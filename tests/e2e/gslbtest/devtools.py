@@ -235,3 +235,16 @@ class Page:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(png)
         return png
+
+
+def open_page(test, what):
+    """A started Browser and a Page on it, or (None, None): skipped, saying `what` is not
+    checked, when Chromium is not installed; a diagnostic when it does not start."""
+    if not os.access(CHROMIUM, os.X_OK):
+        test.skip(what, "%s is not installed (Debian package chromium: make deps)" % CHROMIUM)
+        return None, None
+    browser = Browser(test)
+    if not browser.start():
+        test.diag("Chromium did not start: %s is not checked" % what, *browser.why)
+        return None, None
+    return browser, Page(browser)
