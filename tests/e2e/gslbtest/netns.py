@@ -52,6 +52,8 @@ import sys
 import threading
 import time
 
+from .procs import http_get_on
+
 # Set in the environment of the re-run script: it is inside its own namespace.
 ENV = "GSLB_E2E_NETNS"
 
@@ -305,15 +307,7 @@ class Host:
     def http_get(self, addr, port, path="/", timeout=2.0):
         """GET http://ADDR:PORT/PATH from this host: (status, body), (0, "") without an
         answer."""
-        conn = _HostHTTP(self, addr, port, timeout)
-        try:
-            conn.request("GET", path)
-            reply = conn.getresponse()
-            return reply.status, reply.read().decode(errors="replace")
-        except (OSError, http.client.HTTPException):
-            return 0, ""
-        finally:
-            conn.close()
+        return http_get_on(_HostHTTP(self, addr, port, timeout), path)
 
     def exchange(self, server, port, q, timeout=2.0, test=None):
         """One DNS query (a dns.message.Message) over UDP from this host to server:port:

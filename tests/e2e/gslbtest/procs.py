@@ -631,7 +631,12 @@ http {{
 
 def _get(port, path, timeout=2.0):
     """GET http://127.0.0.1:PORT/PATH: (status, body text); (0, "") without an answer."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    return http_get_on(http.client.HTTPConnection("127.0.0.1", port, timeout=timeout), path)
+
+
+def http_get_on(conn, path):
+    """GET `path` on an http.client connection, closed after: (status, body text); (0, "")
+    without an answer."""
     try:
         conn.request("GET", path)
         reply = conn.getresponse()
